@@ -1,4 +1,7 @@
 //! pushpull: compare push-based delivery pipelines with pull-based GitOps reconcilers.
 //!
-//! Pure layers (`scenario`, `model`, `measure`) hold no I/O; `sim` and the report writers
-//! are the shells that execute them.
+//! Pure layers (`scenario`, `metric`, `model`, `measure`) hold no I/O; `sim` and `report`
+//! are the shells that execute and write them.
+
+pub mod metric;
+pub mod scenario;

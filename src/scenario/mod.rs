@@ -1,0 +1,549 @@
+//! Scenario files: parse, validate, expand presets. The engine reads only the validated
+//! [`Scenario`]; every refusal names the file, line, column and key path, and says what
+//! was expected, so a user can fix the file without reading our source.
+
+pub mod dist;
+pub mod duration;
+pub mod fault;
+mod locate;
+pub mod models;
+
+use crate::metric::{Metric, ModelKind, Quantile};
+pub use dist::Dist;
+pub use duration::{Dur, HOUR, MINUTE, Nanos, SECOND};
+pub use fault::{DriftChange, Fault, When};
+pub use models::{Concurrency, DriftDetection, PullConfig, PushConfig};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", render_invalid(.file, *.line, *.column, .key_path, .message))]
+    Invalid {
+        file: String,
+        line: Option<usize>,
+        column: Option<usize>,
+        key_path: String,
+        message: String,
+    },
+}
+
+fn render_invalid(
+    file: &str,
+    line: Option<usize>,
+    column: Option<usize>,
+    key_path: &str,
+    message: &str,
+) -> String {
+    let place = match (line, column) {
+        (Some(l), Some(c)) => format!("{file}:{l}:{c}"),
+        (Some(l), None) => format!("{file}:{l}"),
+        _ => file.to_string(),
+    };
+    let key = if key_path.is_empty() {
+        "(document)"
+    } else {
+        key_path
+    };
+    format!("{place}: {key}: {message}")
+}
+
+/// A percentage (`25%`) or an absolute count (`1`), as Kubernetes' IntOrString.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntOrPercent {
+    Count(u32),
+    Percent(u32),
+}
+
+impl IntOrPercent {
+    /// Resolves against `replicas`, rounding up (maxSurge) or down (maxUnavailable) as
+    /// the Deployment controller does.
+    pub fn resolve(self, replicas: u32, round_up: bool) -> u32 {
+        match self {
+            IntOrPercent::Count(n) => n,
+            IntOrPercent::Percent(p) => {
+                let x = replicas as u64 * p as u64;
+                (if round_up { x.div_ceil(100) } else { x / 100 }) as u32
+            }
+        }
+    }
+}
+
+impl Serialize for IntOrPercent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            IntOrPercent::Count(n) => s.serialize_u32(*n),
+            IntOrPercent::Percent(p) => s.collect_str(&format_args!("{p}%")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for IntOrPercent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = IntOrPercent;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a percentage from 0% to 100% or a whole number of pods")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<IntOrPercent, E> {
+                u32::try_from(v)
+                    .map(IntOrPercent::Count)
+                    .map_err(|_| E::custom(format!("`{v}` pods is too many")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<IntOrPercent, E> {
+                if v < 0 {
+                    return Err(E::custom(format!(
+                        "`{v}` is negative; expected a percentage from 0% to 100% or a whole number of pods"
+                    )));
+                }
+                self.visit_u64(v as u64)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IntOrPercent, E> {
+                let bad = || {
+                    E::custom(format!(
+                        "`{v}` is not a percentage; expected a whole percentage from 0% to 100%, like `25%`"
+                    ))
+                };
+                let num = v.trim().strip_suffix('%').ok_or_else(bad)?;
+                let p: i64 = num.trim().parse().map_err(|_| bad())?;
+                if !(0..=100).contains(&p) {
+                    return Err(E::custom(format!(
+                        "`{v}` is outside 0%..100%; a percentage of pods can be at most 100%"
+                    )));
+                }
+                Ok(IntOrPercent::Percent(p as u32))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rollout {
+    #[serde(default = "default_pod_start")]
+    pub pod_start: Dist,
+    #[serde(default = "default_quarter")]
+    pub max_surge: IntOrPercent,
+    #[serde(default = "default_quarter")]
+    pub max_unavailable: IntOrPercent,
+    #[serde(default = "default_deadline")]
+    pub progress_deadline: Dur,
+}
+
+fn default_pod_start() -> Dist {
+    Dist::LogNormal {
+        median: 5 * SECOND,
+        p99: 30 * SECOND,
+    }
+}
+fn default_quarter() -> IntOrPercent {
+    IntOrPercent::Percent(25)
+}
+fn default_deadline() -> Dur {
+    Dur(600 * SECOND)
+}
+
+impl Default for Rollout {
+    fn default() -> Self {
+        Rollout {
+            pod_start: default_pod_start(),
+            max_surge: default_quarter(),
+            max_unavailable: default_quarter(),
+            progress_deadline: default_deadline(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fleet {
+    #[serde(default = "one")]
+    pub clusters: NonZeroU32,
+    #[serde(default = "ten")]
+    pub apps: NonZeroU32,
+    #[serde(default = "three")]
+    pub replicas: NonZeroU32,
+    #[serde(default)]
+    pub rollout: Rollout,
+}
+
+fn one() -> NonZeroU32 {
+    NonZeroU32::MIN
+}
+fn three() -> NonZeroU32 {
+    NonZeroU32::new(3).expect("3 is not zero")
+}
+fn ten() -> NonZeroU32 {
+    NonZeroU32::new(10).expect("10 is not zero")
+}
+
+impl Default for Fleet {
+    fn default() -> Self {
+        Fleet {
+            clusters: one(),
+            apps: ten(),
+            replicas: three(),
+            rollout: Rollout::default(),
+        }
+    }
+}
+
+/// How commits arrive.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "arrival", rename_all = "lowercase")]
+pub enum Arrival {
+    Poisson { mean_interval: Dur },
+    Fixed { interval: Dur },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawArrival {
+    arrival: String,
+    mean_interval: Option<Dur>,
+    interval: Option<Dur>,
+    repo: Option<String>,
+    branch: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Arrival {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let r = RawArrival::deserialize(d)?;
+        match (r.arrival.as_str(), r.mean_interval, r.interval) {
+            ("poisson", Some(m), None) if m.0 > 0 => Ok(Arrival::Poisson { mean_interval: m }),
+            ("fixed", None, Some(i)) if i.0 > 0 => Ok(Arrival::Fixed { interval: i }),
+            ("poisson", Some(_), None) | ("fixed", None, Some(_)) => {
+                Err(D::Error::custom("the commit interval must be above zero"))
+            }
+            ("poisson", _, _) => Err(D::Error::custom(
+                "poisson arrival takes `mean_interval` (e.g. `10m`) and nothing else",
+            )),
+            ("fixed", _, _) => Err(D::Error::custom(
+                "fixed arrival takes `interval` (e.g. `10m`) and nothing else",
+            )),
+            ("replay", ..) => {
+                let _ = (r.repo, r.branch);
+                Err(D::Error::custom(
+                    "`arrival: replay` needs live git, which this version does not have yet; \
+                     use `poisson` or `fixed`",
+                ))
+            }
+            (other, ..) => Err(D::Error::custom(format!(
+                "unknown arrival `{other}`; expected poisson, fixed or replay"
+            ))),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    #[serde(default = "default_commits")]
+    pub commits: Arrival,
+    #[serde(default = "one")]
+    pub apps_per_commit: NonZeroU32,
+}
+
+fn default_commits() -> Arrival {
+    Arrival::Poisson {
+        mean_interval: Dur(10 * MINUTE),
+    }
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            commits: default_commits(),
+            apps_per_commit: one(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Models {
+    pub push: PushConfig,
+    pub pull: PullConfig,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModels {
+    #[serde(default)]
+    push: models::RawPush,
+    #[serde(default)]
+    pull: models::RawPull,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    pub model: ModelKind,
+    pub metric: Metric,
+    pub quantile: Quantile,
+    pub max: Dur,
+}
+
+/// A validated scenario with presets expanded.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub duration: Dur,
+    pub repetitions: u32,
+    pub time_scale: f64,
+    pub fleet: Fleet,
+    pub workload: Workload,
+    pub models: Models,
+    pub faults: Vec<Fault>,
+    pub thresholds: Vec<Threshold>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    #[serde(default)]
+    schema: Option<u32>,
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default = "default_seed")]
+    seed: u64,
+    duration: Dur,
+    #[serde(default = "one")]
+    repetitions: NonZeroU32,
+    #[serde(default = "unit_scale")]
+    time_scale: f64,
+    #[serde(default)]
+    fleet: Fleet,
+    #[serde(default)]
+    workload: Workload,
+    #[serde(default)]
+    models: RawModels,
+    #[serde(default)]
+    faults: Vec<Fault>,
+    #[serde(default)]
+    thresholds: Vec<Threshold>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn unit_scale() -> f64 {
+    1.0
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Scenario::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates scenario text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let de = serde_yaml_ng::Deserializer::from_str(text);
+        let raw: RawScenario = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key_path = clean_path(&e.path().to_string());
+            let inner = e.into_inner();
+            let (line, column) = match inner.location() {
+                Some(l) => (Some(l.line()), Some(l.column())),
+                None => match locate::locate(text, &key_path) {
+                    Some((l, c)) => (Some(l), Some(c)),
+                    None => (None, None),
+                },
+            };
+            let message = strip_location(&inner.to_string(), &key_path);
+            ScenarioError::Invalid {
+                file: file.to_string(),
+                line,
+                column,
+                key_path,
+                message,
+            }
+        })?;
+        let invalid = |key_path: &str, message: String| {
+            let (line, column) = locate::locate(text, key_path).unzip();
+            ScenarioError::Invalid {
+                file: file.to_string(),
+                line,
+                column,
+                key_path: key_path.to_string(),
+                message,
+            }
+        };
+        if let Some(s) = raw.schema
+            && s != 1
+        {
+            return Err(invalid(
+                "schema",
+                format!("schema {s} is not known; this pushpull reads schema 1"),
+            ));
+        }
+        if raw.name.is_empty()
+            || !raw
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(invalid(
+                "name",
+                format!(
+                    "`{}` is not a valid name; expected lowercase letters, digits and `-` (it names the folder reports/<name>/)",
+                    raw.name
+                ),
+            ));
+        }
+        if raw.duration.0 == 0 {
+            return Err(invalid(
+                "duration",
+                "the horizon must be above zero, e.g. `6h`".into(),
+            ));
+        }
+        if !(raw.time_scale.is_finite() && raw.time_scale > 0.0) {
+            return Err(invalid(
+                "time_scale",
+                format!(
+                    "`{}` is not a time scale; expected a number above 0, like 1.0 or 0.01",
+                    raw.time_scale
+                ),
+            ));
+        }
+        let fleet = raw.fleet;
+        let replicas = fleet.replicas.get();
+        if fleet.rollout.max_surge.resolve(replicas, true) == 0
+            && fleet.rollout.max_unavailable.resolve(replicas, false) == 0
+        {
+            return Err(invalid(
+                "fleet.rollout.max_surge",
+                "max_surge and max_unavailable are both zero for this replica count, so a rollout could never progress (Kubernetes refuses this too); raise one of them".into(),
+            ));
+        }
+        if raw.workload.apps_per_commit > fleet.apps {
+            return Err(invalid(
+                "workload.apps_per_commit",
+                format!(
+                    "{} apps per commit but the fleet has only {} apps",
+                    raw.workload.apps_per_commit, fleet.apps
+                ),
+            ));
+        }
+        let push = raw.models.push.resolve();
+        let pull = raw.models.pull.resolve();
+        if pull.poll.interval.0 == 0 {
+            return Err(invalid(
+                "models.pull.poll.interval",
+                "the poll interval must be above zero".into(),
+            ));
+        }
+        if pull.drift_detection == DriftDetection::Interval && pull.reconcile_interval.0 == 0 {
+            return Err(invalid(
+                "models.pull.reconcile_interval",
+                "must be above zero when drift_detection is `interval`".into(),
+            ));
+        }
+        if let Some(0) = push.drift_check {
+            return Err(invalid(
+                "models.push.drift_check.every",
+                "must be above zero".into(),
+            ));
+        }
+        for (i, f) in raw.faults.iter().enumerate() {
+            if let Some(at) = fault::at_of(f)
+                && at > raw.duration.0
+            {
+                return Err(invalid(
+                    &format!("faults[{i}].at"),
+                    format!("{} is after the end of the run ({})", Dur(at), raw.duration),
+                ));
+            }
+            let (cluster, app) = match f {
+                Fault::Drift { cluster, app, .. } => (*cluster, *app),
+                Fault::BadRelease { app, .. } => (None, *app),
+            };
+            if let Some(c) = cluster
+                && c >= fleet.clusters.get()
+            {
+                return Err(invalid(
+                    &format!("faults[{i}].cluster"),
+                    format!(
+                        "cluster {c} does not exist; clusters are numbered 0..{}",
+                        fleet.clusters
+                    ),
+                ));
+            }
+            if let Some(a) = app
+                && a >= fleet.apps.get()
+            {
+                return Err(invalid(
+                    &format!("faults[{i}].app"),
+                    format!(
+                        "app {a} does not exist; apps are numbered 0..{}",
+                        fleet.apps
+                    ),
+                ));
+            }
+        }
+        Ok(Scenario {
+            name: raw.name,
+            description: raw.description,
+            seed: raw.seed,
+            duration: raw.duration,
+            repetitions: raw.repetitions.get(),
+            time_scale: raw.time_scale,
+            fleet,
+            workload: raw.workload,
+            models: Models { push, pull },
+            faults: raw.faults,
+            thresholds: raw.thresholds,
+        })
+    }
+
+    pub fn clusters(&self) -> u32 {
+        self.fleet.clusters.get()
+    }
+    pub fn apps(&self) -> u32 {
+        self.fleet.apps.get()
+    }
+}
+
+/// serde_path_to_error writes `?` for unknown positions; the root is empty.
+fn clean_path(p: &str) -> String {
+    if p == "." {
+        String::new()
+    } else {
+        p.to_string()
+    }
+}
+
+/// serde_yaml_ng puts the parent's path before a message and " at line L column C"
+/// after it; we print both up front ourselves.
+fn strip_location(msg: &str, key_path: &str) -> String {
+    let mut m = match msg.find(" at line ") {
+        Some(i) => &msg[..i],
+        None => msg,
+    };
+    if let Some((head, rest)) = m.split_once(": ")
+        && !head.contains(' ')
+        && key_path.starts_with(head)
+    {
+        m = rest;
+    }
+    m.to_string()
+}
+
+#[cfg(test)]
+mod tests;

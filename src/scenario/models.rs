@@ -1,0 +1,391 @@
+//! The two delivery models' settings and their presets. A preset fills every key with
+//! the upstream tool's default; keys written in the scenario override it one by one
+//! (nested maps too: `poll: {interval: 60s}` keeps the preset's jitter).
+
+use super::dist::Dist;
+use super::duration::{Dur, MINUTE, Nanos, SECOND};
+use serde::{Deserialize, Serialize};
+use std::num::NonZeroU32;
+
+// ---------------------------------------------------------------- push pipeline
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PushPreset {
+    #[default]
+    GithubActions,
+    Jenkins,
+    Custom,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Concurrency {
+    /// Every run waits its turn for a runner, FIFO; none is dropped.
+    Queue,
+    /// GitHub Actions concurrency group: one running, one pending; a newer run
+    /// replaces (cancels) the pending one.
+    CancelPending,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftCheck {
+    /// How often a scheduled job re-applies every app to every cluster.
+    pub every: Dur,
+}
+
+/// `drift_check: none | {every: 24h}`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MaybeDriftCheck {
+    None(NoneWord),
+    Every(DriftCheck),
+}
+
+/// The literal word `none` in places that otherwise take a map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoneWord {
+    None,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PushConfig {
+    pub preset: PushPreset,
+    pub runners: u32,
+    pub queue_wait: Dist,
+    pub build: Dist,
+    pub apply: Dist,
+    pub apply_parallelism: u32,
+    pub wait_for_rollout: bool,
+    pub concurrency: Concurrency,
+    #[serde(serialize_with = "ser_drift_check")]
+    pub drift_check: Option<Nanos>,
+}
+
+fn ser_drift_check<S: serde::Serializer>(v: &Option<Nanos>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        None => s.serialize_str("none"),
+        Some(n) => DriftCheck { every: Dur(*n) }.serialize(s),
+    }
+}
+
+impl PushConfig {
+    pub fn preset(p: PushPreset) -> PushConfig {
+        match p {
+            // GitHub-hosted runners: a short wait for a runner, one deploy job per
+            // concurrency group with the newest pending run replacing older ones.
+            PushPreset::GithubActions | PushPreset::Custom => PushConfig {
+                preset: p,
+                runners: 2,
+                queue_wait: Dist::Exponential { mean: 30 * SECOND },
+                build: Dist::Normal {
+                    mean: 4 * MINUTE,
+                    sd: MINUTE,
+                },
+                apply: Dist::fixed(2 * SECOND),
+                apply_parallelism: 5,
+                wait_for_rollout: true,
+                concurrency: Concurrency::CancelPending,
+                drift_check: None,
+            },
+            // Jenkins: the 5 s quiet period before a build is queued, executors as
+            // runners, builds of one job queue up in order.
+            PushPreset::Jenkins => PushConfig {
+                preset: p,
+                runners: 2,
+                queue_wait: Dist::fixed(5 * SECOND),
+                build: Dist::Normal {
+                    mean: 4 * MINUTE,
+                    sd: MINUTE,
+                },
+                apply: Dist::fixed(2 * SECOND),
+                apply_parallelism: 5,
+                wait_for_rollout: true,
+                concurrency: Concurrency::Queue,
+                drift_check: None,
+            },
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPush {
+    preset: Option<PushPreset>,
+    runners: Option<NonZeroU32>,
+    queue_wait: Option<Dist>,
+    build: Option<Dist>,
+    apply: Option<Dist>,
+    apply_parallelism: Option<NonZeroU32>,
+    wait_for_rollout: Option<bool>,
+    concurrency: Option<Concurrency>,
+    drift_check: Option<MaybeDriftCheck>,
+}
+
+impl RawPush {
+    pub fn resolve(self) -> PushConfig {
+        let mut c = PushConfig::preset(self.preset.unwrap_or_default());
+        if let Some(v) = self.runners {
+            c.runners = v.get();
+        }
+        if let Some(v) = self.queue_wait {
+            c.queue_wait = v;
+        }
+        if let Some(v) = self.build {
+            c.build = v;
+        }
+        if let Some(v) = self.apply {
+            c.apply = v;
+        }
+        if let Some(v) = self.apply_parallelism {
+            c.apply_parallelism = v.get();
+        }
+        if let Some(v) = self.wait_for_rollout {
+            c.wait_for_rollout = v;
+        }
+        if let Some(v) = self.concurrency {
+            c.concurrency = v;
+        }
+        if let Some(v) = self.drift_check {
+            c.drift_check = match v {
+                MaybeDriftCheck::None(_) => None,
+                MaybeDriftCheck::Every(d) => Some(d.every.0),
+            };
+        }
+        c
+    }
+}
+
+// ---------------------------------------------------------------- pull reconciler
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PullPreset {
+    #[default]
+    Argocd,
+    Flux,
+    Custom,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriftDetection {
+    /// React to a live change seen on the watch (Argo CD self-heal).
+    Watch,
+    /// Diff and correct every `reconcile_interval` (Flux Kustomization).
+    Interval,
+    /// Never correct drift on its own.
+    None,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Poll {
+    pub interval: Dur,
+    pub jitter: Dur,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPoll {
+    interval: Option<Dur>,
+    jitter: Option<Dur>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    pub delay: Dist,
+    #[serde(default)]
+    pub loss: Probability,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum MaybeWebhook {
+    None(NoneWord),
+    Some(Webhook),
+}
+
+/// A share between 0 and 1 inclusive.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize, Deserialize, Default)]
+#[serde(try_from = "f64")]
+pub struct Probability(pub f64);
+
+impl TryFrom<f64> for Probability {
+    type Error = String;
+    fn try_from(v: f64) -> Result<Self, String> {
+        if (0.0..=1.0).contains(&v) {
+            Ok(Probability(v))
+        } else {
+            Err(format!(
+                "`{v}` is not a probability; expected a number from 0.0 to 1.0"
+            ))
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct SelfHeal {
+    pub initial: Dur,
+    pub factor: f64,
+    pub max: Dur,
+    /// How long an app must stay in sync before the backoff starts again from `initial`
+    /// (Argo CD `--self-heal-backoff-cooldown-seconds`).
+    pub cooldown: Dur,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSelfHeal {
+    initial: Option<Dur>,
+    factor: Option<Factor>,
+    max: Option<Dur>,
+    cooldown: Option<Dur>,
+}
+
+/// A backoff factor: a finite number of at least 1.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(try_from = "f64")]
+struct Factor(f64);
+
+impl TryFrom<f64> for Factor {
+    type Error = String;
+    fn try_from(v: f64) -> Result<Self, String> {
+        if v.is_finite() && v >= 1.0 {
+            Ok(Factor(v))
+        } else {
+            Err(format!(
+                "`{v}` is not a backoff factor; expected a number of 1 or more"
+            ))
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PullConfig {
+    pub preset: PullPreset,
+    pub poll: Poll,
+    #[serde(serialize_with = "ser_webhook")]
+    pub webhook: Option<Webhook>,
+    pub drift_detection: DriftDetection,
+    pub self_heal: SelfHeal,
+    pub reconcile_interval: Dur,
+    pub apply: Dist,
+    pub concurrency: u32,
+}
+
+fn ser_webhook<S: serde::Serializer>(v: &Option<Webhook>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        None => s.serialize_str("none"),
+        Some(w) => w.serialize(s),
+    }
+}
+
+impl PullConfig {
+    pub fn preset(p: PullPreset) -> PullConfig {
+        match p {
+            // Argo CD: timeout.reconciliation 120 s with 60 s jitter, self-heal on watch
+            // events with backoff 2 s × 3ⁿ capped at 300 s, 10 operation processors.
+            PullPreset::Argocd | PullPreset::Custom => PullConfig {
+                preset: p,
+                poll: Poll {
+                    interval: Dur(120 * SECOND),
+                    jitter: Dur(60 * SECOND),
+                },
+                webhook: None,
+                drift_detection: DriftDetection::Watch,
+                self_heal: SelfHeal {
+                    initial: Dur(2 * SECOND),
+                    factor: 3.0,
+                    max: Dur(300 * SECOND),
+                    cooldown: Dur(330 * SECOND),
+                },
+                reconcile_interval: Dur(10 * MINUTE),
+                apply: Dist::fixed(SECOND),
+                concurrency: 10,
+            },
+            // Flux: GitRepository interval 1 m, Kustomization interval 10 m (drift is
+            // corrected only then), kustomize-controller --concurrent=4.
+            PullPreset::Flux => PullConfig {
+                preset: p,
+                poll: Poll {
+                    interval: Dur(MINUTE),
+                    jitter: Dur(0),
+                },
+                webhook: None,
+                drift_detection: DriftDetection::Interval,
+                self_heal: SelfHeal {
+                    initial: Dur(10 * MINUTE),
+                    factor: 1.0,
+                    max: Dur(10 * MINUTE),
+                    cooldown: Dur(0),
+                },
+                reconcile_interval: Dur(10 * MINUTE),
+                apply: Dist::fixed(SECOND),
+                concurrency: 4,
+            },
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPull {
+    preset: Option<PullPreset>,
+    poll: Option<RawPoll>,
+    webhook: Option<MaybeWebhook>,
+    drift_detection: Option<DriftDetection>,
+    self_heal: Option<RawSelfHeal>,
+    reconcile_interval: Option<Dur>,
+    apply: Option<Dist>,
+    concurrency: Option<NonZeroU32>,
+}
+
+impl RawPull {
+    pub fn resolve(self) -> PullConfig {
+        let mut c = PullConfig::preset(self.preset.unwrap_or_default());
+        if let Some(p) = self.poll {
+            if let Some(v) = p.interval {
+                c.poll.interval = v;
+            }
+            if let Some(v) = p.jitter {
+                c.poll.jitter = v;
+            }
+        }
+        if let Some(w) = self.webhook {
+            c.webhook = match w {
+                MaybeWebhook::None(_) => None,
+                MaybeWebhook::Some(w) => Some(w),
+            };
+        }
+        if let Some(v) = self.drift_detection {
+            c.drift_detection = v;
+        }
+        if let Some(s) = self.self_heal {
+            if let Some(v) = s.initial {
+                c.self_heal.initial = v;
+            }
+            if let Some(v) = s.factor {
+                c.self_heal.factor = v.0;
+            }
+            if let Some(v) = s.max {
+                c.self_heal.max = v;
+            }
+            if let Some(v) = s.cooldown {
+                c.self_heal.cooldown = v;
+            }
+        }
+        if let Some(v) = self.reconcile_interval {
+            c.reconcile_interval = v;
+        }
+        if let Some(v) = self.apply {
+            c.apply = v;
+        }
+        if let Some(v) = self.concurrency {
+            c.concurrency = v.get();
+        }
+        c
+    }
+}
