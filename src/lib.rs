@@ -4,4 +4,5 @@
 //! are the shells that execute and write them.
 
 pub mod metric;
+pub mod model;
 pub mod scenario;

@@ -1,0 +1,180 @@
+//! The two delivery models as sans-IO state machines (the shape of quinn-proto's
+//! `Connection` and str0m's `Rtc`): a world feeds [`Input`]s with the current time and
+//! drains [`Action`]s. A model never reads a clock, sleeps, spawns or does I/O, so the
+//! sim world (virtual time) and the live world (tokio, kube-rs, gix) drive the same code.
+
+pub mod pull;
+pub mod push;
+
+use crate::scenario::Nanos;
+use std::sync::Arc;
+
+pub type ClusterId = u32;
+pub type AppId = u32;
+/// A git revision: the index of a commit in the repository's history (0 = initial).
+pub type Rev = u32;
+/// One app's manifest as of some commit. Ids grow with commit order, so a larger id is a
+/// newer manifest of the same app.
+pub type SpecId = u32;
+/// Identifies an apply operation between a model and its world.
+pub type OpId = u64;
+
+/// The manifests of every app at one revision (index = app).
+pub type Tree = Arc<[SpecId]>;
+
+/// When the work that led to an apply was picked up and started; carried with the apply
+/// so measurements can split deploy latency into stages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Trace {
+    /// The model noticed the revision (push: the run was triggered; pull: a fetch saw it).
+    pub picked_up: Nanos,
+    /// Work started (push: a runner took the run; pull: a sync worker took the app).
+    pub started: Nanos,
+    /// The first apply of this piece of work was issued.
+    pub first_apply: Nanos,
+}
+
+/// Timers a model asks its world to fire. Each carries what the model needs to tell a
+/// current timer from a stale one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    /// Push: a triggered run enters the runner queue.
+    Trigger { run: u32 },
+    /// Push: a run's build step ended.
+    Build { run: u32 },
+    /// Push: the scheduled drift-check job fires.
+    DriftCheck,
+    /// Pull: poll git for one app.
+    Poll { app: AppId },
+    /// Pull: self-heal an app after its backoff.
+    SelfHeal { app: AppId, generation: u32 },
+    /// Pull: periodic diff-and-correct of one app.
+    Reconcile { app: AppId },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// Push: a commit landed on the branch the pipeline deploys.
+    Commit {
+        rev: Rev,
+    },
+    Timer(Timer),
+    /// Push: the answer to [`Action::Checkout`].
+    CheckedOut {
+        run: u32,
+        rev: Rev,
+        tree: Tree,
+    },
+    /// Push: a checkout failed (git unreachable).
+    CheckoutFailed {
+        run: u32,
+    },
+    /// Pull: the answer to [`Action::Fetch`]: the app's manifest at the branch head.
+    Fetched {
+        app: AppId,
+        spec: SpecId,
+    },
+    /// Pull: a fetch failed (git unreachable).
+    FetchFailed {
+        app: AppId,
+    },
+    /// Pull: a webhook told the reconciler that this app changed.
+    Webhook {
+        app: AppId,
+    },
+    /// Pull: the watch saw someone else change this app's live objects.
+    LiveChanged {
+        app: AppId,
+    },
+    /// The answer to [`Action::Apply`].
+    Applied {
+        op: OpId,
+        ok: bool,
+    },
+    /// A Deployment finished rolling out (`ok`) or exceeded its progress deadline.
+    RolloutFinished {
+        cluster: ClusterId,
+        app: AppId,
+        spec: SpecId,
+        ok: bool,
+    },
+}
+
+/// Apply manifests to one cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Apply {
+    pub op: OpId,
+    pub cluster: ClusterId,
+    pub items: Arc<[(AppId, SpecId)]>,
+    /// How long the model's apply step takes (kubectl or the sync operation), drawn
+    /// from the scenario; the sim world completes the apply after it.
+    pub duration: Nanos,
+    pub trace: Trace,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    SetTimer {
+        at: Nanos,
+        timer: Timer,
+    },
+    /// Push: check out a revision (`None` = the branch head at checkout time).
+    Checkout {
+        run: u32,
+        rev: Option<Rev>,
+    },
+    /// Pull: fetch the branch head and read one app's manifest.
+    Fetch {
+        cluster: ClusterId,
+        app: AppId,
+    },
+    Apply(Apply),
+    /// Something worth a line in the timeline.
+    Note(Note),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Note {
+    pub kind: NoteKind,
+    pub cluster: Option<ClusterId>,
+    pub app: Option<AppId>,
+    /// A run id (push) or a manifest id (pull).
+    pub detail: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoteKind {
+    RunQueued,
+    RunStarted,
+    RunCancelled,
+    RunSucceeded,
+    RunFailed,
+    DriftCheckStarted,
+    SyncStarted,
+    SelfHealScheduled,
+    Degraded,
+}
+
+impl NoteKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            NoteKind::RunQueued => "run_queued",
+            NoteKind::RunStarted => "run_started",
+            NoteKind::RunCancelled => "run_cancelled",
+            NoteKind::RunSucceeded => "run_succeeded",
+            NoteKind::RunFailed => "run_failed",
+            NoteKind::DriftCheckStarted => "drift_check_started",
+            NoteKind::SyncStarted => "sync_started",
+            NoteKind::SelfHealScheduled => "self_heal_scheduled",
+            NoteKind::Degraded => "degraded",
+        }
+    }
+}
+
+/// What both delivery models look like to a world.
+pub trait Model {
+    /// Feeds one input that happened at `now`.
+    fn handle(&mut self, now: Nanos, input: Input);
+    /// Drains the next action; `None` when the model is idle until its next input.
+    fn poll_action(&mut self) -> Option<Action>;
+}

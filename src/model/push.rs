@@ -1,0 +1,536 @@
+//! The push pipeline (Jenkins / GitHub Actions style) as a sans-IO state machine.
+//!
+//! A commit triggers a run after `queue_wait`; runs wait FIFO for one of `runners`; a
+//! run checks out its revision, builds, then applies to every cluster (`apply_parallelism`
+//! at a time) the apps whose manifests are newer than what the pipeline last applied,
+//! and optionally waits for the rollouts. With `concurrency: cancel-pending` at most one
+//! run is active and one pending, a newer run replacing the pending one (GitHub Actions
+//! concurrency groups). A scheduled `drift_check` job re-applies everything. The pipeline
+//! never looks at the cluster otherwise: drift stays until that app is deployed again.
+
+use super::{
+    Action, AppId, Apply, ClusterId, Input, Model, Note, NoteKind, OpId, Rev, SpecId, Timer, Trace,
+    Tree,
+};
+use crate::scenario::{Concurrency, Nanos, PushConfig};
+use rand_chacha::ChaCha8Rng;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RunKind {
+    /// Deploys one commit (and everything before it not yet applied).
+    Commit(Rev),
+    /// The scheduled job: re-applies every app at the branch head.
+    DriftCheck,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Triggering,
+    Queued,
+    CheckingOut,
+    Building,
+    Applying,
+    AwaitingRollout,
+    Done,
+}
+
+#[derive(Debug)]
+struct Run {
+    kind: RunKind,
+    phase: Phase,
+    picked_up: Nanos,
+    started: Nanos,
+    first_apply: Nanos,
+    tree: Option<Tree>,
+    items: Arc<[(AppId, SpecId)]>,
+    next_cluster: ClusterId,
+    in_flight: u32,
+    applied_clusters: u32,
+    failed: bool,
+    /// (cluster, app) → manifest whose rollout this run waits for.
+    awaiting: HashMap<(ClusterId, AppId), SpecId>,
+}
+
+pub struct Pipeline {
+    cfg: PushConfig,
+    clusters: u32,
+    rng: ChaCha8Rng,
+    runs: Vec<Run>,
+    fifo: VecDeque<u32>,
+    free_runners: u32,
+    /// cancel-pending: the group's active run (queued for or holding a runner) and its
+    /// single pending successor.
+    group_active: Option<u32>,
+    group_pending: Option<u32>,
+    drift_check_active: bool,
+    /// Per app: the newest manifest this pipeline has applied (its deploy record).
+    deployed: Vec<SpecId>,
+    out: VecDeque<Action>,
+}
+
+impl Pipeline {
+    /// `initial` is the tree the clusters already run at time zero.
+    pub fn new(cfg: PushConfig, clusters: u32, initial: &[SpecId], rng: ChaCha8Rng) -> Pipeline {
+        let mut p = Pipeline {
+            free_runners: cfg.runners,
+            cfg,
+            clusters,
+            rng,
+            runs: Vec::new(),
+            fifo: VecDeque::new(),
+            group_active: None,
+            group_pending: None,
+            drift_check_active: false,
+            deployed: initial.to_vec(),
+            out: VecDeque::new(),
+        };
+        if let Some(every) = p.cfg.drift_check {
+            p.out.push_back(Action::SetTimer {
+                at: every,
+                timer: Timer::DriftCheck,
+            });
+        }
+        p
+    }
+
+    fn note(&mut self, kind: NoteKind, run: u32) {
+        self.out.push_back(Action::Note(Note {
+            kind,
+            cluster: None,
+            app: None,
+            detail: run as u64,
+        }));
+    }
+
+    fn new_run(&mut self, kind: RunKind) -> u32 {
+        let id = self.runs.len() as u32;
+        self.runs.push(Run {
+            kind,
+            phase: Phase::Triggering,
+            picked_up: 0,
+            started: 0,
+            first_apply: 0,
+            tree: None,
+            items: Arc::from(Vec::new()),
+            next_cluster: 0,
+            in_flight: 0,
+            applied_clusters: 0,
+            failed: false,
+            awaiting: HashMap::new(),
+        });
+        id
+    }
+
+    /// A triggered run joins the queue, subject to the concurrency mode.
+    fn admit(&mut self, now: Nanos, id: u32) {
+        let run = &mut self.runs[id as usize];
+        run.picked_up = now;
+        run.phase = Phase::Queued;
+        let is_commit = matches!(run.kind, RunKind::Commit(_));
+        self.note(NoteKind::RunQueued, id);
+        if is_commit && self.cfg.concurrency == Concurrency::CancelPending {
+            if self.group_active.is_none() {
+                self.group_active = Some(id);
+                self.fifo.push_back(id);
+            } else if let Some(old) = self.group_pending.replace(id) {
+                self.runs[old as usize].phase = Phase::Done;
+                self.note(NoteKind::RunCancelled, old);
+            }
+        } else {
+            self.fifo.push_back(id);
+        }
+        self.start_runs(now);
+    }
+
+    fn start_runs(&mut self, now: Nanos) {
+        while self.free_runners > 0 {
+            let Some(id) = self.fifo.pop_front() else {
+                break;
+            };
+            self.free_runners -= 1;
+            let run = &mut self.runs[id as usize];
+            run.started = now;
+            run.phase = Phase::CheckingOut;
+            let rev = match run.kind {
+                RunKind::Commit(rev) => Some(rev),
+                RunKind::DriftCheck => None,
+            };
+            self.note(NoteKind::RunStarted, id);
+            self.out.push_back(Action::Checkout { run: id, rev });
+        }
+    }
+
+    fn checked_out(&mut self, now: Nanos, id: u32, tree: Tree) {
+        let build = self.cfg.build.sample(&mut self.rng);
+        let run = &mut self.runs[id as usize];
+        if run.phase != Phase::CheckingOut {
+            return;
+        }
+        run.tree = Some(tree);
+        match run.kind {
+            RunKind::Commit(_) => {
+                run.phase = Phase::Building;
+                self.out.push_back(Action::SetTimer {
+                    at: now + build,
+                    timer: Timer::Build { run: id },
+                });
+            }
+            // The scheduled job only re-applies what is in git: no build step.
+            RunKind::DriftCheck => self.deploy(now, id),
+        }
+    }
+
+    /// The deploy step: decide what to apply and start applying it cluster by cluster.
+    fn deploy(&mut self, now: Nanos, id: u32) {
+        let run = &mut self.runs[id as usize];
+        let tree = run.tree.take().expect("a run deploys after its checkout");
+        let full = run.kind == RunKind::DriftCheck;
+        let mut items = Vec::new();
+        for (app, &spec) in tree.iter().enumerate() {
+            let newer = spec > self.deployed[app];
+            if newer || (full && spec >= self.deployed[app]) {
+                items.push((app as AppId, spec));
+                self.deployed[app] = spec;
+            }
+        }
+        run.items = Arc::from(items);
+        run.first_apply = now;
+        run.phase = Phase::Applying;
+        if run.items.is_empty() {
+            self.finish(now, id);
+            return;
+        }
+        self.issue_applies(now, id);
+    }
+
+    fn issue_applies(&mut self, _now: Nanos, id: u32) {
+        loop {
+            let run = &self.runs[id as usize];
+            if run.in_flight >= self.cfg.apply_parallelism || run.next_cluster >= self.clusters {
+                break;
+            }
+            let cluster = run.next_cluster;
+            let duration = self.cfg.apply.sample(&mut self.rng);
+            let run = &mut self.runs[id as usize];
+            run.next_cluster += 1;
+            run.in_flight += 1;
+            let apply = Apply {
+                op: op_id(id, cluster),
+                cluster,
+                items: run.items.clone(),
+                duration,
+                trace: Trace {
+                    picked_up: run.picked_up,
+                    started: run.started,
+                    first_apply: run.first_apply,
+                },
+            };
+            self.out.push_back(Action::Apply(apply));
+        }
+    }
+
+    fn applied(&mut self, now: Nanos, op: OpId, ok: bool) {
+        let (id, cluster) = split_op(op);
+        let wait = self.cfg.wait_for_rollout;
+        let Some(run) = self.runs.get_mut(id as usize) else {
+            return;
+        };
+        if run.phase != Phase::Applying {
+            return;
+        }
+        run.in_flight -= 1;
+        run.applied_clusters += 1;
+        if !ok {
+            run.failed = true;
+        } else if wait {
+            for &(app, spec) in run.items.iter() {
+                run.awaiting.insert((cluster, app), spec);
+            }
+        }
+        if run.applied_clusters == self.clusters {
+            if run.awaiting.is_empty() {
+                self.finish(now, id);
+            } else {
+                run.phase = Phase::AwaitingRollout;
+            }
+        } else {
+            self.issue_applies(now, id);
+        }
+    }
+
+    fn rollout_finished(
+        &mut self,
+        now: Nanos,
+        cluster: ClusterId,
+        app: AppId,
+        spec: SpecId,
+        ok: bool,
+    ) {
+        if !self.cfg.wait_for_rollout {
+            return;
+        }
+        // Runs holding a runner: few at a time, so a scan is cheap.
+        let mut done = Vec::new();
+        for (id, run) in self.runs.iter_mut().enumerate() {
+            if !matches!(run.phase, Phase::Applying | Phase::AwaitingRollout) {
+                continue;
+            }
+            if let Some(&want) = run.awaiting.get(&(cluster, app))
+                && spec >= want
+            {
+                run.awaiting.remove(&(cluster, app));
+                if !ok {
+                    run.failed = true;
+                }
+                if run.phase == Phase::AwaitingRollout && run.awaiting.is_empty() {
+                    done.push(id as u32);
+                }
+            }
+        }
+        for id in done {
+            self.finish(now, id);
+        }
+    }
+
+    fn finish(&mut self, now: Nanos, id: u32) {
+        let run = &mut self.runs[id as usize];
+        run.phase = Phase::Done;
+        run.awaiting = HashMap::new();
+        let failed = run.failed;
+        let kind = run.kind;
+        self.note(
+            if failed {
+                NoteKind::RunFailed
+            } else {
+                NoteKind::RunSucceeded
+            },
+            id,
+        );
+        self.free_runners += 1;
+        match kind {
+            RunKind::DriftCheck => self.drift_check_active = false,
+            RunKind::Commit(_) => {
+                if self.group_active == Some(id) {
+                    self.group_active = self.group_pending.take();
+                    if let Some(next) = self.group_active {
+                        self.fifo.push_back(next);
+                    }
+                }
+            }
+        }
+        self.start_runs(now);
+    }
+}
+
+fn op_id(run: u32, cluster: ClusterId) -> OpId {
+    ((run as u64) << 32) | cluster as u64
+}
+
+fn split_op(op: OpId) -> (u32, ClusterId) {
+    ((op >> 32) as u32, op as u32)
+}
+
+impl Model for Pipeline {
+    fn handle(&mut self, now: Nanos, input: Input) {
+        match input {
+            Input::Commit { rev } => {
+                let id = self.new_run(RunKind::Commit(rev));
+                let wait = self.cfg.queue_wait.sample(&mut self.rng);
+                if wait == 0 {
+                    self.admit(now, id);
+                } else {
+                    self.out.push_back(Action::SetTimer {
+                        at: now + wait,
+                        timer: Timer::Trigger { run: id },
+                    });
+                }
+            }
+            Input::Timer(Timer::Trigger { run }) => self.admit(now, run),
+            Input::Timer(Timer::Build { run }) => {
+                if self
+                    .runs
+                    .get(run as usize)
+                    .is_some_and(|r| r.phase == Phase::Building)
+                {
+                    self.deploy(now, run);
+                }
+            }
+            Input::Timer(Timer::DriftCheck) => {
+                if let Some(every) = self.cfg.drift_check {
+                    self.out.push_back(Action::SetTimer {
+                        at: now + every,
+                        timer: Timer::DriftCheck,
+                    });
+                }
+                if !self.drift_check_active {
+                    self.drift_check_active = true;
+                    let id = self.new_run(RunKind::DriftCheck);
+                    self.note(NoteKind::DriftCheckStarted, id);
+                    self.admit(now, id);
+                }
+            }
+            Input::CheckedOut { run, tree, .. } => self.checked_out(now, run, tree),
+            Input::CheckoutFailed { run } => {
+                if self
+                    .runs
+                    .get(run as usize)
+                    .is_some_and(|r| r.phase == Phase::CheckingOut)
+                {
+                    self.runs[run as usize].failed = true;
+                    self.finish(now, run);
+                }
+            }
+            Input::Applied { op, ok } => self.applied(now, op, ok),
+            Input::RolloutFinished {
+                cluster,
+                app,
+                spec,
+                ok,
+            } => self.rollout_finished(now, cluster, app, spec, ok),
+            // Inputs of the pull model: a pipeline has no watch, no poll and no webhook
+            // receiver of its own beyond the commit trigger.
+            Input::Timer(_)
+            | Input::Fetched { .. }
+            | Input::FetchFailed { .. }
+            | Input::Webhook { .. }
+            | Input::LiveChanged { .. } => {}
+        }
+    }
+
+    fn poll_action(&mut self) -> Option<Action> {
+        self.out.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::models::PushPreset;
+    use crate::scenario::{Dist, PushConfig, SECOND};
+    use rand::SeedableRng;
+
+    fn cfg() -> PushConfig {
+        let mut c = PushConfig::preset(PushPreset::Custom);
+        c.queue_wait = Dist::zero();
+        c.build = Dist::fixed(10 * SECOND);
+        c.apply = Dist::fixed(SECOND);
+        c.runners = 1;
+        c
+    }
+
+    fn drain(p: &mut Pipeline) -> Vec<Action> {
+        std::iter::from_fn(|| p.poll_action())
+            .filter(|a| !matches!(a, Action::Note(_)))
+            .collect()
+    }
+
+    fn tree(specs: &[SpecId]) -> Tree {
+        Arc::from(specs.to_vec())
+    }
+
+    #[test]
+    fn a_commit_builds_then_applies_only_the_changed_app_to_every_cluster() {
+        let mut p = Pipeline::new(cfg(), 2, &[0, 1, 2], ChaCha8Rng::seed_from_u64(1));
+        p.handle(0, Input::Commit { rev: 1 });
+        assert_eq!(
+            drain(&mut p),
+            vec![Action::Checkout {
+                run: 0,
+                rev: Some(1)
+            }]
+        );
+        p.handle(
+            0,
+            Input::CheckedOut {
+                run: 0,
+                rev: 1,
+                tree: tree(&[0, 3, 2]),
+            },
+        );
+        assert_eq!(
+            drain(&mut p),
+            vec![Action::SetTimer {
+                at: 10 * SECOND,
+                timer: Timer::Build { run: 0 }
+            }]
+        );
+        p.handle(10 * SECOND, Input::Timer(Timer::Build { run: 0 }));
+        let acts = drain(&mut p);
+        assert_eq!(acts.len(), 2);
+        for (c, a) in acts.iter().enumerate() {
+            let Action::Apply(ap) = a else {
+                panic!("{a:?}")
+            };
+            assert_eq!(ap.cluster, c as u32);
+            assert_eq!(&*ap.items, &[(1, 3)]);
+        }
+    }
+
+    #[test]
+    fn cancel_pending_keeps_one_running_and_the_newest_pending() {
+        let mut p = Pipeline::new(cfg(), 1, &[0], ChaCha8Rng::seed_from_u64(1));
+        for rev in 1..=3 {
+            p.handle(0, Input::Commit { rev });
+        }
+        let notes: Vec<NoteKind> = std::iter::from_fn(|| p.poll_action())
+            .filter_map(|a| {
+                if let Action::Note(n) = a {
+                    Some(n.kind)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(
+            notes
+                .iter()
+                .filter(|k| **k == NoteKind::RunCancelled)
+                .count(),
+            1,
+            "{notes:?}"
+        );
+        assert_eq!(p.group_active, Some(0));
+        assert_eq!(p.group_pending, Some(2));
+    }
+
+    #[test]
+    fn waits_for_rollout_and_fails_the_run_on_a_broken_one() {
+        let mut p = Pipeline::new(cfg(), 1, &[0], ChaCha8Rng::seed_from_u64(1));
+        p.handle(0, Input::Commit { rev: 1 });
+        drain(&mut p);
+        p.handle(
+            0,
+            Input::CheckedOut {
+                run: 0,
+                rev: 1,
+                tree: tree(&[1]),
+            },
+        );
+        drain(&mut p);
+        p.handle(10 * SECOND, Input::Timer(Timer::Build { run: 0 }));
+        let Some(Action::Apply(ap)) = drain(&mut p).pop() else {
+            panic!()
+        };
+        p.handle(
+            11 * SECOND,
+            Input::Applied {
+                op: ap.op,
+                ok: true,
+            },
+        );
+        assert_eq!(p.free_runners, 0, "still waiting for the rollout");
+        p.handle(
+            611 * SECOND,
+            Input::RolloutFinished {
+                cluster: 0,
+                app: 0,
+                spec: 1,
+                ok: false,
+            },
+        );
+        assert_eq!(p.free_runners, 1);
+        assert!(p.runs[0].failed);
+    }
+}
