@@ -3,6 +3,8 @@
 //! Pure layers (`scenario`, `metric`, `model`, `measure`) hold no I/O; `sim` and `report`
 //! are the shells that execute and write them.
 
+pub mod measure;
 pub mod metric;
 pub mod model;
+pub mod plan;
 pub mod scenario;

@@ -1,0 +1,221 @@
+//! Summaries across repetitions: HdrHistogram per (model, metric) for quantiles, exact
+//! mean and max from the raw samples, a distribution-free 95% confidence interval for
+//! the median, thresholds, and the `summary.json` shape fixed by DESIGN.md.
+
+use super::{Counters, RunRecord};
+use crate::metric::{Metric, ModelKind, Quantile};
+use crate::scenario::{Nanos, Scenario, duration::secs};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Statistics of one metric of one model, in seconds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MetricSummary {
+    pub count: u64,
+    pub mean_s: Option<f64>,
+    pub p50_s: Option<f64>,
+    pub p90_s: Option<f64>,
+    pub p95_s: Option<f64>,
+    pub p99_s: Option<f64>,
+    pub max_s: Option<f64>,
+    pub ci95_p50_s: Option<[f64; 2]>,
+}
+
+impl MetricSummary {
+    pub fn get(&self, q: Quantile) -> Option<f64> {
+        match q {
+            Quantile::P50 => self.p50_s,
+            Quantile::P90 => self.p90_s,
+            Quantile::P95 => self.p95_s,
+            Quantile::P99 => self.p99_s,
+            Quantile::Max => self.max_s,
+            Quantile::Mean => self.mean_s,
+        }
+    }
+
+    /// Summarises raw values in nanoseconds.
+    pub fn from_values(values: &mut [Nanos]) -> MetricSummary {
+        if values.is_empty() {
+            return MetricSummary {
+                count: 0,
+                mean_s: None,
+                p50_s: None,
+                p90_s: None,
+                p95_s: None,
+                p99_s: None,
+                max_s: None,
+                ci95_p50_s: None,
+            };
+        }
+        // Microsecond resolution up to 115 days, three significant digits (0.1% relative
+        // error); longer values saturate (the exact max comes from the raw samples).
+        let mut h = Histogram::<u64>::new_with_bounds(1, 10_000_000_000_000, 3)
+            .expect("static bounds are valid");
+        let mut sum: u128 = 0;
+        for &v in values.iter() {
+            h.saturating_record(to_micros(v).max(1));
+            sum += v as u128;
+        }
+        values.sort_unstable();
+        let n = values.len();
+        let q = |p: f64| Some(round_us(h.value_at_quantile(p) as f64 / 1e6));
+        MetricSummary {
+            count: n as u64,
+            mean_s: Some(round_us(sum as f64 / n as f64 / 1e9)),
+            p50_s: q(0.50),
+            p90_s: q(0.90),
+            p95_s: q(0.95),
+            p99_s: q(0.99),
+            max_s: Some(round_us(secs(values[n - 1]))),
+            ci95_p50_s: Some(median_ci(values)),
+        }
+    }
+}
+
+fn to_micros(n: Nanos) -> u64 {
+    n / 1_000
+}
+
+fn round_us(s: f64) -> f64 {
+    (s * 1e6).round() / 1e6
+}
+
+/// 95% confidence interval of the median from order statistics (binomial, normal
+/// approximation): needs no distributional assumption. `sorted` must be ascending.
+pub fn median_ci(sorted: &[Nanos]) -> [f64; 2] {
+    let n = sorted.len() as f64;
+    let half = 1.96 * n.sqrt() / 2.0;
+    let lo = ((n / 2.0 - half).floor().max(1.0) as usize).min(sorted.len()) - 1;
+    let hi = ((n / 2.0 + half).ceil().max(1.0) as usize).min(sorted.len()) - 1;
+    [round_us(secs(sorted[lo])), round_us(secs(sorted[hi]))]
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelSummary {
+    pub metrics: BTreeMap<&'static str, MetricSummary>,
+    pub counters: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ThresholdResult {
+    pub model: ModelKind,
+    pub metric: Metric,
+    pub quantile: &'static str,
+    pub max_s: f64,
+    pub value_s: Option<f64>,
+    pub ok: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Engine {
+    pub events: u64,
+    /// Wall-clock seconds of the run; `null` in sim mode so that summary.json depends
+    /// only on the scenario and seed (the wall time is in run.json).
+    pub wall_s: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    pub schema: u32,
+    pub scenario: String,
+    pub mode: String,
+    pub seed: u64,
+    pub repetitions: u32,
+    pub duration_s: f64,
+    pub partial: bool,
+    pub models: BTreeMap<&'static str, ModelSummary>,
+    pub thresholds: Vec<ThresholdResult>,
+    pub engine: Engine,
+}
+
+impl Summary {
+    /// `runs[m][r]` is model `m`'s record of repetition `r`.
+    pub fn build(s: &Scenario, mode: &str, runs: &[(ModelKind, Vec<RunRecord>)]) -> Summary {
+        let mut models = BTreeMap::new();
+        let mut events = 0;
+        for (kind, reps) in runs {
+            let mut counters = Counters::default();
+            let mut values: BTreeMap<Metric, Vec<Nanos>> =
+                Metric::ALL.iter().map(|&m| (m, Vec::new())).collect();
+            for r in reps {
+                counters.add(&r.counters);
+                events += r.engine_events;
+                for smp in &r.samples {
+                    values.entry(smp.metric).or_default().push(smp.value());
+                }
+            }
+            let metrics = values
+                .into_iter()
+                .map(|(m, mut v)| (m.name(), MetricSummary::from_values(&mut v)))
+                .collect();
+            let counters = counters.named().into_iter().collect();
+            models.insert(kind.name(), ModelSummary { metrics, counters });
+        }
+        let thresholds = s
+            .thresholds
+            .iter()
+            .map(|t| {
+                let value_s = models
+                    .get(t.model.name())
+                    .and_then(|m| m.metrics.get(t.metric.name()))
+                    .and_then(|ms| ms.get(t.quantile));
+                let max_s = secs(t.max.0);
+                ThresholdResult {
+                    model: t.model,
+                    metric: t.metric,
+                    quantile: t.quantile.name(),
+                    max_s,
+                    value_s,
+                    // A threshold on a metric with no samples cannot be shown to hold.
+                    ok: value_s.is_some_and(|v| v <= max_s),
+                }
+            })
+            .collect();
+        Summary {
+            schema: 1,
+            scenario: s.name.clone(),
+            mode: mode.to_string(),
+            seed: s.seed,
+            repetitions: s.repetitions,
+            duration_s: secs(s.duration.0),
+            partial: false,
+            models,
+            thresholds,
+            engine: Engine {
+                events,
+                wall_s: None,
+            },
+        }
+    }
+
+    pub fn thresholds_ok(&self) -> bool {
+        self.thresholds.iter().all(|t| t.ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::SECOND;
+
+    #[test]
+    fn quantiles_and_mean_of_a_uniform_grid() {
+        let mut v: Vec<Nanos> = (1..=1000).map(|i| i * SECOND / 10).collect();
+        let s = MetricSummary::from_values(&mut v);
+        assert_eq!(s.count, 1000);
+        assert!((s.mean_s.unwrap() - 50.05).abs() < 1e-9);
+        assert!((s.p50_s.unwrap() - 50.0).abs() < 0.05, "{:?}", s.p50_s);
+        assert!((s.p99_s.unwrap() - 99.0).abs() < 0.1, "{:?}", s.p99_s);
+        assert_eq!(s.max_s, Some(100.0));
+        let [lo, hi] = s.ci95_p50_s.unwrap();
+        assert!(lo < 50.0 && hi > 50.0 && hi - lo < 8.0, "{lo}..{hi}");
+    }
+
+    #[test]
+    fn empty_metric_has_count_zero_and_no_values() {
+        let s = MetricSummary::from_values(&mut []);
+        assert_eq!(s.count, 0);
+        assert!(s.p50_s.is_none() && s.ci95_p50_s.is_none());
+    }
+}

@@ -1,0 +1,237 @@
+//! The plan of one repetition: when commits land and which apps they change, when and
+//! where drift happens, when bad releases are pushed. It is drawn from the scenario with
+//! one RNG stream per component, before any model runs, so both delivery models face
+//! exactly the same workload and adding a fault never reshuffles the commits.
+
+use crate::model::{AppId, ClusterId};
+use crate::scenario::{Arrival, DriftChange, Fault, Nanos, Scenario, When};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp1};
+
+/// Components that own an RNG stream. The stream id keeps them independent.
+#[derive(Clone, Copy, Debug)]
+pub enum Component {
+    Workload,
+    Push,
+    Webhook,
+    Rollout { cluster: ClusterId },
+    Pull { cluster: ClusterId },
+    Fault { index: u32 },
+}
+
+impl Component {
+    fn stream(self) -> u64 {
+        match self {
+            Component::Workload => 1,
+            Component::Push => 2,
+            Component::Webhook => 3,
+            Component::Rollout { cluster } => (4 << 32) | cluster as u64,
+            Component::Pull { cluster } => (5 << 32) | cluster as u64,
+            Component::Fault { index } => (6 << 32) | index as u64,
+        }
+    }
+}
+
+/// The RNG of one component in one repetition: a ChaCha8 key from the scenario seed and
+/// the repetition, a stream per component.
+pub fn rng(seed: u64, repetition: u32, component: Component) -> ChaCha8Rng {
+    let key = splitmix(seed ^ splitmix(repetition as u64 ^ 0x7075_7368_7075_6c6c));
+    let mut r = ChaCha8Rng::seed_from_u64(key);
+    r.set_stream(component.stream());
+    r
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedCommit {
+    pub at: Nanos,
+    /// Distinct apps, ascending.
+    pub apps: Vec<AppId>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedDrift {
+    pub at: Nanos,
+    pub cluster: ClusterId,
+    pub app: AppId,
+    pub change: DriftChange,
+    /// For `scale`: the replica count someone sets by hand.
+    pub scale_to: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedBadRelease {
+    pub at: Nanos,
+    pub app: AppId,
+    pub rollback_after: Nanos,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    pub commits: Vec<PlannedCommit>,
+    pub drifts: Vec<PlannedDrift>,
+    pub bad_releases: Vec<PlannedBadRelease>,
+}
+
+impl Plan {
+    pub fn draw(s: &Scenario, repetition: u32) -> Plan {
+        let horizon = s.duration.0;
+        let apps = s.apps();
+        let mut plan = Plan::default();
+
+        let mut r = rng(s.seed, repetition, Component::Workload);
+        let k = s.workload.apps_per_commit.get().min(apps);
+        let mut t: Nanos = 0;
+        loop {
+            t += match s.workload.commits {
+                Arrival::Poisson { mean_interval } => exp(&mut r, mean_interval.0),
+                Arrival::Fixed { interval } => interval.0,
+            };
+            if t >= horizon {
+                break;
+            }
+            plan.commits.push(PlannedCommit {
+                at: t,
+                apps: choose(&mut r, apps, k),
+            });
+        }
+
+        for (i, f) in s.faults.iter().enumerate() {
+            let mut r = rng(s.seed, repetition, Component::Fault { index: i as u32 });
+            match f {
+                Fault::Drift {
+                    change,
+                    when,
+                    cluster,
+                    app,
+                } => {
+                    let times: Vec<Nanos> = match when {
+                        When::At { at } => vec![at.0],
+                        When::Poisson { mean_interval, .. } => {
+                            let mut v = Vec::new();
+                            let mut t = 0;
+                            loop {
+                                t += exp(&mut r, mean_interval.0);
+                                if t >= horizon {
+                                    break v;
+                                }
+                                v.push(t);
+                            }
+                        }
+                    };
+                    let replicas = s.fleet.replicas.get();
+                    for at in times {
+                        let c = cluster.unwrap_or_else(|| r.random_range(0..s.clusters()));
+                        let a = app.unwrap_or_else(|| r.random_range(0..apps));
+                        // Someone scales by hand to any other count from 0 to twice the
+                        // desired replicas.
+                        let mut scale_to = r.random_range(0..2 * replicas);
+                        if scale_to >= replicas {
+                            scale_to += 1;
+                        }
+                        plan.drifts.push(PlannedDrift {
+                            at,
+                            cluster: c,
+                            app: a,
+                            change: *change,
+                            scale_to,
+                        });
+                    }
+                }
+                Fault::BadRelease {
+                    at,
+                    rollback_after,
+                    app,
+                } => {
+                    let a = app.unwrap_or_else(|| r.random_range(0..apps));
+                    plan.bad_releases.push(PlannedBadRelease {
+                        at: at.0,
+                        app: a,
+                        rollback_after: rollback_after.0,
+                    });
+                }
+            }
+        }
+        plan.drifts.sort_by_key(|d| d.at);
+        plan.bad_releases.sort_by_key(|b| b.at);
+        plan
+    }
+}
+
+fn exp(r: &mut ChaCha8Rng, mean: Nanos) -> Nanos {
+    let x: f64 = Exp1.sample(r);
+    ((x * mean as f64).round() as Nanos).max(1)
+}
+
+/// `k` distinct apps out of `n`, ascending (Floyd's algorithm).
+fn choose(r: &mut ChaCha8Rng, n: u32, k: u32) -> Vec<AppId> {
+    let mut out: Vec<AppId> = Vec::with_capacity(k as usize);
+    for j in (n - k)..n {
+        let t = r.random_range(0..=j);
+        if out.contains(&t) {
+            out.push(j);
+        } else {
+            out.push(t);
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+
+    fn scenario(extra: &str) -> Scenario {
+        Scenario::parse(
+            &format!("name: t\nduration: 24h\nseed: 5\n{extra}"),
+            "t.yaml",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn faults_do_not_reshuffle_commits() {
+        let a = Plan::draw(&scenario(""), 0);
+        let b = Plan::draw(
+            &scenario(
+                "faults:\n  - { kind: drift, change: env, arrival: poisson, mean_interval: 1h }\n",
+            ),
+            0,
+        );
+        assert_eq!(a.commits, b.commits);
+        assert!(!b.drifts.is_empty());
+    }
+
+    #[test]
+    fn repetitions_differ_and_are_reproducible() {
+        let s = scenario("");
+        assert_eq!(Plan::draw(&s, 1), Plan::draw(&s, 1));
+        assert_ne!(Plan::draw(&s, 0).commits, Plan::draw(&s, 1).commits);
+    }
+
+    #[test]
+    fn poisson_commit_rate_matches_the_mean_interval() {
+        let s = Scenario::parse("name: t\nduration: 10000h\nworkload:\n  commits: { arrival: poisson, mean_interval: 10m }\n", "t").unwrap();
+        let n = Plan::draw(&s, 0).commits.len() as f64;
+        assert!((n - 60_000.0).abs() < 4.0 * 60_000f64.sqrt(), "{n} commits");
+    }
+
+    #[test]
+    fn choose_gives_distinct_sorted_apps() {
+        let mut r = rng(1, 0, Component::Workload);
+        for _ in 0..1000 {
+            let v = choose(&mut r, 10, 4);
+            assert_eq!(v.len(), 4);
+            assert!(v.windows(2).all(|w| w[0] < w[1]));
+        }
+    }
+}
