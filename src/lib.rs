@@ -3,8 +3,11 @@
 //! Pure layers (`scenario`, `metric`, `model`, `measure`) hold no I/O; `sim` and `report`
 //! are the shells that execute and write them.
 
+pub mod cli;
 pub mod measure;
 pub mod metric;
 pub mod model;
 pub mod plan;
+pub mod report;
 pub mod scenario;
+pub mod sim;

@@ -1,0 +1,164 @@
+//! Writes a run's results: `summary.json`, `samples.csv`, `events.csv` and `run.json`
+//! under `reports/<scenario>/`, each atomically (temp file + rename), so an interrupted
+//! run never leaves a half-written file. Also renders the terminal table.
+
+pub mod table;
+
+use crate::measure::RunRecord;
+use crate::measure::summary::Summary;
+use crate::metric::ModelKind;
+use crate::scenario::duration::secs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(
+        "cannot write {path}: {source} (check that the folder is writable, or pick another with --out)"
+    )]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Csv { path: PathBuf, source: csv::Error },
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let err = |source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    {
+        let mut f = std::fs::File::create(&tmp).map_err(err)?;
+        f.write_all(bytes).map_err(err)?;
+        f.sync_all().map_err(err)?;
+    }
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+fn s6(n: u64) -> String {
+    format!("{:.6}", secs(n))
+}
+
+/// `samples.csv`: one row per sample.
+pub fn samples_csv(runs: &[(ModelKind, Vec<RunRecord>)]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "repetition",
+        "model",
+        "metric",
+        "cluster",
+        "app",
+        "commit",
+        "start_s",
+        "end_s",
+        "value_s",
+    ])?;
+    for (kind, reps) in runs {
+        for (rep, r) in reps.iter().enumerate() {
+            for smp in &r.samples {
+                w.write_record([
+                    rep.to_string(),
+                    kind.name().to_string(),
+                    smp.metric.name().to_string(),
+                    opt(smp.cluster),
+                    opt(smp.app),
+                    opt(smp.commit),
+                    s6(smp.start),
+                    s6(smp.end),
+                    s6(smp.value()),
+                ])?;
+            }
+        }
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// `events.csv`: the timeline.
+pub fn events_csv(runs: &[(ModelKind, Vec<RunRecord>)]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "repetition",
+        "model",
+        "t_s",
+        "cluster",
+        "app",
+        "event",
+        "detail",
+    ])?;
+    for (kind, reps) in runs {
+        for (rep, r) in reps.iter().enumerate() {
+            for e in &r.events {
+                w.write_record([
+                    rep.to_string(),
+                    kind.name().to_string(),
+                    s6(e.t),
+                    opt(e.cluster),
+                    opt(e.app),
+                    e.kind.to_string(),
+                    e.detail.clone(),
+                ])?;
+            }
+        }
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// What `run.json` records beside the deterministic summary: facts of this execution.
+#[derive(serde::Serialize)]
+pub struct RunInfo {
+    pub pushpull_version: &'static str,
+    pub command: String,
+    pub scenario_file: String,
+    pub mode: String,
+    pub wall_s: f64,
+    pub threads: usize,
+}
+
+/// Writes every output file of a run into `dir`; returns the paths written.
+pub fn write_run(
+    dir: &Path,
+    summary: &Summary,
+    runs: &[(ModelKind, Vec<RunRecord>)],
+    info: &RunInfo,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let mut written = Vec::new();
+    let mut put = |name: &str, bytes: Vec<u8>| -> Result<(), ReportError> {
+        let p = dir.join(name);
+        write_atomic(&p, &bytes)?;
+        written.push(p);
+        Ok(())
+    };
+    let csv_err = |name: &str| {
+        let path = dir.join(name);
+        move |source| ReportError::Csv { path, source }
+    };
+    put(
+        "samples.csv",
+        samples_csv(runs).map_err(csv_err("samples.csv"))?,
+    )?;
+    put(
+        "events.csv",
+        events_csv(runs).map_err(csv_err("events.csv"))?,
+    )?;
+    let mut json = serde_json::to_vec_pretty(summary).expect("summary serializes");
+    json.push(b'\n');
+    put("summary.json", json)?;
+    let mut json = serde_json::to_vec_pretty(info).expect("run info serializes");
+    json.push(b'\n');
+    put("run.json", json)?;
+    Ok(written)
+}

@@ -1,0 +1,134 @@
+//! The side-by-side table `pushpull run` prints on a terminal: push vs pull, the
+//! headline metrics and the counters, in units a person reads at a glance.
+
+use crate::measure::summary::{MetricSummary, Summary};
+use crate::scenario::Scenario;
+use std::fmt::Write;
+
+/// A duration in seconds, short and human: `850ms`, `4.2s`, `3m05s`, `2h07m`.
+pub fn human(s: f64) -> String {
+    if s < 1.0 {
+        format!("{:.0}ms", s * 1000.0)
+    } else if s < 10.0 {
+        format!("{s:.2}s")
+    } else if s < 60.0 {
+        format!("{s:.1}s")
+    } else if s < 3600.0 {
+        let t = s.round() as u64;
+        format!("{}m{:02}s", t / 60, t % 60)
+    } else {
+        let t = (s / 60.0).round() as u64;
+        format!("{}h{:02}m", t / 60, t % 60)
+    }
+}
+
+fn cell(v: Option<f64>) -> String {
+    v.map(human).unwrap_or_else(|| "—".into())
+}
+
+const HEADLINE: [&str; 4] = [
+    "deploy_latency",
+    "drift_recovery",
+    "rollback",
+    "failed_deploy_recovery",
+];
+
+pub fn render(s: &Scenario, summary: &Summary) -> String {
+    let mut out = String::new();
+    let push = &summary.models["push"];
+    let pull = &summary.models["pull"];
+    let _ = writeln!(
+        out,
+        "{} — {} mode, seed {}, {} repetition{} × {}, {} cluster{} × {} apps",
+        summary.scenario,
+        summary.mode,
+        summary.seed,
+        summary.repetitions,
+        if summary.repetitions == 1 { "" } else { "s" },
+        s.duration,
+        s.clusters(),
+        if s.clusters() == 1 { "" } else { "s" },
+        s.apps(),
+    );
+    let pn = format!(
+        "push ({})",
+        preset_name(&serde_json::to_value(s.models.push.preset).ok())
+    );
+    let ln = format!(
+        "pull ({})",
+        preset_name(&serde_json::to_value(s.models.pull.preset).ok())
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{:<24} {:^29} │ {:^29}", "", pn, ln);
+    let _ = writeln!(
+        out,
+        "{:<24} {:>5} {:>7} {:>7} {:>7} │ {:>5} {:>7} {:>7} {:>7}",
+        "metric", "n", "p50", "p95", "max", "n", "p50", "p95", "max"
+    );
+    let row = |m: &MetricSummary| {
+        format!(
+            "{:>5} {:>7} {:>7} {:>7}",
+            m.count,
+            cell(m.p50_s),
+            cell(m.p95_s),
+            cell(m.max_s)
+        )
+    };
+    for name in HEADLINE {
+        let _ = writeln!(
+            out,
+            "{:<24} {} │ {}",
+            name,
+            row(&push.metrics[name]),
+            row(&pull.metrics[name])
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<24} {:>29} │ {:>29}",
+        "counter (all repetitions)", "push", "pull"
+    );
+    for (name, pv) in &push.counters {
+        let lv = pull.counters.get(name).copied().unwrap_or(0);
+        let _ = writeln!(out, "{:<24} {:>29} │ {:>29}", name, pv, lv);
+    }
+    if !summary.thresholds.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "thresholds");
+        for t in &summary.thresholds {
+            let _ = writeln!(
+                out,
+                "  {} {} {} ≤ {}: {} {}",
+                t.model.name(),
+                t.metric.name(),
+                t.quantile,
+                human(t.max_s),
+                t.value_s.map(human).unwrap_or_else(|| "no samples".into()),
+                if t.ok { "ok" } else { "BREACHED" }
+            );
+        }
+    }
+    out
+}
+
+fn preset_name(v: &Option<serde_json::Value>) -> String {
+    v.as_ref()
+        .and_then(|v| v.as_str())
+        .unwrap_or("custom")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human;
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(0.25), "250ms");
+        assert_eq!(human(4.2), "4.20s");
+        assert_eq!(human(42.0), "42.0s");
+        assert_eq!(human(185.0), "3m05s");
+        assert_eq!(human(7620.0), "2h07m");
+    }
+}

@@ -1,0 +1,641 @@
+//! The sim world: executes a delivery model's actions against simulated git and
+//! clusters in virtual time, and feeds it the inputs that follow. One world runs one
+//! model for one repetition; the plan (commits, faults) is shared by both models.
+
+use super::cluster::{Deployment, rolling_update_time, scale_up_time};
+use super::git::GitHost;
+use super::queue::EventQueue;
+use crate::measure::RunRecord;
+use crate::measure::track::{CommitKind, Tracker};
+use crate::metric::ModelKind;
+use crate::model::pull::Reconciler;
+use crate::model::push::Pipeline;
+use crate::model::{Action, AppId, Apply, ClusterId, Input, Model, NoteKind, Rev, SpecId, Timer};
+use crate::plan::{Component, Plan, rng};
+use crate::scenario::{DriftChange, Nanos, Scenario};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+#[derive(Clone, Copy, Debug)]
+enum Ev {
+    Commit(u32),
+    Drift(u32),
+    BadRelease(u32),
+    RollbackDecision(u32),
+    Timer {
+        target: u32,
+        timer: Timer,
+    },
+    ApplyDone {
+        slot: u32,
+    },
+    RolloutEnd {
+        cluster: ClusterId,
+        app: AppId,
+        generation: u32,
+    },
+    Webhook {
+        cluster: ClusterId,
+        app: AppId,
+    },
+}
+
+enum Models {
+    Push(Box<Pipeline>),
+    Pull(Vec<Reconciler>),
+}
+
+/// A bad release in flight.
+struct BadState {
+    rev: Option<Rev>,
+    app: AppId,
+    /// The manifest's image before the bad one (what a revert restores).
+    good_image: u32,
+    spec: SpecId,
+    detected: bool,
+    resolved: bool,
+}
+
+pub struct World<'a> {
+    s: &'a Scenario,
+    plan: &'a Plan,
+    kind: ModelKind,
+    now: Nanos,
+    queue: EventQueue<Ev>,
+    git: GitHost,
+    deployments: Vec<Deployment>,
+    models: Models,
+    tracker: Tracker,
+    rollout_rngs: Vec<ChaCha8Rng>,
+    webhook_rng: ChaCha8Rng,
+    applies: Vec<Option<Apply>>,
+    free_slots: Vec<u32>,
+    bad: Vec<BadState>,
+    /// Apps whose bad release is not yet reverted: the team holds other changes to them.
+    frozen: Vec<bool>,
+    drift_images: u32,
+    processed: u64,
+    replicas: u32,
+    surge: u32,
+    unavailable: u32,
+}
+
+impl<'a> World<'a> {
+    pub fn new(s: &'a Scenario, plan: &'a Plan, kind: ModelKind, repetition: u32) -> World<'a> {
+        let clusters = s.clusters();
+        let apps = s.apps();
+        let replicas = s.fleet.replicas.get();
+        let git = GitHost::new(apps);
+        let deployments = (0..clusters)
+            .flat_map(|_| (0..apps).map(|a| Deployment::healthy(a, a, replicas)))
+            .collect();
+        let initial: Vec<SpecId> = git.head.clone();
+        let models = match kind {
+            ModelKind::Push => Models::Push(Box::new(Pipeline::new(
+                s.models.push.clone(),
+                clusters,
+                &initial,
+                rng(s.seed, repetition, Component::Push),
+            ))),
+            ModelKind::Pull => Models::Pull(
+                (0..clusters)
+                    .map(|c| {
+                        Reconciler::new(
+                            s.models.pull.clone(),
+                            c,
+                            &initial,
+                            rng(s.seed, repetition, Component::Pull { cluster: c }),
+                        )
+                    })
+                    .collect(),
+            ),
+        };
+        let mut tracker = Tracker::new(clusters, apps, kind == ModelKind::Push);
+        // Per-deployment timeline lines are kept while the timeline stays readable.
+        tracker.detailed_events = (clusters as u64 * apps as u64) <= 5_000;
+        let mut w = World {
+            s,
+            plan,
+            kind,
+            now: 0,
+            queue: EventQueue::with_capacity((clusters * apps) as usize * 2 + plan.commits.len()),
+            git,
+            deployments,
+            models,
+            tracker,
+            rollout_rngs: (0..clusters)
+                .map(|c| rng(s.seed, repetition, Component::Rollout { cluster: c }))
+                .collect(),
+            webhook_rng: rng(s.seed, repetition, Component::Webhook),
+            applies: Vec::new(),
+            free_slots: Vec::new(),
+            bad: plan
+                .bad_releases
+                .iter()
+                .map(|b| BadState {
+                    rev: None,
+                    app: b.app,
+                    good_image: 0,
+                    spec: 0,
+                    detected: false,
+                    resolved: false,
+                })
+                .collect(),
+            frozen: vec![false; apps as usize],
+            drift_images: 0,
+            processed: 0,
+            replicas,
+            surge: s.fleet.rollout.max_surge.resolve(replicas, true),
+            unavailable: s.fleet.rollout.max_unavailable.resolve(replicas, false),
+        };
+        for (i, c) in plan.commits.iter().enumerate() {
+            w.queue.push(c.at, Ev::Commit(i as u32));
+        }
+        for (i, d) in plan.drifts.iter().enumerate() {
+            w.queue.push(d.at, Ev::Drift(i as u32));
+        }
+        for (i, b) in plan.bad_releases.iter().enumerate() {
+            w.queue.push(b.at, Ev::BadRelease(i as u32));
+        }
+        // The models' start-up actions (first polls, scheduled jobs).
+        for target in 0..w.targets() {
+            w.pump(target);
+        }
+        w
+    }
+
+    fn targets(&self) -> u32 {
+        match &self.models {
+            Models::Push(_) => 1,
+            Models::Pull(r) => r.len() as u32,
+        }
+    }
+
+    fn model(&mut self, target: u32) -> &mut dyn Model {
+        match &mut self.models {
+            Models::Push(p) => p.as_mut(),
+            Models::Pull(r) => &mut r[target as usize],
+        }
+    }
+
+    /// Runs to the horizon and returns what was measured.
+    pub fn run(mut self) -> RunRecord {
+        let horizon = self.s.duration.0;
+        while let Some((t, ev)) = self.queue.pop_until(horizon) {
+            self.now = t;
+            self.processed += 1;
+            self.dispatch(ev);
+        }
+        self.tracker.finish(self.processed)
+    }
+
+    fn dispatch(&mut self, ev: Ev) {
+        match ev {
+            Ev::Timer { target, timer } => self.deliver(target, Input::Timer(timer)),
+            Ev::Commit(i) => self.workload_commit(i),
+            Ev::Drift(i) => self.drift(i),
+            Ev::BadRelease(i) => self.bad_release(i),
+            Ev::RollbackDecision(i) => self.rollback_decision(i),
+            Ev::ApplyDone { slot } => self.apply_done(slot),
+            Ev::RolloutEnd {
+                cluster,
+                app,
+                generation,
+            } => self.rollout_end(cluster, app, generation),
+            Ev::Webhook { cluster, app } => self.deliver(cluster, Input::Webhook { app }),
+        }
+    }
+
+    fn deliver(&mut self, target: u32, input: Input) {
+        let now = self.now;
+        self.model(target).handle(now, input);
+        self.pump(target);
+    }
+
+    fn pump(&mut self, target: u32) {
+        while let Some(action) = self.model(target).poll_action() {
+            self.execute(target, action);
+        }
+    }
+
+    fn execute(&mut self, target: u32, action: Action) {
+        match action {
+            Action::SetTimer { at, timer } => self
+                .queue
+                .push(at.max(self.now), Ev::Timer { target, timer }),
+            Action::Fetch { app, .. } => {
+                self.tracker.counters().git_fetches += 1;
+                let spec = self.git.head[app as usize];
+                self.deliver(target, Input::Fetched { app, spec });
+            }
+            Action::Checkout { run, rev } => {
+                self.tracker.counters().git_fetches += 1;
+                let rev = rev.unwrap_or_else(|| self.git.head_rev());
+                let tree = self.git.trees[rev as usize].clone();
+                self.deliver(target, Input::CheckedOut { run, rev, tree });
+            }
+            Action::Apply(apply) => {
+                self.tracker.counters().api_requests += apply.items.len() as u64;
+                let at = self.now + apply.duration;
+                let slot = match self.free_slots.pop() {
+                    Some(s) => {
+                        self.applies[s as usize] = Some(apply);
+                        s
+                    }
+                    None => {
+                        self.applies.push(Some(apply));
+                        (self.applies.len() - 1) as u32
+                    }
+                };
+                self.queue.push(at, Ev::ApplyDone { slot });
+            }
+            Action::Note(n) => {
+                let detail = match n.kind {
+                    NoteKind::SyncStarted | NoteKind::Degraded => {
+                        format!("rev={}", self.git.spec(n.detail as SpecId).rev)
+                    }
+                    NoteKind::SelfHealScheduled => format!("backoff_ms={}", n.detail),
+                    _ => format!("run={}", n.detail),
+                };
+                let cluster = n.cluster;
+                if self.tracker.detailed_events || !matches!(n.kind, NoteKind::SyncStarted) {
+                    self.tracker
+                        .event(self.now, cluster, n.app, n.kind.name(), detail);
+                }
+            }
+        }
+    }
+
+    fn idx(&self, cluster: ClusterId, app: AppId) -> usize {
+        cluster as usize * self.s.apps() as usize + app as usize
+    }
+
+    // ------------------------------------------------------------ commits
+
+    /// Tells the model about a new commit (push: the trigger; pull: webhooks).
+    fn announce(&mut self, rev: Rev, apps: &[AppId]) {
+        match self.kind {
+            ModelKind::Push => self.deliver(0, Input::Commit { rev }),
+            ModelKind::Pull => {
+                let Some(hook) = self.s.models.pull.webhook.clone() else {
+                    return;
+                };
+                for c in 0..self.s.clusters() {
+                    for &app in apps {
+                        if self.webhook_rng.random::<f64>() < hook.loss.0 {
+                            continue;
+                        }
+                        let delay = hook.delay.sample(&mut self.webhook_rng);
+                        self.queue
+                            .push(self.now + delay, Ev::Webhook { cluster: c, app });
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next app at or after `app` that is neither frozen nor taken.
+    fn free_app(&self, app: AppId, taken: &[AppId]) -> Option<AppId> {
+        let n = self.s.apps();
+        (0..n)
+            .map(|k| (app + k) % n)
+            .find(|a| !self.frozen[*a as usize] && !taken.contains(a))
+    }
+
+    fn workload_commit(&mut self, i: u32) {
+        let plan = self.plan;
+        let mut apps: Vec<AppId> = Vec::with_capacity(plan.commits[i as usize].apps.len());
+        for &a in &plan.commits[i as usize].apps {
+            if let Some(a) = self.free_app(a, &apps) {
+                apps.push(a);
+            }
+        }
+        if apps.is_empty() {
+            self.tracker.event(
+                self.now,
+                None,
+                None,
+                "commit_held",
+                "every app it changes is frozen".into(),
+            );
+            return;
+        }
+        apps.sort_unstable();
+        let changes: Vec<_> = apps.iter().map(|&a| (a, None, false)).collect();
+        let rev = self.git.commit(&changes);
+        self.tracker
+            .commit(rev, self.now, &apps, CommitKind::Normal);
+        self.announce(rev, &apps);
+    }
+
+    fn bad_release(&mut self, i: u32) {
+        let planned = self.plan.bad_releases[i as usize].app;
+        let Some(app) = self.free_app(planned, &[]) else {
+            self.tracker.event(
+                self.now,
+                None,
+                None,
+                "bad_release_held",
+                "every app is frozen".into(),
+            );
+            return;
+        };
+        let good = self.git.spec(self.git.head[app as usize]);
+        let rev = self.git.commit(&[(app, None, true)]);
+        let spec = self.git.head[app as usize];
+        self.frozen[app as usize] = true;
+        let b = &mut self.bad[i as usize];
+        b.rev = Some(rev);
+        b.app = app;
+        b.good_image = good.image;
+        b.spec = spec;
+        self.tracker.commit(rev, self.now, &[app], CommitKind::Bad);
+        self.tracker.note_bad_release(rev, self.now);
+        self.announce(rev, &[app]);
+    }
+
+    fn rollback_decision(&mut self, i: u32) {
+        let b = &self.bad[i as usize];
+        let (Some(bad_rev), app, image) = (b.rev, b.app, b.good_image) else {
+            return;
+        };
+        if b.resolved {
+            return;
+        }
+        self.bad[i as usize].resolved = true;
+        self.frozen[app as usize] = false;
+        let rev = self.git.commit(&[(app, Some(image), false)]);
+        self.tracker.event(
+            self.now,
+            None,
+            Some(app),
+            "rollback_decided",
+            format!("bad={bad_rev} revert={rev}"),
+        );
+        self.tracker.commit(
+            rev,
+            self.now,
+            &[app],
+            CommitKind::Revert {
+                bad: bad_rev,
+                decided_at: self.now,
+            },
+        );
+        self.announce(rev, &[app]);
+    }
+
+    // ------------------------------------------------------------ cluster
+
+    fn apply_done(&mut self, slot: u32) {
+        let apply = self.applies[slot as usize]
+            .take()
+            .expect("an apply completes once");
+        self.free_slots.push(slot);
+        let cluster = apply.cluster;
+        let mut immediate: Vec<(AppId, bool)> = Vec::new();
+        for &(app, spec) in apply.items.iter() {
+            if let Some(done) = self.apply_one(cluster, app, spec) {
+                immediate.push((app, done));
+            }
+            let rev = self.git.spec(spec).rev;
+            self.tracker
+                .applied(cluster, app, rev, apply.trace, self.now);
+        }
+        let target = self.target_of(cluster);
+        self.deliver(
+            target,
+            Input::Applied {
+                op: apply.op,
+                ok: true,
+            },
+        );
+        for (app, ok) in immediate {
+            if ok {
+                self.rolled_out(cluster, app);
+            } else {
+                let spec = self.deployments[self.idx(cluster, app)].spec;
+                self.deliver(
+                    target,
+                    Input::RolloutFinished {
+                        cluster,
+                        app,
+                        spec,
+                        ok: false,
+                    },
+                );
+            }
+        }
+    }
+
+    fn target_of(&self, cluster: ClusterId) -> u32 {
+        match self.kind {
+            ModelKind::Push => 0,
+            ModelKind::Pull => cluster,
+        }
+    }
+
+    /// Server-side apply of one manifest. Returns `Some(ok)` when the outcome is known at
+    /// once (nothing to roll out, or an already failed rollout).
+    fn apply_one(&mut self, cluster: ClusterId, app: AppId, spec: SpecId) -> Option<bool> {
+        let sp = self.git.spec(spec);
+        let i = self.idx(cluster, app);
+        let replicas = self.replicas;
+        let d = &mut self.deployments[i];
+        let template_change = !d.exists || d.image != sp.image || d.env_drift;
+        let was_exists = d.exists;
+        let prev_replicas = d.replicas;
+        d.exists = true;
+        d.spec = spec;
+        d.image = sp.image;
+        d.env_drift = false;
+        d.replicas = replicas;
+        if template_change || (!d.rolled && !d.rolling && !d.failed) {
+            let old_ready = if was_exists && d.rolled {
+                prev_replicas.min(replicas)
+            } else if was_exists {
+                replicas
+            } else {
+                0
+            };
+            self.start_rollout(cluster, app, old_ready, None);
+            None
+        } else if d.rolling {
+            None
+        } else if d.failed {
+            Some(false)
+        } else if prev_replicas < replicas {
+            let n = replicas - prev_replicas;
+            self.start_rollout(cluster, app, 0, Some(n));
+            None
+        } else {
+            Some(true)
+        }
+    }
+
+    /// Starts a rollout (or a scale-up of `scale_up` pods) and schedules its end.
+    fn start_rollout(
+        &mut self,
+        cluster: ClusterId,
+        app: AppId,
+        old_ready: u32,
+        scale_up: Option<u32>,
+    ) {
+        let i = self.idx(cluster, app);
+        let broken = self.git.spec(self.deployments[i].spec).broken;
+        let rollout = &self.s.fleet.rollout;
+        let r = &mut self.rollout_rngs[cluster as usize];
+        let took = if broken {
+            rollout.progress_deadline.0
+        } else if let Some(n) = scale_up {
+            scale_up_time(n, &rollout.pod_start, r)
+        } else {
+            rolling_update_time(
+                self.replicas,
+                self.surge,
+                self.unavailable,
+                old_ready,
+                &rollout.pod_start,
+                r,
+            )
+        };
+        let d = &mut self.deployments[i];
+        d.generation += 1;
+        d.rolling = true;
+        d.rolled = false;
+        d.failed = false;
+        let generation = d.generation;
+        self.queue.push(
+            self.now + took,
+            Ev::RolloutEnd {
+                cluster,
+                app,
+                generation,
+            },
+        );
+    }
+
+    fn rollout_end(&mut self, cluster: ClusterId, app: AppId, generation: u32) {
+        let i = self.idx(cluster, app);
+        let d = &mut self.deployments[i];
+        if d.generation != generation || !d.rolling {
+            return;
+        }
+        d.rolling = false;
+        let spec = d.spec;
+        let sp = self.git.spec(spec);
+        if sp.broken {
+            d.failed = true;
+            self.tracker.rollout_failed(cluster, app, sp.rev, self.now);
+            self.detect_bad_release(spec);
+            let target = self.target_of(cluster);
+            self.deliver(
+                target,
+                Input::RolloutFinished {
+                    cluster,
+                    app,
+                    spec,
+                    ok: false,
+                },
+            );
+        } else {
+            d.rolled = true;
+            self.rolled_out(cluster, app);
+        }
+    }
+
+    fn rolled_out(&mut self, cluster: ClusterId, app: AppId) {
+        let spec = self.deployments[self.idx(cluster, app)].spec;
+        let rev = self.git.spec(spec).rev;
+        self.tracker.rolled_out(cluster, app, rev, self.now);
+        self.tracker.converged(cluster, app, self.now);
+        let target = self.target_of(cluster);
+        self.deliver(
+            target,
+            Input::RolloutFinished {
+                cluster,
+                app,
+                spec,
+                ok: true,
+            },
+        );
+    }
+
+    fn detect_bad_release(&mut self, spec: SpecId) {
+        let Some(i) = self
+            .bad
+            .iter()
+            .position(|b| b.spec == spec && b.rev.is_some())
+        else {
+            return;
+        };
+        if self.bad[i].detected {
+            return;
+        }
+        self.bad[i].detected = true;
+        let after = self.plan.bad_releases[i].rollback_after;
+        self.tracker.event(
+            self.now,
+            None,
+            Some(self.bad[i].app),
+            "bad_release_detected",
+            format!("rev={}", self.bad[i].rev.unwrap_or(0)),
+        );
+        self.queue
+            .push(self.now + after, Ev::RollbackDecision(i as u32));
+    }
+
+    // ------------------------------------------------------------ drift
+
+    fn drift(&mut self, i: u32) {
+        let d = &self.plan.drifts[i as usize];
+        let (cluster, app, change, scale_to) = (d.cluster, d.app, d.change, d.scale_to);
+        let idx = self.idx(cluster, app);
+        let dep = &mut self.deployments[idx];
+        if !dep.exists {
+            // Nothing to edit: the Deployment is gone (deleted by an earlier drift).
+            self.tracker.event(
+                self.now,
+                Some(cluster),
+                Some(app),
+                "drift_skipped",
+                change.name().into(),
+            );
+            return;
+        }
+        match change {
+            DriftChange::Scale => {
+                if dep.replicas == scale_to {
+                    return;
+                }
+                dep.replicas = scale_to;
+                if dep.rolling {
+                    dep.rolling = false;
+                }
+            }
+            DriftChange::Image => {
+                self.drift_images += 1;
+                dep.image = u32::MAX - self.drift_images;
+                dep.rolling = false;
+                dep.rolled = false;
+                dep.failed = false;
+            }
+            DriftChange::Env => {
+                dep.env_drift = true;
+                dep.rolling = false;
+                dep.rolled = false;
+                dep.failed = false;
+            }
+            DriftChange::Delete => {
+                dep.exists = false;
+                dep.rolling = false;
+                dep.rolled = false;
+                dep.failed = false;
+            }
+        }
+        dep.generation += 1;
+        self.tracker.drift(cluster, app, self.now, change.name());
+        if self.kind == ModelKind::Pull {
+            self.deliver(cluster, Input::LiveChanged { app });
+        }
+    }
+}
