@@ -59,7 +59,13 @@ impl MetricSummary {
         }
         values.sort_unstable();
         let n = values.len();
-        let q = |p: f64| Some(round_us(h.value_at_quantile(p) as f64 / 1e6));
+        // A histogram bucket spans a range of values; report its midpoint, never beyond
+        // the observed extremes.
+        let (lo, hi) = (to_micros(values[0]), to_micros(values[n - 1]));
+        let q = |p: f64| {
+            let v = h.median_equivalent(h.value_at_quantile(p)).clamp(lo, hi);
+            Some(round_us(v as f64 / 1e6))
+        };
         MetricSummary {
             count: n as u64,
             mean_s: Some(round_us(sum as f64 / n as f64 / 1e9)),

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 /// z-score of the 99th percentile of the standard normal distribution.
 const Z99: f64 = 2.326_347_874_040_841;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "RawDist", into = "RawDist")]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(into = "RawDist")]
 pub enum Dist {
     Fixed {
         value: Nanos,
@@ -163,6 +163,32 @@ pub struct RawDist {
     p99: Option<Dur>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     samples: Option<Vec<Dur>>,
+}
+
+/// A distribution is a map (`{dist: normal, mean: 4m, sd: 1m}`); a bare duration
+/// (`2s`) is shorthand for a fixed one.
+impl<'de> Deserialize<'de> for Dist {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Dist;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a distribution like `{dist: fixed, value: 2s}` or a duration like `2s`",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Dist, E> {
+                Dur::parse(v)
+                    .map(|d| Dist::Fixed { value: d.0 })
+                    .map_err(E::custom)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Dist, A::Error> {
+                let raw = RawDist::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Dist::try_from(raw).map_err(serde::de::Error::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 const KINDS: &str = "fixed, uniform, exponential, normal, lognormal or empirical";

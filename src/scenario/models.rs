@@ -35,19 +35,41 @@ pub struct DriftCheck {
     pub every: Dur,
 }
 
-/// `drift_check: none | {every: 24h}`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum MaybeDriftCheck {
-    None(NoneWord),
-    Every(DriftCheck),
-}
+/// The word `none` or a map of settings (`drift_check: none | {every: 24h}`), with an
+/// error that says so when it is neither.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NoneOr<T>(pub Option<T>);
 
-/// The literal word `none` in places that otherwise take a map.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NoneWord {
-    None,
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for NoneOr<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+            type Value = NoneOr<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`none` or a map of settings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                if v == "none" {
+                    Ok(NoneOr(None))
+                } else {
+                    Err(E::custom(format!(
+                        "`{v}` is not valid here; expected `none` or a map of settings"
+                    )))
+                }
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(NoneOr(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|t| NoneOr(Some(t)))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -121,7 +143,7 @@ pub struct RawPush {
     apply_parallelism: Option<NonZeroU32>,
     wait_for_rollout: Option<bool>,
     concurrency: Option<Concurrency>,
-    drift_check: Option<MaybeDriftCheck>,
+    drift_check: Option<NoneOr<DriftCheck>>,
 }
 
 impl RawPush {
@@ -149,10 +171,7 @@ impl RawPush {
             c.concurrency = v;
         }
         if let Some(v) = self.drift_check {
-            c.drift_check = match v {
-                MaybeDriftCheck::None(_) => None,
-                MaybeDriftCheck::Every(d) => Some(d.every.0),
-            };
+            c.drift_check = v.0.map(|d| d.every.0);
         }
         c
     }
@@ -199,13 +218,6 @@ pub struct Webhook {
     pub delay: Dist,
     #[serde(default)]
     pub loss: Probability,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-enum MaybeWebhook {
-    None(NoneWord),
-    Some(Webhook),
 }
 
 /// A share between 0 and 1 inclusive.
@@ -335,7 +347,7 @@ impl PullConfig {
 pub struct RawPull {
     preset: Option<PullPreset>,
     poll: Option<RawPoll>,
-    webhook: Option<MaybeWebhook>,
+    webhook: Option<NoneOr<Webhook>>,
     drift_detection: Option<DriftDetection>,
     self_heal: Option<RawSelfHeal>,
     reconcile_interval: Option<Dur>,
@@ -355,10 +367,7 @@ impl RawPull {
             }
         }
         if let Some(w) = self.webhook {
-            c.webhook = match w {
-                MaybeWebhook::None(_) => None,
-                MaybeWebhook::Some(w) => Some(w),
-            };
+            c.webhook = w.0;
         }
         if let Some(v) = self.drift_detection {
             c.drift_detection = v;

@@ -547,7 +547,10 @@ impl<'a> World<'a> {
         let spec = self.deployments[self.idx(cluster, app)].spec;
         let rev = self.git.spec(spec).rev;
         self.tracker.rolled_out(cluster, app, rev, self.now);
-        self.tracker.converged(cluster, app, self.now);
+        let d = &self.deployments[self.idx(cluster, app)];
+        if d.replicas == self.replicas && !d.env_drift && d.image == self.git.spec(spec).image {
+            self.tracker.converged(cluster, app, self.now);
+        }
         let target = self.target_of(cluster);
         self.deliver(
             target,
@@ -607,10 +610,14 @@ impl<'a> World<'a> {
                 if dep.replicas == scale_to {
                     return;
                 }
+                // A scale does not touch the pod template: a rollout under way goes on
+                // (and completes at the new count), only the replica count drifts.
                 dep.replicas = scale_to;
-                if dep.rolling {
-                    dep.rolling = false;
+                self.tracker.drift(cluster, app, self.now, change.name());
+                if self.kind == ModelKind::Pull {
+                    self.deliver(cluster, Input::LiveChanged { app });
                 }
+                return;
             }
             DriftChange::Image => {
                 self.drift_images += 1;
