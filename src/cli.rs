@@ -111,7 +111,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
     }
 }
 
-fn load(path: &PathBuf) -> Result<Scenario, Failure> {
+fn load(path: &std::path::Path) -> Result<Scenario, Failure> {
     Scenario::load(path).map_err(|e| Failure::bad_input(e.to_string()))
 }
 
@@ -216,11 +216,11 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
                     .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
                     .collect();
                 println!(
-                    "wrote {}/{{{}}} in {:.2}s ({} events)",
+                    "wrote {}/{{{}}}; {} events in {}",
                     dir.display(),
                     names.join(", "),
-                    wall,
-                    summary.engine.events
+                    summary.engine.events,
+                    report::table::human(wall),
                 );
             }
         }

@@ -84,6 +84,36 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
         );
     }
     let _ = writeln!(out);
+    for (label, m) in [("push", push), ("pull", pull)] {
+        let events = m.counters.get("drift_events").copied().unwrap_or(0);
+        let never = m.counters.get("drift_unrecovered").copied().unwrap_or(0);
+        if never > 0 {
+            let _ = writeln!(
+                out,
+                "  {label}: {never} of {events} drift events were never corrected before the end of the run"
+            );
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<24} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "where deploys spend (p50)", "detect", "queue", "build", "apply", "rollout"
+    );
+    for (label, m) in [("push", push), ("pull", pull)] {
+        let c = |name: &str| m.metrics.get(name).map(|x| cell(x.p50_s)).unwrap_or_else(|| "—".into());
+        let _ = writeln!(
+            out,
+            "{:<24} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            label,
+            c("detect"),
+            c("queue"),
+            c("build"),
+            c("apply"),
+            c("rollout")
+        );
+    }
+    let _ = writeln!(out);
     let _ = writeln!(
         out,
         "{:<24} {:>29} │ {:>29}",
