@@ -31,8 +31,10 @@ fn event_loop(c: &mut Criterion) {
 }
 
 fn parse(c: &mut Criterion) {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml"))
-        .expect("quickstart exists");
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml"),
+    )
+    .expect("quickstart exists");
     c.bench_function("scenario_parse_quickstart", |b| {
         b.iter(|| black_box(Scenario::parse(black_box(&text), "quickstart.yaml").expect("valid")))
     });

@@ -8,7 +8,9 @@ use pushpull::scenario::{SECOND, Scenario};
 use std::path::Path;
 
 fn quickstart() -> Vec<(ModelKind, Vec<RunRecord>)> {
-    let s = Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml")).unwrap();
+    let s =
+        Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml"))
+            .unwrap();
     pushpull::sim::run(&s, 2)
 }
 
@@ -23,8 +25,16 @@ fn watch_reconciler_recovers_every_drift_within_a_minute() {
     let mut n = 0;
     for r in pull {
         assert_eq!(r.counters.drift_unrecovered, 0);
-        for s in r.samples.iter().filter(|s| s.metric == Metric::DriftRecovery) {
-            assert!(s.value() < 60 * SECOND, "pull drift recovery took {}s", s.value() / SECOND);
+        for s in r
+            .samples
+            .iter()
+            .filter(|s| s.metric == Metric::DriftRecovery)
+        {
+            assert!(
+                s.value() < 60 * SECOND,
+                "pull drift recovery took {}s",
+                s.value() / SECOND
+            );
             n += 1;
         }
     }
@@ -38,18 +48,33 @@ fn pipeline_without_drift_check_fixes_drift_only_by_deploying_that_app() {
     let mut slow_or_never = 0;
     for r in push {
         slow_or_never += r.counters.drift_unrecovered;
-        for s in r.samples.iter().filter(|s| s.metric == Metric::DriftRecovery) {
+        for s in r
+            .samples
+            .iter()
+            .filter(|s| s.metric == Metric::DriftRecovery)
+        {
             // Something applied this app on this cluster between the drift and its end.
             let redeployed = r.events.iter().any(|e| {
-                e.kind == "applied" && e.cluster == s.cluster && e.app == s.app && e.t >= s.start && e.t <= s.end
+                e.kind == "applied"
+                    && e.cluster == s.cluster
+                    && e.app == s.app
+                    && e.t >= s.start
+                    && e.t <= s.end
             });
-            assert!(redeployed, "push drift on {:?}/{:?} ended without a deploy", s.cluster, s.app);
+            assert!(
+                redeployed,
+                "push drift on {:?}/{:?} ended without a deploy",
+                s.cluster, s.app
+            );
             if s.value() > 10 * 60 * SECOND {
                 slow_or_never += 1;
             }
         }
     }
-    assert!(slow_or_never > 0, "expected drift that outlives ten minutes under push");
+    assert!(
+        slow_or_never > 0,
+        "expected drift that outlives ten minutes under push"
+    );
 }
 
 #[test]
@@ -57,7 +82,11 @@ fn both_models_roll_back_every_bad_release() {
     let runs = quickstart();
     for kind in ModelKind::BOTH {
         for r in records(&runs, kind) {
-            let n = r.samples.iter().filter(|s| s.metric == Metric::Rollback).count();
+            let n = r
+                .samples
+                .iter()
+                .filter(|s| s.metric == Metric::Rollback)
+                .count();
             assert_eq!(n, 1, "{kind}: one bad release, one rollback");
             assert_eq!(r.counters.failed_deploys, 1, "{kind}");
         }

@@ -101,7 +101,12 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
         "where deploys spend (p50)", "detect", "queue", "build", "apply", "rollout"
     );
     for (label, m) in [("push", push), ("pull", pull)] {
-        let c = |name: &str| m.metrics.get(name).map(|x| cell(x.p50_s)).unwrap_or_else(|| "—".into());
+        let c = |name: &str| {
+            m.metrics
+                .get(name)
+                .map(|x| cell(x.p50_s))
+                .unwrap_or_else(|| "—".into())
+        };
         let _ = writeln!(
             out,
             "{:<24} {:>9} {:>9} {:>9} {:>9} {:>9}",
