@@ -15,9 +15,17 @@ pub enum Component {
     Workload,
     Push,
     Webhook,
-    Rollout { cluster: ClusterId },
-    Pull { cluster: ClusterId },
-    Fault { index: u32 },
+    Rollout {
+        cluster: ClusterId,
+    },
+    Pull {
+        cluster: ClusterId,
+    },
+    Fault {
+        index: u32,
+    },
+    /// Cluster API behaviour under faults (brownout latency and errors).
+    Api,
 }
 
 impl Component {
@@ -29,6 +37,7 @@ impl Component {
             Component::Rollout { cluster } => (4 << 32) | cluster as u64,
             Component::Pull { cluster } => (5 << 32) | cluster as u64,
             Component::Fault { index } => (6 << 32) | index as u64,
+            Component::Api => 7,
         }
     }
 }
@@ -73,11 +82,21 @@ pub struct PlannedBadRelease {
     pub rollback_after: Nanos,
 }
 
+/// A fault that lasts a window of time (an outage, a partition, a crash, a loss).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedWindow {
+    /// Index into the scenario's `faults`.
+    pub fault: u32,
+    pub start: Nanos,
+    pub end: Nanos,
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Plan {
     pub commits: Vec<PlannedCommit>,
     pub drifts: Vec<PlannedDrift>,
     pub bad_releases: Vec<PlannedBadRelease>,
+    pub windows: Vec<PlannedWindow>,
 }
 
 impl Plan {
@@ -155,6 +174,14 @@ impl Plan {
                         at: at.0,
                         app: a,
                         rollback_after: rollback_after.0,
+                    });
+                }
+                other => {
+                    let (start, end) = other.window().expect("every other kind is a window");
+                    plan.windows.push(PlannedWindow {
+                        fault: i as u32,
+                        start,
+                        end,
                     });
                 }
             }

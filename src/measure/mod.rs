@@ -54,6 +54,8 @@ pub struct Counters {
     pub apply_errors: u64,
     /// (commit, cluster) pairs not yet rolled out at the horizon.
     pub deploys_incomplete: u64,
+    /// Lost clusters rebuilt but not yet running every app at the horizon.
+    pub clusters_unrestored: u64,
 }
 
 impl Counters {
@@ -66,9 +68,10 @@ impl Counters {
         self.git_fetches += o.git_fetches;
         self.apply_errors += o.apply_errors;
         self.deploys_incomplete += o.deploys_incomplete;
+        self.clusters_unrestored += o.clusters_unrestored;
     }
 
-    pub fn named(&self) -> [(&'static str, u64); 8] {
+    pub fn named(&self) -> [(&'static str, u64); 9] {
         [
             ("deploys", self.deploys),
             ("failed_deploys", self.failed_deploys),
@@ -78,6 +81,7 @@ impl Counters {
             ("git_fetches", self.git_fetches),
             ("apply_errors", self.apply_errors),
             ("deploys_incomplete", self.deploys_incomplete),
+            ("clusters_unrestored", self.clusters_unrestored),
         ]
     }
 }

@@ -42,6 +42,13 @@ struct DeployTrack {
     drifts: Vec<u32>,
 }
 
+/// A rebuilt, empty cluster on its way back to every app at its desired revision.
+struct RestoreTrack {
+    start: Nanos,
+    restored: Vec<bool>,
+    left: u32,
+}
+
 struct DriftTrack {
     at: Nanos,
     cluster: ClusterId,
@@ -58,6 +65,8 @@ pub struct Tracker {
     drifts: Vec<DriftTrack>,
     /// Bad releases and when they were committed.
     bad_times: Vec<(Rev, Nanos)>,
+    /// Per cluster: a restore in progress after a cluster loss.
+    restores: Vec<Option<RestoreTrack>>,
     pub record: RunRecord,
     /// Record per-deployment timeline events (apply, rollout). Off for huge fleets.
     pub detailed_events: bool,
@@ -75,6 +84,7 @@ impl Tracker {
             deploys: (0..n).map(|_| DeployTrack::default()).collect(),
             drifts: Vec::new(),
             bad_times: Vec::new(),
+            restores: (0..clusters).map(|_| None).collect(),
             record: RunRecord::default(),
             detailed_events: true,
         }
@@ -177,6 +187,7 @@ impl Tracker {
                 format!("rev={spec_rev}"),
             );
         }
+        self.restored(cluster, app, now);
         while let Some(&rev) = self.deploys[i].pending.front() {
             if rev > spec_rev {
                 break;
@@ -360,6 +371,45 @@ impl Tracker {
         }
     }
 
+    /// A lost cluster is back online, empty: measure until every app runs again.
+    pub fn restore_started(&mut self, cluster: ClusterId, now: Nanos) {
+        self.restores[cluster as usize] = Some(RestoreTrack {
+            start: now,
+            restored: vec![false; self.apps as usize],
+            left: self.apps,
+        });
+    }
+
+    fn restored(&mut self, cluster: ClusterId, app: AppId, now: Nanos) {
+        let Some(r) = self.restores[cluster as usize].as_mut() else {
+            return;
+        };
+        if r.restored[app as usize] {
+            return;
+        }
+        r.restored[app as usize] = true;
+        r.left -= 1;
+        if r.left == 0 {
+            let start = r.start;
+            self.restores[cluster as usize] = None;
+            self.record.samples.push(Sample {
+                metric: Metric::ClusterRestore,
+                cluster: Some(cluster),
+                app: None,
+                commit: None,
+                start,
+                end: now,
+            });
+            self.event(
+                now,
+                Some(cluster),
+                None,
+                "cluster_restored",
+                format!("after_s={:.3}", (now - start) as f64 / 1e9),
+            );
+        }
+    }
+
     /// Ends the run at the horizon: what never finished is counted, not dropped.
     pub fn finish(mut self, engine_events: u64) -> RunRecord {
         self.record.counters.drift_unrecovered =
@@ -371,6 +421,7 @@ impl Tracker {
             }
         }
         self.record.counters.deploys_incomplete = incomplete;
+        self.record.counters.clusters_unrestored = self.restores.iter().flatten().count() as u64;
         self.record.engine_events = engine_events;
         self.record
     }

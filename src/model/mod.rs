@@ -44,10 +44,17 @@ pub enum Timer {
     Build { run: u32 },
     /// Push: the scheduled drift-check job fires.
     DriftCheck,
-    /// Pull: poll git for one app.
-    Poll { app: AppId },
+    /// Push: retry a failed checkout.
+    Checkout { run: u32 },
+    /// Push: retry a failed apply to one cluster.
+    ApplyRetry { run: u32, cluster: ClusterId },
+    /// Pull: poll git for one app (a retry after a failed fetch replaces the schedule,
+    /// so older polls carry an older generation).
+    Poll { app: AppId, generation: u32 },
     /// Pull: self-heal an app after its backoff.
     SelfHeal { app: AppId, generation: u32 },
+    /// Pull: retry a failed sync.
+    SyncRetry { app: AppId, generation: u32 },
     /// Pull: periodic diff-and-correct of one app.
     Reconcile { app: AppId },
 }
@@ -69,6 +76,10 @@ pub enum Input {
     CheckoutFailed {
         run: u32,
     },
+    /// Push: runners became unavailable or available again.
+    Runners {
+        available: bool,
+    },
     /// Pull: the answer to [`Action::Fetch`]: the app's manifest at the branch head.
     Fetched {
         app: AppId,
@@ -85,6 +96,17 @@ pub enum Input {
     /// Pull: the watch saw someone else change this app's live objects.
     LiveChanged {
         app: AppId,
+    },
+    /// Pull: the answer to [`Action::Diff`]: whether live equals the manifest (`None`:
+    /// the cluster could not be reached).
+    Diffed {
+        app: AppId,
+        in_sync: Option<bool>,
+    },
+    /// Pull: the reconciler process restarted with empty memory; `live` holds, per app,
+    /// the manifest its live objects were last applied from, as it reads them back.
+    Restart {
+        live: Tree,
     },
     /// The answer to [`Action::Apply`].
     Applied {
@@ -128,6 +150,12 @@ pub enum Action {
         cluster: ClusterId,
         app: AppId,
     },
+    /// Pull: compare an app's live objects with a manifest (a server-side dry run).
+    Diff {
+        cluster: ClusterId,
+        app: AppId,
+        spec: SpecId,
+    },
     Apply(Apply),
     /// Something worth a line in the timeline.
     Note(Note),
@@ -151,8 +179,13 @@ pub enum NoteKind {
     RunFailed,
     DriftCheckStarted,
     SyncStarted,
+    SyncFailed,
     SelfHealScheduled,
     Degraded,
+    FetchFailed,
+    CheckoutFailed,
+    ApplyFailed,
+    Restarted,
 }
 
 impl NoteKind {
@@ -165,8 +198,13 @@ impl NoteKind {
             NoteKind::RunFailed => "run_failed",
             NoteKind::DriftCheckStarted => "drift_check_started",
             NoteKind::SyncStarted => "sync_started",
+            NoteKind::SyncFailed => "sync_failed",
             NoteKind::SelfHealScheduled => "self_heal_scheduled",
             NoteKind::Degraded => "degraded",
+            NoteKind::FetchFailed => "fetch_failed",
+            NoteKind::CheckoutFailed => "checkout_failed",
+            NoteKind::ApplyFailed => "apply_failed",
+            NoteKind::Restarted => "reconciler_restarted",
         }
     }
 }

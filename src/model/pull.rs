@@ -2,11 +2,14 @@
 //! cluster, reconciling every app on it.
 //!
 //! Each app polls git every `poll.interval` plus a uniform extra of up to `poll.jitter`
-//! (first polls staggered over one interval); a webhook triggers an immediate fetch. A
-//! new manifest is synced once (automated sync runs once per revision), at most
-//! `concurrency` syncs at a time. Drift is corrected by watch-driven self-heal with
-//! backoff `initial × factorⁿ` capped at `max` (Argo CD), by a diff-and-apply every
-//! `reconcile_interval` (Flux), or not at all.
+//! (first polls spread over one interval); a webhook triggers an immediate fetch; a
+//! failed fetch keeps the last known revision and is retried with `retry` backoff. A new
+//! manifest is synced once (automated sync runs once per revision), at most `concurrency`
+//! syncs at a time; a failed sync is retried with `retry` backoff. Drift is corrected by
+//! watch-driven self-heal with backoff `initial × factorⁿ` capped at `max` (Argo CD), by
+//! a diff-and-apply every `reconcile_interval` (Flux), or not at all. After a restart the
+//! agent knows only what it reads back, and re-checks every app against git and the
+//! cluster.
 
 use super::{
     Action, AppId, Apply, ClusterId, Input, Model, Note, NoteKind, OpId, SpecId, Timer, Trace,
@@ -30,17 +33,43 @@ struct AppState {
     /// Newest manifest seen in git, and when it was first seen.
     target: SpecId,
     target_seen: Nanos,
-    /// Newest manifest a sync was started for.
+    /// Newest manifest synced successfully.
     synced: SpecId,
+    /// The manifest of the sync in flight.
+    attempting: SpecId,
     state: SyncState,
-    /// Why the app is queued: a diff-and-correct or self-heal re-applies the target even
-    /// when it was synced before.
+    /// A diff-and-correct, self-heal or retry re-applies the target even when that
+    /// revision was synced before.
     force: bool,
-    /// Self-heal bookkeeping.
+    poll_generation: u32,
+    fetch_failures: u32,
+    sync_failures: u32,
+    retry_generation: u32,
     heal_attempts: u32,
     last_heal: Option<Nanos>,
     heal_generation: u32,
     heal_pending: bool,
+}
+
+impl AppState {
+    fn new(spec: SpecId) -> AppState {
+        AppState {
+            target: spec,
+            target_seen: 0,
+            synced: spec,
+            attempting: spec,
+            state: SyncState::Idle,
+            force: false,
+            poll_generation: 0,
+            fetch_failures: 0,
+            sync_failures: 0,
+            retry_generation: 0,
+            heal_attempts: 0,
+            last_heal: None,
+            heal_generation: 0,
+            heal_pending: false,
+        }
+    }
 }
 
 pub struct Reconciler {
@@ -60,61 +89,72 @@ impl Reconciler {
         cfg: PullConfig,
         cluster: ClusterId,
         initial: &[SpecId],
-        mut rng: ChaCha8Rng,
+        rng: ChaCha8Rng,
     ) -> Reconciler {
-        let mut out = VecDeque::with_capacity(initial.len() * 2);
-        let interval = cfg.poll.interval.0;
-        for app in 0..initial.len() as AppId {
-            // Applications start at different moments: the first poll is spread evenly
-            // over one interval so polls do not all land together.
-            let first = rng.random_range(0..interval.max(1));
-            out.push_back(Action::SetTimer {
-                at: first,
-                timer: Timer::Poll { app },
-            });
-            if cfg.drift_detection == DriftDetection::Interval {
-                let ri = cfg.reconcile_interval.0.max(1);
-                let first = rng.random_range(0..ri);
-                out.push_back(Action::SetTimer {
-                    at: first,
-                    timer: Timer::Reconcile { app },
-                });
-            }
-        }
-        let apps = initial
-            .iter()
-            .map(|&spec| AppState {
-                target: spec,
-                target_seen: 0,
-                synced: spec,
-                state: SyncState::Idle,
-                force: false,
-                heal_attempts: 0,
-                last_heal: None,
-                heal_generation: 0,
-                heal_pending: false,
-            })
-            .collect();
-        Reconciler {
+        let mut r = Reconciler {
             cfg,
             cluster,
             rng,
-            apps,
+            apps: initial.iter().map(|&s| AppState::new(s)).collect(),
             queue: VecDeque::new(),
             active: 0,
             next_op: 0,
-            out,
+            out: VecDeque::with_capacity(initial.len() * 2),
+        };
+        r.arm_timers(0, false);
+        r
+    }
+
+    /// Schedules every app's first poll (spread evenly over one interval, as
+    /// Applications start at different moments) and first diff; `now_first` polls and
+    /// diffs everything at once instead (after a restart).
+    fn arm_timers(&mut self, now: Nanos, now_first: bool) {
+        let interval = self.cfg.poll.interval.0.max(1);
+        let ri = self.cfg.reconcile_interval.0.max(1);
+        for app in 0..self.apps.len() as AppId {
+            let generation = self.apps[app as usize].poll_generation;
+            let first = if now_first {
+                0
+            } else {
+                self.rng.random_range(0..interval)
+            };
+            self.out.push_back(Action::SetTimer {
+                at: now + first,
+                timer: Timer::Poll { app, generation },
+            });
+            if self.cfg.drift_detection == DriftDetection::Interval {
+                let first = self.rng.random_range(0..ri);
+                self.out.push_back(Action::SetTimer {
+                    at: now + first,
+                    timer: Timer::Reconcile { app },
+                });
+            }
+            if now_first {
+                let spec = self.apps[app as usize].target;
+                self.out.push_back(Action::Diff {
+                    cluster: self.cluster,
+                    app,
+                    spec,
+                });
+            }
         }
     }
 
-    fn next_poll(&mut self, now: Nanos) -> Nanos {
-        let jitter = self.cfg.poll.jitter.0;
-        let extra = if jitter > 0 {
-            self.rng.random_range(0..=jitter)
+    fn note(&mut self, kind: NoteKind, app: Option<AppId>, detail: u64) {
+        self.out.push_back(Action::Note(Note {
+            kind,
+            cluster: Some(self.cluster),
+            app,
+            detail,
+        }));
+    }
+
+    fn jitter(&mut self, max: Nanos) -> Nanos {
+        if max > 0 {
+            self.rng.random_range(0..=max)
         } else {
             0
-        };
-        now + self.cfg.poll.interval.0 + extra
+        }
     }
 
     fn enqueue(&mut self, now: Nanos, app: AppId, force: bool) {
@@ -136,7 +176,7 @@ impl Reconciler {
             let a = &mut self.apps[app as usize];
             a.state = SyncState::Syncing;
             a.force = false;
-            a.synced = a.synced.max(a.target);
+            a.attempting = a.target;
             let spec = a.target;
             let trace = Trace {
                 picked_up: a.target_seen,
@@ -144,16 +184,11 @@ impl Reconciler {
                 first_apply: now,
             };
             self.active += 1;
-            let op = self.next_op;
+            let op = (self.next_op << 32) | app as u64;
             self.next_op += 1;
-            self.out.push_back(Action::Note(Note {
-                kind: NoteKind::SyncStarted,
-                cluster: Some(self.cluster),
-                app: Some(app),
-                detail: spec as u64,
-            }));
+            self.note(NoteKind::SyncStarted, Some(app), spec as u64);
             self.out.push_back(Action::Apply(Apply {
-                op: (op << 32) | app as u64,
+                op,
                 cluster: self.cluster,
                 items: Arc::from([(app, spec)]),
                 duration,
@@ -164,17 +199,35 @@ impl Reconciler {
 
     fn fetched(&mut self, now: Nanos, app: AppId, spec: SpecId) {
         let a = &mut self.apps[app as usize];
+        a.fetch_failures = 0;
         if spec > a.target {
             a.target = spec;
             a.target_seen = now;
         }
         // Automated sync runs once per revision.
-        if a.target > a.synced {
+        if a.target > a.synced && a.target > a.attempting {
             self.enqueue(now, app, false);
         }
     }
 
-    fn applied(&mut self, now: Nanos, op: OpId) {
+    fn fetch_failed(&mut self, now: Nanos, app: AppId) {
+        let a = &mut self.apps[app as usize];
+        a.fetch_failures += 1;
+        a.poll_generation += 1;
+        let generation = a.poll_generation;
+        let delay = self
+            .cfg
+            .retry
+            .delay(a.fetch_failures)
+            .min(self.cfg.poll.interval.0);
+        self.note(NoteKind::FetchFailed, Some(app), 0);
+        self.out.push_back(Action::SetTimer {
+            at: now + delay,
+            timer: Timer::Poll { app, generation },
+        });
+    }
+
+    fn applied(&mut self, now: Nanos, op: OpId, ok: bool) {
         let app = op as u32;
         let Some(a) = self.apps.get_mut(app as usize) else {
             return;
@@ -184,10 +237,25 @@ impl Reconciler {
         }
         a.state = SyncState::Idle;
         self.active -= 1;
-        let again = a.target > a.synced || a.force;
-        let force = a.force;
-        if again {
-            self.enqueue(now, app, force);
+        if ok {
+            a.synced = a.synced.max(a.attempting);
+            a.sync_failures = 0;
+            if a.target > a.synced || a.force {
+                let force = a.force;
+                self.enqueue(now, app, force);
+            }
+        } else {
+            // The sync failed: retry the same revision after a backoff.
+            a.sync_failures += 1;
+            a.retry_generation += 1;
+            let (failures, generation, spec) = (a.sync_failures, a.retry_generation, a.attempting);
+            a.attempting = a.synced;
+            let at = now + self.cfg.retry.delay(failures);
+            self.note(NoteKind::SyncFailed, Some(app), spec as u64);
+            self.out.push_back(Action::SetTimer {
+                at,
+                timer: Timer::SyncRetry { app, generation },
+            });
         }
         self.dispatch(now);
     }
@@ -212,27 +280,39 @@ impl Reconciler {
         a.heal_pending = true;
         a.heal_generation += 1;
         let generation = a.heal_generation;
-        self.out.push_back(Action::Note(Note {
-            kind: NoteKind::SelfHealScheduled,
-            cluster: Some(self.cluster),
-            app: Some(app),
-            detail: delay / 1_000_000,
-        }));
+        self.note(NoteKind::SelfHealScheduled, Some(app), delay / 1_000_000);
         self.out.push_back(Action::SetTimer {
             at: now + delay,
             timer: Timer::SelfHeal { app, generation },
         });
+    }
+
+    /// A restart: every piece of memory is gone but what the cluster tells.
+    fn restart(&mut self, now: Nanos, live: &[SpecId]) {
+        self.queue.clear();
+        self.active = 0;
+        for (a, &spec) in self.apps.iter_mut().zip(live) {
+            let generation = a.poll_generation + 1;
+            *a = AppState::new(spec);
+            a.poll_generation = generation;
+        }
+        self.note(NoteKind::Restarted, None, 0);
+        self.arm_timers(now, true);
     }
 }
 
 impl Model for Reconciler {
     fn handle(&mut self, now: Nanos, input: Input) {
         match input {
-            Input::Timer(Timer::Poll { app }) => {
-                let at = self.next_poll(now);
+            Input::Timer(Timer::Poll { app, generation }) => {
+                if self.apps[app as usize].poll_generation != generation {
+                    return;
+                }
+                let extra = self.jitter(self.cfg.poll.jitter.0);
+                let at = now + self.cfg.poll.interval.0 + extra;
                 self.out.push_back(Action::SetTimer {
                     at,
-                    timer: Timer::Poll { app },
+                    timer: Timer::Poll { app, generation },
                 });
                 self.out.push_back(Action::Fetch {
                     cluster: self.cluster,
@@ -240,12 +320,18 @@ impl Model for Reconciler {
                 });
             }
             Input::Timer(Timer::Reconcile { app }) => {
-                let at = now + self.cfg.reconcile_interval.0;
+                let extra = self.jitter(self.cfg.reconcile_jitter.0);
+                let at = now + self.cfg.reconcile_interval.0 + extra;
                 self.out.push_back(Action::SetTimer {
                     at,
                     timer: Timer::Reconcile { app },
                 });
-                self.enqueue(now, app, true);
+                let spec = self.apps[app as usize].target;
+                self.out.push_back(Action::Diff {
+                    cluster: self.cluster,
+                    app,
+                    spec,
+                });
             }
             Input::Timer(Timer::SelfHeal { app, generation }) => {
                 let a = &mut self.apps[app as usize];
@@ -256,30 +342,36 @@ impl Model for Reconciler {
                     self.enqueue(now, app, true);
                 }
             }
+            Input::Timer(Timer::SyncRetry { app, generation }) => {
+                if self.apps[app as usize].retry_generation == generation {
+                    self.enqueue(now, app, true);
+                }
+            }
             Input::Webhook { app } => self.out.push_back(Action::Fetch {
                 cluster: self.cluster,
                 app,
             }),
             Input::Fetched { app, spec } => self.fetched(now, app, spec),
+            Input::FetchFailed { app } => self.fetch_failed(now, app),
             Input::LiveChanged { app } => self.live_changed(now, app),
-            Input::Applied { op, .. } => self.applied(now, op),
-            Input::RolloutFinished { app, spec, ok, .. } => {
-                if !ok {
-                    self.out.push_back(Action::Note(Note {
-                        kind: NoteKind::Degraded,
-                        cluster: Some(self.cluster),
-                        app: Some(app),
-                        detail: spec as u64,
-                    }));
+            Input::Diffed { app, in_sync } => {
+                if in_sync == Some(false) {
+                    self.enqueue(now, app, true);
                 }
             }
-            // A failed fetch keeps the last known revision; the next poll tries again.
-            Input::FetchFailed { .. } => {}
+            Input::Restart { live } => self.restart(now, &live),
+            Input::Applied { op, ok } => self.applied(now, op, ok),
+            Input::RolloutFinished { app, spec, ok, .. } => {
+                if !ok {
+                    self.note(NoteKind::Degraded, Some(app), spec as u64);
+                }
+            }
             // Inputs of the push model.
             Input::Commit { .. }
             | Input::Timer(_)
             | Input::CheckedOut { .. }
-            | Input::CheckoutFailed { .. } => {}
+            | Input::CheckoutFailed { .. }
+            | Input::Runners { .. } => {}
         }
     }
 
@@ -370,6 +462,79 @@ mod tests {
             );
         }
         assert_eq!(delays, vec![2, 6, 18, 54, 162, 300, 300]);
+    }
+
+    #[test]
+    fn a_failed_sync_is_retried_with_backoff() {
+        let mut r = rec(PullConfig::preset(PullPreset::Argocd));
+        drain(&mut r);
+        r.handle(0, Input::Fetched { app: 0, spec: 4 });
+        let mut now = 0;
+        let mut waits = Vec::new();
+        for _ in 0..3 {
+            let Some(Action::Apply(ap)) = drain(&mut r).pop() else {
+                panic!()
+            };
+            r.handle(
+                now,
+                Input::Applied {
+                    op: ap.op,
+                    ok: false,
+                },
+            );
+            let Some(Action::SetTimer { at, timer }) = drain(&mut r).pop() else {
+                panic!()
+            };
+            waits.push((at - now) / SECOND);
+            now = at;
+            r.handle(now, Input::Timer(timer));
+        }
+        assert_eq!(waits, vec![5, 10, 20]);
+        let Some(Action::Apply(ap)) = drain(&mut r).pop() else {
+            panic!()
+        };
+        assert_eq!(&*ap.items, &[(0, 4)], "the same revision is retried");
+    }
+
+    #[test]
+    fn a_restart_rechecks_every_app_against_git_and_the_cluster() {
+        let mut r = rec(PullConfig::preset(PullPreset::Argocd));
+        drain(&mut r);
+        r.handle(
+            100,
+            Input::Restart {
+                live: Arc::from(vec![0, 1]),
+            },
+        );
+        let acts = drain(&mut r);
+        let fetch_now = acts
+            .iter()
+            .filter(|a| {
+                matches!(
+                    a,
+                    Action::SetTimer {
+                        at: 100,
+                        timer: Timer::Poll { .. }
+                    }
+                )
+            })
+            .count();
+        let diffs = acts
+            .iter()
+            .filter(|a| matches!(a, Action::Diff { .. }))
+            .count();
+        assert_eq!((fetch_now, diffs), (2, 2), "{acts:?}");
+        r.handle(
+            100,
+            Input::Diffed {
+                app: 1,
+                in_sync: Some(false),
+            },
+        );
+        let Some(Action::Apply(ap)) = drain(&mut r).pop() else {
+            panic!()
+        };
+        assert_eq!(&*ap.items, &[(1, 1)]);
     }
 
     #[test]

@@ -1,21 +1,28 @@
 //! The push pipeline (Jenkins / GitHub Actions style) as a sans-IO state machine.
 //!
 //! A commit triggers a run after `queue_wait`; runs wait FIFO for one of `runners`; a
-//! run checks out its revision, builds, then applies to every cluster (`apply_parallelism`
-//! at a time) the apps whose manifests are newer than what the pipeline last applied,
-//! and optionally waits for the rollouts. With `concurrency: cancel-pending` at most one
-//! run is active and one pending, a newer run replacing the pending one (GitHub Actions
-//! concurrency groups). A scheduled `drift_check` job re-applies everything. The pipeline
-//! never looks at the cluster otherwise: drift stays until that app is deployed again.
+//! run checks out its revision (retrying a failed checkout twice), builds, then applies to
+//! every cluster (`apply_parallelism` at a time) the apps whose manifests are newer than
+//! what the pipeline has applied to that cluster (a failed apply is retried twice with
+//! backoff, then the run fails and a later run picks the cluster up), and optionally
+//! waits for the rollouts. With `concurrency: cancel-pending` at most one run is active
+//! and one pending, a newer run replacing the pending one (GitHub Actions concurrency
+//! groups). A scheduled `drift_check` job re-applies everything. The pipeline never
+//! looks at a cluster otherwise: drift stays until that app is deployed again.
 
 use super::{
     Action, AppId, Apply, ClusterId, Input, Model, Note, NoteKind, OpId, Rev, SpecId, Timer, Trace,
     Tree,
 };
-use crate::scenario::{Concurrency, Nanos, PushConfig};
+use crate::scenario::{Concurrency, Nanos, PushConfig, SECOND};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+
+/// Attempts at a checkout (actions/checkout retries a failed fetch).
+const CHECKOUT_ATTEMPTS: u32 = 3;
+/// Attempts at an apply to one cluster before the run gives that cluster up.
+const APPLY_ATTEMPTS: u8 = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum RunKind {
@@ -44,10 +51,12 @@ struct Run {
     started: Nanos,
     first_apply: Nanos,
     tree: Option<Tree>,
-    items: Arc<[(AppId, SpecId)]>,
+    checkout_failures: u32,
     next_cluster: ClusterId,
     in_flight: u32,
-    applied_clusters: u32,
+    clusters_done: u32,
+    /// Per cluster: what this run applies there, while it is being applied.
+    applying: HashMap<ClusterId, (Arc<[(AppId, SpecId)]>, u8)>,
     failed: bool,
     /// (cluster, app) → manifest whose rollout this run waits for.
     awaiting: HashMap<(ClusterId, AppId), SpecId>,
@@ -56,34 +65,44 @@ struct Run {
 pub struct Pipeline {
     cfg: PushConfig,
     clusters: u32,
+    apps: u32,
     rng: ChaCha8Rng,
     runs: Vec<Run>,
     fifo: VecDeque<u32>,
     free_runners: u32,
+    runners_available: bool,
     /// cancel-pending: the group's active run (queued for or holding a runner) and its
     /// single pending successor.
     group_active: Option<u32>,
     group_pending: Option<u32>,
     drift_check_active: bool,
-    /// Per app: the newest manifest this pipeline has applied (its deploy record).
+    /// Per (cluster, app): the newest manifest applied successfully (the deploy record).
     deployed: Vec<SpecId>,
+    /// Per (cluster, app): the newest manifest a run has started applying.
+    claimed: Vec<SpecId>,
     out: VecDeque<Action>,
 }
 
 impl Pipeline {
-    /// `initial` is the tree the clusters already run at time zero.
+    /// `initial` is the tree every cluster already runs at time zero.
     pub fn new(cfg: PushConfig, clusters: u32, initial: &[SpecId], rng: ChaCha8Rng) -> Pipeline {
+        let deployed: Vec<SpecId> = (0..clusters)
+            .flat_map(|_| initial.iter().copied())
+            .collect();
         let mut p = Pipeline {
             free_runners: cfg.runners,
+            runners_available: true,
             cfg,
             clusters,
+            apps: initial.len() as u32,
             rng,
             runs: Vec::new(),
             fifo: VecDeque::new(),
             group_active: None,
             group_pending: None,
             drift_check_active: false,
-            deployed: initial.to_vec(),
+            claimed: deployed.clone(),
+            deployed,
             out: VecDeque::new(),
         };
         if let Some(every) = p.cfg.drift_check {
@@ -95,10 +114,10 @@ impl Pipeline {
         p
     }
 
-    fn note(&mut self, kind: NoteKind, run: u32) {
+    fn note(&mut self, kind: NoteKind, run: u32, cluster: Option<ClusterId>) {
         self.out.push_back(Action::Note(Note {
             kind,
-            cluster: None,
+            cluster,
             app: None,
             detail: run as u64,
         }));
@@ -113,10 +132,11 @@ impl Pipeline {
             started: 0,
             first_apply: 0,
             tree: None,
-            items: Arc::from(Vec::new()),
+            checkout_failures: 0,
             next_cluster: 0,
             in_flight: 0,
-            applied_clusters: 0,
+            clusters_done: 0,
+            applying: HashMap::new(),
             failed: false,
             awaiting: HashMap::new(),
         });
@@ -129,14 +149,14 @@ impl Pipeline {
         run.picked_up = now;
         run.phase = Phase::Queued;
         let is_commit = matches!(run.kind, RunKind::Commit(_));
-        self.note(NoteKind::RunQueued, id);
+        self.note(NoteKind::RunQueued, id, None);
         if is_commit && self.cfg.concurrency == Concurrency::CancelPending {
             if self.group_active.is_none() {
                 self.group_active = Some(id);
                 self.fifo.push_back(id);
             } else if let Some(old) = self.group_pending.replace(id) {
                 self.runs[old as usize].phase = Phase::Done;
-                self.note(NoteKind::RunCancelled, old);
+                self.note(NoteKind::RunCancelled, old, None);
             }
         } else {
             self.fifo.push_back(id);
@@ -145,7 +165,7 @@ impl Pipeline {
     }
 
     fn start_runs(&mut self, now: Nanos) {
-        while self.free_runners > 0 {
+        while self.runners_available && self.free_runners > 0 {
             let Some(id) = self.fifo.pop_front() else {
                 break;
             };
@@ -153,12 +173,36 @@ impl Pipeline {
             let run = &mut self.runs[id as usize];
             run.started = now;
             run.phase = Phase::CheckingOut;
-            let rev = match run.kind {
-                RunKind::Commit(rev) => Some(rev),
-                RunKind::DriftCheck => None,
-            };
-            self.note(NoteKind::RunStarted, id);
-            self.out.push_back(Action::Checkout { run: id, rev });
+            self.note(NoteKind::RunStarted, id, None);
+            self.checkout(id);
+        }
+    }
+
+    fn checkout(&mut self, id: u32) {
+        let rev = match self.runs[id as usize].kind {
+            RunKind::Commit(rev) => Some(rev),
+            RunKind::DriftCheck => None,
+        };
+        self.out.push_back(Action::Checkout { run: id, rev });
+    }
+
+    fn checkout_failed(&mut self, now: Nanos, id: u32) {
+        let run = &mut self.runs[id as usize];
+        if run.phase != Phase::CheckingOut {
+            return;
+        }
+        run.checkout_failures += 1;
+        let failures = run.checkout_failures;
+        self.note(NoteKind::CheckoutFailed, id, None);
+        if failures < CHECKOUT_ATTEMPTS {
+            let at = now + 10 * SECOND * failures as u64;
+            self.out.push_back(Action::SetTimer {
+                at,
+                timer: Timer::Checkout { run: id },
+            });
+        } else {
+            self.runs[id as usize].failed = true;
+            self.finish(now, id);
         }
     }
 
@@ -182,81 +226,135 @@ impl Pipeline {
         }
     }
 
-    /// The deploy step: decide what to apply and start applying it cluster by cluster.
+    /// The deploy step: apply cluster by cluster.
     fn deploy(&mut self, now: Nanos, id: u32) {
         let run = &mut self.runs[id as usize];
-        let tree = run.tree.take().expect("a run deploys after its checkout");
-        let full = run.kind == RunKind::DriftCheck;
-        let mut items = Vec::new();
-        for (app, &spec) in tree.iter().enumerate() {
-            let newer = spec > self.deployed[app];
-            if newer || (full && spec >= self.deployed[app]) {
-                items.push((app as AppId, spec));
-                self.deployed[app] = spec;
-            }
-        }
-        run.items = Arc::from(items);
         run.first_apply = now;
         run.phase = Phase::Applying;
-        if run.items.is_empty() {
-            self.finish(now, id);
-            return;
-        }
         self.issue_applies(now, id);
     }
 
-    fn issue_applies(&mut self, _now: Nanos, id: u32) {
+    /// What a run applies to one cluster: the apps whose manifest in the run's tree is
+    /// newer than anything applied or being applied there (the drift check: not older).
+    fn items_for(&mut self, id: u32, cluster: ClusterId) -> Vec<(AppId, SpecId)> {
+        let run = &self.runs[id as usize];
+        let full = run.kind == RunKind::DriftCheck;
+        let tree = run.tree.as_ref().expect("a run deploys after its checkout");
+        let base = cluster as usize * self.apps as usize;
+        let mut items = Vec::new();
+        for (app, &spec) in tree.iter().enumerate() {
+            let claimed = &mut self.claimed[base + app];
+            if spec > *claimed || (full && spec >= *claimed) {
+                items.push((app as AppId, spec));
+                *claimed = spec;
+            }
+        }
+        items
+    }
+
+    fn issue_applies(&mut self, now: Nanos, id: u32) {
         loop {
             let run = &self.runs[id as usize];
             if run.in_flight >= self.cfg.apply_parallelism || run.next_cluster >= self.clusters {
                 break;
             }
             let cluster = run.next_cluster;
-            let duration = self.cfg.apply.sample(&mut self.rng);
+            self.runs[id as usize].next_cluster += 1;
+            let items = self.items_for(id, cluster);
             let run = &mut self.runs[id as usize];
-            run.next_cluster += 1;
+            if items.is_empty() {
+                run.clusters_done += 1;
+                continue;
+            }
             run.in_flight += 1;
-            let apply = Apply {
-                op: op_id(id, cluster),
-                cluster,
-                items: run.items.clone(),
-                duration,
-                trace: Trace {
-                    picked_up: run.picked_up,
-                    started: run.started,
-                    first_apply: run.first_apply,
-                },
-            };
-            self.out.push_back(Action::Apply(apply));
+            run.applying.insert(cluster, (Arc::from(items), 0));
+            self.send_apply(id, cluster);
         }
+        self.maybe_done(now, id);
+    }
+
+    fn send_apply(&mut self, id: u32, cluster: ClusterId) {
+        let duration = self.cfg.apply.sample(&mut self.rng);
+        let run = &self.runs[id as usize];
+        let items = run.applying[&cluster].0.clone();
+        let trace = Trace {
+            picked_up: run.picked_up,
+            started: run.started,
+            first_apply: run.first_apply,
+        };
+        self.out.push_back(Action::Apply(Apply {
+            op: op_id(id, cluster),
+            cluster,
+            items,
+            duration,
+            trace,
+        }));
     }
 
     fn applied(&mut self, now: Nanos, op: OpId, ok: bool) {
         let (id, cluster) = split_op(op);
         let wait = self.cfg.wait_for_rollout;
+        let base = cluster as usize * self.apps as usize;
         let Some(run) = self.runs.get_mut(id as usize) else {
             return;
         };
         if run.phase != Phase::Applying {
             return;
         }
-        run.in_flight -= 1;
-        run.applied_clusters += 1;
-        if !ok {
-            run.failed = true;
-        } else if wait {
-            for &(app, spec) in run.items.iter() {
-                run.awaiting.insert((cluster, app), spec);
-            }
-        }
-        if run.applied_clusters == self.clusters {
-            if run.awaiting.is_empty() {
-                self.finish(now, id);
-            } else {
-                run.phase = Phase::AwaitingRollout;
+        let Some((items, failures)) = run.applying.get_mut(&cluster) else {
+            return;
+        };
+        if ok {
+            let items = items.clone();
+            run.applying.remove(&cluster);
+            run.in_flight -= 1;
+            run.clusters_done += 1;
+            for &(app, spec) in items.iter() {
+                let d = &mut self.deployed[base + app as usize];
+                *d = (*d).max(spec);
+                if wait {
+                    run.awaiting.insert((cluster, app), spec);
+                }
             }
         } else {
-            self.issue_applies(now, id);
+            *failures += 1;
+            if *failures < APPLY_ATTEMPTS {
+                // kubectl apply in a retry loop: 2 s, then 4 s.
+                let at = now + 2 * SECOND * (1u64 << (*failures - 1));
+                self.note(NoteKind::ApplyFailed, id, Some(cluster));
+                self.out.push_back(Action::SetTimer {
+                    at,
+                    timer: Timer::ApplyRetry { run: id, cluster },
+                });
+                return;
+            }
+            // Give this cluster up: the run fails, and the record is not advanced, so a
+            // later run applies these manifests again.
+            let (items, _) = run.applying.remove(&cluster).expect("present above");
+            run.in_flight -= 1;
+            run.clusters_done += 1;
+            run.failed = true;
+            for &(app, spec) in items.iter() {
+                let i = base + app as usize;
+                if self.claimed[i] == spec {
+                    self.claimed[i] = self.deployed[i];
+                }
+            }
+            self.note(NoteKind::ApplyFailed, id, Some(cluster));
+        }
+        self.issue_applies(now, id);
+    }
+
+    /// Once every cluster is applied or given up: finish, or wait for the rollouts.
+    fn maybe_done(&mut self, now: Nanos, id: u32) {
+        let run = &mut self.runs[id as usize];
+        if run.phase != Phase::Applying || run.clusters_done < self.clusters || run.in_flight > 0 {
+            return;
+        }
+        if run.awaiting.is_empty() {
+            self.finish(now, id);
+        } else {
+            run.phase = Phase::AwaitingRollout;
         }
     }
 
@@ -271,7 +369,7 @@ impl Pipeline {
         if !self.cfg.wait_for_rollout {
             return;
         }
-        // Runs holding a runner: few at a time, so a scan is cheap.
+        // Runs holding a runner: few at a time, so a scan of the live ones is cheap.
         let mut done = Vec::new();
         for (id, run) in self.runs.iter_mut().enumerate() {
             if !matches!(run.phase, Phase::Applying | Phase::AwaitingRollout) {
@@ -298,6 +396,7 @@ impl Pipeline {
         let run = &mut self.runs[id as usize];
         run.phase = Phase::Done;
         run.awaiting = HashMap::new();
+        run.tree = None;
         let failed = run.failed;
         let kind = run.kind;
         self.note(
@@ -307,6 +406,7 @@ impl Pipeline {
                 NoteKind::RunSucceeded
             },
             id,
+            None,
         );
         self.free_runners += 1;
         match kind {
@@ -321,6 +421,10 @@ impl Pipeline {
             }
         }
         self.start_runs(now);
+    }
+
+    fn phase(&self, run: u32) -> Option<Phase> {
+        self.runs.get(run as usize).map(|r| r.phase)
     }
 }
 
@@ -349,12 +453,20 @@ impl Model for Pipeline {
             }
             Input::Timer(Timer::Trigger { run }) => self.admit(now, run),
             Input::Timer(Timer::Build { run }) => {
-                if self
-                    .runs
-                    .get(run as usize)
-                    .is_some_and(|r| r.phase == Phase::Building)
-                {
+                if self.phase(run) == Some(Phase::Building) {
                     self.deploy(now, run);
+                }
+            }
+            Input::Timer(Timer::Checkout { run }) => {
+                if self.phase(run) == Some(Phase::CheckingOut) {
+                    self.checkout(run);
+                }
+            }
+            Input::Timer(Timer::ApplyRetry { run, cluster }) => {
+                if self.phase(run) == Some(Phase::Applying)
+                    && self.runs[run as usize].applying.contains_key(&cluster)
+                {
+                    self.send_apply(run, cluster);
                 }
             }
             Input::Timer(Timer::DriftCheck) => {
@@ -367,20 +479,15 @@ impl Model for Pipeline {
                 if !self.drift_check_active {
                     self.drift_check_active = true;
                     let id = self.new_run(RunKind::DriftCheck);
-                    self.note(NoteKind::DriftCheckStarted, id);
+                    self.note(NoteKind::DriftCheckStarted, id, None);
                     self.admit(now, id);
                 }
             }
             Input::CheckedOut { run, tree, .. } => self.checked_out(now, run, tree),
-            Input::CheckoutFailed { run } => {
-                if self
-                    .runs
-                    .get(run as usize)
-                    .is_some_and(|r| r.phase == Phase::CheckingOut)
-                {
-                    self.runs[run as usize].failed = true;
-                    self.finish(now, run);
-                }
+            Input::CheckoutFailed { run } => self.checkout_failed(now, run),
+            Input::Runners { available } => {
+                self.runners_available = available;
+                self.start_runs(now);
             }
             Input::Applied { op, ok } => self.applied(now, op, ok),
             Input::RolloutFinished {
@@ -395,7 +502,9 @@ impl Model for Pipeline {
             | Input::Fetched { .. }
             | Input::FetchFailed { .. }
             | Input::Webhook { .. }
-            | Input::LiveChanged { .. } => {}
+            | Input::LiveChanged { .. }
+            | Input::Diffed { .. }
+            | Input::Restart { .. } => {}
         }
     }
 
@@ -493,6 +602,86 @@ mod tests {
         );
         assert_eq!(p.group_active, Some(0));
         assert_eq!(p.group_pending, Some(2));
+    }
+
+    #[test]
+    fn a_failed_apply_is_retried_then_the_cluster_is_left_for_a_later_run() {
+        let mut p = Pipeline::new(cfg(), 1, &[0], ChaCha8Rng::seed_from_u64(1));
+        p.handle(0, Input::Commit { rev: 1 });
+        drain(&mut p);
+        p.handle(
+            0,
+            Input::CheckedOut {
+                run: 0,
+                rev: 1,
+                tree: tree(&[1]),
+            },
+        );
+        drain(&mut p);
+        p.handle(10 * SECOND, Input::Timer(Timer::Build { run: 0 }));
+        let Some(Action::Apply(ap)) = drain(&mut p).pop() else {
+            panic!()
+        };
+        let mut now = 11 * SECOND;
+        for expected_wait in [2, 4] {
+            p.handle(
+                now,
+                Input::Applied {
+                    op: ap.op,
+                    ok: false,
+                },
+            );
+            let Some(Action::SetTimer { at, timer }) = drain(&mut p).pop() else {
+                panic!()
+            };
+            assert_eq!((at - now) / SECOND, expected_wait);
+            now = at;
+            p.handle(now, Input::Timer(timer));
+            assert!(matches!(drain(&mut p).pop(), Some(Action::Apply(_))));
+        }
+        p.handle(
+            now,
+            Input::Applied {
+                op: ap.op,
+                ok: false,
+            },
+        );
+        assert!(p.runs[0].failed);
+        assert_eq!(p.free_runners, 1, "the run gave up and freed its runner");
+        // The next commit's run applies the manifest again.
+        p.handle(now, Input::Commit { rev: 2 });
+        drain(&mut p);
+        p.handle(
+            now,
+            Input::CheckedOut {
+                run: 1,
+                rev: 2,
+                tree: tree(&[1]),
+            },
+        );
+        drain(&mut p);
+        p.handle(now + 10 * SECOND, Input::Timer(Timer::Build { run: 1 }));
+        let Some(Action::Apply(again)) = drain(&mut p).pop() else {
+            panic!()
+        };
+        assert_eq!(&*again.items, &[(0, 1)]);
+    }
+
+    #[test]
+    fn no_run_starts_while_runners_are_out() {
+        let mut p = Pipeline::new(cfg(), 1, &[0], ChaCha8Rng::seed_from_u64(1));
+        p.handle(0, Input::Runners { available: false });
+        p.handle(0, Input::Commit { rev: 1 });
+        assert!(drain(&mut p).is_empty());
+        p.handle(60 * SECOND, Input::Runners { available: true });
+        assert_eq!(
+            drain(&mut p),
+            vec![Action::Checkout {
+                run: 0,
+                rev: Some(1)
+            }]
+        );
+        assert_eq!(p.runs[0].started, 60 * SECOND);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! keys; the engine adds a fault by adding a variant and its handler. Kinds that the
 //! engine cannot inject yet are refused by name rather than silently ignored.
 
+use super::dist::Dist;
 use super::duration::{Dur, Nanos};
+use super::models::Probability;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -42,6 +44,37 @@ pub enum When {
     },
 }
 
+/// The two sides of a network cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cut {
+    /// The CI runners cannot reach the cluster APIs.
+    PipelineCluster,
+    /// The CI runners cannot reach the git host.
+    PipelineGit,
+    /// The reconciler cannot reach the git host.
+    ReconcilerGit,
+    /// The reconciler cannot reach the cluster APIs (a hub reconciler managing remote
+    /// clusters).
+    ReconcilerCluster,
+}
+
+impl Cut {
+    pub fn sides(self) -> [&'static str; 2] {
+        match self {
+            Cut::PipelineCluster => ["pipeline", "cluster"],
+            Cut::PipelineGit => ["pipeline", "git"],
+            Cut::ReconcilerGit => ["reconciler", "git"],
+            Cut::ReconcilerCluster => ["reconciler", "cluster"],
+        }
+    }
+}
+
+impl Serialize for Cut {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.sides().serialize(s)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Fault {
@@ -62,6 +95,40 @@ pub enum Fault {
         #[serde(skip_serializing_if = "Option::is_none")]
         app: Option<u32>,
     },
+    /// The git host is down: fetches and checkouts fail, webhooks are not sent.
+    GitOutage { at: Dur, duration: Dur },
+    /// Cluster APIs answer slowly and fail a share of requests (429/500/503).
+    ApiBrownout {
+        at: Dur,
+        duration: Dur,
+        latency: Dist,
+        error_rate: Probability,
+        /// One cluster (index), else every cluster.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cluster: Option<u32>,
+    },
+    /// Traffic across the cut fails for the window.
+    Partition {
+        between: Cut,
+        at: Dur,
+        duration: Dur,
+    },
+    /// The reconciler process dies, losing its in-memory state, and restarts.
+    ReconcilerCrash {
+        at: Dur,
+        restart_after: Dur,
+        /// One cluster's agent (index), else every agent.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cluster: Option<u32>,
+    },
+    /// No pipeline runner is available for the window.
+    RunnerOutage { at: Dur, duration: Dur },
+    /// A cluster is wiped and comes back empty after `rebuild_after`.
+    ClusterLoss {
+        cluster: u32,
+        at: Dur,
+        rebuild_after: Dur,
+    },
 }
 
 impl Fault {
@@ -69,19 +136,53 @@ impl Fault {
         match self {
             Fault::Drift { .. } => "drift",
             Fault::BadRelease { .. } => "bad_release",
+            Fault::GitOutage { .. } => "git_outage",
+            Fault::ApiBrownout { .. } => "api_brownout",
+            Fault::Partition { .. } => "partition",
+            Fault::ReconcilerCrash { .. } => "reconciler_crash",
+            Fault::RunnerOutage { .. } => "runner_outage",
+            Fault::ClusterLoss { .. } => "cluster_loss",
+        }
+    }
+
+    /// The fault's start and end, for the ones that are a window of time.
+    pub fn window(&self) -> Option<(Nanos, Nanos)> {
+        match self {
+            Fault::GitOutage { at, duration }
+            | Fault::ApiBrownout { at, duration, .. }
+            | Fault::Partition { at, duration, .. }
+            | Fault::RunnerOutage { at, duration } => Some((at.0, at.0 + duration.0)),
+            Fault::ReconcilerCrash {
+                at, restart_after, ..
+            } => Some((at.0, at.0 + restart_after.0)),
+            Fault::ClusterLoss {
+                at, rebuild_after, ..
+            } => Some((at.0, at.0 + rebuild_after.0)),
+            Fault::Drift { .. } | Fault::BadRelease { .. } => None,
+        }
+    }
+
+    /// The cluster a fault is limited to, if any.
+    pub fn cluster(&self) -> Option<u32> {
+        match self {
+            Fault::Drift { cluster, .. }
+            | Fault::ApiBrownout { cluster, .. }
+            | Fault::ReconcilerCrash { cluster, .. } => *cluster,
+            Fault::ClusterLoss { cluster, .. } => Some(*cluster),
+            _ => None,
+        }
+    }
+
+    pub fn app(&self) -> Option<u32> {
+        match self {
+            Fault::Drift { app, .. } | Fault::BadRelease { app, .. } => *app,
+            _ => None,
         }
     }
 }
 
-/// Fault kinds in DESIGN.md that a later version injects.
-const LATER: &[&str] = &[
-    "git_outage",
-    "api_brownout",
-    "partition",
-    "reconciler_crash",
-    "runner_outage",
-    "cluster_loss",
-];
+const KINDS: &str = "drift, bad_release, git_outage, api_brownout, partition, \
+                     reconciler_crash, runner_outage or cluster_loss";
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,51 +195,103 @@ pub struct RawFault {
     rollback_after: Option<Dur>,
     cluster: Option<u32>,
     app: Option<u32>,
-    // Keys of the later kinds, accepted here so that the message names the kind.
     duration: Option<Dur>,
-    latency: Option<serde_yaml_ng::Value>,
-    error_rate: Option<f64>,
+    latency: Option<Dist>,
+    error_rate: Option<Probability>,
     between: Option<Vec<String>>,
     restart_after: Option<Dur>,
     rebuild_after: Option<Dur>,
 }
 
+impl RawFault {
+    /// The keys given, by name.
+    fn present(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        let mut k = |name, is: bool| {
+            if is {
+                v.push(name)
+            }
+        };
+        k("change", self.change.is_some());
+        k("at", self.at.is_some());
+        k("arrival", self.arrival.is_some());
+        k("mean_interval", self.mean_interval.is_some());
+        k("rollback_after", self.rollback_after.is_some());
+        k("cluster", self.cluster.is_some());
+        k("app", self.app.is_some());
+        k("duration", self.duration.is_some());
+        k("latency", self.latency.is_some());
+        k("error_rate", self.error_rate.is_some());
+        k("between", self.between.is_some());
+        k("restart_after", self.restart_after.is_some());
+        k("rebuild_after", self.rebuild_after.is_some());
+        v
+    }
+}
+
+fn need<T>(v: Option<T>, kind: &str, key: &str, example: &str) -> Result<T, String> {
+    v.ok_or_else(|| format!("a `{kind}` fault needs `{key}`, e.g. `{key}: {example}`"))
+}
+
+fn positive(d: Dur, key: &str) -> Result<Dur, String> {
+    if d.0 == 0 {
+        Err(format!("`{key}` must be above zero"))
+    } else {
+        Ok(d)
+    }
+}
+
+fn parse_cut(sides: &[String]) -> Result<Cut, String> {
+    let mut s: Vec<&str> = sides.iter().map(String::as_str).collect();
+    s.sort_unstable();
+    Ok(match s.as_slice() {
+        ["cluster", "pipeline"] => Cut::PipelineCluster,
+        ["git", "pipeline"] => Cut::PipelineGit,
+        ["git", "reconciler"] => Cut::ReconcilerGit,
+        ["cluster", "reconciler"] => Cut::ReconcilerCluster,
+        _ => {
+            return Err(format!(
+                "`between: [{}]` is not a cut this simulator knows; expected [pipeline, cluster], \
+                 [pipeline, git], [reconciler, git] or [reconciler, cluster]",
+                sides.join(", ")
+            ));
+        }
+    })
+}
+
 impl TryFrom<RawFault> for Fault {
     type Error = String;
     fn try_from(r: RawFault) -> Result<Fault, String> {
-        let kind = r.kind.as_str();
-        let extra = |keys: &[(&str, bool)]| -> Result<(), String> {
-            for (k, present) in keys {
-                if *present {
-                    return Err(format!("`{k}` does not apply to a `{kind}` fault"));
-                }
-            }
-            Ok(())
+        let kind = r.kind.clone();
+        let kind = kind.as_str();
+        let allowed: &[&str] = match kind {
+            "drift" => &["change", "at", "arrival", "mean_interval", "cluster", "app"],
+            "bad_release" => &["at", "rollback_after", "app"],
+            "git_outage" => &["at", "duration"],
+            "api_brownout" => &["at", "duration", "latency", "error_rate", "cluster"],
+            "partition" => &["between", "at", "duration"],
+            "reconciler_crash" => &["at", "restart_after", "cluster"],
+            "runner_outage" => &["at", "duration"],
+            "cluster_loss" => &["cluster", "at", "rebuild_after"],
+            other => return Err(format!("unknown fault kind `{other}`; expected {KINDS}")),
         };
-        let later_keys = [
-            ("duration", r.duration.is_some()),
-            ("latency", r.latency.is_some()),
-            ("error_rate", r.error_rate.is_some()),
-            ("between", r.between.is_some()),
-            ("restart_after", r.restart_after.is_some()),
-            ("rebuild_after", r.rebuild_after.is_some()),
-        ];
-        match kind {
+        if let Some(k) = r.present().into_iter().find(|k| !allowed.contains(k)) {
+            return Err(format!(
+                "`{k}` does not apply to a `{kind}` fault (it takes {})",
+                allowed.join(", ")
+            ));
+        }
+        let at = || need(r.at, kind, "at", "1h");
+        Ok(match kind {
             "drift" => {
-                extra(&later_keys)?;
-                extra(&[("rollback_after", r.rollback_after.is_some())])?;
-                let change = r.change.ok_or(
-                    "a drift fault needs `change`: scale, image, delete or env".to_string(),
-                )?;
+                let change = need(r.change, kind, "change", "scale")
+                    .map_err(|e| format!("{e} (scale, image, delete or env)"))?;
                 let when = match (r.at, r.arrival.as_deref(), r.mean_interval) {
                     (Some(at), None, None) => When::At { at },
-                    (None, Some("poisson"), Some(m)) if m.0 > 0 => When::Poisson {
+                    (None, Some("poisson"), Some(m)) => When::Poisson {
                         arrival: "poisson",
-                        mean_interval: m,
+                        mean_interval: positive(m, "mean_interval")?,
                     },
-                    (None, Some("poisson"), Some(_)) => {
-                        return Err("`mean_interval` must be above zero".into());
-                    }
                     (None, Some("poisson"), None) => {
                         return Err("a Poisson drift needs `mean_interval`, e.g. `2h`".into());
                     }
@@ -149,8 +302,7 @@ impl TryFrom<RawFault> for Fault {
                     }
                     (None, None, _) => {
                         return Err(
-                            "a drift fault needs `at: <time>` or `arrival: poisson` with `mean_interval`"
-                                .into(),
+                            "a drift fault needs `at: <time>` or `arrival: poisson` with `mean_interval`".into(),
                         );
                     }
                     (Some(_), _, _) => {
@@ -159,41 +311,50 @@ impl TryFrom<RawFault> for Fault {
                         );
                     }
                 };
-                Ok(Fault::Drift {
+                Fault::Drift {
                     change,
                     when,
                     cluster: r.cluster,
                     app: r.app,
-                })
+                }
             }
-            "bad_release" => {
-                extra(&later_keys)?;
-                extra(&[
-                    ("change", r.change.is_some()),
-                    ("arrival", r.arrival.is_some()),
-                    ("mean_interval", r.mean_interval.is_some()),
-                    ("cluster", r.cluster.is_some()),
-                ])?;
-                let at = r.at.ok_or("a bad_release needs `at: <time>`".to_string())?;
-                let rollback_after = r.rollback_after.ok_or(
-                    "a bad_release needs `rollback_after` (time from detection to the rollback decision)"
-                        .to_string(),
-                )?;
-                Ok(Fault::BadRelease {
-                    at,
-                    rollback_after,
-                    app: r.app,
-                })
-            }
-            k if LATER.contains(&k) => Err(format!(
-                "fault kind `{k}` is not supported yet by this version of pushpull \
-                 (supported now: drift, bad_release); remove it or upgrade"
-            )),
-            other => Err(format!(
-                "unknown fault kind `{other}`; expected drift, bad_release, git_outage, \
-                 api_brownout, partition, reconciler_crash, runner_outage or cluster_loss"
-            )),
-        }
+            "bad_release" => Fault::BadRelease {
+                at: at()?,
+                rollback_after: need(r.rollback_after, kind, "rollback_after", "5m")?,
+                app: r.app,
+            },
+            "git_outage" => Fault::GitOutage {
+                at: at()?,
+                duration: positive(need(r.duration, kind, "duration", "15m")?, "duration")?,
+            },
+            "api_brownout" => Fault::ApiBrownout {
+                at: at()?,
+                duration: positive(need(r.duration, kind, "duration", "10m")?, "duration")?,
+                latency: r.latency.unwrap_or(Dist::zero()),
+                error_rate: r.error_rate.unwrap_or_default(),
+                cluster: r.cluster,
+            },
+            "partition" => Fault::Partition {
+                between: parse_cut(&need(r.between, kind, "between", "[pipeline, cluster]")?)?,
+                at: at()?,
+                duration: positive(need(r.duration, kind, "duration", "20m")?, "duration")?,
+            },
+            "reconciler_crash" => Fault::ReconcilerCrash {
+                at: at()?,
+                restart_after: need(r.restart_after, kind, "restart_after", "30s")?,
+                cluster: r.cluster,
+            },
+            "runner_outage" => Fault::RunnerOutage {
+                at: at()?,
+                duration: positive(need(r.duration, kind, "duration", "30m")?, "duration")?,
+            },
+            "cluster_loss" => Fault::ClusterLoss {
+                cluster: need(r.cluster, kind, "cluster", "0")?,
+                at: at()?,
+                rebuild_after: need(r.rebuild_after, kind, "rebuild_after", "5m")?,
+            },
+            _ => unreachable!("kinds matched above"),
+        })
     }
 }
 
@@ -210,7 +371,13 @@ pub fn at_of(f: &Fault) -> Option<Nanos> {
             when: When::At { at },
             ..
         } => Some(at.0),
-        Fault::BadRelease { at, .. } => Some(at.0),
-        _ => None,
+        Fault::Drift { .. } => None,
+        Fault::BadRelease { at, .. }
+        | Fault::GitOutage { at, .. }
+        | Fault::ApiBrownout { at, .. }
+        | Fault::Partition { at, .. }
+        | Fault::ReconcilerCrash { at, .. }
+        | Fault::RunnerOutage { at, .. }
+        | Fault::ClusterLoss { at, .. } => Some(at.0),
     }
 }

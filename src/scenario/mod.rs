@@ -11,7 +11,7 @@ pub mod models;
 use crate::metric::{Metric, ModelKind, Quantile};
 pub use dist::Dist;
 pub use duration::{Dur, HOUR, MINUTE, Nanos, SECOND};
-pub use fault::{DriftChange, Fault, When};
+pub use fault::{Cut, DriftChange, Fault, When};
 pub use models::{Concurrency, DriftDetection, PullConfig, PushConfig};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -470,10 +470,7 @@ impl Scenario {
                     format!("{} is after the end of the run ({})", Dur(at), raw.duration),
                 ));
             }
-            let (cluster, app) = match f {
-                Fault::Drift { cluster, app, .. } => (*cluster, *app),
-                Fault::BadRelease { app, .. } => (None, *app),
-            };
+            let (cluster, app) = (f.cluster(), f.app());
             if let Some(c) = cluster
                 && c >= fleet.clusters.get()
             {

@@ -275,6 +275,31 @@ impl TryFrom<f64> for Factor {
     }
 }
 
+/// Retry backoff after a failed fetch or sync: `initial × factorⁿ`, capped at `max`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Backoff {
+    pub initial: Dur,
+    pub factor: f64,
+    pub max: Dur,
+}
+
+impl Backoff {
+    /// The delay before the next attempt after `failures` failures in a row (≥ 1).
+    pub fn delay(&self, failures: u32) -> Nanos {
+        let n = failures.saturating_sub(1).min(64) as i32;
+        let d = super::duration::secs(self.initial.0) * self.factor.powi(n);
+        super::duration::from_secs_f64(d.min(super::duration::secs(self.max.0)))
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBackoff {
+    initial: Option<Dur>,
+    factor: Option<Factor>,
+    max: Option<Dur>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PullConfig {
     pub preset: PullPreset,
@@ -284,6 +309,10 @@ pub struct PullConfig {
     pub drift_detection: DriftDetection,
     pub self_heal: SelfHeal,
     pub reconcile_interval: Dur,
+    /// A uniform extra of up to this much on each reconcile interval.
+    pub reconcile_jitter: Dur,
+    /// Backoff after a failed fetch or sync.
+    pub retry: Backoff,
     pub apply: Dist,
     pub concurrency: u32,
 }
@@ -315,16 +344,26 @@ impl PullConfig {
                     cooldown: Dur(330 * SECOND),
                 },
                 reconcile_interval: Dur(10 * MINUTE),
+                reconcile_jitter: Dur(0),
+                // Sync retry with backoff: 5 s × 2ⁿ capped at 3 m (retry.backoff).
+                retry: Backoff {
+                    initial: Dur(5 * SECOND),
+                    factor: 2.0,
+                    max: Dur(3 * MINUTE),
+                },
                 apply: Dist::fixed(SECOND),
                 concurrency: 10,
             },
             // Flux: GitRepository interval 1 m, Kustomization interval 10 m (drift is
-            // corrected only then), kustomize-controller --concurrent=4.
+            // corrected only then), kustomize-controller --concurrent=4. Intervals carry
+            // Flux's ±5% jitter as a uniform extra on 95% of the interval (57 s + up to
+            // 6 s is 60 s ± 5%); a failed reconcile is retried after the interval
+            // (retryInterval defaults to interval).
             PullPreset::Flux => PullConfig {
                 preset: p,
                 poll: Poll {
-                    interval: Dur(MINUTE),
-                    jitter: Dur(0),
+                    interval: Dur(57 * SECOND),
+                    jitter: Dur(6 * SECOND),
                 },
                 webhook: None,
                 drift_detection: DriftDetection::Interval,
@@ -334,7 +373,13 @@ impl PullConfig {
                     max: Dur(10 * MINUTE),
                     cooldown: Dur(0),
                 },
-                reconcile_interval: Dur(10 * MINUTE),
+                reconcile_interval: Dur(570 * SECOND),
+                reconcile_jitter: Dur(60 * SECOND),
+                retry: Backoff {
+                    initial: Dur(10 * MINUTE),
+                    factor: 1.0,
+                    max: Dur(10 * MINUTE),
+                },
                 apply: Dist::fixed(SECOND),
                 concurrency: 4,
             },
@@ -351,6 +396,8 @@ pub struct RawPull {
     drift_detection: Option<DriftDetection>,
     self_heal: Option<RawSelfHeal>,
     reconcile_interval: Option<Dur>,
+    reconcile_jitter: Option<Dur>,
+    retry: Option<RawBackoff>,
     apply: Option<Dist>,
     concurrency: Option<NonZeroU32>,
 }
@@ -388,6 +435,20 @@ impl RawPull {
         }
         if let Some(v) = self.reconcile_interval {
             c.reconcile_interval = v;
+        }
+        if let Some(v) = self.reconcile_jitter {
+            c.reconcile_jitter = v;
+        }
+        if let Some(b) = self.retry {
+            if let Some(v) = b.initial {
+                c.retry.initial = v;
+            }
+            if let Some(v) = b.factor {
+                c.retry.factor = v.0;
+            }
+            if let Some(v) = b.max {
+                c.retry.max = v;
+            }
         }
         if let Some(v) = self.apply {
             c.apply = v;

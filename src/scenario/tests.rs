@@ -32,7 +32,7 @@ fn explicit_keys_override_the_preset_one_by_one() {
     .unwrap();
     assert_eq!(
         s.models.pull.poll.interval,
-        Dur(MINUTE),
+        Dur(57 * SECOND),
         "interval kept from flux"
     );
     assert_eq!(s.models.pull.poll.jitter, Dur(5 * SECOND));
@@ -94,12 +94,79 @@ fn bad_distribution_parameters_are_refused() {
 }
 
 #[test]
-fn later_fault_kinds_are_refused_by_name() {
+fn every_fault_kind_of_the_design_is_accepted() {
+    let s = parse(&format!(
+        "{BASE}fleet: {{ clusters: 2 }}\nfaults:\n\
+  - {{ kind: drift, change: scale, arrival: poisson, mean_interval: 2h }}\n\
+  - {{ kind: bad_release, at: 40m, rollback_after: 5m }}\n\
+  - {{ kind: git_outage, at: 50m, duration: 5m }}\n\
+  - {{ kind: api_brownout, at: 20m, duration: 10m, latency: {{dist: fixed, value: 2s}}, error_rate: 0.2 }}\n\
+  - {{ kind: partition, between: [pipeline, cluster], at: 10m, duration: 20m }}\n\
+  - {{ kind: partition, between: [git, reconciler], at: 10m, duration: 20m }}\n\
+  - {{ kind: reconciler_crash, at: 30m, restart_after: 30s }}\n\
+  - {{ kind: runner_outage, at: 45m, duration: 10m }}\n\
+  - {{ kind: cluster_loss, cluster: 1, at: 55m, rebuild_after: 5m }}\n"
+    ))
+    .unwrap();
+    let kinds: Vec<&str> = s.faults.iter().map(|f| f.kind()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "drift",
+            "bad_release",
+            "git_outage",
+            "api_brownout",
+            "partition",
+            "partition",
+            "reconciler_crash",
+            "runner_outage",
+            "cluster_loss"
+        ]
+    );
+    assert_eq!(
+        s.faults[5],
+        Fault::Partition {
+            between: Cut::ReconcilerGit,
+            at: Dur(10 * MINUTE),
+            duration: Dur(20 * MINUTE)
+        }
+    );
+}
+
+#[test]
+fn bad_faults_are_refused_with_their_place() {
     let e = err(&format!(
-        "{BASE}faults:\n  - {{ kind: git_outage, at: 5m, duration: 15m }}\n"
+        "{BASE}faults:\n  - {{ kind: partition, between: [pipeline, moon], at: 5m, duration: 1m }}\n"
     ));
-    assert!(e.contains("faults[0]"), "{e}");
-    assert!(e.contains("`git_outage` is not supported yet"), "{e}");
+    assert!(e.starts_with("test.yaml:4:"), "{e}");
+    assert!(
+        e.contains("faults[0]") && e.contains("[pipeline, cluster]"),
+        "{e}"
+    );
+    let e = err(&format!("{BASE}faults:\n  - {{ kind: meteor, at: 5m }}\n"));
+    assert!(e.contains("unknown fault kind `meteor`"), "{e}");
+    let e = err(&format!(
+        "{BASE}faults:\n  - {{ kind: git_outage, at: 5m }}\n"
+    ));
+    assert!(e.contains("needs `duration`"), "{e}");
+    let e = err(&format!(
+        "{BASE}faults:\n  - {{ kind: runner_outage, at: 5m, duration: 1m, change: env }}\n"
+    ));
+    assert!(
+        e.contains("`change` does not apply to a `runner_outage`"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{BASE}faults:\n  - {{ kind: cluster_loss, cluster: 3, at: 5m, rebuild_after: 1m }}\n"
+    ));
+    assert!(
+        e.contains("faults[0].cluster") && e.contains("cluster 3 does not exist"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{BASE}faults:\n  - {{ kind: api_brownout, at: 5m, duration: 1m, error_rate: 1.5 }}\n"
+    ));
+    assert!(e.contains("probability"), "{e}");
 }
 
 #[test]

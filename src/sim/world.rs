@@ -1,6 +1,12 @@
 //! The sim world: executes a delivery model's actions against simulated git and
 //! clusters in virtual time, and feeds it the inputs that follow. One world runs one
 //! model for one repetition; the plan (commits, faults) is shared by both models.
+//!
+//! Faults act here, on the world, never inside a model: a git outage fails fetches and
+//! drops webhooks, a partition fails traffic across its cut, a brownout slows and fails
+//! API requests, a crash silences a reconciler (its timers and acknowledgements are
+//! dropped by epoch) and restarts it empty, a runner outage takes the runners away, a
+//! cluster loss wipes a cluster and brings it back empty.
 
 use super::cluster::{Deployment, rolling_update_time, scale_up_time};
 use super::git::GitHost;
@@ -12,7 +18,7 @@ use crate::model::pull::Reconciler;
 use crate::model::push::Pipeline;
 use crate::model::{Action, AppId, Apply, ClusterId, Input, Model, NoteKind, Rev, SpecId, Timer};
 use crate::plan::{Component, Plan, rng};
-use crate::scenario::{DriftChange, Nanos, Scenario};
+use crate::scenario::{Cut, DriftChange, DriftDetection, Fault, Nanos, Scenario};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -24,8 +30,11 @@ enum Ev {
     RollbackDecision(u32),
     Timer {
         target: u32,
+        epoch: u32,
         timer: Timer,
     },
+    FaultStart(u32),
+    FaultEnd(u32),
     ApplyDone {
         slot: u32,
     },
@@ -56,6 +65,30 @@ struct BadState {
     resolved: bool,
 }
 
+/// Which faults are in force now. Counters, so overlapping windows of one kind nest.
+struct FaultState {
+    git_down: u32,
+    cuts: [u32; 4],
+    /// Active brownouts (indices into the scenario's faults).
+    brownouts: Vec<u32>,
+    runners_down: u32,
+    /// Per model target (cluster for pull): crashed, and the instance's epoch.
+    crashed: Vec<bool>,
+    epochs: Vec<u32>,
+    /// Per cluster: wiped and not yet rebuilt.
+    lost: Vec<bool>,
+    api_rng: ChaCha8Rng,
+}
+
+fn cut_index(c: Cut) -> usize {
+    match c {
+        Cut::PipelineCluster => 0,
+        Cut::PipelineGit => 1,
+        Cut::ReconcilerGit => 2,
+        Cut::ReconcilerCluster => 3,
+    }
+}
+
 pub struct World<'a> {
     s: &'a Scenario,
     plan: &'a Plan,
@@ -68,13 +101,15 @@ pub struct World<'a> {
     tracker: Tracker,
     rollout_rngs: Vec<ChaCha8Rng>,
     webhook_rng: ChaCha8Rng,
-    applies: Vec<Option<Apply>>,
+    /// Applies in flight, with the epoch of the model instance that sent them.
+    applies: Vec<Option<(Apply, u32)>>,
     free_slots: Vec<u32>,
     bad: Vec<BadState>,
     /// Apps whose bad release is not yet reverted: the team holds other changes to them.
     frozen: Vec<bool>,
     drift_images: u32,
     processed: u64,
+    faults: FaultState,
     replicas: u32,
     surge: u32,
     unavailable: u32,
@@ -144,6 +179,16 @@ impl<'a> World<'a> {
             frozen: vec![false; apps as usize],
             drift_images: 0,
             processed: 0,
+            faults: FaultState {
+                git_down: 0,
+                cuts: [0; 4],
+                brownouts: Vec::new(),
+                runners_down: 0,
+                crashed: vec![false; clusters as usize],
+                epochs: vec![0; clusters as usize],
+                lost: vec![false; clusters as usize],
+                api_rng: rng(s.seed, repetition, Component::Api),
+            },
             replicas,
             surge: s.fleet.rollout.max_surge.resolve(replicas, true),
             unavailable: s.fleet.rollout.max_unavailable.resolve(replicas, false),
@@ -156,6 +201,10 @@ impl<'a> World<'a> {
         }
         for (i, b) in plan.bad_releases.iter().enumerate() {
             w.queue.push(b.at, Ev::BadRelease(i as u32));
+        }
+        for (i, win) in plan.windows.iter().enumerate() {
+            w.queue.push(win.start, Ev::FaultStart(i as u32));
+            w.queue.push(win.end, Ev::FaultEnd(i as u32));
         }
         // The models' start-up actions (first polls, scheduled jobs).
         for target in 0..w.targets() {
@@ -191,7 +240,17 @@ impl<'a> World<'a> {
 
     fn dispatch(&mut self, ev: Ev) {
         match ev {
-            Ev::Timer { target, timer } => self.deliver(target, Input::Timer(timer)),
+            Ev::Timer {
+                target,
+                epoch,
+                timer,
+            } => {
+                if self.faults.epochs[target as usize] == epoch {
+                    self.deliver(target, Input::Timer(timer));
+                }
+            }
+            Ev::FaultStart(i) => self.fault_start(i),
+            Ev::FaultEnd(i) => self.fault_end(i),
             Ev::Commit(i) => self.workload_commit(i),
             Ev::Drift(i) => self.drift(i),
             Ev::BadRelease(i) => self.bad_release(i),
@@ -207,6 +266,9 @@ impl<'a> World<'a> {
     }
 
     fn deliver(&mut self, target: u32, input: Input) {
+        if self.faults.crashed[target as usize] {
+            return;
+        }
         let now = self.now;
         self.model(target).handle(now, input);
         self.pump(target);
@@ -220,30 +282,57 @@ impl<'a> World<'a> {
 
     fn execute(&mut self, target: u32, action: Action) {
         match action {
-            Action::SetTimer { at, timer } => self
-                .queue
-                .push(at.max(self.now), Ev::Timer { target, timer }),
+            Action::SetTimer { at, timer } => {
+                let epoch = self.faults.epochs[target as usize];
+                self.queue.push(
+                    at.max(self.now),
+                    Ev::Timer {
+                        target,
+                        epoch,
+                        timer,
+                    },
+                )
+            }
             Action::Fetch { app, .. } => {
                 self.tracker.counters().git_fetches += 1;
-                let spec = self.git.head[app as usize];
-                self.deliver(target, Input::Fetched { app, spec });
+                if self.git_reachable() {
+                    let spec = self.git.head[app as usize];
+                    self.deliver(target, Input::Fetched { app, spec });
+                } else {
+                    self.deliver(target, Input::FetchFailed { app });
+                }
             }
             Action::Checkout { run, rev } => {
                 self.tracker.counters().git_fetches += 1;
-                let rev = rev.unwrap_or_else(|| self.git.head_rev());
-                let tree = self.git.trees[rev as usize].clone();
-                self.deliver(target, Input::CheckedOut { run, rev, tree });
+                if self.git_reachable() {
+                    let rev = rev.unwrap_or_else(|| self.git.head_rev());
+                    let tree = self.git.trees[rev as usize].clone();
+                    self.deliver(target, Input::CheckedOut { run, rev, tree });
+                } else {
+                    self.deliver(target, Input::CheckoutFailed { run });
+                }
+            }
+            Action::Diff { cluster, app, spec } => {
+                self.tracker.counters().api_requests += 1;
+                let in_sync = if self.api_request_fails(cluster) {
+                    self.tracker.counters().apply_errors += 1;
+                    None
+                } else {
+                    Some(self.in_sync(cluster, app, spec))
+                };
+                self.deliver(target, Input::Diffed { app, in_sync });
             }
             Action::Apply(apply) => {
                 self.tracker.counters().api_requests += apply.items.len() as u64;
-                let at = self.now + apply.duration;
+                let at = self.now + apply.duration + self.brownout_latency(apply.cluster);
+                let epoch = self.faults.epochs[target as usize];
                 let slot = match self.free_slots.pop() {
                     Some(s) => {
-                        self.applies[s as usize] = Some(apply);
+                        self.applies[s as usize] = Some((apply, epoch));
                         s
                     }
                     None => {
-                        self.applies.push(Some(apply));
+                        self.applies.push(Some((apply, epoch)));
                         (self.applies.len() - 1) as u32
                     }
                 };
@@ -272,14 +361,27 @@ impl<'a> World<'a> {
 
     // ------------------------------------------------------------ commits
 
-    /// Tells the model about a new commit (push: the trigger; pull: webhooks).
+    /// Tells the model about a new commit (push: the trigger; pull: webhooks). The git
+    /// host sends both as webhooks: during a git outage they are lost.
     fn announce(&mut self, rev: Rev, apps: &[AppId]) {
         match self.kind {
-            ModelKind::Push => self.deliver(0, Input::Commit { rev }),
+            ModelKind::Push => {
+                if self.faults.git_down > 0 {
+                    self.tracker
+                        .event(self.now, None, None, "webhook_lost", format!("rev={rev}"));
+                } else {
+                    self.deliver(0, Input::Commit { rev });
+                }
+            }
             ModelKind::Pull => {
                 let Some(hook) = self.s.models.pull.webhook.clone() else {
                     return;
                 };
+                if !self.git_reachable() {
+                    self.tracker
+                        .event(self.now, None, None, "webhook_lost", format!("rev={rev}"));
+                    return;
+                }
                 for c in 0..self.s.clusters() {
                     for &app in apps {
                         if self.webhook_rng.random::<f64>() < hook.loss.0 {
@@ -387,11 +489,33 @@ impl<'a> World<'a> {
     // ------------------------------------------------------------ cluster
 
     fn apply_done(&mut self, slot: u32) {
-        let apply = self.applies[slot as usize]
+        let (apply, epoch) = self.applies[slot as usize]
             .take()
             .expect("an apply completes once");
         self.free_slots.push(slot);
         let cluster = apply.cluster;
+        let target = self.target_of(cluster);
+        let current = self.faults.epochs[target as usize] == epoch;
+        if self.api_request_fails(cluster) {
+            self.tracker.counters().apply_errors += apply.items.len() as u64;
+            self.tracker.event(
+                self.now,
+                Some(cluster),
+                None,
+                "apply_error",
+                format!("apps={}", apply.items.len()),
+            );
+            if current {
+                self.deliver(
+                    target,
+                    Input::Applied {
+                        op: apply.op,
+                        ok: false,
+                    },
+                );
+            }
+            return;
+        }
         let mut immediate: Vec<(AppId, bool)> = Vec::new();
         for &(app, spec) in apply.items.iter() {
             if let Some(done) = self.apply_one(cluster, app, spec) {
@@ -401,14 +525,15 @@ impl<'a> World<'a> {
             self.tracker
                 .applied(cluster, app, rev, apply.trace, self.now);
         }
-        let target = self.target_of(cluster);
-        self.deliver(
-            target,
-            Input::Applied {
-                op: apply.op,
-                ok: true,
-            },
-        );
+        if current {
+            self.deliver(
+                target,
+                Input::Applied {
+                    op: apply.op,
+                    ok: true,
+                },
+            );
+        }
         for (app, ok) in immediate {
             if ok {
                 self.rolled_out(cluster, app);
@@ -622,27 +747,209 @@ impl<'a> World<'a> {
             DriftChange::Image => {
                 self.drift_images += 1;
                 dep.image = u32::MAX - self.drift_images;
-                dep.rolling = false;
-                dep.rolled = false;
-                dep.failed = false;
             }
-            DriftChange::Env => {
-                dep.env_drift = true;
-                dep.rolling = false;
-                dep.rolled = false;
-                dep.failed = false;
-            }
-            DriftChange::Delete => {
-                dep.exists = false;
-                dep.rolling = false;
-                dep.rolled = false;
-                dep.failed = false;
-            }
+            DriftChange::Env => dep.env_drift = true,
+            DriftChange::Delete => dep.exists = false,
         }
-        dep.generation += 1;
         self.tracker.drift(cluster, app, self.now, change.name());
+        self.interrupt(cluster, app);
         if self.kind == ModelKind::Pull {
             self.deliver(cluster, Input::LiveChanged { app });
+        }
+    }
+
+    /// The pod template changed or the Deployment vanished under a rollout: whoever
+    /// waits on that rollout (`kubectl rollout status`) sees it fail.
+    fn interrupt(&mut self, cluster: ClusterId, app: AppId) {
+        let i = self.idx(cluster, app);
+        let d = &mut self.deployments[i];
+        let was_rolling = d.rolling;
+        d.rolling = false;
+        d.rolled = false;
+        d.failed = false;
+        d.generation += 1;
+        if was_rolling {
+            let spec = d.spec;
+            let target = self.target_of(cluster);
+            self.deliver(
+                target,
+                Input::RolloutFinished {
+                    cluster,
+                    app,
+                    spec,
+                    ok: false,
+                },
+            );
+        }
+    }
+}
+
+// ------------------------------------------------------------ faults
+
+impl World<'_> {
+    fn git_reachable(&self) -> bool {
+        let f = &self.faults;
+        let cut = match self.kind {
+            ModelKind::Push => Cut::PipelineGit,
+            ModelKind::Pull => Cut::ReconcilerGit,
+        };
+        f.git_down == 0 && f.cuts[cut_index(cut)] == 0
+    }
+
+    /// Whether a request from the model to `cluster`'s API fails now: the cluster is
+    /// lost, a partition cuts the model off from it, or a brownout fails it.
+    fn api_request_fails(&mut self, cluster: ClusterId) -> bool {
+        let cut = match self.kind {
+            ModelKind::Push => Cut::PipelineCluster,
+            ModelKind::Pull => Cut::ReconcilerCluster,
+        };
+        if self.faults.lost[cluster as usize] || self.faults.cuts[cut_index(cut)] > 0 {
+            return true;
+        }
+        let mut fails = false;
+        for &i in &self.faults.brownouts {
+            if let Fault::ApiBrownout {
+                error_rate,
+                cluster: only,
+                ..
+            } = &self.s.faults[i as usize]
+                && only.is_none_or(|c| c == cluster)
+                && self.faults.api_rng.random::<f64>() < error_rate.0
+            {
+                fails = true;
+            }
+        }
+        fails
+    }
+
+    /// Extra latency the brownouts in force add to a request to `cluster`.
+    fn brownout_latency(&mut self, cluster: ClusterId) -> Nanos {
+        let mut extra = 0;
+        for &i in &self.faults.brownouts {
+            if let Fault::ApiBrownout {
+                latency,
+                cluster: only,
+                ..
+            } = &self.s.faults[i as usize]
+                && only.is_none_or(|c| c == cluster)
+            {
+                extra += latency.sample(&mut self.faults.api_rng);
+            }
+        }
+        extra
+    }
+
+    /// Whether an app's live objects equal the manifest `spec` (a server-side dry run).
+    fn in_sync(&self, cluster: ClusterId, app: AppId, spec: SpecId) -> bool {
+        let d = &self.deployments[self.idx(cluster, app)];
+        d.exists
+            && !d.env_drift
+            && d.replicas == self.replicas
+            && d.image == self.git.spec(spec).image
+    }
+
+    /// The clusters a fault touches.
+    fn fault_clusters(&self, f: &Fault) -> Vec<ClusterId> {
+        match f.cluster() {
+            Some(c) => vec![c],
+            None => (0..self.s.clusters()).collect(),
+        }
+    }
+
+    fn fault_start(&mut self, w: u32) {
+        let i = self.plan.windows[w as usize].fault;
+        let s = self.s;
+        let f = &s.faults[i as usize];
+        self.tracker.event(
+            self.now,
+            f.cluster(),
+            None,
+            "fault_start",
+            f.kind().to_string(),
+        );
+        match f {
+            Fault::GitOutage { .. } => self.faults.git_down += 1,
+            Fault::Partition { between, .. } => self.faults.cuts[cut_index(*between)] += 1,
+            Fault::ApiBrownout { .. } => self.faults.brownouts.push(i),
+            Fault::RunnerOutage { .. } => {
+                self.faults.runners_down += 1;
+                if self.kind == ModelKind::Push && self.faults.runners_down == 1 {
+                    self.deliver(0, Input::Runners { available: false });
+                }
+            }
+            Fault::ReconcilerCrash { .. } => {
+                if self.kind == ModelKind::Pull {
+                    for c in self.fault_clusters(f) {
+                        self.faults.crashed[c as usize] = true;
+                        self.faults.epochs[c as usize] += 1;
+                    }
+                }
+            }
+            Fault::ClusterLoss { cluster, .. } => {
+                let c = *cluster;
+                self.faults.lost[c as usize] = true;
+                for app in 0..s.apps() {
+                    let i = self.idx(c, app);
+                    self.deployments[i].exists = false;
+                    self.interrupt(c, app);
+                }
+            }
+            Fault::Drift { .. } | Fault::BadRelease { .. } => {}
+        }
+    }
+
+    fn fault_end(&mut self, w: u32) {
+        let i = self.plan.windows[w as usize].fault;
+        let s = self.s;
+        let f = &s.faults[i as usize];
+        self.tracker.event(
+            self.now,
+            f.cluster(),
+            None,
+            "fault_end",
+            f.kind().to_string(),
+        );
+        match f {
+            Fault::GitOutage { .. } => self.faults.git_down -= 1,
+            Fault::Partition { between, .. } => self.faults.cuts[cut_index(*between)] -= 1,
+            Fault::ApiBrownout { .. } => {
+                if let Some(p) = self.faults.brownouts.iter().position(|&b| b == i) {
+                    self.faults.brownouts.remove(p);
+                }
+            }
+            Fault::RunnerOutage { .. } => {
+                self.faults.runners_down -= 1;
+                if self.kind == ModelKind::Push && self.faults.runners_down == 0 {
+                    self.deliver(0, Input::Runners { available: true });
+                }
+            }
+            Fault::ReconcilerCrash { .. } => {
+                if self.kind == ModelKind::Pull {
+                    for c in self.fault_clusters(f) {
+                        self.faults.crashed[c as usize] = false;
+                        let base = self.idx(c, 0);
+                        let live: Vec<SpecId> = (0..s.apps() as usize)
+                            .map(|a| self.deployments[base + a].spec)
+                            .collect();
+                        self.deliver(c, Input::Restart { live: live.into() });
+                    }
+                }
+            }
+            Fault::ClusterLoss { cluster, .. } => {
+                let c = *cluster;
+                self.faults.lost[c as usize] = false;
+                self.tracker.restore_started(c, self.now);
+                // A watching reconciler re-lists the rebuilt cluster and finds every app
+                // missing; a diffing one finds out at its next interval.
+                if self.kind == ModelKind::Pull
+                    && s.models.pull.drift_detection == DriftDetection::Watch
+                {
+                    for app in 0..s.apps() {
+                        self.deliver(c, Input::LiveChanged { app });
+                    }
+                }
+            }
+            Fault::Drift { .. } | Fault::BadRelease { .. } => {}
         }
     }
 }
