@@ -43,6 +43,9 @@ enum Phase {
     Done,
 }
 
+/// The manifests a run is applying to one cluster, and the failed attempts so far.
+type InFlight = (Arc<[(AppId, SpecId)]>, u8);
+
 #[derive(Debug)]
 struct Run {
     kind: RunKind,
@@ -55,8 +58,8 @@ struct Run {
     next_cluster: ClusterId,
     in_flight: u32,
     clusters_done: u32,
-    /// Per cluster: what this run applies there, while it is being applied.
-    applying: HashMap<ClusterId, (Arc<[(AppId, SpecId)]>, u8)>,
+        /// Per cluster: what this run applies there, while it is being applied.
+    applying: HashMap<ClusterId, InFlight>,
     failed: bool,
     /// (cluster, app) → manifest whose rollout this run waits for.
     awaiting: HashMap<(ClusterId, AppId), SpecId>,
