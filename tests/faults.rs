@@ -306,9 +306,9 @@ fn cluster_loss_is_restored_from_git_by_pull_and_only_by_new_commits_under_push(
             let before = r
                 .events
                 .iter()
+                .rev()
                 .filter(on)
-                .filter(|e| e.t < H)
-                .last()
+                .find(|e| e.t < H)
                 .map(rev)
                 .unwrap_or(0);
             match r.events.iter().filter(on).find(|e| e.t >= rebuilt) {
