@@ -35,6 +35,30 @@ pub enum Command {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+    /// Run one scenario once per combination of values and compare the results.
+    Sweep(SweepArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SweepArgs {
+    /// Scenario file (YAML).
+    pub scenario: PathBuf,
+    /// KEY=V1,V2,...: a dotted key path of the scenario and the values to try (YAML;
+    /// a flow map may contain commas). Repeat to sweep a grid.
+    #[arg(long = "set", required = true, value_name = "KEY=V1,V2,...")]
+    pub set: Vec<String>,
+    /// Folder for results; variants write to OUT/<name>/sweep/<variant>/.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override the scenario's number of repetitions.
+    #[arg(long)]
+    pub repetitions: Option<u32>,
+    /// Worker threads for repetitions (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -101,6 +125,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Validate { scenarios } => validate(&scenarios),
+        Command::Sweep(args) => sweep(args),
     };
     match result {
         Ok(code) => code,
@@ -141,6 +166,107 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode, Failure> {
     })
 }
 
+fn threads(asked: Option<usize>) -> usize {
+    asked
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1)
+}
+
+/// What one scenario run produced.
+struct Executed {
+    summary: Summary,
+    wall: f64,
+    written: Vec<PathBuf>,
+}
+
+/// Runs one validated scenario in sim mode and writes its results into `dir`.
+fn execute(
+    s: &Scenario,
+    file: &str,
+    dir: &std::path::Path,
+    threads: usize,
+) -> Result<Executed, Failure> {
+    let started = Instant::now();
+    tracing::info!(scenario = %s.name, repetitions = s.repetitions, threads, "running");
+    let runs = crate::sim::run(s, threads);
+    let summary = Summary::build(s, "sim", &runs);
+    let wall = started.elapsed().as_secs_f64();
+    let info = RunInfo {
+        pushpull_version: env!("CARGO_PKG_VERSION"),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        scenario_file: file.to_string(),
+        mode: "sim".into(),
+        wall_s: (wall * 1e3).round() / 1e3,
+        threads,
+    };
+    let written = report::write_run(dir, &summary, &runs, &info).map_err(|e| Failure {
+        code: 2,
+        message: e.to_string(),
+    })?;
+    Ok(Executed {
+        summary,
+        wall,
+        written,
+    })
+}
+
+fn sweep(args: SweepArgs) -> Result<ExitCode, Failure> {
+    if args.repetitions == Some(0) {
+        return Err(Failure::bad_input("--repetitions must be at least 1"));
+    }
+    let text = std::fs::read_to_string(&args.scenario).map_err(|e| {
+        Failure::bad_input(format!(
+            "cannot read scenario {}: {e}",
+            args.scenario.display()
+        ))
+    })?;
+    let axes = args
+        .set
+        .iter()
+        .map(|a| crate::sweep::Axis::parse(a))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::bad_input(e.to_string()))?;
+    let file = args.scenario.display().to_string();
+    let mut variants = crate::sweep::variants(&text, &file, &axes)
+        .map_err(|e| Failure::bad_input(e.to_string()))?;
+    let threads = threads(args.threads);
+    let name = variants
+        .first()
+        .map(|v| v.scenario.name.clone())
+        .unwrap_or_default();
+    let root = args.out.join(&name).join("sweep");
+    let mut rows = Vec::new();
+    let mut breached = false;
+    for v in &mut variants {
+        if let Some(seed) = args.seed {
+            v.scenario.seed = seed;
+        }
+        if let Some(r) = args.repetitions {
+            v.scenario.repetitions = r;
+        }
+        let done = execute(&v.scenario, &file, &root.join(&v.slug), threads)?;
+        breached |= !done.summary.thresholds_ok();
+        rows.push((v.label.clone(), v.slug.clone(), done.summary));
+    }
+    let (table, csv) = report::table::sweep(&rows);
+    report::write_atomic(&root.join("sweep.csv"), csv.as_bytes()).map_err(|e| Failure {
+        code: 2,
+        message: e.to_string(),
+    })?;
+    println!("{name} — sweep of {} variant(s), sim mode\n", rows.len());
+    print!("{table}");
+    println!("\nwrote {}/{{sweep.csv, <variant>/...}}", root.display());
+    Ok(if breached {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     if args.mode != Mode::Sim {
         return Err(Failure::bad_input(format!(
@@ -172,35 +298,16 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         }
         scenarios.push((p.clone(), s));
     }
-    let threads = args
-        .threads
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        })
-        .max(1);
+    let threads = threads(args.threads);
     let mut breached = false;
-    let command: Vec<String> = std::env::args().collect();
     for (path, s) in &scenarios {
-        let started = Instant::now();
-        tracing::info!(scenario = %s.name, repetitions = s.repetitions, threads, "running");
-        let runs = crate::sim::run(s, threads);
-        let summary = Summary::build(s, "sim", &runs);
-        let wall = started.elapsed().as_secs_f64();
         let dir = args.out.join(&s.name);
-        let info = RunInfo {
-            pushpull_version: env!("CARGO_PKG_VERSION"),
-            command: command.join(" "),
-            scenario_file: path.display().to_string(),
-            mode: "sim".into(),
-            wall_s: (wall * 1e3).round() / 1e3,
-            threads,
-        };
-        let written = report::write_run(&dir, &summary, &runs, &info).map_err(|e| Failure {
-            code: 2,
-            message: e.to_string(),
-        })?;
+        let Executed {
+            summary,
+            wall,
+            written,
+            ..
+        } = execute(s, &path.display().to_string(), &dir, threads)?;
         match args.format {
             Format::Json => {
                 println!(

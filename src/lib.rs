@@ -11,3 +11,4 @@ pub mod plan;
 pub mod report;
 pub mod scenario;
 pub mod sim;
+pub mod sweep;

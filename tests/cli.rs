@@ -237,3 +237,47 @@ fn every_shipped_scenario_validates() {
     }
     assert!(n >= 4, "found {n} scenarios");
 }
+
+#[test]
+fn sweep_runs_every_combination_and_writes_a_comparison() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(["sweep"])
+        .arg(repo("scenarios/quickstart.yaml"))
+        .args([
+            "--set",
+            "models.pull.preset=argocd,flux",
+            "--set",
+            "models.pull.webhook=none,{delay: 1s}",
+        ])
+        .args(["--repetitions", "1", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(dir.path().join("quickstart/sweep/sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 4 * 2, "{csv}");
+    for variant in [
+        "models-pull-preset-argocd_models-pull-webhook-none",
+        "models-pull-preset-flux_models-pull-webhook-delay-1s",
+    ] {
+        assert!(
+            dir.path()
+                .join("quickstart/sweep")
+                .join(variant)
+                .join("summary.json")
+                .exists(),
+            "{variant}"
+        );
+    }
+    let bad = bin()
+        .args(["sweep"])
+        .arg(repo("scenarios/quickstart.yaml"))
+        .args(["--set", "models.pull.preset=argo"])
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("models.pull.preset=argo"));
+}

@@ -58,7 +58,7 @@ struct Run {
     next_cluster: ClusterId,
     in_flight: u32,
     clusters_done: u32,
-        /// Per cluster: what this run applies there, while it is being applied.
+    /// Per cluster: what this run applies there, while it is being applied.
     applying: HashMap<ClusterId, InFlight>,
     failed: bool,
     /// (cluster, app) → manifest whose rollout this run waits for.

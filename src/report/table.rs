@@ -167,3 +167,66 @@ mod tests {
         assert_eq!(human(7620.0), "2h07m");
     }
 }
+
+/// The comparison table of a sweep and its CSV form: one row per (variant, model).
+pub fn sweep(rows: &[(String, String, Summary)]) -> (String, String) {
+    let mut out = String::new();
+    let mut csv = String::from(
+        "variant,model,deploy_latency_p50_s,deploy_latency_p95_s,drift_recovery_p50_s,drift_unrecovered,rollback_p50_s,api_requests,git_fetches\n",
+    );
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(7).max(7);
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:<5} {:>10} {:>10} {:>10} {:>7} {:>10} {:>9} {:>10}",
+        "variant",
+        "model",
+        "deploy p50",
+        "deploy p95",
+        "drift p50",
+        "drift∞",
+        "rollback",
+        "api req",
+        "git fetch"
+    );
+    for (label, _, summary) in rows {
+        for model in ["push", "pull"] {
+            let Some(m) = summary.models.get(model) else {
+                continue;
+            };
+            let p = |metric: &str, q: fn(&MetricSummary) -> Option<f64>| {
+                m.metrics.get(metric).and_then(q)
+            };
+            let dl50 = p("deploy_latency", |x| x.p50_s);
+            let dl95 = p("deploy_latency", |x| x.p95_s);
+            let dr50 = p("drift_recovery", |x| x.p50_s);
+            let rb50 = p("rollback", |x| x.p50_s);
+            let c = |name: &str| m.counters.get(name).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "{:<width$}  {:<5} {:>10} {:>10} {:>10} {:>7} {:>10} {:>9} {:>10}",
+                label,
+                model,
+                cell(dl50),
+                cell(dl95),
+                cell(dr50),
+                c("drift_unrecovered"),
+                cell(rb50),
+                c("api_requests"),
+                c("git_fetches")
+            );
+            let f = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+            let _ = writeln!(
+                csv,
+                "\"{label}\",{model},{},{},{},{},{},{},{}",
+                f(dl50),
+                f(dl95),
+                f(dr50),
+                c("drift_unrecovered"),
+                f(rb50),
+                c("api_requests"),
+                c("git_fetches")
+            );
+        }
+    }
+    (out, csv)
+}
