@@ -26,12 +26,9 @@ fn cell(v: Option<f64>) -> String {
     v.map(human).unwrap_or_else(|| "—".into())
 }
 
-const HEADLINE: [&str; 4] = [
-    "deploy_latency",
-    "drift_recovery",
-    "rollback",
-    "failed_deploy_recovery",
-];
+/// Rows always shown, then rows shown when either model has samples.
+const HEADLINE: [&str; 4] = ["deploy_latency", "drift_recovery", "rollback", "failed_deploy_recovery"];
+const WHEN_PRESENT: [&str; 2] = ["fleet_deploy_latency", "cluster_restore"];
 
 pub fn render(s: &Scenario, summary: &Summary) -> String {
     let mut out = String::new();
@@ -74,19 +71,28 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
             cell(m.max_s)
         )
     };
-    for name in HEADLINE {
+            // With one cluster the fleet latency is the deploy latency: not worth a row.
+    let present = |name: &&&str| {
+        push.metrics[**name].count + pull.metrics[**name].count > 0
+            && !(**name == "fleet_deploy_latency" && s.clusters() == 1)
+    };
+    for name in HEADLINE.iter().chain(WHEN_PRESENT.iter().filter(present)) {
         let _ = writeln!(
             out,
             "{:<24} {} │ {}",
             name,
-            row(&push.metrics[name]),
-            row(&pull.metrics[name])
+                        row(&push.metrics[*name]),
+            row(&pull.metrics[*name])
         );
     }
     let _ = writeln!(out);
     for (label, m) in [("push", push), ("pull", pull)] {
         let events = m.counters.get("drift_events").copied().unwrap_or(0);
         let never = m.counters.get("drift_unrecovered").copied().unwrap_or(0);
+                let unrestored = m.counters.get("clusters_unrestored").copied().unwrap_or(0);
+        if unrestored > 0 {
+            let _ = writeln!(out, "  {label}: {unrestored} rebuilt cluster(s) were still missing apps at the end of the run");
+        }
         if never > 0 {
             let _ = writeln!(
                 out,
