@@ -92,3 +92,25 @@ fn both_models_roll_back_every_bad_release() {
         }
     }
 }
+
+/// Every scenario of the library runs in sim mode and produces deploy samples for both
+/// models (repetitions cut to one to keep the suite fast).
+#[test]
+fn every_library_scenario_runs() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "yaml") {
+            continue;
+        }
+        let mut s = Scenario::load(&p).unwrap();
+        s.repetitions = 1;
+        for (kind, reps) in pushpull::sim::run(&s, 2) {
+            let deploys = reps[0].samples.iter().filter(|x| x.metric == Metric::DeployLatency).count();
+            assert!(deploys > 0, "{}: {kind} deployed nothing", p.display());
+        }
+        n += 1;
+    }
+    assert!(n >= 10, "the library has {n} scenarios");
+}
