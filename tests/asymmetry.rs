@@ -107,7 +107,11 @@ fn every_library_scenario_runs() {
         let mut s = Scenario::load(&p).unwrap();
         s.repetitions = 1;
         for (kind, reps) in pushpull::sim::run(&s, 2) {
-            let deploys = reps[0].samples.iter().filter(|x| x.metric == Metric::DeployLatency).count();
+            let deploys = reps[0]
+                .samples
+                .iter()
+                .filter(|x| x.metric == Metric::DeployLatency)
+                .count();
             assert!(deploys > 0, "{}: {kind} deployed nothing", p.display());
         }
         n += 1;

@@ -27,7 +27,12 @@ fn cell(v: Option<f64>) -> String {
 }
 
 /// Rows always shown, then rows shown when either model has samples.
-const HEADLINE: [&str; 4] = ["deploy_latency", "drift_recovery", "rollback", "failed_deploy_recovery"];
+const HEADLINE: [&str; 4] = [
+    "deploy_latency",
+    "drift_recovery",
+    "rollback",
+    "failed_deploy_recovery",
+];
 const WHEN_PRESENT: [&str; 2] = ["fleet_deploy_latency", "cluster_restore"];
 
 pub fn render(s: &Scenario, summary: &Summary) -> String {
@@ -71,7 +76,7 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
             cell(m.max_s)
         )
     };
-            // With one cluster the fleet latency is the deploy latency: not worth a row.
+    // With one cluster the fleet latency is the deploy latency: not worth a row.
     let present = |name: &&&str| {
         push.metrics[**name].count + pull.metrics[**name].count > 0
             && !(**name == "fleet_deploy_latency" && s.clusters() == 1)
@@ -81,7 +86,7 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
             out,
             "{:<24} {} │ {}",
             name,
-                        row(&push.metrics[*name]),
+            row(&push.metrics[*name]),
             row(&pull.metrics[*name])
         );
     }
@@ -89,9 +94,12 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
     for (label, m) in [("push", push), ("pull", pull)] {
         let events = m.counters.get("drift_events").copied().unwrap_or(0);
         let never = m.counters.get("drift_unrecovered").copied().unwrap_or(0);
-                let unrestored = m.counters.get("clusters_unrestored").copied().unwrap_or(0);
+        let unrestored = m.counters.get("clusters_unrestored").copied().unwrap_or(0);
         if unrestored > 0 {
-            let _ = writeln!(out, "  {label}: {unrestored} rebuilt cluster(s) were still missing apps at the end of the run");
+            let _ = writeln!(
+                out,
+                "  {label}: {unrestored} rebuilt cluster(s) were still missing apps at the end of the run"
+            );
         }
         if never > 0 {
             let _ = writeln!(

@@ -153,7 +153,7 @@ impl<'a> World<'a> {
             plan,
             kind,
             now: 0,
-            queue: EventQueue::with_capacity((clusters * apps) as usize * 2 + plan.commits.len()),
+            queue: EventQueue::default(),
             git,
             deployments,
             models,
