@@ -37,6 +37,29 @@ pub enum Command {
     },
     /// Run one scenario once per combination of values and compare the results.
     Sweep(SweepArgs),
+    /// Compare a run with a baseline; exit 1 if a figure got worse than the tolerance.
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// A run directory (with summary.json) or a summary.json.
+    pub run: PathBuf,
+    /// The baseline summary.json.
+    #[arg(long)]
+    pub baseline: PathBuf,
+    /// How much worse a figure may get, e.g. 10% (a threshold's own `tolerance` wins).
+    #[arg(long, default_value = "10%")]
+    pub tolerance: String,
+    /// Compare only this metric (repeatable).
+    #[arg(long = "metric")]
+    pub metrics: Vec<String>,
+    /// Compare only this quantile: mean, p50, p90, p95, p99, max (repeatable).
+    #[arg(long = "quantile")]
+    pub quantiles: Vec<String>,
+    /// What to print: a table (text) or the comparison as JSON.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(clap::Args, Debug)]
@@ -126,6 +149,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
         Command::Run(args) => run(args),
         Command::Validate { scenarios } => validate(&scenarios),
         Command::Sweep(args) => sweep(args),
+        Command::Check(args) => check(args),
     };
     match result {
         Ok(code) => code,
@@ -211,6 +235,100 @@ fn execute(
         summary,
         wall,
         written,
+    })
+}
+
+fn read_summary(path: &std::path::Path) -> Result<serde_json::Value, Failure> {
+    let file = if path.is_dir() {
+        path.join("summary.json")
+    } else {
+        path.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        Failure::bad_input(format!(
+            "cannot read {}: {e} (give a run directory or its summary.json)",
+            file.display()
+        ))
+    })?;
+    serde_json::from_str(&text)
+        .map_err(|e| Failure::bad_input(format!("{}: not valid JSON: {e}", file.display())))
+}
+
+fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
+    use crate::check::{Options, QUANTILES, Verdict, compare};
+    let tolerance = crate::scenario::Percent::parse(&args.tolerance)
+        .map_err(|e| Failure::bad_input(format!("--tolerance: {e}")))?;
+    for q in &args.quantiles {
+        if !QUANTILES.contains(&q.as_str()) {
+            return Err(Failure::bad_input(format!(
+                "--quantile {q}: expected one of {}",
+                QUANTILES.join(", ")
+            )));
+        }
+    }
+    for m in &args.metrics {
+        if crate::metric::Metric::from_name(m).is_none() {
+            return Err(Failure::bad_input(format!(
+                "--metric {m}: not a pushpull metric (see DESIGN.md or the README)"
+            )));
+        }
+    }
+    let now = read_summary(&args.run)?;
+    let baseline = read_summary(&args.baseline)?;
+    let opts = Options {
+        tolerance: tolerance.0,
+        metrics: args.metrics,
+        quantiles: args.quantiles,
+        ..Options::default()
+    };
+    let report = compare(&now, &baseline, &opts).map_err(|e| Failure::bad_input(e.to_string()))?;
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serializes")
+        ),
+        Format::Text => {
+            println!(
+                "{:<6} {:<24} {:<5} {:>10} {:>10} {:>8}  verdict",
+                "model", "metric", "stat", "baseline", "now", "change"
+            );
+            for r in &report.rows {
+                let change = r
+                    .change
+                    .map(|c| format!("{:+.1}%", c * 100.0))
+                    .unwrap_or_else(|| "—".into());
+                let verdict = match r.verdict {
+                    Verdict::Ok => "ok".to_string(),
+                    Verdict::Better => "better".to_string(),
+                    Verdict::Noise => "within noise (95% CIs overlap)".to_string(),
+                    Verdict::Worse => format!("WORSE (tolerance {:.0}%)", r.tolerance * 100.0),
+                    Verdict::Missing => "MISSING (no samples now)".to_string(),
+                };
+                let cell =
+                    |v: Option<f64>| v.map(report::table::human).unwrap_or_else(|| "—".into());
+                println!(
+                    "{:<6} {:<24} {:<5} {:>10} {:>10} {:>8}  {}",
+                    r.model,
+                    r.metric,
+                    r.quantile,
+                    cell(r.baseline_s),
+                    cell(r.now_s),
+                    change,
+                    verdict
+                );
+            }
+            println!(
+                "\n{}: {} figure(s) compared, {} regression(s)",
+                report.scenario,
+                report.rows.len(),
+                report.regressions
+            );
+        }
+    }
+    Ok(if report.regressions > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

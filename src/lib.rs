@@ -3,6 +3,7 @@
 //! Pure layers (`scenario`, `metric`, `model`, `measure`) hold no I/O; `sim` and `report`
 //! are the shells that execute and write them.
 
+pub mod check;
 pub mod cli;
 pub mod measure;
 pub mod metric;

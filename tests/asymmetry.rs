@@ -104,7 +104,7 @@ fn every_library_scenario_runs() {
         if p.extension().is_none_or(|x| x != "yaml") {
             continue;
         }
-                let mut s = Scenario::load(&p).unwrap();
+        let mut s = Scenario::load(&p).unwrap();
         // fleet-xl (100,000 Deployments) is a benchmark: it runs in release builds
         // (docs/PERFORMANCE.md), not in the debug test suite.
         if s.clusters() as u64 * s.apps() as u64 > 10_000 {

@@ -281,3 +281,93 @@ fn sweep_runs_every_combination_and_writes_a_comparison() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("models.pull.preset=argo"));
 }
+
+/// Scales every `*_s` figure (and confidence interval) of a summary.
+fn scale_times(v: &mut serde_json::Value, f: f64) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if k.ends_with("_s") && k != "duration_s" {
+                    match x {
+                        serde_json::Value::Number(n) => {
+                            *x = serde_json::json!(n.as_f64().unwrap() * f)
+                        }
+                        serde_json::Value::Array(a) => {
+                            for y in a.iter_mut() {
+                                *y = serde_json::json!(y.as_f64().unwrap() * f);
+                            }
+                        }
+                        _ => {}
+                    }
+                } else {
+                    scale_times(x, f);
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| scale_times(x, f)),
+        _ => {}
+    }
+}
+
+#[test]
+fn check_passes_on_itself_fails_on_a_faster_baseline_and_refuses_another_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    run_into(dir.path(), &["--repetitions", "2"]);
+    let run = dir.path().join("quickstart");
+    let own = run.join("summary.json");
+    let check = |baseline: &Path| {
+        bin()
+            .arg("check")
+            .arg(&run)
+            .arg("--baseline")
+            .arg(baseline)
+            .output()
+            .unwrap()
+    };
+
+    let o = check(&own);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+
+    let mut faster: serde_json::Value = serde_json::from_slice(&read(own.clone())).unwrap();
+    scale_times(&mut faster, 1.0 / 1.2);
+    let faster_path = dir.path().join("faster.json");
+    std::fs::write(&faster_path, serde_json::to_vec(&faster).unwrap()).unwrap();
+    let o = check(&faster_path);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("WORSE") && out.contains("+20.0%"), "{out}");
+
+    let mut other: serde_json::Value = serde_json::from_slice(&read(own.clone())).unwrap();
+    other["scenario"] = serde_json::json!("drift-storm");
+    let other_path = dir.path().join("other.json");
+    std::fs::write(&other_path, serde_json::to_vec(&other).unwrap()).unwrap();
+    let o = check(&other_path);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("drift-storm"));
+
+    let o = bin()
+        .arg("check")
+        .arg(&run)
+        .arg("--baseline")
+        .arg(dir.path().join("nope.json"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn four_repetitions_give_the_same_summary_on_one_and_two_threads() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    run_into(a.path(), &["--repetitions", "4", "--threads", "1"]);
+    run_into(b.path(), &["--repetitions", "4", "--threads", "2"]);
+    assert_eq!(
+        read(a.path().join("quickstart/summary.json")),
+        read(b.path().join("quickstart/summary.json"))
+    );
+}

@@ -111,6 +111,9 @@ pub struct ThresholdResult {
     pub max_s: f64,
     pub value_s: Option<f64>,
     pub ok: bool,
+    /// The scenario's tolerance for this figure in `pushpull check`, as a fraction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -175,6 +178,7 @@ impl Summary {
                     value_s,
                     // A threshold on a metric with no samples cannot be shown to hold.
                     ok: value_s.is_some_and(|v| v <= max_s),
+                    tolerance: t.tolerance.map(|p| p.0),
                 }
             })
             .collect();

@@ -291,6 +291,41 @@ pub struct Threshold {
     pub metric: Metric,
     pub quantile: Quantile,
     pub max: Dur,
+    /// How much worse than a baseline this figure may get before `pushpull check` calls it
+    /// a regression (overrides `--tolerance` for this figure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<Percent>,
+}
+
+/// A percentage written `10%` (or `2.5%`), held as a fraction.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Percent(pub f64);
+
+impl Percent {
+    pub fn parse(text: &str) -> Result<Percent, String> {
+        let num = text.trim().strip_suffix('%').ok_or_else(|| {
+            format!("`{text}` is not a percentage; expected something like `10%`")
+        })?;
+        match num.trim().parse::<f64>() {
+            Ok(p) if p.is_finite() && p >= 0.0 => Ok(Percent(p / 100.0)),
+            _ => Err(format!(
+                "`{text}` is not a percentage; expected a number of 0 or more followed by `%`, like `10%`"
+            )),
+        }
+    }
+}
+
+impl Serialize for Percent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}%", self.0 * 100.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Percent::parse(&s).map_err(serde::de::Error::custom)
+    }
 }
 
 /// A validated scenario with presets expanded.
