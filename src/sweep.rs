@@ -22,7 +22,7 @@ pub enum SweepError {
     #[error("variant {variant}: {source}")]
     Invalid {
         variant: String,
-        source: ScenarioError,
+        source: Box<ScenarioError>,
     },
 }
 
