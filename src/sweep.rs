@@ -128,7 +128,7 @@ pub fn variants(text: &str, file: &str, axes: &[Axis]) -> Result<Vec<Variant>, S
         let scenario = Scenario::parse(&yaml, &format!("{file} [{label}]")).map_err(|source| {
             SweepError::Invalid {
                 variant: label.clone(),
-                source,
+                source: Box::new(source),
             }
         })?;
         out.push(Variant {
