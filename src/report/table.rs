@@ -168,20 +168,6 @@ fn preset_name(v: &Option<serde_json::Value>) -> String {
         .to_string()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::human;
-
-    #[test]
-    fn human_durations() {
-        assert_eq!(human(0.25), "250ms");
-        assert_eq!(human(4.2), "4.20s");
-        assert_eq!(human(42.0), "42.0s");
-        assert_eq!(human(185.0), "3m05s");
-        assert_eq!(human(7620.0), "2h07m");
-    }
-}
-
 /// The comparison table of a sweep and its CSV form: one row per (variant, model).
 pub fn sweep(rows: &[(String, String, Summary)]) -> (String, String) {
     let mut out = String::new();
@@ -243,4 +229,18 @@ pub fn sweep(rows: &[(String, String, Summary)]) -> (String, String) {
         }
     }
     (out, csv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human;
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(0.25), "250ms");
+        assert_eq!(human(4.2), "4.20s");
+        assert_eq!(human(42.0), "42.0s");
+        assert_eq!(human(185.0), "3m05s");
+        assert_eq!(human(7620.0), "2h07m");
+    }
 }
