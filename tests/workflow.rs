@@ -20,7 +20,8 @@ fn workflow_is_valid_yaml_with_build_run_check_upload_and_summary() {
     assert!(has("pushpull check") && has("--baseline"), "checks against a baseline");
     assert!(has("actions/upload-artifact"), "uploads the report");
     assert!(has("GITHUB_STEP_SUMMARY") && has("report.md"), "posts report.md as the job summary");
-    assert!(doc["on"]["pull_request"].is_null() || doc["on"].get("pull_request").is_some());
+        let on = doc["on"].as_mapping().expect("an `on:` map");
+    assert!(on.contains_key("pull_request"), "runs on pull requests");
 }
 
 #[test]
