@@ -48,20 +48,36 @@ fn model_step(c: &mut Criterion) {
     let s = fleet_slice();
     let initial: Vec<u32> = (0..s.apps()).collect();
     let mut g = c.benchmark_group("model_step");
-    let mut r = Reconciler::new(s.models.pull.clone(), 0, &initial, rng(1, 0, Component::Pull { cluster: 0 }));
+    let mut r = Reconciler::new(
+        s.models.pull.clone(),
+        0,
+        &initial,
+        rng(1, 0, Component::Pull { cluster: 0 }),
+    );
     while r.poll_action().is_some() {}
     let mut now = 0;
     g.bench_function("pull_poll_and_fetch", |b| {
         b.iter(|| {
             now += 1_000_000;
-            r.handle(now, Input::Timer(Timer::Poll { app: 7, generation: 0 }));
+            r.handle(
+                now,
+                Input::Timer(Timer::Poll {
+                    app: 7,
+                    generation: 0,
+                }),
+            );
             while let Some(a) = r.poll_action() {
                 black_box(&a);
             }
             r.handle(now, Input::Fetched { app: 7, spec: 7 });
         })
     });
-    let mut p = Pipeline::new(s.models.push.clone(), s.clusters(), &initial, rng(1, 0, Component::Push));
+    let mut p = Pipeline::new(
+        s.models.push.clone(),
+        s.clusters(),
+        &initial,
+        rng(1, 0, Component::Push),
+    );
     while p.poll_action().is_some() {}
     let mut rev = 0;
     g.bench_function("push_commit_trigger", |b| {

@@ -12,15 +12,26 @@ fn repo(p: &str) -> std::path::PathBuf {
 fn workflow_is_valid_yaml_with_build_run_check_upload_and_summary() {
     let text = std::fs::read_to_string(repo(".github/workflows/pushpull.yml")).unwrap();
     let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("valid YAML");
-    let steps = doc["jobs"]["delivery-benchmark"]["steps"].as_sequence().expect("a steps list");
-    let all: Vec<String> = steps.iter().map(|s| serde_yaml_ng::to_string(s).unwrap()).collect();
+    let steps = doc["jobs"]["delivery-benchmark"]["steps"]
+        .as_sequence()
+        .expect("a steps list");
+    let all: Vec<String> = steps
+        .iter()
+        .map(|s| serde_yaml_ng::to_string(s).unwrap())
+        .collect();
     let has = |needle: &str| all.iter().any(|s| s.contains(needle));
     assert!(has("cargo build --release"), "builds pushpull");
     assert!(has("pushpull run"), "runs a scenario");
-    assert!(has("pushpull check") && has("--baseline"), "checks against a baseline");
+    assert!(
+        has("pushpull check") && has("--baseline"),
+        "checks against a baseline"
+    );
     assert!(has("actions/upload-artifact"), "uploads the report");
-    assert!(has("GITHUB_STEP_SUMMARY") && has("report.md"), "posts report.md as the job summary");
-        let on = doc["on"].as_mapping().expect("an `on:` map");
+    assert!(
+        has("GITHUB_STEP_SUMMARY") && has("report.md"),
+        "posts report.md as the job summary"
+    );
+    let on = doc["on"].as_mapping().expect("an `on:` map");
     assert!(on.contains_key("pull_request"), "runs on pull requests");
 }
 

@@ -28,8 +28,10 @@ enum SyncState {
     Syncing,
 }
 
+/// What every poll reads: kept apart from the rest of an app's state so that the poll
+/// path, most of a fleet's events, touches 32 bytes per app (see docs/PERFORMANCE.md).
 #[derive(Clone, Copy, Debug)]
-struct AppState {
+struct PollState {
     /// Newest manifest seen in git, and when it was first seen.
     target: SpecId,
     target_seen: Nanos,
@@ -37,12 +39,29 @@ struct AppState {
     synced: SpecId,
     /// The manifest of the sync in flight.
     attempting: SpecId,
+    poll_generation: u32,
+    fetch_failures: u32,
+}
+
+impl PollState {
+    fn new(spec: SpecId) -> PollState {
+        PollState {
+            target: spec,
+            target_seen: 0,
+            synced: spec,
+            attempting: spec,
+            poll_generation: 0,
+            fetch_failures: 0,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct AppState {
     state: SyncState,
     /// A diff-and-correct, self-heal or retry re-applies the target even when that
     /// revision was synced before.
     force: bool,
-    poll_generation: u32,
-    fetch_failures: u32,
     sync_failures: u32,
     retry_generation: u32,
     heal_attempts: u32,
@@ -52,16 +71,10 @@ struct AppState {
 }
 
 impl AppState {
-    fn new(spec: SpecId) -> AppState {
+    fn new() -> AppState {
         AppState {
-            target: spec,
-            target_seen: 0,
-            synced: spec,
-            attempting: spec,
             state: SyncState::Idle,
             force: false,
-            poll_generation: 0,
-            fetch_failures: 0,
             sync_failures: 0,
             retry_generation: 0,
             heal_attempts: 0,
@@ -76,6 +89,7 @@ pub struct Reconciler {
     cfg: PullConfig,
     cluster: ClusterId,
     rng: ChaCha8Rng,
+    polls: Vec<PollState>,
     apps: Vec<AppState>,
     queue: VecDeque<AppId>,
     active: u32,
@@ -95,7 +109,8 @@ impl Reconciler {
             cfg,
             cluster,
             rng,
-            apps: initial.iter().map(|&s| AppState::new(s)).collect(),
+            polls: initial.iter().map(|&s| PollState::new(s)).collect(),
+            apps: vec![AppState::new(); initial.len()],
             queue: VecDeque::new(),
             active: 0,
             next_op: 0,
@@ -112,7 +127,7 @@ impl Reconciler {
         let interval = self.cfg.poll.interval.0.max(1);
         let ri = self.cfg.reconcile_interval.0.max(1);
         for app in 0..self.apps.len() as AppId {
-            let generation = self.apps[app as usize].poll_generation;
+            let generation = self.polls[app as usize].poll_generation;
             let first = if now_first {
                 0
             } else {
@@ -130,7 +145,7 @@ impl Reconciler {
                 });
             }
             if now_first {
-                let spec = self.apps[app as usize].target;
+                let spec = self.polls[app as usize].target;
                 self.out.push_back(Action::Diff {
                     cluster: self.cluster,
                     app,
@@ -176,10 +191,11 @@ impl Reconciler {
             let a = &mut self.apps[app as usize];
             a.state = SyncState::Syncing;
             a.force = false;
-            a.attempting = a.target;
-            let spec = a.target;
+            let p = &mut self.polls[app as usize];
+            p.attempting = p.target;
+            let spec = p.target;
             let trace = Trace {
-                picked_up: a.target_seen,
+                picked_up: p.target_seen,
                 started: now,
                 first_apply: now,
             };
@@ -198,7 +214,7 @@ impl Reconciler {
     }
 
     fn fetched(&mut self, now: Nanos, app: AppId, spec: SpecId) {
-        let a = &mut self.apps[app as usize];
+        let a = &mut self.polls[app as usize];
         a.fetch_failures = 0;
         if spec > a.target {
             a.target = spec;
@@ -211,7 +227,7 @@ impl Reconciler {
     }
 
     fn fetch_failed(&mut self, now: Nanos, app: AppId) {
-        let a = &mut self.apps[app as usize];
+        let a = &mut self.polls[app as usize];
         a.fetch_failures += 1;
         a.poll_generation += 1;
         let generation = a.poll_generation;
@@ -237,10 +253,11 @@ impl Reconciler {
         }
         a.state = SyncState::Idle;
         self.active -= 1;
+        let p = &mut self.polls[app as usize];
         if ok {
-            a.synced = a.synced.max(a.attempting);
+            p.synced = p.synced.max(p.attempting);
             a.sync_failures = 0;
-            if a.target > a.synced || a.force {
+            if p.target > p.synced || a.force {
                 let force = a.force;
                 self.enqueue(now, app, force);
             }
@@ -248,8 +265,8 @@ impl Reconciler {
             // The sync failed: retry the same revision after a backoff.
             a.sync_failures += 1;
             a.retry_generation += 1;
-            let (failures, generation, spec) = (a.sync_failures, a.retry_generation, a.attempting);
-            a.attempting = a.synced;
+            let (failures, generation, spec) = (a.sync_failures, a.retry_generation, p.attempting);
+            p.attempting = p.synced;
             let at = now + self.cfg.retry.delay(failures);
             self.note(NoteKind::SyncFailed, Some(app), spec as u64);
             self.out.push_back(Action::SetTimer {
@@ -291,10 +308,11 @@ impl Reconciler {
     fn restart(&mut self, now: Nanos, live: &[SpecId]) {
         self.queue.clear();
         self.active = 0;
-        for (a, &spec) in self.apps.iter_mut().zip(live) {
-            let generation = a.poll_generation + 1;
-            *a = AppState::new(spec);
-            a.poll_generation = generation;
+        for ((p, a), &spec) in self.polls.iter_mut().zip(self.apps.iter_mut()).zip(live) {
+            let generation = p.poll_generation + 1;
+            *p = PollState::new(spec);
+            p.poll_generation = generation;
+            *a = AppState::new();
         }
         self.note(NoteKind::Restarted, None, 0);
         self.arm_timers(now, true);
@@ -305,7 +323,7 @@ impl Model for Reconciler {
     fn handle(&mut self, now: Nanos, input: Input) {
         match input {
             Input::Timer(Timer::Poll { app, generation }) => {
-                if self.apps[app as usize].poll_generation != generation {
+                if self.polls[app as usize].poll_generation != generation {
                     return;
                 }
                 let extra = self.jitter(self.cfg.poll.jitter.0);
@@ -326,7 +344,7 @@ impl Model for Reconciler {
                     at,
                     timer: Timer::Reconcile { app },
                 });
-                let spec = self.apps[app as usize].target;
+                let spec = self.polls[app as usize].target;
                 self.out.push_back(Action::Diff {
                     cluster: self.cluster,
                     app,
