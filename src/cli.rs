@@ -197,7 +197,7 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             wall_s: (wall * 1e3).round() / 1e3,
             threads,
         };
-        let written = report::write_run(&dir, &summary, &runs, &info).map_err(|e| Failure {
+        let written = report::write_run(&dir, s, &summary, &runs, &info).map_err(|e| Failure {
             code: 2,
             message: e.to_string(),
         })?;

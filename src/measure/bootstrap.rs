@@ -39,6 +39,11 @@ impl Groups {
         Groups { reps, all }
     }
 
+    /// Every value of every repetition (with repeats), repetition by repetition.
+    pub fn all_values(&self) -> impl Iterator<Item = u64> + '_ {
+        self.reps.iter().flatten().copied()
+    }
+
     pub fn repetitions(&self) -> usize {
         self.reps.len()
     }
