@@ -110,8 +110,12 @@ pub fn csv_micros(n: Nanos) -> u64 {
 /// The bootstrap interval of the median of one model's metric, in seconds; `None` with
 /// one repetition. The same function serves `pushpull report` (see `report::stats`).
 pub fn ci95_p50(seed: u64, model: &str, metric: &str, g: &Groups) -> Option<[f64; 2]> {
-    bootstrap::quantile_ci(g, 0.5, bootstrap::stream_seed(seed, &[model, metric, "p50"]))
-        .map(|[lo, hi]| [lo as f64 / 1e6, hi as f64 / 1e6])
+    bootstrap::quantile_ci(
+        g,
+        0.5,
+        bootstrap::stream_seed(seed, &[model, metric, "p50"]),
+    )
+    .map(|[lo, hi]| [lo as f64 / 1e6, hi as f64 / 1e6])
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -251,7 +255,16 @@ mod tests {
 
     #[test]
     fn csv_micros_rounds_like_the_csv_text() {
-        for n in [0, 499, 500, 501, 1_500, 2_500, 1_234_567_500, 987_654_321_499] {
+        for n in [
+            0,
+            499,
+            500,
+            501,
+            1_500,
+            2_500,
+            1_234_567_500,
+            987_654_321_499,
+        ] {
             let text = format!("{:.6}", secs(n));
             let (w, f) = text.split_once('.').unwrap();
             let from_text = w.parse::<u64>().unwrap() * 1_000_000 + f.parse::<u64>().unwrap();

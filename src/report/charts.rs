@@ -148,7 +148,7 @@ pub fn all(run: &RunDir) -> Result<Vec<ChartFile>, ChartError> {
             &Stages::new(run),
             "stages",
             "Where a deploy spends its time, by stage".into(),
-            "Each bar splits deploy latency into stages; the black tick is the deploy_latency quantile itself (stage p95s are separate quantiles and need not add up to it).",
+            "Each bar splits deploy latency into stages; the black tick is the deploy_latency quantile itself (each stage's quantile is computed on its own, so the stages need not add up to it).",
         )?,
         render(
             &Drift::new(run),
@@ -193,9 +193,9 @@ pub fn all(run: &RunDir) -> Result<Vec<ChartFile>, ChartError> {
 
 /// Round durations (seconds) an axis may be labelled at.
 const DURATION_TICKS: [f64; 31] = [
-    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0,
-    60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 10800.0, 21600.0, 43200.0,
-    86400.0, 172800.0, 345600.0, 604800.0, 1209600.0,
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0,
+    120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 10800.0, 21600.0, 43200.0, 86400.0,
+    172800.0, 345600.0, 604800.0, 1209600.0,
 ];
 
 /// Labels for a log duration axis: the round durations inside `lo..hi`, thinned to ten.
@@ -226,7 +226,11 @@ fn linear_duration_ticks(hi: f64) -> Vec<f64> {
 /// Labels for a linear count axis from zero: multiples of 1, 2 or 5 × 10^k.
 fn linear_count_ticks(hi: f64) -> Vec<f64> {
     let mut step = 10f64.powi(hi.max(1e-9).log10().floor() as i32 - 1);
-    for m in [1.0, 2.0, 5.0, 10.0, 20.0, 50.0].into_iter().cycle().take(60) {
+    for m in [1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
+        .into_iter()
+        .cycle()
+        .take(60)
+    {
         if hi / (step * m) <= 8.0 {
             step *= m;
             break;
@@ -306,7 +310,10 @@ fn legend<DB: DrawingBackend>(
         let cy = y + i as i32 * 22;
         match sw {
             Swatch::Line(c, w) => area
-                .draw(&PathElement::new(vec![(x, cy), (x + 22, cy)], c.stroke_width(*w)))
+                .draw(&PathElement::new(
+                    vec![(x, cy), (x + 22, cy)],
+                    c.stroke_width(*w),
+                ))
                 .map_err(e)?,
             Swatch::Dashed(c) => {
                 for k in 0..3 {
@@ -318,7 +325,10 @@ fn legend<DB: DrawingBackend>(
                 }
             }
             Swatch::Box(c) => area
-                .draw(&Rectangle::new([(x + 2, cy - 7), (x + 20, cy + 7)], c.filled()))
+                .draw(&Rectangle::new(
+                    [(x + 2, cy - 7), (x + 20, cy + 7)],
+                    c.filled(),
+                ))
                 .map_err(e)?,
             Swatch::Cross(c) => area
                 .draw(&Cross::new((x + 11, cy), 6, c.stroke_width(3)))
@@ -510,7 +520,10 @@ impl Stages {
         for m in MODELS {
             let model = run.summary.model(m);
             for (q, pick) in [
-                ("p50", (|s| s.p50_s) as fn(&super::load::MetricStats) -> Option<f64>),
+                (
+                    "p50",
+                    (|s| s.p50_s) as fn(&super::load::MetricStats) -> Option<f64>,
+                ),
                 ("p95", |s| s.p95_s),
             ] {
                 let get = |name: &str| model.and_then(|x| x.metric(name)).and_then(pick);
@@ -579,17 +592,16 @@ impl Chart for Stages {
                 .map(|(i, r)| {
                     let x0: f64 = r.stages[..k].iter().sum();
                     let y = i as f64;
-                    Rectangle::new(
-                        [(x0, y - 0.3), (x0 + r.stages[k], y + 0.3)],
-                        color.filled(),
-                    )
+                    Rectangle::new([(x0, y - 0.3), (x0 + r.stages[k], y + 0.3)], color.filled())
                 })
                 .collect();
             chart
                 .draw_series(rects)
                 .map_err(e)?
                 .label(*stage)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled())
+                });
         }
         let ticks: Vec<_> = self
             .rows
@@ -608,7 +620,9 @@ impl Chart for Stages {
             .draw_series(ticks)
             .map_err(e)?
             .label("deploy_latency")
-            .legend(|(x, y)| PathElement::new(vec![(x + 7, y - 8), (x + 7, y + 8)], BLACK.stroke_width(3)));
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x + 7, y - 8), (x + 7, y + 8)], BLACK.stroke_width(3))
+            });
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::LowerRight)
@@ -680,10 +694,7 @@ impl Chart for Drift {
             .margin(16)
             .x_label_area_size(50)
             .y_label_area_size(60)
-            .build_cartesian_2d(
-                log(lo, hi),
-                lin(-0.5..1.5, lanes(2)),
-            )
+            .build_cartesian_2d(log(lo, hi), lin(-0.5..1.5, lanes(2)))
             .map_err(e)?;
         chart
             .configure_mesh()
@@ -700,7 +711,11 @@ impl Chart for Drift {
             let y = i as f64;
             chart
                 .draw_series(r.values_s.iter().enumerate().map(|(k, &v)| {
-                    Circle::new((v.max(lo), y + 0.5 * jitter(k)), 5, r.color.mix(0.7).filled())
+                    Circle::new(
+                        (v.max(lo), y + 0.5 * jitter(k)),
+                        5,
+                        r.color.mix(0.7).filled(),
+                    )
                 }))
                 .map_err(e)?;
             if let Some(p) = r.p50 {
@@ -983,7 +998,11 @@ impl Timeline {
             }
         }
         // Still open at the horizon: drawn to the end, never dropped.
-        drift.extend(drift_open.into_iter().map(|((l, _), t0)| (l, t0, horizon_h)));
+        drift.extend(
+            drift_open
+                .into_iter()
+                .map(|((l, _), t0)| (l, t0, horizon_h)),
+        );
         bad.extend(bad_open.into_values().map(|t0| (t0, horizon_h)));
         drift.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
         bad.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
@@ -1019,7 +1038,10 @@ impl Timeline {
             }
             pts.push((t, self.y(lane, v)));
         }
-        pts.push((self.horizon_h, self.y(lane, s.last().map(|x| x.1).unwrap_or(0))));
+        pts.push((
+            self.horizon_h,
+            self.y(lane, s.last().map(|x| x.1).unwrap_or(0)),
+        ));
         pts
     }
 }
@@ -1052,7 +1074,13 @@ impl Chart for Timeline {
             .configure_mesh()
             .disable_y_mesh()
             .y_label_formatter(&|v| lane_label(&labels, *v))
-            .x_label_formatter(&|v| if *v == 0.0 { "0".into() } else { human(*v * 3600.0) })
+            .x_label_formatter(&|v| {
+                if *v == 0.0 {
+                    "0".into()
+                } else {
+                    human(*v * 3600.0)
+                }
+            })
             .x_desc("simulated time")
             .bold_line_style(GRID)
             .label_style(style(14))
@@ -1116,8 +1144,12 @@ impl Chart for Timeline {
         } else {
             format!("{} cluster(s)", n)
         };
-        side.draw(&Text::new(note, (6, 24 + 22 * entries.len() as i32 + 8), style(13)))
-            .map_err(e)?;
+        side.draw(&Text::new(
+            note,
+            (6, 24 + 22 * entries.len() as i32 + 8),
+            style(13),
+        ))
+        .map_err(e)?;
         side.draw(&Text::new(
             format!("lane height: revision 0 to {}", self.max_rev),
             (6, 24 + 22 * entries.len() as i32 + 28),
@@ -1195,9 +1227,10 @@ impl Chart for Cost {
             for (i, &(m, v)) in per.iter().enumerate() {
                 let x = i as f64;
                 chart
-                    .draw_series([
-                        Rectangle::new([(x - 0.3, 0.0), (x + 0.3, v)], model_color(m).filled()),
-                    ])
+                    .draw_series([Rectangle::new(
+                        [(x - 0.3, 0.0), (x + 0.3, v)],
+                        model_color(m).filled(),
+                    )])
                     .map_err(e)?;
                 chart
                     .draw_series([Text::new(

@@ -165,7 +165,10 @@ impl View<'_> {
             self.p50("push", "deploy_latency"),
             self.p50("pull", "deploy_latency"),
         ) else {
-            return vec!["At least one model completed no deploy, so deploy speed cannot be compared.".into()];
+            return vec![
+                "At least one model completed no deploy, so deploy speed cannot be compared."
+                    .into(),
+            ];
         };
         let diff = self.iv.metric("deploy_latency").map(|m| &m.push_minus_pull);
         let verdict = diff.and_then(|d| d.p50_verdict);
@@ -247,7 +250,10 @@ impl View<'_> {
     }
 
     fn bad_release_sentence(&self) -> String {
-        let failed: u64 = MODELS.iter().map(|m| self.counter(m, "failed_deploys")).sum();
+        let failed: u64 = MODELS
+            .iter()
+            .map(|m| self.counter(m, "failed_deploys"))
+            .sum();
         let n = |m: &str| {
             self.metric(m, "failed_deploy_recovery")
                 .map(|s| s.count)
@@ -368,7 +374,10 @@ impl View<'_> {
             let v = self.p50(m, "deploy_latency");
             (dur(v), v.map(dora::lead_time))
         };
-        row("Lead time for changes (p50 deploy_latency)", [lead("push"), lead("pull")]);
+        row(
+            "Lead time for changes (p50 deploy_latency)",
+            [lead("push"), lead("pull")],
+        );
         let freq = |m: &str| {
             let v = deploys_per_day(
                 self.counter(m, "deploys"),
@@ -376,11 +385,20 @@ impl View<'_> {
                 sm.duration_s,
                 sm.repetitions,
             );
-            (format!("{} per day", rate(v)), Some(dora::deployment_frequency(v)))
+            (
+                format!("{} per day", rate(v)),
+                Some(dora::deployment_frequency(v)),
+            )
         };
-        row("Deployment frequency (per cluster)", [freq("push"), freq("pull")]);
+        row(
+            "Deployment frequency (per cluster)",
+            [freq("push"), freq("pull")],
+        );
         let cfr = |m: &str| {
-            let v = change_failure_rate(self.counter(m, "deploys"), self.counter(m, "failed_deploys"));
+            let v = change_failure_rate(
+                self.counter(m, "deploys"),
+                self.counter(m, "failed_deploys"),
+            );
             (
                 v.map(percent).unwrap_or_else(|| "—".into()),
                 v.map(dora::change_failure_rate),
@@ -400,17 +418,16 @@ impl View<'_> {
     }
 
     fn results(&self) -> (Table, String) {
-        let head = [
-            "metric",
-            "push p50 [95% CI]",
-            "pull p50 [95% CI]",
-            "push p95 [95% CI]",
-            "pull p95 [95% CI]",
-            "push − pull at p50 [95% CI]",
-            "verdict",
-        ]
-        .map(String::from)
-        .to_vec();
+        let ci = if self.reps() > 1 { " [95% CI]" } else { "" };
+        let head = vec![
+            "metric".to_string(),
+            format!("push p50{ci}"),
+            format!("pull p50{ci}"),
+            format!("push p95{ci}"),
+            format!("pull p95{ci}"),
+            format!("push − pull at p50{ci}"),
+            "verdict".to_string(),
+        ];
         let mut rows = Vec::new();
         for m in RESULT_METRICS {
             let name = m.name();
@@ -449,16 +466,14 @@ impl View<'_> {
                     self.p50("pull", name),
                     self.metric("pull", name).and_then(|s| s.ci95_p50_s),
                 ),
-                cell(
-                    self.p95("push", name),
-                    iv.and_then(|x| x.push.ci95_p95_s),
-                ),
-                cell(
-                    self.p95("pull", name),
-                    iv.and_then(|x| x.pull.ci95_p95_s),
-                ),
+                cell(self.p95("push", name), iv.and_then(|x| x.push.ci95_p95_s)),
+                cell(self.p95("pull", name), iv.and_then(|x| x.pull.ci95_p95_s)),
                 diff,
-                verdict_text(iv.and_then(|x| x.push_minus_pull.p50_verdict)).to_string(),
+                match iv.and_then(|x| x.push_minus_pull.p50_verdict) {
+                    Some(v) => verdict_text(Some(v)).to_string(),
+                    None if self.reps() <= 1 => verdict_text(None).to_string(),
+                    None => "n/a (one model has no samples)".to_string(),
+                },
             ]);
         }
         let note = if self.reps() > 1 {
@@ -467,7 +482,7 @@ impl View<'_> {
                 self.reps()
             )
         } else {
-            "This run has a single repetition, so no confidence interval is available: intervals come from resampling repetitions, and one repetition has no variation between repetitions to resample. Run with more repetitions (for example --repetitions 5) to get them.".to_string()
+            "This run has a single repetition, so no confidence interval is available: intervals come from resampling repetitions, and one repetition has no variation between repetitions to resample. Run more repetitions (the scenario's repetitions key or --repetitions) to get them.".to_string()
         };
         (Table { head, rows }, note)
     }
@@ -572,7 +587,12 @@ pub fn command_of(run: &RunDir) -> Option<String> {
     let r = run.run.as_ref()?;
     let mut words = r.command.split(' ');
     words.next()?;
-    Some(std::iter::once("pushpull").chain(words).collect::<Vec<_>>().join(" "))
+    Some(
+        std::iter::once("pushpull")
+            .chain(words)
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
 }
 
 pub fn build(run: &RunDir, iv: &Intervals) -> Findings {
@@ -622,16 +642,17 @@ pub fn build(run: &RunDir, iv: &Intervals) -> Findings {
             vec!["repetitions".into(), sm.repetitions.to_string()],
         ],
     };
-    if let Some(f) = run.run.as_ref().map(|r| r.scenario_file.clone()).filter(|f| !f.is_empty()) {
+    if let Some(f) = run
+        .run
+        .as_ref()
+        .map(|r| r.scenario_file.clone())
+        .filter(|f| !f.is_empty())
+    {
         reproduce.rows.push(vec!["scenario file".into(), f]);
     }
     Findings {
         title: format!("pushpull report: {}", sm.scenario),
-        subtitle: format!(
-            "{} against {}",
-            v.label("push"),
-            v.label("pull")
-        ),
+        subtitle: format!("{} against {}", v.label("push"), v.label("pull")),
         summary,
         dora,
         dora_note,
@@ -648,27 +669,69 @@ pub fn build(run: &RunDir, iv: &Intervals) -> Findings {
 
 /// Each metric's definition (DESIGN.md), for the methodology section.
 pub const DEFINITIONS: [(&str, &str); 11] = [
-    ("deploy_latency", "one (commit, cluster) pair: commit created → every app it changed rolled out on that cluster (kubectl rollout status rules: observedGeneration current, updated = available = desired replicas, no old replicas)."),
-    ("fleet_deploy_latency", "one commit: commit created → rolled out on every cluster."),
-    ("detect", "stage of deploy_latency: commit → picked up by the delivery model."),
-    ("queue", "stage of deploy_latency: picked up → work starts (a pipeline runner, or a sync worker)."),
-    ("build", "stage of deploy_latency: work starts → first apply (push only: the build step)."),
-    ("apply", "stage of deploy_latency: first apply → last apply acknowledged."),
-    ("rollout", "stage of deploy_latency: last apply acknowledged → rolled out."),
-    ("drift_recovery", "one drift event: drift injected → live state equals desired again. Drift never recovered before the horizon is counted in drift_unrecovered, never silently dropped."),
-    ("rollback", "one bad release: rollback decided → last good version rolled out everywhere."),
-    ("failed_deploy_recovery", "one bad release: bad commit created → healthy again everywhere (DORA failed deployment recovery time)."),
-    ("cluster_restore", "one lost cluster: empty cluster back online → every app at its desired revision again."),
+    (
+        "deploy_latency",
+        "one (commit, cluster) pair: commit created → every app it changed rolled out on that cluster (kubectl rollout status rules: observedGeneration current, updated = available = desired replicas, no old replicas).",
+    ),
+    (
+        "fleet_deploy_latency",
+        "one commit: commit created → rolled out on every cluster.",
+    ),
+    (
+        "detect",
+        "stage of deploy_latency: commit → picked up by the delivery model.",
+    ),
+    (
+        "queue",
+        "stage of deploy_latency: picked up → work starts (a pipeline runner, or a sync worker).",
+    ),
+    (
+        "build",
+        "stage of deploy_latency: work starts → first apply (push only: the build step).",
+    ),
+    (
+        "apply",
+        "stage of deploy_latency: first apply → last apply acknowledged.",
+    ),
+    (
+        "rollout",
+        "stage of deploy_latency: last apply acknowledged → rolled out.",
+    ),
+    (
+        "drift_recovery",
+        "one drift event: drift injected → live state equals desired again. Drift never recovered before the horizon is counted in drift_unrecovered, never silently dropped.",
+    ),
+    (
+        "rollback",
+        "one bad release: rollback decided → last good version rolled out everywhere.",
+    ),
+    (
+        "failed_deploy_recovery",
+        "one bad release: bad commit created → healthy again everywhere (DORA failed deployment recovery time).",
+    ),
+    (
+        "cluster_restore",
+        "one lost cluster: empty cluster back online → every app at its desired revision again.",
+    ),
 ];
 
 /// Each counter's definition.
 pub const COUNTER_DEFINITIONS: [(&str, &str); 8] = [
     ("deploys", "(commit, cluster) pairs rolled out."),
-    ("failed_deploys", "(commit, cluster) pairs whose rollout failed."),
+    (
+        "failed_deploys",
+        "(commit, cluster) pairs whose rollout failed.",
+    ),
     ("drift_events", "manual edits injected into clusters."),
     ("drift_unrecovered", "drift still live when the run ended."),
-    ("api_requests", "object writes sent to cluster APIs (one per app per apply)."),
+    (
+        "api_requests",
+        "object writes sent to cluster APIs (one per app per apply).",
+    ),
     ("git_fetches", "git fetches and checkouts."),
     ("apply_errors", "applies the cluster API refused."),
-    ("deploys_incomplete", "(commit, cluster) pairs not yet rolled out when the run ended."),
+    (
+        "deploys_incomplete",
+        "(commit, cluster) pairs not yet rolled out when the run ended.",
+    ),
 ];

@@ -112,7 +112,12 @@ pub fn render(f: &Findings, charts: &[ChartFile]) -> String {
         esc(&f.title),
         CSS
     );
-    let _ = writeln!(o, "<h1>{}</h1>\n<p class=\"sub\">{}</p>", esc(&f.title), esc(&f.subtitle));
+    let _ = writeln!(
+        o,
+        "<h1>{}</h1>\n<p class=\"sub\">{}</p>",
+        esc(&f.title),
+        esc(&f.subtitle)
+    );
 
     o.push_str("<h2 id=\"summary\">Executive summary</h2>\n<div class=\"summary\">\n");
     for s in &f.summary {

@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error(
-        "cannot read {path}: {source} (is this a run directory written by `pushpull run`?)"
-    )]
+    #[error("cannot read {path}: {source} (is this a run directory written by `pushpull run`?)")]
     Read {
         path: PathBuf,
         source: std::io::Error,
