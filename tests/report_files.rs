@@ -49,6 +49,17 @@ fn quickstart_into(out: &Path, extra: &[&str]) -> PathBuf {
     out.join("quickstart")
 }
 
+/// One quickstart run shared by the tests of this file (they only read it, or rewrite it
+/// with identical bytes), so the suite runs the simulation once instead of once a test.
+fn shared_quickstart() -> &'static Path {
+    static RUN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    RUN.get_or_init(|| {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report_files");
+        let _ = std::fs::remove_dir_all(&out);
+        quickstart_into(&out, &[])
+    })
+}
+
 fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -75,8 +86,7 @@ fn outputs() -> Vec<String> {
 
 #[test]
 fn quickstart_writes_every_chart_as_svg_and_png() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = quickstart_into(tmp.path(), &[]);
+    let dir = shared_quickstart();
     for c in CHARTS {
         let png = read(&dir.join(format!("charts/{c}.png")));
         assert!(
@@ -109,7 +119,7 @@ fn quickstart_writes_every_chart_as_svg_and_png() {
 #[test]
 fn report_rebuilds_a_copied_run_directory_byte_for_byte() {
     let tmp = tempfile::tempdir().unwrap();
-    let original = quickstart_into(&tmp.path().join("a"), &[]);
+    let original = shared_quickstart();
     let copy = tmp.path().join("elsewhere/deeper/copy");
     std::fs::create_dir_all(&copy).unwrap();
     for f in INPUTS {
@@ -149,8 +159,7 @@ fn report_of_a_directory_without_a_run_exits_2_naming_the_file() {
 
 #[test]
 fn html_is_self_contained_and_under_two_megabytes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = quickstart_into(tmp.path(), &[]);
+    let dir = shared_quickstart();
     let html = text(&dir.join("report.html"));
     assert!(
         html.len() < 2 * 1024 * 1024,
@@ -322,8 +331,7 @@ fn assert_numbers_come_from_files(dir: &Path, name: &str, body: &str) {
 
 #[test]
 fn every_number_in_the_reports_comes_from_the_run_files() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = quickstart_into(tmp.path(), &[]);
+    let dir = shared_quickstart();
     let html = visible(&text(&dir.join("report.html")));
     let md = text(&dir.join("report.md"));
     assert_numbers_come_from_files(&dir, "report.html", &html);
@@ -344,8 +352,7 @@ fn every_number_in_the_reports_comes_from_the_run_files() {
 
 #[test]
 fn summary_intervals_are_the_reports_bootstrap_intervals() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = quickstart_into(tmp.path(), &[]);
+    let dir = shared_quickstart();
     let summary = json(&dir.join("summary.json"));
     let intervals = json(&dir.join("intervals.json"));
     let mut compared = 0;

@@ -121,6 +121,8 @@ fn render<C: Chart>(
         let mut enc = png::Encoder::new(&mut png, w, h);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
+        enc.set_compression(png::Compression::Default);
+        enc.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
         let mut wr = enc.write_header().map_err(e).map_err(fail)?;
         wr.write_image_data(&rgb).map_err(e).map_err(fail)?;
         wr.finish().map_err(e).map_err(fail)?;
@@ -1219,7 +1221,13 @@ impl Chart for Cost {
                 .configure_mesh()
                 .disable_x_mesh()
                 .x_label_formatter(&|v| lane_label(&labels, *v))
-                .y_label_formatter(&|v| rate(*v))
+                .y_label_formatter(&|v| {
+                    if v.fract() == 0.0 {
+                        format!("{v:.0}")
+                    } else {
+                        format!("{v:.1}")
+                    }
+                })
                 .bold_line_style(GRID)
                 .label_style(style(14))
                 .draw()

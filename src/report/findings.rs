@@ -40,7 +40,10 @@ pub fn dur(v: Option<f64>) -> String {
 
 /// A signed duration: `+4m10s`, `−12.0s` (U+2212), `0ms`.
 pub fn signed(v: f64) -> String {
-    if v > 0.0 {
+    // Below the printed resolution a sign would claim a difference that is not shown.
+    if human(v.abs()) == human(0.0) {
+        human(0.0)
+    } else if v > 0.0 {
         format!("+{}", human(v))
     } else if v < 0.0 {
         format!("\u{2212}{}", human(-v))
@@ -75,8 +78,8 @@ pub fn times(a: f64, b: f64) -> String {
 
 pub fn verdict_text(v: Option<Verdict>) -> &'static str {
     match v {
-        Some(Verdict::PushLower) => "push lower",
-        Some(Verdict::PullLower) => "pull lower",
+        Some(Verdict::PushLower) => "push faster",
+        Some(Verdict::PullLower) => "pull faster",
         Some(Verdict::NoSignificantDifference) => "no significant difference",
         None => "no CI (one repetition)",
     }
