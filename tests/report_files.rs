@@ -138,7 +138,7 @@ fn report_rebuilds_a_copied_run_directory_byte_for_byte() {
         );
     }
     // Rebuilding in place changes nothing either.
-    let o = bin().arg("report").arg(&original).output().unwrap();
+    let o = bin().arg("report").arg(original).output().unwrap();
     assert!(o.status.success());
     for f in outputs() {
         assert!(
@@ -334,8 +334,8 @@ fn every_number_in_the_reports_comes_from_the_run_files() {
     let dir = shared_quickstart();
     let html = visible(&text(&dir.join("report.html")));
     let md = text(&dir.join("report.md"));
-    assert_numbers_come_from_files(&dir, "report.html", &html);
-    assert_numbers_come_from_files(&dir, "report.md", &md);
+    assert_numbers_come_from_files(dir, "report.html", &html);
+    assert_numbers_come_from_files(dir, "report.md", &md);
     // The headline figures are there, read from summary.json.
     let summary = json(&dir.join("summary.json"));
     for model in ["push", "pull"] {
@@ -346,7 +346,7 @@ fn every_number_in_the_reports_comes_from_the_run_files() {
     }
     // The check can fail: a number that is in no file is caught.
     let doctored = format!("{md}\nPull is 17.3× faster.");
-    let ok = allowed(&dir);
+    let ok = allowed(dir);
     assert!(tokens(&doctored).iter().any(|t| !ok.contains(t)));
 }
 
@@ -386,5 +386,22 @@ fn one_repetition_reports_that_no_confidence_interval_is_available() {
         );
         assert!(!body.contains("95% CI]"), "{f} has interval columns");
         assert!(!body.contains("excludes zero"), "{f} claims significance");
+    }
+}
+
+#[test]
+fn committed_example_is_what_pushpull_report_builds_from_its_inputs() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/example");
+    let tmp = tempfile::tempdir().unwrap();
+    for f in INPUTS {
+        std::fs::copy(example.join(f), tmp.path().join(f)).unwrap();
+    }
+    let o = bin().arg("report").arg(tmp.path()).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in outputs() {
+        assert!(
+            read(&example.join(&f)) == read(&tmp.path().join(&f)),
+            "reports/example/{f} is stale: run `pushpull report reports/example`"
+        );
     }
 }
