@@ -54,7 +54,12 @@ fn report_html_renders_offline_in_headless_chromium() {
         if std::env::var_os("CI").is_some() {
             panic!("{msg}");
         }
-        eprintln!("SKIPPED report_html_renders_offline_in_headless_chromium: {msg}");
+        // Straight to stderr, past the test harness's capture, so the skip is seen.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED report_html_renders_offline_in_headless_chromium: {msg}"
+        );
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
