@@ -1,4 +1,4 @@
-//! The command line (`pushpull run | validate`): parses arguments, runs scenarios, prints
+//! The command line (`pushpull run | validate | report`): parses arguments, runs scenarios, prints
 //! tables, and maps every outcome to the exit codes of DESIGN.md (0 ok, 1 a threshold
 //! breached, 2 bad input or usage, 3 a needed tool or cluster is missing).
 
@@ -39,6 +39,12 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Compare a run with a baseline; exit 1 if a figure got worse than the tolerance.
     Check(CheckArgs),
+    /// Rebuild the charts, report.html and report.md of a run directory from its
+    /// summary.json, samples.csv and events.csv, without re-running anything.
+    Report {
+        /// A directory written by `pushpull run` (e.g. reports/quickstart).
+        run_dir: PathBuf,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -150,6 +156,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
         Command::Validate { scenarios } => validate(&scenarios),
         Command::Sweep(args) => sweep(args),
         Command::Check(args) => check(args),
+        Command::Report { run_dir } => rebuild_report(&run_dir),
     };
     match result {
         Ok(code) => code,
@@ -227,7 +234,7 @@ fn execute(
         wall_s: (wall * 1e3).round() / 1e3,
         threads,
     };
-    let written = report::write_run(dir, &summary, &runs, &info).map_err(|e| Failure {
+    let written = report::write_run(dir, s, &summary, &runs, &info).map_err(|e| Failure {
         code: 2,
         message: e.to_string(),
     })?;
@@ -385,6 +392,25 @@ fn sweep(args: SweepArgs) -> Result<ExitCode, Failure> {
     })
 }
 
+/// Names of written files relative to `dir` (`summary.json`, `charts/cost.png`, ...).
+fn relative_names(dir: &std::path::Path, written: &[PathBuf]) -> String {
+    written
+        .iter()
+        .map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn rebuild_report(dir: &std::path::Path) -> Result<ExitCode, Failure> {
+    let written = report::write_reports(dir).map_err(|e| Failure::bad_input(e.to_string()))?;
+    println!(
+        "wrote {}/{{{}}}",
+        dir.display(),
+        relative_names(dir, &written)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     if args.mode != Mode::Sim {
         return Err(Failure::bad_input(format!(
@@ -436,14 +462,10 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             Format::Text => {
                 print!("{}", report::table::render(s, &summary));
                 println!();
-                let names: Vec<String> = written
-                    .iter()
-                    .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                    .collect();
                 println!(
                     "wrote {}/{{{}}}; {} events in {}",
                     dir.display(),
-                    names.join(", "),
+                    relative_names(&dir, &written),
                     summary.engine.events,
                     report::table::human(wall),
                 );

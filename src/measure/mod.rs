@@ -2,6 +2,7 @@
 //! tracker that turns world observations into metric samples, and the summary across
 //! repetitions. Pure: no clock, no files; the worlds feed it, the report writes it.
 
+pub mod bootstrap;
 pub mod summary;
 pub mod track;
 

@@ -1,7 +1,9 @@
 //! Summaries across repetitions: HdrHistogram per (model, metric) for quantiles, exact
-//! mean and max from the raw samples, a distribution-free 95% confidence interval for
-//! the median, thresholds, and the `summary.json` shape fixed by DESIGN.md.
+//! mean and max from the raw samples, a bootstrap 95% confidence interval for the median
+//! (over repetitions, so `null` with one repetition), thresholds, and the `summary.json`
+//! shape fixed by DESIGN.md.
 
+use super::bootstrap::{self, Groups};
 use super::{Counters, RunRecord};
 use crate::metric::{Metric, ModelKind, Quantile};
 use crate::scenario::{Nanos, Scenario, duration::secs};
@@ -74,7 +76,9 @@ impl MetricSummary {
             p95_s: q(0.95),
             p99_s: q(0.99),
             max_s: Some(round_us(secs(values[n - 1]))),
-            ci95_p50_s: Some(median_ci(values)),
+            // Filled by `Summary::build` from repetitions; samples alone cannot give an
+            // honest interval because samples of one repetition are correlated.
+            ci95_p50_s: None,
         }
     }
 }
@@ -87,14 +91,31 @@ fn round_us(s: f64) -> f64 {
     (s * 1e6).round() / 1e6
 }
 
-/// 95% confidence interval of the median from order statistics (binomial, normal
-/// approximation): needs no distributional assumption. `sorted` must be ascending.
-pub fn median_ci(sorted: &[Nanos]) -> [f64; 2] {
-    let n = sorted.len() as f64;
-    let half = 1.96 * n.sqrt() / 2.0;
-    let lo = ((n / 2.0 - half).floor().max(1.0) as usize).min(sorted.len()) - 1;
-    let hi = ((n / 2.0 + half).ceil().max(1.0) as usize).min(sorted.len()) - 1;
-    [round_us(secs(sorted[lo])), round_us(secs(sorted[hi]))]
+/// A duration in whole microseconds exactly as `samples.csv` writes it (`{:.6}` of the
+/// seconds), so intervals computed here and by `pushpull report` from the CSV agree to
+/// the bit. Only an exact half microsecond needs the formatter to decide the rounding.
+pub fn csv_micros(n: Nanos) -> u64 {
+    let (us, rest) = (n / 1_000, n % 1_000);
+    match rest.cmp(&500) {
+        std::cmp::Ordering::Less => us,
+        std::cmp::Ordering::Greater => us + 1,
+        std::cmp::Ordering::Equal => {
+            let text = format!("{:.6}", secs(n));
+            let (whole, frac) = text.split_once('.').unwrap_or((&text, "0"));
+            whole.parse::<u64>().unwrap_or(0) * 1_000_000 + frac.parse::<u64>().unwrap_or(0)
+        }
+    }
+}
+
+/// The bootstrap interval of the median of one model's metric, in seconds; `None` with
+/// one repetition. The same function serves `pushpull report` (see `report::stats`).
+pub fn ci95_p50(seed: u64, model: &str, metric: &str, g: &Groups) -> Option<[f64; 2]> {
+    bootstrap::quantile_ci(
+        g,
+        0.5,
+        bootstrap::stream_seed(seed, &[model, metric, "p50"]),
+    )
+    .map(|[lo, hi]| [lo as f64 / 1e6, hi as f64 / 1e6])
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -147,16 +168,32 @@ impl Summary {
             let mut counters = Counters::default();
             let mut values: BTreeMap<Metric, Vec<Nanos>> =
                 Metric::ALL.iter().map(|&m| (m, Vec::new())).collect();
-            for r in reps {
+            // Per repetition, in the microseconds of samples.csv, for the bootstrap.
+            let mut per_rep: BTreeMap<Metric, Vec<Vec<u64>>> = Metric::ALL
+                .iter()
+                .map(|&m| (m, vec![Vec::new(); reps.len()]))
+                .collect();
+            for (i, r) in reps.iter().enumerate() {
                 counters.add(&r.counters);
                 events += r.engine_events;
                 for smp in &r.samples {
                     values.entry(smp.metric).or_default().push(smp.value());
+                    per_rep
+                        .entry(smp.metric)
+                        .or_insert_with(|| vec![Vec::new(); reps.len()])[i]
+                        .push(csv_micros(smp.value()));
                 }
             }
             let metrics = values
                 .into_iter()
-                .map(|(m, mut v)| (m.name(), MetricSummary::from_values(&mut v)))
+                .map(|(m, mut v)| {
+                    let mut ms = MetricSummary::from_values(&mut v);
+                    if ms.count > 0 {
+                        let g = Groups::new(per_rep.remove(&m).unwrap_or_default());
+                        ms.ci95_p50_s = ci95_p50(s.seed, kind.name(), m.name(), &g);
+                    }
+                    (m.name(), ms)
+                })
                 .collect();
             let counters = counters.named().into_iter().collect();
             models.insert(kind.name(), ModelSummary { metrics, counters });
@@ -218,8 +255,25 @@ mod tests {
         assert!((s.p50_s.unwrap() - 50.0).abs() < 0.05, "{:?}", s.p50_s);
         assert!((s.p99_s.unwrap() - 99.0).abs() < 0.1, "{:?}", s.p99_s);
         assert_eq!(s.max_s, Some(100.0));
-        let [lo, hi] = s.ci95_p50_s.unwrap();
-        assert!(lo < 50.0 && hi > 50.0 && hi - lo < 8.0, "{lo}..{hi}");
+    }
+
+    #[test]
+    fn csv_micros_rounds_like_the_csv_text() {
+        for n in [
+            0,
+            499,
+            500,
+            501,
+            1_500,
+            2_500,
+            1_234_567_500,
+            987_654_321_499,
+        ] {
+            let text = format!("{:.6}", secs(n));
+            let (w, f) = text.split_once('.').unwrap();
+            let from_text = w.parse::<u64>().unwrap() * 1_000_000 + f.parse::<u64>().unwrap();
+            assert_eq!(csv_micros(n), from_text, "{n}");
+        }
     }
 
     #[test]

@@ -1,12 +1,23 @@
-//! Writes a run's results: `summary.json`, `samples.csv`, `events.csv` and `run.json`
-//! under `reports/<scenario>/`, each atomically (temp file + rename), so an interrupted
-//! run never leaves a half-written file. Also renders the terminal table.
+//! Writes a run's results: `summary.json`, `samples.csv`, `events.csv`, `run.json` and
+//! `scenario.json` under `reports/<scenario>/`, then the charts, `intervals.json`,
+//! `report.html` and `report.md` built from those files alone (so `pushpull report`
+//! rebuilds them byte for byte). Each file is written atomically (temp file + rename), so
+//! an interrupted run never leaves a half-written file. Also renders the terminal table.
 
+pub mod charts;
+pub mod dora;
+pub mod findings;
+mod font;
+pub mod html;
+pub mod load;
+pub mod markdown;
+pub mod stats;
 pub mod table;
 
 use crate::measure::RunRecord;
 use crate::measure::summary::Summary;
 use crate::metric::ModelKind;
+use crate::scenario::Scenario;
 use crate::scenario::duration::secs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,6 +33,10 @@ pub enum ReportError {
     },
     #[error("cannot write {path}: {source}")]
     Csv { path: PathBuf, source: csv::Error },
+    #[error(transparent)]
+    Load(#[from] load::LoadError),
+    #[error(transparent)]
+    Chart(#[from] charts::ChartError),
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
@@ -128,9 +143,11 @@ pub struct RunInfo {
     pub threads: usize,
 }
 
-/// Writes every output file of a run into `dir`; returns the paths written.
+/// Writes every output file of a run into `dir`, reports included; returns the paths
+/// written.
 pub fn write_run(
     dir: &Path,
+    scenario: &Scenario,
     summary: &Summary,
     runs: &[(ModelKind, Vec<RunRecord>)],
     info: &RunInfo,
@@ -160,5 +177,37 @@ pub fn write_run(
     let mut json = serde_json::to_vec_pretty(info).expect("run info serializes");
     json.push(b'\n');
     put("run.json", json)?;
+    // The expanded scenario, so `pushpull report` can show every parameter without the
+    // YAML file.
+    let mut json = serde_json::to_vec_pretty(scenario).expect("scenario serializes");
+    json.push(b'\n');
+    put("scenario.json", json)?;
+    written.extend(write_reports(dir)?);
+    Ok(written)
+}
+
+/// Builds `intervals.json`, `charts/*.{svg,png}`, `report.html` and `report.md` from the
+/// files of the run directory `dir` alone; returns the paths written.
+pub fn write_reports(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let run = load::load(dir)?;
+    let intervals = stats::Intervals::compute(&run);
+    let charts = charts::all(&run)?;
+    let findings = findings::build(&run, &intervals);
+    let mut written = Vec::new();
+    let mut put = |name: &str, bytes: &[u8]| -> Result<(), ReportError> {
+        let p = dir.join(name);
+        write_atomic(&p, bytes)?;
+        written.push(p);
+        Ok(())
+    };
+    let mut json = serde_json::to_vec_pretty(&intervals).expect("intervals serialize");
+    json.push(b'\n');
+    put("intervals.json", &json)?;
+    for c in &charts {
+        put(&format!("charts/{}.svg", c.name), c.svg.as_bytes())?;
+        put(&format!("charts/{}.png", c.name), &c.png)?;
+    }
+    put("report.html", html::render(&findings, &charts).as_bytes())?;
+    put("report.md", markdown::render(&findings, &charts).as_bytes())?;
     Ok(written)
 }
