@@ -392,19 +392,22 @@ fn sweep(args: SweepArgs) -> Result<ExitCode, Failure> {
     })
 }
 
-/// Names of written files relative to `dir` (`summary.json`, `charts/cost.png`, ...).
+/// Names of written files relative to `dir`, charts counted rather than listed
+/// (`summary.json, report.html, 14 charts`).
 fn relative_names(dir: &std::path::Path, written: &[PathBuf]) -> String {
-    written
-        .iter()
-        .map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
+    let rel: Vec<String> = written.iter().map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string()).collect();
+    let charts = rel.iter().filter(|n| n.starts_with("charts")).count();
+    let mut names: Vec<String> = rel.into_iter().filter(|n| !n.starts_with("charts")).collect();
+    if charts > 0 {
+        names.push(format!("{charts} charts"));
+    }
+    names.join(", ")
 }
 
 fn rebuild_report(dir: &std::path::Path) -> Result<ExitCode, Failure> {
     let written = report::write_reports(dir).map_err(|e| Failure::bad_input(e.to_string()))?;
     println!(
-        "wrote {}/{{{}}}",
+                "wrote {}/ ({})",
         dir.display(),
         relative_names(dir, &written)
     );
@@ -463,7 +466,7 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
                 print!("{}", report::table::render(s, &summary));
                 println!();
                 println!(
-                    "wrote {}/{{{}}}; {} events in {}",
+                                        "wrote {}/ ({}); {} events in {}",
                     dir.display(),
                     relative_names(&dir, &written),
                     summary.engine.events,
