@@ -395,9 +395,15 @@ fn sweep(args: SweepArgs) -> Result<ExitCode, Failure> {
 /// Names of written files relative to `dir`, charts counted rather than listed
 /// (`summary.json, report.html, 14 charts`).
 fn relative_names(dir: &std::path::Path, written: &[PathBuf]) -> String {
-    let rel: Vec<String> = written.iter().map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string()).collect();
+    let rel: Vec<String> = written
+        .iter()
+        .map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string())
+        .collect();
     let charts = rel.iter().filter(|n| n.starts_with("charts")).count();
-    let mut names: Vec<String> = rel.into_iter().filter(|n| !n.starts_with("charts")).collect();
+    let mut names: Vec<String> = rel
+        .into_iter()
+        .filter(|n| !n.starts_with("charts"))
+        .collect();
     if charts > 0 {
         names.push(format!("{charts} charts"));
     }
@@ -407,7 +413,7 @@ fn relative_names(dir: &std::path::Path, written: &[PathBuf]) -> String {
 fn rebuild_report(dir: &std::path::Path) -> Result<ExitCode, Failure> {
     let written = report::write_reports(dir).map_err(|e| Failure::bad_input(e.to_string()))?;
     println!(
-                "wrote {}/ ({})",
+        "wrote {}/ ({})",
         dir.display(),
         relative_names(dir, &written)
     );
@@ -466,7 +472,7 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
                 print!("{}", report::table::render(s, &summary));
                 println!();
                 println!(
-                                        "wrote {}/ ({}); {} events in {}",
+                    "wrote {}/ ({}); {} events in {}",
                     dir.display(),
                     relative_names(&dir, &written),
                     summary.engine.events,

@@ -286,6 +286,75 @@ impl View<'_> {
         )
     }
 
+    /// The window faults of the scenario (outages, partitions, crashes, losses) and what
+    /// they did to each model, from the run's own figures.
+    fn fault_sentence(&self) -> Option<String> {
+        let faults = self.run.scenario.as_ref()?.get("faults")?.as_array()?;
+        let mut kinds: Vec<&str> = Vec::new();
+        for f in faults {
+            let name = match f.get("kind").and_then(|k| k.as_str()) {
+                Some("git_outage") => "a git outage",
+                Some("api_brownout") => "an API brownout",
+                Some("partition") => "a network partition",
+                Some("reconciler_crash") => "a reconciler crash",
+                Some("runner_outage") => "a CI runner outage",
+                Some("cluster_loss") => "a cluster loss",
+                _ => continue,
+            };
+            if !kinds.contains(&name) {
+                kinds.push(name);
+            }
+        }
+        if kinds.is_empty() {
+            return None;
+        }
+        let mut s = format!(
+            "Under {}, deploy latency at p95 was {} with push and {} with pull",
+            join_and(&kinds),
+            dur(self.p95("push", "deploy_latency")),
+            dur(self.p95("pull", "deploy_latency"))
+        );
+        let (ep, el) = (
+            self.counter("push", "apply_errors"),
+            self.counter("pull", "apply_errors"),
+        );
+        if ep + el > 0 {
+            s.push_str(&format!(
+                "; {ep} applies failed under push and {el} under pull, each retried with backoff"
+            ));
+        }
+        let restore = |m: &str| {
+            let n = self
+                .metric(m, "cluster_restore")
+                .map(|x| x.count)
+                .unwrap_or(0);
+            let missing = self.counter(m, "clusters_unrestored");
+            match (n, missing) {
+                (0, 0) => None,
+                (0, k) => Some(format!(
+                    "{m} never did ({k} rebuilt cluster(s) still missing apps at the end)"
+                )),
+                (_, 0) => Some(format!(
+                    "{m} after a median of {}",
+                    dur(self.p50(m, "cluster_restore"))
+                )),
+                (_, k) => Some(format!(
+                    "{m} after a median of {} ({k} rebuilt cluster(s) still missing apps at the end)",
+                    dur(self.p50(m, "cluster_restore"))
+                )),
+            }
+        };
+        let restores: Vec<String> = MODELS.iter().filter_map(|m| restore(m)).collect();
+        if !restores.is_empty() {
+            s.push_str(&format!(
+                "; a rebuilt cluster ran every app again: {}",
+                restores.join(", ")
+            ));
+        }
+        s.push('.');
+        Some(s)
+    }
+
     fn cost_sentence(&self) -> String {
         let hours = simulated_hours(self.run);
         let per = |m: &str, c: &str| {
@@ -602,10 +671,25 @@ pub fn build(run: &RunDir, iv: &Intervals) -> Findings {
     let v = View { run, iv };
     let sm = &run.summary;
     let mut summary = v.speed_sentences();
-    summary.push(v.drift_sentence());
-    summary.push(v.bad_release_sentence());
+    // Sentences about what the scenario did not inject are left out once the summary
+    // has something else to say, so it stays within six sentences.
+    let drift = MODELS.iter().any(|m| v.counter(m, "drift_events") > 0);
+    let bad = MODELS.iter().any(|m| v.counter(m, "failed_deploys") > 0);
+    let faults = v.fault_sentence();
+    if drift || faults.is_none() {
+        summary.push(v.drift_sentence());
+    }
+    if bad || faults.is_none() {
+        summary.push(v.bad_release_sentence());
+    }
+    summary.extend(faults);
     summary.push(v.cost_sentence());
     summary.push(v.caveat_sentence());
+    if summary.len() > 6 {
+        // Keep the limit: the bootstrap sentence joins the speed sentence before it.
+        let second = summary.remove(1);
+        summary[0] = format!("{} {}", summary[0], second);
+    }
     let (dora, dora_note) = v.dora();
     let (results, results_note) = v.results();
     let mut scenario = Table {
@@ -738,3 +822,12 @@ pub const COUNTER_DEFINITIONS: [(&str, &str); 8] = [
         "(commit, cluster) pairs not yet rolled out when the run ended.",
     ),
 ];
+
+/// "a, b and c".
+fn join_and(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
