@@ -47,6 +47,8 @@ const BAD: RGBColor = RGBColor(200, 30, 30);
 const ROLLBACK: RGBColor = RGBColor(120, 60, 160);
 const GRID: RGBColor = RGBColor(225, 225, 225);
 const DESIRED: RGBColor = RGBColor(150, 150, 150);
+/// Fault windows (outages, partitions, crashes, cluster losses): a neutral slate.
+const FAULT: RGBColor = RGBColor(90, 100, 120);
 /// Stage colours (Okabe–Ito, readable with colour blindness), in `STAGES` order.
 const STAGE_COLORS: [RGBColor; 5] = [
     RGBColor(86, 180, 233),
@@ -914,6 +916,10 @@ struct Timeline {
     bad: Vec<(f64, f64)>,
     failed: Vec<(usize, f64)>,
     rollback_decided: Vec<f64>,
+    /// Fault windows (outages, partitions, crashes, losses): (lane or every lane, from h,
+    /// to h), and the kinds seen, for the legend.
+    faults: Vec<(Option<usize>, f64, f64)>,
+    fault_kinds: Vec<String>,
 }
 
 fn push_step(s: &mut Steps, t: f64, v: u64) {
@@ -950,6 +956,9 @@ impl Timeline {
         let mut bad = Vec::new();
         let mut failed = Vec::new();
         let mut rollback_decided = Vec::new();
+        let mut fault_open: BTreeMap<(String, Option<u32>), f64> = BTreeMap::new();
+        let mut faults = Vec::new();
+        let mut fault_kinds: Vec<String> = Vec::new();
         let lane = |e: &EventRow| e.cluster.map(|c| c as usize).filter(|&c| c < lanes);
         for e in &events {
             match e.event.as_str() {
@@ -986,6 +995,23 @@ impl Timeline {
                     }
                 }
                 "rollback_decided" => rollback_decided.push(h(e)),
+                "fault_start" => {
+                    fault_open
+                        .entry((e.detail.clone(), e.cluster))
+                        .or_insert(h(e));
+                    let kind = e.detail.replace('_', " ");
+                    if !fault_kinds.contains(&kind) {
+                        fault_kinds.push(kind);
+                    }
+                }
+                "fault_end" => {
+                    if let Some(t0) = fault_open.remove(&(e.detail.clone(), e.cluster)) {
+                        // A fault on a cluster beyond the lanes drawn is not shown.
+                        if e.cluster.is_none() || lane(e).is_some() {
+                            faults.push((lane(e), t0, h(e)));
+                        }
+                    }
+                }
                 "rollback_complete" => {
                     let bad_rev = e
                         .detail
@@ -1006,6 +1032,12 @@ impl Timeline {
                 .map(|((l, _), t0)| (l, t0, horizon_h)),
         );
         bad.extend(bad_open.into_values().map(|t0| (t0, horizon_h)));
+        faults.extend(fault_open.into_iter().filter_map(|((_, c), t0)| match c {
+            None => Some((None, t0, horizon_h)),
+            Some(c) if (c as usize) < lanes => Some((Some(c as usize), t0, horizon_h)),
+            Some(_) => None,
+        }));
+        faults.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
         drift.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
         bad.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
         let max_rev = desired.last().map(|x| x.1).unwrap_or(0).max(1);
@@ -1020,6 +1052,8 @@ impl Timeline {
             bad,
             failed,
             rollback_decided,
+            faults,
+            fault_kinds,
         }
     }
 
@@ -1091,6 +1125,15 @@ impl Chart for Timeline {
             .map_err(e)?;
         let band = |l: usize| (l as f64 - 0.42, l as f64 + 0.42);
         chart
+            .draw_series(self.faults.iter().map(|&(l, a, b)| {
+                let (y0, y1) = match l {
+                    Some(l) => (l as f64 - 0.5, l as f64 + 0.5),
+                    None => (-0.5, n as f64 - 0.5),
+                };
+                Rectangle::new([(a, y0), (b, y1)], FAULT.mix(0.22).filled())
+            }))
+            .map_err(e)?;
+        chart
             .draw_series(self.bad.iter().map(|&(a, b)| {
                 Rectangle::new([(a, -0.5), (b, n as f64 - 0.5)], BAD.mix(0.16).filled())
             }))
@@ -1132,7 +1175,8 @@ impl Chart for Timeline {
                 ))
                 .map_err(e)?;
         }
-        let entries = [
+        let fault_label = format!("fault: {}", self.fault_kinds.join(", "));
+        let mut entries = vec![
             (Swatch::Line(DESIRED, 4), "desired revision (git)"),
             (Swatch::Line(self.color, 2), "live revision (rolled out)"),
             (Swatch::Box(DRIFT.mix(0.5)), "drift live until corrected"),
@@ -1140,6 +1184,9 @@ impl Chart for Timeline {
             (Swatch::Cross(BAD), "rollout failed"),
             (Swatch::Dashed(ROLLBACK), "rollback decided"),
         ];
+        if !self.fault_kinds.is_empty() {
+            entries.push((Swatch::Box(FAULT.mix(0.35)), fault_label.as_str()));
+        }
         legend(&side, (6, 24), &entries)?;
         let note = if self.clusters > n {
             format!("{} of {} clusters shown", n, self.clusters)
