@@ -2,3 +2,5 @@
 //!
 //! Pure layers (`scenario`, `model`, `measure`) hold no I/O; `sim` and the report writers
 //! are the shells that execute them.
+
+pub mod emulator;
