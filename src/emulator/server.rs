@@ -18,6 +18,8 @@ use tokio::sync::{mpsc, watch};
 
 use super::discovery;
 use super::faults::Faults;
+use super::openapi;
+use super::protobuf;
 use super::resource::Resource;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
@@ -53,6 +55,8 @@ async fn fault_layer(State(state): State<AppState>, request: Request, next: Next
 enum Route {
     Version,
     Health,
+    OpenApiIndex,
+    OpenApi(String),
     CoreVersions,
     Groups,
     Group(String),
@@ -86,6 +90,8 @@ fn parse_route(path: &str) -> Option<Route> {
     let (group, rest) = match segments.as_slice() {
         ["version"] => return Some(Route::Version),
         ["healthz" | "readyz" | "livez"] => return Some(Route::Health),
+        ["openapi", "v3"] => return Some(Route::OpenApiIndex),
+        ["openapi", "v3", gv @ ..] => return Some(Route::OpenApi(gv.join("/"))),
         ["api"] => return Some(Route::CoreVersions),
         ["apis"] => return Some(Route::Groups),
         ["apis", g] => return Some(Route::Group((*g).to_string())),
@@ -194,6 +200,14 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
         return Ok(Value::Null);
     }
     let ct = content_type(headers);
+    if ct.contains("protobuf") {
+        return protobuf::decode(body).map_err(|e| match e {
+            protobuf::ProtobufError::Unsupported(_) => {
+                ApiError::UnsupportedMediaType("application/json, application/yaml".into())
+            }
+            other => ApiError::BadRequest(other.to_string()),
+        });
+    }
     if ct.contains("yaml") {
         serde_yaml_ng::from_slice(body)
             .map_err(|e| ApiError::BadRequest(format!("error decoding YAML: {e}")))
@@ -269,6 +283,10 @@ fn dispatch(
     match (method, route) {
         (Method::GET, Route::Version) => ok(discovery::version()),
         (Method::GET, Route::Health) => Ok(Reply::Text("ok")),
+        (Method::GET, Route::OpenApiIndex) => ok(openapi::index()),
+        (Method::GET, Route::OpenApi(gv)) => openapi::document(&gv)
+            .map(ok)
+            .unwrap_or(Err(ApiError::NoRoute)),
         (Method::GET, Route::CoreVersions) => ok(discovery::core_versions(&state.server_address)),
         (Method::GET, Route::Groups) => ok(discovery::groups()),
         (Method::GET, Route::Group(g)) => discovery::group(&g)
