@@ -1,1 +1,216 @@
-fn main() {}
+//! Emulator throughput and latency over loopback, with kube-rs as the client:
+//! - `ssa_apply`: server-side applies of Deployments per second (16 in flight);
+//! - `watch_fanout_100`: one change delivered to 100 concurrent watch streams.
+//!
+//! After the criterion groups it prints the two figures docs/PERFORMANCE.md records:
+//! applies/s over a fixed batch, and the p50/p99/max per-watcher delivery latency.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use futures::{StreamExt, TryStreamExt};
+use hdrhistogram::Histogram;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams, WatchEvent, WatchParams};
+use kube::{Client, Config};
+use pushpull::emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use serde_json::json;
+use tokio::runtime::Runtime;
+use tokio::sync::mpsc;
+
+const IN_FLIGHT: usize = 16;
+const DEPLOYMENTS: usize = 50;
+const WATCHERS: usize = 100;
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
+
+fn client(emulator: &RunningEmulator) -> Client {
+    let mut config = Config::new(emulator.url().parse().expect("URI"));
+    config.default_retry = false;
+    Client::try_from(config).expect("client")
+}
+
+fn deployment(i: usize, revision: u64) -> serde_json::Value {
+    let name = format!("app-{i}");
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default",
+                     "labels": {"app.kubernetes.io/managed-by": "pushpull"},
+                     "annotations": {"pushpull/revision": revision.to_string()}},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}},
+                              "spec": {"containers": [{"name": "app", "image": "nginx:1.27",
+                                                       "ports": [{"containerPort": 80}]}]}}}})
+}
+
+/// Runs `count` applies with `IN_FLIGHT` concurrent requests; returns the wall time.
+async fn apply_batch(api: &Api<Deployment>, count: u64, start_revision: u64) -> Duration {
+    let params = PatchParams::apply("pushpull-bench");
+    let started = Instant::now();
+    futures::stream::iter(0..count)
+        .map(|n| {
+            let api = api.clone();
+            let params = params.clone();
+            async move {
+                let revision = start_revision + n;
+                let i = (revision as usize) % DEPLOYMENTS;
+                let body = deployment(i, revision);
+                api.patch(&format!("app-{i}"), &params, &Patch::Apply(&body)).await.expect("apply succeeds");
+            }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect::<Vec<()>>()
+        .await;
+    started.elapsed()
+}
+
+struct WatchRig {
+    emulator: RunningEmulator,
+    /// Send instants by sequence number.
+    sent: Arc<Mutex<Vec<Instant>>>,
+    /// One message per (watcher, event) delivery: the latency.
+    delivered: mpsc::UnboundedReceiver<Duration>,
+    histogram: Histogram<u64>,
+}
+
+async fn watch_rig() -> WatchRig {
+    let emulator = Emulator::start(EmulatorConfig::default()).await.expect("start");
+    emulator
+        .apply(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "probe", "namespace": "default"}, "data": {"seq": "0"}}), "bench", false)
+        .expect("seed");
+    let sent = Arc::new(Mutex::new(vec![Instant::now()]));
+    let (tx, delivered) = mpsc::unbounded_channel();
+    let api: Api<ConfigMap> = Api::namespaced(client(&emulator), "default");
+    let rv = api.get("probe").await.expect("get").metadata.resource_version.unwrap_or_default();
+    let mut ready = Vec::new();
+    for _ in 0..WATCHERS {
+        let api = api.clone();
+        let tx = tx.clone();
+        let sent = sent.clone();
+        let rv = rv.clone();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        ready.push(ready_rx);
+        tokio::spawn(async move {
+            let params = WatchParams::default().timeout(290).disable_bookmarks();
+            let mut stream = api.watch(&params, &rv).await.expect("watch").boxed();
+            let _ = ready_tx.send(());
+            while let Ok(Some(event)) = stream.try_next().await {
+                let received = Instant::now();
+                if let WatchEvent::Modified(cm) = event {
+                    let seq: usize = cm.data.and_then(|d| d.get("seq").and_then(|s| s.parse().ok())).unwrap_or(0);
+                    let at = sent.lock().expect("lock").get(seq).copied();
+                    if let Some(at) = at {
+                        let _ = tx.send(received.saturating_duration_since(at));
+                    }
+                }
+            }
+        });
+    }
+    for r in ready {
+        let _ = r.await;
+    }
+    // The watch requests are answered before the server registers them; let them settle.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    WatchRig { emulator, sent, delivered, histogram: Histogram::new_with_bounds(1, 10_000_000, 3).expect("histogram") }
+}
+
+impl WatchRig {
+    /// One in-process change; returns when every watcher has received it.
+    async fn one_change(&mut self) -> Duration {
+        let seq = {
+            let mut sent = self.sent.lock().expect("lock");
+            sent.push(Instant::now());
+            sent.len() - 1
+        };
+        let started = *self.sent.lock().expect("lock").last().expect("just pushed");
+        let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "probe", "namespace": "default"}, "data": {"seq": seq.to_string()}});
+        self.emulator.apply(&body, "bench", false).expect("apply");
+        for _ in 0..WATCHERS {
+            let latency = tokio::time::timeout(Duration::from_secs(10), self.delivered.recv())
+                .await
+                .expect("every watcher receives the change")
+                .expect("channel open");
+            let _ = self.histogram.record(latency.as_micros().max(1) as u64);
+        }
+        started.elapsed()
+    }
+}
+
+fn bench_applies(c: &mut Criterion, rt: &Runtime) {
+    let emulator = rt.block_on(Emulator::start(EmulatorConfig::default())).expect("start");
+    let api: Api<Deployment> = Api::namespaced(client(&emulator), "default");
+    let mut revision = 1;
+    rt.block_on(apply_batch(&api, DEPLOYMENTS as u64, revision));
+    revision += DEPLOYMENTS as u64;
+
+    let mut group = c.benchmark_group("emulator");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("ssa_apply", |b| {
+        b.iter_custom(|iters| {
+            let elapsed = rt.block_on(apply_batch(&api, iters, revision));
+            revision += iters;
+            elapsed
+        })
+    });
+    group.finish();
+
+    let batch = 10_000;
+    let elapsed = rt.block_on(apply_batch(&api, batch, revision));
+    println!(
+        "ssa_applies_per_second: {:.0} ({batch} server-side applies of Deployments over loopback, {IN_FLIGHT} in flight, kube-rs client, {:.2}s)",
+        batch as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
+    rt.block_on(emulator.shutdown());
+}
+
+fn bench_watch(c: &mut Criterion, rt: &Runtime) {
+    let mut rig = rt.block_on(watch_rig());
+    let mut group = c.benchmark_group("emulator");
+    group.bench_function("watch_fanout_100", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                total += rt.block_on(rig.one_change());
+                // Space changes out a little: this measures delivery, not saturation.
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            total
+        })
+    });
+    group.finish();
+
+    rig.histogram.reset();
+    let changes = 1_000;
+    for _ in 0..changes {
+        rt.block_on(rig.one_change());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let h = &rig.histogram;
+    let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "watch_delivery_latency_ms: p50 {:.3} p90 {:.3} p99 {:.3} max {:.3} ({WATCHERS} concurrent kube-rs watch streams, {changes} changes, {} deliveries)",
+        ms(0.5),
+        ms(0.9),
+        ms(0.99),
+        h.max() as f64 / 1000.0,
+        h.len()
+    );
+    let WatchRig { emulator, .. } = rig;
+    rt.block_on(emulator.shutdown());
+}
+
+fn main() {
+    let rt = runtime();
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .configure_from_args();
+    bench_applies(&mut c, &rt);
+    bench_watch(&mut c, &rt);
+    c.final_summary();
+}
