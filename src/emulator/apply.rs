@@ -196,8 +196,12 @@ fn merge_field(target: &mut Map<String, Value>, key: &str, value: &Value) {
             }
             if let Value::Array(existing) = slot {
                 for item in items {
-                    let same_key = |e: &Value| keys.iter().all(|k| e.get(*k) == item.get(*k));
-                    match existing.iter_mut().find(|e| same_key(e)) {
+                    // Compare rendered keys so defaulted key fields (a port's protocol) match.
+                    let key = fields::key_element(item, keys);
+                    match existing
+                        .iter_mut()
+                        .find(|e| key.is_some() && fields::key_element(e, keys) == key)
+                    {
                         Some(found) => merge_applied(found, item),
                         None => existing.push(item.clone()),
                     }

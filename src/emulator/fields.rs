@@ -177,7 +177,7 @@ impl FieldSet {
 }
 
 /// `k:{"name":"app"}` for a keyed list item; `None` if the item lacks a key field.
-fn key_element(item: &Value, keys: &[&str]) -> Option<String> {
+pub fn key_element(item: &Value, keys: &[&str]) -> Option<String> {
     let mut key = Map::new();
     for field in keys {
         match item.get(*field) {

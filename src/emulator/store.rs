@@ -1083,6 +1083,44 @@ mod tests {
     }
 
     #[test]
+    fn reapplying_the_same_config_is_a_no_op() {
+        let store = Store::new(1, 100);
+        let mut config = deployment("web", "a:1");
+        config["spec"]["template"]["spec"]["containers"][0]["ports"] =
+            json!([{"containerPort": 80}]);
+        let opts = WriteOptions {
+            manager: "pushpull".into(),
+            ..Default::default()
+        };
+        let apply = || {
+            store
+                .patch(
+                    Resource::Deployment,
+                    "default",
+                    "web",
+                    Subresource::Main,
+                    PatchKind::Apply,
+                    &config,
+                    &opts,
+                )
+                .unwrap()
+        };
+        let first = apply();
+        let second = apply();
+        assert_eq!(
+            second["metadata"]["resourceVersion"],
+            first["metadata"]["resourceVersion"]
+        );
+        assert_eq!(second["metadata"]["generation"], 1);
+        assert_eq!(
+            second["spec"]["template"]["spec"]["containers"][0]["ports"]
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
+    }
+
+    #[test]
     fn watch_from_compacted_version_is_gone() {
         let store = Store::new(1, 100);
         let rv = store.resource_version();
