@@ -3,7 +3,6 @@
 //! watch streams and `Status` errors. Every request first passes the fault layer.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::discovery;
 use super::faults::Faults;
@@ -153,7 +152,7 @@ fn parse_route(path: &str) -> Option<Route> {
     }
 }
 
-fn json_response(code: StatusCode, body: &Value) -> Response {
+fn json_response(code: StatusCode, body: &impl serde::Serialize) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     (
         code,
@@ -250,6 +249,8 @@ async fn handle(
     };
     match dispatch(&state, method, route, &query, &headers, &body) {
         Ok(Reply::Json(code, value)) => json_response(code, &value),
+        Ok(Reply::Object(code, object)) => json_response(code, &*object),
+        Ok(Reply::List(list)) => json_response(StatusCode::OK, &list),
         Ok(Reply::Text(text)) => (StatusCode::OK, text).into_response(),
         Ok(Reply::Watch(spec, from)) => start_watch(&state, spec, from),
         Err(err) => error_response(&err),
@@ -260,6 +261,27 @@ enum Reply {
     Json(StatusCode, Value),
     Text(&'static str),
     Watch(WatchSpec, WatchFrom),
+    Object(StatusCode, Arc<Value>),
+    List(ListBody),
+}
+
+/// A list response serialized straight from the stored objects (no copies).
+#[derive(serde::Serialize)]
+struct ListBody {
+    kind: String,
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    metadata: Value,
+    items: Vec<Shared>,
+}
+
+/// A stored object serialized in place.
+struct Shared(Arc<Value>);
+
+impl serde::Serialize for Shared {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
 }
 
 fn ok(value: Value) -> Result<Reply, ApiError> {
@@ -350,11 +372,11 @@ fn dispatch(
                 metadata["continue"] = json!(token);
                 metadata["remainingItemCount"] = json!(remaining);
             }
-            ok(json!({
-                "kind": format!("{}List", resource.kind()),
-                "apiVersion": resource.api_version(),
-                "metadata": metadata,
-                "items": page.iter().map(|v| (**v).clone()).collect::<Vec<_>>(),
+            Ok(Reply::List(ListBody {
+                kind: format!("{}List", resource.kind()),
+                api_version: resource.api_version(),
+                metadata,
+                items: page.iter().cloned().map(Shared).collect(),
             }))
         }
         (
@@ -373,7 +395,7 @@ fn dispatch(
                 parse_body(headers, body)?,
                 &opts,
             )?;
-            Ok(Reply::Json(StatusCode::CREATED, (*created).clone()))
+            Ok(Reply::Object(StatusCode::CREATED, created))
         }
         (
             Method::GET,
@@ -397,7 +419,7 @@ fn dispatch(
                     .unwrap_or(0);
                 return ok(table::table(resource, [&*object], rv, include, true));
             }
-            ok((*object).clone())
+            Ok(Reply::Object(StatusCode::OK, object))
         }
         (
             Method::PUT,
@@ -416,7 +438,7 @@ fn dispatch(
                 parse_body(headers, body)?,
                 &opts,
             )?;
-            ok(render_sub(&updated, sub)?)
+            Ok(Reply::Object(StatusCode::OK, render_sub(updated, sub)?))
         }
         (
             Method::PATCH,
@@ -442,8 +464,12 @@ fn dispatch(
                 ));
             };
             let patch_body = match kind {
-                PatchKind::Apply => serde_yaml_ng::from_slice(body)
-                    .map_err(|e| ApiError::BadRequest(format!("error decoding YAML: {e}")))?,
+                // JSON is YAML, and most clients send JSON: parse that fast path first.
+                PatchKind::Apply => match serde_json::from_slice(body) {
+                    Ok(value) => value,
+                    Err(_) => serde_yaml_ng::from_slice(body)
+                        .map_err(|e| ApiError::BadRequest(format!("error decoding YAML: {e}")))?,
+                },
                 _ => serde_json::from_slice(body)
                     .map_err(|e| ApiError::BadRequest(format!("invalid JSON patch: {e}")))?,
             };
@@ -455,7 +481,7 @@ fn dispatch(
             } else {
                 StatusCode::OK
             };
-            Ok(Reply::Json(code, render_sub(&patched, sub)?))
+            Ok(Reply::Object(code, render_sub(patched, sub)?))
         }
         (
             Method::DELETE,
@@ -497,10 +523,10 @@ fn dispatch(
     }
 }
 
-fn render_sub(object: &Value, sub: Subresource) -> Result<Value, ApiError> {
+fn render_sub(object: Arc<Value>, sub: Subresource) -> Result<Arc<Value>, ApiError> {
     match sub {
-        Subresource::Scale => scale_of(object),
-        _ => Ok(object.clone()),
+        Subresource::Scale => scale_of(&object).map(Arc::new),
+        _ => Ok(object),
     }
 }
 
@@ -541,31 +567,20 @@ fn paginate<'a>(
 }
 
 fn start_watch(state: &AppState, spec: WatchSpec, from: WatchFrom) -> Response {
-    let (tx, rx) = mpsc::channel::<Bytes>(256);
-    match state
+    let body = match state
         .store
         .watch(spec.resource, spec.namespace.as_deref(), from)
     {
-        Ok(start) => {
-            tokio::spawn(watch_stream::run(
-                spec,
-                start,
-                tx,
-                state.faults.watch_drops(),
-                state.shutdown.clone(),
-            ));
-        }
-        Err(err) => {
-            // Like the API server: 200, then a single ERROR event carrying the Status.
-            let _ = tx.try_send(watch_stream::error_line(&err));
-        }
-    }
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|bytes| (Ok::<Bytes, Infallible>(bytes), rx))
-    });
-    let mut response = Response::new(Body::from_stream(stream));
+        Ok(start) => Body::from_stream(watch_stream::stream(
+            spec,
+            start,
+            state.faults.watch_drops(),
+            state.shutdown.clone(),
+        )),
+        // Like the API server: 200, then a single ERROR event carrying the Status.
+        Err(err) => Body::from(watch_stream::error_line(&err)),
+    };
+    let mut response = Response::new(body);
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use axum::body::Bytes;
 use std::time::SystemTime;
 
 use rand::{Rng, SeedableRng};
@@ -83,6 +85,7 @@ pub struct Event {
     /// The object before the change (so selector watches can turn a change into ADDED/DELETED).
     pub previous: Option<Arc<Value>>,
     json: OnceLock<String>,
+    line: OnceLock<Bytes>,
 }
 
 impl Event {
@@ -106,6 +109,7 @@ impl Event {
             object,
             previous,
             json: OnceLock::new(),
+            line: OnceLock::new(),
         }
     }
 
@@ -113,6 +117,23 @@ impl Event {
     pub fn object_json(&self) -> &str {
         self.json
             .get_or_init(|| serde_json::to_string(&*self.object).unwrap_or_default())
+    }
+
+    /// The watch line `{"type":..,"object":..}` for `kind`; rendered once for the event's
+    /// own type and shared (reference-counted) by every watch that sends it.
+    pub fn line(&self, kind: EventKind) -> Bytes {
+        let render = |k: EventKind| {
+            Bytes::from(format!(
+                "{{\"type\":\"{}\",\"object\":{}}}\n",
+                k.as_str(),
+                self.object_json()
+            ))
+        };
+        if kind == self.kind {
+            self.line.get_or_init(|| render(kind)).clone()
+        } else {
+            render(kind)
+        }
     }
 }
 

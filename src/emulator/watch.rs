@@ -3,11 +3,17 @@
 //! makes an object stop matching is a DELETED), bookmarks, the `sendInitialEvents` end
 //! marker, 410 Gone as an in-stream ERROR, timeouts, and fault-injected drops.
 
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
+
+use futures::Stream;
 
 use axum::body::Bytes;
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 
 use super::resource::Resource;
 use super::selector::{FieldSelector, LabelSelector};
@@ -70,11 +76,7 @@ struct Renderer {
 impl Renderer {
     fn event(&mut self, kind: EventKind, event: &Event) -> Bytes {
         match self.spec.table {
-            None => Bytes::from(format!(
-                "{{\"type\":\"{}\",\"object\":{}}}\n",
-                kind.as_str(),
-                event.object_json()
-            )),
+            None => event.line(kind),
             Some(include) => {
                 let t = table::table(
                     self.spec.resource,
@@ -94,7 +96,11 @@ impl Renderer {
         if initial_events_end {
             metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
-        let object = json!({"kind": self.spec.resource.kind(), "apiVersion": self.spec.resource.api_version(), "metadata": metadata});
+        let object = json!({
+            "kind": self.spec.resource.kind(),
+            "apiVersion": self.spec.resource.api_version(),
+            "metadata": metadata,
+        });
         line("BOOKMARK", &object)
     }
 }
@@ -111,67 +117,92 @@ pub fn error_line(err: &ApiError) -> Bytes {
     line("ERROR", &err.to_status())
 }
 
-/// Pumps one watch into `tx` until the client leaves, the timeout passes, the emulator
-/// shuts down or a fault drops it.
-pub async fn run(
+/// Everything one open watch needs between events.
+struct Pump {
+    spec: WatchSpec,
+    renderer: Renderer,
+    /// Lines to send before waiting for changes (the initial state or history replay).
+    pending: VecDeque<Bytes>,
+    receiver: broadcast::Receiver<Arc<Event>>,
+    last_rv: u64,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    ticker: tokio::time::Interval,
+    drops: watch::Receiver<u64>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Pump {
+    /// The next line to send, or `None` when the watch ends (timeout, emulator shutdown,
+    /// a fault dropping watches, or a watcher too slow for the broadcast buffer — it then
+    /// resumes from its last resourceVersion like after any dropped watch).
+    async fn next_line(&mut self) -> Option<Bytes> {
+        if let Some(line) = self.pending.pop_front() {
+            return Some(line);
+        }
+        loop {
+            tokio::select! {
+                received = self.receiver.recv() => match received {
+                    Ok(event) => {
+                        self.last_rv = self.last_rv.max(event.rv);
+                        if let Some(kind) = self.spec.classify(&event) {
+                            return Some(self.renderer.event(kind, &event));
+                        }
+                    }
+                    Err(_) => return None,
+                },
+                _ = self.ticker.tick(), if self.spec.bookmarks => {
+                    return Some(self.renderer.bookmark(self.last_rv, false));
+                }
+                _ = &mut self.deadline => return None,
+                _ = self.drops.changed() => return None,
+                _ = self.shutdown.changed() => return None,
+            }
+        }
+    }
+}
+
+/// The body of one watch response: initial lines, then one line per matching change.
+/// Polled directly by the HTTP connection, so a change reaches the socket without an
+/// intermediate task; dropping the body (client gone) ends the watch.
+pub fn stream(
     spec: WatchSpec,
     start: WatchStart,
-    tx: mpsc::Sender<Bytes>,
-    mut drops: watch::Receiver<u64>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+    drops: watch::Receiver<u64>,
+    shutdown: watch::Receiver<bool>,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
     let mut renderer = Renderer {
         spec: spec.clone(),
         headers_sent: false,
     };
     let WatchStart {
         initial,
-        mut receiver,
+        receiver,
         start_rv,
     } = start;
-    let mut last_rv = start_rv;
+    let mut pending = VecDeque::new();
     for event in &initial {
         if let Some(kind) = spec.classify(event) {
-            if tx.send(renderer.event(kind, event)).await.is_err() {
-                return;
-            }
+            pending.push_back(renderer.event(kind, event));
         }
     }
-    if spec.initial_events_end
-        && spec.bookmarks
-        && tx.send(renderer.bookmark(start_rv, true)).await.is_err()
-    {
-        return;
+    if spec.initial_events_end && spec.bookmarks {
+        pending.push_back(renderer.bookmark(start_rv, true));
     }
-    let deadline = tokio::time::sleep(spec.timeout);
-    tokio::pin!(deadline);
-    let mut ticker = tokio::time::interval(spec.bookmark_interval.max(Duration::from_millis(10)));
-    ticker.tick().await;
-    loop {
-        tokio::select! {
-            received = receiver.recv() => match received {
-                Ok(event) => {
-                    last_rv = last_rv.max(event.rv);
-                    if let Some(kind) = spec.classify(&event) {
-                        if tx.send(renderer.event(kind, &event)).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                // A watcher too slow to keep up is closed; it resumes from its last version.
-                Err(broadcast::error::RecvError::Lagged(_)) | Err(broadcast::error::RecvError::Closed) => return,
-            },
-            _ = ticker.tick(), if spec.bookmarks => {
-                if tx.send(renderer.bookmark(last_rv, false)).await.is_err() {
-                    return;
-                }
-            }
-            _ = &mut deadline => return,
-            _ = drops.changed() => return,
-            _ = shutdown.changed() => return,
-            _ = tx.closed() => return,
-        }
-    }
+    let period = spec.bookmark_interval.max(Duration::from_millis(10));
+    let pump = Pump {
+        deadline: Box::pin(tokio::time::sleep(spec.timeout)),
+        ticker: tokio::time::interval_at(tokio::time::Instant::now() + period, period),
+        spec,
+        renderer,
+        pending,
+        receiver,
+        last_rv: start_rv,
+        drops,
+        shutdown,
+    };
+    futures::stream::unfold(pump, |mut pump| async move {
+        pump.next_line().await.map(|line| (Ok(line), pump))
+    })
 }
 
 #[cfg(test)]
@@ -242,19 +273,16 @@ mod tests {
 
     #[tokio::test]
     async fn stream_ends_when_watches_are_dropped() {
+        use futures::StreamExt;
         let store = Arc::new(Store::new(1, 100));
         let start = store
             .watch(Resource::ConfigMap, None, WatchFrom::Current)
             .unwrap();
-        let (tx, mut rx) = mpsc::channel(16);
         let (drop_tx, drop_rx) = watch::channel(0u64);
         let (_shutdown_tx, shutdown_rx) = watch::channel(false);
-        let task = tokio::spawn(run(spec(""), start, tx, drop_rx, shutdown_rx));
+        let mut body = Box::pin(stream(spec(""), start, drop_rx, shutdown_rx));
         drop_tx.send_modify(|e| *e += 1);
-        tokio::time::timeout(Duration::from_secs(5), task)
-            .await
-            .expect("watch ended")
-            .unwrap();
-        assert!(rx.recv().await.is_none());
+        let next = tokio::time::timeout(Duration::from_secs(5), body.next()).await;
+        assert!(matches!(next, Ok(None)), "the stream ended");
     }
 }
