@@ -25,7 +25,11 @@ const DEPLOYMENTS: usize = 50;
 const WATCHERS: usize = 100;
 
 fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 fn client(emulator: &RunningEmulator) -> Client {
@@ -58,7 +62,9 @@ async fn apply_batch(api: &Api<Deployment>, count: u64, start_revision: u64) -> 
                 let revision = start_revision + n;
                 let i = (revision as usize) % DEPLOYMENTS;
                 let body = deployment(i, revision);
-                api.patch(&format!("app-{i}"), &params, &Patch::Apply(&body)).await.expect("apply succeeds");
+                api.patch(&format!("app-{i}"), &params, &Patch::Apply(&body))
+                    .await
+                    .expect("apply succeeds");
             }
         })
         .buffer_unordered(IN_FLIGHT)
@@ -77,14 +83,22 @@ struct WatchRig {
 }
 
 async fn watch_rig() -> WatchRig {
-    let emulator = Emulator::start(EmulatorConfig::default()).await.expect("start");
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("start");
     emulator
         .apply(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "probe", "namespace": "default"}, "data": {"seq": "0"}}), "bench", false)
         .expect("seed");
     let sent = Arc::new(Mutex::new(vec![Instant::now()]));
     let (tx, delivered) = mpsc::unbounded_channel();
     let api: Api<ConfigMap> = Api::namespaced(client(&emulator), "default");
-    let rv = api.get("probe").await.expect("get").metadata.resource_version.unwrap_or_default();
+    let rv = api
+        .get("probe")
+        .await
+        .expect("get")
+        .metadata
+        .resource_version
+        .unwrap_or_default();
     let mut ready = Vec::new();
     for _ in 0..WATCHERS {
         let api = api.clone();
@@ -100,7 +114,10 @@ async fn watch_rig() -> WatchRig {
             while let Ok(Some(event)) = stream.try_next().await {
                 let received = Instant::now();
                 if let WatchEvent::Modified(cm) = event {
-                    let seq: usize = cm.data.and_then(|d| d.get("seq").and_then(|s| s.parse().ok())).unwrap_or(0);
+                    let seq: usize = cm
+                        .data
+                        .and_then(|d| d.get("seq").and_then(|s| s.parse().ok()))
+                        .unwrap_or(0);
                     let at = sent.lock().expect("lock").get(seq).copied();
                     if let Some(at) = at {
                         let _ = tx.send(received.saturating_duration_since(at));
@@ -114,7 +131,12 @@ async fn watch_rig() -> WatchRig {
     }
     // The watch requests are answered before the server registers them; let them settle.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    WatchRig { emulator, sent, delivered, histogram: Histogram::new_with_bounds(1, 10_000_000, 3).expect("histogram") }
+    WatchRig {
+        emulator,
+        sent,
+        delivered,
+        histogram: Histogram::new_with_bounds(1, 10_000_000, 3).expect("histogram"),
+    }
 }
 
 impl WatchRig {
@@ -140,7 +162,9 @@ impl WatchRig {
 }
 
 fn bench_applies(c: &mut Criterion, rt: &Runtime) {
-    let emulator = rt.block_on(Emulator::start(EmulatorConfig::default())).expect("start");
+    let emulator = rt
+        .block_on(Emulator::start(EmulatorConfig::default()))
+        .expect("start");
     let api: Api<Deployment> = Api::namespaced(client(&emulator), "default");
     let mut revision = 1;
     rt.block_on(apply_batch(&api, DEPLOYMENTS as u64, revision));
@@ -205,6 +229,8 @@ fn bench_watch(c: &mut Criterion, rt: &Runtime) {
 
 fn main() {
     let rt = runtime();
+    // kube's client spawns its request buffer on the ambient runtime.
+    let _guard = rt.enter();
     let mut c = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))

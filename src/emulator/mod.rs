@@ -60,7 +60,13 @@ pub enum EmulatorError {
     )]
     UnknownType { api_version: String, kind: String },
     #[error(transparent)]
-    Api(#[from] ApiError),
+    Api(Box<ApiError>),
+}
+
+impl From<ApiError> for EmulatorError {
+    fn from(err: ApiError) -> Self {
+        EmulatorError::Api(Box::new(err))
+    }
 }
 
 /// Entry point: `Emulator::start(config).await` inside tokio, or `start_blocking` outside.

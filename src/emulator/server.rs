@@ -530,11 +530,14 @@ fn render_sub(object: Arc<Value>, sub: Subresource) -> Result<Arc<Value>, ApiErr
     }
 }
 
+/// One page of a list: the items, the continue token, how many remain after it.
+type Page<'a> = (&'a [Arc<Value>], Option<String>, usize);
+
 /// `limit` / `continue` paging; the token is the `namespace/name` of the last item sent.
 fn paginate<'a>(
     items: &'a [Arc<Value>],
     query: &HashMap<String, String>,
-) -> Result<(&'a [Arc<Value>], Option<String>, usize), ApiError> {
+) -> Result<Page<'a>, ApiError> {
     let key = |v: &Value| {
         let m = |k: &str| {
             v.pointer(&format!("/metadata/{k}"))
