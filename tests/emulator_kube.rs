@@ -183,6 +183,52 @@ async fn watcher_survives_dropped_watch_and_410_gone_without_losing_events() {
 }
 
 #[tokio::test]
+async fn streaming_list_watcher_gets_initial_objects_then_changes() {
+    // kube-rs's `streaming_lists()` uses `sendInitialEvents=true` and waits for the
+    // bookmark annotated `k8s.io/initial-events-end` before reporting InitDone.
+    let emulator = Emulator::start(config()).await.expect("start");
+    emulator
+        .apply(&configmap("a", "1"), "test", false)
+        .expect("seed");
+    emulator
+        .apply(&configmap("b", "1"), "test", false)
+        .expect("seed");
+    let api: Api<ConfigMap> = Api::namespaced(client(&emulator), "default");
+    let mut events = watcher(api, watcher::Config::default().streaming_lists()).boxed();
+    let mut initial = Vec::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.try_next())
+            .await
+            .expect("watcher progresses")
+            .expect("no error")
+            .expect("stream open");
+        match event {
+            watcher::Event::Init => {}
+            watcher::Event::InitApply(cm) => initial.push(cm.metadata.name.unwrap_or_default()),
+            watcher::Event::InitDone => break,
+            other => panic!("unexpected before InitDone: {other:?}"),
+        }
+    }
+    assert_eq!(initial, ["a", "b"]);
+    emulator
+        .apply(&configmap("a", "2"), "test", false)
+        .expect("update");
+    let event = tokio::time::timeout(Duration::from_secs(10), events.try_next())
+        .await
+        .expect("change arrives")
+        .expect("no error")
+        .expect("stream open");
+    let watcher::Event::Apply(cm) = event else {
+        panic!("expected Apply, got {event:?}")
+    };
+    assert_eq!(
+        cm.data.unwrap_or_default().get("value").map(String::as_str),
+        Some("2")
+    );
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
 async fn server_side_apply_conflict_needs_force_to_take_ownership() {
     // Mirrors the Kubernetes docs: a second manager changing a field the first manager
     // applied gets a conflict; with force it becomes the field's only owner.
