@@ -8,6 +8,7 @@
 //! After the criterion groups it prints the figures docs/PERFORMANCE.md records:
 //! applies/s over a fixed batch, and the p50/p99/max per-watcher delivery latency.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,7 @@ use kube::{Client, Config};
 use pushpull::emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use serde_json::json;
 use tokio::runtime::Runtime;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
 const IN_FLIGHT: usize = 16;
 const DEPLOYMENTS: usize = 50;
@@ -76,13 +77,36 @@ async fn apply_batch(api: &Api<Deployment>, count: u64, start_revision: u64) -> 
     started.elapsed()
 }
 
+/// Shared by the writer and the watcher tasks. Deliveries are recorded in place (no
+/// per-delivery message to the writer), so the harness adds no wake-ups of its own.
+struct Probe {
+    base: Instant,
+    /// The change in flight: its sequence number and when it was written (ns after `base`).
+    seq: AtomicUsize,
+    sent_ns: AtomicU64,
+    delivered: AtomicUsize,
+    all_delivered: Notify,
+    histogram: Mutex<Histogram<u64>>,
+}
+
+impl Probe {
+    fn record(&self, seq: usize, received: Instant) {
+        if seq != self.seq.load(Ordering::Acquire) {
+            return;
+        }
+        let sent = self.base + Duration::from_nanos(self.sent_ns.load(Ordering::Acquire));
+        let micros = received.saturating_duration_since(sent).as_micros().max(1) as u64;
+        let _ = self.histogram.lock().expect("lock").record(micros);
+        if self.delivered.fetch_add(1, Ordering::AcqRel) + 1 == WATCHERS {
+            self.all_delivered.notify_one();
+        }
+    }
+}
+
 struct WatchRig {
     emulator: RunningEmulator,
-    /// Send instants by sequence number.
-    sent: Arc<Mutex<Vec<Instant>>>,
-    /// One message per (watcher, event) delivery: the latency.
-    delivered: mpsc::UnboundedReceiver<Duration>,
-    histogram: Histogram<u64>,
+    probe: Arc<Probe>,
+    next_seq: usize,
 }
 
 /// How the 100 watchers read their streams.
@@ -108,11 +132,17 @@ async fn watch_rig(watchers: Watchers) -> WatchRig {
     let emulator = Emulator::start(EmulatorConfig::default())
         .await
         .expect("start");
-    emulator
-        .apply(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "probe", "namespace": "default"}, "data": {"seq": "0"}}), "bench", false)
-        .expect("seed");
-    let sent = Arc::new(Mutex::new(vec![Instant::now()]));
-    let (tx, delivered) = mpsc::unbounded_channel();
+    let probe_object = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "probe", "namespace": "default"}, "data": {"seq": "0"}});
+    emulator.apply(&probe_object, "bench", false).expect("seed");
+    let probe = Arc::new(Probe {
+        base: Instant::now(),
+        seq: AtomicUsize::new(0),
+        sent_ns: AtomicU64::new(0),
+        delivered: AtomicUsize::new(0),
+        all_delivered: Notify::new(),
+        histogram: Mutex::new(Histogram::new_with_bounds(1, 10_000_000, 3).expect("histogram")),
+    });
     let client = client(&emulator);
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     let rv = api
@@ -126,19 +156,12 @@ async fn watch_rig(watchers: Watchers) -> WatchRig {
     for _ in 0..WATCHERS {
         let api = api.clone();
         let client = client.clone();
-        let tx = tx.clone();
-        let sent = sent.clone();
+        let probe = probe.clone();
         let rv = rv.clone();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         ready.push(ready_rx);
         tokio::spawn(async move {
             let params = WatchParams::default().timeout(290).disable_bookmarks();
-            let record = |seq: usize, received: Instant| {
-                let at = sent.lock().expect("lock").get(seq).copied();
-                if let Some(at) = at {
-                    let _ = tx.send(received.saturating_duration_since(at));
-                }
-            };
             match watchers {
                 Watchers::KubeRs => {
                     let mut stream = api.watch(&params, &rv).await.expect("watch").boxed();
@@ -149,7 +172,7 @@ async fn watch_rig(watchers: Watchers) -> WatchRig {
                             let seq = cm
                                 .data
                                 .and_then(|d| d.get("seq").and_then(|s| s.parse().ok()));
-                            record(seq.unwrap_or(0), received);
+                            probe.record(seq.unwrap_or(0), received);
                         }
                     }
                 }
@@ -163,7 +186,7 @@ async fn watch_rig(watchers: Watchers) -> WatchRig {
                     while let Some(Ok(line)) = lines.next().await {
                         let received = Instant::now();
                         if let Some(seq) = seq_in_line(&line) {
-                            record(seq, received);
+                            probe.record(seq, received);
                         }
                     }
                 }
@@ -177,30 +200,28 @@ async fn watch_rig(watchers: Watchers) -> WatchRig {
     tokio::time::sleep(Duration::from_millis(200)).await;
     WatchRig {
         emulator,
-        sent,
-        delivered,
-        histogram: Histogram::new_with_bounds(1, 10_000_000, 3).expect("histogram"),
+        probe,
+        next_seq: 1,
     }
 }
 
 impl WatchRig {
     /// One in-process change; returns when every watcher has received it.
     async fn one_change(&mut self) -> Duration {
-        let seq = {
-            let mut sent = self.sent.lock().expect("lock");
-            sent.push(Instant::now());
-            sent.len() - 1
-        };
-        let started = *self.sent.lock().expect("lock").last().expect("just pushed");
-        let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "probe", "namespace": "default"}, "data": {"seq": seq.to_string()}});
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let body = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "probe", "namespace": "default"}, "data": {"seq": seq.to_string()}});
+        let probe = &self.probe;
+        probe.delivered.store(0, Ordering::Release);
+        let started = Instant::now();
+        let sent_ns = started.duration_since(probe.base).as_nanos() as u64;
+        probe.sent_ns.store(sent_ns, Ordering::Release);
+        probe.seq.store(seq, Ordering::Release);
         self.emulator.apply(&body, "bench", false).expect("apply");
-        for _ in 0..WATCHERS {
-            let latency = tokio::time::timeout(Duration::from_secs(10), self.delivered.recv())
-                .await
-                .expect("every watcher receives the change")
-                .expect("channel open");
-            let _ = self.histogram.record(latency.as_micros().max(1) as u64);
-        }
+        tokio::time::timeout(Duration::from_secs(10), probe.all_delivered.notified())
+            .await
+            .expect("every watcher receives the change");
         started.elapsed()
     }
 }
@@ -255,13 +276,13 @@ fn bench_watch(c: &mut Criterion, rt: &Runtime, watchers: Watchers) {
     });
     group.finish();
 
-    rig.histogram.reset();
+    rig.probe.histogram.lock().expect("lock").reset();
     let changes = 1_000;
     for _ in 0..changes {
         rt.block_on(rig.one_change());
         std::thread::sleep(Duration::from_millis(2));
     }
-    let h = &rig.histogram;
+    let h = rig.probe.histogram.lock().expect("lock").clone();
     let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     println!(
         "watch_delivery_latency_ms[{name}]: p50 {:.3} p90 {:.3} p99 {:.3} max {:.3} ({WATCHERS} concurrent watch streams, {changes} changes 2 ms apart, {} deliveries)",
