@@ -1142,6 +1142,95 @@ mod tests {
     }
 
     #[test]
+    fn malformed_bodies_are_errors_not_panics() {
+        let store = Store::new(1, 100);
+        for body in [
+            Value::Null,
+            json!([]),
+            json!("x"),
+            json!({"metadata": 3}),
+            json!({"metadata": {"name": 7}}),
+        ] {
+            assert!(
+                store
+                    .create(Resource::Deployment, "default", body.clone(), &opts("t"))
+                    .is_err(),
+                "{body}"
+            );
+            assert!(
+                store
+                    .create(Resource::Namespace, "", body.clone(), &opts("t"))
+                    .is_err(),
+                "{body}"
+            );
+            let applied = store.patch(
+                Resource::Deployment,
+                "default",
+                "x",
+                Subresource::Main,
+                PatchKind::Apply,
+                &body,
+                &opts("t"),
+            );
+            assert!(applied.is_err(), "{body}");
+        }
+        store
+            .create(
+                Resource::Deployment,
+                "default",
+                deployment("web", "a:1"),
+                &opts("t"),
+            )
+            .unwrap();
+        for (kind, body) in [
+            (PatchKind::Merge, json!("x")),
+            (PatchKind::Merge, json!({"spec": "x"})),
+            (PatchKind::Merge, json!({"spec": {"replicas": -1}})),
+            (PatchKind::Json, json!({"op": "add"})),
+            (
+                PatchKind::Json,
+                json!([{"op": "add", "path": "/spec/template/spec/containers/9", "value": 1}]),
+            ),
+            (PatchKind::Strategic, json!([1])),
+            (
+                PatchKind::Strategic,
+                json!({"spec": {"template": {"spec": {"containers": [1]}}}}),
+            ),
+        ] {
+            let patched = store.patch(
+                Resource::Deployment,
+                "default",
+                "web",
+                Subresource::Main,
+                kind,
+                &body,
+                &opts("t"),
+            );
+            assert!(patched.is_err(), "{kind:?} {body}");
+        }
+        for body in [
+            json!({"spec": {"replicas": "x"}}),
+            json!({"spec": null}),
+            json!("x"),
+        ] {
+            let scaled = store.patch(
+                Resource::Deployment,
+                "default",
+                "web",
+                Subresource::Scale,
+                PatchKind::Merge,
+                &body,
+                &opts("t"),
+            );
+            assert!(scaled.is_err(), "{body}");
+        }
+        assert_eq!(
+            store.get(Resource::Deployment, "default", "web").unwrap()["metadata"]["generation"],
+            1
+        );
+    }
+
+    #[test]
     fn watch_from_compacted_version_is_gone() {
         let store = Store::new(1, 100);
         let rv = store.resource_version();
