@@ -13,6 +13,26 @@ fn group_versions() -> Vec<(&'static str, &'static str)> {
     vec![("api/v1", ""), ("apis/apps/v1", "apps")]
 }
 
+/// `/openapi/v2` as the protobuf `openapi_v2.Document` older kubectl (1.20, Debian's
+/// `kubernetes-client`) insists on for client-side validation: just `swagger: "2.0"` and
+/// an `info`, no definitions, so validation finds no schema for our types and skips them.
+pub fn v2_document() -> Vec<u8> {
+    fn string_field(number: u8, text: &str, out: &mut Vec<u8>) {
+        out.push(number << 3 | 2);
+        out.push(text.len() as u8);
+        out.extend_from_slice(text.as_bytes());
+    }
+    let mut info = Vec::new();
+    string_field(1, "Kubernetes", &mut info);
+    string_field(2, "v1.32.0", &mut info);
+    let mut document = Vec::new();
+    string_field(1, "2.0", &mut document);
+    document.push(2 << 3 | 2);
+    document.push(info.len() as u8);
+    document.extend_from_slice(&info);
+    document
+}
+
 pub fn index() -> Value {
     let paths: Map<String, Value> = group_versions()
         .into_iter()
@@ -98,6 +118,14 @@ pub fn document(group_version: &str) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn v2_document_is_a_swagger_2_protobuf_message() {
+        let doc = v2_document();
+        assert_eq!(&doc[..5], b"\x0a\x032.0");
+        assert_eq!(doc[5], 0x12);
+        assert_eq!(doc[6] as usize, doc.len() - 7);
+    }
 
     #[test]
     fn deployment_patch_advertises_field_validation() {

@@ -55,6 +55,7 @@ enum Route {
     Version,
     Health,
     OpenApiIndex,
+    OpenApiV2,
     OpenApi(String),
     CoreVersions,
     Groups,
@@ -90,6 +91,7 @@ fn parse_route(path: &str) -> Option<Route> {
         ["version"] => return Some(Route::Version),
         ["healthz" | "readyz" | "livez"] => return Some(Route::Health),
         ["openapi", "v3"] => return Some(Route::OpenApiIndex),
+        ["openapi", "v2"] => return Some(Route::OpenApiV2),
         ["openapi", "v3", gv @ ..] => return Some(Route::OpenApi(gv.join("/"))),
         ["api"] => return Some(Route::CoreVersions),
         ["apis"] => return Some(Route::Groups),
@@ -252,6 +254,15 @@ async fn handle(
         Ok(Reply::Object(code, object)) => json_response(code, &*object),
         Ok(Reply::List(list)) => json_response(StatusCode::OK, &list),
         Ok(Reply::Text(text)) => (StatusCode::OK, text).into_response(),
+        Ok(Reply::Protobuf(bytes)) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            )],
+            bytes,
+        )
+            .into_response(),
         Ok(Reply::Watch(spec, from)) => start_watch(&state, spec, from),
         Err(err) => error_response(&err),
     }
@@ -263,6 +274,7 @@ enum Reply {
     Watch(WatchSpec, WatchFrom),
     Object(StatusCode, Arc<Value>),
     List(ListBody),
+    Protobuf(Vec<u8>),
 }
 
 /// A list response serialized straight from the stored objects (no copies).
@@ -306,6 +318,7 @@ fn dispatch(
         (Method::GET, Route::Version) => ok(discovery::version()),
         (Method::GET, Route::Health) => Ok(Reply::Text("ok")),
         (Method::GET, Route::OpenApiIndex) => ok(openapi::index()),
+        (Method::GET, Route::OpenApiV2) => Ok(Reply::Protobuf(openapi::v2_document())),
         (Method::GET, Route::OpenApi(gv)) => openapi::document(&gv)
             .map(ok)
             .unwrap_or(Err(ApiError::NoRoute)),
