@@ -39,12 +39,24 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Compare a run with a baseline; exit 1 if a figure got worse than the tolerance.
     Check(CheckArgs),
+    /// The embedded Kubernetes API emulator (live mode without Docker).
+    Emulator {
+        #[command(subcommand)]
+        command: EmulatorCommand,
+    },
     /// Rebuild the charts, report.html and report.md of a run directory from its
     /// summary.json, samples.csv and events.csv, without re-running anything.
     Report {
         /// A directory written by `pushpull run` (e.g. reports/quickstart).
         run_dir: PathBuf,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EmulatorCommand {
+    /// Serve the API on 127.0.0.1 in the foreground and write a kubeconfig (context
+    /// `pushpull-emulator`) that kubectl and kube-rs accept; Ctrl-C stops it.
+    Serve(crate::emulator::cli::ServeArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -156,6 +168,14 @@ pub fn main_with(cli: Cli) -> ExitCode {
         Command::Validate { scenarios } => validate(&scenarios),
         Command::Sweep(args) => sweep(args),
         Command::Check(args) => check(args),
+        Command::Emulator {
+            command: EmulatorCommand::Serve(args),
+        } => crate::emulator::cli::run_serve(args)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(|e| Failure {
+                code: 2,
+                message: format!("emulator: {e:#}"),
+            }),
         Command::Report { run_dir } => rebuild_report(&run_dir),
     };
     match result {

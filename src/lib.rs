@@ -1,10 +1,11 @@
 //! pushpull: compare push-based delivery pipelines with pull-based GitOps reconcilers.
 //!
-//! Pure layers (`scenario`, `metric`, `model`, `measure`) hold no I/O; `sim` and `report`
-//! are the shells that execute and write them.
+//! Pure layers (`scenario`, `metric`, `model`, `measure`) hold no I/O; `sim`, `emulator` and
+//! `report` are the shells that execute and write them.
 
 pub mod check;
 pub mod cli;
+pub mod emulator;
 pub mod measure;
 pub mod metric;
 pub mod model;

@@ -1,0 +1,268 @@
+//! API defaulting and validation for the served types, run on every write like the real
+//! API server's admission chain: defaults first (so clients read back what they would from
+//! a cluster), then the checks whose failures are `422 Invalid`.
+
+use serde_json::{Map, Value, json};
+
+use super::resource::Resource;
+use super::selector::LabelSelector;
+use super::status::{ApiError, Cause};
+
+/// Fills in the fields the API server would default.
+pub fn apply_defaults(resource: Resource, object: &mut Value) {
+    match resource {
+        Resource::Namespace => default_namespace(object),
+        Resource::ConfigMap => {}
+        Resource::Deployment => default_deployment(object),
+    }
+}
+
+fn object_entry<'a>(parent: &'a mut Value, key: &str) -> &'a mut Value {
+    if !parent.is_object() {
+        *parent = Value::Object(Map::new());
+    }
+    let map = parent.as_object_mut().expect("made an object above");
+    let slot = map
+        .entry(key.to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !slot.is_object() {
+        *slot = Value::Object(Map::new());
+    }
+    slot
+}
+
+fn default_key(object: &mut Value, key: &str, value: Value) {
+    if let Some(map) = object.as_object_mut() {
+        map.entry(key.to_string()).or_insert(value);
+    }
+}
+
+fn default_namespace(object: &mut Value) {
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let labels = object_entry(object_entry(object, "metadata"), "labels");
+    default_key(labels, "kubernetes.io/metadata.name", json!(name));
+    default_key(
+        object_entry(object, "spec"),
+        "finalizers",
+        json!(["kubernetes"]),
+    );
+    default_key(object_entry(object, "status"), "phase", json!("Active"));
+}
+
+fn default_deployment(object: &mut Value) {
+    let spec = object_entry(object, "spec");
+    default_key(spec, "replicas", json!(1));
+    default_key(spec, "revisionHistoryLimit", json!(10));
+    default_key(spec, "progressDeadlineSeconds", json!(600));
+    let strategy = object_entry(spec, "strategy");
+    default_key(strategy, "type", json!("RollingUpdate"));
+    if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
+        let rolling = object_entry(strategy, "rollingUpdate");
+        default_key(rolling, "maxSurge", json!("25%"));
+        default_key(rolling, "maxUnavailable", json!("25%"));
+    }
+    let pod = object_entry(object_entry(spec, "template"), "spec");
+    default_key(pod, "restartPolicy", json!("Always"));
+    default_key(pod, "terminationGracePeriodSeconds", json!(30));
+    default_key(pod, "dnsPolicy", json!("ClusterFirst"));
+    default_key(pod, "schedulerName", json!("default-scheduler"));
+    default_key(pod, "securityContext", json!({}));
+    if let Some(containers) = pod.get_mut("containers").and_then(Value::as_array_mut) {
+        for container in containers.iter_mut().filter(|c| c.is_object()) {
+            let image = container.get("image").and_then(Value::as_str).unwrap_or("");
+            let tag = image
+                .rsplit('/')
+                .next()
+                .and_then(|last| last.split_once(':'))
+                .map(|(_, t)| t);
+            let policy = if tag.is_none() || tag == Some("latest") {
+                "Always"
+            } else {
+                "IfNotPresent"
+            };
+            default_key(container, "imagePullPolicy", json!(policy));
+            default_key(
+                container,
+                "terminationMessagePath",
+                json!("/dev/termination-log"),
+            );
+            default_key(container, "terminationMessagePolicy", json!("File"));
+            default_key(container, "resources", json!({}));
+            if let Some(ports) = container.get_mut("ports").and_then(Value::as_array_mut) {
+                for port in ports.iter_mut() {
+                    default_key(port, "protocol", json!("TCP"));
+                }
+            }
+        }
+    }
+}
+
+fn invalid(field: &str, message: String) -> Cause {
+    Cause {
+        reason: "FieldValueInvalid".into(),
+        message,
+        field: field.into(),
+    }
+}
+
+/// RFC 1123 label (`max` 63) or subdomain (`max` 253, dots allowed).
+fn valid_dns_name(name: &str, max: usize, dots: bool) -> bool {
+    !name.is_empty()
+        && name.len() <= max
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (dots && c == '.'))
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// Checks a fully defaulted object; the error is the `422 Invalid` the API server returns.
+pub fn validate(resource: Resource, object: &Value) -> Result<(), ApiError> {
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let mut causes = Vec::new();
+    let is_namespace = resource == Resource::Namespace;
+    if !valid_dns_name(name, if is_namespace { 63 } else { 253 }, !is_namespace) {
+        causes.push(invalid(
+            "metadata.name",
+            format!("Invalid value: {name:?}: a lowercase RFC 1123 name must consist of lower case alphanumeric characters, '-' or '.'"),
+        ));
+    }
+    if resource == Resource::Deployment {
+        validate_deployment(object, &mut causes);
+    }
+    if causes.is_empty() {
+        return Ok(());
+    }
+    let kind = match resource.group() {
+        "" => resource.kind().to_string(),
+        group => format!("{}.{group}", resource.kind()),
+    };
+    Err(ApiError::Invalid {
+        kind,
+        subject: resource.subject(name),
+        causes,
+    })
+}
+
+fn validate_deployment(object: &Value, causes: &mut Vec<Cause>) {
+    let spec = object.get("spec").unwrap_or(&Value::Null);
+    match spec.get("replicas").and_then(Value::as_i64) {
+        Some(r) if r >= 0 => {}
+        _ => causes.push(invalid(
+            "spec.replicas",
+            "Invalid value: must be greater than or equal to 0".into(),
+        )),
+    }
+    let selector = spec.get("selector").filter(|s| s.is_object());
+    let template_labels = spec
+        .pointer("/template/metadata/labels")
+        .cloned()
+        .unwrap_or(json!({}));
+    match selector {
+        None => causes.push(Cause {
+            reason: "FieldValueRequired".into(),
+            message: "Required value".into(),
+            field: "spec.selector".into(),
+        }),
+        Some(sel) => {
+            let parsed = LabelSelector::from_label_selector_object(sel);
+            let probe = json!({"metadata": {"labels": template_labels}});
+            if parsed.is_empty() {
+                causes.push(invalid(
+                    "spec.selector",
+                    "Invalid value: empty selector is invalid for deployment".into(),
+                ));
+            } else if !parsed.matches(&probe) {
+                causes.push(invalid(
+                    "spec.template.metadata.labels",
+                    format!("Invalid value: {template_labels}: `selector` does not match template `labels`"),
+                ));
+            }
+        }
+    }
+    let containers = spec
+        .pointer("/template/spec/containers")
+        .and_then(Value::as_array);
+    match containers {
+        Some(cs) if !cs.is_empty() => {
+            for (i, c) in cs.iter().enumerate() {
+                for key in ["name", "image"] {
+                    if c.get(key).and_then(Value::as_str).is_none_or(str::is_empty) {
+                        causes.push(Cause {
+                            reason: "FieldValueRequired".into(),
+                            message: "Required value".into(),
+                            field: format!("spec.template.spec.containers[{i}].{key}"),
+                        });
+                    }
+                }
+            }
+        }
+        _ => causes.push(Cause {
+            reason: "FieldValueRequired".into(),
+            message: "Required value".into(),
+            field: "spec.template.spec.containers".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment() -> Value {
+        json!({"metadata": {"name": "web"}, "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                         "spec": {"containers": [{"name": "app", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}]}}}})
+    }
+
+    #[test]
+    fn deployment_defaults_match_the_api_server() {
+        let mut d = deployment();
+        apply_defaults(Resource::Deployment, &mut d);
+        assert_eq!(d["spec"]["replicas"], 1);
+        assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxSurge"], "25%");
+        assert_eq!(d["spec"]["progressDeadlineSeconds"], 600);
+        let c = &d["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["imagePullPolicy"], "IfNotPresent");
+        assert_eq!(c["ports"][0]["protocol"], "TCP");
+        assert!(validate(Resource::Deployment, &d).is_ok());
+    }
+
+    #[test]
+    fn selector_mismatch_is_invalid() {
+        let mut d = deployment();
+        d["spec"]["selector"]["matchLabels"]["app"] = json!("other");
+        apply_defaults(Resource::Deployment, &mut d);
+        let err = validate(Resource::Deployment, &d).unwrap_err();
+        assert_eq!(err.code().as_u16(), 422);
+        assert!(
+            err.to_string()
+                .starts_with("Deployment.apps \"web\" is invalid: spec.template.metadata.labels")
+        );
+    }
+
+    #[test]
+    fn uppercase_names_are_invalid() {
+        let err = validate(Resource::ConfigMap, &json!({"metadata": {"name": "Bad"}})).unwrap_err();
+        assert!(matches!(err, ApiError::Invalid { .. }));
+    }
+
+    #[test]
+    fn namespace_gets_phase_and_name_label() {
+        let mut ns = json!({"metadata": {"name": "pushpull-a"}});
+        apply_defaults(Resource::Namespace, &mut ns);
+        assert_eq!(ns["status"]["phase"], "Active");
+        assert_eq!(
+            ns["metadata"]["labels"]["kubernetes.io/metadata.name"],
+            "pushpull-a"
+        );
+    }
+}
