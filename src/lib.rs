@@ -6,6 +6,7 @@
 pub mod check;
 pub mod cli;
 pub mod emulator;
+pub mod live;
 pub mod measure;
 pub mod metric;
 pub mod model;
