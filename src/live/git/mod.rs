@@ -144,114 +144,6 @@ impl LiveRepo {
         self.commit_tree(at, tree, &message)
     }
 
-    /// The tree and message of the revert of `bad_rev` on top of the head (not committed).
-    fn revert_tree(&self, bad_rev: Rev) -> Result<(ObjectId, String), GitError> {
-        let bad_id = self.commit_id(bad_rev)?;
-        if bad_rev == 0 {
-            return Err(GitError::RevertInitial {
-                path: self.path.clone(),
-            });
-        }
-        let what = || format!("revision {bad_rev} (commit {bad_id})");
-        let bad = self
-            .repo
-            .find_commit(bad_id)
-            .map_err(|e| self.read(what(), e))?;
-        let subject = bad
-            .message()
-            .map_err(|e| self.read(what(), e))?
-            .summary()
-            .to_str_lossy()
-            .into_owned();
-        let parent = bad
-            .parent_ids()
-            .next()
-            .ok_or_else(|| GitError::RevertInitial {
-                path: self.path.clone(),
-            })?;
-        let parent_tree = self.tree_of_commit(parent.detach())?;
-        let bad_tree = bad.tree_id().map_err(|e| self.read(what(), e))?.detach();
-        let head_tree = self
-            .repo
-            .find_tree(self.head_tree)
-            .map_err(|e| self.read("the head tree", e))?;
-
-        let mut editor = self
-            .repo
-            .edit_tree(self.head_tree)
-            .map_err(|e| self.read("the head tree", e))?;
-        let mut conflicts = Vec::new();
-        let mut edits = 0;
-        for change in self.diff_trees(parent_tree, bad_tree)? {
-            // (path, entry in the parent, id in the bad commit); trees are covered by the
-            // files inside them, which the diff reports too.
-            let (path, before, after) = match change {
-                Change::Addition { entry_mode, .. } | Change::Deletion { entry_mode, .. }
-                    if entry_mode.is_tree() =>
-                {
-                    continue;
-                }
-                Change::Modification {
-                    previous_entry_mode,
-                    entry_mode,
-                    ..
-                } if previous_entry_mode.is_tree() && entry_mode.is_tree() => continue,
-                Change::Addition { oid, path, .. } => (path, None, Some(oid)),
-                Change::Deletion {
-                    entry_mode,
-                    oid,
-                    path,
-                    ..
-                } => (path, Some((entry_mode.kind(), oid)), None),
-                Change::Modification {
-                    previous_entry_mode,
-                    previous_oid,
-                    oid,
-                    path,
-                    ..
-                } => (
-                    path,
-                    Some((previous_entry_mode.kind(), previous_oid)),
-                    Some(oid),
-                ),
-            };
-            let path = path.to_str_lossy().into_owned();
-            let current = head_tree
-                .lookup_entry_by_path(&path)
-                .map_err(|e| self.read(format!("{path} at the head"), e))?
-                .map(|e| e.object_id());
-            if current == after {
-                let edit = match before {
-                    Some((kind, id)) => editor.upsert(path.as_str(), kind, id).map(|_| ()),
-                    None => editor.remove(path.as_str()).map(|_| ()),
-                };
-                edit.map_err(|e| self.write(format!("the revert of {path}"), e))?;
-                edits += 1;
-            } else if current != before.map(|b| b.1) {
-                conflicts.push(path);
-            }
-        }
-        if !conflicts.is_empty() {
-            return Err(GitError::RevertConflict {
-                path: self.path.clone(),
-                bad_rev,
-                paths: conflicts.join(", "),
-            });
-        }
-        if edits == 0 {
-            return Err(GitError::NothingToRevert {
-                path: self.path.clone(),
-                bad_rev,
-            });
-        }
-        let tree = editor
-            .write()
-            .map_err(|e| self.write("the revert's tree", e))?
-            .detach();
-        let message = format!("Revert \"{subject}\"\n\nThis reverts commit {bad_id}.\n");
-        Ok((tree, message))
-    }
-
     /// The newest revision on `main`.
     pub fn head_rev(&self) -> Rev {
         (self.commits.len() - 1) as Rev
@@ -381,6 +273,114 @@ impl LiveRepo {
             file: file.to_string(),
             reason: "not UTF-8 text".into(),
         })
+    }
+
+    /// The tree and message of the revert of `bad_rev` on top of the head (not committed).
+    fn revert_tree(&self, bad_rev: Rev) -> Result<(ObjectId, String), GitError> {
+        let bad_id = self.commit_id(bad_rev)?;
+        if bad_rev == 0 {
+            return Err(GitError::RevertInitial {
+                path: self.path.clone(),
+            });
+        }
+        let what = || format!("revision {bad_rev} (commit {bad_id})");
+        let bad = self
+            .repo
+            .find_commit(bad_id)
+            .map_err(|e| self.read(what(), e))?;
+        let subject = bad
+            .message()
+            .map_err(|e| self.read(what(), e))?
+            .summary()
+            .to_str_lossy()
+            .into_owned();
+        let parent = bad
+            .parent_ids()
+            .next()
+            .ok_or_else(|| GitError::RevertInitial {
+                path: self.path.clone(),
+            })?;
+        let parent_tree = self.tree_of_commit(parent.detach())?;
+        let bad_tree = bad.tree_id().map_err(|e| self.read(what(), e))?.detach();
+        let head_tree = self
+            .repo
+            .find_tree(self.head_tree)
+            .map_err(|e| self.read("the head tree", e))?;
+
+        let mut editor = self
+            .repo
+            .edit_tree(self.head_tree)
+            .map_err(|e| self.read("the head tree", e))?;
+        let mut conflicts = Vec::new();
+        let mut edits = 0;
+        for change in self.diff_trees(parent_tree, bad_tree)? {
+            // (path, entry in the parent, id in the bad commit); trees are covered by the
+            // files inside them, which the diff reports too.
+            let (path, before, after) = match change {
+                Change::Addition { entry_mode, .. } | Change::Deletion { entry_mode, .. }
+                    if entry_mode.is_tree() =>
+                {
+                    continue;
+                }
+                Change::Modification {
+                    previous_entry_mode,
+                    entry_mode,
+                    ..
+                } if previous_entry_mode.is_tree() && entry_mode.is_tree() => continue,
+                Change::Addition { oid, path, .. } => (path, None, Some(oid)),
+                Change::Deletion {
+                    entry_mode,
+                    oid,
+                    path,
+                    ..
+                } => (path, Some((entry_mode.kind(), oid)), None),
+                Change::Modification {
+                    previous_entry_mode,
+                    previous_oid,
+                    oid,
+                    path,
+                    ..
+                } => (
+                    path,
+                    Some((previous_entry_mode.kind(), previous_oid)),
+                    Some(oid),
+                ),
+            };
+            let path = path.to_str_lossy().into_owned();
+            let current = head_tree
+                .lookup_entry_by_path(&path)
+                .map_err(|e| self.read(format!("{path} at the head"), e))?
+                .map(|e| e.object_id());
+            if current == after {
+                let edit = match before {
+                    Some((kind, id)) => editor.upsert(path.as_str(), kind, id).map(|_| ()),
+                    None => editor.remove(path.as_str()).map(|_| ()),
+                };
+                edit.map_err(|e| self.write(format!("the revert of {path}"), e))?;
+                edits += 1;
+            } else if current != before.map(|b| b.1) {
+                conflicts.push(path);
+            }
+        }
+        if !conflicts.is_empty() {
+            return Err(GitError::RevertConflict {
+                path: self.path.clone(),
+                bad_rev,
+                paths: conflicts.join(", "),
+            });
+        }
+        if edits == 0 {
+            return Err(GitError::NothingToRevert {
+                path: self.path.clone(),
+                bad_rev,
+            });
+        }
+        let tree = editor
+            .write()
+            .map_err(|e| self.write("the revert's tree", e))?
+            .detach();
+        let message = format!("Revert \"{subject}\"\n\nThis reverts commit {bad_id}.\n");
+        Ok((tree, message))
     }
 
     /// Every path that differs from tree `a` to tree `b`, trees and files.
