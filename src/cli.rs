@@ -130,6 +130,10 @@ pub struct RunArgs {
     /// kubeconfig context (with --mode kubeconfig).
     #[arg(long)]
     pub context: Option<String>,
+    /// Allow --mode kubeconfig to use this context although it is not a kind-pushpull-*
+    /// cluster or the emulator (pushpull only touches pushpull-* namespaces).
+    #[arg(long, value_name = "NAME")]
+    pub allow_context: Option<String>,
     /// Folder for results; each scenario writes to OUT/<name>/.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
@@ -241,16 +245,56 @@ fn execute(
     dir: &std::path::Path,
     threads: usize,
 ) -> Result<Executed, Failure> {
+    execute_in(s, file, dir, threads, None)
+}
+
+/// Runs one scenario in sim mode, or live when `live` is given, and writes its results.
+fn execute_in(
+    s: &Scenario,
+    file: &str,
+    dir: &std::path::Path,
+    threads: usize,
+    live: Option<crate::live::Target>,
+) -> Result<Executed, Failure> {
     let started = Instant::now();
     tracing::info!(scenario = %s.name, repetitions = s.repetitions, threads, "running");
-    let runs = crate::sim::run(s, threads);
-    let summary = Summary::build(s, "sim", &runs);
+    let (runs, mode, summary) = match live {
+        None => {
+            let runs = crate::sim::run(s, threads);
+            let summary = Summary::build(s, "sim", &runs);
+            (runs, "sim", summary)
+        }
+        Some(target) => {
+            let mode = match target {
+                crate::live::Target::Emulated => "emulated",
+                crate::live::Target::Kind => "kind",
+                crate::live::Target::Kubeconfig { .. } => "kubeconfig",
+            };
+            let unsupported = crate::live::unsupported_faults(s, &target);
+            if !unsupported.is_empty() {
+                eprintln!(
+                    "note: --mode {mode} cannot inject {}: those faults are skipped and listed in summary.json (unsupported_faults)",
+                    unsupported.join(", ")
+                );
+            }
+            let opts = crate::live::LiveOptions {
+                target,
+                run_dir: dir.to_path_buf(),
+            };
+            let outcome = crate::live::run_live(s, &opts).map_err(live_failure)?;
+            let mut summary = Summary::build(s, mode, &outcome.runs);
+            summary.partial = outcome.partial;
+            summary.unsupported_faults = outcome.unsupported_faults;
+            summary.engine.wall_s = Some((started.elapsed().as_secs_f64() * 1e3).round() / 1e3);
+            (outcome.runs, mode, summary)
+        }
+    };
     let wall = started.elapsed().as_secs_f64();
     let info = RunInfo {
         pushpull_version: env!("CARGO_PKG_VERSION"),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         scenario_file: file.to_string(),
-        mode: "sim".into(),
+        mode: mode.into(),
         wall_s: (wall * 1e3).round() / 1e3,
         threads,
     };
@@ -263,6 +307,20 @@ fn execute(
         wall,
         written,
     })
+}
+
+/// Live errors to exit codes: a missing tool or an unreachable cluster is 3, a refused
+/// context is bad input (2).
+fn live_failure(e: crate::live::LiveError) -> Failure {
+    use crate::live::LiveError as E;
+    let code = match e {
+        E::ContextRefused(_) | E::Manifest(_) => 2,
+        E::MissingTool { .. } | E::Kube { .. } | E::Setup(_) | E::Emulator(_) | E::Git(_) => 3,
+    };
+    Failure {
+        code,
+        message: e.to_string(),
+    }
 }
 
 fn read_summary(path: &std::path::Path) -> Result<serde_json::Value, Failure> {
@@ -441,19 +499,29 @@ fn rebuild_report(dir: &std::path::Path) -> Result<ExitCode, Failure> {
 }
 
 fn run(args: RunArgs) -> Result<ExitCode, Failure> {
-    if args.mode != Mode::Sim {
-        return Err(Failure::bad_input(format!(
-            "--mode {} is not available in this version yet; use --mode sim (the default)",
-            args.mode
-                .to_possible_value()
-                .map(|v| v.get_name().to_string())
-                .unwrap_or_default()
-        )));
-    }
-    if args.context.is_some() {
+    let live = match args.mode {
+        Mode::Sim => None,
+        Mode::Emulated => Some(crate::live::Target::Emulated),
+        Mode::Kind => Some(crate::live::Target::Kind),
+        Mode::Kubeconfig => {
+            let context = args.context.clone().ok_or_else(|| {
+                Failure::bad_input(
+                    "--mode kubeconfig needs --context NAME (see `kubectl config get-contexts`)",
+                )
+            })?;
+            Some(crate::live::Target::Kubeconfig {
+                context,
+                allow: args.allow_context.clone(),
+            })
+        }
+    };
+    if args.context.is_some() && args.mode != Mode::Kubeconfig {
         return Err(Failure::bad_input(
             "--context only applies to --mode kubeconfig",
         ));
+    }
+    if let Some(target) = &live {
+        crate::live::preflight(target).map_err(live_failure)?;
     }
     if args.repetitions == Some(0) {
         return Err(Failure::bad_input("--repetitions must be at least 1"));
@@ -480,7 +548,7 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             wall,
             written,
             ..
-        } = execute(s, &path.display().to_string(), &dir, threads)?;
+        } = execute_in(s, &path.display().to_string(), &dir, threads, live.clone())?;
         match args.format {
             Format::Json => {
                 println!(

@@ -1,4 +1,43 @@
-//! The live world: the same delivery models in real time, against a real git repository
-//! (gix) and real Kubernetes APIs.
+//! Live mode: the same delivery models in real time, against real Kubernetes API servers
+//! (the embedded emulator, kind clusters, or a kubeconfig context) and a real git
+//! repository (gix). The shell differs from the sim; the models, the tracker and the
+//! reports do not.
 
+mod cluster;
+mod driver;
 pub mod git;
+mod run;
+
+pub use run::{LiveOptions, LiveOutcome, Target, preflight, run_live, unsupported_faults};
+
+use crate::model::ClusterId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("cluster {cluster}: {what}: {source}")]
+    Kube {
+        cluster: ClusterId,
+        what: String,
+        source: Box<kube::Error>,
+    },
+    #[error("a manifest in the run's git repository is not valid YAML: {0}")]
+    Manifest(String),
+    #[error("git: {0}")]
+    Git(String),
+    #[error("emulator: {0}")]
+    Emulator(String),
+    #[error("{0}")]
+    Setup(String),
+    #[error(
+        "{tool} is needed for --mode {mode} but was not found on PATH; install it ({how}) or use --mode emulated, which needs nothing"
+    )]
+    MissingTool {
+        tool: &'static str,
+        mode: &'static str,
+        how: &'static str,
+    },
+    #[error(
+        "refusing context `{0}`: pushpull only touches kind-pushpull-* clusters and the emulator unless you name the context with --allow-context {0}"
+    )]
+    ContextRefused(String),
+}

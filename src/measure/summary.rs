@@ -154,6 +154,9 @@ pub struct Summary {
     pub repetitions: u32,
     pub duration_s: f64,
     pub partial: bool,
+    /// Fault kinds of the scenario this mode could not inject (live modes only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unsupported_faults: Vec<String>,
     pub models: BTreeMap<&'static str, ModelSummary>,
     pub thresholds: Vec<ThresholdResult>,
     pub engine: Engine,
@@ -227,6 +230,7 @@ impl Summary {
             repetitions: s.repetitions,
             duration_s: secs(s.duration.0),
             partial: false,
+            unsupported_faults: Vec::new(),
             models,
             thresholds,
             engine: Engine {

@@ -25,6 +25,9 @@ pub struct Deployment {
     pub rolled: bool,
     /// The rollout exceeded its progress deadline.
     pub failed: bool,
+    /// A hand edit replaced a fully rolled-out template: when, and the image it replaced
+    /// (a revert to it finds some of its pods still running).
+    pub replaced: Option<(Nanos, u32)>,
 }
 
 impl Deployment {
@@ -39,28 +42,81 @@ impl Deployment {
             rolling: false,
             rolled: true,
             failed: false,
+            replaced: None,
         }
     }
 }
 
-/// Time for a rolling update of `replicas` pods from `old_ready` ready old pods to a new
-/// template, honouring `surge` extra pods and `unavailable` missing pods.
+/// Time for a rolling update of `replicas` pods to a new template, from `old_ready` ready
+/// pods of other templates and `new_ready` ready pods of the new one (a rollback to a
+/// template whose pods are still up starts from them), honouring `surge` extra pods and
+/// `unavailable` missing pods.
 pub fn rolling_update_time<R: Rng + ?Sized>(
     replicas: u32,
     surge: u32,
     unavailable: u32,
     old_ready: u32,
+    new_ready: u32,
     pod_start: &Dist,
     rng: &mut R,
 ) -> Nanos {
+    step_rolling_update(
+        replicas,
+        surge,
+        unavailable,
+        old_ready,
+        new_ready,
+        pod_start,
+        rng,
+        None,
+    )
+    .0
+}
+
+/// Ready pods of the old template left `elapsed` into a rolling update from a fully
+/// ready Deployment (what a rollback finds still running).
+pub fn old_pods_left_after<R: Rng + ?Sized>(
+    replicas: u32,
+    surge: u32,
+    unavailable: u32,
+    elapsed: Nanos,
+    pod_start: &Dist,
+    rng: &mut R,
+) -> u32 {
+    step_rolling_update(
+        replicas,
+        surge,
+        unavailable,
+        replicas,
+        0,
+        pod_start,
+        rng,
+        Some(elapsed),
+    )
+    .1
+}
+
+/// Steps the Deployment controller's rolling update; returns (time to completion or to
+/// `stop`, old pods still ready then).
+#[allow(clippy::too_many_arguments)]
+fn step_rolling_update<R: Rng + ?Sized>(
+    replicas: u32,
+    surge: u32,
+    unavailable: u32,
+    old_ready: u32,
+    new_ready: u32,
+    pod_start: &Dist,
+    rng: &mut R,
+    stop: Option<Nanos>,
+) -> (Nanos, u32) {
     let min_available = replicas.saturating_sub(unavailable);
     let max_total = replicas + surge;
-    let mut old = old_ready.min(replicas);
-    let mut ready = 0u32;
+    let mut ready = new_ready.min(replicas);
+    let mut old = old_ready.min(replicas - ready);
     let mut starting: Vec<Nanos> = Vec::new();
     let mut now: Nanos = 0;
     loop {
-        // Scale the old ReplicaSet down as far as availability allows.
+        // Scale the old ReplicaSets down as far as availability allows.
         let kill = (old + ready).saturating_sub(min_available).min(old);
         old -= kill;
         // Scale the new one up as far as the surge allows.
@@ -71,14 +127,17 @@ pub fn rolling_update_time<R: Rng + ?Sized>(
             starting.push(now + pod_start.sample(rng));
         }
         if ready == replicas && old == 0 {
-            return now;
+            return (now, old);
         }
         // Advance to the next pod becoming ready.
         let Some((i, &t)) = starting.iter().enumerate().min_by_key(|(_, t)| **t) else {
             // Nothing is starting and nothing can start: only possible with surge and
             // unavailable both zero, which validation refuses. Treat as instantaneous.
-            return now;
+            return (now, old);
         };
+        if stop.is_some_and(|s| t > s) {
+            return (now, old);
+        }
         starting.swap_remove(i);
         now = t;
         ready += 1;
@@ -103,13 +162,26 @@ mod tests {
         let d = Dist::fixed(10 * SECOND);
         // 4 replicas, surge 1, unavailable 1: 5 pods may exist, 3 must be ready.
         // Wave 1 starts 2 new pods (1 surge + 1 killed old), wave 2 the other 2.
-        assert_eq!(rolling_update_time(4, 1, 1, 4, &d, &mut r), 20 * SECOND);
+        assert_eq!(rolling_update_time(4, 1, 1, 4, 0, &d, &mut r), 20 * SECOND);
         // Surge 100%: all new pods start at once.
-        assert_eq!(rolling_update_time(4, 4, 0, 4, &d, &mut r), 10 * SECOND);
+        assert_eq!(rolling_update_time(4, 4, 0, 4, 0, &d, &mut r), 10 * SECOND);
         // One at a time.
-        assert_eq!(rolling_update_time(3, 1, 0, 3, &d, &mut r), 30 * SECOND);
+        assert_eq!(rolling_update_time(3, 1, 0, 3, 0, &d, &mut r), 30 * SECOND);
         // From nothing (a deleted Deployment re-created): every pod at once.
-        assert_eq!(rolling_update_time(3, 1, 0, 0, &d, &mut r), 10 * SECOND);
+        assert_eq!(rolling_update_time(3, 1, 0, 0, 0, &d, &mut r), 10 * SECOND);
+    }
+
+    #[test]
+    fn a_rollback_soon_after_a_template_change_finds_the_old_pods_up() {
+        let mut r = ChaCha8Rng::seed_from_u64(0);
+        let d = Dist::fixed(10 * SECOND);
+        // 3 replicas, surge 1, unavailable 0: no old pod goes before a new one is ready.
+        assert_eq!(old_pods_left_after(3, 1, 0, 5 * SECOND, &d, &mut r), 3);
+        assert_eq!(old_pods_left_after(3, 1, 0, 15 * SECOND, &d, &mut r), 2);
+        // Rolling back with all three old pods still ready takes no pod start at all.
+        assert_eq!(rolling_update_time(3, 1, 0, 0, 3, &d, &mut r), 0);
+        // With two left, one pod must start again.
+        assert_eq!(rolling_update_time(3, 1, 0, 1, 2, &d, &mut r), 10 * SECOND);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! so the results equal a serial run's.
 
 mod cluster;
-mod git;
+pub mod git;
 mod queue;
 mod world;
 

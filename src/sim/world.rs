@@ -8,7 +8,7 @@
 //! dropped by epoch) and restarts it empty, a runner outage takes the runners away, a
 //! cluster loss wipes a cluster and brings it back empty.
 
-use super::cluster::{Deployment, rolling_update_time, scale_up_time};
+use super::cluster::{Deployment, old_pods_left_after, rolling_update_time, scale_up_time};
 use super::git::GitHost;
 use super::queue::EventQueue;
 use crate::measure::RunRecord;
@@ -569,6 +569,12 @@ impl<'a> World<'a> {
         let template_change = !d.exists || d.image != sp.image || d.env_drift;
         let was_exists = d.exists;
         let prev_replicas = d.replicas;
+        // Putting back a template a hand edit replaced moments ago finds some of its pods
+        // still running, as Kubernetes scales the old ReplicaSet back up.
+        let reverted_from = d
+            .replaced
+            .take()
+            .filter(|&(_, image)| image == sp.image && template_change && was_exists);
         d.exists = true;
         d.spec = spec;
         d.image = sp.image;
@@ -582,7 +588,24 @@ impl<'a> World<'a> {
             } else {
                 0
             };
-            self.start_rollout(cluster, app, old_ready, None);
+            let (old_ready, new_ready) = match reverted_from {
+                Some((t0, _)) => {
+                    let rollout = &self.s.fleet.rollout;
+                    let r = &mut self.rollout_rngs[cluster as usize];
+                    let elapsed = self.now.saturating_sub(t0);
+                    let kept = old_pods_left_after(
+                        replicas,
+                        self.surge,
+                        self.unavailable,
+                        elapsed,
+                        &rollout.pod_start,
+                        r,
+                    );
+                    (replicas - kept, kept)
+                }
+                None => (old_ready, 0),
+            };
+            self.start_rollout(cluster, app, old_ready, new_ready, None);
             None
         } else if d.rolling {
             None
@@ -590,7 +613,7 @@ impl<'a> World<'a> {
             Some(false)
         } else if prev_replicas < replicas {
             let n = replicas - prev_replicas;
-            self.start_rollout(cluster, app, 0, Some(n));
+            self.start_rollout(cluster, app, 0, 0, Some(n));
             None
         } else {
             Some(true)
@@ -603,6 +626,7 @@ impl<'a> World<'a> {
         cluster: ClusterId,
         app: AppId,
         old_ready: u32,
+        new_ready: u32,
         scale_up: Option<u32>,
     ) {
         let i = self.idx(cluster, app);
@@ -619,6 +643,7 @@ impl<'a> World<'a> {
                 self.surge,
                 self.unavailable,
                 old_ready,
+                new_ready,
                 &rollout.pod_start,
                 r,
             )
@@ -745,10 +770,18 @@ impl<'a> World<'a> {
                 return;
             }
             DriftChange::Image => {
+                if dep.rolled && !dep.env_drift {
+                    dep.replaced = Some((self.now, dep.image));
+                }
                 self.drift_images += 1;
                 dep.image = u32::MAX - self.drift_images;
             }
-            DriftChange::Env => dep.env_drift = true,
+            DriftChange::Env => {
+                if dep.rolled && !dep.env_drift {
+                    dep.replaced = Some((self.now, dep.image));
+                }
+                dep.env_drift = true;
+            }
             DriftChange::Delete => dep.exists = false,
         }
         self.tracker.drift(cluster, app, self.now, change.name());

@@ -1,0 +1,250 @@
+//! One cluster as the live world sees it, through kube-rs: server-side applies under a
+//! field manager, reads for diffs, hand edits under a third field manager (as a person
+//! running kubectl would), and a kube-runtime watcher whose events become rollout
+//! observations timestamped with the client's monotonic clock on arrival (as
+//! clusterloader2 does).
+
+use super::LiveError;
+use crate::model::{AppId, ClusterId};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::runtime::watcher;
+use serde_json::{Value, json};
+use std::time::Instant;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// The label every object the harness owns carries.
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by=pushpull";
+/// The field manager of hand edits (drift).
+pub const HAND_EDIT_MANAGER: &str = "kubectl-edit";
+
+/// What the watch says about one app's Deployment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Observation {
+    /// The Deployment as it is: its image tag and whether its rollout is complete or
+    /// exceeded its deadline (kubectl `rollout status` rules).
+    Seen {
+        generation: i64,
+        image: String,
+        env_drift: bool,
+        replicas: i32,
+        state: RolloutState,
+    },
+    Deleted,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RolloutState {
+    InProgress,
+    Complete,
+    DeadlineExceeded,
+}
+
+#[derive(Clone)]
+pub struct ClusterHandle {
+    pub index: ClusterId,
+    pub client: kube::Client,
+    pub namespace: String,
+}
+
+pub fn app_name(app: AppId) -> String {
+    format!("app-{app:03}")
+}
+
+fn app_of(name: &str) -> Option<AppId> {
+    name.strip_prefix("app-")?.parse().ok()
+}
+
+impl ClusterHandle {
+    fn deployments(&self) -> Api<Deployment> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// Creates the harness's namespace (server-side apply, labelled as ours).
+    pub async fn ensure_namespace(&self) -> Result<(), LiveError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let ns = json!({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": self.namespace, "labels": {"app.kubernetes.io/managed-by": "pushpull"}}
+        });
+        api.patch(
+            &self.namespace,
+            &PatchParams::apply("pushpull").force(),
+            &Patch::Apply(&ns),
+        )
+        .await
+        .map_err(|e| self.err("create namespace", e))?;
+        Ok(())
+    }
+
+    fn err(&self, what: &str, e: kube::Error) -> LiveError {
+        LiveError::Kube {
+            cluster: self.index,
+            what: what.to_string(),
+            source: Box::new(e),
+        }
+    }
+
+    /// Server-side applies one app's Deployment and ConfigMap (YAML text) under `manager`.
+    pub async fn apply(
+        &self,
+        manager: &str,
+        deployment: &str,
+        configmap: &str,
+    ) -> Result<(), LiveError> {
+        let cm: Value =
+            serde_yaml_ng::from_str(configmap).map_err(|e| LiveError::Manifest(e.to_string()))?;
+        let dep: Value =
+            serde_yaml_ng::from_str(deployment).map_err(|e| LiveError::Manifest(e.to_string()))?;
+        let pp = PatchParams::apply(manager).force();
+        let name = |v: &Value| {
+            v.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let cms: Api<ConfigMap> = Api::namespaced(self.client.clone(), &self.namespace);
+        cms.patch(&name(&cm), &pp, &Patch::Apply(&cm))
+            .await
+            .map_err(|e| self.err("apply configmap", e))?;
+        self.deployments()
+            .patch(&name(&dep), &pp, &Patch::Apply(&dep))
+            .await
+            .map_err(|e| self.err("apply deployment", e))?;
+        Ok(())
+    }
+
+    /// The live Deployment of an app, if any.
+    pub async fn get(&self, app: AppId) -> Result<Option<Deployment>, LiveError> {
+        self.deployments()
+            .get_opt(&app_name(app))
+            .await
+            .map_err(|e| self.err("get deployment", e))
+    }
+
+    /// A hand edit, as `kubectl scale`, `kubectl set image`, `kubectl set env` or
+    /// `kubectl delete` would make it.
+    pub async fn hand_edit(&self, app: AppId, edit: HandEdit) -> Result<(), LiveError> {
+        let name = app_name(app);
+        let api = self.deployments();
+        let pp = PatchParams::apply(HAND_EDIT_MANAGER).force();
+        let base =
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}});
+        let patch = match edit {
+            HandEdit::Scale(n) => json!({"spec": {"replicas": n}}),
+            HandEdit::Image(tag) => {
+                json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": tag}]}}}})
+            }
+            HandEdit::Env => json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "app", "env": [{"name": "PUSHPULL_HAND_EDIT", "value": "1"}]}]}}}}),
+            HandEdit::Delete => {
+                api.delete(&name, &DeleteParams::default())
+                    .await
+                    .map_err(|e| self.err("delete deployment", e))?;
+                return Ok(());
+            }
+        };
+        let mut obj = base;
+        merge(&mut obj, patch);
+        api.patch(&name, &pp, &Patch::Apply(&obj))
+            .await
+            .map_err(|e| self.err("hand edit", e))?;
+        Ok(())
+    }
+
+    /// Watches the harness's Deployments and sends each change with its arrival time.
+    pub fn spawn_watch(
+        &self,
+        tx: UnboundedSender<(ClusterId, AppId, Observation, Instant)>,
+    ) -> tokio::task::JoinHandle<()> {
+        let api = self.deployments();
+        let cluster = self.index;
+        tokio::spawn(async move {
+            let cfg = watcher::Config::default().labels(MANAGED_BY);
+            let mut stream = std::pin::pin!(watcher(api, cfg));
+            while let Some(ev) = stream.next().await {
+                let now = Instant::now();
+                let (obj, deleted) = match ev {
+                    Ok(watcher::Event::Apply(d)) | Ok(watcher::Event::InitApply(d)) => (d, false),
+                    Ok(watcher::Event::Delete(d)) => (d, true),
+                    Ok(_) => continue,
+                    // The watcher re-lists and resumes by itself after errors (410 Gone,
+                    // dropped streams); a brownout only delays observations.
+                    Err(_) => continue,
+                };
+                let Some(app) = obj.metadata.name.as_deref().and_then(app_of) else {
+                    continue;
+                };
+                let obs = if deleted {
+                    Observation::Deleted
+                } else {
+                    observe(&obj)
+                };
+                if tx.send((cluster, app, obs, now)).is_err() {
+                    break;
+                }
+            }
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum HandEdit {
+    Scale(i32),
+    Image(String),
+    Env,
+    Delete,
+}
+
+fn merge(into: &mut Value, from: Value) {
+    match (into, from) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+/// kubectl's `rollout status` rules on a Deployment object.
+pub fn observe(d: &Deployment) -> Observation {
+    let generation = d.metadata.generation.unwrap_or(0);
+    let spec = d.spec.as_ref();
+    let replicas = spec.and_then(|s| s.replicas).unwrap_or(1);
+    let container = spec
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|p| p.containers.first());
+    let image = container.and_then(|c| c.image.clone()).unwrap_or_default();
+    let env_drift = container
+        .and_then(|c| c.env.as_ref())
+        .is_some_and(|env| env.iter().any(|e| e.name == "PUSHPULL_HAND_EDIT"));
+    let st = d.status.as_ref();
+    let observed = st.and_then(|s| s.observed_generation).unwrap_or(0) >= generation;
+    let deadline = st.and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
+        cs.iter().any(|c| {
+            c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+        })
+    });
+    let updated = st.and_then(|s| s.updated_replicas).unwrap_or(0);
+    let total = st.and_then(|s| s.replicas).unwrap_or(0);
+    let available = st.and_then(|s| s.available_replicas).unwrap_or(0);
+    let state = if !observed {
+        RolloutState::InProgress
+    } else if deadline {
+        RolloutState::DeadlineExceeded
+    } else if updated >= replicas && total == updated && available >= updated {
+        RolloutState::Complete
+    } else {
+        RolloutState::InProgress
+    };
+    Observation::Seen {
+        generation,
+        image,
+        env_drift,
+        replicas,
+        state,
+    }
+}

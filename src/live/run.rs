@@ -1,0 +1,429 @@
+//! Entry point of a live run: set up the clusters of the chosen mode and a git
+//! repository per model, deploy the initial revision and wait for it, then run both
+//! models side by side (each on its own clusters or namespaces) for every repetition.
+
+use super::LiveError;
+use super::cluster::ClusterHandle;
+use super::driver::{ApiFaults, LiveWorld, Repo, image_tag};
+use super::git::{LiveRepo, ManifestParams};
+use crate::emulator::{Emulator, EmulatorConfig, InjectedError, PodStartDelay, RunningEmulator};
+use crate::measure::RunRecord;
+use crate::metric::ModelKind;
+use crate::model::{AppId, Rev};
+use crate::plan::Plan;
+use crate::scenario::{Dist, Fault, Nanos, Scenario};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where the clusters come from.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// One embedded API emulator per cluster per model, on 127.0.0.1.
+    Emulated,
+    /// kind clusters `pushpull-0..N` made by `pushpull cluster up` (contexts
+    /// `kind-pushpull-N`); each model uses its own namespace.
+    Kind,
+    /// One existing kubeconfig context; each cluster of the scenario is a namespace.
+    Kubeconfig {
+        context: String,
+        allow: Option<String>,
+    },
+}
+
+pub struct LiveOptions {
+    pub target: Target,
+    /// The run directory: git repositories go to `<run_dir>/git/`.
+    pub run_dir: PathBuf,
+}
+
+pub struct LiveOutcome {
+    pub runs: Vec<(ModelKind, Vec<RunRecord>)>,
+    /// Interrupted (Ctrl-C): what was measured so far.
+    pub partial: bool,
+    /// Fault kinds this mode cannot inject (recorded, not pretended).
+    pub unsupported_faults: Vec<String>,
+}
+
+/// Fault kinds that need hooks inside the API server.
+fn needs_server_hooks(f: &Fault) -> bool {
+    matches!(f, Fault::ApiBrownout { .. } | Fault::ClusterLoss { .. })
+}
+
+pub fn unsupported_faults(s: &Scenario, target: &Target) -> Vec<String> {
+    if matches!(target, Target::Emulated) {
+        return Vec::new();
+    }
+    let mut v: Vec<String> = s
+        .faults
+        .iter()
+        .filter(|f| needs_server_hooks(f))
+        .map(|f| f.kind().to_string())
+        .collect();
+    v.dedup();
+    v
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+}
+
+/// Checks what a mode needs before anything starts.
+pub fn preflight(target: &Target) -> Result<(), LiveError> {
+    match target {
+        Target::Emulated => Ok(()),
+        Target::Kind => {
+            if !on_path("docker") {
+                return Err(LiveError::MissingTool {
+                    tool: "docker",
+                    mode: "kind",
+                    how: "a running Docker engine, e.g. Debian's docker.io",
+                });
+            }
+            if !on_path("kind") {
+                return Err(LiveError::MissingTool {
+                    tool: "kind",
+                    mode: "kind",
+                    how: "https://kind.sigs.k8s.io, `go install sigs.k8s.io/kind@latest`",
+                });
+            }
+            Ok(())
+        }
+        Target::Kubeconfig { context, allow } => {
+            if context.starts_with("kind-pushpull-")
+                || context == "pushpull-emulator"
+                || allow.as_deref() == Some(context)
+            {
+                Ok(())
+            } else {
+                Err(LiveError::ContextRefused(context.clone()))
+            }
+        }
+    }
+}
+
+struct EmuFaults(crate::emulator::Faults);
+
+impl ApiFaults for EmuFaults {
+    fn set_brownout(&self, latency: Duration, error_rate: f64) {
+        self.0.set_latency(latency);
+        let statuses = [
+            InjectedError::TooManyRequests,
+            InjectedError::Internal,
+            InjectedError::Unavailable,
+        ];
+        if let Err(e) = self.0.set_error_rate(error_rate, &statuses) {
+            tracing::warn!("brownout error rate not set: {e}");
+        }
+    }
+    fn clear_brownout(&self) {
+        self.0.set_latency(Duration::ZERO);
+        let _ = self.0.set_error_rate(0.0, &[]);
+    }
+    fn outage(&self, on: bool) {
+        if on {
+            self.0.begin_outage(None);
+        } else {
+            self.0.end_outage();
+        }
+    }
+}
+
+/// The emulator's pod start model for the scenario's distribution.
+fn pod_start(d: &Dist) -> PodStartDelay {
+    let ns = Duration::from_nanos;
+    match d {
+        Dist::Fixed { value } => PodStartDelay::Fixed(ns(*value)),
+        Dist::Uniform { min, max } => PodStartDelay::Uniform {
+            min: ns(*min),
+            max: ns(*max),
+        },
+        Dist::LogNormal { median, p99 } => PodStartDelay::LogNormal {
+            median: ns(*median),
+            p99: ns(*p99),
+        },
+        // The emulator draws fixed, uniform and log-normal delays; other shapes run at
+        // their mean.
+        other => PodStartDelay::Fixed(Duration::from_secs_f64(other.mean_secs())),
+    }
+}
+
+struct GitRepo(LiveRepo);
+
+impl Repo for GitRepo {
+    fn commit(
+        &mut self,
+        at: Nanos,
+        changes: &[(AppId, u32, bool)],
+        message: &str,
+    ) -> Result<Rev, LiveError> {
+        self.0
+            .commit(at, changes, message)
+            .map(|(rev, _)| rev)
+            .map_err(|e| LiveError::Git(e.to_string()))
+    }
+    fn revert(&mut self, at: Nanos, bad: Rev) -> Result<Rev, LiveError> {
+        self.0
+            .revert(at, bad)
+            .map(|(rev, _)| rev)
+            .map_err(|e| LiveError::Git(e.to_string()))
+    }
+    fn read_tree(&self, rev: Rev) -> Result<Vec<(u32, bool)>, LiveError> {
+        self.0
+            .read_tree(rev)
+            .map_err(|e| LiveError::Git(e.to_string()))
+    }
+    fn manifests(&self, rev: Rev, app: AppId) -> Result<(String, String), LiveError> {
+        self.0
+            .manifests(rev, app)
+            .map_err(|e| LiveError::Git(e.to_string()))
+    }
+}
+
+/// One model's world for one repetition: its clusters, its repository, its emulators.
+struct Setup {
+    clusters: Vec<ClusterHandle>,
+    hooks: Vec<Option<Arc<dyn ApiFaults>>>,
+    emulators: Vec<RunningEmulator>,
+    repo: LiveRepo,
+}
+
+async fn client_for(url: Option<&str>, context: Option<&str>) -> Result<kube::Client, LiveError> {
+    let config = match (url, context) {
+        (Some(url), _) => {
+            let uri = url
+                .parse()
+                .map_err(|e| LiveError::Setup(format!("bad emulator URL {url}: {e}")))?;
+            kube::Config::new(uri)
+        }
+        (None, ctx) => {
+            let opts = kube::config::KubeConfigOptions {
+                context: ctx.map(str::to_string),
+                ..Default::default()
+            };
+            kube::Config::from_kubeconfig(&opts).await.map_err(|e| {
+                LiveError::Setup(format!(
+                    "cannot load kubeconfig context {}: {e} (check `kubectl config get-contexts`)",
+                    ctx.unwrap_or("(current)")
+                ))
+            })?
+        }
+    };
+    kube::Client::try_from(config)
+        .map_err(|e| LiveError::Setup(format!("cannot build a Kubernetes client: {e}")))
+}
+
+async fn setup(
+    s: &Scenario,
+    kind: ModelKind,
+    rep: u32,
+    opts: &LiveOptions,
+) -> Result<Setup, LiveError> {
+    let n = s.clusters();
+    let mut clusters = Vec::new();
+    let mut hooks: Vec<Option<Arc<dyn ApiFaults>>> = Vec::new();
+    let mut emulators = Vec::new();
+    for c in 0..n {
+        let (client, namespace, hook): (kube::Client, String, Option<Arc<dyn ApiFaults>>) =
+            match &opts.target {
+                Target::Emulated => {
+                    let config = EmulatorConfig {
+                        seed: s.seed ^ ((rep as u64) << 32) ^ c as u64,
+                        pod_start: pod_start(&s.fleet.rollout.pod_start),
+                        time_scale: s.time_scale,
+                        ..EmulatorConfig::default()
+                    };
+                    let emu = Emulator::start(config)
+                        .await
+                        .map_err(|e| LiveError::Emulator(e.to_string()))?;
+                    let client = client_for(Some(&emu.url()), None).await?;
+                    let hook: Arc<dyn ApiFaults> = Arc::new(EmuFaults(emu.faults().clone()));
+                    emulators.push(emu);
+                    (client, "pushpull-live".to_string(), Some(hook))
+                }
+                Target::Kind => {
+                    let ctx = format!("kind-pushpull-{c}");
+                    (
+                        client_for(None, Some(&ctx)).await?,
+                        format!("pushpull-live-{kind}"),
+                        None,
+                    )
+                }
+                Target::Kubeconfig { context, .. } => (
+                    client_for(None, Some(context)).await?,
+                    format!("pushpull-live-{kind}-c{c}"),
+                    None,
+                ),
+            };
+        let handle = ClusterHandle {
+            index: c,
+            client,
+            namespace,
+        };
+        handle.ensure_namespace().await?;
+        clusters.push(handle);
+        hooks.push(hook);
+    }
+    let dir = opts.run_dir.join("git").join(format!("{kind}-{rep}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(opts.run_dir.join("git")).map_err(|e| {
+        LiveError::Git(format!(
+            "cannot create {}: {e}",
+            opts.run_dir.join("git").display()
+        ))
+    })?;
+    let params = ManifestParams {
+        namespace: clusters
+            .first()
+            .map(|c| c.namespace.clone())
+            .unwrap_or_default(),
+        replicas: s.fleet.replicas.get(),
+        max_surge: percent(s.fleet.rollout.max_surge),
+        max_unavailable: percent(s.fleet.rollout.max_unavailable),
+        progress_deadline_s: s.fleet.rollout.progress_deadline.0 / 1_000_000_000,
+    };
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let repo = LiveRepo::create(&dir, s.apps(), params, epoch)
+        .map_err(|e| LiveError::Git(e.to_string()))?;
+    Ok(Setup {
+        clusters,
+        hooks,
+        emulators,
+        repo,
+    })
+}
+
+fn percent(v: crate::scenario::IntOrPercent) -> String {
+    match v {
+        crate::scenario::IntOrPercent::Count(n) => n.to_string(),
+        crate::scenario::IntOrPercent::Percent(p) => format!("{p}%"),
+    }
+}
+
+/// Applies revision 0 everywhere and waits until every app has rolled out.
+async fn deploy_initial(s: &Scenario, kind: ModelKind, setup: &Setup) -> Result<(), LiveError> {
+    let manager = match kind {
+        ModelKind::Push => "pushpull-push",
+        ModelKind::Pull => "pushpull-pull",
+    };
+    for c in &setup.clusters {
+        for app in 0..s.apps() {
+            let (dep, cm) = setup
+                .repo
+                .manifests(0, app)
+                .map_err(|e| LiveError::Git(e.to_string()))?;
+            c.apply(manager, &dep, &cm).await?;
+        }
+    }
+    let deadline = std::time::Instant::now()
+        + Duration::from_secs_f64(
+            (s.fleet.rollout.progress_deadline.0 as f64 / 1e9 * s.time_scale).max(5.0) * 2.0,
+        );
+    for c in &setup.clusters {
+        for app in 0..s.apps() {
+            loop {
+                let d = c.get(app).await?;
+                if let Some(d) = d
+                    && let super::cluster::Observation::Seen {
+                        state: super::cluster::RolloutState::Complete,
+                        image,
+                        ..
+                    } = super::cluster::observe(&d)
+                    && image == image_tag(app, app, false)
+                {
+                    break;
+                }
+                if std::time::Instant::now() > deadline {
+                    return Err(LiveError::Setup(format!(
+                        "cluster {}: app {app} did not roll out its initial revision in time",
+                        c.index
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs every repetition of both models live.
+pub fn run_live(s: &Scenario, opts: &LiveOptions) -> Result<LiveOutcome, LiveError> {
+    preflight(&opts.target)?;
+    let unsupported = unsupported_faults(s, &opts.target);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| LiveError::Setup(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(async {
+        let mut runs: Vec<(ModelKind, Vec<RunRecord>)> =
+            ModelKind::BOTH.iter().map(|&k| (k, Vec::new())).collect();
+        let stop = Arc::new(tokio::sync::Notify::new());
+        {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    stop.notify_waiters();
+                    stop.notify_one();
+                }
+            });
+        }
+        let mut partial = false;
+        for rep in 0..s.repetitions {
+            let plan = Plan::draw(s, rep);
+            let mut setups = Vec::new();
+            for kind in ModelKind::BOTH {
+                let setup = setup(s, kind, rep, opts).await?;
+                deploy_initial(s, kind, &setup).await?;
+                setups.push((kind, setup));
+            }
+            let mut futures = Vec::new();
+            let mut keep = Vec::new();
+            for (kind, setup) in setups {
+                let Setup {
+                    clusters,
+                    hooks,
+                    emulators,
+                    repo,
+                } = setup;
+                keep.push(emulators);
+                let world = LiveWorld::new(
+                    s,
+                    &plan,
+                    kind,
+                    rep,
+                    Box::new(GitRepo(repo)),
+                    clusters,
+                    hooks,
+                );
+                let stop = stop.clone();
+                futures.push(async move {
+                    let (rec, p) = world.run(async move { stop.notified().await }).await;
+                    (kind, rec, p)
+                });
+            }
+            for (kind, rec, p) in futures::future::join_all(futures).await {
+                partial |= p;
+                if let Some(slot) = runs.iter_mut().find(|(k, _)| *k == kind) {
+                    slot.1.push(rec);
+                }
+            }
+            for emus in keep {
+                for e in emus {
+                    e.shutdown().await;
+                }
+            }
+            if partial {
+                break;
+            }
+        }
+        Ok(LiveOutcome {
+            runs,
+            partial,
+            unsupported_faults: unsupported,
+        })
+    })
+}
