@@ -44,12 +44,30 @@ pub enum Command {
         #[command(subcommand)]
         command: EmulatorCommand,
     },
+    /// kind clusters for --mode kind (needs docker and kind).
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// Rebuild the charts, report.html and report.md of a run directory from its
     /// summary.json, samples.csv and events.csv, without re-running anything.
     Report {
         /// A directory written by `pushpull run` (e.g. reports/quickstart).
         run_dir: PathBuf,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClusterCommand {
+    /// Create kind clusters pushpull-0..N-1 (contexts kind-pushpull-N) and wait for them.
+    Up {
+        #[arg(long, default_value = "kind-config.yaml")]
+        config: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        clusters: u32,
+    },
+    /// Delete every pushpull-* kind cluster.
+    Down,
 }
 
 #[derive(Subcommand, Debug)]
@@ -172,6 +190,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
         Command::Validate { scenarios } => validate(&scenarios),
         Command::Sweep(args) => sweep(args),
         Command::Check(args) => check(args),
+        Command::Cluster { command } => cluster(command),
         Command::Emulator {
             command: EmulatorCommand::Serve(args),
         } => crate::emulator::cli::run_serve(args)
@@ -321,6 +340,28 @@ fn live_failure(e: crate::live::LiveError) -> Failure {
         code,
         message: e.to_string(),
     }
+}
+
+fn cluster(command: ClusterCommand) -> Result<ExitCode, Failure> {
+    match command {
+        ClusterCommand::Up { config, clusters } => {
+            let made = crate::live::kind::up(clusters, &config).map_err(live_failure)?;
+            println!(
+                "kind clusters pushpull-0..{} ready ({} created); run with --mode kind",
+                clusters.saturating_sub(1),
+                made.len()
+            );
+        }
+        ClusterCommand::Down => {
+            let gone = crate::live::kind::down(None).map_err(live_failure)?;
+            println!(
+                "deleted {} kind cluster(s): {}",
+                gone.len(),
+                gone.join(", ")
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read_summary(path: &std::path::Path) -> Result<serde_json::Value, Failure> {
@@ -567,6 +608,15 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
                     report::table::human(wall),
                 );
             }
+        }
+        if summary.partial {
+            // Interrupted: what was measured is written, marked partial; stop here.
+            eprintln!(
+                "{}: interrupted; the results so far are in {} with \"partial\": true",
+                s.name,
+                dir.display()
+            );
+            return Ok(ExitCode::from(130));
         }
         if !summary.thresholds_ok() {
             breached = true;

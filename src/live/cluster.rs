@@ -129,16 +129,26 @@ impl ClusterHandle {
     pub async fn hand_edit(&self, app: AppId, edit: HandEdit) -> Result<(), LiveError> {
         let name = app_name(app);
         let api = self.deployments();
-        let pp = PatchParams::apply(HAND_EDIT_MANAGER).force();
-        let base =
-            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}});
-        let patch = match edit {
-            HandEdit::Scale(n) => json!({"spec": {"replicas": n}}),
-            HandEdit::Image(tag) => {
-                json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": tag}]}}}})
+        // kubectl scale, set image and set env send merge and strategic merge patches,
+        // not server-side applies, so an edit never takes fields away from another.
+        let pp = PatchParams {
+            field_manager: Some(HAND_EDIT_MANAGER.into()),
+            ..PatchParams::default()
+        };
+        let result = match edit {
+            HandEdit::Scale(n) => {
+                api.patch(&name, &pp, &Patch::Merge(json!({"spec": {"replicas": n}})))
+                    .await
             }
-            HandEdit::Env => json!({"spec": {"template": {"spec": {"containers": [
-                {"name": "app", "env": [{"name": "PUSHPULL_HAND_EDIT", "value": "1"}]}]}}}}),
+            HandEdit::Image(tag) => {
+                let p = json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": tag}]}}}});
+                api.patch(&name, &pp, &Patch::Strategic(p)).await
+            }
+            HandEdit::Env => {
+                let p = json!({"spec": {"template": {"spec": {"containers": [
+                    {"name": "app", "env": [{"name": "PUSHPULL_HAND_EDIT", "value": "1"}]}]}}}});
+                api.patch(&name, &pp, &Patch::Strategic(p)).await
+            }
             HandEdit::Delete => {
                 api.delete(&name, &DeleteParams::default())
                     .await
@@ -146,11 +156,7 @@ impl ClusterHandle {
                 return Ok(());
             }
         };
-        let mut obj = base;
-        merge(&mut obj, patch);
-        api.patch(&name, &pp, &Patch::Apply(&obj))
-            .await
-            .map_err(|e| self.err("hand edit", e))?;
+        result.map_err(|e| self.err("hand edit", e))?;
         Ok(())
     }
 
@@ -196,17 +202,6 @@ pub enum HandEdit {
     Image(String),
     Env,
     Delete,
-}
-
-fn merge(into: &mut Value, from: Value) {
-    match (into, from) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                merge(a.entry(k).or_insert(Value::Null), v);
-            }
-        }
-        (slot, v) => *slot = v,
-    }
 }
 
 /// kubectl's `rollout status` rules on a Deployment object.

@@ -6,6 +6,7 @@
 mod cluster;
 mod driver;
 pub mod git;
+pub mod kind;
 mod run;
 
 pub use run::{LiveOptions, LiveOutcome, Target, preflight, run_live, unsupported_faults};

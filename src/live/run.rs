@@ -210,6 +210,10 @@ async fn client_for(url: Option<&str>, context: Option<&str>) -> Result<kube::Cl
             })?
         }
     };
+    // The delivery models retry with their own backoff (as kubectl scripts and Argo CD
+    // do): the client must let them see every failure.
+    let mut config = config;
+    config.default_retry = false;
     kube::Client::try_from(config)
         .map_err(|e| LiveError::Setup(format!("cannot build a Kubernetes client: {e}")))
 }
@@ -361,16 +365,13 @@ pub fn run_live(s: &Scenario, opts: &LiveOptions) -> Result<LiveOutcome, LiveErr
     rt.block_on(async {
         let mut runs: Vec<(ModelKind, Vec<RunRecord>)> =
             ModelKind::BOTH.iter().map(|&k| (k, Vec::new())).collect();
-        let stop = Arc::new(tokio::sync::Notify::new());
-        {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    stop.notify_waiters();
-                    stop.notify_one();
-                }
-            });
-        }
+        // Ctrl-C stops every world; each writes what it measured, marked partial.
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = stop_tx.send(true);
+            }
+        });
         let mut partial = false;
         for rep in 0..s.repetitions {
             let plan = Plan::draw(s, rep);
@@ -399,9 +400,13 @@ pub fn run_live(s: &Scenario, opts: &LiveOptions) -> Result<LiveOutcome, LiveErr
                     clusters,
                     hooks,
                 );
-                let stop = stop.clone();
+                let mut stop = stop.clone();
                 futures.push(async move {
-                    let (rec, p) = world.run(async move { stop.notified().await }).await;
+                    let (rec, p) = world
+                        .run(async move {
+                            let _ = stop.wait_for(|s| *s).await;
+                        })
+                        .await;
                     (kind, rec, p)
                 });
             }
@@ -416,7 +421,8 @@ pub fn run_live(s: &Scenario, opts: &LiveOptions) -> Result<LiveOutcome, LiveErr
                     e.shutdown().await;
                 }
             }
-            if partial {
+            if partial || *stop.borrow() {
+                partial = true;
                 break;
             }
         }
