@@ -211,13 +211,27 @@ pub fn main_with(cli: Cli) -> ExitCode {
 }
 
 fn load(path: &std::path::Path) -> Result<Scenario, Failure> {
-    Scenario::load(path).map_err(|e| Failure::bad_input(e.to_string()))
+    let mut s = Scenario::load(path).map_err(|e| Failure::bad_input(e.to_string()))?;
+    resolve_replay(&mut s, path)
+        .map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))?;
+    Ok(s)
+}
+
+/// Reads the commit times of an `arrival: replay` scenario from its git repository.
+fn resolve_replay(s: &mut Scenario, file: &std::path::Path) -> Result<(), String> {
+    let base = file.parent().unwrap_or(std::path::Path::new("."));
+    s.resolve_replay(base, crate::live::git::replay_offsets)
 }
 
 fn validate(paths: &[PathBuf]) -> Result<ExitCode, Failure> {
     let mut failed = 0;
     for p in paths {
-        match Scenario::load(p) {
+        match Scenario::load(p)
+            .map_err(|e| e.to_string())
+            .and_then(|mut s| {
+                resolve_replay(&mut s, p).map_err(|e| format!("{}: {e}", p.display()))?;
+                Ok(s)
+            }) {
             Ok(s) => println!(
                 "{}: ok ({}, {} cluster(s) × {} apps, {}, {} fault(s))",
                 p.display(),

@@ -4,7 +4,7 @@
 //! exactly the same workload and adding a fault never reshuffles the commits.
 
 use crate::model::{AppId, ClusterId};
-use crate::scenario::{Arrival, DriftChange, Fault, Nanos, Scenario, When};
+use crate::scenario::{Arrival, DriftChange, Fault, Nanos, SECOND, Scenario, When};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1};
@@ -107,19 +107,34 @@ impl Plan {
 
         let mut r = rng(s.seed, repetition, Component::Workload);
         let k = s.workload.apps_per_commit.get().min(apps);
-        let mut t: Nanos = 0;
-        loop {
-            t += match s.workload.commits {
-                Arrival::Poisson { mean_interval } => exp(&mut r, mean_interval.0),
-                Arrival::Fixed { interval } => interval.0,
-            };
-            if t >= horizon {
-                break;
+        if let Arrival::Replay { offsets, .. } = &s.workload.commits {
+            // The first replayed commit lands one second in; the rest keep their spacing.
+            for &off in offsets.as_deref().unwrap_or(&[]) {
+                let at = SECOND + off;
+                if at >= horizon {
+                    break;
+                }
+                plan.commits.push(PlannedCommit {
+                    at,
+                    apps: choose(&mut r, apps, k),
+                });
             }
-            plan.commits.push(PlannedCommit {
-                at: t,
-                apps: choose(&mut r, apps, k),
-            });
+        } else {
+            let mut t: Nanos = 0;
+            loop {
+                t += match &s.workload.commits {
+                    Arrival::Poisson { mean_interval } => exp(&mut r, mean_interval.0),
+                    Arrival::Fixed { interval } => interval.0,
+                    Arrival::Replay { .. } => unreachable!("handled above"),
+                };
+                if t >= horizon {
+                    break;
+                }
+                plan.commits.push(PlannedCommit {
+                    at: t,
+                    apps: choose(&mut r, apps, k),
+                });
+            }
         }
 
         for (i, f) in s.faults.iter().enumerate() {

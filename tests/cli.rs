@@ -371,3 +371,65 @@ fn four_repetitions_give_the_same_summary_on_one_and_two_threads() {
         read(b.path().join("quickstart/summary.json"))
     );
 }
+
+#[test]
+fn replay_arrival_replays_the_commit_spacing_of_a_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo_dir = dir.path().join("history");
+    let git = |args: &[&str], date: Option<&str>| {
+        let mut c = Command::new("git");
+        c.arg("-C").arg(&repo_dir).args(args);
+        if let Some(d) = date {
+            c.env("GIT_AUTHOR_DATE", d).env("GIT_COMMITTER_DATE", d);
+        }
+        c.env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t");
+        assert!(c.output().unwrap().status.success(), "git {args:?}");
+    };
+    std::fs::create_dir_all(&repo_dir).unwrap();
+    git(&["init", "-q", "-b", "main"], None);
+    for (i, t) in [
+        "2026-01-01T10:00:00Z",
+        "2026-01-01T10:05:00Z",
+        "2026-01-01T10:35:00Z",
+    ]
+    .iter()
+    .enumerate()
+    {
+        std::fs::write(repo_dir.join("f"), i.to_string()).unwrap();
+        git(&["add", "f"], None);
+        git(&["commit", "-q", "-m", &format!("c{i}")], Some(t));
+    }
+    let file = dir.path().join("replay.yaml");
+    std::fs::write(&file, "name: replay\nduration: 1h\nworkload:\n  commits: { arrival: replay, repo: history, branch: main }\n").unwrap();
+    let o = bin()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let events = std::fs::read_to_string(dir.path().join("replay/events.csv")).unwrap();
+    let times: Vec<f64> = events
+        .lines()
+        .filter(|l| l.starts_with("0,push,") && l.contains(",commit,"))
+        .map(|l| l.split(',').nth(2).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(
+        times,
+        [1.0, 301.0, 2101.0],
+        "commits 5 and 30 minutes apart, as in the repository"
+    );
+    let missing = dir.path().join("missing.yaml");
+    std::fs::write(
+        &missing,
+        "name: replay\nduration: 1h\nworkload:\n  commits: { arrival: replay, repo: nowhere }\n",
+    )
+    .unwrap();
+    let o = bin().arg("validate").arg(&missing).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nowhere"));
+}

@@ -201,8 +201,21 @@ impl Default for Fleet {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "arrival", rename_all = "lowercase")]
 pub enum Arrival {
-    Poisson { mean_interval: Dur },
-    Fixed { interval: Dur },
+    Poisson {
+        mean_interval: Dur,
+    },
+    Fixed {
+        interval: Dur,
+    },
+    /// The commit times of an existing repository's branch, replayed with their spacing.
+    /// `offsets` (nanoseconds from its first commit) are read by [`Scenario::resolve_replay`]
+    /// before a run, since reading git is I/O and this module has none.
+    Replay {
+        repo: String,
+        branch: String,
+        #[serde(skip)]
+        offsets: Option<Vec<Nanos>>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -231,13 +244,19 @@ impl<'de> Deserialize<'de> for Arrival {
             ("fixed", _, _) => Err(D::Error::custom(
                 "fixed arrival takes `interval` (e.g. `10m`) and nothing else",
             )),
-            ("replay", ..) => {
-                let _ = (r.repo, r.branch);
-                Err(D::Error::custom(
-                    "`arrival: replay` needs live git, which this version does not have yet; \
-                     use `poisson` or `fixed`",
-                ))
-            }
+            ("replay", None, None) => match r.repo {
+                Some(repo) if !repo.is_empty() => Ok(Arrival::Replay {
+                    repo,
+                    branch: r.branch.unwrap_or_else(|| "main".into()),
+                    offsets: None,
+                }),
+                _ => Err(D::Error::custom(
+                    "replay arrival needs `repo` (a path to a git repository) and optionally `branch` (default main)",
+                )),
+            },
+            ("replay", ..) => Err(D::Error::custom(
+                "replay arrival takes `repo` and `branch`, not an interval",
+            )),
             (other, ..) => Err(D::Error::custom(format!(
                 "unknown arrival `{other}`; expected poisson, fixed or replay"
             ))),
@@ -542,6 +561,34 @@ impl Scenario {
             faults: raw.faults,
             thresholds: raw.thresholds,
         })
+    }
+
+    /// Reads the commit times of a `replay` arrival with `read(repo, branch)`; `base` is
+    /// the scenario file's folder, against which a relative `repo` is resolved. Does
+    /// nothing for other arrivals.
+    pub fn resolve_replay<E: std::fmt::Display>(
+        &mut self,
+        base: &Path,
+        read: impl Fn(&Path, &str) -> Result<Vec<Nanos>, E>,
+    ) -> Result<(), String> {
+        if let Arrival::Replay {
+            repo,
+            branch,
+            offsets,
+        } = &mut self.workload.commits
+        {
+            let path = base.join(&*repo);
+            let v = read(&path, branch)
+                .map_err(|e| format!("workload.commits: cannot replay {}: {e}", path.display()))?;
+            if v.is_empty() {
+                return Err(format!(
+                    "workload.commits: branch `{branch}` of {} has no commits",
+                    path.display()
+                ));
+            }
+            *offsets = Some(v);
+        }
+        Ok(())
     }
 
     pub fn clusters(&self) -> u32 {

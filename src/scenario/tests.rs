@@ -178,12 +178,30 @@ fn fault_after_the_horizon_is_located() {
 }
 
 #[test]
-fn replay_is_refused_until_live_git() {
+fn replay_reads_offsets_through_the_resolver() {
+    let mut s = parse(&format!(
+        "{BASE}workload:\n  commits: {{ arrival: replay, repo: ../repo }}\n"
+    ))
+    .unwrap();
+    let Arrival::Replay { repo, branch, .. } = &s.workload.commits else {
+        panic!()
+    };
+    assert_eq!((repo.as_str(), branch.as_str()), ("../repo", "main"));
+    s.resolve_replay(Path::new("/base"), |p, b| {
+        assert_eq!((p, b), (Path::new("/base/../repo"), "main"));
+        Ok::<_, String>(vec![0, 60 * SECOND, 90 * SECOND])
+    })
+    .unwrap();
+    let plan = crate::plan::Plan::draw(&s, 0);
+    let times: Vec<Nanos> = plan.commits.iter().map(|c| c.at).collect();
+    assert_eq!(times, [SECOND, 61 * SECOND, 91 * SECOND]);
     let e = err(&format!(
-        "{BASE}workload:\n  commits: {{ arrival: replay, repo: ., branch: main }}\n"
+        "{BASE}workload:\n  commits: {{ arrival: replay }}\n"
     ));
-    assert!(e.contains("workload.commits"), "{e}");
-    assert!(e.contains("live git"), "{e}");
+    assert!(
+        e.contains("workload.commits") && e.contains("needs `repo`"),
+        "{e}"
+    );
 }
 
 #[test]
