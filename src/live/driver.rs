@@ -151,6 +151,10 @@ pub struct LiveWorld<'a> {
     cuts: [u32; 4],
     lost: Vec<bool>,
     processed: u64,
+    /// Revisions already read back from git and checked (trees never change), and the
+    /// manifests read for applies.
+    checked: std::collections::HashSet<Rev>,
+    manifest_cache: std::collections::HashMap<(Rev, AppId), (String, String)>,
     manager: &'static str,
     replicas: u32,
 }
@@ -257,6 +261,8 @@ impl<'a> LiveWorld<'a> {
             cuts: [0; 4],
             lost: vec![false; n as usize],
             processed: 0,
+            checked: std::collections::HashSet::new(),
+            manifest_cache: std::collections::HashMap::new(),
             manager: match kind {
                 ModelKind::Push => "pushpull-push",
                 ModelKind::Pull => "pushpull-pull",
@@ -428,6 +434,9 @@ impl<'a> LiveWorld<'a> {
     /// world committed: the models run on what git really holds.
     fn checked_tree(&mut self, rev: Rev) -> Option<Arc<[SpecId]>> {
         let tree = self.git.trees[rev as usize].clone();
+        if self.checked.contains(&rev) {
+            return Some(tree);
+        }
         match self.repo.read_tree(rev) {
             Ok(read) => {
                 for (app, &(image, broken)) in read.iter().enumerate() {
@@ -442,6 +451,7 @@ impl<'a> LiveWorld<'a> {
                         return None;
                     }
                 }
+                self.checked.insert(rev);
                 Some(tree)
             }
             Err(e) => {
@@ -550,8 +560,15 @@ impl<'a> LiveWorld<'a> {
         let mut manifests = Vec::with_capacity(apply.items.len());
         for &(app, spec) in apply.items.iter() {
             let rev = self.git.spec(spec).rev;
+            if let Some(m) = self.manifest_cache.get(&(rev, app)) {
+                manifests.push(m.clone());
+                continue;
+            }
             match self.repo.manifests(rev, app) {
-                Ok(m) => manifests.push(m),
+                Ok(m) => {
+                    self.manifest_cache.insert((rev, app), m.clone());
+                    manifests.push(m);
+                }
                 Err(e) => tracing::error!("cannot read manifests of app {app} at rev {rev}: {e}"),
             }
         }
