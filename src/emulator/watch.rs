@@ -15,10 +15,11 @@ use axum::body::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, watch};
 
+use super::event::{Event, EventKind};
 use super::resource::Resource;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
-use super::store::{Event, EventKind, WatchStart};
+use super::store::WatchStart;
 use super::table::{self, IncludeObject};
 
 /// Which events a watch wants and how to render them.
