@@ -20,9 +20,10 @@ use super::faults::Faults;
 use super::openapi;
 use super::protobuf;
 use super::resource::Resource;
+use super::scale::scale_of;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
-use super::store::{PatchKind, Store, Subresource, WatchFrom, WriteOptions, scale_of};
+use super::store::{PatchKind, Store, Subresource, WatchFrom, WriteOptions};
 use super::table::{self, IncludeObject};
 use super::watch::{self as watch_stream, WatchSpec};
 

@@ -4,9 +4,7 @@
 //! bookkeeping the API server does: preconditions, generation, managedFields, no-op writes.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-
-use axum::body::Bytes;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use rand::{Rng, SeedableRng};
@@ -16,9 +14,11 @@ use tokio::sync::{Notify, broadcast};
 
 use super::apply::{ApplyRequest, server_side_apply};
 use super::defaults;
+use super::event::{Event, EventKind};
 use super::fields;
 use super::patch;
 use super::resource::Resource;
+use super::scale::{check_scale_precondition, scale_of, with_replicas};
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 
@@ -55,86 +55,6 @@ pub struct WriteOptions {
     pub manager: String,
     pub force: bool,
     pub dry_run: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    Added,
-    Modified,
-    Deleted,
-}
-
-impl EventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Added => "ADDED",
-            EventKind::Modified => "MODIFIED",
-            EventKind::Deleted => "DELETED",
-        }
-    }
-}
-
-/// One change, as kept in history and fanned out to watches.
-#[derive(Debug)]
-pub struct Event {
-    pub rv: u64,
-    pub kind: EventKind,
-    pub resource: Resource,
-    pub namespace: String,
-    pub object: Arc<Value>,
-    /// The object before the change (so selector watches can turn a change into ADDED/DELETED).
-    pub previous: Option<Arc<Value>>,
-    json: OnceLock<String>,
-    line: OnceLock<Bytes>,
-}
-
-impl Event {
-    fn new(
-        rv: u64,
-        kind: EventKind,
-        resource: Resource,
-        object: Arc<Value>,
-        previous: Option<Arc<Value>>,
-    ) -> Event {
-        let namespace = object
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        Event {
-            rv,
-            kind,
-            resource,
-            namespace,
-            object,
-            previous,
-            json: OnceLock::new(),
-            line: OnceLock::new(),
-        }
-    }
-
-    /// The object serialized once, shared by every watch that sends it.
-    pub fn object_json(&self) -> &str {
-        self.json
-            .get_or_init(|| serde_json::to_string(&*self.object).unwrap_or_default())
-    }
-
-    /// The watch line `{"type":..,"object":..}` for `kind`; rendered once for the event's
-    /// own type and shared (reference-counted) by every watch that sends it.
-    pub fn line(&self, kind: EventKind) -> Bytes {
-        let render = |k: EventKind| {
-            Bytes::from(format!(
-                "{{\"type\":\"{}\",\"object\":{}}}\n",
-                k.as_str(),
-                self.object_json()
-            ))
-        };
-        if kind == self.kind {
-            self.line.get_or_init(|| render(kind)).clone()
-        } else {
-            render(kind)
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -904,59 +824,6 @@ fn prepare_new(
     } else {
         meta.remove("generation");
     }
-}
-
-/// The `autoscaling/v1` Scale view of a Deployment.
-pub fn scale_of(deployment: &Value) -> Result<Value, ApiError> {
-    let meta = deployment.get("metadata").cloned().unwrap_or(json!({}));
-    let selector = deployment
-        .pointer("/spec/selector")
-        .map(LabelSelector::from_label_selector_object)
-        .map(|s| s.to_text())
-        .unwrap_or_default();
-    Ok(json!({
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": {
-            "name": meta.get("name"),
-            "namespace": meta.get("namespace"),
-            "uid": meta.get("uid"),
-            "resourceVersion": meta.get("resourceVersion"),
-            "creationTimestamp": meta.get("creationTimestamp"),
-        },
-        "spec": {"replicas": deployment.pointer("/spec/replicas").cloned().unwrap_or(json!(1))},
-        "status": {
-            "replicas": deployment.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
-            "selector": selector,
-        },
-    }))
-}
-
-fn check_scale_precondition(old: &Value, scale: &Value) -> Result<(), ApiError> {
-    match meta_str(scale, "resourceVersion") {
-        Some(rv) if !rv.is_empty() && Some(rv) != meta_str(old, "resourceVersion") => Err(
-            ApiError::Modified(Resource::Deployment.subject(meta_str(old, "name").unwrap_or(""))),
-        ),
-        _ => Ok(()),
-    }
-}
-
-fn with_replicas(old: &Value, scale: &Value) -> Result<Value, ApiError> {
-    let replicas = scale
-        .pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .filter(|r| *r >= 0)
-        .ok_or_else(|| {
-            ApiError::BadRequest("Scale.spec.replicas must be a non-negative integer".into())
-        })?;
-    let mut new = old.clone();
-    if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
-        spec.insert("replicas".into(), json!(replicas));
-    }
-    if let Some(meta) = new.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("resourceVersion");
-    }
-    Ok(new)
 }
 
 #[cfg(test)]

@@ -15,10 +15,11 @@ use axum::body::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, watch};
 
+use super::event::{Event, EventKind};
 use super::resource::Resource;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
-use super::store::{Event, EventKind, WatchStart};
+use super::store::WatchStart;
 use super::table::{self, IncludeObject};
 
 /// Which events a watch wants and how to render them.
@@ -141,6 +142,12 @@ impl Pump {
         }
         loop {
             tokio::select! {
+                // Ending conditions first: once watches are dropped (or the emulator stops),
+                // no further event may slip out on the dying stream.
+                biased;
+                _ = self.drops.changed() => return None,
+                _ = self.shutdown.changed() => return None,
+                _ = &mut self.deadline => return None,
                 received = self.receiver.recv() => match received {
                     Ok(event) => {
                         self.last_rv = self.last_rv.max(event.rv);
@@ -153,9 +160,6 @@ impl Pump {
                 _ = self.ticker.tick(), if self.spec.bookmarks => {
                     return Some(self.renderer.bookmark(self.last_rv, false));
                 }
-                _ = &mut self.deadline => return None,
-                _ = self.drops.changed() => return None,
-                _ = self.shutdown.changed() => return None,
             }
         }
     }
@@ -282,7 +286,23 @@ mod tests {
         let (_shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut body = Box::pin(stream(spec(""), start, drop_rx, shutdown_rx));
         drop_tx.send_modify(|e| *e += 1);
+        // A change right after the drop must not slip out on the dying stream.
+        let opts = crate::emulator::store::WriteOptions {
+            manager: "t".into(),
+            ..Default::default()
+        };
+        store
+            .create(
+                Resource::ConfigMap,
+                "default",
+                json!({"metadata": {"name": "late"}}),
+                &opts,
+            )
+            .unwrap();
         let next = tokio::time::timeout(Duration::from_secs(5), body.next()).await;
-        assert!(matches!(next, Ok(None)), "the stream ended");
+        assert!(
+            matches!(next, Ok(None)),
+            "the stream ended without the late event"
+        );
     }
 }
