@@ -29,18 +29,8 @@ pub enum LoadError {
     },
 }
 
-/// One metric's statistics as `summary.json` holds them.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-pub struct MetricStats {
-    pub count: u64,
-    pub mean_s: Option<f64>,
-    pub p50_s: Option<f64>,
-    pub p90_s: Option<f64>,
-    pub p95_s: Option<f64>,
-    pub p99_s: Option<f64>,
-    pub max_s: Option<f64>,
-    pub ci95_p50_s: Option<[f64; 2]>,
-}
+/// One metric's statistics as `summary.json` holds them: the very type that writes them.
+pub use crate::measure::summary::MetricSummary as MetricStats;
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 pub struct ModelStats {
