@@ -11,6 +11,7 @@ pub mod measure;
 pub mod metric;
 pub mod model;
 pub mod plan;
+pub mod release;
 pub mod report;
 pub mod scenario;
 pub mod sim;

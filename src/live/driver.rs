@@ -14,6 +14,7 @@ use crate::model::pull::Reconciler;
 use crate::model::push::Pipeline;
 use crate::model::{Action, AppId, Apply, ClusterId, Input, Model, NoteKind, Rev, SpecId, Timer};
 use crate::plan::{Component, Plan, rng};
+use crate::release::{Releases, Rollback};
 use crate::scenario::{Cut, DriftChange, DriftDetection, Fault, Nanos, Scenario};
 use crate::sim::git::GitHost;
 use rand::Rng;
@@ -113,15 +114,6 @@ struct View {
     awaiting: bool,
 }
 
-struct BadState {
-    rev: Option<Rev>,
-    app: AppId,
-    good_image: u32,
-    spec: SpecId,
-    detected: bool,
-    resolved: bool,
-}
-
 pub struct LiveWorld<'a> {
     s: &'a Scenario,
     plan: &'a Plan,
@@ -143,8 +135,7 @@ pub struct LiveWorld<'a> {
     tracker: Tracker,
     views: Vec<View>,
     applies: Vec<Option<(Apply, u32)>>,
-    bad: Vec<BadState>,
-    frozen: Vec<bool>,
+    releases: Releases,
     drift_images: u32,
     webhook_rng: ChaCha8Rng,
     git_down: u32,
@@ -157,15 +148,6 @@ pub struct LiveWorld<'a> {
     manifest_cache: std::collections::HashMap<(Rev, AppId), (String, String)>,
     manager: &'static str,
     replicas: u32,
-}
-
-fn cut_index(c: Cut) -> usize {
-    match c {
-        Cut::PipelineCluster => 0,
-        Cut::PipelineGit => 1,
-        Cut::ReconcilerGit => 2,
-        Cut::ReconcilerCluster => 3,
-    }
 }
 
 /// The image tag the manifests carry for image `image`.
@@ -242,19 +224,7 @@ impl<'a> LiveWorld<'a> {
             tracker: Tracker::new(n, apps, kind == ModelKind::Push),
             views,
             applies: Vec::new(),
-            bad: plan
-                .bad_releases
-                .iter()
-                .map(|b| BadState {
-                    rev: None,
-                    app: b.app,
-                    good_image: 0,
-                    spec: 0,
-                    detected: false,
-                    resolved: false,
-                })
-                .collect(),
-            frozen: vec![false; apps as usize],
+            releases: Releases::new(plan, apps),
             drift_images: 0,
             webhook_rng: rng(s.seed, repetition, Component::Webhook),
             git_down: 0,
@@ -419,7 +389,7 @@ impl<'a> LiveWorld<'a> {
             ModelKind::Push => Cut::PipelineGit,
             ModelKind::Pull => Cut::ReconcilerGit,
         };
-        self.git_down == 0 && self.cuts[cut_index(cut)] == 0
+        self.git_down == 0 && self.cuts[cut.index()] == 0
     }
 
     fn cluster_reachable(&self, cluster: ClusterId) -> bool {
@@ -427,7 +397,7 @@ impl<'a> LiveWorld<'a> {
             ModelKind::Push => Cut::PipelineCluster,
             ModelKind::Pull => Cut::ReconcilerCluster,
         };
-        !self.lost[cluster as usize] && self.cuts[cut_index(cut)] == 0
+        !self.lost[cluster as usize] && self.cuts[cut.index()] == 0
     }
 
     /// Reads a revision back from the repository and checks it against the manifests the
@@ -874,21 +844,10 @@ impl<'a> LiveWorld<'a> {
         }
     }
 
-    fn free_app(&self, app: AppId, taken: &[AppId]) -> Option<AppId> {
-        let n = self.s.apps();
-        (0..n)
-            .map(|k| (app + k) % n)
-            .find(|a| !self.frozen[*a as usize] && !taken.contains(a))
-    }
-
     fn workload_commit(&mut self, i: u32) {
-        let plan = self.plan;
-        let mut apps: Vec<AppId> = Vec::new();
-        for &a in &plan.commits[i as usize].apps {
-            if let Some(a) = self.free_app(a, &apps) {
-                apps.push(a);
-            }
-        }
+        let apps = self
+            .releases
+            .commit_apps(&self.plan.commits[i as usize].apps);
         let now = self.now();
         if apps.is_empty() {
             self.tracker.event(
@@ -900,7 +859,6 @@ impl<'a> LiveWorld<'a> {
             );
             return;
         }
-        apps.sort_unstable();
         let changes: Vec<_> = apps.iter().map(|&a| (a, None, false)).collect();
         let names: Vec<String> = apps.iter().map(|a| super::cluster::app_name(*a)).collect();
         let Some(rev) = self.commit(&changes, &format!("Release {}", names.join(", "))) else {
@@ -911,9 +869,8 @@ impl<'a> LiveWorld<'a> {
     }
 
     fn bad_release(&mut self, i: u32) {
-        let planned = self.plan.bad_releases[i as usize].app;
         let now = self.now();
-        let Some(app) = self.free_app(planned, &[]) else {
+        let Some(app) = self.releases.app_for(i as usize) else {
             self.tracker.event(
                 now,
                 None,
@@ -932,31 +889,17 @@ impl<'a> LiveWorld<'a> {
             return;
         };
         let spec = self.git.head[app as usize];
-        self.frozen[app as usize] = true;
-        let b = &mut self.bad[i as usize];
-        b.rev = Some(rev);
-        b.app = app;
-        b.good_image = good.image;
-        b.spec = spec;
+        self.releases
+            .shipped(i as usize, rev, app, good.image, spec);
         self.tracker.commit(rev, now, &[app], CommitKind::Bad);
         self.tracker.note_bad_release(rev, now);
         self.announce(rev, &[app]);
     }
 
     fn detect_bad_release(&mut self, spec: SpecId, t: Nanos) {
-        let Some(i) = self
-            .bad
-            .iter()
-            .position(|b| b.spec == spec && b.rev.is_some())
-        else {
+        let Some((i, app, rev, after)) = self.releases.detected(spec) else {
             return;
         };
-        if self.bad[i].detected {
-            return;
-        }
-        self.bad[i].detected = true;
-        let after = self.plan.bad_releases[i].rollback_after;
-        let (app, rev) = (self.bad[i].app, self.bad[i].rev.unwrap_or(0));
         self.tracker.event(
             t,
             None,
@@ -968,15 +911,14 @@ impl<'a> LiveWorld<'a> {
     }
 
     fn rollback_decision(&mut self, i: u32) {
-        let b = &self.bad[i as usize];
-        let (Some(bad_rev), app, image) = (b.rev, b.app, b.good_image) else {
+        let Some(Rollback {
+            bad_rev,
+            app,
+            good_image: image,
+        }) = self.releases.decide_rollback(i as usize)
+        else {
             return;
         };
-        if b.resolved {
-            return;
-        }
-        self.bad[i as usize].resolved = true;
-        self.frozen[app as usize] = false;
         let now = self.now();
         // The world's model of git gets the same change; the repository gets a real revert.
         let rev = self.git.commit(&[(app, Some(image), false)]);
@@ -1078,7 +1020,7 @@ impl<'a> LiveWorld<'a> {
                 }
             }
             Fault::Partition { between, .. } => {
-                let c = &mut self.cuts[cut_index(*between)];
+                let c = &mut self.cuts[between.index()];
                 if start { *c += 1 } else { *c -= 1 }
             }
             Fault::RunnerOutage { .. } => {

@@ -59,6 +59,16 @@ pub enum Cut {
 }
 
 impl Cut {
+    /// A dense index, for worlds that keep one counter per cut.
+    pub fn index(self) -> usize {
+        match self {
+            Cut::PipelineCluster => 0,
+            Cut::PipelineGit => 1,
+            Cut::ReconcilerGit => 2,
+            Cut::ReconcilerCluster => 3,
+        }
+    }
+
     pub fn sides(self) -> [&'static str; 2] {
         match self {
             Cut::PipelineCluster => ["pipeline", "cluster"],

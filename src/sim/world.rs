@@ -18,6 +18,7 @@ use crate::model::pull::Reconciler;
 use crate::model::push::Pipeline;
 use crate::model::{Action, AppId, Apply, ClusterId, Input, Model, NoteKind, Rev, SpecId, Timer};
 use crate::plan::{Component, Plan, rng};
+use crate::release::{Releases, Rollback};
 use crate::scenario::{Cut, DriftChange, DriftDetection, Fault, Nanos, Scenario};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -54,17 +55,6 @@ enum Models {
     Pull(Vec<Reconciler>),
 }
 
-/// A bad release in flight.
-struct BadState {
-    rev: Option<Rev>,
-    app: AppId,
-    /// The manifest's image before the bad one (what a revert restores).
-    good_image: u32,
-    spec: SpecId,
-    detected: bool,
-    resolved: bool,
-}
-
 /// Which faults are in force now. Counters, so overlapping windows of one kind nest.
 struct FaultState {
     git_down: u32,
@@ -78,15 +68,6 @@ struct FaultState {
     /// Per cluster: wiped and not yet rebuilt.
     lost: Vec<bool>,
     api_rng: ChaCha8Rng,
-}
-
-fn cut_index(c: Cut) -> usize {
-    match c {
-        Cut::PipelineCluster => 0,
-        Cut::PipelineGit => 1,
-        Cut::ReconcilerGit => 2,
-        Cut::ReconcilerCluster => 3,
-    }
 }
 
 pub struct World<'a> {
@@ -104,9 +85,7 @@ pub struct World<'a> {
     /// Applies in flight, with the epoch of the model instance that sent them.
     applies: Vec<Option<(Apply, u32)>>,
     free_slots: Vec<u32>,
-    bad: Vec<BadState>,
-    /// Apps whose bad release is not yet reverted: the team holds other changes to them.
-    frozen: Vec<bool>,
+    releases: Releases,
     drift_images: u32,
     processed: u64,
     faults: FaultState,
@@ -164,19 +143,7 @@ impl<'a> World<'a> {
             webhook_rng: rng(s.seed, repetition, Component::Webhook),
             applies: Vec::new(),
             free_slots: Vec::new(),
-            bad: plan
-                .bad_releases
-                .iter()
-                .map(|b| BadState {
-                    rev: None,
-                    app: b.app,
-                    good_image: 0,
-                    spec: 0,
-                    detected: false,
-                    resolved: false,
-                })
-                .collect(),
-            frozen: vec![false; apps as usize],
+            releases: Releases::new(plan, apps),
             drift_images: 0,
             processed: 0,
             faults: FaultState {
@@ -396,22 +363,10 @@ impl<'a> World<'a> {
         }
     }
 
-    /// The next app at or after `app` that is neither frozen nor taken.
-    fn free_app(&self, app: AppId, taken: &[AppId]) -> Option<AppId> {
-        let n = self.s.apps();
-        (0..n)
-            .map(|k| (app + k) % n)
-            .find(|a| !self.frozen[*a as usize] && !taken.contains(a))
-    }
-
     fn workload_commit(&mut self, i: u32) {
-        let plan = self.plan;
-        let mut apps: Vec<AppId> = Vec::with_capacity(plan.commits[i as usize].apps.len());
-        for &a in &plan.commits[i as usize].apps {
-            if let Some(a) = self.free_app(a, &apps) {
-                apps.push(a);
-            }
-        }
+        let apps = self
+            .releases
+            .commit_apps(&self.plan.commits[i as usize].apps);
         if apps.is_empty() {
             self.tracker.event(
                 self.now,
@@ -422,7 +377,6 @@ impl<'a> World<'a> {
             );
             return;
         }
-        apps.sort_unstable();
         let changes: Vec<_> = apps.iter().map(|&a| (a, None, false)).collect();
         let rev = self.git.commit(&changes);
         self.tracker
@@ -431,8 +385,7 @@ impl<'a> World<'a> {
     }
 
     fn bad_release(&mut self, i: u32) {
-        let planned = self.plan.bad_releases[i as usize].app;
-        let Some(app) = self.free_app(planned, &[]) else {
+        let Some(app) = self.releases.app_for(i as usize) else {
             self.tracker.event(
                 self.now,
                 None,
@@ -445,28 +398,23 @@ impl<'a> World<'a> {
         let good = self.git.spec(self.git.head[app as usize]);
         let rev = self.git.commit(&[(app, None, true)]);
         let spec = self.git.head[app as usize];
-        self.frozen[app as usize] = true;
-        let b = &mut self.bad[i as usize];
-        b.rev = Some(rev);
-        b.app = app;
-        b.good_image = good.image;
-        b.spec = spec;
+        self.releases
+            .shipped(i as usize, rev, app, good.image, spec);
         self.tracker.commit(rev, self.now, &[app], CommitKind::Bad);
         self.tracker.note_bad_release(rev, self.now);
         self.announce(rev, &[app]);
     }
 
     fn rollback_decision(&mut self, i: u32) {
-        let b = &self.bad[i as usize];
-        let (Some(bad_rev), app, image) = (b.rev, b.app, b.good_image) else {
+        let Some(Rollback {
+            bad_rev,
+            app,
+            good_image,
+        }) = self.releases.decide_rollback(i as usize)
+        else {
             return;
         };
-        if b.resolved {
-            return;
-        }
-        self.bad[i as usize].resolved = true;
-        self.frozen[app as usize] = false;
-        let rev = self.git.commit(&[(app, Some(image), false)]);
+        let rev = self.git.commit(&[(app, Some(good_image), false)]);
         self.tracker.event(
             self.now,
             None,
@@ -714,24 +662,15 @@ impl<'a> World<'a> {
     }
 
     fn detect_bad_release(&mut self, spec: SpecId) {
-        let Some(i) = self
-            .bad
-            .iter()
-            .position(|b| b.spec == spec && b.rev.is_some())
-        else {
+        let Some((i, app, rev, after)) = self.releases.detected(spec) else {
             return;
         };
-        if self.bad[i].detected {
-            return;
-        }
-        self.bad[i].detected = true;
-        let after = self.plan.bad_releases[i].rollback_after;
         self.tracker.event(
             self.now,
             None,
-            Some(self.bad[i].app),
+            Some(app),
             "bad_release_detected",
-            format!("rev={}", self.bad[i].rev.unwrap_or(0)),
+            format!("rev={rev}"),
         );
         self.queue
             .push(self.now + after, Ev::RollbackDecision(i as u32));
@@ -826,7 +765,7 @@ impl World<'_> {
             ModelKind::Push => Cut::PipelineGit,
             ModelKind::Pull => Cut::ReconcilerGit,
         };
-        f.git_down == 0 && f.cuts[cut_index(cut)] == 0
+        f.git_down == 0 && f.cuts[cut.index()] == 0
     }
 
     /// Whether a request from the model to `cluster`'s API fails now: the cluster is
@@ -836,7 +775,7 @@ impl World<'_> {
             ModelKind::Push => Cut::PipelineCluster,
             ModelKind::Pull => Cut::ReconcilerCluster,
         };
-        if self.faults.lost[cluster as usize] || self.faults.cuts[cut_index(cut)] > 0 {
+        if self.faults.lost[cluster as usize] || self.faults.cuts[cut.index()] > 0 {
             return true;
         }
         let mut fails = false;
@@ -902,7 +841,7 @@ impl World<'_> {
         );
         match f {
             Fault::GitOutage { .. } => self.faults.git_down += 1,
-            Fault::Partition { between, .. } => self.faults.cuts[cut_index(*between)] += 1,
+            Fault::Partition { between, .. } => self.faults.cuts[between.index()] += 1,
             Fault::ApiBrownout { .. } => self.faults.brownouts.push(i),
             Fault::RunnerOutage { .. } => {
                 self.faults.runners_down += 1;
@@ -944,7 +883,7 @@ impl World<'_> {
         );
         match f {
             Fault::GitOutage { .. } => self.faults.git_down -= 1,
-            Fault::Partition { between, .. } => self.faults.cuts[cut_index(*between)] -= 1,
+            Fault::Partition { between, .. } => self.faults.cuts[between.index()] -= 1,
             Fault::ApiBrownout { .. } => {
                 if let Some(p) = self.faults.brownouts.iter().position(|&b| b == i) {
                     self.faults.brownouts.remove(p);
