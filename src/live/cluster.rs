@@ -5,6 +5,7 @@
 //! clusterloader2 does).
 
 use super::LiveError;
+use super::git::{BROKEN_IMAGE, HAND_IMAGES, IMAGE, LOG_LEVEL, LOG_LEVEL_ENV, RELEASE_ENV};
 use crate::model::{AppId, ClusterId};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -19,15 +20,35 @@ use tokio::sync::mpsc::UnboundedSender;
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by=pushpull";
 /// The field manager of hand edits (drift).
 pub const HAND_EDIT_MANAGER: &str = "kubectl-edit";
+/// The value a hand `kubectl set env LOG_LEVEL=debug` gives the manifests' log level.
+pub const HAND_LOG_LEVEL: &str = "debug";
+
+/// The image a hand `kubectl set image` switches `current` to: a real tag, never the one
+/// it already runs (so every edit replaces the pod template, as each one does in the sim).
+pub fn hand_image(current: &Deployment) -> &'static str {
+    let image = current
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|p| p.containers.first())
+        .and_then(|c| c.image.as_deref());
+    if image == Some(HAND_IMAGES[0]) {
+        HAND_IMAGES[1]
+    } else {
+        HAND_IMAGES[0]
+    }
+}
 
 /// What the watch says about one app's Deployment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Observation {
-    /// The Deployment as it is: its image tag and whether its rollout is complete or
+    /// The Deployment as it is: the release its pod template names, whether a hand edit
+    /// changed the image or the environment, and whether its rollout is complete or
     /// exceeded its deadline (kubectl `rollout status` rules).
     Seen {
         generation: i64,
-        image: String,
+        release: String,
+        hand_image: bool,
         env_drift: bool,
         replicas: i32,
         state: RolloutState,
@@ -140,13 +161,13 @@ impl ClusterHandle {
                 api.patch(&name, &pp, &Patch::Merge(json!({"spec": {"replicas": n}})))
                     .await
             }
-            HandEdit::Image(tag) => {
-                let p = json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": tag}]}}}});
+            HandEdit::Image(image) => {
+                let p = json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}});
                 api.patch(&name, &pp, &Patch::Strategic(p)).await
             }
             HandEdit::Env => {
                 let p = json!({"spec": {"template": {"spec": {"containers": [
-                    {"name": "app", "env": [{"name": "PUSHPULL_HAND_EDIT", "value": "1"}]}]}}}});
+                    {"name": "app", "env": [{"name": LOG_LEVEL_ENV, "value": HAND_LOG_LEVEL}]}]}}}});
                 api.patch(&name, &pp, &Patch::Strategic(p)).await
             }
             HandEdit::Delete => {
@@ -199,7 +220,7 @@ impl ClusterHandle {
 #[derive(Clone, Debug)]
 pub enum HandEdit {
     Scale(i32),
-    Image(String),
+    Image(&'static str),
     Env,
     Delete,
 }
@@ -212,10 +233,23 @@ pub fn observe(d: &Deployment) -> Observation {
     let container = spec
         .and_then(|s| s.template.spec.as_ref())
         .and_then(|p| p.containers.first());
-    let image = container.and_then(|c| c.image.clone()).unwrap_or_default();
-    let env_drift = container
-        .and_then(|c| c.env.as_ref())
-        .is_some_and(|env| env.iter().any(|e| e.name == "PUSHPULL_HAND_EDIT"));
+    let image = container
+        .and_then(|c| c.image.as_deref())
+        .unwrap_or_default();
+    let env = container.and_then(|c| c.env.as_deref()).unwrap_or_default();
+    // Git declares LOG_LEVEL=info; any other value (or none) is a hand edit.
+    let env_drift = env
+        .iter()
+        .find(|e| e.name == LOG_LEVEL_ENV)
+        .and_then(|e| e.value.as_deref())
+        != Some(LOG_LEVEL);
+    let release = env
+        .iter()
+        .find(|e| e.name == RELEASE_ENV)
+        .and_then(|e| e.value.clone())
+        .unwrap_or_default();
+    // Git only ever holds the good and the broken image; any other is a hand edit.
+    let hand_image = image != IMAGE && image != BROKEN_IMAGE;
     let st = d.status.as_ref();
     let observed = st.and_then(|s| s.observed_generation).unwrap_or(0) >= generation;
     let deadline = st.and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
@@ -237,9 +271,139 @@ pub fn observe(d: &Deployment) -> Observation {
     };
     Observation::Seen {
         generation,
-        image,
+        release,
+        hand_image,
         env_drift,
         replicas,
         state,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::{Emulator, EmulatorConfig, PodStartDelay};
+    use crate::live::git::{ManifestParams, configmap, deployment, release};
+    use std::time::Duration;
+
+    fn params() -> ManifestParams {
+        ManifestParams {
+            namespace: "pushpull-handedit".into(),
+            replicas: 3,
+            max_surge: "25%".into(),
+            max_unavailable: "25%".into(),
+            progress_deadline_s: 600,
+        }
+    }
+
+    /// The Deployment once its rollout is complete, or the last one seen after 10 s.
+    async fn settled(handle: &ClusterHandle, app: AppId) -> (Deployment, Observation) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let d = handle.get(app).await.expect("get").expect("exists");
+            let obs = observe(&d);
+            let done = matches!(
+                obs,
+                Observation::Seen {
+                    state: RolloutState::Complete,
+                    ..
+                }
+            );
+            if done || Instant::now() > deadline {
+                return (d, obs);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn clean(obs: &Observation, want: &str) -> bool {
+        matches!(obs, Observation::Seen { release, hand_image: false, env_drift: false,
+                  replicas: 3, state: RolloutState::Complete, .. } if release == want)
+    }
+
+    /// Every kind of hand edit shows as drift in what the watch reports, and one forced
+    /// server-side apply of the manifests in git takes each back, as it does in the sim.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hand_edits_are_drift_and_an_apply_of_git_takes_each_back() {
+        let emulator = Emulator::start(EmulatorConfig {
+            pod_start: PodStartDelay::Fixed(Duration::from_millis(10)),
+            ..EmulatorConfig::default()
+        })
+        .await
+        .expect("emulator starts");
+        let mut config = kube::Config::new(emulator.url().parse().expect("URL"));
+        config.default_retry = false;
+        let handle = ClusterHandle {
+            index: 0,
+            client: kube::Client::try_from(config).expect("client"),
+            namespace: params().namespace,
+        };
+        handle.ensure_namespace().await.expect("namespace");
+        let (app, spec) = (4, 9);
+        let (dep, cm) = (
+            deployment(&params(), app, spec, false),
+            configmap(&params(), app, spec),
+        );
+        let want = release(app, spec, false);
+        handle
+            .apply("pushpull-pull", &dep, &cm)
+            .await
+            .expect("apply");
+        let (live, obs) = settled(&handle, app).await;
+        assert!(clean(&obs, &want), "fresh apply: {obs:?}");
+        assert_eq!(hand_image(&live), HAND_IMAGES[0]);
+
+        let edits = [
+            HandEdit::Image(hand_image(&live)),
+            HandEdit::Env,
+            HandEdit::Scale(5),
+        ];
+        for edit in edits {
+            handle
+                .hand_edit(app, edit.clone())
+                .await
+                .expect("hand edit");
+            let (live, obs) = settled(&handle, app).await;
+            let Observation::Seen {
+                release,
+                hand_image: image_drift,
+                env_drift,
+                replicas,
+                ..
+            } = &obs
+            else {
+                panic!("{edit:?}: deleted")
+            };
+            assert_eq!(release, &want, "{edit:?} keeps the release variable");
+            match edit {
+                HandEdit::Image(_) => {
+                    assert!(*image_drift, "{obs:?}");
+                    // A second `set image` would switch to the other hand image.
+                    assert_eq!(hand_image(&live), HAND_IMAGES[1]);
+                }
+                HandEdit::Env => assert!(*env_drift && !*image_drift, "{obs:?}"),
+                HandEdit::Scale(_) => assert_eq!(*replicas, 5, "{obs:?}"),
+                HandEdit::Delete => unreachable!(),
+            }
+            handle
+                .apply("pushpull-pull", &dep, &cm)
+                .await
+                .expect("re-apply");
+            let (_, obs) = settled(&handle, app).await;
+            assert!(clean(&obs, &want), "after {edit:?} and a re-apply: {obs:?}");
+        }
+
+        handle
+            .hand_edit(app, HandEdit::Delete)
+            .await
+            .expect("delete");
+        assert!(handle.get(app).await.expect("get").is_none());
+        handle
+            .apply("pushpull-pull", &dep, &cm)
+            .await
+            .expect("re-create");
+        let (_, obs) = settled(&handle, app).await;
+        assert!(clean(&obs, &want), "re-created: {obs:?}");
+        emulator.shutdown().await;
     }
 }

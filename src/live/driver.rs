@@ -6,7 +6,8 @@
 //! the tracker, the summary and the reports are the very ones of a sim run.
 
 use super::LiveError;
-use super::cluster::{ClusterHandle, HandEdit, Observation, RolloutState};
+use super::cluster::{ClusterHandle, HandEdit, Observation, RolloutState, hand_image};
+use super::git::release;
 use crate::measure::RunRecord;
 use crate::measure::track::{CommitKind, Tracker};
 use crate::metric::ModelKind;
@@ -136,7 +137,6 @@ pub struct LiveWorld<'a> {
     views: Vec<View>,
     applies: Vec<Option<(Apply, u32)>>,
     releases: Releases,
-    drift_images: u32,
     webhook_rng: ChaCha8Rng,
     git_down: u32,
     cuts: [u32; 4],
@@ -148,14 +148,6 @@ pub struct LiveWorld<'a> {
     manifest_cache: std::collections::HashMap<(Rev, AppId), (String, String)>,
     manager: &'static str,
     replicas: u32,
-}
-
-/// The image tag the manifests carry for image `image`.
-pub fn image_tag(app: AppId, image: u32, broken: bool) -> String {
-    format!(
-        "registry.pushpull.local/app-{app:03}:spec-{image}{}",
-        if broken { "-broken" } else { "" }
-    )
 }
 
 impl<'a> LiveWorld<'a> {
@@ -225,7 +217,6 @@ impl<'a> LiveWorld<'a> {
             views,
             applies: Vec::new(),
             releases: Releases::new(plan, apps),
-            drift_images: 0,
             webhook_rng: rng(s.seed, repetition, Component::Webhook),
             git_down: 0,
             cuts: [0; 4],
@@ -481,7 +472,7 @@ impl<'a> LiveWorld<'a> {
                 let reachable = self.cluster_reachable(cluster);
                 let handle = self.clusters[cluster as usize].clone();
                 let sp = self.git.spec(spec);
-                let want = image_tag(app, sp.image, sp.broken);
+                let want = release(app, sp.image, sp.broken);
                 let replicas = self.replicas as i32;
                 tokio::spawn(async move {
                     let in_sync = if !reachable {
@@ -491,11 +482,14 @@ impl<'a> LiveWorld<'a> {
                             Ok(None) => Some(false),
                             Ok(Some(d)) => match super::cluster::observe(&d) {
                                 Observation::Seen {
-                                    image,
+                                    release,
+                                    hand_image,
                                     env_drift,
                                     replicas: r,
                                     ..
-                                } => Some(image == want && !env_drift && r == replicas),
+                                } => Some(
+                                    release == want && !hand_image && !env_drift && r == replicas,
+                                ),
                                 Observation::Deleted => Some(false),
                             },
                             Err(_) => None,
@@ -667,7 +661,7 @@ impl<'a> LiveWorld<'a> {
         let i = self.idx(cluster, app);
         let view = self.views[i];
         let desired = self.git.spec(view.applied);
-        let want = image_tag(app, desired.image, desired.broken);
+        let want = release(app, desired.image, desired.broken);
         let target = self.target_of(cluster);
         let watch = self.kind == ModelKind::Pull
             && self.s.models.pull.drift_detection == DriftDetection::Watch;
@@ -682,15 +676,15 @@ impl<'a> LiveWorld<'a> {
             }
             Observation::Seen {
                 generation,
-                image,
+                release,
+                hand_image,
                 env_drift,
                 replicas,
                 state,
             } => {
                 // A hand edit shows as an image git never had, the edit's env var, or a
-                // replica count other than the manifest's; a newer manifest's image is an
+                // replica count other than the manifest's; a newer manifest's release is an
                 // apply in flight, not drift.
-                let hand_image = !image.contains(":spec-");
                 if hand_image || env_drift || replicas != self.replicas as i32 {
                     self.views[i].clean = false;
                     if view.drift_seen != Some(generation) {
@@ -703,7 +697,7 @@ impl<'a> LiveWorld<'a> {
                 if hand_image || env_drift {
                     self.interrupted(cluster, app);
                 }
-                if image != want || env_drift {
+                if release != want || hand_image || env_drift {
                     return;
                 }
                 let outcome = match state {
@@ -957,14 +951,8 @@ impl<'a> LiveWorld<'a> {
         let d = &self.plan.drifts[i as usize];
         let edit = match d.change {
             DriftChange::Scale => HandEdit::Scale(d.scale_to as i32),
-            DriftChange::Image => {
-                self.drift_images += 1;
-                HandEdit::Image(format!(
-                    "registry.pushpull.local/{}:hotfix-{}",
-                    super::cluster::app_name(d.app),
-                    self.drift_images
-                ))
-            }
+            // The image is picked once the live object is read, below.
+            DriftChange::Image => HandEdit::Image(""),
             DriftChange::Env => HandEdit::Env,
             DriftChange::Delete => HandEdit::Delete,
         };
@@ -972,7 +960,13 @@ impl<'a> LiveWorld<'a> {
         let (app, tx) = (d.app, self.tx.clone());
         tokio::spawn(async move {
             let ok = match handle.get(app).await {
-                Ok(Some(_)) => handle.hand_edit(app, edit).await.is_ok(),
+                Ok(Some(live)) => {
+                    let edit = match edit {
+                        HandEdit::Image(_) => HandEdit::Image(hand_image(&live)),
+                        other => other,
+                    };
+                    handle.hand_edit(app, edit).await.is_ok()
+                }
                 _ => false,
             };
             let _ = tx.send(Msg::Edited { drift: i, ok });

@@ -4,7 +4,7 @@
 
 use super::LiveError;
 use super::cluster::ClusterHandle;
-use super::driver::{ApiFaults, LiveWorld, Repo, image_tag};
+use super::driver::{ApiFaults, LiveWorld, Repo};
 use super::git::{LiveRepo, ManifestParams};
 use crate::emulator::{Emulator, EmulatorConfig, InjectedError, PodStartDelay, RunningEmulator};
 use crate::measure::RunRecord;
@@ -325,7 +325,8 @@ async fn deploy_initial(s: &Scenario, kind: ModelKind, setup: &Setup) -> Result<
     }
     let deadline = std::time::Instant::now()
         + Duration::from_secs_f64(
-            (s.fleet.rollout.progress_deadline.0 as f64 / 1e9 * s.time_scale).max(5.0) * 2.0,
+            // A real cluster may first pull the image: never less than a minute.
+            (s.fleet.rollout.progress_deadline.0 as f64 / 1e9 * s.time_scale).max(60.0) * 2.0,
         );
     for c in &setup.clusters {
         for app in 0..s.apps() {
@@ -334,10 +335,11 @@ async fn deploy_initial(s: &Scenario, kind: ModelKind, setup: &Setup) -> Result<
                 if let Some(d) = d
                     && let super::cluster::Observation::Seen {
                         state: super::cluster::RolloutState::Complete,
-                        image,
+                        release,
+                        hand_image: false,
                         ..
                     } = super::cluster::observe(&d)
-                    && image == image_tag(app, app, false)
+                    && release == super::git::release(app, app, false)
                 {
                     break;
                 }

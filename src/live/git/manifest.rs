@@ -4,9 +4,31 @@
 
 use crate::model::{AppId, SpecId};
 
-/// The image registry every app's image lives in (never pulled: the emulator and the
-/// rollout model only look at the tag).
-pub const REGISTRY: &str = "registry.pushpull.local";
+/// The image every good release runs: the pause image, which every kind node already holds
+/// (it is the pod sandbox image) and any cluster can pull, so a rollout really completes on
+/// kind, K3s or a cloud cluster. Which release a Deployment runs is carried by the
+/// [`RELEASE_ENV`] variable, whose change replaces the pod template as a new image would.
+pub const IMAGE: &str = "registry.k8s.io/pause:3.10";
+
+/// The image of a broken release: a tag that does not exist, so its pods stay in
+/// `ErrImagePull` and the rollout exceeds its progress deadline, on a real cluster as in the
+/// emulator (which never makes an image containing `broken` ready).
+pub const BROKEN_IMAGE: &str = "registry.k8s.io/pause:pushpull-broken";
+
+/// Images a hand edit (`kubectl set image`) switches to: real, pullable tags that are
+/// neither [`IMAGE`] nor [`BROKEN_IMAGE`]; two of them so each edit differs from the last.
+pub const HAND_IMAGES: [&str; 2] = ["registry.k8s.io/pause:3.9", "registry.k8s.io/pause:3.8"];
+
+/// The container environment variable naming the release (`app-007:spec-42[-broken]`).
+pub const RELEASE_ENV: &str = "PUSHPULL_RELEASE";
+
+/// An ordinary setting every manifest declares (`LOG_LEVEL=info`). A hand `kubectl set env`
+/// changes its value: drift in a field git owns, which a server-side apply (and a
+/// client-side one) takes back. A variable git never declared would survive both, and no
+/// GitOps tool would see it as drift.
+pub const LOG_LEVEL_ENV: &str = "LOG_LEVEL";
+/// The value of [`LOG_LEVEL_ENV`] in git.
+pub const LOG_LEVEL: &str = "info";
 
 /// The label that marks every object the harness owns.
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
@@ -69,11 +91,16 @@ pub fn app_dir(app: AppId) -> String {
     format!("apps/{}", app_name(app))
 }
 
-/// The container image for one spec of an app; a broken release gets a `-broken` tag,
-/// which the emulator's rollout model never makes ready.
-pub fn image(app: AppId, spec: SpecId, broken: bool) -> String {
+/// The release one spec of an app is: `app-007:spec-42`, or `app-007:spec-42-broken` for a
+/// broken release. It is the value of [`RELEASE_ENV`] in the pod template.
+pub fn release(app: AppId, spec: SpecId, broken: bool) -> String {
     let suffix = if broken { "-broken" } else { "" };
-    format!("{REGISTRY}/{}:spec-{spec}{suffix}", app_name(app))
+    format!("{}:spec-{spec}{suffix}", app_name(app))
+}
+
+/// The container image of a good or a broken release.
+pub fn image(broken: bool) -> &'static str {
+    if broken { BROKEN_IMAGE } else { IMAGE }
 }
 
 /// `deployment.yaml` for one app at one spec.
@@ -108,13 +135,19 @@ spec:
       containers:
         - name: app
           image: {image}
+          env:
+            - name: {RELEASE_ENV}
+              value: \"{release}\"
+            - name: {LOG_LEVEL_ENV}
+              value: {LOG_LEVEL}
 ",
         namespace = params.namespace,
         replicas = params.replicas,
         deadline = params.progress_deadline_s,
         surge = int_or_string_yaml(&params.max_surge),
         unavailable = int_or_string_yaml(&params.max_unavailable),
-        image = image(app, spec, broken),
+        image = image(broken),
+        release = release(app, spec, broken),
     )
 }
 
@@ -138,35 +171,47 @@ data:
     )
 }
 
-/// Reads (spec id, broken) back from a `deployment.yaml` of `app`: the one `image:` line
-/// must name this app's image with a `spec-N` or `spec-N-broken` tag.
+/// Reads (spec id, broken) back from a `deployment.yaml` of `app`: its one container must
+/// carry this app's release in [`RELEASE_ENV`] and the image that release runs.
 pub fn parse_deployment(text: &str, app: AppId) -> Result<(SpecId, bool), String> {
-    let mut images = text
-        .lines()
-        .filter_map(|l| l.trim_start().strip_prefix("image:"))
-        .map(str::trim);
-    let Some(image) = images.next() else {
-        return Err("no `image:` line".into());
+    let doc: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
+    let containers = doc["spec"]["template"]["spec"]["containers"]
+        .as_sequence()
+        .ok_or("no `spec.template.spec.containers` list")?;
+    let [container] = containers.as_slice() else {
+        return Err(format!("{} containers (expected one)", containers.len()));
     };
-    if images.next().is_some() {
-        return Err("more than one `image:` line (expected one container)".into());
-    }
-    let (found_app, spec, broken) = parse_image(image).ok_or_else(|| {
-        format!("image `{image}` is not of the form {REGISTRY}/app-NNN:spec-N[-broken]")
+    let release_value = container["env"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .find(|e| e["name"].as_str() == Some(RELEASE_ENV))
+        .and_then(|e| e["value"].as_str())
+        .ok_or_else(|| format!("no `{RELEASE_ENV}` env variable"))?;
+    let (found_app, spec, broken) = parse_release(release_value).ok_or_else(|| {
+        format!("{RELEASE_ENV} `{release_value}` is not of the form app-NNN:spec-N[-broken]")
     })?;
     if found_app != app {
         return Err(format!(
-            "image `{image}` belongs to {}, not {}",
+            "{RELEASE_ENV} `{release_value}` belongs to {}, not {}",
             app_name(found_app),
             app_name(app)
+        ));
+    }
+    let found_image = container["image"].as_str().unwrap_or_default();
+    if found_image != image(broken) {
+        return Err(format!(
+            "image `{found_image}` is not the image of release `{release_value}` ({})",
+            image(broken)
         ));
     }
     Ok((spec, broken))
 }
 
-/// Splits `registry.pushpull.local/app-NNN:spec-N[-broken]` into (app, spec, broken).
-pub fn parse_image(image: &str) -> Option<(AppId, SpecId, bool)> {
-    let rest = image.strip_prefix(REGISTRY)?.strip_prefix("/app-")?;
+/// Splits `app-NNN:spec-N[-broken]` into (app, spec, broken).
+pub fn parse_release(release: &str) -> Option<(AppId, SpecId, bool)> {
+    let rest = release.strip_prefix("app-")?;
     let (app, tag) = rest.split_once(':')?;
     let tag = tag.strip_prefix("spec-")?;
     let (spec, broken) = match tag.strip_suffix("-broken") {
@@ -251,7 +296,11 @@ mod tests {
             "      maxUnavailable: 1\n",
             "      app.kubernetes.io/name: app-007\n",
             "        - name: app\n",
-            "          image: registry.pushpull.local/app-007:spec-42\n",
+            "          image: registry.k8s.io/pause:3.10\n",
+            "            - name: PUSHPULL_RELEASE\n",
+            "              value: \"app-007:spec-42\"\n",
+            "            - name: LOG_LEVEL\n",
+            "              value: info\n",
         ] {
             assert!(a.contains(needle), "missing {needle:?} in\n{a}");
         }
@@ -288,9 +337,15 @@ mod tests {
                 })
                 .expect("template name label")
         );
+        let container = &s["template"]["spec"]["containers"][0];
+        assert_eq!(container["image"].as_str(), Some(BROKEN_IMAGE));
         assert_eq!(
-            s["template"]["spec"]["containers"][0]["image"].as_str(),
-            Some("registry.pushpull.local/app-003:spec-9-broken")
+            container["env"][0]["name"].as_str(),
+            Some("PUSHPULL_RELEASE")
+        );
+        assert_eq!(
+            container["env"][0]["value"].as_str(),
+            Some("app-003:spec-9-broken")
         );
         assert_eq!(
             v["metadata"]["labels"]["app.kubernetes.io/managed-by"].as_str(),
@@ -301,8 +356,14 @@ mod tests {
     #[test]
     fn broken_release_gets_a_broken_tag_the_emulator_recognises() {
         let text = deployment(&params(), 0, 5, true);
-        assert!(text.contains("image: registry.pushpull.local/app-000:spec-5-broken\n"));
+        assert!(text.contains("image: registry.k8s.io/pause:pushpull-broken\n"));
+        assert!(text.contains("value: \"app-000:spec-5-broken\"\n"));
         assert!(!deployment(&params(), 0, 5, false).contains("broken"));
+        // Hand-edit images are real tags, and none is mistaken for a release's image.
+        for hand in HAND_IMAGES {
+            assert!(hand.starts_with("registry.k8s.io/pause:3."));
+            assert!(hand != IMAGE && hand != BROKEN_IMAGE && !hand.contains("broken"));
+        }
     }
 
     #[test]
@@ -321,41 +382,52 @@ mod tests {
     }
 
     #[test]
-    fn tags_parse_back_to_what_was_rendered() {
+    fn releases_parse_back_to_what_was_rendered() {
         for (app, spec, broken) in [(0, 0, false), (7, 42, true), (999, u32::MAX, false)] {
             assert_eq!(
                 parse_deployment(&deployment(&params(), app, spec, broken), app),
                 Ok((spec, broken))
             );
             assert_eq!(
-                parse_image(&image(app, spec, broken)),
+                parse_release(&release(app, spec, broken)),
                 Some((app, spec, broken))
             );
         }
     }
 
     #[test]
-    fn malformed_tags_are_rejected() {
+    fn malformed_releases_are_rejected() {
         for bad in [
-            "registry.pushpull.local/app-001:latest",
-            "registry.pushpull.local/app-001:spec-",
-            "registry.pushpull.local/app-001:spec--broken",
-            "registry.pushpull.local/app-001:spec-+4",
-            "registry.pushpull.local/app-001:spec-4-broke",
-            "registry.pushpull.local/app-001",
-            "docker.io/app-001:spec-4",
-            "registry.pushpull.local/web:spec-4",
+            "app-001:latest",
+            "app-001:spec-",
+            "app-001:spec--broken",
+            "app-001:spec-+4",
+            "app-001:spec-4-broke",
+            "app-001",
+            "app-:spec-4",
+            "web:spec-4",
         ] {
-            assert_eq!(parse_image(bad), None, "{bad}");
+            assert_eq!(parse_release(bad), None, "{bad}");
         }
         let other_app = deployment(&params(), 2, 1, false);
         let err = parse_deployment(&other_app, 3).unwrap_err();
         assert!(err.contains("belongs to app-002, not app-003"), "{err}");
+        let no_env = "spec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: x\n";
+        assert!(
+            parse_deployment(no_env, 0)
+                .unwrap_err()
+                .contains("no `PUSHPULL_RELEASE`")
+        );
         assert!(
             parse_deployment("kind: Deployment\n", 0)
                 .unwrap_err()
-                .contains("no `image:`")
+                .contains("containers")
         );
+        // A good release's variable with the broken image (or the reverse) is not a
+        // manifest pushpull wrote.
+        let swapped = deployment(&params(), 4, 2, false).replace(IMAGE, BROKEN_IMAGE);
+        let err = parse_deployment(&swapped, 4).unwrap_err();
+        assert!(err.contains("is not the image of release"), "{err}");
     }
 
     #[test]

@@ -10,7 +10,10 @@ mod manifest;
 mod replay;
 
 pub use error::{GitError, Source};
-pub use manifest::{ManifestParams, app_dir, app_name, configmap, deployment, image, parse_image};
+pub use manifest::{
+    BROKEN_IMAGE, HAND_IMAGES, IMAGE, LOG_LEVEL, LOG_LEVEL_ENV, ManifestParams, RELEASE_ENV,
+    app_dir, app_name, configmap, deployment, image, parse_release, release,
+};
 pub use replay::replay_offsets;
 
 use crate::model::{AppId, Rev, SpecId};
@@ -160,7 +163,7 @@ impl LiveRepo {
     }
 
     /// Reads a revision's tree from the object database: for each app (index = app id) the
-    /// spec id and broken flag parsed back from its `deployment.yaml` image tag.
+    /// spec id and broken flag parsed back from its `deployment.yaml` (the release variable).
     pub fn read_tree(&self, rev: Rev) -> Result<Vec<(SpecId, bool)>, GitError> {
         let tree = self.tree_of_rev(rev)?;
         (0..self.apps)
