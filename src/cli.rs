@@ -161,6 +161,10 @@ pub struct RunArgs {
     /// Override the scenario's number of repetitions.
     #[arg(long)]
     pub repetitions: Option<u32>,
+    /// Override the scenario's time_scale (live modes: every model delay is multiplied by
+    /// it; --mode kind and kubeconfig need 1, as a real cluster runs in real time).
+    #[arg(long, value_name = "FACTOR")]
+    pub time_scale: Option<f64>,
     /// What to print: a table (text) or summary.json (json).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -347,7 +351,7 @@ fn execute_in(
 fn live_failure(e: crate::live::LiveError) -> Failure {
     use crate::live::LiveError as E;
     let code = match e {
-        E::ContextRefused(_) | E::Manifest(_) => 2,
+        E::ContextRefused(_) | E::Manifest(_) | E::TimeScale { .. } => 2,
         E::MissingTool { .. } | E::Kube { .. } | E::Setup(_) | E::Emulator(_) | E::Git(_) => 3,
     };
     Failure {
@@ -581,6 +585,13 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     if args.repetitions == Some(0) {
         return Err(Failure::bad_input("--repetitions must be at least 1"));
     }
+    if let Some(x) = args.time_scale
+        && !(x.is_finite() && x > 0.0)
+    {
+        return Err(Failure::bad_input(format!(
+            "--time-scale {x}: must be a positive number such as 1 or 0.01"
+        )));
+    }
     // Validate every file before running any, so a typo in the third file does not
     // surface after the first two ran for minutes.
     let mut scenarios = Vec::new();
@@ -591,6 +602,13 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         }
         if let Some(r) = args.repetitions {
             s.repetitions = r;
+        }
+        if let Some(x) = args.time_scale {
+            s.time_scale = x;
+        }
+        if let Some(target) = &live {
+            crate::live::check_time_scale(&s, target)
+                .map_err(|e| Failure::bad_input(format!("{}: {e}", p.display())))?;
         }
         scenarios.push((p.clone(), s));
     }
@@ -622,6 +640,15 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
                     report::table::human(wall),
                 );
             }
+        }
+        if matches!(
+            live,
+            Some(crate::live::Target::Kind | crate::live::Target::Kubeconfig { .. })
+        ) {
+            eprintln!(
+                "the pushpull-live-* namespaces stay for inspection (the next run empties them); \
+                 remove them with `kubectl delete namespace -l app.kubernetes.io/managed-by=pushpull`"
+            );
         }
         if summary.partial {
             // Interrupted: what was measured is written, marked partial; stop here.

@@ -300,3 +300,36 @@ fn kubeconfig_mode_refuses_a_foreign_context() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--allow-context prod-eu-1"));
 }
+
+/// A real cluster runs in real time: a scaled scenario is refused before anything is
+/// touched (the context does not even exist here), with the way out in the message.
+#[test]
+fn a_real_cluster_refuses_a_scaled_scenario_and_says_how_to_run_it() {
+    let o = bin()
+        .args(["run"])
+        .arg(repo("scenarios/quickstart-live.yaml"))
+        .args(["--mode", "kubeconfig", "--context", "kind-pushpull-0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for needle in [
+        "quickstart-live.yaml",
+        "time_scale 0.005",
+        "200x too long",
+        "--time-scale 1",
+        "--mode emulated",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in {err}");
+    }
+    let o = bin()
+        .args(["run"])
+        .arg(repo("scenarios/quickstart-live.yaml"))
+        .args(["--mode", "emulated", "--time-scale=0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--time-scale 0: must be a positive number")
+    );
+}

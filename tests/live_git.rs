@@ -16,7 +16,6 @@ const BAD_APP: u32 = 2;
 
 fn params() -> ManifestParams {
     ManifestParams {
-        namespace: "pushpull-live".into(),
         replicas: 3,
         max_surge: "25%".into(),
         max_unavailable: "25%".into(),

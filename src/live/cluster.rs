@@ -100,6 +100,61 @@ impl ClusterHandle {
         Ok(())
     }
 
+    /// Deletes what an earlier run left in the harness's namespace (a real cluster keeps
+    /// it between runs and repetitions) and waits until it is gone, so every repetition
+    /// starts from an empty namespace. A namespace of that name without the harness's
+    /// label is not ours: it is refused, never deleted.
+    pub async fn reset_namespace(&self, timeout: std::time::Duration) -> Result<(), LiveError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let Some(existing) = api
+            .get_opt(&self.namespace)
+            .await
+            .map_err(|e| self.err("read namespace", e))?
+        else {
+            return Ok(());
+        };
+        let ours = existing
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("app.kubernetes.io/managed-by"))
+            .is_some_and(|v| v == "pushpull");
+        if !ours {
+            return Err(LiveError::Setup(format!(
+                "cluster {}: namespace {} exists but is not labelled app.kubernetes.io/managed-by=pushpull; \
+                 pushpull will not touch it (delete or rename it yourself)",
+                self.index, self.namespace
+            )));
+        }
+        if existing.metadata.deletion_timestamp.is_none() {
+            match api.delete(&self.namespace, &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+                Err(e) => return Err(self.err("delete namespace", e)),
+            }
+        }
+        let deadline = Instant::now() + timeout;
+        while api
+            .get_opt(&self.namespace)
+            .await
+            .map_err(|e| self.err("read namespace", e))?
+            .is_some()
+        {
+            if Instant::now() > deadline {
+                return Err(LiveError::Setup(format!(
+                    "cluster {}: namespace {} from an earlier run was not gone after {}s \
+                     (check `kubectl get namespace {} -o yaml` for stuck finalizers)",
+                    self.index,
+                    self.namespace,
+                    timeout.as_secs(),
+                    self.namespace
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        Ok(())
+    }
+
     fn err(&self, what: &str, e: kube::Error) -> LiveError {
         LiveError::Kube {
             cluster: self.index,
@@ -108,17 +163,23 @@ impl ClusterHandle {
         }
     }
 
-    /// Server-side applies one app's Deployment and ConfigMap (YAML text) under `manager`.
+    /// Server-side applies one app's Deployment and ConfigMap (YAML text) under `manager`,
+    /// into this cluster's namespace (the manifests in git name none).
     pub async fn apply(
         &self,
         manager: &str,
         deployment: &str,
         configmap: &str,
     ) -> Result<(), LiveError> {
-        let cm: Value =
-            serde_yaml_ng::from_str(configmap).map_err(|e| LiveError::Manifest(e.to_string()))?;
-        let dep: Value =
-            serde_yaml_ng::from_str(deployment).map_err(|e| LiveError::Manifest(e.to_string()))?;
+        let parse = |text: &str| -> Result<Value, LiveError> {
+            let mut v: Value =
+                serde_yaml_ng::from_str(text).map_err(|e| LiveError::Manifest(e.to_string()))?;
+            if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.insert("namespace".into(), json!(self.namespace));
+            }
+            Ok(v)
+        };
+        let (cm, dep) = (parse(configmap)?, parse(deployment)?);
         let pp = PatchParams::apply(manager).force();
         let name = |v: &Value| {
             v.pointer("/metadata/name")
@@ -288,7 +349,6 @@ mod tests {
 
     fn params() -> ManifestParams {
         ManifestParams {
-            namespace: "pushpull-handedit".into(),
             replicas: 3,
             max_surge: "25%".into(),
             max_unavailable: "25%".into(),
@@ -336,13 +396,13 @@ mod tests {
         let handle = ClusterHandle {
             index: 0,
             client: kube::Client::try_from(config).expect("client"),
-            namespace: params().namespace,
+            namespace: "pushpull-handedit".into(),
         };
         handle.ensure_namespace().await.expect("namespace");
         let (app, spec) = (4, 9);
         let (dep, cm) = (
             deployment(&params(), app, spec, false),
-            configmap(&params(), app, spec),
+            configmap(app, spec),
         );
         let want = release(app, spec, false);
         handle
@@ -404,6 +464,34 @@ mod tests {
             .expect("re-create");
         let (_, obs) = settled(&handle, app).await;
         assert!(clean(&obs, &want), "re-created: {obs:?}");
+
+        // The next repetition on a real cluster starts from an empty namespace.
+        handle
+            .reset_namespace(Duration::from_secs(5))
+            .await
+            .expect("reset");
+        handle.ensure_namespace().await.expect("namespace again");
+        assert!(handle.get(app).await.expect("get").is_none());
+        // A namespace of that name the harness did not label is never deleted.
+        let foreign = ClusterHandle {
+            namespace: "pushpull-theirs".into(),
+            ..handle.clone()
+        };
+        let api: Api<Namespace> = Api::all(handle.client.clone());
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "pushpull-theirs"}});
+        api.patch(
+            "pushpull-theirs",
+            &PatchParams::apply("someone"),
+            &Patch::Apply(&ns),
+        )
+        .await
+        .expect("foreign namespace");
+        let err = foreign
+            .reset_namespace(Duration::from_secs(5))
+            .await
+            .expect_err("refused");
+        assert!(err.to_string().contains("will not touch it"), "{err}");
+        assert!(api.get_opt("pushpull-theirs").await.expect("get").is_some());
         emulator.shutdown().await;
     }
 }

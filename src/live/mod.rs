@@ -9,7 +9,9 @@ pub mod git;
 pub mod kind;
 mod run;
 
-pub use run::{LiveOptions, LiveOutcome, Target, preflight, run_live, unsupported_faults};
+pub use run::{
+    LiveOptions, LiveOutcome, Target, check_time_scale, preflight, run_live, unsupported_faults,
+};
 
 use crate::model::ClusterId;
 
@@ -41,4 +43,15 @@ pub enum LiveError {
         "refusing context `{0}`: pushpull only touches kind-pushpull-* clusters and the emulator unless you name the context with --allow-context {0}"
     )]
     ContextRefused(String),
+    #[error(
+        "time_scale {scale} shortens the harness's delays, but a real cluster starts pods and \
+         enforces progressDeadlineSeconds in real time, so its rollouts would read {factor:.0}x \
+         too long; run with --time-scale 1 (the scenario's {duration} then take that long), or \
+         use --mode emulated, which scales the cluster too"
+    )]
+    TimeScale {
+        scale: f64,
+        factor: f64,
+        duration: String,
+    },
 }

@@ -69,6 +69,19 @@ fn on_path(tool: &str) -> bool {
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
 }
 
+/// A real cluster cannot run faster than real time: only the emulator scales its pod
+/// starts and deadlines with the scenario's `time_scale`.
+pub fn check_time_scale(s: &Scenario, target: &Target) -> Result<(), LiveError> {
+    if matches!(target, Target::Emulated) || s.time_scale == 1.0 {
+        return Ok(());
+    }
+    Err(LiveError::TimeScale {
+        scale: s.time_scale,
+        factor: 1.0 / s.time_scale,
+        duration: s.duration.to_string(),
+    })
+}
+
 /// Checks what a mode needs before anything starts.
 pub fn preflight(target: &Target) -> Result<(), LiveError> {
     match target {
@@ -265,6 +278,9 @@ async fn setup(
             client,
             namespace,
         };
+        if !matches!(opts.target, Target::Emulated) {
+            handle.reset_namespace(Duration::from_secs(180)).await?;
+        }
         handle.ensure_namespace().await?;
         clusters.push(handle);
         hooks.push(hook);
@@ -278,10 +294,6 @@ async fn setup(
         ))
     })?;
     let params = ManifestParams {
-        namespace: clusters
-            .first()
-            .map(|c| c.namespace.clone())
-            .unwrap_or_default(),
         replicas: s.fleet.replicas.get(),
         max_surge: percent(s.fleet.rollout.max_surge),
         max_unavailable: percent(s.fleet.rollout.max_unavailable),

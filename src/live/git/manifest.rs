@@ -36,8 +36,6 @@ pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 /// Deployment settings shared by every app, from the scenario's `fleet` section.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ManifestParams {
-    /// Namespace the objects live in (an RFC 1123 label, e.g. `pushpull-live`).
-    pub namespace: String,
     pub replicas: u32,
     /// `maxSurge` of the RollingUpdate strategy: an integer (`"1"`) or a percentage (`"25%"`).
     pub max_surge: String,
@@ -51,13 +49,6 @@ impl ManifestParams {
     /// Checks the fields end up as valid Kubernetes values (and as YAML that needs no
     /// escaping). `Err` is (field, value, what was expected).
     pub fn validate(&self) -> Result<(), (&'static str, String, &'static str)> {
-        if !is_dns_label(&self.namespace) {
-            return Err((
-                "namespace",
-                self.namespace.clone(),
-                "an RFC 1123 label: 1-63 of a-z, 0-9 and '-', starting and ending alphanumeric",
-            ));
-        }
         for (field, value) in [
             ("max_surge", &self.max_surge),
             ("max_unavailable", &self.max_unavailable),
@@ -111,7 +102,6 @@ pub fn deployment(params: &ManifestParams, app: AppId, spec: SpecId, broken: boo
 kind: Deployment
 metadata:
   name: {name}
-  namespace: {namespace}
   labels:
     {MANAGED_BY}: pushpull
     app.kubernetes.io/name: {name}
@@ -141,7 +131,6 @@ spec:
             - name: {LOG_LEVEL_ENV}
               value: {LOG_LEVEL}
 ",
-        namespace = params.namespace,
         replicas = params.replicas,
         deadline = params.progress_deadline_s,
         surge = int_or_string_yaml(&params.max_surge),
@@ -153,21 +142,19 @@ spec:
 
 /// `configmap.yaml` for one app at one spec: the spec id as data, so a config-only
 /// difference is visible to a reconciler's diff as well.
-pub fn configmap(params: &ManifestParams, app: AppId, spec: SpecId) -> String {
+pub fn configmap(app: AppId, spec: SpecId) -> String {
     let name = app_name(app);
     format!(
         "apiVersion: v1
 kind: ConfigMap
 metadata:
   name: {name}
-  namespace: {namespace}
   labels:
     {MANAGED_BY}: pushpull
     app.kubernetes.io/name: {name}
 data:
   spec: \"{spec}\"
 ",
-        namespace = params.namespace,
     )
 }
 
@@ -253,23 +240,12 @@ fn int_or_percent(value: &str) -> Option<bool> {
     }
 }
 
-fn is_dns_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn params() -> ManifestParams {
         ManifestParams {
-            namespace: "pushpull-live".into(),
             replicas: 3,
             max_surge: "25%".into(),
             max_unavailable: "1".into(),
@@ -286,7 +262,6 @@ mod tests {
             "apiVersion: apps/v1\n",
             "kind: Deployment\n",
             "  name: app-007\n",
-            "  namespace: pushpull-live\n",
             "    app.kubernetes.io/managed-by: pushpull\n",
             "    app.kubernetes.io/name: app-007\n",
             "  replicas: 3\n",
@@ -368,12 +343,14 @@ mod tests {
 
     #[test]
     fn configmap_carries_labels_and_the_spec_as_a_string() {
-        let text = configmap(&params(), 12, 77);
-        assert_eq!(text, configmap(&params(), 12, 77));
+        let text = configmap(12, 77);
+        assert_eq!(text, configmap(12, 77));
         let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("valid YAML");
         assert_eq!(v["kind"].as_str(), Some("ConfigMap"));
         assert_eq!(v["metadata"]["name"].as_str(), Some("app-012"));
-        assert_eq!(v["metadata"]["namespace"].as_str(), Some("pushpull-live"));
+        // No namespace: each cluster's applier puts the objects in its own (as an Argo CD
+        // Application's destination or a Flux Kustomization's targetNamespace does).
+        assert!(v["metadata"]["namespace"].is_null());
         assert_eq!(
             v["metadata"]["labels"]["app.kubernetes.io/managed-by"].as_str(),
             Some("pushpull")
@@ -433,9 +410,6 @@ mod tests {
     #[test]
     fn params_are_validated() {
         assert!(params().validate().is_ok());
-        let mut p = params();
-        p.namespace = "Pushpull_Live".into();
-        assert_eq!(p.validate().unwrap_err().0, "namespace");
         let mut p = params();
         p.max_surge = "25 %".into();
         assert_eq!(p.validate().unwrap_err().0, "max_surge");

@@ -417,7 +417,7 @@ impl LiveRepo {
                     "deployment.yaml",
                     deployment(&self.params, app, spec, broken),
                 ),
-                ("configmap.yaml", configmap(&self.params, app, spec)),
+                ("configmap.yaml", configmap(app, spec)),
             ] {
                 let file = format!("{dir}/{name}");
                 let blob = self
@@ -510,7 +510,6 @@ mod tests {
 
     fn params() -> ManifestParams {
         ManifestParams {
-            namespace: "pushpull-live".into(),
             replicas: 2,
             max_surge: "25%".into(),
             max_unavailable: "25%".into(),
@@ -554,11 +553,11 @@ mod tests {
             .expect("refused");
         assert!(matches!(err, GitError::NotEmpty { .. }), "{err}");
         let mut p = params();
-        p.namespace = "Bad".into();
+        p.max_surge = "lots".into();
         let err = LiveRepo::create(&tmp.path().join("new"), 3, p, 0)
             .err()
             .expect("refused");
-        assert!(err.to_string().contains("`namespace`"), "{err}");
+        assert!(err.to_string().contains("`max_surge`"), "{err}");
         let err = LiveRepo::create(&tmp.path().join("new"), 1001, params(), 0)
             .err()
             .expect("refused");
