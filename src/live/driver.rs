@@ -520,7 +520,8 @@ impl<'a> LiveWorld<'a> {
     }
 
     fn start_apply(&mut self, target: u32, apply: Apply) {
-        self.tracker.counters().api_requests += apply.items.len() as u64 * 2;
+        // One per app, as in the sim (an app's Deployment and ConfigMap are one apply).
+        self.tracker.counters().api_requests += apply.items.len() as u64;
         let mut manifests = Vec::with_capacity(apply.items.len());
         for &(app, spec) in apply.items.iter() {
             let rev = self.git.spec(spec).rev;

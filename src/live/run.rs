@@ -368,9 +368,49 @@ async fn deploy_initial(s: &Scenario, kind: ModelKind, setup: &Setup) -> Result<
     Ok(())
 }
 
-/// Runs every repetition of both models live.
+/// Runs every repetition of both models live. In kind mode, clusters `pushpull-0..N`
+/// that do not exist yet are created from `kind-config.yaml` (as `pushpull cluster up`
+/// would) and deleted again when the run ends, however it ends; clusters that were
+/// already there are left alone.
 pub fn run_live(s: &Scenario, opts: &LiveOptions) -> Result<LiveOutcome, LiveError> {
     preflight(&opts.target)?;
+    let created = match opts.target {
+        Target::Kind => {
+            let have = super::kind::existing()?;
+            let missing: Vec<String> = (0..s.clusters())
+                .map(super::kind::cluster_name)
+                .filter(|n| !have.contains(n))
+                .collect();
+            if !missing.is_empty() {
+                eprintln!(
+                    "creating kind cluster(s) {} from {KIND_CONFIG}; they are deleted when the run ends \
+                     (make them beforehand with `pushpull cluster up --clusters {}` to keep them)",
+                    missing.join(", "),
+                    s.clusters()
+                );
+            }
+            super::kind::up(s.clusters(), std::path::Path::new(KIND_CONFIG))?
+        }
+        _ => Vec::new(),
+    };
+    let outcome = run_repetitions(s, opts);
+    if !created.is_empty() {
+        eprintln!(
+            "deleting the kind cluster(s) this run created: {}",
+            created.join(", ")
+        );
+        if let Err(e) = super::kind::down(Some(&created)) {
+            eprintln!("could not delete them ({e}); run `pushpull cluster down`");
+        }
+    }
+    outcome
+}
+
+/// The kind config `--mode kind` creates missing clusters from (relative to the working
+/// directory, like `pushpull cluster up`'s default).
+const KIND_CONFIG: &str = "kind-config.yaml";
+
+fn run_repetitions(s: &Scenario, opts: &LiveOptions) -> Result<LiveOutcome, LiveError> {
     let unsupported = unsupported_faults(s, &opts.target);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

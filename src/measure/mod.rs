@@ -48,7 +48,8 @@ pub struct Counters {
     pub drift_events: u64,
     /// Drift never corrected before the horizon.
     pub drift_unrecovered: u64,
-    /// Object writes sent to cluster APIs (one per app per apply).
+    /// Requests to cluster APIs: one per app per apply (its Deployment and ConfigMap),
+    /// one per diff.
     pub api_requests: u64,
     /// Git fetches and checkouts.
     pub git_fetches: u64,

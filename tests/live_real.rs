@@ -1,14 +1,19 @@
-//! Live mode against a real Kubernetes: a K3s container (API server, controllers and a
-//! kubelet running real pods) started with testcontainers, reached through a kubeconfig as
-//! a user would (`--mode kubeconfig --context default --allow-context default`).
+//! Live mode against real Kubernetes (API server, controllers and a kubelet running real
+//! pods), with `scenarios/live-smoke.yaml` (six minutes of real time):
 //!
-//! Ignored by default: it needs a Docker engine, and network access to pull `rancher/k3s`
-//! and `registry.k8s.io/pause`. Run it with
+//! - `k3s`: a K3s container started with testcontainers, reached through its kubeconfig as
+//!   a user would (`--mode kubeconfig --context default --allow-context default`). Needs a
+//!   Docker engine and network access to pull `rancher/k3s` and `registry.k8s.io/pause`:
 //!
-//!     cargo test --release --test live_k3s -- --ignored --nocapture
+//!       cargo test --release --test live_real -- --ignored --nocapture k3s
 //!
-//! It takes about seven minutes: K3s starts in ~30 s, then `scenarios/live-smoke.yaml` runs
-//! six minutes of real time.
+//! - `kind`: `--mode kind`, which creates the missing kind clusters `pushpull-0` and
+//!   `pushpull-1` from `kind-config.yaml` and deletes them after the run. Needs `docker` and
+//!   `kind` on PATH:
+//!
+//!       cargo test --release --test live_real -- --ignored --nocapture kind
+//!
+//! Both are ignored by default: the machines that run CI have no Docker engine.
 
 use std::path::Path;
 use std::process::Command;
@@ -37,9 +42,38 @@ fn counter(summary: &Value, model: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("{model}: no counter {name} in summary.json"))
 }
 
+/// What a completed live-smoke run must show: the report files, real rollouts for both
+/// models, the bad release failed and rolled back, every hand edit made and pull's all
+/// taken back.
+fn check_smoke_run(run: &Path, mode: &str) {
+    let summary: Value = serde_json::from_slice(
+        &std::fs::read(run.join("summary.json")).expect("summary.json written"),
+    )
+    .expect("summary.json parses");
+    assert_eq!(summary["mode"], mode);
+    assert_eq!(summary["partial"], false);
+    for file in ["samples.csv", "events.csv", "report.html", "report.md"] {
+        assert!(run.join(file).is_file(), "{file} missing");
+    }
+    for model in ["push", "pull"] {
+        // Real rollouts completed: a deploy latency for most commits, and the bad
+        // release failed its deadline and was rolled back.
+        assert!(
+            count(&summary, model, "deploy_latency") >= 6,
+            "{model}: too few deploys completed on the cluster"
+        );
+        assert!(counter(&summary, model, "failed_deploys") >= 1, "{model}");
+        assert_eq!(count(&summary, model, "rollback"), 1, "{model}: rollback");
+        assert_eq!(counter(&summary, model, "drift_events"), 3, "{model}");
+    }
+    // Self-heal takes back all three hand edits.
+    assert_eq!(count(&summary, "pull", "drift_recovery"), 3);
+    assert_eq!(counter(&summary, "pull", "drift_unrecovered"), 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs a Docker engine (pulls rancher/k3s and registry.k8s.io/pause); run: cargo test --release --test live_k3s -- --ignored --nocapture"]
-async fn live_smoke_runs_both_models_on_k3s_with_real_pods() {
+#[ignore = "needs a Docker engine (pulls rancher/k3s and registry.k8s.io/pause); run: cargo test --release --test live_real -- --ignored --nocapture k3s"]
+async fn k3s_live_smoke_runs_both_models_with_real_pods() {
     let conf = tempfile::tempdir().expect("tempdir");
     let k3s = K3s::default()
         .with_conf_mount(conf.path())
@@ -93,30 +127,7 @@ async fn live_smoke_runs_both_models_on_k3s_with_real_pods() {
         "pushpull run failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
 
-    let run = out.path().join("live-smoke");
-    let summary: Value = serde_json::from_slice(
-        &std::fs::read(run.join("summary.json")).expect("summary.json written"),
-    )
-    .expect("summary.json parses");
-    assert_eq!(summary["mode"], "kubeconfig");
-    assert_eq!(summary["partial"], false);
-    for file in ["samples.csv", "events.csv", "report.html", "report.md"] {
-        assert!(run.join(file).is_file(), "{file} missing");
-    }
-    for model in ["push", "pull"] {
-        // Real rollouts completed: a deploy latency for most commits, and the bad
-        // release failed its deadline and was rolled back.
-        assert!(
-            count(&summary, model, "deploy_latency") >= 6,
-            "{model}: too few deploys completed on K3s"
-        );
-        assert!(counter(&summary, model, "failed_deploys") >= 1, "{model}");
-        assert_eq!(count(&summary, model, "rollback"), 1, "{model}: rollback");
-        assert_eq!(counter(&summary, model, "drift_events"), 3, "{model}");
-    }
-    // Self-heal takes back all three hand edits.
-    assert_eq!(count(&summary, "pull", "drift_recovery"), 3);
-    assert_eq!(counter(&summary, "pull", "drift_unrecovered"), 0);
+    check_smoke_run(&out.path().join("live-smoke"), "kubeconfig");
 
     // The kubelet really ran the release's pods in the harness's namespaces.
     let kc = Kubeconfig::read_from(&kubeconfig_path).expect("kubeconfig reads");
@@ -151,4 +162,59 @@ async fn live_smoke_runs_both_models_on_k3s_with_real_pods() {
             .count();
         assert!(running >= 2, "{ns}: {running} running pause pods");
     }
+}
+
+fn kind_clusters() -> Vec<String> {
+    let o = Command::new("kind")
+        .args(["get", "clusters"])
+        .output()
+        .expect("kind runs (is it on PATH?)");
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| l.starts_with("pushpull-"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+#[ignore = "needs docker and kind on PATH; run: cargo test --release --test live_real -- --ignored --nocapture kind"]
+fn kind_live_smoke_creates_and_deletes_its_clusters() {
+    let before = kind_clusters();
+    let out = tempfile::tempdir().expect("tempdir");
+    let o = Command::new(env!("CARGO_BIN_EXE_pushpull"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "run",
+            "scenarios/live-smoke.yaml",
+            "--mode",
+            "kind",
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .expect("the binary runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    eprintln!("{stdout}\n{stderr}");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "pushpull run failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    check_smoke_run(&out.path().join("live-smoke"), "kind");
+    // Clusters the run made are gone again; clusters made beforehand are kept.
+    let made: Vec<&str> = ["pushpull-0", "pushpull-1"]
+        .into_iter()
+        .filter(|c| !before.iter().any(|b| b == c))
+        .collect();
+    if !made.is_empty() {
+        assert!(stderr.contains("creating kind cluster(s)"), "{stderr}");
+        assert!(
+            stderr.contains("deleting the kind cluster(s) this run created"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(kind_clusters(), before);
 }
