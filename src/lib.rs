@@ -16,3 +16,4 @@ pub mod report;
 pub mod scenario;
 pub mod sim;
 pub mod sweep;
+mod world;

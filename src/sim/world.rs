@@ -9,86 +9,30 @@
 //! cluster loss wipes a cluster and brings it back empty.
 
 use super::cluster::{Deployment, old_pods_left_after, rolling_update_time, scale_up_time};
-use super::git::GitHost;
 use super::queue::EventQueue;
 use crate::measure::RunRecord;
-use crate::measure::track::{CommitKind, Tracker};
 use crate::metric::ModelKind;
-use crate::model::pull::Reconciler;
-use crate::model::push::Pipeline;
-use crate::model::{Action, AppId, Apply, ClusterId, Input, Model, NoteKind, Rev, SpecId, Timer};
+use crate::model::{Action, AppId, Apply, ClusterId, Input, Rev, SpecId};
 use crate::plan::{Component, Plan, rng};
-use crate::release::{Releases, Rollback};
-use crate::scenario::{Cut, DriftChange, DriftDetection, Fault, Nanos, Scenario};
+use crate::scenario::{DriftChange, Fault, Nanos, Scenario};
+use crate::world::{Core, Ev, GitWrite, Shell};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-
-#[derive(Clone, Copy, Debug)]
-enum Ev {
-    Commit(u32),
-    Drift(u32),
-    BadRelease(u32),
-    RollbackDecision(u32),
-    Timer {
-        target: u32,
-        epoch: u32,
-        timer: Timer,
-    },
-    FaultStart(u32),
-    FaultEnd(u32),
-    ApplyDone {
-        slot: u32,
-    },
-    RolloutEnd {
-        cluster: ClusterId,
-        app: AppId,
-        generation: u32,
-    },
-    Webhook {
-        cluster: ClusterId,
-        app: AppId,
-    },
-}
-
-enum Models {
-    Push(Box<Pipeline>),
-    Pull(Vec<Reconciler>),
-}
-
-/// Which faults are in force now. Counters, so overlapping windows of one kind nest.
-struct FaultState {
-    git_down: u32,
-    cuts: [u32; 4],
-    /// Active brownouts (indices into the scenario's faults).
-    brownouts: Vec<u32>,
-    runners_down: u32,
-    /// Per model target (cluster for pull): crashed, and the instance's epoch.
-    crashed: Vec<bool>,
-    epochs: Vec<u32>,
-    /// Per cluster: wiped and not yet rebuilt.
-    lost: Vec<bool>,
-    api_rng: ChaCha8Rng,
-}
+use std::sync::Arc;
 
 pub struct World<'a> {
-    s: &'a Scenario,
-    plan: &'a Plan,
-    kind: ModelKind,
+    core: Core<'a>,
     now: Nanos,
     queue: EventQueue<Ev>,
-    git: GitHost,
     deployments: Vec<Deployment>,
-    models: Models,
-    tracker: Tracker,
     rollout_rngs: Vec<ChaCha8Rng>,
-    webhook_rng: ChaCha8Rng,
     /// Applies in flight, with the epoch of the model instance that sent them.
     applies: Vec<Option<(Apply, u32)>>,
     free_slots: Vec<u32>,
-    releases: Releases,
     drift_images: u32,
-    processed: u64,
-    faults: FaultState,
+    /// Active brownouts (indices into the scenario's faults), and the draws they make.
+    brownouts: Vec<u32>,
+    api_rng: ChaCha8Rng,
     replicas: u32,
     surge: u32,
     unavailable: u32,
@@ -99,158 +43,113 @@ impl<'a> World<'a> {
         let clusters = s.clusters();
         let apps = s.apps();
         let replicas = s.fleet.replicas.get();
-        let git = GitHost::new(apps);
         let deployments = (0..clusters)
             .flat_map(|_| (0..apps).map(|a| Deployment::healthy(a, a, replicas)))
             .collect();
-        let initial: Vec<SpecId> = git.head.clone();
-        let models = match kind {
-            ModelKind::Push => Models::Push(Box::new(Pipeline::new(
-                s.models.push.clone(),
-                clusters,
-                &initial,
-                rng(s.seed, repetition, Component::Push),
-            ))),
-            ModelKind::Pull => Models::Pull(
-                (0..clusters)
-                    .map(|c| {
-                        Reconciler::new(
-                            s.models.pull.clone(),
-                            c,
-                            &initial,
-                            rng(s.seed, repetition, Component::Pull { cluster: c }),
-                        )
-                    })
-                    .collect(),
-            ),
-        };
-        let mut tracker = Tracker::new(clusters, apps, kind == ModelKind::Push);
+        let mut core = Core::new(s, plan, kind, repetition);
         // Per-deployment timeline lines are kept while the timeline stays readable.
-        tracker.detailed_events = (clusters as u64 * apps as u64) <= 5_000;
+        core.tracker.detailed_events = (clusters as u64 * apps as u64) <= 5_000;
         let mut w = World {
-            s,
-            plan,
-            kind,
+            core,
             now: 0,
             queue: EventQueue::default(),
-            git,
             deployments,
-            models,
-            tracker,
             rollout_rngs: (0..clusters)
                 .map(|c| rng(s.seed, repetition, Component::Rollout { cluster: c }))
                 .collect(),
-            webhook_rng: rng(s.seed, repetition, Component::Webhook),
             applies: Vec::new(),
             free_slots: Vec::new(),
-            releases: Releases::new(plan, apps),
             drift_images: 0,
-            processed: 0,
-            faults: FaultState {
-                git_down: 0,
-                cuts: [0; 4],
-                brownouts: Vec::new(),
-                runners_down: 0,
-                crashed: vec![false; clusters as usize],
-                epochs: vec![0; clusters as usize],
-                lost: vec![false; clusters as usize],
-                api_rng: rng(s.seed, repetition, Component::Api),
-            },
+            brownouts: Vec::new(),
+            api_rng: rng(s.seed, repetition, Component::Api),
             replicas,
             surge: s.fleet.rollout.max_surge.resolve(replicas, true),
             unavailable: s.fleet.rollout.max_unavailable.resolve(replicas, false),
         };
-        for (i, c) in plan.commits.iter().enumerate() {
-            w.queue.push(c.at, Ev::Commit(i as u32));
-        }
-        for (i, d) in plan.drifts.iter().enumerate() {
-            w.queue.push(d.at, Ev::Drift(i as u32));
-        }
-        for (i, b) in plan.bad_releases.iter().enumerate() {
-            w.queue.push(b.at, Ev::BadRelease(i as u32));
-        }
-        for (i, win) in plan.windows.iter().enumerate() {
-            w.queue.push(win.start, Ev::FaultStart(i as u32));
-            w.queue.push(win.end, Ev::FaultEnd(i as u32));
-        }
-        // The models' start-up actions (first polls, scheduled jobs).
-        for target in 0..w.targets() {
-            w.pump(target);
-        }
+        w.start();
         w
-    }
-
-    fn targets(&self) -> u32 {
-        match &self.models {
-            Models::Push(_) => 1,
-            Models::Pull(r) => r.len() as u32,
-        }
-    }
-
-    fn model(&mut self, target: u32) -> &mut dyn Model {
-        match &mut self.models {
-            Models::Push(p) => p.as_mut(),
-            Models::Pull(r) => &mut r[target as usize],
-        }
     }
 
     /// Runs to the horizon and returns what was measured.
     pub fn run(mut self) -> RunRecord {
-        let horizon = self.s.duration.0;
+        let horizon = self.core.s.duration.0;
         while let Some((t, ev)) = self.queue.pop_until(horizon) {
             self.now = t;
-            self.processed += 1;
-            self.dispatch(ev);
+            self.core.processed += 1;
+            match self.dispatch_shared(ev) {
+                None => {}
+                Some(Ev::Drift(i)) => self.drift(i),
+                Some(Ev::ApplyDone { slot }) => self.apply_done(slot),
+                Some(Ev::RolloutEnd {
+                    cluster,
+                    app,
+                    generation,
+                }) => self.rollout_end(cluster, app, generation),
+                Some(other) => unreachable!("handled by the shared dispatch: {other:?}"),
+            }
         }
-        self.tracker.finish(self.processed)
+        self.core.tracker.finish(self.core.processed)
+    }
+}
+
+impl<'a> Shell<'a> for World<'a> {
+    fn core(&self) -> &Core<'a> {
+        &self.core
     }
 
-    fn dispatch(&mut self, ev: Ev) {
-        match ev {
-            Ev::Timer {
-                target,
-                epoch,
-                timer,
-            } => {
-                if self.faults.epochs[target as usize] == epoch {
-                    self.deliver(target, Input::Timer(timer));
+    fn core_mut(&mut self) -> &mut Core<'a> {
+        &mut self.core
+    }
+
+    fn now(&self) -> Nanos {
+        self.now
+    }
+
+    fn schedule(&mut self, at: Nanos, ev: Ev) {
+        self.queue.push(at, ev);
+    }
+
+    fn write_git(
+        &mut self,
+        changes: &[(AppId, Option<u32>, bool)],
+        _: GitWrite,
+    ) -> Option<Rev> {
+        Some(self.core.git.commit(changes))
+    }
+
+    fn live_specs(&self, cluster: ClusterId) -> Arc<[SpecId]> {
+        let base = self.core.idx(cluster, 0);
+        (0..self.core.s.apps() as usize)
+            .map(|a| self.deployments[base + a].spec)
+            .collect()
+    }
+
+    fn fault_effect(&mut self, fault: u32, _: &[ClusterId], start: bool) {
+        let s = self.core.s;
+        match &s.faults[fault as usize] {
+            Fault::ApiBrownout { .. } => {
+                if start {
+                    self.brownouts.push(fault);
+                } else if let Some(p) = self.brownouts.iter().position(|&b| b == fault) {
+                    self.brownouts.remove(p);
                 }
             }
-            Ev::FaultStart(i) => self.fault_start(i),
-            Ev::FaultEnd(i) => self.fault_end(i),
-            Ev::Commit(i) => self.workload_commit(i),
-            Ev::Drift(i) => self.drift(i),
-            Ev::BadRelease(i) => self.bad_release(i),
-            Ev::RollbackDecision(i) => self.rollback_decision(i),
-            Ev::ApplyDone { slot } => self.apply_done(slot),
-            Ev::RolloutEnd {
-                cluster,
-                app,
-                generation,
-            } => self.rollout_end(cluster, app, generation),
-            Ev::Webhook { cluster, app } => self.deliver(cluster, Input::Webhook { app }),
-        }
-    }
-
-    fn deliver(&mut self, target: u32, input: Input) {
-        if self.faults.crashed[target as usize] {
-            return;
-        }
-        let now = self.now;
-        self.model(target).handle(now, input);
-        self.pump(target);
-    }
-
-    fn pump(&mut self, target: u32) {
-        while let Some(action) = self.model(target).poll_action() {
-            self.execute(target, action);
+            Fault::ClusterLoss { cluster, .. } if start => {
+                let c = *cluster;
+                for app in 0..s.apps() {
+                    let i = self.core.idx(c, app);
+                    self.deployments[i].exists = false;
+                    self.interrupt(c, app);
+                }
+            }
+            _ => {}
         }
     }
 
     fn execute(&mut self, target: u32, action: Action) {
         match action {
             Action::SetTimer { at, timer } => {
-                let epoch = self.faults.epochs[target as usize];
+                let epoch = self.core.faults.epochs[target as usize];
                 self.queue.push(
                     at.max(self.now),
                     Ev::Timer {
@@ -261,28 +160,28 @@ impl<'a> World<'a> {
                 )
             }
             Action::Fetch { app, .. } => {
-                self.tracker.counters().git_fetches += 1;
-                if self.git_reachable() {
-                    let spec = self.git.head[app as usize];
+                self.core.tracker.counters().git_fetches += 1;
+                if self.core.git_reachable() {
+                    let spec = self.core.git.head[app as usize];
                     self.deliver(target, Input::Fetched { app, spec });
                 } else {
                     self.deliver(target, Input::FetchFailed { app });
                 }
             }
             Action::Checkout { run, rev } => {
-                self.tracker.counters().git_fetches += 1;
-                if self.git_reachable() {
-                    let rev = rev.unwrap_or_else(|| self.git.head_rev());
-                    let tree = self.git.trees[rev as usize].clone();
+                self.core.tracker.counters().git_fetches += 1;
+                if self.core.git_reachable() {
+                    let rev = rev.unwrap_or_else(|| self.core.git.head_rev());
+                    let tree = self.core.git.trees[rev as usize].clone();
                     self.deliver(target, Input::CheckedOut { run, rev, tree });
                 } else {
                     self.deliver(target, Input::CheckoutFailed { run });
                 }
             }
             Action::Diff { cluster, app, spec } => {
-                self.tracker.counters().api_requests += 1;
+                self.core.tracker.counters().api_requests += 1;
                 let in_sync = if self.api_request_fails(cluster) {
-                    self.tracker.counters().apply_errors += 1;
+                    self.core.tracker.counters().apply_errors += 1;
                     None
                 } else {
                     Some(self.in_sync(cluster, app, spec))
@@ -290,9 +189,9 @@ impl<'a> World<'a> {
                 self.deliver(target, Input::Diffed { app, in_sync });
             }
             Action::Apply(apply) => {
-                self.tracker.counters().api_requests += apply.items.len() as u64;
+                self.core.tracker.counters().api_requests += apply.items.len() as u64;
                 let at = self.now + apply.duration + self.brownout_latency(apply.cluster);
-                let epoch = self.faults.epochs[target as usize];
+                let epoch = self.core.faults.epochs[target as usize];
                 let slot = match self.free_slots.pop() {
                     Some(s) => {
                         self.applies[s as usize] = Some((apply, epoch));
@@ -305,135 +204,12 @@ impl<'a> World<'a> {
                 };
                 self.queue.push(at, Ev::ApplyDone { slot });
             }
-            Action::Note(n) => {
-                let detail = match n.kind {
-                    NoteKind::SyncStarted | NoteKind::Degraded => {
-                        format!("rev={}", self.git.spec(n.detail as SpecId).rev)
-                    }
-                    NoteKind::SelfHealScheduled => format!("backoff_ms={}", n.detail),
-                    _ => format!("run={}", n.detail),
-                };
-                let cluster = n.cluster;
-                if self.tracker.detailed_events || !matches!(n.kind, NoteKind::SyncStarted) {
-                    self.tracker
-                        .event(self.now, cluster, n.app, n.kind.name(), detail);
-                }
-            }
+            Action::Note(n) => self.core.note(self.now, n),
         }
     }
+}
 
-    fn idx(&self, cluster: ClusterId, app: AppId) -> usize {
-        cluster as usize * self.s.apps() as usize + app as usize
-    }
-
-    // ------------------------------------------------------------ commits
-
-    /// Tells the model about a new commit (push: the trigger; pull: webhooks). The git
-    /// host sends both as webhooks: during a git outage they are lost.
-    fn announce(&mut self, rev: Rev, apps: &[AppId]) {
-        match self.kind {
-            ModelKind::Push => {
-                if self.faults.git_down > 0 {
-                    self.tracker
-                        .event(self.now, None, None, "webhook_lost", format!("rev={rev}"));
-                } else {
-                    self.deliver(0, Input::Commit { rev });
-                }
-            }
-            ModelKind::Pull => {
-                let Some(hook) = self.s.models.pull.webhook.clone() else {
-                    return;
-                };
-                if !self.git_reachable() {
-                    self.tracker
-                        .event(self.now, None, None, "webhook_lost", format!("rev={rev}"));
-                    return;
-                }
-                for c in 0..self.s.clusters() {
-                    for &app in apps {
-                        if self.webhook_rng.random::<f64>() < hook.loss.0 {
-                            continue;
-                        }
-                        let delay = hook.delay.sample(&mut self.webhook_rng);
-                        self.queue
-                            .push(self.now + delay, Ev::Webhook { cluster: c, app });
-                    }
-                }
-            }
-        }
-    }
-
-    fn workload_commit(&mut self, i: u32) {
-        let apps = self
-            .releases
-            .commit_apps(&self.plan.commits[i as usize].apps);
-        if apps.is_empty() {
-            self.tracker.event(
-                self.now,
-                None,
-                None,
-                "commit_held",
-                "every app it changes is frozen".into(),
-            );
-            return;
-        }
-        let changes: Vec<_> = apps.iter().map(|&a| (a, None, false)).collect();
-        let rev = self.git.commit(&changes);
-        self.tracker
-            .commit(rev, self.now, &apps, CommitKind::Normal);
-        self.announce(rev, &apps);
-    }
-
-    fn bad_release(&mut self, i: u32) {
-        let Some(app) = self.releases.app_for(i as usize) else {
-            self.tracker.event(
-                self.now,
-                None,
-                None,
-                "bad_release_held",
-                "every app is frozen".into(),
-            );
-            return;
-        };
-        let good = self.git.spec(self.git.head[app as usize]);
-        let rev = self.git.commit(&[(app, None, true)]);
-        let spec = self.git.head[app as usize];
-        self.releases
-            .shipped(i as usize, rev, app, good.image, spec);
-        self.tracker.commit(rev, self.now, &[app], CommitKind::Bad);
-        self.tracker.note_bad_release(rev, self.now);
-        self.announce(rev, &[app]);
-    }
-
-    fn rollback_decision(&mut self, i: u32) {
-        let Some(Rollback {
-            bad_rev,
-            app,
-            good_image,
-        }) = self.releases.decide_rollback(i as usize)
-        else {
-            return;
-        };
-        let rev = self.git.commit(&[(app, Some(good_image), false)]);
-        self.tracker.event(
-            self.now,
-            None,
-            Some(app),
-            "rollback_decided",
-            format!("bad={bad_rev} revert={rev}"),
-        );
-        self.tracker.commit(
-            rev,
-            self.now,
-            &[app],
-            CommitKind::Revert {
-                bad: bad_rev,
-                decided_at: self.now,
-            },
-        );
-        self.announce(rev, &[app]);
-    }
-
+impl World<'_> {
     // ------------------------------------------------------------ cluster
 
     fn apply_done(&mut self, slot: u32) {
@@ -442,26 +218,10 @@ impl<'a> World<'a> {
             .expect("an apply completes once");
         self.free_slots.push(slot);
         let cluster = apply.cluster;
-        let target = self.target_of(cluster);
-        let current = self.faults.epochs[target as usize] == epoch;
+        let target = self.core.target_of(cluster);
+        let current = self.core.current(target, epoch);
         if self.api_request_fails(cluster) {
-            self.tracker.counters().apply_errors += apply.items.len() as u64;
-            self.tracker.event(
-                self.now,
-                Some(cluster),
-                None,
-                "apply_error",
-                format!("apps={}", apply.items.len()),
-            );
-            if current {
-                self.deliver(
-                    target,
-                    Input::Applied {
-                        op: apply.op,
-                        ok: false,
-                    },
-                );
-            }
+            self.apply_failed(&apply, current);
             return;
         }
         let mut immediate: Vec<(AppId, bool)> = Vec::new();
@@ -469,8 +229,8 @@ impl<'a> World<'a> {
             if let Some(done) = self.apply_one(cluster, app, spec) {
                 immediate.push((app, done));
             }
-            let rev = self.git.spec(spec).rev;
-            self.tracker
+            let rev = self.core.git.spec(spec).rev;
+            self.core.tracker
                 .applied(cluster, app, rev, apply.trace, self.now);
         }
         if current {
@@ -486,7 +246,7 @@ impl<'a> World<'a> {
             if ok {
                 self.rolled_out(cluster, app);
             } else {
-                let spec = self.deployments[self.idx(cluster, app)].spec;
+                let spec = self.deployments[self.core.idx(cluster, app)].spec;
                 self.deliver(
                     target,
                     Input::RolloutFinished {
@@ -500,18 +260,11 @@ impl<'a> World<'a> {
         }
     }
 
-    fn target_of(&self, cluster: ClusterId) -> u32 {
-        match self.kind {
-            ModelKind::Push => 0,
-            ModelKind::Pull => cluster,
-        }
-    }
-
     /// Server-side apply of one manifest. Returns `Some(ok)` when the outcome is known at
     /// once (nothing to roll out, or an already failed rollout).
     fn apply_one(&mut self, cluster: ClusterId, app: AppId, spec: SpecId) -> Option<bool> {
-        let sp = self.git.spec(spec);
-        let i = self.idx(cluster, app);
+        let sp = self.core.git.spec(spec);
+        let i = self.core.idx(cluster, app);
         let replicas = self.replicas;
         let d = &mut self.deployments[i];
         let template_change = !d.exists || d.image != sp.image || d.env_drift;
@@ -538,7 +291,7 @@ impl<'a> World<'a> {
             };
             let (old_ready, new_ready) = match reverted_from {
                 Some((t0, _)) => {
-                    let rollout = &self.s.fleet.rollout;
+                    let rollout = &self.core.s.fleet.rollout;
                     let r = &mut self.rollout_rngs[cluster as usize];
                     let elapsed = self.now.saturating_sub(t0);
                     let kept = old_pods_left_after(
@@ -577,9 +330,9 @@ impl<'a> World<'a> {
         new_ready: u32,
         scale_up: Option<u32>,
     ) {
-        let i = self.idx(cluster, app);
-        let broken = self.git.spec(self.deployments[i].spec).broken;
-        let rollout = &self.s.fleet.rollout;
+        let i = self.core.idx(cluster, app);
+        let broken = self.core.git.spec(self.deployments[i].spec).broken;
+        let rollout = &self.core.s.fleet.rollout;
         let r = &mut self.rollout_rngs[cluster as usize];
         let took = if broken {
             rollout.progress_deadline.0
@@ -613,19 +366,19 @@ impl<'a> World<'a> {
     }
 
     fn rollout_end(&mut self, cluster: ClusterId, app: AppId, generation: u32) {
-        let i = self.idx(cluster, app);
+        let i = self.core.idx(cluster, app);
         let d = &mut self.deployments[i];
         if d.generation != generation || !d.rolling {
             return;
         }
         d.rolling = false;
         let spec = d.spec;
-        let sp = self.git.spec(spec);
+        let sp = self.core.git.spec(spec);
         if sp.broken {
             d.failed = true;
-            self.tracker.rollout_failed(cluster, app, sp.rev, self.now);
-            self.detect_bad_release(spec);
-            let target = self.target_of(cluster);
+            self.core.tracker.rollout_failed(cluster, app, sp.rev, self.now);
+            self.detect_bad_release(spec, self.now);
+            let target = self.core.target_of(cluster);
             self.deliver(
                 target,
                 Input::RolloutFinished {
@@ -642,14 +395,14 @@ impl<'a> World<'a> {
     }
 
     fn rolled_out(&mut self, cluster: ClusterId, app: AppId) {
-        let spec = self.deployments[self.idx(cluster, app)].spec;
-        let rev = self.git.spec(spec).rev;
-        self.tracker.rolled_out(cluster, app, rev, self.now);
-        let d = &self.deployments[self.idx(cluster, app)];
-        if d.replicas == self.replicas && !d.env_drift && d.image == self.git.spec(spec).image {
-            self.tracker.converged(cluster, app, self.now);
+        let spec = self.deployments[self.core.idx(cluster, app)].spec;
+        let rev = self.core.git.spec(spec).rev;
+        self.core.tracker.rolled_out(cluster, app, rev, self.now);
+        let d = &self.deployments[self.core.idx(cluster, app)];
+        if d.replicas == self.replicas && !d.env_drift && d.image == self.core.git.spec(spec).image {
+            self.core.tracker.converged(cluster, app, self.now);
         }
-        let target = self.target_of(cluster);
+        let target = self.core.target_of(cluster);
         self.deliver(
             target,
             Input::RolloutFinished {
@@ -661,31 +414,16 @@ impl<'a> World<'a> {
         );
     }
 
-    fn detect_bad_release(&mut self, spec: SpecId) {
-        let Some((i, app, rev, after)) = self.releases.detected(spec) else {
-            return;
-        };
-        self.tracker.event(
-            self.now,
-            None,
-            Some(app),
-            "bad_release_detected",
-            format!("rev={rev}"),
-        );
-        self.queue
-            .push(self.now + after, Ev::RollbackDecision(i as u32));
-    }
-
     // ------------------------------------------------------------ drift
 
     fn drift(&mut self, i: u32) {
-        let d = &self.plan.drifts[i as usize];
+        let d = &self.core.plan.drifts[i as usize];
         let (cluster, app, change, scale_to) = (d.cluster, d.app, d.change, d.scale_to);
-        let idx = self.idx(cluster, app);
+        let idx = self.core.idx(cluster, app);
         let dep = &mut self.deployments[idx];
         if !dep.exists {
             // Nothing to edit: the Deployment is gone (deleted by an earlier drift).
-            self.tracker.event(
+            self.core.tracker.event(
                 self.now,
                 Some(cluster),
                 Some(app),
@@ -702,8 +440,8 @@ impl<'a> World<'a> {
                 // A scale does not touch the pod template: a rollout under way goes on
                 // (and completes at the new count), only the replica count drifts.
                 dep.replicas = scale_to;
-                self.tracker.drift(cluster, app, self.now, change.name());
-                if self.kind == ModelKind::Pull {
+                self.core.tracker.drift(cluster, app, self.now, change.name());
+                if self.core.kind == ModelKind::Pull {
                     self.deliver(cluster, Input::LiveChanged { app });
                 }
                 return;
@@ -723,9 +461,9 @@ impl<'a> World<'a> {
             }
             DriftChange::Delete => dep.exists = false,
         }
-        self.tracker.drift(cluster, app, self.now, change.name());
+        self.core.tracker.drift(cluster, app, self.now, change.name());
         self.interrupt(cluster, app);
-        if self.kind == ModelKind::Pull {
+        if self.core.kind == ModelKind::Pull {
             self.deliver(cluster, Input::LiveChanged { app });
         }
     }
@@ -733,7 +471,7 @@ impl<'a> World<'a> {
     /// The pod template changed or the Deployment vanished under a rollout: whoever
     /// waits on that rollout (`kubectl rollout status`) sees it fail.
     fn interrupt(&mut self, cluster: ClusterId, app: AppId) {
-        let i = self.idx(cluster, app);
+        let i = self.core.idx(cluster, app);
         let d = &mut self.deployments[i];
         let was_rolling = d.rolling;
         d.rolling = false;
@@ -742,7 +480,7 @@ impl<'a> World<'a> {
         d.generation += 1;
         if was_rolling {
             let spec = d.spec;
-            let target = self.target_of(cluster);
+            let target = self.core.target_of(cluster);
             self.deliver(
                 target,
                 Input::RolloutFinished {
@@ -759,34 +497,21 @@ impl<'a> World<'a> {
 // ------------------------------------------------------------ faults
 
 impl World<'_> {
-    fn git_reachable(&self) -> bool {
-        let f = &self.faults;
-        let cut = match self.kind {
-            ModelKind::Push => Cut::PipelineGit,
-            ModelKind::Pull => Cut::ReconcilerGit,
-        };
-        f.git_down == 0 && f.cuts[cut.index()] == 0
-    }
-
     /// Whether a request from the model to `cluster`'s API fails now: the cluster is
     /// lost, a partition cuts the model off from it, or a brownout fails it.
     fn api_request_fails(&mut self, cluster: ClusterId) -> bool {
-        let cut = match self.kind {
-            ModelKind::Push => Cut::PipelineCluster,
-            ModelKind::Pull => Cut::ReconcilerCluster,
-        };
-        if self.faults.lost[cluster as usize] || self.faults.cuts[cut.index()] > 0 {
+        if !self.core.cluster_reachable(cluster) {
             return true;
         }
         let mut fails = false;
-        for &i in &self.faults.brownouts {
+        for &i in &self.brownouts {
             if let Fault::ApiBrownout {
                 error_rate,
                 cluster: only,
                 ..
-            } = &self.s.faults[i as usize]
+            } = &self.core.s.faults[i as usize]
                 && only.is_none_or(|c| c == cluster)
-                && self.faults.api_rng.random::<f64>() < error_rate.0
+                && self.api_rng.random::<f64>() < error_rate.0
             {
                 fails = true;
             }
@@ -797,15 +522,15 @@ impl World<'_> {
     /// Extra latency the brownouts in force add to a request to `cluster`.
     fn brownout_latency(&mut self, cluster: ClusterId) -> Nanos {
         let mut extra = 0;
-        for &i in &self.faults.brownouts {
+        for &i in &self.brownouts {
             if let Fault::ApiBrownout {
                 latency,
                 cluster: only,
                 ..
-            } = &self.s.faults[i as usize]
+            } = &self.core.s.faults[i as usize]
                 && only.is_none_or(|c| c == cluster)
             {
-                extra += latency.sample(&mut self.faults.api_rng);
+                extra += latency.sample(&mut self.api_rng);
             }
         }
         extra
@@ -813,115 +538,11 @@ impl World<'_> {
 
     /// Whether an app's live objects equal the manifest `spec` (a server-side dry run).
     fn in_sync(&self, cluster: ClusterId, app: AppId, spec: SpecId) -> bool {
-        let d = &self.deployments[self.idx(cluster, app)];
+        let d = &self.deployments[self.core.idx(cluster, app)];
         d.exists
             && !d.env_drift
             && d.replicas == self.replicas
-            && d.image == self.git.spec(spec).image
+            && d.image == self.core.git.spec(spec).image
     }
 
-    /// The clusters a fault touches.
-    fn fault_clusters(&self, f: &Fault) -> Vec<ClusterId> {
-        match f.cluster() {
-            Some(c) => vec![c],
-            None => (0..self.s.clusters()).collect(),
-        }
-    }
-
-    fn fault_start(&mut self, w: u32) {
-        let i = self.plan.windows[w as usize].fault;
-        let s = self.s;
-        let f = &s.faults[i as usize];
-        self.tracker.event(
-            self.now,
-            f.cluster(),
-            None,
-            "fault_start",
-            f.kind().to_string(),
-        );
-        match f {
-            Fault::GitOutage { .. } => self.faults.git_down += 1,
-            Fault::Partition { between, .. } => self.faults.cuts[between.index()] += 1,
-            Fault::ApiBrownout { .. } => self.faults.brownouts.push(i),
-            Fault::RunnerOutage { .. } => {
-                self.faults.runners_down += 1;
-                if self.kind == ModelKind::Push && self.faults.runners_down == 1 {
-                    self.deliver(0, Input::Runners { available: false });
-                }
-            }
-            Fault::ReconcilerCrash { .. } => {
-                if self.kind == ModelKind::Pull {
-                    for c in self.fault_clusters(f) {
-                        self.faults.crashed[c as usize] = true;
-                        self.faults.epochs[c as usize] += 1;
-                    }
-                }
-            }
-            Fault::ClusterLoss { cluster, .. } => {
-                let c = *cluster;
-                self.faults.lost[c as usize] = true;
-                for app in 0..s.apps() {
-                    let i = self.idx(c, app);
-                    self.deployments[i].exists = false;
-                    self.interrupt(c, app);
-                }
-            }
-            Fault::Drift { .. } | Fault::BadRelease { .. } => {}
-        }
-    }
-
-    fn fault_end(&mut self, w: u32) {
-        let i = self.plan.windows[w as usize].fault;
-        let s = self.s;
-        let f = &s.faults[i as usize];
-        self.tracker.event(
-            self.now,
-            f.cluster(),
-            None,
-            "fault_end",
-            f.kind().to_string(),
-        );
-        match f {
-            Fault::GitOutage { .. } => self.faults.git_down -= 1,
-            Fault::Partition { between, .. } => self.faults.cuts[between.index()] -= 1,
-            Fault::ApiBrownout { .. } => {
-                if let Some(p) = self.faults.brownouts.iter().position(|&b| b == i) {
-                    self.faults.brownouts.remove(p);
-                }
-            }
-            Fault::RunnerOutage { .. } => {
-                self.faults.runners_down -= 1;
-                if self.kind == ModelKind::Push && self.faults.runners_down == 0 {
-                    self.deliver(0, Input::Runners { available: true });
-                }
-            }
-            Fault::ReconcilerCrash { .. } => {
-                if self.kind == ModelKind::Pull {
-                    for c in self.fault_clusters(f) {
-                        self.faults.crashed[c as usize] = false;
-                        let base = self.idx(c, 0);
-                        let live: Vec<SpecId> = (0..s.apps() as usize)
-                            .map(|a| self.deployments[base + a].spec)
-                            .collect();
-                        self.deliver(c, Input::Restart { live: live.into() });
-                    }
-                }
-            }
-            Fault::ClusterLoss { cluster, .. } => {
-                let c = *cluster;
-                self.faults.lost[c as usize] = false;
-                self.tracker.restore_started(c, self.now);
-                // A watching reconciler re-lists the rebuilt cluster and finds every app
-                // missing; a diffing one finds out at its next interval.
-                if self.kind == ModelKind::Pull
-                    && s.models.pull.drift_detection == DriftDetection::Watch
-                {
-                    for app in 0..s.apps() {
-                        self.deliver(c, Input::LiveChanged { app });
-                    }
-                }
-            }
-            Fault::Drift { .. } | Fault::BadRelease { .. } => {}
-        }
-    }
 }
