@@ -10,7 +10,9 @@ use crate::measure::track::{CommitKind, Tracker};
 use crate::metric::ModelKind;
 use crate::model::pull::Reconciler;
 use crate::model::push::Pipeline;
-use crate::model::{Action, AppId, Apply, ClusterId, Input, Model, Note, NoteKind, Rev, SpecId, Timer};
+use crate::model::{
+    Action, AppId, Apply, ClusterId, Input, Model, Note, NoteKind, Rev, SpecId, Timer,
+};
 use crate::plan::{Component, Plan, rng};
 use crate::release::{Releases, Rollback};
 use crate::scenario::{Cut, DriftDetection, Fault, Nanos, Scenario};
@@ -208,7 +210,8 @@ impl<'a> Core<'a> {
             NoteKind::SelfHealScheduled => format!("backoff_ms={}", n.detail),
             _ => format!("run={}", n.detail),
         };
-        self.tracker.event(now, n.cluster, n.app, n.kind.name(), detail);
+        self.tracker
+            .event(now, n.cluster, n.app, n.kind.name(), detail);
     }
 }
 
@@ -224,8 +227,7 @@ pub(crate) trait Shell<'a> {
     fn execute(&mut self, target: u32, action: Action);
     /// Applies `changes` (app, image or a new one, broken) to the model of git, and to a
     /// real repository if the world has one. `None` if the write failed (it is logged).
-    fn write_git(&mut self, changes: &[(AppId, Option<u32>, bool)], what: GitWrite)
-    -> Option<Rev>;
+    fn write_git(&mut self, changes: &[(AppId, Option<u32>, bool)], what: GitWrite) -> Option<Rev>;
     /// The manifests live on `cluster` as a restarted reconciler finds them.
     fn live_specs(&self, cluster: ClusterId) -> Arc<[SpecId]>;
     /// What a fault does to this world's clusters or API servers (brownouts, a cluster's
@@ -336,7 +338,9 @@ pub(crate) trait Shell<'a> {
     fn workload_commit(&mut self, i: u32) {
         let now = self.now();
         let core = self.core_mut();
-        let apps = core.releases.commit_apps(&core.plan.commits[i as usize].apps);
+        let apps = core
+            .releases
+            .commit_apps(&core.plan.commits[i as usize].apps);
         if apps.is_empty() {
             core.tracker.event(
                 now,
@@ -439,6 +443,21 @@ pub(crate) trait Shell<'a> {
         self.announce(rev, &[app]);
     }
 
+    /// Tells whoever waits on the rollout of `spec` on (cluster, app) how it ended (as
+    /// `kubectl rollout status` or a sync's health check would).
+    fn rollout_finished(&mut self, cluster: ClusterId, app: AppId, spec: SpecId, ok: bool) {
+        let target = self.core().target_of(cluster);
+        self.deliver(
+            target,
+            Input::RolloutFinished {
+                cluster,
+                app,
+                spec,
+                ok,
+            },
+        );
+    }
+
     /// An apply the API refused, or that never reached it.
     fn apply_failed(&mut self, apply: &Apply, current: bool) {
         let now = self.now();
@@ -481,11 +500,7 @@ pub(crate) trait Shell<'a> {
         );
         let clusters = core.fault_clusters(f);
         let step = |n: &mut u32| {
-            if start {
-                *n += 1
-            } else {
-                *n -= 1
-            }
+            if start { *n += 1 } else { *n -= 1 }
         };
         match f {
             Fault::GitOutage { .. } => step(&mut core.faults.git_down),

@@ -9,17 +9,11 @@ use super::LiveError;
 use super::cluster::{ClusterHandle, HandEdit, Observation, RolloutState, hand_image};
 use super::git::release;
 use crate::measure::RunRecord;
-use crate::measure::track::{CommitKind, Tracker};
 use crate::metric::ModelKind;
-use crate::model::pull::Reconciler;
-use crate::model::push::Pipeline;
-use crate::model::{Action, AppId, Apply, ClusterId, Input, Model, NoteKind, Rev, SpecId, Timer};
-use crate::plan::{Component, Plan, rng};
-use crate::release::{Releases, Rollback};
-use crate::scenario::{Cut, DriftChange, DriftDetection, Fault, Nanos, Scenario};
-use crate::sim::git::GitHost;
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
+use crate::model::{Action, AppId, Apply, ClusterId, Input, Rev, SpecId};
+use crate::plan::Plan;
+use crate::scenario::{DriftChange, DriftDetection, Fault, Nanos, Scenario};
+use crate::world::{Core, Ev, GitWrite, Shell};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
@@ -52,25 +46,6 @@ pub trait ApiFaults: Send + Sync {
     fn outage(&self, on: bool);
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Ev {
-    Commit(u32),
-    Drift(u32),
-    BadRelease(u32),
-    RollbackDecision(u32),
-    Timer {
-        target: u32,
-        epoch: u32,
-        timer: Timer,
-    },
-    FaultStart(u32),
-    FaultEnd(u32),
-    Webhook {
-        cluster: ClusterId,
-        app: AppId,
-    },
-}
-
 enum Msg {
     ApplyDone {
         slot: usize,
@@ -95,11 +70,6 @@ enum Msg {
     },
 }
 
-enum Models {
-    Push(Box<Pipeline>),
-    Pull(Vec<Reconciler>),
-}
-
 /// What the world knows of one Deployment.
 #[derive(Clone, Copy, Default)]
 struct View {
@@ -116,32 +86,20 @@ struct View {
 }
 
 pub struct LiveWorld<'a> {
-    s: &'a Scenario,
-    plan: &'a Plan,
-    kind: ModelKind,
-    start: Instant,
+    core: Core<'a>,
+    /// When scenario time 0 was, on the monotonic clock.
+    t0: Instant,
     scale: f64,
-    git: GitHost,
     repo: Box<dyn Repo>,
     clusters: Vec<ClusterHandle>,
     api_faults: Vec<Option<Arc<dyn ApiFaults>>>,
-    models: Models,
-    epochs: Vec<u32>,
-    crashed: Vec<bool>,
     queue: BinaryHeap<Reverse<(Nanos, u64, usize)>>,
     evs: Vec<Ev>,
     seq: u64,
     tx: mpsc::UnboundedSender<Msg>,
     rx: mpsc::UnboundedReceiver<Msg>,
-    tracker: Tracker,
     views: Vec<View>,
     applies: Vec<Option<(Apply, u32)>>,
-    releases: Releases,
-    webhook_rng: ChaCha8Rng,
-    git_down: u32,
-    cuts: [u32; 4],
-    lost: Vec<bool>,
-    processed: u64,
     /// Revisions already read back from git and checked (trees never change), and the
     /// manifests read for applies.
     checked: std::collections::HashSet<Rev>,
@@ -161,28 +119,6 @@ impl<'a> LiveWorld<'a> {
         api_faults: Vec<Option<Arc<dyn ApiFaults>>>,
     ) -> LiveWorld<'a> {
         let (n, apps) = (s.clusters(), s.apps());
-        let git = GitHost::new(apps);
-        let initial = git.head.clone();
-        let models = match kind {
-            ModelKind::Push => Models::Push(Box::new(Pipeline::new(
-                s.models.push.clone(),
-                n,
-                &initial,
-                rng(s.seed, repetition, Component::Push),
-            ))),
-            ModelKind::Pull => Models::Pull(
-                (0..n)
-                    .map(|c| {
-                        Reconciler::new(
-                            s.models.pull.clone(),
-                            c,
-                            &initial,
-                            rng(s.seed, repetition, Component::Pull { cluster: c }),
-                        )
-                    })
-                    .collect(),
-            ),
-        };
         let (tx, rx) = mpsc::unbounded_channel();
         let views = (0..n)
             .flat_map(|_| {
@@ -196,32 +132,19 @@ impl<'a> LiveWorld<'a> {
             })
             .collect();
         LiveWorld {
-            s,
-            plan,
-            kind,
-            start: Instant::now(),
+            core: Core::new(s, plan, kind, repetition),
+            t0: Instant::now(),
             scale: s.time_scale,
-            git,
             repo,
             clusters,
             api_faults,
-            models,
-            epochs: vec![0; n as usize],
-            crashed: vec![false; n as usize],
             queue: BinaryHeap::new(),
             evs: Vec::new(),
             seq: 0,
             tx,
             rx,
-            tracker: Tracker::new(n, apps, kind == ModelKind::Push),
             views,
             applies: Vec::new(),
-            releases: Releases::new(plan, apps),
-            webhook_rng: rng(s.seed, repetition, Component::Webhook),
-            git_down: 0,
-            cuts: [0; 4],
-            lost: vec![false; n as usize],
-            processed: 0,
             checked: std::collections::HashSet::new(),
             manifest_cache: std::collections::HashMap::new(),
             manager: match kind {
@@ -232,23 +155,12 @@ impl<'a> LiveWorld<'a> {
         }
     }
 
-    /// Scenario time now.
-    fn now(&self) -> Nanos {
-        self.at(Instant::now())
-    }
-
     fn at(&self, i: Instant) -> Nanos {
-        (i.saturating_duration_since(self.start).as_nanos() as f64 / self.scale) as Nanos
+        (i.saturating_duration_since(self.t0).as_nanos() as f64 / self.scale) as Nanos
     }
 
     fn real(&self, t: Nanos) -> Instant {
-        self.start + Duration::from_nanos((t as f64 * self.scale) as u64)
-    }
-
-    fn schedule(&mut self, t: Nanos, ev: Ev) {
-        self.seq += 1;
-        self.evs.push(ev);
-        self.queue.push(Reverse((t, self.seq, self.evs.len() - 1)));
+        self.t0 + Duration::from_nanos((t as f64 * self.scale) as u64)
     }
 
     /// Runs to the horizon, or until `stop` resolves (Ctrl-C): then the record is partial.
@@ -275,25 +187,9 @@ impl<'a> LiveWorld<'a> {
                 }
             }));
         }
-        self.start = Instant::now();
-        let plan = self.plan;
-        for (i, c) in plan.commits.iter().enumerate() {
-            self.schedule(c.at, Ev::Commit(i as u32));
-        }
-        for (i, d) in plan.drifts.iter().enumerate() {
-            self.schedule(d.at, Ev::Drift(i as u32));
-        }
-        for (i, b) in plan.bad_releases.iter().enumerate() {
-            self.schedule(b.at, Ev::BadRelease(i as u32));
-        }
-        for (i, w) in plan.windows.iter().enumerate() {
-            self.schedule(w.start, Ev::FaultStart(i as u32));
-            self.schedule(w.end, Ev::FaultEnd(i as u32));
-        }
-        for target in 0..self.targets() {
-            self.pump(target);
-        }
-        let horizon = self.s.duration.0;
+        self.t0 = Instant::now();
+        self.start();
+        let horizon = self.core.s.duration.0;
         let mut stop = std::pin::pin!(stop);
         let mut partial = false;
         loop {
@@ -306,9 +202,11 @@ impl<'a> LiveWorld<'a> {
                     break;
                 }
                 self.queue.pop();
-                self.processed += 1;
+                self.core.processed += 1;
                 let ev = self.evs[i];
-                self.dispatch(ev);
+                if let Some(Ev::Drift(i)) = self.dispatch_shared(ev) {
+                    self.drift(i);
+                }
             }
             let next = self
                 .queue
@@ -320,7 +218,7 @@ impl<'a> LiveWorld<'a> {
             tokio::select! {
                 msg = self.rx.recv() => {
                     if let Some(msg) = msg {
-                        self.processed += 1;
+                        self.core.processed += 1;
                         self.message(msg);
                     }
                 }
@@ -332,76 +230,20 @@ impl<'a> LiveWorld<'a> {
         for w in watches {
             w.abort();
         }
-        (self.tracker.finish(self.processed), partial)
-    }
-
-    fn targets(&self) -> u32 {
-        match &self.models {
-            Models::Push(_) => 1,
-            Models::Pull(r) => r.len() as u32,
-        }
-    }
-
-    fn model(&mut self, target: u32) -> &mut dyn Model {
-        match &mut self.models {
-            Models::Push(p) => p.as_mut(),
-            Models::Pull(r) => &mut r[target as usize],
-        }
-    }
-
-    fn target_of(&self, cluster: ClusterId) -> u32 {
-        match self.kind {
-            ModelKind::Push => 0,
-            ModelKind::Pull => cluster,
-        }
-    }
-
-    fn deliver(&mut self, target: u32, input: Input) {
-        if self.crashed[target as usize] {
-            return;
-        }
-        let now = self.now();
-        self.model(target).handle(now, input);
-        self.pump(target);
-    }
-
-    fn pump(&mut self, target: u32) {
-        while let Some(action) = self.model(target).poll_action() {
-            self.execute(target, action);
-        }
-    }
-
-    fn idx(&self, cluster: ClusterId, app: AppId) -> usize {
-        cluster as usize * self.s.apps() as usize + app as usize
-    }
-
-    fn git_reachable(&self) -> bool {
-        let cut = match self.kind {
-            ModelKind::Push => Cut::PipelineGit,
-            ModelKind::Pull => Cut::ReconcilerGit,
-        };
-        self.git_down == 0 && self.cuts[cut.index()] == 0
-    }
-
-    fn cluster_reachable(&self, cluster: ClusterId) -> bool {
-        let cut = match self.kind {
-            ModelKind::Push => Cut::PipelineCluster,
-            ModelKind::Pull => Cut::ReconcilerCluster,
-        };
-        !self.lost[cluster as usize] && self.cuts[cut.index()] == 0
+        (self.core.tracker.finish(self.core.processed), partial)
     }
 
     /// Reads a revision back from the repository and checks it against the manifests the
     /// world committed: the models run on what git really holds.
     fn checked_tree(&mut self, rev: Rev) -> Option<Arc<[SpecId]>> {
-        let tree = self.git.trees[rev as usize].clone();
+        let tree = self.core.git.trees[rev as usize].clone();
         if self.checked.contains(&rev) {
             return Some(tree);
         }
         match self.repo.read_tree(rev) {
             Ok(read) => {
                 for (app, &(image, broken)) in read.iter().enumerate() {
-                    let sp = self.git.spec(tree[app]);
+                    let sp = self.core.git.spec(tree[app]);
                     if sp.image != image || sp.broken != broken {
                         tracing::error!(
                             rev,
@@ -422,109 +264,12 @@ impl<'a> LiveWorld<'a> {
         }
     }
 
-    fn execute(&mut self, target: u32, action: Action) {
-        match action {
-            Action::SetTimer { at, timer } => {
-                let epoch = self.epochs[target as usize];
-                self.schedule(
-                    at,
-                    Ev::Timer {
-                        target,
-                        epoch,
-                        timer,
-                    },
-                );
-            }
-            Action::Fetch { app, .. } => {
-                self.tracker.counters().git_fetches += 1;
-                let head = self.git.head_rev();
-                match self
-                    .git_reachable()
-                    .then(|| self.checked_tree(head))
-                    .flatten()
-                {
-                    Some(tree) => self.deliver(
-                        target,
-                        Input::Fetched {
-                            app,
-                            spec: tree[app as usize],
-                        },
-                    ),
-                    None => self.deliver(target, Input::FetchFailed { app }),
-                }
-            }
-            Action::Checkout { run, rev } => {
-                self.tracker.counters().git_fetches += 1;
-                let rev = rev.unwrap_or_else(|| self.git.head_rev());
-                match self
-                    .git_reachable()
-                    .then(|| self.checked_tree(rev))
-                    .flatten()
-                {
-                    Some(tree) => self.deliver(target, Input::CheckedOut { run, rev, tree }),
-                    None => self.deliver(target, Input::CheckoutFailed { run }),
-                }
-            }
-            Action::Diff { cluster, app, spec } => {
-                self.tracker.counters().api_requests += 1;
-                let tx = self.tx.clone();
-                let epoch = self.epochs[target as usize];
-                let reachable = self.cluster_reachable(cluster);
-                let handle = self.clusters[cluster as usize].clone();
-                let sp = self.git.spec(spec);
-                let want = release(app, sp.image, sp.broken);
-                let replicas = self.replicas as i32;
-                tokio::spawn(async move {
-                    let in_sync = if !reachable {
-                        None
-                    } else {
-                        match handle.get(app).await {
-                            Ok(None) => Some(false),
-                            Ok(Some(d)) => match super::cluster::observe(&d) {
-                                Observation::Seen {
-                                    release,
-                                    hand_image,
-                                    env_drift,
-                                    replicas: r,
-                                    ..
-                                } => Some(
-                                    release == want && !hand_image && !env_drift && r == replicas,
-                                ),
-                                Observation::Deleted => Some(false),
-                            },
-                            Err(_) => None,
-                        }
-                    };
-                    let _ = tx.send(Msg::Diffed {
-                        target,
-                        epoch,
-                        app,
-                        in_sync,
-                    });
-                });
-            }
-            Action::Apply(apply) => self.start_apply(target, apply),
-            Action::Note(n) => {
-                let detail = match n.kind {
-                    NoteKind::SyncStarted | NoteKind::Degraded | NoteKind::SyncFailed => {
-                        format!("rev={}", self.git.spec(n.detail as SpecId).rev)
-                    }
-                    NoteKind::SelfHealScheduled => format!("backoff_ms={}", n.detail),
-                    _ => format!("run={}", n.detail),
-                };
-                let now = self.now();
-                self.tracker
-                    .event(now, n.cluster, n.app, n.kind.name(), detail);
-            }
-        }
-    }
-
     fn start_apply(&mut self, target: u32, apply: Apply) {
         // One per app, as in the sim (an app's Deployment and ConfigMap are one apply).
-        self.tracker.counters().api_requests += apply.items.len() as u64;
+        self.core.tracker.counters().api_requests += apply.items.len() as u64;
         let mut manifests = Vec::with_capacity(apply.items.len());
         for &(app, spec) in apply.items.iter() {
-            let rev = self.git.spec(spec).rev;
+            let rev = self.core.git.spec(spec).rev;
             if let Some(m) = self.manifest_cache.get(&(rev, app)) {
                 manifests.push(m.clone());
                 continue;
@@ -537,7 +282,7 @@ impl<'a> LiveWorld<'a> {
                 Err(e) => tracing::error!("cannot read manifests of app {app} at rev {rev}: {e}"),
             }
         }
-        let epoch = self.epochs[target as usize];
+        let epoch = self.core.faults.epochs[target as usize];
         let slot = self.applies.len();
         let cluster = self.clusters[apply.cluster as usize].clone();
         let wait = Duration::from_nanos((apply.duration as f64 * self.scale) as u64);
@@ -568,9 +313,9 @@ impl<'a> LiveWorld<'a> {
                 app,
                 in_sync,
             } => {
-                if self.epochs[target as usize] == epoch {
+                if self.core.faults.epochs[target as usize] == epoch {
                     if in_sync.is_none() {
-                        self.tracker.counters().apply_errors += 1;
+                        self.core.tracker.counters().apply_errors += 1;
                     }
                     self.deliver(target, Input::Diffed { app, in_sync });
                 }
@@ -591,37 +336,23 @@ impl<'a> LiveWorld<'a> {
             return;
         };
         let cluster = apply.cluster;
-        let target = self.target_of(cluster);
-        let current = self.epochs[target as usize] == epoch;
+        let target = self.core.target_of(cluster);
+        let current = self.core.faults.epochs[target as usize] == epoch;
         let now = self.now();
         // A partition or a lost cluster fails the request whatever the server said.
-        let ok = ok && self.cluster_reachable(cluster);
+        let ok = ok && self.core.cluster_reachable(cluster);
         if !ok {
-            self.tracker.counters().apply_errors += apply.items.len() as u64;
-            self.tracker.event(
-                now,
-                Some(cluster),
-                None,
-                "apply_error",
-                format!("apps={}", apply.items.len()),
-            );
-            if current {
-                self.deliver(
-                    target,
-                    Input::Applied {
-                        op: apply.op,
-                        ok: false,
-                    },
-                );
-            }
+            self.apply_failed(&apply, current);
             return;
         }
         for &(app, spec) in apply.items.iter() {
-            let i = self.idx(cluster, app);
+            let i = self.core.idx(cluster, app);
             self.views[i].applied = spec;
             self.views[i].awaiting = true;
-            let rev = self.git.spec(spec).rev;
-            self.tracker.applied(cluster, app, rev, apply.trace, now);
+            let rev = self.core.git.spec(spec).rev;
+            self.core
+                .tracker
+                .applied(cluster, app, rev, apply.trace, now);
             // An apply that changed nothing produces no watch event: read the object back
             // so that whoever waits on its rollout hears the outcome.
             let handle = self.clusters[cluster as usize].clone();
@@ -659,13 +390,13 @@ impl<'a> LiveWorld<'a> {
         after_apply: bool,
     ) {
         let t = self.at(at);
-        let i = self.idx(cluster, app);
+        let i = self.core.idx(cluster, app);
         let view = self.views[i];
-        let desired = self.git.spec(view.applied);
+        let desired = self.core.git.spec(view.applied);
         let want = release(app, desired.image, desired.broken);
-        let target = self.target_of(cluster);
-        let watch = self.kind == ModelKind::Pull
-            && self.s.models.pull.drift_detection == DriftDetection::Watch;
+        let target = self.core.target_of(cluster);
+        let watch = self.core.kind == ModelKind::Pull
+            && self.core.s.models.pull.drift_detection == DriftDetection::Watch;
         match obs {
             Observation::Deleted => {
                 self.views[i].reported = None;
@@ -710,28 +441,22 @@ impl<'a> LiveWorld<'a> {
                 if first {
                     self.views[i].reported = Some((view.applied, outcome));
                     if outcome {
-                        self.tracker.rolled_out(cluster, app, desired.rev, t);
+                        self.core.tracker.rolled_out(cluster, app, desired.rev, t);
                     } else {
-                        self.tracker.rollout_failed(cluster, app, desired.rev, t);
+                        self.core
+                            .tracker
+                            .rollout_failed(cluster, app, desired.rev, t);
                         self.detect_bad_release(view.applied, t);
                     }
                 }
                 if outcome && replicas == self.replicas as i32 && !self.views[i].clean {
                     self.views[i].clean = true;
-                    self.tracker.converged(cluster, app, t);
+                    self.core.tracker.converged(cluster, app, t);
                 }
                 // Whoever waits on this rollout hears its outcome once per apply.
                 if first || self.views[i].awaiting || after_apply {
                     self.views[i].awaiting = false;
-                    self.deliver(
-                        target,
-                        Input::RolloutFinished {
-                            cluster,
-                            app,
-                            spec: view.applied,
-                            ok: outcome,
-                        },
-                    );
+                    self.rollout_finished(cluster, app, view.applied, outcome);
                 }
             }
         }
@@ -740,216 +465,20 @@ impl<'a> LiveWorld<'a> {
     /// A hand edit replaced the pod template or removed the Deployment under a rollout
     /// someone waits on: as in the sim, `kubectl rollout status` reports a failure.
     fn interrupted(&mut self, cluster: ClusterId, app: AppId) {
-        let i = self.idx(cluster, app);
+        let i = self.core.idx(cluster, app);
         if self.views[i].awaiting {
             self.views[i].awaiting = false;
             let spec = self.views[i].applied;
-            let target = self.target_of(cluster);
-            self.deliver(
-                target,
-                Input::RolloutFinished {
-                    cluster,
-                    app,
-                    spec,
-                    ok: false,
-                },
-            );
-        }
-    }
-
-    fn dispatch(&mut self, ev: Ev) {
-        match ev {
-            Ev::Timer {
-                target,
-                epoch,
-                timer,
-            } => {
-                if self.epochs[target as usize] == epoch {
-                    self.deliver(target, Input::Timer(timer));
-                }
-            }
-            Ev::Commit(i) => self.workload_commit(i),
-            Ev::Drift(i) => self.drift(i),
-            Ev::BadRelease(i) => self.bad_release(i),
-            Ev::RollbackDecision(i) => self.rollback_decision(i),
-            Ev::FaultStart(i) => self.fault(i, true),
-            Ev::FaultEnd(i) => self.fault(i, false),
-            Ev::Webhook { cluster, app } => self.deliver(cluster, Input::Webhook { app }),
+            self.rollout_finished(cluster, app, spec, false);
         }
     }
 
     // ------------------------------------------------------------ commits
 
-    fn commit(&mut self, changes: &[(AppId, Option<u32>, bool)], message: &str) -> Option<Rev> {
-        let now = self.now();
-        let rev = self.git.commit(changes);
-        let with_images: Vec<(AppId, u32, bool)> = changes
-            .iter()
-            .map(|&(app, _, broken)| {
-                (
-                    app,
-                    self.git.spec(self.git.head[app as usize]).image,
-                    broken,
-                )
-            })
-            .collect();
-        match self.repo.commit(now, &with_images, message) {
-            Ok(r) if r == rev => Some(rev),
-            Ok(r) => {
-                tracing::error!("git made rev {r} where the world expected {rev}");
-                None
-            }
-            Err(e) => {
-                tracing::error!("commit failed: {e}");
-                None
-            }
-        }
-    }
-
-    fn announce(&mut self, rev: Rev, apps: &[AppId]) {
-        let now = self.now();
-        match self.kind {
-            ModelKind::Push => {
-                if self.git_down > 0 {
-                    self.tracker
-                        .event(now, None, None, "webhook_lost", format!("rev={rev}"));
-                } else {
-                    self.deliver(0, Input::Commit { rev });
-                }
-            }
-            ModelKind::Pull => {
-                let Some(hook) = self.s.models.pull.webhook.clone() else {
-                    return;
-                };
-                if !self.git_reachable() {
-                    self.tracker
-                        .event(now, None, None, "webhook_lost", format!("rev={rev}"));
-                    return;
-                }
-                for c in 0..self.s.clusters() {
-                    for &app in apps {
-                        if self.webhook_rng.random::<f64>() < hook.loss.0 {
-                            continue;
-                        }
-                        let delay = hook.delay.sample(&mut self.webhook_rng);
-                        self.schedule(now + delay, Ev::Webhook { cluster: c, app });
-                    }
-                }
-            }
-        }
-    }
-
-    fn workload_commit(&mut self, i: u32) {
-        let apps = self
-            .releases
-            .commit_apps(&self.plan.commits[i as usize].apps);
-        let now = self.now();
-        if apps.is_empty() {
-            self.tracker.event(
-                now,
-                None,
-                None,
-                "commit_held",
-                "every app it changes is frozen".into(),
-            );
-            return;
-        }
-        let changes: Vec<_> = apps.iter().map(|&a| (a, None, false)).collect();
-        let names: Vec<String> = apps.iter().map(|a| super::cluster::app_name(*a)).collect();
-        let Some(rev) = self.commit(&changes, &format!("Release {}", names.join(", "))) else {
-            return;
-        };
-        self.tracker.commit(rev, now, &apps, CommitKind::Normal);
-        self.announce(rev, &apps);
-    }
-
-    fn bad_release(&mut self, i: u32) {
-        let now = self.now();
-        let Some(app) = self.releases.app_for(i as usize) else {
-            self.tracker.event(
-                now,
-                None,
-                None,
-                "bad_release_held",
-                "every app is frozen".into(),
-            );
-            return;
-        };
-        let good = self.git.spec(self.git.head[app as usize]);
-        let name = super::cluster::app_name(app);
-        let Some(rev) = self.commit(
-            &[(app, None, true)],
-            &format!("Release {name} (broken image)"),
-        ) else {
-            return;
-        };
-        let spec = self.git.head[app as usize];
-        self.releases
-            .shipped(i as usize, rev, app, good.image, spec);
-        self.tracker.commit(rev, now, &[app], CommitKind::Bad);
-        self.tracker.note_bad_release(rev, now);
-        self.announce(rev, &[app]);
-    }
-
-    fn detect_bad_release(&mut self, spec: SpecId, t: Nanos) {
-        let Some((i, app, rev, after)) = self.releases.detected(spec) else {
-            return;
-        };
-        self.tracker.event(
-            t,
-            None,
-            Some(app),
-            "bad_release_detected",
-            format!("rev={rev}"),
-        );
-        self.schedule(t + after, Ev::RollbackDecision(i as u32));
-    }
-
-    fn rollback_decision(&mut self, i: u32) {
-        let Some(Rollback {
-            bad_rev,
-            app,
-            good_image: image,
-        }) = self.releases.decide_rollback(i as usize)
-        else {
-            return;
-        };
-        let now = self.now();
-        // The world's model of git gets the same change; the repository gets a real revert.
-        let rev = self.git.commit(&[(app, Some(image), false)]);
-        match self.repo.revert(now, bad_rev) {
-            Ok(r) if r == rev => {}
-            other => {
-                tracing::error!(
-                    "revert of rev {bad_rev} failed or diverged: {:?}",
-                    other.err()
-                );
-                return;
-            }
-        }
-        self.tracker.event(
-            now,
-            None,
-            Some(app),
-            "rollback_decided",
-            format!("bad={bad_rev} revert={rev}"),
-        );
-        self.tracker.commit(
-            rev,
-            now,
-            &[app],
-            CommitKind::Revert {
-                bad: bad_rev,
-                decided_at: now,
-            },
-        );
-        self.announce(rev, &[app]);
-    }
-
     // ------------------------------------------------------------ drift and faults
 
     fn drift(&mut self, i: u32) {
-        let d = &self.plan.drifts[i as usize];
+        let d = &self.core.plan.drifts[i as usize];
         let edit = match d.change {
             DriftChange::Scale => HandEdit::Scale(d.scale_to as i32),
             // The image is picked once the live object is read, below.
@@ -975,12 +504,14 @@ impl<'a> LiveWorld<'a> {
     }
 
     fn edited(&mut self, i: u32, ok: bool) {
-        let d = &self.plan.drifts[i as usize];
+        let d = &self.core.plan.drifts[i as usize];
         let now = self.now();
         if ok {
-            self.tracker.drift(d.cluster, d.app, now, d.change.name());
+            self.core
+                .tracker
+                .drift(d.cluster, d.app, now, d.change.name());
         } else {
-            self.tracker.event(
+            self.core.tracker.event(
                 now,
                 Some(d.cluster),
                 Some(d.app),
@@ -989,47 +520,78 @@ impl<'a> LiveWorld<'a> {
             );
         }
     }
+}
 
-    fn fault(&mut self, w: u32, start: bool) {
-        let i = self.plan.windows[w as usize].fault;
-        let s = self.s;
-        let f = &s.faults[i as usize];
+impl<'a> Shell<'a> for LiveWorld<'a> {
+    fn core(&self) -> &Core<'a> {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut Core<'a> {
+        &mut self.core
+    }
+
+    /// Scenario time now.
+    fn now(&self) -> Nanos {
+        self.at(Instant::now())
+    }
+
+    fn schedule(&mut self, t: Nanos, ev: Ev) {
+        self.seq += 1;
+        self.evs.push(ev);
+        self.queue.push(Reverse((t, self.seq, self.evs.len() - 1)));
+    }
+
+    /// The model of git gets the change; the repository gets the same commit, or a real
+    /// revert of the bad release's commit. Both must agree on the revision.
+    fn write_git(&mut self, changes: &[(AppId, Option<u32>, bool)], what: GitWrite) -> Option<Rev> {
         let now = self.now();
-        self.tracker.event(
-            now,
-            f.cluster(),
-            None,
-            if start { "fault_start" } else { "fault_end" },
-            f.kind().into(),
-        );
-        let clusters: Vec<ClusterId> = match f.cluster() {
-            Some(c) => vec![c],
-            None => (0..s.clusters()).collect(),
+        let rev = self.core.git.commit(changes);
+        let written = match what {
+            GitWrite::Commit(message) => {
+                let with_images: Vec<(AppId, u32, bool)> = changes
+                    .iter()
+                    .map(|&(app, _, broken)| {
+                        let git = &self.core.git;
+                        (app, git.spec(git.head[app as usize]).image, broken)
+                    })
+                    .collect();
+                self.repo.commit(now, &with_images, message)
+            }
+            GitWrite::Revert { bad } => self.repo.revert(now, bad),
         };
-        match f {
-            Fault::GitOutage { .. } => {
-                if start {
-                    self.git_down += 1
-                } else {
-                    self.git_down -= 1
-                }
+        match written {
+            Ok(r) if r == rev => Some(rev),
+            Ok(r) => {
+                tracing::error!("git made rev {r} where the world expected {rev}");
+                None
             }
-            Fault::Partition { between, .. } => {
-                let c = &mut self.cuts[between.index()];
-                if start { *c += 1 } else { *c -= 1 }
+            Err(e) => {
+                tracing::error!("git write failed: {e}");
+                None
             }
-            Fault::RunnerOutage { .. } => {
-                if self.kind == ModelKind::Push {
-                    self.deliver(0, Input::Runners { available: !start });
-                }
-            }
+        }
+    }
+
+    fn live_specs(&self, cluster: ClusterId) -> Arc<[SpecId]> {
+        let base = self.core.idx(cluster, 0);
+        (0..self.core.s.apps() as usize)
+            .map(|a| self.views[base + a].applied)
+            .collect()
+    }
+
+    /// Brownouts and outages go through the API server's hooks (the emulator has them);
+    /// a lost cluster is wiped, then cut off until it is rebuilt.
+    fn fault_effect(&mut self, fault: u32, clusters: &[ClusterId], start: bool) {
+        let s = self.core.s;
+        match &s.faults[fault as usize] {
             Fault::ApiBrownout {
                 latency,
                 error_rate,
                 ..
             } => {
                 let lat = Duration::from_nanos((latency.mean_secs() * 1e9 * self.scale) as u64);
-                for c in clusters {
+                for &c in clusters {
                     if let Some(h) = &self.api_faults[c as usize] {
                         if start {
                             h.set_brownout(lat, error_rate.0);
@@ -1039,30 +601,10 @@ impl<'a> LiveWorld<'a> {
                     }
                 }
             }
-            Fault::ReconcilerCrash { .. } => {
-                if self.kind == ModelKind::Pull {
-                    for c in clusters {
-                        if start {
-                            self.crashed[c as usize] = true;
-                            self.epochs[c as usize] += 1;
-                        } else {
-                            self.crashed[c as usize] = false;
-                            let base = self.idx(c, 0);
-                            let live: Vec<SpecId> = (0..s.apps() as usize)
-                                .map(|a| self.views[base + a].applied)
-                                .collect();
-                            self.deliver(c, Input::Restart { live: live.into() });
-                        }
-                    }
-                }
-            }
             Fault::ClusterLoss { cluster, .. } => {
                 let c = *cluster;
-                self.lost[c as usize] = start;
                 let hook = self.api_faults[c as usize].clone();
                 if start {
-                    // The cluster is wiped (every Deployment goes), then unreachable until
-                    // it is rebuilt.
                     let handle = self.clusters[c as usize].clone();
                     let apps = s.apps();
                     tokio::spawn(async move {
@@ -1073,14 +615,102 @@ impl<'a> LiveWorld<'a> {
                             h.outage(true);
                         }
                     });
-                } else {
-                    if let Some(h) = hook {
-                        h.outage(false);
-                    }
-                    self.tracker.restore_started(c, now);
+                } else if let Some(h) = hook {
+                    h.outage(false);
                 }
             }
-            Fault::Drift { .. } | Fault::BadRelease { .. } => {}
+            _ => {}
+        }
+    }
+
+    fn execute(&mut self, target: u32, action: Action) {
+        match action {
+            Action::SetTimer { at, timer } => {
+                let epoch = self.core.faults.epochs[target as usize];
+                self.schedule(
+                    at,
+                    Ev::Timer {
+                        target,
+                        epoch,
+                        timer,
+                    },
+                );
+            }
+            Action::Fetch { app, .. } => {
+                self.core.tracker.counters().git_fetches += 1;
+                let head = self.core.git.head_rev();
+                match self
+                    .core
+                    .git_reachable()
+                    .then(|| self.checked_tree(head))
+                    .flatten()
+                {
+                    Some(tree) => self.deliver(
+                        target,
+                        Input::Fetched {
+                            app,
+                            spec: tree[app as usize],
+                        },
+                    ),
+                    None => self.deliver(target, Input::FetchFailed { app }),
+                }
+            }
+            Action::Checkout { run, rev } => {
+                self.core.tracker.counters().git_fetches += 1;
+                let rev = rev.unwrap_or_else(|| self.core.git.head_rev());
+                match self
+                    .core
+                    .git_reachable()
+                    .then(|| self.checked_tree(rev))
+                    .flatten()
+                {
+                    Some(tree) => self.deliver(target, Input::CheckedOut { run, rev, tree }),
+                    None => self.deliver(target, Input::CheckoutFailed { run }),
+                }
+            }
+            Action::Diff { cluster, app, spec } => {
+                self.core.tracker.counters().api_requests += 1;
+                let tx = self.tx.clone();
+                let epoch = self.core.faults.epochs[target as usize];
+                let reachable = self.core.cluster_reachable(cluster);
+                let handle = self.clusters[cluster as usize].clone();
+                let sp = self.core.git.spec(spec);
+                let want = release(app, sp.image, sp.broken);
+                let replicas = self.replicas as i32;
+                tokio::spawn(async move {
+                    let in_sync = if !reachable {
+                        None
+                    } else {
+                        match handle.get(app).await {
+                            Ok(None) => Some(false),
+                            Ok(Some(d)) => match super::cluster::observe(&d) {
+                                Observation::Seen {
+                                    release,
+                                    hand_image,
+                                    env_drift,
+                                    replicas: r,
+                                    ..
+                                } => Some(
+                                    release == want && !hand_image && !env_drift && r == replicas,
+                                ),
+                                Observation::Deleted => Some(false),
+                            },
+                            Err(_) => None,
+                        }
+                    };
+                    let _ = tx.send(Msg::Diffed {
+                        target,
+                        epoch,
+                        app,
+                        in_sync,
+                    });
+                });
+            }
+            Action::Apply(apply) => self.start_apply(target, apply),
+            Action::Note(n) => {
+                let now = self.now();
+                self.core.note(now, n);
+            }
         }
     }
 }

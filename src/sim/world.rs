@@ -109,11 +109,7 @@ impl<'a> Shell<'a> for World<'a> {
         self.queue.push(at, ev);
     }
 
-    fn write_git(
-        &mut self,
-        changes: &[(AppId, Option<u32>, bool)],
-        _: GitWrite,
-    ) -> Option<Rev> {
+    fn write_git(&mut self, changes: &[(AppId, Option<u32>, bool)], _: GitWrite) -> Option<Rev> {
         Some(self.core.git.commit(changes))
     }
 
@@ -230,7 +226,8 @@ impl World<'_> {
                 immediate.push((app, done));
             }
             let rev = self.core.git.spec(spec).rev;
-            self.core.tracker
+            self.core
+                .tracker
                 .applied(cluster, app, rev, apply.trace, self.now);
         }
         if current {
@@ -247,15 +244,7 @@ impl World<'_> {
                 self.rolled_out(cluster, app);
             } else {
                 let spec = self.deployments[self.core.idx(cluster, app)].spec;
-                self.deliver(
-                    target,
-                    Input::RolloutFinished {
-                        cluster,
-                        app,
-                        spec,
-                        ok: false,
-                    },
-                );
+                self.rollout_finished(cluster, app, spec, false);
             }
         }
     }
@@ -376,18 +365,11 @@ impl World<'_> {
         let sp = self.core.git.spec(spec);
         if sp.broken {
             d.failed = true;
-            self.core.tracker.rollout_failed(cluster, app, sp.rev, self.now);
+            self.core
+                .tracker
+                .rollout_failed(cluster, app, sp.rev, self.now);
             self.detect_bad_release(spec, self.now);
-            let target = self.core.target_of(cluster);
-            self.deliver(
-                target,
-                Input::RolloutFinished {
-                    cluster,
-                    app,
-                    spec,
-                    ok: false,
-                },
-            );
+            self.rollout_finished(cluster, app, spec, false);
         } else {
             d.rolled = true;
             self.rolled_out(cluster, app);
@@ -399,19 +381,11 @@ impl World<'_> {
         let rev = self.core.git.spec(spec).rev;
         self.core.tracker.rolled_out(cluster, app, rev, self.now);
         let d = &self.deployments[self.core.idx(cluster, app)];
-        if d.replicas == self.replicas && !d.env_drift && d.image == self.core.git.spec(spec).image {
+        if d.replicas == self.replicas && !d.env_drift && d.image == self.core.git.spec(spec).image
+        {
             self.core.tracker.converged(cluster, app, self.now);
         }
-        let target = self.core.target_of(cluster);
-        self.deliver(
-            target,
-            Input::RolloutFinished {
-                cluster,
-                app,
-                spec,
-                ok: true,
-            },
-        );
+        self.rollout_finished(cluster, app, spec, true);
     }
 
     // ------------------------------------------------------------ drift
@@ -440,7 +414,9 @@ impl World<'_> {
                 // A scale does not touch the pod template: a rollout under way goes on
                 // (and completes at the new count), only the replica count drifts.
                 dep.replicas = scale_to;
-                self.core.tracker.drift(cluster, app, self.now, change.name());
+                self.core
+                    .tracker
+                    .drift(cluster, app, self.now, change.name());
                 if self.core.kind == ModelKind::Pull {
                     self.deliver(cluster, Input::LiveChanged { app });
                 }
@@ -461,7 +437,9 @@ impl World<'_> {
             }
             DriftChange::Delete => dep.exists = false,
         }
-        self.core.tracker.drift(cluster, app, self.now, change.name());
+        self.core
+            .tracker
+            .drift(cluster, app, self.now, change.name());
         self.interrupt(cluster, app);
         if self.core.kind == ModelKind::Pull {
             self.deliver(cluster, Input::LiveChanged { app });
@@ -480,16 +458,7 @@ impl World<'_> {
         d.generation += 1;
         if was_rolling {
             let spec = d.spec;
-            let target = self.core.target_of(cluster);
-            self.deliver(
-                target,
-                Input::RolloutFinished {
-                    cluster,
-                    app,
-                    spec,
-                    ok: false,
-                },
-            );
+            self.rollout_finished(cluster, app, spec, false);
         }
     }
 }
@@ -544,5 +513,4 @@ impl World<'_> {
             && d.replicas == self.replicas
             && d.image == self.core.git.spec(spec).image
     }
-
 }
