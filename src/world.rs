@@ -228,11 +228,18 @@ pub(crate) trait Shell<'a> {
     /// Applies `changes` (app, image or a new one, broken) to the model of git, and to a
     /// real repository if the world has one. `None` if the write failed (it is logged).
     fn write_git(&mut self, changes: &[(AppId, Option<u32>, bool)], what: GitWrite) -> Option<Rev>;
-    /// The manifests live on `cluster` as a restarted reconciler finds them.
-    fn live_specs(&self, cluster: ClusterId) -> Arc<[SpecId]>;
+    /// The manifest live for `app` on `cluster`, as a restarted reconciler finds it.
+    fn live_spec(&self, cluster: ClusterId, app: AppId) -> SpecId;
     /// What a fault does to this world's clusters or API servers (brownouts, a cluster's
     /// loss), after the shared bookkeeping.
     fn fault_effect(&mut self, fault: u32, clusters: &[ClusterId], start: bool);
+
+    /// Every app's live manifest on `cluster`.
+    fn live_specs(&self, cluster: ClusterId) -> Arc<[SpecId]> {
+        (0..self.core().s.apps())
+            .map(|app| self.live_spec(cluster, app))
+            .collect()
+    }
 
     /// Puts every planned event on the clock and lets the models take their first steps.
     fn start(&mut self) {

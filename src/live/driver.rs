@@ -573,11 +573,8 @@ impl<'a> Shell<'a> for LiveWorld<'a> {
         }
     }
 
-    fn live_specs(&self, cluster: ClusterId) -> Arc<[SpecId]> {
-        let base = self.core.idx(cluster, 0);
-        (0..self.core.s.apps() as usize)
-            .map(|a| self.views[base + a].applied)
-            .collect()
+    fn live_spec(&self, cluster: ClusterId, app: AppId) -> SpecId {
+        self.views[self.core.idx(cluster, app)].applied
     }
 
     /// Brownouts and outages go through the API server's hooks (the emulator has them);

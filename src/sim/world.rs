@@ -18,7 +18,6 @@ use crate::scenario::{DriftChange, Fault, Nanos, Scenario};
 use crate::world::{Core, Ev, GitWrite, Shell};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use std::sync::Arc;
 
 pub struct World<'a> {
     core: Core<'a>,
@@ -113,11 +112,8 @@ impl<'a> Shell<'a> for World<'a> {
         Some(self.core.git.commit(changes))
     }
 
-    fn live_specs(&self, cluster: ClusterId) -> Arc<[SpecId]> {
-        let base = self.core.idx(cluster, 0);
-        (0..self.core.s.apps() as usize)
-            .map(|a| self.deployments[base + a].spec)
-            .collect()
+    fn live_spec(&self, cluster: ClusterId, app: AppId) -> SpecId {
+        self.deployments[self.core.idx(cluster, app)].spec
     }
 
     fn fault_effect(&mut self, fault: u32, _: &[ClusterId], start: bool) {
