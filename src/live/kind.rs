@@ -42,7 +42,7 @@ pub fn up(n: u32, config: &Path) -> Result<Vec<String>, LiveError> {
     super::run::preflight(&super::Target::Kind)?;
     if !config.is_file() {
         return Err(LiveError::Setup(format!(
-            "kind config {} not found (the repository ships kind-config.yaml; pass --config FILE)",
+            "kind config {} not found: the repository ships kind-config.yaml; run from its root, or make the clusters first with `pushpull cluster up --config FILE`",
             config.display()
         )));
     }
