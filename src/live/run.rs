@@ -427,14 +427,17 @@ fn run_repetitions(s: &Scenario, opts: &LiveOptions) -> Result<LiveOutcome, Live
             }
         });
         let mut partial = false;
+        let progress = Progress::new(s);
         for rep in 0..s.repetitions {
             let plan = Plan::draw(s, rep);
             let mut setups = Vec::new();
+            progress.preparing(rep);
             for kind in ModelKind::BOTH {
                 let setup = setup(s, kind, rep, opts).await?;
                 deploy_initial(s, kind, &setup).await?;
                 setups.push((kind, setup));
             }
+            let ticker = progress.running(rep);
             let mut futures = Vec::new();
             let mut keep = Vec::new();
             for (kind, setup) in setups {
@@ -464,7 +467,9 @@ fn run_repetitions(s: &Scenario, opts: &LiveOptions) -> Result<LiveOutcome, Live
                     (kind, rec, p)
                 });
             }
-            for (kind, rec, p) in futures::future::join_all(futures).await {
+            let finished = futures::future::join_all(futures).await;
+            ticker.abort();
+            for (kind, rec, p) in finished {
                 partial |= p;
                 if let Some(slot) = runs.iter_mut().find(|(k, _)| *k == kind) {
                     slot.1.push(rec);
@@ -480,10 +485,77 @@ fn run_repetitions(s: &Scenario, opts: &LiveOptions) -> Result<LiveOutcome, Live
                 break;
             }
         }
+        progress.bar.finish_and_clear();
         Ok(LiveOutcome {
             runs,
             partial,
             unsupported_faults: unsupported,
         })
     })
+}
+
+/// A progress line on stderr while a live run goes on (a real-time run can take hours):
+/// the repetition, how much scenario time has passed and how much real time is left.
+/// Hidden when stderr is not a terminal.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    repetitions: u32,
+    duration_s: f64,
+    scale: f64,
+}
+
+impl Progress {
+    fn new(s: &Scenario) -> Progress {
+        let duration_s = s.duration.0 as f64 / 1e9;
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(duration_s.ceil() as u64),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{prefix} [{bar:20}] {wide_msg}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(s.name.clone());
+        Progress {
+            bar,
+            repetitions: s.repetitions,
+            duration_s,
+            scale: s.time_scale,
+        }
+    }
+
+    fn preparing(&self, rep: u32) {
+        self.bar.set_position(0);
+        self.bar.set_message(format!(
+            "rep {}/{}: preparing clusters, deploying the initial revision",
+            rep + 1,
+            self.repetitions
+        ));
+    }
+
+    /// Updates the line twice a second until the returned task is aborted.
+    fn running(&self, rep: u32) -> tokio::task::JoinHandle<()> {
+        let (bar, reps, total, scale) = (
+            self.bar.clone(),
+            self.repetitions,
+            self.duration_s,
+            self.scale,
+        );
+        let t0 = std::time::Instant::now();
+        tokio::spawn(async move {
+            let human = crate::report::table::human;
+            loop {
+                let done = (t0.elapsed().as_secs_f64() / scale).min(total);
+                bar.set_position(done as u64);
+                bar.set_message(format!(
+                    "rep {}/{reps}: {} of {}, {} left (Ctrl-C stops, keeps results)",
+                    rep + 1,
+                    human(done),
+                    human(total),
+                    human((total - done) * scale),
+                ));
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+    }
 }
