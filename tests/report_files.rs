@@ -148,6 +148,35 @@ fn report_rebuilds_a_copied_run_directory_byte_for_byte() {
     }
 }
 
+/// A live run that could not inject some faults says so in the executive summary, so a
+/// reader of the forwarded report knows which disruptions never happened.
+#[test]
+fn a_live_run_with_faults_it_could_not_inject_says_so_in_the_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("kind-run");
+    std::fs::create_dir_all(&copy).unwrap();
+    for f in INPUTS {
+        std::fs::copy(shared_quickstart().join(f), copy.join(f)).unwrap();
+    }
+    let mut summary = json(&copy.join("summary.json"));
+    summary["mode"] = "kind".into();
+    summary["unsupported_faults"] = serde_json::json!(["api_brownout", "cluster_loss"]);
+    std::fs::write(copy.join("summary.json"), summary.to_string()).unwrap();
+    let o = bin().arg("report").arg(&copy).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sentence = "--mode kind cannot inject api_brownout or cluster_loss, so the scenario's \
+                    faults of those kinds did not happen in this run";
+    for f in ["report.md", "report.html"] {
+        let t = text(&copy.join(f)).replace("&#39;", "'");
+        assert!(
+            t.contains(sentence),
+            "{f} does not say which faults were skipped"
+        );
+    }
+    // A run that injected everything says nothing of the kind.
+    assert!(!text(&shared_quickstart().join("report.md")).contains("cannot inject"));
+}
+
 #[test]
 fn report_of_a_directory_without_a_run_exits_2_naming_the_file() {
     let tmp = tempfile::tempdir().unwrap();

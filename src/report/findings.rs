@@ -420,6 +420,18 @@ impl View<'_> {
         if sm.partial {
             s.push_str("; the run was interrupted, so these results are partial");
         }
+        if !sm.unsupported_faults.is_empty() {
+            s.push_str(&format!(
+                "; --mode {} cannot inject {}, so the scenario's {} did not happen in this run",
+                sm.mode,
+                sm.unsupported_faults.join(" or "),
+                if sm.unsupported_faults.len() == 1 {
+                    "fault of that kind"
+                } else {
+                    "faults of those kinds"
+                }
+            ));
+        }
         s.push('.');
         s
     }

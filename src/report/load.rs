@@ -68,6 +68,9 @@ pub struct SummaryFile {
     pub duration_s: f64,
     #[serde(default)]
     pub partial: bool,
+    /// Fault kinds a live mode could not inject (they did not happen in the run).
+    #[serde(default)]
+    pub unsupported_faults: Vec<String>,
     pub models: BTreeMap<String, ModelStats>,
     #[serde(default)]
     pub thresholds: Vec<ThresholdStats>,
