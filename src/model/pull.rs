@@ -14,7 +14,6 @@
 use super::{
     Action, AppId, Apply, ClusterId, Input, Model, Note, NoteKind, OpId, SpecId, Timer, Trace,
 };
-use crate::scenario::duration::{from_secs_f64 as from_secs, secs};
 use crate::scenario::{DriftDetection, Nanos, PullConfig};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -292,8 +291,7 @@ impl Reconciler {
         {
             a.heal_attempts = 0;
         }
-        let delay = secs(heal.initial.0) * heal.factor.powi(a.heal_attempts.min(64) as i32);
-        let delay = from_secs(delay.min(secs(heal.max.0)));
+        let delay = heal.backoff.delay(a.heal_attempts.saturating_add(1));
         a.heal_pending = true;
         a.heal_generation += 1;
         let generation = a.heal_generation;

@@ -238,11 +238,11 @@ impl TryFrom<f64> for Probability {
     }
 }
 
+/// Self-heal: a backoff between repairs of the same app, reset after a quiet cooldown.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct SelfHeal {
-    pub initial: Dur,
-    pub factor: f64,
-    pub max: Dur,
+    #[serde(flatten)]
+    pub backoff: Backoff,
     /// How long an app must stay in sync before the backoff starts again from `initial`
     /// (Argo CD `--self-heal-backoff-cooldown-seconds`).
     pub cooldown: Dur,
@@ -275,7 +275,7 @@ impl TryFrom<f64> for Factor {
     }
 }
 
-/// Retry backoff after a failed fetch or sync: `initial × factorⁿ`, capped at `max`.
+/// A backoff: `initial × factorⁿ`, capped at `max` (fetch and sync retries, self-heal).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Backoff {
     pub initial: Dur,
@@ -298,6 +298,21 @@ struct RawBackoff {
     initial: Option<Dur>,
     factor: Option<Factor>,
     max: Option<Dur>,
+}
+
+impl RawBackoff {
+    /// Overrides the preset's values with the ones the scenario gives.
+    fn overlay(self, b: &mut Backoff) {
+        if let Some(v) = self.initial {
+            b.initial = v;
+        }
+        if let Some(v) = self.factor {
+            b.factor = v.0;
+        }
+        if let Some(v) = self.max {
+            b.max = v;
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -338,9 +353,11 @@ impl PullConfig {
                 webhook: None,
                 drift_detection: DriftDetection::Watch,
                 self_heal: SelfHeal {
-                    initial: Dur(2 * SECOND),
-                    factor: 3.0,
-                    max: Dur(300 * SECOND),
+                    backoff: Backoff {
+                        initial: Dur(2 * SECOND),
+                        factor: 3.0,
+                        max: Dur(300 * SECOND),
+                    },
                     cooldown: Dur(330 * SECOND),
                 },
                 reconcile_interval: Dur(10 * MINUTE),
@@ -368,9 +385,11 @@ impl PullConfig {
                 webhook: None,
                 drift_detection: DriftDetection::Interval,
                 self_heal: SelfHeal {
-                    initial: Dur(10 * MINUTE),
-                    factor: 1.0,
-                    max: Dur(10 * MINUTE),
+                    backoff: Backoff {
+                        initial: Dur(10 * MINUTE),
+                        factor: 1.0,
+                        max: Dur(10 * MINUTE),
+                    },
                     cooldown: Dur(0),
                 },
                 reconcile_interval: Dur(570 * SECOND),
@@ -420,15 +439,12 @@ impl RawPull {
             c.drift_detection = v;
         }
         if let Some(s) = self.self_heal {
-            if let Some(v) = s.initial {
-                c.self_heal.initial = v;
-            }
-            if let Some(v) = s.factor {
-                c.self_heal.factor = v.0;
-            }
-            if let Some(v) = s.max {
-                c.self_heal.max = v;
-            }
+            let backoff = RawBackoff {
+                initial: s.initial,
+                factor: s.factor,
+                max: s.max,
+            };
+            backoff.overlay(&mut c.self_heal.backoff);
             if let Some(v) = s.cooldown {
                 c.self_heal.cooldown = v;
             }
@@ -440,15 +456,7 @@ impl RawPull {
             c.reconcile_jitter = v;
         }
         if let Some(b) = self.retry {
-            if let Some(v) = b.initial {
-                c.retry.initial = v;
-            }
-            if let Some(v) = b.factor {
-                c.retry.factor = v.0;
-            }
-            if let Some(v) = b.max {
-                c.retry.max = v;
-            }
+            b.overlay(&mut c.retry);
         }
         if let Some(v) = self.apply {
             c.apply = v;
