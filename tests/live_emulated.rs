@@ -119,6 +119,19 @@ fn quickstart_live_writes_the_sim_outputs_and_a_real_git_history() {
     }
 }
 
+/// Runs `s` live against emulators, its git repositories in a temporary folder.
+fn emulated(s: &Scenario) -> pushpull::live::LiveOutcome {
+    let dir = tempfile::tempdir().unwrap();
+    run_live(
+        s,
+        &LiveOptions {
+            target: Target::Emulated,
+            run_dir: dir.path().to_path_buf(),
+        },
+    )
+    .unwrap()
+}
+
 fn p50(
     runs: &[(ModelKind, Vec<pushpull::measure::RunRecord>)],
     kind: ModelKind,
@@ -158,15 +171,7 @@ fn sim_and_emulated_agree_within_15_percent() {
     )
     .unwrap();
     let sim = pushpull::sim::run(&s, 2);
-    let dir = tempfile::tempdir().unwrap();
-    let live = run_live(
-        &s,
-        &LiveOptions {
-            target: Target::Emulated,
-            run_dir: dir.path().to_path_buf(),
-        },
-    )
-    .unwrap();
+    let live = emulated(&s);
     assert!(!live.partial);
     for kind in ModelKind::BOTH {
         for metric in [Metric::DeployLatency, Metric::DriftRecovery] {
@@ -196,15 +201,7 @@ fn an_emulated_brownout_loses_no_sample() {
         "brownout.yaml",
     )
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let live = run_live(
-        &s,
-        &LiveOptions {
-            target: Target::Emulated,
-            run_dir: dir.path().to_path_buf(),
-        },
-    )
-    .unwrap();
+    let live = emulated(&s);
     let summary = Summary::build(&s, "emulated", &live.runs);
     let mut errors = 0;
     for (kind, reps) in &live.runs {

@@ -607,8 +607,9 @@ mod tests {
         assert_eq!(p.group_pending, Some(2));
     }
 
-    #[test]
-    fn a_failed_apply_is_retried_then_the_cluster_is_left_for_a_later_run() {
+    /// One cluster, one commit: the pipeline checks it out, builds for 10 s and sends
+    /// its first apply (returned) at t = 10 s.
+    fn first_apply() -> (Pipeline, Apply) {
         let mut p = Pipeline::new(cfg(), 1, &[0], ChaCha8Rng::seed_from_u64(1));
         p.handle(0, Input::Commit { rev: 1 });
         drain(&mut p);
@@ -623,8 +624,14 @@ mod tests {
         drain(&mut p);
         p.handle(10 * SECOND, Input::Timer(Timer::Build { run: 0 }));
         let Some(Action::Apply(ap)) = drain(&mut p).pop() else {
-            panic!()
+            panic!("the build's end sends an apply")
         };
+        (p, ap)
+    }
+
+    #[test]
+    fn a_failed_apply_is_retried_then_the_cluster_is_left_for_a_later_run() {
+        let (mut p, ap) = first_apply();
         let mut now = 11 * SECOND;
         for expected_wait in [2, 4] {
             p.handle(
@@ -689,22 +696,7 @@ mod tests {
 
     #[test]
     fn waits_for_rollout_and_fails_the_run_on_a_broken_one() {
-        let mut p = Pipeline::new(cfg(), 1, &[0], ChaCha8Rng::seed_from_u64(1));
-        p.handle(0, Input::Commit { rev: 1 });
-        drain(&mut p);
-        p.handle(
-            0,
-            Input::CheckedOut {
-                run: 0,
-                rev: 1,
-                tree: tree(&[1]),
-            },
-        );
-        drain(&mut p);
-        p.handle(10 * SECOND, Input::Timer(Timer::Build { run: 0 }));
-        let Some(Action::Apply(ap)) = drain(&mut p).pop() else {
-            panic!()
-        };
+        let (mut p, ap) = first_apply();
         p.handle(
             11 * SECOND,
             Input::Applied {
