@@ -71,9 +71,10 @@ pub(crate) struct FaultState {
 }
 
 /// What a git write is, for a world that keeps a real repository as well as the model.
-pub(crate) enum GitWrite<'m> {
-    /// A commit with this message.
-    Commit(&'m str),
+#[derive(Clone, Copy)]
+pub(crate) enum GitWrite {
+    /// A release commit (workload or bad release).
+    Commit,
     /// The revert of a bad release's commit.
     Revert { bad: Rev },
 }
@@ -359,9 +360,7 @@ pub(crate) trait Shell<'a> {
             return;
         }
         let changes: Vec<_> = apps.iter().map(|&a| (a, None, false)).collect();
-        let names: Vec<String> = apps.iter().map(|&a| format!("app-{a:03}")).collect();
-        let message = format!("Release {}", names.join(", "));
-        let Some(rev) = self.write_git(&changes, GitWrite::Commit(&message)) else {
+        let Some(rev) = self.write_git(&changes, GitWrite::Commit) else {
             return;
         };
         self.core_mut()
@@ -384,8 +383,7 @@ pub(crate) trait Shell<'a> {
             return;
         };
         let good = core.git.spec(core.git.head[app as usize]).image;
-        let message = format!("Release app-{app:03} (broken image)");
-        let Some(rev) = self.write_git(&[(app, None, true)], GitWrite::Commit(&message)) else {
+        let Some(rev) = self.write_git(&[(app, None, true)], GitWrite::Commit) else {
             return;
         };
         let core = self.core_mut();

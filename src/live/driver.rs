@@ -548,7 +548,17 @@ impl<'a> Shell<'a> for LiveWorld<'a> {
         let now = self.now();
         let rev = self.core.git.commit(changes);
         let written = match what {
-            GitWrite::Commit(message) => {
+            GitWrite::Commit => {
+                let names: Vec<String> = changes
+                    .iter()
+                    .map(|&(app, _, _)| super::cluster::app_name(app))
+                    .collect();
+                let broken = changes.iter().any(|&(_, _, b)| b);
+                let message = format!(
+                    "Release {}{}",
+                    names.join(", "),
+                    if broken { " (broken image)" } else { "" }
+                );
                 let with_images: Vec<(AppId, u32, bool)> = changes
                     .iter()
                     .map(|&(app, _, broken)| {
@@ -556,7 +566,7 @@ impl<'a> Shell<'a> for LiveWorld<'a> {
                         (app, git.spec(git.head[app as usize]).image, broken)
                     })
                     .collect();
-                self.repo.commit(now, &with_images, message)
+                self.repo.commit(now, &with_images, &message)
             }
             GitWrite::Revert { bad } => self.repo.revert(now, bad),
         };
