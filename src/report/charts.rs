@@ -78,7 +78,7 @@ pub fn model_label(run: &RunDir, model: &str) -> String {
         .unwrap_or_else(|| model.to_string())
 }
 
-/// Repetitions × simulated hours: the denominator of every per-hour rate.
+/// Repetitions × scenario hours: the denominator of every per-hour rate.
 pub fn simulated_hours(run: &RunDir) -> f64 {
     run.summary.duration_s / 3600.0 * run.summary.repetitions.max(1) as f64
 }
@@ -189,7 +189,7 @@ pub fn all(run: &RunDir) -> Result<Vec<ChartFile>, ChartError> {
     out.push(render(
         &Cost::new(run),
         "cost",
-        "Cost: load on the cluster API and on git, per simulated hour".into(),
+        "Cost: load on the cluster API and on git, per scenario hour".into(),
         "Push writes to the cluster API only when it deploys; pull also polls git continuously, which shows as git fetches per hour.",
     )?);
     Ok(out)

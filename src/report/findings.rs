@@ -366,7 +366,7 @@ impl View<'_> {
         };
         let (pg, lg) = (per("push", "git_fetches"), per("pull", "git_fetches"));
         let mut s = format!(
-            "Load: per simulated hour push made {} API writes and {} git fetches, pull {} API writes and {} git fetches",
+            "Load: per scenario hour push made {} API requests and {} git fetches, pull {} API requests and {} git fetches",
             rate(per("push", "api_requests")),
             rate(pg),
             rate(per("pull", "api_requests")),
