@@ -203,6 +203,31 @@ const DURATION_TICKS: [f64; 31] = [
 ];
 
 /// Labels for a log duration axis: the round durations inside `lo..hi`, thinned to ten.
+/// An axis tick: a whole duration without its zero parts (`15s`, `30m`, `1h`, `1h30m`),
+/// where [`human`] would print `15.0s` or `30m00s`; other values as [`human`] prints them.
+fn tick(s: f64) -> String {
+    if s == 0.0 {
+        return "0".into();
+    }
+    let whole = s.round();
+    if s < 1.0 || (s - whole).abs() > 1e-6 {
+        return human(s);
+    }
+    let t = whole as u64;
+    let (h, m, sec) = (t / 3600, t / 60 % 60, t % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if sec > 0 {
+        out.push_str(&format!("{sec}s"));
+    }
+    out
+}
+
 fn log_duration_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let inside: Vec<f64> = DURATION_TICKS
         .iter()
@@ -437,7 +462,7 @@ impl Chart for Cdf {
             .configure_mesh()
             .x_desc("deploy latency, commit to rolled out (log scale)")
             .y_desc("share of deploys done")
-            .x_label_formatter(&|v| human(*v))
+            .x_label_formatter(&|v| tick(*v))
             .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
             .bold_line_style(GRID)
             .label_style(style(14))
@@ -580,7 +605,7 @@ impl Chart for Stages {
             .configure_mesh()
             .disable_y_mesh()
             .y_label_formatter(&|v| lane_label(&labels, *v))
-            .x_label_formatter(&|v| human(*v))
+            .x_label_formatter(&|v| tick(*v))
             .x_desc("time within one deploy")
             .bold_line_style(GRID)
             .label_style(style(14))
@@ -704,7 +729,7 @@ impl Chart for Drift {
             .configure_mesh()
             .disable_y_mesh()
             .y_label_formatter(&|v| lane_label(&labels, *v))
-            .x_label_formatter(&|v| human(*v))
+            .x_label_formatter(&|v| tick(*v))
             .x_desc("drift injected to live state equal to git again (log scale)")
             .bold_line_style(GRID)
             .label_style(style(14))
@@ -836,7 +861,7 @@ impl Chart for Recovery {
             .configure_mesh()
             .disable_x_mesh()
             .x_label_formatter(&|v| lane_label(&labels, *v))
-            .y_label_formatter(&|v| human(*v))
+            .y_label_formatter(&|v| tick(*v))
             .y_desc("median time (p50)")
             .bold_line_style(GRID)
             .label_style(style(15))
@@ -1114,10 +1139,10 @@ impl Chart for Timeline {
                 if *v == 0.0 {
                     "0".into()
                 } else {
-                    human(*v * 3600.0)
+                    tick(*v * 3600.0)
                 }
             })
-            .x_desc("simulated time")
+            .x_desc("scenario time")
             .bold_line_style(GRID)
             .label_style(style(14))
             .axis_desc_style(style(15))
@@ -1297,5 +1322,29 @@ impl Chart for Cost {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tick;
+
+    #[test]
+    fn ticks_drop_zero_parts() {
+        for (s, want) in [
+            (0.0, "0"),
+            (0.5, "500ms"),
+            (30.0, "30s"),
+            (2.5, "2.50s"),
+            (60.0, "1m"),
+            (90.0, "1m30s"),
+            (1800.0, "30m"),
+            (3600.0, "1h"),
+            (5400.0, "1h30m"),
+            (86400.0, "24h"),
+            (90.5, "1m31s"),
+        ] {
+            assert_eq!(tick(s), want, "{s}");
+        }
     }
 }
