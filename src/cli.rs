@@ -641,15 +641,6 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
                 );
             }
         }
-        if matches!(
-            live,
-            Some(crate::live::Target::Kind | crate::live::Target::Kubeconfig { .. })
-        ) {
-            eprintln!(
-                "the pushpull-live-* namespaces stay for inspection (the next run empties them); \
-                 remove them with `kubectl delete namespace -l app.kubernetes.io/managed-by=pushpull`"
-            );
-        }
         if summary.partial {
             // Interrupted: what was measured is written, marked partial; stop here.
             eprintln!(

@@ -403,6 +403,18 @@ pub fn run_live(s: &Scenario, opts: &LiveOptions) -> Result<LiveOutcome, LiveErr
             eprintln!("could not delete them ({e}); run `pushpull cluster down`");
         }
     }
+    // On clusters that outlive the run, say what it left there.
+    let outlived = match opts.target {
+        Target::Emulated => false,
+        Target::Kind => created.len() < s.clusters() as usize,
+        Target::Kubeconfig { .. } => true,
+    };
+    if outlived {
+        eprintln!(
+            "the pushpull-live-* namespaces stay for inspection (the next run empties them); \
+             remove them with `kubectl delete namespace -l app.kubernetes.io/managed-by=pushpull`"
+        );
+    }
     outcome
 }
 

@@ -1,0 +1,337 @@
+//! `--mode kind` and `pushpull cluster up|down` end to end, on machines without Docker:
+//! `tests/support/fake-kind.sh` stands in for kind (each "cluster" is a `pushpull emulator
+//! serve` process with a `kind-pushpull-N` context), so everything pushpull does around
+//! kind runs for real: finding the clusters, creating the missing ones from
+//! kind-config.yaml, reaching them through their contexts, emptying their namespaces, and
+//! deleting only what the run created, also after Ctrl-C. The real kind is exercised by
+//! the ignored test in tests/live_real.rs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// These tests run in real time: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A directory with the fake `kind`, a stub `docker`, a state directory and a kubeconfig.
+/// Dropping it deletes every cluster still running, whatever the test did.
+struct FakeKind {
+    dir: tempfile::TempDir,
+}
+
+impl FakeKind {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake-kind.sh");
+        std::fs::copy(&script, bin.join("kind")).unwrap();
+        // kind needs a Docker engine; pushpull only checks that docker is there.
+        std::fs::write(bin.join("docker"), "#!/bin/sh\nexit 0\n").unwrap();
+        for tool in ["kind", "docker"] {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(bin.join(tool), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+        }
+        FakeKind { dir }
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    /// A command with the fake tools first on PATH, run from the repository root (where
+    /// kind-config.yaml is).
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let path = format!(
+            "{}:{}",
+            self.dir.path().join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut c = Command::new(program);
+        c.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("PATH", path)
+            .env("FAKE_KIND_STATE", self.state())
+            .env("PUSHPULL_BIN", env!("CARGO_BIN_EXE_pushpull"))
+            .env("KUBECONFIG", self.kubeconfig());
+        c
+    }
+
+    fn pushpull(&self) -> Command {
+        self.command(env!("CARGO_BIN_EXE_pushpull"))
+    }
+
+    /// The clusters the fake kind has running, as `kind get clusters` lists them.
+    fn clusters(&self) -> Vec<String> {
+        let o = self
+            .command("kind")
+            .args(["get", "clusters"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Pids of the emulator processes behind the clusters (recorded by create).
+    fn pids(&self) -> Vec<(String, u32)> {
+        let Ok(entries) = std::fs::read_dir(self.state()) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| {
+                let p = e.ok()?.path();
+                (p.extension()? == "pid").then(|| {
+                    let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+                    let pid = std::fs::read_to_string(&p).unwrap().trim().parse().unwrap();
+                    (name, pid)
+                })
+            })
+            .collect()
+    }
+
+    fn kubectl(&self, context: &str, args: &[&str]) -> String {
+        let o = self
+            .command("kubectl")
+            .args(["--context", context])
+            .args(args)
+            .output()
+            .expect("kubectl runs (Debian: kubernetes-client)");
+        assert!(
+            o.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+}
+
+impl Drop for FakeKind {
+    fn drop(&mut self) {
+        for (name, _) in self.pids() {
+            let _ = self
+                .command("kind")
+                .args(["delete", "cluster", "--name", &name])
+                .output();
+        }
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    // A killed orphan may linger as a zombie until something reaps it: that is not alive.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .map(|r| r.trim_start().starts_with('Z'))
+                == Some(false)
+        })
+        .unwrap_or(false)
+}
+
+/// 40 seconds of real time on two clusters: commits every 10 s, a hand edit at 15 s.
+const SCENARIO: &str = "
+name: kind-lifecycle
+seed: 5
+duration: 40s
+repetitions: 1
+time_scale: 1
+fleet:
+  clusters: 2
+  apps: 2
+  replicas: 1
+  rollout:
+    pod_start: { dist: fixed, value: 1s }
+    max_surge: 1
+    max_unavailable: 0
+    progress_deadline: 30s
+workload:
+  commits: { arrival: fixed, interval: 10s }
+models:
+  push:
+    preset: github-actions
+    queue_wait: { dist: fixed, value: 1s }
+    build: { dist: fixed, value: 2s }
+  pull:
+    preset: argocd
+    poll: { interval: 5s, jitter: 1s }
+faults:
+  - { kind: drift, change: image, at: 15s }
+";
+
+fn scenario(dir: &Path) -> PathBuf {
+    let p = dir.join("kind-lifecycle.yaml");
+    std::fs::write(&p, SCENARIO).unwrap();
+    p
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn summary(out: &Path) -> serde_json::Value {
+    let file = out.join("kind-lifecycle/summary.json");
+    serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap()
+}
+
+#[test]
+fn kind_mode_creates_the_missing_clusters_reaches_them_by_context_and_deletes_only_those() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let kind = FakeKind::new();
+
+    // A cluster made beforehand, as a user keeping clusters between runs would.
+    let up = kind
+        .pushpull()
+        .args(["cluster", "up", "--clusters", "1"])
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "{}", text(&up));
+    assert_eq!(kind.clusters(), ["pushpull-0"]);
+    let config = std::fs::read_to_string(kind.state().join("pushpull-0.config")).unwrap();
+    assert!(
+        config.trim().ends_with("kind-config.yaml"),
+        "created from {config}"
+    );
+    let kept_pid = kind.pids()[0].1;
+
+    let out = tempfile::tempdir().unwrap();
+    let run = kind
+        .pushpull()
+        .arg("run")
+        .arg(scenario(out.path()))
+        .args(["--mode", "kind", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let log = text(&run);
+    assert!(run.status.success(), "{log}");
+    assert!(
+        log.contains("creating kind cluster(s) pushpull-1 from kind-config.yaml"),
+        "{log}"
+    );
+    assert!(
+        log.contains("deleting the kind cluster(s) this run created: pushpull-1"),
+        "{log}"
+    );
+
+    assert!(log.contains("namespaces stay for inspection"), "{log}");
+    // Only the cluster the run made is gone; the one that was there is untouched.
+    assert_eq!(kind.clusters(), ["pushpull-0"]);
+    assert!(alive(kept_pid), "pushpull-0's API server was stopped");
+
+    // The run deployed through the kind-pushpull-0 context into its own namespaces, and
+    // left them for inspection.
+    for model in ["push", "pull"] {
+        let ns = format!("pushpull-live-{model}");
+        let names = kind.kubectl(
+            "kind-pushpull-0",
+            &[
+                "get",
+                "deployments",
+                "-n",
+                &ns,
+                "-l",
+                "app.kubernetes.io/managed-by=pushpull",
+                "-o",
+                "name",
+            ],
+        );
+        assert_eq!(names.lines().count(), 2, "{ns}: {names}");
+    }
+
+    let s = summary(out.path());
+    assert_eq!(s["mode"], "kind");
+    assert_eq!(s["partial"], false);
+    for model in ["push", "pull"] {
+        let m = &s["models"][model];
+        assert!(
+            m["counters"]["deploys"].as_u64().unwrap() >= 4,
+            "{model}: {}",
+            m["counters"]
+        );
+        assert!(
+            m["metrics"]["deploy_latency"]["count"].as_u64().unwrap() >= 4,
+            "{model}: {}",
+            m["metrics"]["deploy_latency"]
+        );
+        assert_eq!(m["counters"]["apply_errors"], 0, "{model}");
+    }
+    // The hand edit happened on a real API, and the reconciler took it back.
+    let pull = &s["models"]["pull"];
+    assert!(pull["counters"]["drift_events"].as_u64().unwrap() >= 1);
+    assert_eq!(pull["counters"]["drift_unrecovered"], 0);
+
+    // `cluster down` removes the rest.
+    let down = kind.pushpull().args(["cluster", "down"]).output().unwrap();
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(
+        String::from_utf8_lossy(&down.stdout).contains("deleted 1 kind cluster(s): pushpull-0"),
+        "{}",
+        text(&down)
+    );
+    assert!(kind.clusters().is_empty());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(kept_pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(kept_pid), "pushpull-0's API server still runs");
+}
+
+#[test]
+fn ctrl_c_in_kind_mode_deletes_the_clusters_the_run_created() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let kind = FakeKind::new();
+    let out = tempfile::tempdir().unwrap();
+    let child = kind
+        .pushpull()
+        .arg("run")
+        .arg(scenario(out.path()))
+        .args(["--mode", "kind", "--out"])
+        .arg(out.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // Wait until both clusters are up, then let the run go on for a few seconds.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while kind.pids().len() < 2 {
+        assert!(Instant::now() < deadline, "the run made no clusters");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pids: Vec<u32> = kind.pids().into_iter().map(|(_, p)| p).collect();
+    std::thread::sleep(Duration::from_secs(6));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let o = child.wait_with_output().unwrap();
+    let log = text(&o);
+    assert_eq!(o.status.code(), Some(130), "{log}");
+    assert!(
+        log.contains("deleting the kind cluster(s) this run created: pushpull-0, pushpull-1"),
+        "{log}"
+    );
+    assert!(kind.clusters().is_empty(), "{log}");
+    assert!(
+        !log.contains("stay for inspection"),
+        "no cluster of this run is left: {log}"
+    );
+    for pid in pids {
+        assert!(!alive(pid), "an API server the run created still runs");
+    }
+    assert_eq!(summary(out.path())["partial"], true);
+}
