@@ -172,6 +172,17 @@ fn scenario(dir: &Path) -> PathBuf {
     p
 }
 
+/// The same scenario as two repetitions of 20 seconds.
+fn two_short_repetitions(dir: &Path) -> PathBuf {
+    let p = dir.join("kind-lifecycle.yaml");
+    let text = SCENARIO
+        .replace("repetitions: 1", "repetitions: 2")
+        .replace("duration: 40s", "duration: 20s");
+    assert_ne!(text, SCENARIO);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
 fn text(o: &Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
@@ -334,4 +345,77 @@ fn ctrl_c_in_kind_mode_deletes_the_clusters_the_run_created() {
         assert!(!alive(pid), "an API server the run created still runs");
     }
     assert_eq!(summary(out.path())["partial"], true);
+}
+
+#[test]
+fn kubeconfig_mode_gives_each_cluster_its_own_namespace_and_refuses_one_it_does_not_own() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let kind = FakeKind::new();
+    let up = kind
+        .pushpull()
+        .args(["cluster", "up", "--clusters", "1"])
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "{}", text(&up));
+    let ctx = "kind-pushpull-0";
+    let out = tempfile::tempdir().unwrap();
+    let run = || {
+        kind.pushpull()
+            .arg("run")
+            .arg(two_short_repetitions(out.path()))
+            .args(["--mode", "kubeconfig", "--context", ctx, "--out"])
+            .arg(out.path())
+            .output()
+            .unwrap()
+    };
+
+    // A namespace with the harness's name but not its label belongs to someone else.
+    kind.kubectl(ctx, &["create", "namespace", "pushpull-live-push-c1"]);
+    let refused = run();
+    let log = text(&refused);
+    assert_eq!(refused.status.code(), Some(3), "{log}");
+    assert!(
+        log.contains("namespace pushpull-live-push-c1 exists but is not labelled app.kubernetes.io/managed-by=pushpull"),
+        "{log}"
+    );
+    kind.kubectl(ctx, &["get", "namespace", "pushpull-live-push-c1"]);
+    kind.kubectl(ctx, &["delete", "namespace", "pushpull-live-push-c1"]);
+
+    // Both scenario clusters on one API server: four namespaces, each with every app,
+    // emptied and filled again by the second repetition.
+    let ok = run();
+    assert!(ok.status.success(), "{}", text(&ok));
+    for ns in [
+        "pushpull-live-push-c0",
+        "pushpull-live-push-c1",
+        "pushpull-live-pull-c0",
+        "pushpull-live-pull-c1",
+    ] {
+        let names = kind.kubectl(
+            ctx,
+            &[
+                "get",
+                "deployments",
+                "-n",
+                ns,
+                "-l",
+                "app.kubernetes.io/managed-by=pushpull",
+                "-o",
+                "name",
+            ],
+        );
+        assert_eq!(
+            names.lines().collect::<Vec<_>>(),
+            ["deployment.apps/app-000", "deployment.apps/app-001"],
+            "{ns}"
+        );
+    }
+    let s = summary(out.path());
+    assert_eq!(s["mode"], "kubeconfig");
+    assert_eq!(s["repetitions"], 2);
+    for model in ["push", "pull"] {
+        let c = &s["models"][model]["counters"];
+        assert!(c["deploys"].as_u64().unwrap() >= 4, "{model}: {c}");
+        assert_eq!(c["apply_errors"], 0, "{model}: {c}");
+    }
 }
