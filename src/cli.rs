@@ -273,6 +273,9 @@ struct Executed {
     summary: Summary,
     wall: f64,
     written: Vec<PathBuf>,
+    /// A live run stopped by an error after some repetitions: they are written, marked
+    /// partial, and the run fails with this.
+    stopped_by: Option<Failure>,
 }
 
 /// Runs one validated scenario in sim mode and writes its results into `dir`.
@@ -295,6 +298,7 @@ fn execute_in(
 ) -> Result<Executed, Failure> {
     let started = Instant::now();
     tracing::info!(scenario = %s.name, repetitions = s.repetitions, threads, "running");
+    let mut stopped_by = None;
     let (runs, mode, summary) = match live {
         None => {
             let runs = crate::sim::run(s, threads);
@@ -322,6 +326,7 @@ fn execute_in(
             let mut summary = Summary::build(s, mode, &outcome.runs);
             summary.partial = outcome.partial;
             summary.unsupported_faults = outcome.unsupported_faults;
+            stopped_by = outcome.error.map(live_failure);
             summary.engine.wall_s = Some((started.elapsed().as_secs_f64() * 1e3).round() / 1e3);
             (outcome.runs, mode, summary)
         }
@@ -343,6 +348,7 @@ fn execute_in(
         summary,
         wall,
         written,
+        stopped_by,
     })
 }
 
@@ -620,7 +626,7 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             summary,
             wall,
             written,
-            ..
+            stopped_by,
         } = execute_in(s, &path.display().to_string(), &dir, threads, live.clone())?;
         match args.format {
             Format::Json => {
@@ -640,6 +646,14 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
                     report::table::human(wall),
                 );
             }
+        }
+        if let Some(failure) = stopped_by {
+            eprintln!(
+                "{}: stopped by an error; the repetitions before it are in {} with \"partial\": true",
+                s.name,
+                dir.display()
+            );
+            return Err(failure);
         }
         if summary.partial {
             // Interrupted: what was measured is written, marked partial; stop here.

@@ -419,3 +419,64 @@ fn kubeconfig_mode_gives_each_cluster_its_own_namespace_and_refuses_one_it_does_
         assert_eq!(c["apply_errors"], 0, "{model}: {c}");
     }
 }
+
+#[test]
+fn a_cluster_that_goes_away_mid_run_ends_the_run_on_time_with_what_was_measured() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let kind = FakeKind::new();
+    let up = kind
+        .pushpull()
+        .args(["cluster", "up", "--clusters", "1"])
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "{}", text(&up));
+    let out = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let mut child = kind
+        .pushpull()
+        .arg("run")
+        .arg(two_short_repetitions(out.path()))
+        .args([
+            "--mode",
+            "kubeconfig",
+            "--context",
+            "kind-pushpull-0",
+            "--out",
+        ])
+        .arg(out.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // The API server goes away eight seconds into the first repetition.
+    std::thread::sleep(Duration::from_secs(8));
+    let gone = kind
+        .command("kind")
+        .args(["delete", "cluster", "--name", "pushpull-0"])
+        .output()
+        .unwrap();
+    assert!(gone.status.success(), "{}", text(&gone));
+
+    // The first repetition still ends at its horizon (watchers back off instead of
+    // spinning), the second cannot start, and the run stops with what it measured.
+    let deadline = started + Duration::from_secs(90);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the run did not end 90 s after it started (20 s repetitions)");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let o = child.wait_with_output().unwrap();
+    let log = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{log}");
+    assert!(log.contains("stopped by an error"), "{log}");
+    assert!(log.contains("kind-pushpull-0"), "{log}");
+    let s = summary(out.path());
+    assert_eq!(s["partial"], true);
+    let push = &s["models"]["push"]["counters"];
+    assert!(push["apply_errors"].as_u64().unwrap() > 0, "{push}");
+    let samples = out.path().join("kind-lifecycle/samples.csv");
+    assert!(samples.is_file(), "samples.csv was not written");
+}

@@ -11,9 +11,9 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// The label every object the harness owns carries.
@@ -243,15 +243,28 @@ impl ClusterHandle {
     }
 
     /// Watches the harness's Deployments and sends each change with its arrival time.
+    /// After an error the watcher waits before it re-lists, as kube-rs controllers do
+    /// (`DefaultBackoff`: 0.8 s doubling to 30 s, jittered, reset by the next event), with
+    /// those delays in scenario time (multiplied by `time_scale`). Without a backoff an
+    /// API server that went away is retried in a tight loop that starves the run.
     pub fn spawn_watch(
         &self,
         tx: UnboundedSender<(ClusterId, AppId, Observation, Instant)>,
+        time_scale: f64,
     ) -> tokio::task::JoinHandle<()> {
         let api = self.deployments();
         let cluster = self.index;
+        let backoff = watcher::ExponentialBackoff::from(
+            backon::ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(800).mul_f64(time_scale))
+                .with_max_delay(Duration::from_secs(30).mul_f64(time_scale))
+                .with_factor(2.0)
+                .with_jitter()
+                .without_max_times(),
+        );
         tokio::spawn(async move {
             let cfg = watcher::Config::default().labels(MANAGED_BY);
-            let mut stream = std::pin::pin!(watcher(api, cfg));
+            let mut stream = std::pin::pin!(watcher(api, cfg).backoff(backoff));
             while let Some(ev) = stream.next().await {
                 let now = Instant::now();
                 let (obj, deleted) = match ev {
@@ -259,7 +272,7 @@ impl ClusterHandle {
                     Ok(watcher::Event::Delete(d)) => (d, true),
                     Ok(_) => continue,
                     // The watcher re-lists and resumes by itself after errors (410 Gone,
-                    // dropped streams); a brownout only delays observations.
+                    // dropped streams, a server away); a brownout only delays observations.
                     Err(_) => continue,
                 };
                 let Some(app) = obj.metadata.name.as_deref().and_then(app_of) else {

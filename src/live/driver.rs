@@ -169,7 +169,7 @@ impl<'a> LiveWorld<'a> {
         for c in &self.clusters {
             let tx = self.tx.clone();
             let (wtx, mut wrx) = mpsc::unbounded_channel();
-            watches.push(c.spawn_watch(wtx));
+            watches.push(c.spawn_watch(wtx, self.scale));
             watches.push(tokio::spawn(async move {
                 while let Some((cluster, app, obs, at)) = wrx.recv().await {
                     if tx

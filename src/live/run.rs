@@ -39,10 +39,14 @@ pub struct LiveOptions {
 
 pub struct LiveOutcome {
     pub runs: Vec<(ModelKind, Vec<RunRecord>)>,
-    /// Interrupted (Ctrl-C): what was measured so far.
+    /// Interrupted (Ctrl-C) or stopped by `error`: what was measured so far.
     pub partial: bool,
     /// Fault kinds this mode cannot inject (recorded, not pretended).
     pub unsupported_faults: Vec<String>,
+    /// The error that stopped the run after it had measured at least one repetition
+    /// (a cluster gone, a namespace refused): `runs` holds what came before, and the run
+    /// is `partial`. An error before anything was measured is returned as the `Err`.
+    pub error: Option<LiveError>,
 }
 
 /// Fault kinds that need hooks inside the API server.
@@ -439,16 +443,31 @@ fn run_repetitions(s: &Scenario, opts: &LiveOptions) -> Result<LiveOutcome, Live
             }
         });
         let mut partial = false;
+        let mut error = None;
         let progress = Progress::new(s);
         for rep in 0..s.repetitions {
             let plan = Plan::draw(s, rep);
-            let mut setups = Vec::new();
             progress.preparing(rep);
-            for kind in ModelKind::BOTH {
-                let setup = setup(s, kind, rep, opts).await?;
-                deploy_initial(s, kind, &setup).await?;
-                setups.push((kind, setup));
-            }
+            let prepared = async {
+                let mut setups = Vec::new();
+                for kind in ModelKind::BOTH {
+                    let setup = setup(s, kind, rep, opts).await?;
+                    deploy_initial(s, kind, &setup).await?;
+                    setups.push((kind, setup));
+                }
+                Ok::<_, LiveError>(setups)
+            };
+            let setups = match prepared.await {
+                Ok(setups) => setups,
+                // Nothing measured yet: a plain failure.
+                Err(e) if rep == 0 => return Err(e),
+                // Keep the repetitions that ran; the caller writes them, marked partial.
+                Err(e) => {
+                    partial = true;
+                    error = Some(e);
+                    break;
+                }
+            };
             let ticker = progress.running(rep);
             let mut futures = Vec::new();
             let mut keep = Vec::new();
@@ -502,6 +521,7 @@ fn run_repetitions(s: &Scenario, opts: &LiveOptions) -> Result<LiveOutcome, Live
             runs,
             partial,
             unsupported_faults: unsupported,
+            error,
         })
     })
 }
