@@ -325,6 +325,10 @@ fn execute_in(
             let outcome = crate::live::run_live(s, &opts).map_err(live_failure)?;
             let mut summary = Summary::build(s, mode, &outcome.runs);
             summary.partial = outcome.partial;
+            if outcome.partial {
+                let measured = outcome.runs.iter().map(|(_, r)| r.len()).max();
+                summary.repetitions_run = Some(measured.unwrap_or(0) as u32);
+            }
             summary.unsupported_faults = outcome.unsupported_faults;
             stopped_by = outcome.error.map(live_failure);
             summary.engine.wall_s = Some((started.elapsed().as_secs_f64() * 1e3).round() / 1e3);

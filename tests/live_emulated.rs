@@ -246,6 +246,7 @@ fn ctrl_c_leaves_a_partial_summary_and_no_temp_files() {
     let s: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(s["partial"], true);
+    assert_eq!(s["repetitions_run"], 1, "stopped in the first repetition");
     for e in walk(&dir) {
         assert!(
             !e.to_string_lossy().ends_with(".tmp"),

@@ -265,6 +265,7 @@ fn kind_mode_creates_the_missing_clusters_reaches_them_by_context_and_deletes_on
     let s = summary(out.path());
     assert_eq!(s["mode"], "kind");
     assert_eq!(s["partial"], false);
+    assert!(s.get("repetitions_run").is_none(), "a complete run");
     for model in ["push", "pull"] {
         let m = &s["models"][model];
         assert!(
@@ -344,7 +345,9 @@ fn ctrl_c_in_kind_mode_deletes_the_clusters_the_run_created() {
     for pid in pids {
         assert!(!alive(pid), "an API server the run created still runs");
     }
-    assert_eq!(summary(out.path())["partial"], true);
+    let s = summary(out.path());
+    assert_eq!(s["partial"], true);
+    assert_eq!(s["repetitions_run"], 1);
 }
 
 #[test]
@@ -475,6 +478,12 @@ fn a_cluster_that_goes_away_mid_run_ends_the_run_on_time_with_what_was_measured(
     assert!(log.contains("kind-pushpull-0"), "{log}");
     let s = summary(out.path());
     assert_eq!(s["partial"], true);
+    assert_eq!(s["repetitions_run"], 1, "the first of two repetitions");
+    let report = std::fs::read_to_string(out.path().join("kind-lifecycle/report.md")).unwrap();
+    assert!(
+        report.contains("with 1 of 2 repetitions measured, the last possibly in part"),
+        "the report says the run stopped early"
+    );
     let push = &s["models"]["push"]["counters"];
     assert!(push["apply_errors"].as_u64().unwrap() > 0, "{push}");
     let samples = out.path().join("kind-lifecycle/samples.csv");

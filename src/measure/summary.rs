@@ -154,6 +154,10 @@ pub struct Summary {
     pub repetitions: u32,
     pub duration_s: f64,
     pub partial: bool,
+    /// In a partial run: how many repetitions were measured, the last possibly in part
+    /// (absent from a complete run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repetitions_run: Option<u32>,
     /// Fault kinds of the scenario this mode could not inject (live modes only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unsupported_faults: Vec<String>,
@@ -230,6 +234,7 @@ impl Summary {
             repetitions: s.repetitions,
             duration_s: secs(s.duration.0),
             partial: false,
+            repetitions_run: None,
             unsupported_faults: Vec::new(),
             models,
             thresholds,

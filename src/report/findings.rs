@@ -418,7 +418,13 @@ impl View<'_> {
             s.push_str("; with a single repetition no confidence interval is available");
         }
         if sm.partial {
-            s.push_str("; the run was interrupted, so these results are partial");
+            match sm.repetitions_run {
+                Some(k) => s.push_str(&format!(
+                    "; the run was stopped early (interrupted, or a cluster failed) with {k} of {} repetitions measured, the last possibly in part, so these results are partial",
+                    sm.repetitions
+                )),
+                None => s.push_str("; the run was interrupted, so these results are partial"),
+            }
         }
         if !sm.unsupported_faults.is_empty() {
             s.push_str(&format!(

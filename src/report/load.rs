@@ -68,6 +68,9 @@ pub struct SummaryFile {
     pub duration_s: f64,
     #[serde(default)]
     pub partial: bool,
+    /// In a partial run, the repetitions measured (the last possibly in part).
+    #[serde(default)]
+    pub repetitions_run: Option<u32>,
     /// Fault kinds a live mode could not inject (they did not happen in the run).
     #[serde(default)]
     pub unsupported_faults: Vec<String>,
