@@ -362,6 +362,7 @@ fn live_failure(e: crate::live::LiveError) -> Failure {
     use crate::live::LiveError as E;
     let code = match e {
         E::ContextRefused(_) | E::Manifest(_) | E::TimeScale { .. } => 2,
+        E::Interrupted(_) => 130,
         E::MissingTool { .. } | E::Kube { .. } | E::Setup(_) | E::Emulator(_) | E::Git(_) => 3,
     };
     Failure {

@@ -489,3 +489,80 @@ fn a_cluster_that_goes_away_mid_run_ends_the_run_on_time_with_what_was_measured(
     let samples = out.path().join("kind-lifecycle/samples.csv");
     assert!(samples.is_file(), "samples.csv was not written");
 }
+
+#[test]
+fn a_kind_cluster_that_fails_to_start_takes_down_the_ones_the_run_made_before_it() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let kind = FakeKind::new();
+    let out = tempfile::tempdir().unwrap();
+    let o = kind
+        .pushpull()
+        .env("FAKE_KIND_FAIL", "pushpull-1")
+        .arg("run")
+        .arg(scenario(out.path()))
+        .args(["--mode", "kind", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let log = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{log}");
+    assert!(
+        log.contains("kind create cluster --name pushpull-1") && log.contains("exit status 125"),
+        "the error names the command and kind's reason: {log}"
+    );
+    assert!(
+        log.contains("deleting the kind cluster(s) made before that: pushpull-0"),
+        "{log}"
+    );
+    assert!(kind.clusters().is_empty(), "{log}");
+}
+
+#[test]
+fn ctrl_c_while_kind_creates_a_cluster_stops_it_and_takes_down_the_ones_made_before() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let kind = FakeKind::new();
+    let out = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let child = kind
+        .pushpull()
+        .env("FAKE_KIND_SLOW", "pushpull-1")
+        .arg("run")
+        .arg(scenario(out.path()))
+        .args(["--mode", "kind", "--out"])
+        .arg(out.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // pushpull-0 is up and pushpull-1 is being made (for 60 s, unless interrupted).
+    while kind.clusters().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no cluster made"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // SIGINT to pushpull alone: it must pass the interrupt on to kind itself.
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let o = child.wait_with_output().unwrap();
+    let log = text(&o);
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "the run waited for kind instead of interrupting it: {log}"
+    );
+    assert_eq!(o.status.code(), Some(130), "{log}");
+    assert!(
+        log.contains("interrupted during kind create cluster --name pushpull-1"),
+        "{log}"
+    );
+    assert!(kind.clusters().is_empty(), "{log}");
+    assert!(
+        !out.path().join("kind-lifecycle/summary.json").exists(),
+        "nothing was measured, so nothing is reported"
+    );
+}

@@ -4,7 +4,9 @@
 
 use super::LiveError;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// The kind cluster name of cluster `i`.
 pub fn cluster_name(i: u32) -> String {
@@ -39,6 +41,18 @@ pub fn existing() -> Result<Vec<String>, LiveError> {
 /// Creates the missing clusters of `pushpull-0..n` and waits until they are ready.
 /// Returns the names it created (for a caller that must remove what it made).
 pub fn up(n: u32, config: &Path) -> Result<Vec<String>, LiveError> {
+    up_until(n, config, &|| false)
+}
+
+/// [`up`], stopping when `interrupted()` turns true (Ctrl-C): the `kind create` under way
+/// gets SIGINT, as from a terminal, and cleans up its half-made cluster. If creation
+/// fails or is interrupted, the clusters this call created are deleted again before the
+/// error returns, so a failed start leaves no cluster behind.
+pub fn up_until(
+    n: u32,
+    config: &Path,
+    interrupted: &dyn Fn() -> bool,
+) -> Result<Vec<String>, LiveError> {
     super::run::preflight(&super::Target::Kind)?;
     if !config.is_file() {
         return Err(LiveError::Setup(format!(
@@ -54,12 +68,73 @@ pub fn up(n: u32, config: &Path) -> Result<Vec<String>, LiveError> {
             continue;
         }
         let cfg = config.display().to_string();
-        kind(&[
+        let args = [
             "create", "cluster", "--name", &name, "--config", &cfg, "--wait", "180s",
-        ])?;
+        ];
+        if let Err(e) = kind_until(&args, interrupted) {
+            if !created.is_empty() {
+                eprintln!(
+                    "deleting the kind cluster(s) made before that: {}",
+                    created.join(", ")
+                );
+                if let Err(d) = down(Some(&created)) {
+                    eprintln!("could not delete them ({d}); run `pushpull cluster down`");
+                }
+            }
+            return Err(e);
+        }
         created.push(name);
     }
     Ok(created)
+}
+
+/// Runs kind like [`kind`], but sends it SIGINT and returns [`LiveError::Interrupted`]
+/// once `interrupted()` turns true.
+fn kind_until(args: &[&str], interrupted: &dyn Fn() -> bool) -> Result<(), LiveError> {
+    let child = Command::new("kind")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| LiveError::Setup(format!("cannot run kind {}: {e}", args.join(" "))))?;
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let mut signalled = false;
+    let output = loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(done) => break done,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if interrupted() && !signalled {
+                    // kind deletes a half-made cluster when interrupted, as from a terminal.
+                    let _ = Command::new("kill")
+                        .args(["-INT", &pid.to_string()])
+                        .status();
+                    signalled = true;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(LiveError::Setup(format!(
+                    "kind {}: lost track of the process",
+                    args.join(" ")
+                )));
+            }
+        }
+    }
+    .map_err(|e| LiveError::Setup(format!("cannot run kind {}: {e}", args.join(" "))))?;
+    if interrupted() {
+        return Err(LiveError::Interrupted(format!("kind {}", args.join(" "))));
+    }
+    if !output.status.success() {
+        return Err(LiveError::Setup(format!(
+            "kind {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(())
 }
 
 /// Deletes every `pushpull-*` kind cluster (or only `names`).

@@ -31,6 +31,8 @@ pub enum LiveError {
     Emulator(String),
     #[error("{0}")]
     Setup(String),
+    #[error("interrupted during {0}")]
+    Interrupted(String),
     #[error(
         "{tool} is needed for --mode {mode} but was not found on PATH; install it ({how}) or use --mode emulated, which needs nothing"
     )]

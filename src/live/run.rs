@@ -378,6 +378,35 @@ async fn deploy_initial(s: &Scenario, kind: ModelKind, setup: &Setup) -> Result<
 /// already there are left alone.
 pub fn run_live(s: &Scenario, opts: &LiveOptions) -> Result<LiveOutcome, LiveError> {
     preflight(&opts.target)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| LiveError::Setup(format!("cannot start the async runtime: {e}")))?;
+    // Ctrl-C from here on stops the run instead of killing the process: cluster creation
+    // cleans up after itself, and every world writes what it measured, marked partial.
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let listening = rt.block_on(async {
+        let (ready_tx, ready) = tokio::sync::oneshot::channel();
+        rt.spawn(async move {
+            let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+            // The first poll installs the handler; only then may creation begin.
+            let first = futures::poll!(ctrl_c.as_mut());
+            let _ = ready_tx.send(());
+            let caught = match first {
+                std::task::Poll::Ready(r) => r,
+                std::task::Poll::Pending => ctrl_c.await,
+            };
+            if caught.is_ok() {
+                let _ = stop_tx.send(true);
+            }
+        });
+        ready.await
+    });
+    listening.map_err(|_| LiveError::Setup("cannot listen for Ctrl-C".into()))?;
+    let interrupted = {
+        let stop = stop.clone();
+        move || *stop.borrow()
+    };
     let created = match opts.target {
         Target::Kind => {
             let have = super::kind::existing()?;
@@ -393,11 +422,15 @@ pub fn run_live(s: &Scenario, opts: &LiveOptions) -> Result<LiveOutcome, LiveErr
                     s.clusters()
                 );
             }
-            super::kind::up(s.clusters(), std::path::Path::new(KIND_CONFIG))?
+            super::kind::up_until(
+                s.clusters(),
+                std::path::Path::new(KIND_CONFIG),
+                &interrupted,
+            )?
         }
         _ => Vec::new(),
     };
-    let outcome = run_repetitions(s, opts);
+    let outcome = rt.block_on(run_repetitions(s, opts, stop));
     if !created.is_empty() {
         eprintln!(
             "deleting the kind cluster(s) this run created: {}",
@@ -426,103 +459,109 @@ pub fn run_live(s: &Scenario, opts: &LiveOptions) -> Result<LiveOutcome, LiveErr
 /// directory, like `pushpull cluster up`'s default).
 const KIND_CONFIG: &str = "kind-config.yaml";
 
-fn run_repetitions(s: &Scenario, opts: &LiveOptions) -> Result<LiveOutcome, LiveError> {
+/// Every repetition of both models; `stop` turns true on Ctrl-C.
+async fn run_repetitions(
+    s: &Scenario,
+    opts: &LiveOptions,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<LiveOutcome, LiveError> {
     let unsupported = unsupported_faults(s, &opts.target);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| LiveError::Setup(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(async {
-        let mut runs: Vec<(ModelKind, Vec<RunRecord>)> =
-            ModelKind::BOTH.iter().map(|&k| (k, Vec::new())).collect();
-        // Ctrl-C stops every world; each writes what it measured, marked partial.
-        let (stop_tx, stop) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                let _ = stop_tx.send(true);
+    let mut runs: Vec<(ModelKind, Vec<RunRecord>)> =
+        ModelKind::BOTH.iter().map(|&k| (k, Vec::new())).collect();
+    let mut partial = false;
+    let mut error = None;
+    let progress = Progress::new(s);
+    for rep in 0..s.repetitions {
+        let plan = Plan::draw(s, rep);
+        progress.preparing(rep);
+        let prepared = async {
+            let mut setups = Vec::new();
+            for kind in ModelKind::BOTH {
+                let setup = setup(s, kind, rep, opts).await?;
+                deploy_initial(s, kind, &setup).await?;
+                setups.push((kind, setup));
             }
-        });
-        let mut partial = false;
-        let mut error = None;
-        let progress = Progress::new(s);
-        for rep in 0..s.repetitions {
-            let plan = Plan::draw(s, rep);
-            progress.preparing(rep);
-            let prepared = async {
-                let mut setups = Vec::new();
-                for kind in ModelKind::BOTH {
-                    let setup = setup(s, kind, rep, opts).await?;
-                    deploy_initial(s, kind, &setup).await?;
-                    setups.push((kind, setup));
-                }
-                Ok::<_, LiveError>(setups)
-            };
-            let setups = match prepared.await {
-                Ok(setups) => setups,
-                // Nothing measured yet: a plain failure.
-                Err(e) if rep == 0 => return Err(e),
-                // Keep the repetitions that ran; the caller writes them, marked partial.
-                Err(e) => {
-                    partial = true;
-                    error = Some(e);
-                    break;
-                }
-            };
-            let ticker = progress.running(rep);
-            let mut futures = Vec::new();
-            let mut keep = Vec::new();
-            for (kind, setup) in setups {
-                let Setup {
-                    clusters,
-                    hooks,
-                    emulators,
-                    repo,
-                } = setup;
-                keep.push(emulators);
-                let world = LiveWorld::new(
-                    s,
-                    &plan,
-                    kind,
-                    rep,
-                    Box::new(GitRepo(repo)),
-                    clusters,
-                    hooks,
-                );
-                let mut stop = stop.clone();
-                futures.push(async move {
-                    let (rec, p) = world
-                        .run(async move {
-                            let _ = stop.wait_for(|s| *s).await;
-                        })
-                        .await;
-                    (kind, rec, p)
-                });
+            Ok::<_, LiveError>(setups)
+        };
+        let stopped = {
+            let mut stop = stop.clone();
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
             }
-            let finished = futures::future::join_all(futures).await;
-            ticker.abort();
-            for (kind, rec, p) in finished {
-                partial |= p;
-                if let Some(slot) = runs.iter_mut().find(|(k, _)| *k == kind) {
-                    slot.1.push(rec);
-                }
-            }
-            for emus in keep {
-                for e in emus {
-                    e.shutdown().await;
-                }
-            }
-            if partial || *stop.borrow() {
+        };
+        // Ctrl-C while the clusters are prepared (a namespace can take minutes to go).
+        let prepared = tokio::select! {
+            r = prepared => r,
+            _ = stopped => {
                 partial = true;
                 break;
             }
+        };
+        let setups = match prepared {
+            Ok(setups) => setups,
+            // Nothing measured yet: a plain failure.
+            Err(e) if rep == 0 => return Err(e),
+            // Keep the repetitions that ran; the caller writes them, marked partial.
+            Err(e) => {
+                partial = true;
+                error = Some(e);
+                break;
+            }
+        };
+        let ticker = progress.running(rep);
+        let mut futures = Vec::new();
+        let mut keep = Vec::new();
+        for (kind, setup) in setups {
+            let Setup {
+                clusters,
+                hooks,
+                emulators,
+                repo,
+            } = setup;
+            keep.push(emulators);
+            let world = LiveWorld::new(
+                s,
+                &plan,
+                kind,
+                rep,
+                Box::new(GitRepo(repo)),
+                clusters,
+                hooks,
+            );
+            let mut stop = stop.clone();
+            futures.push(async move {
+                let (rec, p) = world
+                    .run(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await;
+                (kind, rec, p)
+            });
         }
-        progress.bar.finish_and_clear();
-        Ok(LiveOutcome {
-            runs,
-            partial,
-            unsupported_faults: unsupported,
-            error,
-        })
+        let finished = futures::future::join_all(futures).await;
+        ticker.abort();
+        for (kind, rec, p) in finished {
+            partial |= p;
+            if let Some(slot) = runs.iter_mut().find(|(k, _)| *k == kind) {
+                slot.1.push(rec);
+            }
+        }
+        for emus in keep {
+            for e in emus {
+                e.shutdown().await;
+            }
+        }
+        if partial || *stop.borrow() {
+            partial = true;
+            break;
+        }
+    }
+    progress.bar.finish_and_clear();
+    Ok(LiveOutcome {
+        runs,
+        partial,
+        unsupported_faults: unsupported,
+        error,
     })
 }
 

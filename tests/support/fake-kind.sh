@@ -6,6 +6,8 @@
 #   FAKE_KIND_STATE  a directory for the clusters' pid, url, config and log files
 #   PUSHPULL_BIN     the pushpull binary that serves the emulator
 #   KUBECONFIG       the kubeconfig file to keep the kind-* contexts in
+#   FAKE_KIND_FAIL   a cluster name whose creation fails, as when Docker runs out of room
+#   FAKE_KIND_SLOW   a cluster name whose creation takes 60 s, unless interrupted (SIGINT)
 set -euo pipefail
 state="${FAKE_KIND_STATE:?}"
 mkdir -p "$state"
@@ -61,6 +63,16 @@ case "${1:-} ${2:-}" in
     config=$(flag config "$@")
     [ -f "$config" ] || { echo "ERROR: failed to read config $config" >&2; exit 1; }
     [ ! -e "$state/$name.pid" ] || { echo "ERROR: node(s) already exist for a cluster with the name \"$name\"" >&2; exit 1; }
+    if [ "${FAKE_KIND_FAIL:-}" = "$name" ]; then
+        echo "ERROR: failed to create cluster: command \"docker run --name $name-control-plane\" failed with error: exit status 125" >&2
+        exit 1
+    fi
+    if [ "${FAKE_KIND_SLOW:-}" = "$name" ]; then
+        # kind, interrupted, deletes the node it was making and exits non-zero.
+        sleep 60 &
+        trap 'kill $! 2>/dev/null; echo "ERROR: failed to create cluster: interrupted" >&2; exit 1' INT
+        wait $!
+    fi
     realpath "$config" >"$state/$name.config"
     # Detached from kind's stdout/stderr, as kind's containers are: the caller reads
     # kind's output to the end and must not wait for the cluster.
