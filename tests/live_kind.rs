@@ -97,6 +97,43 @@ impl FakeKind {
             .collect()
     }
 
+    /// `pushpull cluster up --clusters n`, which must succeed.
+    fn up(&self, n: u32) {
+        let o = self
+            .pushpull()
+            .args(["cluster", "up", "--clusters", &n.to_string()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+
+    /// `pushpull run SCENARIO --out OUT` plus `mode` (e.g. `--mode kind`).
+    fn run(&self, scenario: &Path, mode: &[&str], out: &Path) -> Command {
+        let mut c = self.pushpull();
+        c.arg("run").arg(scenario).args(mode).arg("--out").arg(out);
+        c
+    }
+
+    /// The names of the harness's Deployments in a namespace, through kubectl.
+    fn deployments(&self, context: &str, namespace: &str) -> Vec<String> {
+        self.kubectl(
+            context,
+            &[
+                "get",
+                "deployments",
+                "-n",
+                namespace,
+                "-l",
+                "app.kubernetes.io/managed-by=pushpull",
+                "-o",
+                "name",
+            ],
+        )
+        .lines()
+        .map(str::to_string)
+        .collect()
+    }
+
     fn kubectl(&self, context: &str, args: &[&str]) -> String {
         let o = self
             .command("kubectl")
@@ -183,6 +220,17 @@ fn two_short_repetitions(dir: &Path) -> PathBuf {
     p
 }
 
+/// Ctrl-C for the process alone (not its group, as a terminal would): SIGINT, then its
+/// output once it has ended.
+fn interrupt(child: std::process::Child) -> Output {
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    child.wait_with_output().unwrap()
+}
+
 fn text(o: &Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
@@ -203,12 +251,7 @@ fn kind_mode_creates_the_missing_clusters_reaches_them_by_context_and_deletes_on
     let kind = FakeKind::new();
 
     // A cluster made beforehand, as a user keeping clusters between runs would.
-    let up = kind
-        .pushpull()
-        .args(["cluster", "up", "--clusters", "1"])
-        .output()
-        .unwrap();
-    assert!(up.status.success(), "{}", text(&up));
+    kind.up(1);
     assert_eq!(kind.clusters(), ["pushpull-0"]);
     let config = std::fs::read_to_string(kind.state().join("pushpull-0.config")).unwrap();
     assert!(
@@ -219,11 +262,7 @@ fn kind_mode_creates_the_missing_clusters_reaches_them_by_context_and_deletes_on
 
     let out = tempfile::tempdir().unwrap();
     let run = kind
-        .pushpull()
-        .arg("run")
-        .arg(scenario(out.path()))
-        .args(["--mode", "kind", "--out"])
-        .arg(out.path())
+        .run(&scenario(out.path()), &["--mode", "kind"], out.path())
         .output()
         .unwrap();
     let log = text(&run);
@@ -246,20 +285,11 @@ fn kind_mode_creates_the_missing_clusters_reaches_them_by_context_and_deletes_on
     // left them for inspection.
     for model in ["push", "pull"] {
         let ns = format!("pushpull-live-{model}");
-        let names = kind.kubectl(
-            "kind-pushpull-0",
-            &[
-                "get",
-                "deployments",
-                "-n",
-                &ns,
-                "-l",
-                "app.kubernetes.io/managed-by=pushpull",
-                "-o",
-                "name",
-            ],
+        assert_eq!(
+            kind.deployments("kind-pushpull-0", &ns),
+            ["deployment.apps/app-000", "deployment.apps/app-001"],
+            "{ns}"
         );
-        assert_eq!(names.lines().count(), 2, "{ns}: {names}");
     }
 
     let s = summary(out.path());
@@ -307,11 +337,7 @@ fn ctrl_c_in_kind_mode_deletes_the_clusters_the_run_created() {
     let kind = FakeKind::new();
     let out = tempfile::tempdir().unwrap();
     let child = kind
-        .pushpull()
-        .arg("run")
-        .arg(scenario(out.path()))
-        .args(["--mode", "kind", "--out"])
-        .arg(out.path())
+        .run(&scenario(out.path()), &["--mode", "kind"], out.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -325,12 +351,7 @@ fn ctrl_c_in_kind_mode_deletes_the_clusters_the_run_created() {
     }
     let pids: Vec<u32> = kind.pids().into_iter().map(|(_, p)| p).collect();
     std::thread::sleep(Duration::from_secs(6));
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let o = child.wait_with_output().unwrap();
+    let o = interrupt(child);
     let log = text(&o);
     assert_eq!(o.status.code(), Some(130), "{log}");
     assert!(
@@ -354,22 +375,17 @@ fn ctrl_c_in_kind_mode_deletes_the_clusters_the_run_created() {
 fn kubeconfig_mode_gives_each_cluster_its_own_namespace_and_refuses_one_it_does_not_own() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let kind = FakeKind::new();
-    let up = kind
-        .pushpull()
-        .args(["cluster", "up", "--clusters", "1"])
-        .output()
-        .unwrap();
-    assert!(up.status.success(), "{}", text(&up));
+    kind.up(1);
     let ctx = "kind-pushpull-0";
     let out = tempfile::tempdir().unwrap();
     let run = || {
-        kind.pushpull()
-            .arg("run")
-            .arg(two_short_repetitions(out.path()))
-            .args(["--mode", "kubeconfig", "--context", ctx, "--out"])
-            .arg(out.path())
-            .output()
-            .unwrap()
+        kind.run(
+            &two_short_repetitions(out.path()),
+            &["--mode", "kubeconfig", "--context", ctx],
+            out.path(),
+        )
+        .output()
+        .unwrap()
     };
 
     // A namespace with the harness's name but not its label belongs to someone else.
@@ -394,21 +410,8 @@ fn kubeconfig_mode_gives_each_cluster_its_own_namespace_and_refuses_one_it_does_
         "pushpull-live-pull-c0",
         "pushpull-live-pull-c1",
     ] {
-        let names = kind.kubectl(
-            ctx,
-            &[
-                "get",
-                "deployments",
-                "-n",
-                ns,
-                "-l",
-                "app.kubernetes.io/managed-by=pushpull",
-                "-o",
-                "name",
-            ],
-        );
         assert_eq!(
-            names.lines().collect::<Vec<_>>(),
+            kind.deployments(ctx, ns),
             ["deployment.apps/app-000", "deployment.apps/app-001"],
             "{ns}"
         );
@@ -427,26 +430,15 @@ fn kubeconfig_mode_gives_each_cluster_its_own_namespace_and_refuses_one_it_does_
 fn a_cluster_that_goes_away_mid_run_ends_the_run_on_time_with_what_was_measured() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let kind = FakeKind::new();
-    let up = kind
-        .pushpull()
-        .args(["cluster", "up", "--clusters", "1"])
-        .output()
-        .unwrap();
-    assert!(up.status.success(), "{}", text(&up));
+    kind.up(1);
     let out = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let mut child = kind
-        .pushpull()
-        .arg("run")
-        .arg(two_short_repetitions(out.path()))
-        .args([
-            "--mode",
-            "kubeconfig",
-            "--context",
-            "kind-pushpull-0",
-            "--out",
-        ])
-        .arg(out.path())
+        .run(
+            &two_short_repetitions(out.path()),
+            &["--mode", "kubeconfig", "--context", "kind-pushpull-0"],
+            out.path(),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -496,12 +488,8 @@ fn a_kind_cluster_that_fails_to_start_takes_down_the_ones_the_run_made_before_it
     let kind = FakeKind::new();
     let out = tempfile::tempdir().unwrap();
     let o = kind
-        .pushpull()
+        .run(&scenario(out.path()), &["--mode", "kind"], out.path())
         .env("FAKE_KIND_FAIL", "pushpull-1")
-        .arg("run")
-        .arg(scenario(out.path()))
-        .args(["--mode", "kind", "--out"])
-        .arg(out.path())
         .output()
         .unwrap();
     let log = text(&o);
@@ -524,12 +512,8 @@ fn ctrl_c_while_kind_creates_a_cluster_stops_it_and_takes_down_the_ones_made_bef
     let out = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let child = kind
-        .pushpull()
+        .run(&scenario(out.path()), &["--mode", "kind"], out.path())
         .env("FAKE_KIND_SLOW", "pushpull-1")
-        .arg("run")
-        .arg(scenario(out.path()))
-        .args(["--mode", "kind", "--out"])
-        .arg(out.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -543,13 +527,8 @@ fn ctrl_c_while_kind_creates_a_cluster_stops_it_and_takes_down_the_ones_made_bef
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(500));
-    // SIGINT to pushpull alone: it must pass the interrupt on to kind itself.
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let o = child.wait_with_output().unwrap();
+    // Only pushpull gets the interrupt: it must pass it on to kind itself.
+    let o = interrupt(child);
     let log = text(&o);
     assert!(
         started.elapsed() < Duration::from_secs(40),
