@@ -17,9 +17,7 @@ const BAD_APP: u32 = 2;
 fn params() -> ManifestParams {
     ManifestParams {
         replicas: 3,
-        max_surge: "25%".into(),
-        max_unavailable: "25%".into(),
-        progress_deadline_s: 600,
+        ..ManifestParams::default()
     }
 }
 

@@ -363,9 +363,7 @@ mod tests {
     fn params() -> ManifestParams {
         ManifestParams {
             replicas: 3,
-            max_surge: "25%".into(),
-            max_unavailable: "25%".into(),
-            progress_deadline_s: 600,
+            ..ManifestParams::default()
         }
     }
 

@@ -45,6 +45,19 @@ pub struct ManifestParams {
     pub progress_deadline_s: u64,
 }
 
+/// Kubernetes' own Deployment defaults: one replica, 25% surge and unavailability, a
+/// 600-second progress deadline.
+impl Default for ManifestParams {
+    fn default() -> Self {
+        ManifestParams {
+            replicas: 1,
+            max_surge: "25%".into(),
+            max_unavailable: "25%".into(),
+            progress_deadline_s: 600,
+        }
+    }
+}
+
 impl ManifestParams {
     /// Checks the fields end up as valid Kubernetes values (and as YAML that needs no
     /// escaping). `Err` is (field, value, what was expected).
@@ -247,9 +260,8 @@ mod tests {
     fn params() -> ManifestParams {
         ManifestParams {
             replicas: 3,
-            max_surge: "25%".into(),
             max_unavailable: "1".into(),
-            progress_deadline_s: 600,
+            ..ManifestParams::default()
         }
     }
 

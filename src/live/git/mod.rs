@@ -511,9 +511,7 @@ mod tests {
     fn params() -> ManifestParams {
         ManifestParams {
             replicas: 2,
-            max_surge: "25%".into(),
-            max_unavailable: "25%".into(),
-            progress_deadline_s: 600,
+            ..ManifestParams::default()
         }
     }
 
