@@ -13,19 +13,9 @@ pub fn cluster_name(i: u32) -> String {
     format!("pushpull-{i}")
 }
 
+/// Runs kind to the end and returns what it printed.
 fn kind(args: &[&str]) -> Result<String, LiveError> {
-    let o = Command::new("kind")
-        .args(args)
-        .output()
-        .map_err(|e| LiveError::Setup(format!("cannot run kind {}: {e}", args.join(" "))))?;
-    if !o.status.success() {
-        return Err(LiveError::Setup(format!(
-            "kind {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&o.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    kind_until(args, &|| false)
 }
 
 /// The pushpull clusters kind knows about.
@@ -88,9 +78,9 @@ pub fn up_until(
     Ok(created)
 }
 
-/// Runs kind like [`kind`], but sends it SIGINT and returns [`LiveError::Interrupted`]
-/// once `interrupted()` turns true.
-fn kind_until(args: &[&str], interrupted: &dyn Fn() -> bool) -> Result<(), LiveError> {
+/// Runs kind and returns what it printed; once `interrupted()` turns true, kind gets
+/// SIGINT and the call returns [`LiveError::Interrupted`].
+fn kind_until(args: &[&str], interrupted: &dyn Fn() -> bool) -> Result<String, LiveError> {
     let child = Command::new("kind")
         .args(args)
         .stdout(Stdio::piped())
@@ -134,7 +124,7 @@ fn kind_until(args: &[&str], interrupted: &dyn Fn() -> bool) -> Result<(), LiveE
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }
-    Ok(())
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// Deletes every `pushpull-*` kind cluster (or only `names`).

@@ -14,6 +14,7 @@ use crate::plan::Plan;
 use crate::scenario::{Dist, Fault, Nanos, Scenario};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 /// Where the clusters come from.
@@ -384,25 +385,7 @@ pub fn run_live(s: &Scenario, opts: &LiveOptions) -> Result<LiveOutcome, LiveErr
         .map_err(|e| LiveError::Setup(format!("cannot start the async runtime: {e}")))?;
     // Ctrl-C from here on stops the run instead of killing the process: cluster creation
     // cleans up after itself, and every world writes what it measured, marked partial.
-    let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let listening = rt.block_on(async {
-        let (ready_tx, ready) = tokio::sync::oneshot::channel();
-        rt.spawn(async move {
-            let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
-            // The first poll installs the handler; only then may creation begin.
-            let first = futures::poll!(ctrl_c.as_mut());
-            let _ = ready_tx.send(());
-            let caught = match first {
-                std::task::Poll::Ready(r) => r,
-                std::task::Poll::Pending => ctrl_c.await,
-            };
-            if caught.is_ok() {
-                let _ = stop_tx.send(true);
-            }
-        });
-        ready.await
-    });
-    listening.map_err(|_| LiveError::Setup("cannot listen for Ctrl-C".into()))?;
+    let stop = stop_on_ctrl_c(&rt);
     let interrupted = {
         let stop = stop.clone();
         move || *stop.borrow()
@@ -453,6 +436,22 @@ pub fn run_live(s: &Scenario, opts: &LiveOptions) -> Result<LiveOutcome, LiveErr
         );
     }
     outcome
+}
+
+/// A flag that turns true on Ctrl-C. The handler is installed before this returns (by the
+/// first poll of `ctrl_c`), so no Ctrl-C after it can kill the process instead.
+fn stop_on_ctrl_c(rt: &tokio::runtime::Runtime) -> tokio::sync::watch::Receiver<bool> {
+    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+    let first = rt.block_on(async { futures::poll!(ctrl_c.as_mut()) });
+    let (stop_tx, stop) = tokio::sync::watch::channel(matches!(first, Poll::Ready(Ok(()))));
+    if first.is_pending() {
+        rt.spawn(async move {
+            if ctrl_c.await.is_ok() {
+                let _ = stop_tx.send(true);
+            }
+        });
+    }
+    stop
 }
 
 /// The kind config `--mode kind` creates missing clusters from (relative to the working
