@@ -42,6 +42,21 @@ fn counter(summary: &Value, model: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("{model}: no counter {name} in summary.json"))
 }
 
+/// Runs pushpull to the end, shows what it printed (with --nocapture), and requires
+/// exit 0. Returns stdout and stderr.
+fn run_ok(cmd: &mut Command) -> (String, String) {
+    let o = cmd.output().expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    eprintln!("{stdout}\n{stderr}");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "pushpull run failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
 /// What a completed live-smoke run must show: the report files, real rollouts for both
 /// models, the bad release failed and rolled back, every hand edit made and pull's all
 /// taken back.
@@ -103,29 +118,19 @@ async fn k3s_live_smoke_runs_both_models_with_real_pods() {
     let out = tempfile::tempdir().expect("tempdir");
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/live-smoke.yaml");
     let (kc, out_dir) = (kubeconfig_path.clone(), out.path().to_path_buf());
-    let o = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_pushpull"))
-            .env("KUBECONFIG", &kc)
-            .arg("run")
-            .arg(&scenario)
-            .args(["--mode", "kubeconfig", "--context", "default"])
-            .args(["--allow-context", "default", "--out"])
-            .arg(&out_dir)
-            .output()
+    tokio::task::spawn_blocking(move || {
+        run_ok(
+            Command::new(env!("CARGO_BIN_EXE_pushpull"))
+                .env("KUBECONFIG", &kc)
+                .arg("run")
+                .arg(&scenario)
+                .args(["--mode", "kubeconfig", "--context", "default"])
+                .args(["--allow-context", "default", "--out"])
+                .arg(&out_dir),
+        )
     })
     .await
-    .expect("join")
-    .expect("the binary runs");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr),
-    );
-    eprintln!("{stdout}");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "pushpull run failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    .expect("join");
 
     check_smoke_run(&out.path().join("live-smoke"), "kubeconfig");
 
@@ -181,27 +186,17 @@ fn kind_clusters() -> Vec<String> {
 fn kind_live_smoke_creates_and_deletes_its_clusters() {
     let before = kind_clusters();
     let out = tempfile::tempdir().expect("tempdir");
-    let o = Command::new(env!("CARGO_BIN_EXE_pushpull"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "run",
-            "scenarios/live-smoke.yaml",
-            "--mode",
-            "kind",
-            "--out",
-        ])
-        .arg(out.path())
-        .output()
-        .expect("the binary runs");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr),
-    );
-    eprintln!("{stdout}\n{stderr}");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "pushpull run failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    let (_, stderr) = run_ok(
+        Command::new(env!("CARGO_BIN_EXE_pushpull"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "run",
+                "scenarios/live-smoke.yaml",
+                "--mode",
+                "kind",
+                "--out",
+            ])
+            .arg(out.path()),
     );
     check_smoke_run(&out.path().join("live-smoke"), "kind");
     // Clusters the run made are gone again; clusters made beforehand are kept.
