@@ -473,7 +473,8 @@ fn a_cluster_that_goes_away_mid_run_ends_the_run_on_time_with_what_was_measured(
     assert_eq!(s["repetitions_run"], 1, "the first of two repetitions");
     let report = std::fs::read_to_string(out.path().join("kind-lifecycle/report.md")).unwrap();
     assert!(
-        report.contains("with 1 of 2 repetitions measured, the last possibly in part"),
+        report.contains("from 1 of 2 planned repetitions of 20.0s")
+            && report.contains("stopped early (interrupted, or a cluster failed)"),
         "the report says the run stopped early"
     );
     let push = &s["models"]["push"]["counters"];

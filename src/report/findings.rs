@@ -389,11 +389,15 @@ impl View<'_> {
 
     fn caveat_sentence(&self) -> String {
         let sm = &self.run.summary;
+        // A run stopped early measured fewer repetitions than it planned.
+        let reps = match sm.repetitions_run {
+            Some(k) => format!("{k} of {} planned repetitions", sm.repetitions),
+            None if sm.repetitions == 1 => "1 repetition".to_string(),
+            None => format!("{} repetitions", sm.repetitions),
+        };
         let mut s = format!(
-            "Caveats: these are {}-mode results from {} repetition{} of {}",
+            "Caveats: these are {}-mode results from {reps} of {}",
             sm.mode,
-            sm.repetitions,
-            if sm.repetitions == 1 { "" } else { "s" },
             human(sm.duration_s)
         );
         if let (Some(c), Some(a)) = (
@@ -418,13 +422,11 @@ impl View<'_> {
             s.push_str("; with a single repetition no confidence interval is available");
         }
         if sm.partial {
-            match sm.repetitions_run {
-                Some(k) => s.push_str(&format!(
-                    "; the run was stopped early (interrupted, or a cluster failed) with {k} of {} repetitions measured, the last possibly in part, so these results are partial",
-                    sm.repetitions
-                )),
-                None => s.push_str("; the run was interrupted, so these results are partial"),
-            }
+            s.push_str(if sm.repetitions_run.is_some() {
+                "; the run was stopped early (interrupted, or a cluster failed), the last repetition possibly in part, so these results are partial"
+            } else {
+                "; the run was interrupted, so these results are partial"
+            });
         }
         if !sm.unsupported_faults.is_empty() {
             s.push_str(&format!(
