@@ -2,6 +2,7 @@
 //! A distribution is validated once when read and then only sampled; sampling draws
 //! from the caller's RNG stream so each component keeps its own reproducible sequence.
 
+use super::bounds::{MAX_EMPIRICAL, MAX_SPAN};
 use super::duration::{Dur, Nanos, from_secs_f64, secs};
 use rand::Rng;
 use rand_distr::{Distribution, Exp, LogNormal, Normal};
@@ -46,8 +47,13 @@ impl Dist {
         Dist::Fixed { value: 0 }
     }
 
-    /// Draws one value in nanoseconds.
+    /// Draws one value in nanoseconds, at most [`MAX_SPAN`] (100 years): a long-tailed
+    /// draw never reaches the end of u64 virtual time.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Nanos {
+        self.draw(rng).min(MAX_SPAN)
+    }
+
+    fn draw<R: Rng + ?Sized>(&self, rng: &mut R) -> Nanos {
         match self {
             Dist::Fixed { value } => *value,
             Dist::Uniform { min, max } => {
@@ -146,6 +152,7 @@ fn erfc(x: f64) -> f64 {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDist {
+    #[serde(deserialize_with = "super::strict::text")]
     dist: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     value: Option<Dur>,
@@ -280,6 +287,12 @@ impl TryFrom<RawDist> for Dist {
                     .collect();
                 if samples.is_empty() {
                     return Err("an empirical distribution needs at least one sample".into());
+                }
+                if samples.len() > MAX_EMPIRICAL {
+                    return Err(format!(
+                        "an empirical distribution takes at most {MAX_EMPIRICAL} samples (each world keeps a copy), got {}",
+                        samples.len()
+                    ));
                 }
                 Dist::Empirical { samples }
             }

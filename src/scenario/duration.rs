@@ -1,6 +1,7 @@
 //! Durations as the scenario file writes them (`90s`, `2m`, `1h30m`) and the integer
 //! nanoseconds the engine runs on. Virtual time never needs more than u64 nanoseconds
-//! (585 years), and integers keep event ordering exact and deterministic.
+//! (584 years; a scenario's durations stop at 100 years, see [`super::bounds::MAX_SPAN`]),
+//! and integers keep event ordering exact and deterministic.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -47,10 +48,16 @@ impl Dur {
         if t == "0" {
             return Ok(Dur(0));
         }
+        let too_long = || {
+            format!(
+                "`{t}` is too long; a duration may be at most 100 years (virtual time is u64 nanoseconds, which end at 584 years, and a time plus a delay must stay below that)"
+            )
+        };
         match humantime::parse_duration(t) {
-            Ok(d) => Ok(Dur(u64::try_from(d.as_nanos()).map_err(|_| {
-                format!("`{t}` is too long; expected a duration under 500 years")
-            })?)),
+            Ok(d) => match u64::try_from(d.as_nanos()) {
+                Ok(n) if n <= super::bounds::MAX_SPAN => Ok(Dur(n)),
+                _ => Err(too_long()),
+            },
             Err(e) => Err(format!(
                 "`{t}` is not a duration ({e}); expected a duration like `90s`, `2m` or `1h30m`"
             )),
@@ -132,6 +139,15 @@ mod tests {
                 .unwrap_err()
                 .contains("expected a duration")
         );
+    }
+
+    #[test]
+    fn durations_over_a_hundred_years_are_refused_with_the_limit() {
+        assert!(Dur::parse("100y").is_ok());
+        for t in ["584y", "500y", "101y", "100y 1s"] {
+            let e = Dur::parse(t).unwrap_err();
+            assert!(e.contains("at most 100 years"), "{t}: {e}");
+        }
     }
 
     #[test]

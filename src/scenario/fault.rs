@@ -2,6 +2,7 @@
 //! keys; the engine adds a fault by adding a variant and its handler. Kinds that the
 //! engine cannot inject yet are refused by name rather than silently ignored.
 
+use super::bounds::MIN_INTERVAL;
 use super::dist::Dist;
 use super::duration::{Dur, Nanos};
 use super::models::Probability;
@@ -161,13 +162,13 @@ impl Fault {
             Fault::GitOutage { at, duration }
             | Fault::ApiBrownout { at, duration, .. }
             | Fault::Partition { at, duration, .. }
-            | Fault::RunnerOutage { at, duration } => Some((at.0, at.0 + duration.0)),
+            | Fault::RunnerOutage { at, duration } => Some((at.0, at.0.saturating_add(duration.0))),
             Fault::ReconcilerCrash {
                 at, restart_after, ..
-            } => Some((at.0, at.0 + restart_after.0)),
+            } => Some((at.0, at.0.saturating_add(restart_after.0))),
             Fault::ClusterLoss {
                 at, rebuild_after, ..
-            } => Some((at.0, at.0 + rebuild_after.0)),
+            } => Some((at.0, at.0.saturating_add(rebuild_after.0))),
             Fault::Drift { .. } | Fault::BadRelease { .. } => None,
         }
     }
@@ -197,18 +198,22 @@ const KINDS: &str = "drift, bad_release, git_outage, api_brownout, partition, \
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFault {
+    #[serde(deserialize_with = "super::strict::text")]
     kind: String,
     change: Option<DriftChange>,
     at: Option<Dur>,
+    #[serde(default, deserialize_with = "super::strict::opt_text")]
     arrival: Option<String>,
     mean_interval: Option<Dur>,
     rollback_after: Option<Dur>,
+    #[serde(default, deserialize_with = "super::strict::opt_index")]
     cluster: Option<u32>,
+    #[serde(default, deserialize_with = "super::strict::opt_index")]
     app: Option<u32>,
     duration: Option<Dur>,
     latency: Option<Dist>,
     error_rate: Option<Probability>,
-    between: Option<Vec<String>>,
+    between: Option<Vec<super::strict::Text>>,
     restart_after: Option<Dur>,
     rebuild_after: Option<Dur>,
 }
@@ -246,6 +251,17 @@ fn need<T>(v: Option<T>, kind: &str, key: &str, example: &str) -> Result<T, Stri
 fn positive(d: Dur, key: &str) -> Result<Dur, String> {
     if d.0 == 0 {
         Err(format!("`{key}` must be above zero"))
+    } else {
+        Ok(d)
+    }
+}
+
+/// A repeating interval must be at least [`MIN_INTERVAL`] (1 ms).
+fn at_least_interval(d: Dur, key: &str) -> Result<Dur, String> {
+    if d.0 < MIN_INTERVAL {
+        Err(format!(
+            "`{key}: {d}` is too short; it must be at least 1ms (a drift arriving faster than any API call answers is a livelock, not a scenario)"
+        ))
     } else {
         Ok(d)
     }
@@ -300,7 +316,7 @@ impl TryFrom<RawFault> for Fault {
                     (Some(at), None, None) => When::At { at },
                     (None, Some("poisson"), Some(m)) => When::Poisson {
                         arrival: "poisson",
-                        mean_interval: positive(m, "mean_interval")?,
+                        mean_interval: at_least_interval(m, "mean_interval")?,
                     },
                     (None, Some("poisson"), None) => {
                         return Err("a Poisson drift needs `mean_interval`, e.g. `2h`".into());
@@ -345,7 +361,12 @@ impl TryFrom<RawFault> for Fault {
                 cluster: r.cluster,
             },
             "partition" => Fault::Partition {
-                between: parse_cut(&need(r.between, kind, "between", "[pipeline, cluster]")?)?,
+                between: parse_cut(
+                    &need(r.between, kind, "between", "[pipeline, cluster]")?
+                        .into_iter()
+                        .map(|t| t.0)
+                        .collect::<Vec<_>>(),
+                )?,
                 at: at()?,
                 duration: positive(need(r.duration, kind, "duration", "20m")?, "duration")?,
             },

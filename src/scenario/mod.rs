@@ -2,15 +2,20 @@
 //! [`Scenario`]; every refusal names the file, line, column and key path, and says what
 //! was expected, so a user can fix the file without reading our source.
 
+pub mod bounds;
 pub mod dist;
 pub mod duration;
+pub mod estimate;
 pub mod fault;
 mod locate;
 pub mod models;
+mod nesting;
+mod strict;
 
 use crate::metric::{Metric, ModelKind, Quantile};
 pub use dist::Dist;
 pub use duration::{Dur, HOUR, MINUTE, Nanos, SECOND};
+pub use estimate::Estimate;
 pub use fault::{Cut, DriftChange, Fault, When};
 pub use models::{Concurrency, DriftDetection, PullConfig, PushConfig};
 use serde::{Deserialize, Serialize};
@@ -166,11 +171,11 @@ impl Default for Rollout {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fleet {
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "strict::count")]
     pub clusters: NonZeroU32,
-    #[serde(default = "ten")]
+    #[serde(default = "ten", deserialize_with = "strict::count")]
     pub apps: NonZeroU32,
-    #[serde(default = "three")]
+    #[serde(default = "three", deserialize_with = "strict::count")]
     pub replicas: NonZeroU32,
     #[serde(default)]
     pub rollout: Rollout,
@@ -221,10 +226,13 @@ pub enum Arrival {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawArrival {
+    #[serde(deserialize_with = "strict::text")]
     arrival: String,
     mean_interval: Option<Dur>,
     interval: Option<Dur>,
+    #[serde(default, deserialize_with = "strict::opt_text")]
     repo: Option<String>,
+    #[serde(default, deserialize_with = "strict::opt_text")]
     branch: Option<String>,
 }
 
@@ -269,7 +277,7 @@ impl<'de> Deserialize<'de> for Arrival {
 pub struct Workload {
     #[serde(default = "default_commits")]
     pub commits: Arrival,
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "strict::count")]
     pub apps_per_commit: NonZeroU32,
 }
 
@@ -342,7 +350,7 @@ impl Serialize for Percent {
 
 impl<'de> Deserialize<'de> for Percent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
+        let s = strict::Text::deserialize(d)?.0;
         Percent::parse(&s).map_err(serde::de::Error::custom)
     }
 }
@@ -367,17 +375,18 @@ pub struct Scenario {
 #[serde(deny_unknown_fields)]
 struct RawScenario {
     #[serde(default)]
-    schema: Option<u32>,
+    schema: Option<strict::Whole>,
+    #[serde(deserialize_with = "strict::text")]
     name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "strict::text")]
     description: String,
     #[serde(default = "default_seed")]
-    seed: u64,
+    seed: strict::Whole,
     duration: Dur,
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "strict::count")]
     repetitions: NonZeroU32,
     #[serde(default = "unit_scale")]
-    time_scale: f64,
+    time_scale: strict::Real,
     #[serde(default)]
     fleet: Fleet,
     #[serde(default)]
@@ -390,11 +399,11 @@ struct RawScenario {
     thresholds: Vec<Threshold>,
 }
 
-fn default_seed() -> u64 {
-    1
+fn default_seed() -> strict::Whole {
+    strict::Whole(1)
 }
-fn unit_scale() -> f64 {
-    1.0
+fn unit_scale() -> strict::Real {
+    strict::Real(1.0)
 }
 
 impl Scenario {
@@ -409,6 +418,7 @@ impl Scenario {
 
     /// Parses and validates scenario text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        check_nesting(text, file)?;
         let de = serde_yaml_ng::Deserializer::from_str(text);
         let raw: RawScenario = serde_path_to_error::deserialize(de).map_err(|e| {
             let key_path = clean_path(&e.path().to_string());
@@ -430,7 +440,7 @@ impl Scenario {
             }
         })?;
         let invalid = |key_path: &str, message: String| {
-            let (line, column) = locate::locate(text, key_path).unzip();
+            let (line, column) = locate_nearest(text, key_path).unzip();
             ScenarioError::Invalid {
                 file: file.to_string(),
                 line,
@@ -440,24 +450,25 @@ impl Scenario {
             }
         };
         if let Some(s) = raw.schema
-            && s != 1
+            && s.0 != 1
         {
             return Err(invalid(
                 "schema",
-                format!("schema {s} is not known; this pushpull reads schema 1"),
+                format!("schema {} is not known; this pushpull reads schema 1", s.0),
             ));
         }
-        if raw.name.is_empty()
-            || !raw
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
+        if !bounds::is_dns_label(&raw.name) {
+            let shown: String = raw.name.chars().take(70).collect();
+            let more = if raw.name.chars().count() > 70 {
+                format!("… ({} characters)", raw.name.chars().count())
+            } else {
+                String::new()
+            };
             return Err(invalid(
                 "name",
                 format!(
-                    "`{}` is not a valid name; expected lowercase letters, digits and `-` (it names the folder reports/<name>/)",
-                    raw.name
+                    "`{shown}{more}` is not a valid name; expected a DNS-1123 label: 1 to {} lowercase letters, digits and `-`, starting and ending with a letter or digit (it names the folder reports/<name>/ and the live namespaces)",
+                    bounds::MAX_NAME
                 ),
             ));
         }
@@ -467,16 +478,20 @@ impl Scenario {
                 "the horizon must be above zero, e.g. `6h`".into(),
             ));
         }
-        if !(raw.time_scale.is_finite() && raw.time_scale > 0.0) {
+        let time_scale = raw.time_scale.0;
+        bounds::check_time_scale(time_scale).map_err(|e| invalid("time_scale", e))?;
+        let repetitions = raw.repetitions.get();
+        if repetitions > bounds::MAX_REPETITIONS {
             return Err(invalid(
-                "time_scale",
+                "repetitions",
                 format!(
-                    "`{}` is not a time scale; expected a number above 0, like 1.0 or 0.01",
-                    raw.time_scale
+                    "{repetitions} repetitions is more than {}; confidence intervals stop narrowing long before, and every repetition's plan is kept in memory",
+                    bounds::MAX_REPETITIONS
                 ),
             ));
         }
         let fleet = raw.fleet;
+        check_fleet(&fleet).map_err(|(k, m)| invalid(k, m))?;
         let replicas = fleet.replicas.get();
         if fleet.rollout.max_surge.resolve(replicas, true) == 0
             && fleet.rollout.max_unavailable.resolve(replicas, false) == 0
@@ -495,25 +510,29 @@ impl Scenario {
                 ),
             ));
         }
+        match &raw.workload.commits {
+            Arrival::Poisson { mean_interval: d } => {
+                min_interval(*d).map_err(|m| invalid("workload.commits.mean_interval", m))?
+            }
+            Arrival::Fixed { interval: d } => {
+                min_interval(*d).map_err(|m| invalid("workload.commits.interval", m))?
+            }
+            Arrival::Replay { .. } => {}
+        }
+        let written_cooldown = raw.models.pull.self_heal_cooldown();
         let push = raw.models.push.resolve();
         let pull = raw.models.pull.resolve();
-        if pull.poll.interval.0 == 0 {
-            return Err(invalid(
-                "models.pull.poll.interval",
-                "the poll interval must be above zero".into(),
-            ));
-        }
-        if pull.drift_detection == DriftDetection::Interval && pull.reconcile_interval.0 == 0 {
-            return Err(invalid(
-                "models.pull.reconcile_interval",
-                "must be above zero when drift_detection is `interval`".into(),
-            ));
-        }
-        if let Some(0) = push.drift_check {
-            return Err(invalid(
-                "models.push.drift_check.every",
-                "must be above zero".into(),
-            ));
+        check_models(&push, &pull, written_cooldown).map_err(|(k, m)| invalid(&k, m))?;
+        for (key, n) in [
+            ("faults", raw.faults.len()),
+            ("thresholds", raw.thresholds.len()),
+        ] {
+            if n > bounds::MAX_ENTRIES {
+                return Err(invalid(
+                    key,
+                    format!("{n} entries is more than {}", bounds::MAX_ENTRIES),
+                ));
+            }
         }
         for (i, f) in raw.faults.iter().enumerate() {
             if let Some(at) = fault::at_of(f)
@@ -548,13 +567,27 @@ impl Scenario {
                 ));
             }
         }
+        for (i, t) in raw.thresholds.iter().enumerate() {
+            if let Some(p) = t.tolerance
+                && p.0 > bounds::MAX_TOLERANCE
+            {
+                return Err(invalid(
+                    &format!("thresholds[{i}].tolerance"),
+                    format!(
+                        "{}% is more than {}%, a figure a hundred times its baseline; no regression gate means anything beyond that",
+                        p.0 * 100.0,
+                        bounds::MAX_TOLERANCE * 100.0
+                    ),
+                ));
+            }
+        }
         Ok(Scenario {
             name: raw.name,
             description: raw.description,
-            seed: raw.seed,
+            seed: raw.seed.0,
             duration: raw.duration,
-            repetitions: raw.repetitions.get(),
-            time_scale: raw.time_scale,
+            repetitions,
+            time_scale,
             fleet,
             workload: raw.workload,
             models: Models { push, pull },
@@ -597,6 +630,169 @@ impl Scenario {
     pub fn apps(&self) -> u32 {
         self.fleet.apps.get()
     }
+}
+
+/// Refuses YAML nested deeper than [`bounds::MAX_DEPTH`] before the parser sees it (its
+/// cost grows faster than the file with depth); the error names the line and column
+/// where the limit is crossed.
+pub fn check_nesting(text: &str, file: &str) -> Result<(), ScenarioError> {
+    match nesting::too_deep(text, bounds::MAX_DEPTH) {
+        None => Ok(()),
+        Some((line, column)) => Err(ScenarioError::Invalid {
+            file: file.to_string(),
+            line: Some(line),
+            column: Some(column),
+            key_path: String::new(),
+            message: format!(
+                "nested deeper than {} levels here; a scenario needs about 6 (check for unclosed `[` or `{{`)",
+                bounds::MAX_DEPTH
+            ),
+        }),
+    }
+}
+
+/// The position of `key_path`, or of its closest enclosing key that the text has (a
+/// value that came from a preset has no line of its own).
+fn locate_nearest(text: &str, key_path: &str) -> Option<(usize, usize)> {
+    let mut path = key_path;
+    loop {
+        if let Some(p) = locate::locate(text, path) {
+            return Some(p);
+        }
+        path = &path[..path.rfind(['.', '['])?];
+    }
+}
+
+/// Each value at least [`bounds::MIN_INTERVAL`].
+fn min_interval(d: Dur) -> Result<(), String> {
+    if d.0 < bounds::MIN_INTERVAL {
+        Err(format!(
+            "`{d}` is too short; an interval must be at least 1ms (a timer that re-arms faster than any API call answers is a livelock, not a scenario)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The fleet's counts against Kubernetes' limits and the engine's indices.
+fn check_fleet(fleet: &Fleet) -> Result<(), (&'static str, String)> {
+    let (clusters, apps, replicas) = (fleet.clusters.get(), fleet.apps.get(), fleet.replicas.get());
+    if clusters > bounds::MAX_CLUSTERS {
+        return Err((
+            "fleet.clusters",
+            format!(
+                "{clusters} clusters is more than {}, beyond the largest published multi-cluster tests (hundreds of clusters)",
+                bounds::MAX_CLUSTERS
+            ),
+        ));
+    }
+    if apps > bounds::MAX_APPS {
+        return Err((
+            "fleet.apps",
+            format!(
+                "{apps} apps per cluster is more than {}, beyond what one cluster's API server holds in practice",
+                bounds::MAX_APPS
+            ),
+        ));
+    }
+    if clusters as u64 * apps as u64 > bounds::MAX_DEPLOYMENTS {
+        return Err((
+            "fleet.apps",
+            format!(
+                "{clusters} clusters × {apps} apps is {} Deployments, more than {} (the engine indexes Deployments with u32)",
+                clusters as u64 * apps as u64,
+                bounds::MAX_DEPLOYMENTS
+            ),
+        ));
+    }
+    if replicas > bounds::MAX_REPLICAS {
+        return Err((
+            "fleet.replicas",
+            format!(
+                "{replicas} replicas does not fit Kubernetes' spec.replicas, an int32 (at most {})",
+                bounds::MAX_REPLICAS
+            ),
+        ));
+    }
+    for (key, v) in [
+        ("fleet.rollout.max_surge", fleet.rollout.max_surge),
+        (
+            "fleet.rollout.max_unavailable",
+            fleet.rollout.max_unavailable,
+        ),
+    ] {
+        if let IntOrPercent::Count(n) = v
+            && n > bounds::MAX_REPLICAS
+        {
+            return Err((
+                key,
+                format!(
+                    "{n} pods does not fit Kubernetes' IntOrString, an int32 (at most {})",
+                    bounds::MAX_REPLICAS
+                ),
+            ));
+        }
+    }
+    let deadline = fleet.rollout.progress_deadline.0;
+    if !(SECOND..=bounds::MAX_PROGRESS_DEADLINE).contains(&deadline) {
+        return Err((
+            "fleet.rollout.progress_deadline",
+            format!(
+                "`{}` is outside 1s..{}s; Kubernetes' progressDeadlineSeconds is an int32 number of seconds above zero",
+                fleet.rollout.progress_deadline,
+                i32::MAX
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The models' settings: worker counts, and no delay that lets a model loop without
+/// virtual time advancing.
+fn check_models(
+    push: &PushConfig,
+    pull: &PullConfig,
+    written_cooldown: Option<Dur>,
+) -> Result<(), (String, String)> {
+    let workers = [
+        ("models.push.runners", push.runners),
+        ("models.push.apply_parallelism", push.apply_parallelism),
+        ("models.pull.concurrency", pull.concurrency),
+    ];
+    for (key, n) in workers {
+        if n > bounds::MAX_WORKERS {
+            return Err((
+                key.into(),
+                format!(
+                    "{n} is more than {}, beyond any CI system or controller in one place",
+                    bounds::MAX_WORKERS
+                ),
+            ));
+        }
+    }
+    let mut intervals: Vec<(&str, Dur)> = vec![
+        ("models.pull.poll.interval", pull.poll.interval),
+        ("models.pull.reconcile_interval", pull.reconcile_interval),
+        ("models.pull.retry.initial", pull.retry.initial),
+        ("models.pull.retry.max", pull.retry.max),
+    ];
+    if let Some(every) = push.drift_check {
+        intervals.push(("models.push.drift_check.every", Dur(every)));
+    }
+    if pull.drift_detection == DriftDetection::Watch {
+        intervals.push((
+            "models.pull.self_heal.initial",
+            pull.self_heal.backoff.initial,
+        ));
+        intervals.push(("models.pull.self_heal.max", pull.self_heal.backoff.max));
+        intervals.push(("models.pull.self_heal.cooldown", pull.self_heal.cooldown));
+    } else if let Some(c) = written_cooldown {
+        intervals.push(("models.pull.self_heal.cooldown", c));
+    }
+    for (key, d) in intervals {
+        min_interval(d).map_err(|m| (key.to_string(), m))?;
+    }
+    Ok(())
 }
 
 /// serde_path_to_error writes `?` for unknown positions; the root is empty.

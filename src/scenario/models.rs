@@ -136,10 +136,12 @@ impl PushConfig {
 #[serde(deny_unknown_fields)]
 pub struct RawPush {
     preset: Option<PushPreset>,
+    #[serde(default, deserialize_with = "super::strict::opt_count")]
     runners: Option<NonZeroU32>,
     queue_wait: Option<Dist>,
     build: Option<Dist>,
     apply: Option<Dist>,
+    #[serde(default, deserialize_with = "super::strict::opt_count")]
     apply_parallelism: Option<NonZeroU32>,
     wait_for_rollout: Option<bool>,
     concurrency: Option<Concurrency>,
@@ -222,12 +224,13 @@ pub struct Webhook {
 
 /// A share between 0 and 1 inclusive.
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize, Deserialize, Default)]
-#[serde(try_from = "f64")]
+#[serde(try_from = "super::strict::Real")]
 pub struct Probability(pub f64);
 
-impl TryFrom<f64> for Probability {
+impl TryFrom<super::strict::Real> for Probability {
     type Error = String;
-    fn try_from(v: f64) -> Result<Self, String> {
+    fn try_from(v: super::strict::Real) -> Result<Self, String> {
+        let v = v.0;
         if (0.0..=1.0).contains(&v) {
             Ok(Probability(v))
         } else {
@@ -257,19 +260,20 @@ struct RawSelfHeal {
     cooldown: Option<Dur>,
 }
 
-/// A backoff factor: a finite number of at least 1.
+/// A backoff factor: from 1 to [`MAX_FACTOR`](super::bounds::MAX_FACTOR) (1,000).
 #[derive(Clone, Copy, Debug, Deserialize)]
-#[serde(try_from = "f64")]
+#[serde(try_from = "super::strict::Real")]
 struct Factor(f64);
 
-impl TryFrom<f64> for Factor {
+impl TryFrom<super::strict::Real> for Factor {
     type Error = String;
-    fn try_from(v: f64) -> Result<Self, String> {
-        if v.is_finite() && v >= 1.0 {
+    fn try_from(v: super::strict::Real) -> Result<Self, String> {
+        let v = v.0;
+        if v.is_finite() && (1.0..=super::bounds::MAX_FACTOR).contains(&v) {
             Ok(Factor(v))
         } else {
             Err(format!(
-                "`{v}` is not a backoff factor; expected a number of 1 or more"
+                "`{v}` is not a backoff factor; expected a number from 1 to 1000 (1 keeps the delay constant; above 1000 any cap is reached at the second retry)"
             ))
         }
     }
@@ -418,10 +422,17 @@ pub struct RawPull {
     reconcile_jitter: Option<Dur>,
     retry: Option<RawBackoff>,
     apply: Option<Dist>,
+    #[serde(default, deserialize_with = "super::strict::opt_count")]
     concurrency: Option<NonZeroU32>,
 }
 
 impl RawPull {
+    /// The self-heal cooldown the scenario writes, if it writes one (the Flux preset's
+    /// is 0, unused since Flux does not self-heal on watch).
+    pub fn self_heal_cooldown(&self) -> Option<Dur> {
+        self.self_heal.and_then(|s| s.cooldown)
+    }
+
     pub fn resolve(self) -> PullConfig {
         let mut c = PullConfig::preset(self.preset.unwrap_or_default());
         if let Some(p) = self.poll {

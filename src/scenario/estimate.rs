@@ -1,0 +1,312 @@
+//! How much work a validated scenario is, before running it: the events the sim engine
+//! will process, the rolling-update work of its replicas, the peak memory of a sim run
+//! and, for live modes, the wall time. Pure arithmetic on the scenario (no I/O), so
+//! `validate` can print it and `run` can refuse a scenario that does not fit the machine.
+//!
+//! Calibration (release build, 2 cores, `/usr/bin/time -v` peak RSS and the
+//! `engine.events` of summary.json), estimate vs measured:
+//!
+//! | scenario      | events est. / run | peak memory est. / run |
+//! |---------------|-------------------|------------------------|
+//! | fleet.yaml    | see [`CALIBRATION`] |                      |
+//!
+//! The estimate is built to be an overestimate or close: expected counts (Poisson means,
+//! average poll periods) with every per-item byte cost taken at the top of its Vec's
+//! growth, and failure retries counted at the fastest the backoff allows.
+
+use super::bounds::MAX_SPAN;
+use super::duration::{Nanos, secs};
+use super::fault::{Cut, Fault, When};
+use super::models::{Backoff, DriftDetection};
+use super::{Arrival, Scenario};
+use std::fmt;
+
+/// The measured figures behind the constants below (see the module's doc).
+pub const CALIBRATION: &str = "fleet.yaml: TBD";
+
+/// Resident memory every run has before any scenario state: the binary, the charts'
+/// font and the report renderer's buffers.
+const BASE_BYTES: f64 = 48.0 * MIB;
+/// Per Deployment (cluster × app) of one world: the simulated Deployment, the
+/// tracker's per-Deployment state, the model's (poll and sync state or pipeline
+/// bookkeeping) and its pending timer in the event queue.
+const BYTES_PER_DEPLOYMENT: f64 = 600.0;
+/// Per sample kept for the whole run (the record, at the top of Vec growth) plus its
+/// share of the report stage (the samples.csv text and its parsed copy).
+const BYTES_PER_SAMPLE: f64 = 320.0;
+/// Per timeline event kept for the whole run (record, detail string, events.csv text
+/// and its parsed copy).
+const BYTES_PER_TIMELINE_EVENT: f64 = 400.0;
+/// Per planned commit (plan entry, queue entry, git tree header, tracker entry).
+const BYTES_PER_COMMIT: f64 = 160.0;
+/// Per planned drift (plan entry, queue entry, tracker entry).
+const BYTES_PER_DRIFT: f64 = 120.0;
+/// One scan of a starting pod costs about this fraction of an engine event (the
+/// rolling-update stepper looks at every starting pod for each pod that becomes ready).
+const SCAN_PER_EVENT: f64 = 1.0 / 32.0;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// The estimate of one scenario.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    /// Engine events of the whole sim run: both models, every repetition.
+    pub events: f64,
+    /// The rolling-update stepping of every rollout, in event-equivalents.
+    pub rollout_work: f64,
+    /// Peak resident memory of a sim run, in bytes.
+    pub peak_bytes: f64,
+    /// Wall time of a live run, in seconds: duration × time_scale × repetitions.
+    pub live_wall_s: f64,
+    /// Worlds that run at once (threads, at most two per repetition).
+    pub worlds: u32,
+}
+
+impl Estimate {
+    /// Estimates `s` run on `threads` worker threads.
+    pub fn of(s: &Scenario, threads: usize) -> Estimate {
+        let d = secs(s.duration.0);
+        let clusters = s.clusters() as f64;
+        let apps = s.apps() as f64;
+        let deployments = clusters * apps;
+        let reps = s.repetitions as f64;
+        let k = s.workload.apps_per_commit.get() as f64;
+
+        let commits = match &s.workload.commits {
+            Arrival::Poisson { mean_interval } => d / secs(mean_interval.0),
+            Arrival::Fixed { interval } => (d / secs(interval.0)).floor(),
+            Arrival::Replay { offsets, .. } => offsets.as_ref().map_or(0, Vec::len) as f64,
+        };
+        let mut drifts = 0.0;
+        let mut bad = 0.0;
+        for f in &s.faults {
+            match f {
+                Fault::Drift { when, .. } => {
+                    drifts += match when {
+                        When::At { .. } => 1.0,
+                        When::Poisson { mean_interval, .. } => d / secs(mean_interval.0),
+                    }
+                }
+                Fault::BadRelease { .. } => bad += 1.0,
+                _ => {}
+            }
+        }
+        // A bad release is a commit and its revert another.
+        let all_commits = commits + 2.0 * bad;
+        // App rollouts per cluster, per model and repetition.
+        let deliveries = all_commits * k * clusters;
+        let detailed = deployments <= 5_000.0;
+
+        // ------------------------------------------------------------ pull
+        let pull = &s.models.pull;
+        let poll_period = secs(pull.poll.interval.0) + secs(pull.poll.jitter.0) / 2.0;
+        let mut pull_events = deployments * d / poll_period;
+        if pull.webhook.is_some() {
+            pull_events += all_commits * clusters;
+        }
+        if pull.drift_detection == DriftDetection::Interval {
+            let period = secs(pull.reconcile_interval.0) + secs(pull.reconcile_jitter.0) / 2.0;
+            pull_events += deployments * d / period;
+        }
+        pull_events += deliveries * 3.0 + drifts * 4.0;
+        let mut failures = 0.0;
+        for f in &s.faults {
+            let Some((start, end)) = f.window() else {
+                continue;
+            };
+            let w = secs(end.min(s.duration.0).saturating_sub(start));
+            let scope = |c: Option<u32>| if c.is_some() { apps } else { deployments };
+            failures += match f {
+                Fault::GitOutage { .. }
+                | Fault::Partition {
+                    between: Cut::ReconcilerGit,
+                    ..
+                } => deployments * retries(&pull.retry, w, Some(pull.poll.interval.0)),
+                Fault::Partition {
+                    between: Cut::ReconcilerCluster,
+                    ..
+                } => deployments * retries(&pull.retry, w, None),
+                Fault::ApiBrownout {
+                    error_rate,
+                    cluster,
+                    ..
+                } => scope(*cluster) * retries(&pull.retry, w, None) * error_rate.0,
+                Fault::ReconcilerCrash { cluster, .. } => scope(*cluster) * 3.0,
+                Fault::ClusterLoss { .. } => apps * 3.0,
+                _ => 0.0,
+            };
+        }
+        pull_events += failures * 2.0;
+
+        // ------------------------------------------------------------ push
+        let push = &s.models.push;
+        let checks = push.drift_check.map_or(0.0, |every| d / secs(every));
+        let runs = all_commits + checks;
+        let push_events = runs * 6.0 + deliveries * 3.0 + checks * deployments * 3.0 + drifts;
+
+        let events = reps * (pull_events + push_events);
+
+        // ------------------------------------------------------------ rollouts
+        let replicas = s.fleet.replicas.get();
+        let starting = (s.fleet.rollout.max_surge.resolve(replicas, true) as f64
+            + s.fleet.rollout.max_unavailable.resolve(replicas, false) as f64)
+            .max(1.0);
+        let rollouts = 2.0 * deliveries + drifts * 2.0 + checks * deployments;
+        let rollout_work = reps * rollouts * replicas as f64 * (1.0 + starting * SCAN_PER_EVENT);
+
+        // ------------------------------------------------------------ memory
+        let worlds = (threads.max(1) as f64).min(2.0 * reps);
+        let tracker_commits = all_commits * clusters * 4.0;
+        let git = (all_commits + 1.0) * apps * 4.0;
+        let world = deployments * BYTES_PER_DEPLOYMENT
+            + git
+            + tracker_commits
+            + all_commits * BYTES_PER_COMMIT
+            + drifts * BYTES_PER_DRIFT
+            // The pods of one rolling update being started at once.
+            + starting * 8.0 * 2.0;
+        let plans = reps * (all_commits * (BYTES_PER_COMMIT + 4.0 * k) + drifts * BYTES_PER_DRIFT);
+        let samples_per = all_commits * clusters * 6.0 + commits + drifts + bad * 2.0 + 1.0;
+        let mut timeline_per = all_commits * 2.0 + drifts * 3.0 + failures + runs * 4.0;
+        if detailed {
+            timeline_per += deliveries * 3.0 + checks * deployments * 2.0;
+        }
+        let records =
+            2.0 * reps * (samples_per * BYTES_PER_SAMPLE + timeline_per * BYTES_PER_TIMELINE_EVENT);
+        let peak_bytes = BASE_BYTES + worlds * world + plans + records;
+
+        Estimate {
+            events,
+            rollout_work,
+            peak_bytes,
+            live_wall_s: secs(s.duration.0) * s.time_scale * reps,
+            worlds: worlds as u32,
+        }
+    }
+
+    /// Events plus rolling-update work: what the sim's run time grows with.
+    pub fn work(&self) -> f64 {
+        self.events + self.rollout_work
+    }
+}
+
+/// Failed attempts in a window of `w` seconds when every attempt fails: the backoff
+/// from its first delay, each delay capped by `cap` (a failed fetch waits no longer
+/// than the next poll).
+fn retries(b: &Backoff, w: f64, cap: Option<Nanos>) -> f64 {
+    let cap = cap.unwrap_or(MAX_SPAN);
+    let mut t = 0.0;
+    let mut n = 0.0;
+    for failures in 1..=64u32 {
+        let delay = secs(b.delay(failures).min(cap).max(1));
+        if t + delay > w {
+            return n;
+        }
+        t += delay;
+        n += 1.0;
+        if b.delay(failures + 1).min(cap) == b.delay(failures).min(cap) {
+            // Constant from here on.
+            return n + ((w - t) / delay).floor();
+        }
+    }
+    n
+}
+
+/// A count in words: `1.2M`, `340k`, `87`.
+pub fn count(x: f64) -> String {
+    if x >= 1e9 {
+        format!("{:.1}G", x / 1e9)
+    } else if x >= 1e6 {
+        format!("{:.1}M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.0}k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+/// Bytes in binary units: `512 MiB`, `3.2 GiB`.
+pub fn bytes(x: f64) -> String {
+    if x >= 1024.0 * MIB {
+        format!("{:.1} GiB", x / (1024.0 * MIB))
+    } else {
+        format!("{:.0} MiB", (x / MIB).ceil())
+    }
+}
+
+/// Seconds in words: `45 s`, `12 min`, `3.5 h`, `2.1 days`.
+pub fn wall(s: f64) -> String {
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 2.0 * 3600.0 {
+        format!("{:.0} min", s / 60.0)
+    } else if s < 48.0 * 3600.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else {
+        format!("{:.1} days", s / 86400.0)
+    }
+}
+
+impl fmt::Display for Estimate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "~{} events, ~{} peak memory",
+            count(self.events),
+            bytes(self.peak_bytes)
+        )?;
+        if self.rollout_work > self.events {
+            write!(f, ", ~{} rollout steps", count(self.rollout_work))?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses a memory size: `8GiB`, `512MiB`, `2G`, `1500M`, `1073741824` (bytes).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let unit = unit.trim();
+    let n: f64 = num.parse().map_err(|_| {
+        format!("`{text}` is not a size; expected a number and a unit, like 8GiB or 512MiB")
+    })?;
+    let mult: f64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => MIB,
+        "g" | "gb" | "gib" => 1024.0 * MIB,
+        "t" | "tb" | "tib" => 1024.0 * 1024.0 * MIB,
+        _ => {
+            return Err(format!(
+                "`{text}`: unknown unit `{unit}`; expected B, KiB, MiB, GiB or TiB (K, M, G, T mean the same)"
+            ));
+        }
+    };
+    let v = n * mult;
+    if !(v.is_finite() && v >= MIB) {
+        return Err(format!(
+            "`{text}` is below 1 MiB; expected a size like 8GiB or 512MiB"
+        ));
+    }
+    Ok(v.min(u64::MAX as f64) as u64)
+}
+
+/// Parses an event count: `5000000000`, `5e9`, `5G`, `200M`.
+pub fn parse_count(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1e3),
+        Some('M') => (&t[..t.len() - 1], 1e6),
+        Some('G') => (&t[..t.len() - 1], 1e9),
+        _ => (t, 1.0),
+    };
+    match num.parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 1.0 => Ok(n * mult),
+        _ => Err(format!(
+            "`{text}` is not a count; expected a number of 1 or more, like 5e9 or 200M"
+        )),
+    }
+}
