@@ -4,7 +4,7 @@
 
 use crate::measure::summary::Summary;
 use crate::report::{self, RunInfo};
-use crate::scenario::Scenario;
+use crate::scenario::{Estimate, Scenario};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -118,6 +118,21 @@ pub struct SweepArgs {
     /// Worker threads for repetitions (default: every core).
     #[arg(long)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+}
+
+/// The budgets a run must fit before it starts.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct BudgetArgs {
+    /// Refuse a scenario whose estimated peak memory exceeds SIZE (e.g. 8GiB, 512MiB;
+    /// default: half of physical memory, or 4GiB where it cannot be read).
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<String>,
+    /// Refuse a sim run whose estimated work (engine events plus rolling-update steps)
+    /// exceeds N (e.g. 5e9, 200M; default 1e10, about ten minutes of one core).
+    #[arg(long, value_name = "N")]
+    pub max_events: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -161,8 +176,9 @@ pub struct RunArgs {
     /// Override the scenario's number of repetitions.
     #[arg(long)]
     pub repetitions: Option<u32>,
-    /// Override the scenario's time_scale (live modes: every model delay is multiplied by
-    /// it; --mode kind and kubeconfig need 1, as a real cluster runs in real time).
+    /// Override the scenario's time_scale, from 0.001 to 1 (live modes: every model delay
+    /// is multiplied by it; --mode kind and kubeconfig need 1, as a real cluster runs in
+    /// real time).
     #[arg(long, value_name = "FACTOR")]
     pub time_scale: Option<f64>,
     /// What to print: a table (text) or summary.json (json).
@@ -171,6 +187,8 @@ pub struct RunArgs {
     /// Worker threads for repetitions (default: every core).
     #[arg(long)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
 }
 
 /// A failure with the exit code it maps to.
@@ -229,6 +247,8 @@ fn resolve_replay(s: &mut Scenario, file: &std::path::Path) -> Result<(), String
 
 fn validate(paths: &[PathBuf]) -> Result<ExitCode, Failure> {
     let mut failed = 0;
+    let workers = threads(None);
+    let budget = Budget::resolve(&BudgetArgs::default())?;
     for p in paths {
         match Scenario::load(p)
             .map_err(|e| e.to_string())
@@ -236,15 +256,26 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode, Failure> {
                 resolve_replay(&mut s, p).map_err(|e| format!("{}: {e}", p.display()))?;
                 Ok(s)
             }) {
-            Ok(s) => println!(
-                "{}: ok ({}, {} cluster(s) × {} apps, {}, {} fault(s))",
-                p.display(),
-                s.name,
-                s.clusters(),
-                s.apps(),
-                s.duration,
-                s.faults.len()
-            ),
+            Ok(s) => {
+                let est = Estimate::of(&s, workers);
+                println!(
+                    "{}: ok ({}, {} cluster(s) × {} apps, {}, {} fault(s)); sim: {}; live modes: ~{} of wall time",
+                    p.display(),
+                    s.name,
+                    s.clusters(),
+                    s.apps(),
+                    s.duration,
+                    s.faults.len(),
+                    est,
+                    crate::scenario::estimate::wall(est.live_wall_s),
+                );
+                if let Err(why) = budget.check(&est, true) {
+                    eprintln!(
+                        "warning: {}: `pushpull run` will refuse it on this machine: {why}",
+                        p.display()
+                    );
+                }
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 failed += 1;
@@ -256,6 +287,133 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode, Failure> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The memory and work a run may take, from `--max-memory` and `--max-events`.
+struct Budget {
+    memory: f64,
+    /// Where the memory budget came from, for messages.
+    memory_from: String,
+    work: f64,
+}
+
+/// The default work budget: 10^10 event-equivalents, about ten minutes of one core.
+const DEFAULT_MAX_EVENTS: f64 = 1e10;
+
+impl Budget {
+    fn resolve(args: &BudgetArgs) -> Result<Budget, Failure> {
+        use crate::scenario::estimate::{bytes, parse_count, parse_size};
+        let (memory, memory_from) = match &args.max_memory {
+            Some(t) => {
+                let v =
+                    parse_size(t).map_err(|e| Failure::bad_input(format!("--max-memory {e}")))?;
+                (v as f64, "--max-memory".to_string())
+            }
+            None => match physical_memory() {
+                Some(total) => (
+                    total as f64 / 2.0,
+                    format!("half of this machine's {}", bytes(total as f64)),
+                ),
+                None => (
+                    4.0 * 1024.0 * 1024.0 * 1024.0,
+                    "a fixed 4 GiB, as physical memory cannot be read here (/proc/meminfo)"
+                        .to_string(),
+                ),
+            },
+        };
+        let work = match &args.max_events {
+            Some(t) => {
+                parse_count(t).map_err(|e| Failure::bad_input(format!("--max-events {e}")))?
+            }
+            None => DEFAULT_MAX_EVENTS,
+        };
+        Ok(Budget {
+            memory,
+            memory_from,
+            work,
+        })
+    }
+
+    /// Whether `est` fits; `sim` also checks the work budget (a live run is bounded by
+    /// its wall time instead).
+    fn check(&self, est: &Estimate, sim: bool) -> Result<(), String> {
+        use crate::scenario::estimate::{bytes, count};
+        if est.peak_bytes > self.memory {
+            return Err(format!(
+                "its estimated peak memory is {} ({}), over the budget of {} ({}); raise it with --max-memory SIZE (e.g. --max-memory {}) or make the scenario smaller (fewer repetitions, clusters or apps, or longer intervals)",
+                bytes(est.peak_bytes),
+                est,
+                bytes(self.memory),
+                self.memory_from,
+                bytes((est.peak_bytes * 1.25).max(self.memory)).replace(' ', ""),
+            ));
+        }
+        if sim && est.work() > self.work {
+            return Err(format!(
+                "its estimated work is {} events and rolling-update steps ({}), over the budget of {}; raise it with --max-events N (e.g. --max-events {:.0e}) or make the scenario smaller (fewer replicas, repetitions, clusters or apps, or longer intervals)",
+                count(est.work()),
+                est,
+                count(self.work),
+                (est.work() * 1.25).ceil(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Physical memory in bytes from /proc/meminfo (Linux); None elsewhere.
+fn physical_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// Refuses a scenario over the budget and warns before a long live run.
+fn admit(
+    s: &Scenario,
+    file: &std::path::Path,
+    budget: &Budget,
+    workers: usize,
+    live: Option<&str>,
+) -> Result<(), Failure> {
+    let est = Estimate::of(s, workers);
+    budget.check(&est, live.is_none()).map_err(|why| {
+        Failure::bad_input(format!(
+            "{}: {} is too big to run: {why}",
+            file.display(),
+            s.name
+        ))
+    })?;
+    if let Some(mode) = live
+        && est.live_wall_s > 600.0
+    {
+        eprintln!(
+            "warning: {}: this --mode {mode} run will take about {} of wall time ({} × time_scale {} × {} repetition(s)); Ctrl-C stops it and keeps the repetitions so far",
+            file.display(),
+            crate::scenario::estimate::wall(est.live_wall_s),
+            s.duration,
+            s.time_scale,
+            s.repetitions
+        );
+    }
+    Ok(())
+}
+
+/// `--repetitions` and `--time-scale` within the scenario format's bounds.
+fn check_overrides(repetitions: Option<u32>, time_scale: Option<f64>) -> Result<(), Failure> {
+    use crate::scenario::bounds::{MAX_REPETITIONS, check_time_scale};
+    if let Some(r) = repetitions
+        && !(1..=MAX_REPETITIONS).contains(&r)
+    {
+        return Err(Failure::bad_input(format!(
+            "--repetitions {r}: must be from 1 to {MAX_REPETITIONS} (confidence intervals stop narrowing long before, and every repetition's plan is kept in memory)"
+        )));
+    }
+    if let Some(x) = time_scale {
+        check_time_scale(x).map_err(|e| Failure::bad_input(format!("--time-scale {e}")))?;
+    }
+    Ok(())
 }
 
 fn threads(asked: Option<usize>) -> usize {
@@ -488,9 +646,8 @@ fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
 }
 
 fn sweep(args: SweepArgs) -> Result<ExitCode, Failure> {
-    if args.repetitions == Some(0) {
-        return Err(Failure::bad_input("--repetitions must be at least 1"));
-    }
+    check_overrides(args.repetitions, None)?;
+    let budget = Budget::resolve(&args.budget)?;
     let text = std::fs::read_to_string(&args.scenario).map_err(|e| {
         Failure::bad_input(format!(
             "cannot read scenario {}: {e}",
@@ -512,8 +669,7 @@ fn sweep(args: SweepArgs) -> Result<ExitCode, Failure> {
         .map(|v| v.scenario.name.clone())
         .unwrap_or_default();
     let root = args.out.join(&name).join("sweep");
-    let mut rows = Vec::new();
-    let mut breached = false;
+    // Every variant must fit the budget before the first one runs.
     for v in &mut variants {
         if let Some(seed) = args.seed {
             v.scenario.seed = seed;
@@ -521,6 +677,17 @@ fn sweep(args: SweepArgs) -> Result<ExitCode, Failure> {
         if let Some(r) = args.repetitions {
             v.scenario.repetitions = r;
         }
+        admit(
+            &v.scenario,
+            &PathBuf::from(format!("{file} [{}]", v.label)),
+            &budget,
+            threads,
+            None,
+        )?;
+    }
+    let mut rows = Vec::new();
+    let mut breached = false;
+    for v in &mut variants {
         let done = execute(&v.scenario, &file, &root.join(&v.slug), threads)?;
         breached |= !done.summary.thresholds_ok();
         rows.push((v.label.clone(), v.slug.clone(), done.summary));
@@ -593,16 +760,15 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     if let Some(target) = &live {
         crate::live::preflight(target).map_err(live_failure)?;
     }
-    if args.repetitions == Some(0) {
-        return Err(Failure::bad_input("--repetitions must be at least 1"));
-    }
-    if let Some(x) = args.time_scale
-        && !(x.is_finite() && x > 0.0)
-    {
-        return Err(Failure::bad_input(format!(
-            "--time-scale {x}: must be a positive number such as 1 or 0.01"
-        )));
-    }
+    check_overrides(args.repetitions, args.time_scale)?;
+    let budget = Budget::resolve(&args.budget)?;
+    let workers = threads(args.threads);
+    let mode_name = match args.mode {
+        Mode::Sim => None,
+        Mode::Emulated => Some("emulated"),
+        Mode::Kind => Some("kind"),
+        Mode::Kubeconfig => Some("kubeconfig"),
+    };
     // Validate every file before running any, so a typo in the third file does not
     // surface after the first two ran for minutes.
     let mut scenarios = Vec::new();
@@ -621,6 +787,7 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             crate::live::check_time_scale(&s, target)
                 .map_err(|e| Failure::bad_input(format!("{}: {e}", p.display())))?;
         }
+        admit(&s, p, &budget, workers, mode_name)?;
         scenarios.push((p.clone(), s));
     }
     let threads = threads(args.threads);

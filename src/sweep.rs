@@ -83,6 +83,20 @@ pub struct Variant {
 /// Every combination of the axes' values applied to the scenario text, in order (the
 /// last axis varies fastest).
 pub fn variants(text: &str, file: &str, axes: &[Axis]) -> Result<Vec<Variant>, SweepError> {
+    crate::scenario::check_nesting(text, file).map_err(|source| SweepError::Invalid {
+        variant: "(the file itself)".into(),
+        source: Box::new(source),
+    })?;
+    for axis in axes {
+        for v in &axis.values {
+            crate::scenario::check_nesting(v, &format!("--set {}", axis.key)).map_err(
+                |source| SweepError::Invalid {
+                    variant: format!("{}={v}", axis.key),
+                    source: Box::new(source),
+                },
+            )?;
+        }
+    }
     let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| SweepError::Document {
         file: file.into(),
         reason: e.to_string(),
@@ -239,6 +253,42 @@ mod tests {
         assert_eq!(v.len(), 2);
         assert!(v[0].scenario.models.pull.webhook.is_none());
         assert!(v[1].scenario.models.pull.webhook.is_some());
+    }
+
+    #[test]
+    fn deep_nesting_in_the_file_or_a_value_is_refused_before_parsing() {
+        let deep = format!(
+            "name: s\nduration: 1h\nfleet: {}{}\n",
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let e = variants(&deep, "s.yaml", &[Axis::parse("seed=1").unwrap()])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("s.yaml:3:") && e.contains("deeper than 64"),
+            "{e}"
+        );
+        let value = format!("fleet.clusters={}{}", "[".repeat(100), "]".repeat(100));
+        let e = variants(DOC, "s.yaml", &[Axis::parse(&value).unwrap()])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("deeper than 64"), "{e}");
+    }
+
+    #[test]
+    fn an_out_of_range_value_set_by_a_sweep_is_refused() {
+        let e = variants(
+            DOC,
+            "s.yaml",
+            &[Axis::parse("fleet.replicas=3,2147483648").unwrap()],
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("fleet.replicas") && e.contains("int32"), "{e}");
     }
 
     #[test]

@@ -310,3 +310,117 @@ pub fn parse_count(text: &str) -> Result<f64, String> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn shipped(name: &str) -> Scenario {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(format!("{name}.yaml"));
+        Scenario::load(&p).unwrap()
+    }
+
+    fn with(extra: &str) -> Scenario {
+        Scenario::parse(&format!("name: t\nduration: 24h\n{extra}"), "t.yaml").unwrap()
+    }
+
+    #[test]
+    fn events_grow_with_polls_commits_and_repetitions() {
+        let one = Estimate::of(&with(""), 1);
+        let three = Estimate::of(&with("repetitions: 3\n"), 1);
+        assert!((three.events / one.events - 3.0).abs() < 1e-9);
+        // 10 apps polled every 150 s on average for a day: 5,760 polls.
+        assert!(one.events > 5_760.0, "{}", one.events);
+        let big = Estimate::of(&with("fleet: { clusters: 100, apps: 100 }\n"), 1);
+        assert!(
+            big.events > 500.0 * one.events,
+            "{} vs {}",
+            big.events,
+            one.events
+        );
+    }
+
+    #[test]
+    fn memory_grows_with_the_fleet_and_the_threads_that_hold_a_world() {
+        let small = Estimate::of(&with(""), 1);
+        let fleet = Estimate::of(&with("fleet: { clusters: 1000, apps: 1000 }\n"), 1);
+        let two = Estimate::of(
+            &with("fleet: { clusters: 1000, apps: 1000 }\nrepetitions: 2\n"),
+            2,
+        );
+        assert!(fleet.peak_bytes > small.peak_bytes + 500.0 * MIB);
+        assert!(two.peak_bytes > 1.9 * (fleet.peak_bytes - BASE_BYTES));
+        assert_eq!(two.worlds, 2);
+    }
+
+    #[test]
+    fn issue_reproductions_are_over_a_default_budget() {
+        // Half of a 16 GiB machine.
+        let budget = 8.0 * 1024.0 * MIB;
+        let mem = |extra: &str| Estimate::of(&with(extra), 2).peak_bytes;
+        assert!(mem("fleet: { clusters: 10000, apps: 1000 }\n") > budget);
+        assert!(mem("workload:\n  commits: { arrival: poisson, mean_interval: 1ms }\n") > budget);
+        assert!(
+            mem(
+                "faults:\n  - { kind: drift, change: env, arrival: poisson, mean_interval: 1ms }\n"
+            ) > budget
+        );
+        let century = Scenario::parse("name: t\nduration: 100y\n", "t.yaml").unwrap();
+        assert!(Estimate::of(&century, 2).peak_bytes > budget);
+        let work = |extra: &str| Estimate::of(&with(extra), 2).work();
+        assert!(work("fleet: { replicas: 100000 }\n") > 1e10);
+        assert!(work("fleet: { replicas: 1000 }\n") < 1e10);
+    }
+
+    #[test]
+    fn shipped_scenarios_fit_a_small_machine() {
+        for name in [
+            "quickstart",
+            "fleet",
+            "fleet-xl",
+            "drift-storm",
+            "git-outage",
+        ] {
+            let e = Estimate::of(&shipped(name), 2);
+            assert!(e.peak_bytes < 4.0 * 1024.0 * MIB, "{name}: {e}");
+            assert!(e.work() < 1e10, "{name}: {e}");
+        }
+    }
+
+    #[test]
+    fn live_wall_time_is_duration_times_scale_times_repetitions() {
+        let e = Estimate::of(&shipped("quickstart-live"), 1);
+        assert!((e.live_wall_s - 3.0 * 3600.0 * 0.005).abs() < 1e-6);
+    }
+
+    #[test]
+    fn retries_follow_the_backoff_and_its_cap() {
+        let b = Backoff {
+            initial: super::super::Dur(5 * super::super::SECOND),
+            factor: 2.0,
+            max: super::super::Dur(180 * super::super::SECOND),
+        };
+        // 5+10+20+40+80 = 155 s, then 180 s each: 3600 s holds 5 + 19.
+        assert_eq!(retries(&b, 3600.0, None), 24.0);
+        // Capped at a 60 s poll: 5+10+20+40 = 75, then 60 each.
+        assert_eq!(
+            retries(&b, 3600.0, Some(60 * super::super::SECOND)),
+            4.0 + 58.0
+        );
+    }
+
+    #[test]
+    fn sizes_and_counts_parse_with_units() {
+        assert_eq!(parse_size("8GiB").unwrap(), 8 << 30);
+        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("2G").unwrap(), 2 << 30);
+        assert!(parse_size("12 parsecs").is_err());
+        assert!(parse_size("1").is_err());
+        assert_eq!(parse_count("5e9").unwrap(), 5e9);
+        assert_eq!(parse_count("200M").unwrap(), 2e8);
+        assert!(parse_count("0").is_err());
+    }
+}

@@ -211,3 +211,228 @@ fn expanded_scenario_serializes() {
     assert!(y.contains("\"preset\":\"argocd\""), "{y}");
     assert!(y.contains("\"drift_check\":\"none\""), "{y}");
 }
+
+/// The error for `extra` appended to a valid base, which must be located and name `key`.
+fn located(extra: &str, key: &str) -> String {
+    let e = err(&format!("{BASE}{extra}"));
+    assert!(e.starts_with("test.yaml:"), "not located: {e}");
+    assert!(
+        e.split(':')
+            .nth(1)
+            .is_some_and(|l| l.parse::<usize>().is_ok()),
+        "no line: {e}"
+    );
+    assert!(e.contains(key), "does not name {key}: {e}");
+    e
+}
+
+#[test]
+fn replicas_beyond_int32_are_refused_with_the_kubernetes_limit() {
+    let e = located("fleet:\n  replicas: 2147483648\n", "fleet.replicas");
+    assert!(e.starts_with("test.yaml:4:"), "{e}");
+    assert!(e.contains("int32") && e.contains("2147483647"), "{e}");
+    assert!(parse(&format!("{BASE}fleet:\n  replicas: 2147483647\n")).is_ok());
+    let e = located(
+        "fleet:\n  rollout:\n    max_surge: 2147483648\n",
+        "fleet.rollout.max_surge",
+    );
+    assert!(e.contains("int32"), "{e}");
+}
+
+#[test]
+fn fleet_and_repetition_counts_have_bounds_that_say_why() {
+    let e = located("fleet:\n  clusters: 100000\n", "fleet.clusters");
+    assert!(e.contains("10000"), "{e}");
+    let e = located("fleet:\n  apps: 1000000\n", "fleet.apps");
+    assert!(e.contains("100000"), "{e}");
+    let e = located("fleet:\n  clusters: 10000\n  apps: 10000\n", "fleet.apps");
+    assert!(e.contains("u32"), "{e}");
+    let e = located("repetitions: 100000\n", "repetitions");
+    assert!(e.contains("10000"), "{e}");
+    let e = located(
+        "models:\n  push:\n    runners: 100000\n",
+        "models.push.runners",
+    );
+    assert!(e.contains("10000"), "{e}");
+}
+
+#[test]
+fn floats_and_text_where_counts_belong_are_refused_with_the_line() {
+    for (extra, key) in [
+        ("fleet:\n  clusters: !!float 1\n", "fleet.clusters"),
+        ("fleet:\n  clusters: 1e9\n", "fleet.clusters"),
+        ("fleet:\n  apps: \"10\"\n", "fleet.apps"),
+        ("repetitions: 1e9\n", "repetitions"),
+        ("seed: \"7\"\n", "seed"),
+        ("time_scale: \"0.5\"\n", "time_scale"),
+        ("time_scale: true\n", "time_scale"),
+        (
+            "faults:\n  - { kind: api_brownout, at: 5m, duration: 1m, error_rate: \"0.3\" }\n",
+            "faults[0]",
+        ),
+    ] {
+        let e = located(extra, key);
+        assert!(
+            e.contains("floating-point") || e.contains("text") || e.contains("boolean"),
+            "{extra}: {e}"
+        );
+    }
+}
+
+#[test]
+fn a_name_is_a_dns_label_of_at_most_63_and_never_a_bool_or_number() {
+    for bad in ["name: true", "name: 123", "name: 1.5"] {
+        let e = err(&format!("{bad}\nduration: 1h\n"));
+        assert!(e.starts_with("test.yaml:1:") && e.contains("name"), "{e}");
+        assert!(e.contains("quote it"), "{e}");
+    }
+    let long = "a".repeat(300);
+    let e = err(&format!("name: {long}\nduration: 1h\n"));
+    assert!(e.starts_with("test.yaml:1:"), "{e}");
+    assert!(e.contains("63") && e.contains("300 characters"), "{e}");
+    for bad in ["-a", "a-", "A", "a_b"] {
+        let e = err(&format!("name: {bad}\nduration: 1h\n"));
+        assert!(e.contains("DNS-1123"), "{bad}: {e}");
+    }
+    assert!(parse(&format!("name: {}\nduration: 1h\n", "a".repeat(63))).is_ok());
+    assert!(parse("name: \"123\"\nduration: 1h\n").is_ok());
+}
+
+#[test]
+fn durations_over_a_hundred_years_are_refused_where_written() {
+    let e = err("name: t\nduration: 584y\n");
+    assert!(e.starts_with("test.yaml:2:"), "{e}");
+    assert!(e.contains("at most 100 years"), "{e}");
+    let e = err(
+        "name: t\nduration: 200days\nfaults:\n  - { kind: git_outage, at: 199days, duration: 584y }\n",
+    );
+    assert!(
+        e.starts_with("test.yaml:4:") && e.contains("100 years"),
+        "{e}"
+    );
+    let e = err(
+        "name: t\nduration: 200days\nfaults:\n  - { kind: bad_release, at: 199days, rollback_after: 584y }\n",
+    );
+    assert!(
+        e.starts_with("test.yaml:4:") && e.contains("100 years"),
+        "{e}"
+    );
+}
+
+#[test]
+fn time_scale_is_between_a_thousandth_and_one() {
+    for x in ["1e300", "1e-300", "1e12", "0.0001", "2"] {
+        let e = located(&format!("time_scale: {x}\n"), "time_scale");
+        assert!(e.contains("0.001..1"), "{x}: {e}");
+    }
+    assert!(parse(&format!("{BASE}time_scale: 0.005\n")).is_ok());
+}
+
+#[test]
+fn intervals_that_would_spin_the_engine_are_refused() {
+    for (extra, key) in [
+        (
+            "workload:\n  commits: { arrival: poisson, mean_interval: 1ns }\n",
+            "workload.commits.mean_interval",
+        ),
+        (
+            "workload:\n  commits: { arrival: fixed, interval: 10us }\n",
+            "workload.commits.interval",
+        ),
+        (
+            "faults:\n  - { kind: drift, change: env, arrival: poisson, mean_interval: 1ns }\n",
+            "faults[0]",
+        ),
+        (
+            "models:\n  push:\n    drift_check: { every: 1ns }\n",
+            "models.push.drift_check",
+        ),
+        (
+            "models:\n  pull:\n    retry: { initial: 0s, max: 0s }\n",
+            "models.pull.retry.initial",
+        ),
+        (
+            "models:\n  pull:\n    retry: { max: 0s }\n",
+            "models.pull.retry.max",
+        ),
+        (
+            "models:\n  pull:\n    self_heal: { initial: 0s }\n",
+            "models.pull.self_heal.initial",
+        ),
+        (
+            "models:\n  pull:\n    self_heal: { cooldown: 0s }\n",
+            "models.pull.self_heal.cooldown",
+        ),
+        (
+            "models:\n  pull:\n    preset: flux\n    self_heal: { cooldown: 0s }\n",
+            "models.pull.self_heal.cooldown",
+        ),
+        (
+            "models:\n  pull:\n    reconcile_interval: 0s\n",
+            "models.pull.reconcile_interval",
+        ),
+        (
+            "models:\n  pull:\n    poll: { interval: 1ns }\n",
+            "models.pull.poll.interval",
+        ),
+    ] {
+        let e = located(extra, key);
+        assert!(e.contains("1ms"), "{extra}: {e}");
+    }
+    // The Flux preset's cooldown of 0 is unused (Flux does not self-heal on watch).
+    assert!(parse(&format!("{BASE}models:\n  pull:\n    preset: flux\n")).is_ok());
+}
+
+#[test]
+fn progress_deadline_is_int32_seconds_above_zero() {
+    for d in ["0s", "500ms", "69y"] {
+        let e = located(
+            &format!("fleet:\n  rollout:\n    progress_deadline: {d}\n"),
+            "fleet.rollout.progress_deadline",
+        );
+        assert!(e.contains("int32"), "{d}: {e}");
+    }
+}
+
+#[test]
+fn backoff_factor_and_tolerance_have_upper_bounds() {
+    let e = located(
+        "models:\n  pull:\n    retry: { factor: 1e9 }\n",
+        "models.pull.retry",
+    );
+    assert!(e.contains("1000"), "{e}");
+    let e = located(
+        "thresholds:\n  - { model: pull, metric: deploy_latency, quantile: p95, max: 10m, tolerance: 1000000% }\n",
+        "thresholds[0].tolerance",
+    );
+    assert!(e.contains("10000%"), "{e}");
+}
+
+#[test]
+fn deep_yaml_nesting_is_refused_at_its_line_quickly() {
+    let n = 160_000;
+    let text = format!(
+        "name: t\nduration: 1h\nfleet:\n{}{}\n",
+        "[".repeat(n),
+        "]".repeat(n)
+    );
+    let t = std::time::Instant::now();
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(t.elapsed().as_millis() < 500, "{:?}", t.elapsed());
+    assert!(e.starts_with("test.yaml:4:"), "{e}");
+    assert!(e.contains("deeper than 64"), "{e}");
+}
+
+#[test]
+fn every_shipped_scenario_is_within_bounds() {
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"));
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|x| x == "yaml") {
+            Scenario::load(&p).unwrap_or_else(|e| panic!("{e}"));
+            n += 1;
+        }
+    }
+    assert!(n >= 10, "{n} scenarios");
+}
