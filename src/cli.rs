@@ -130,7 +130,7 @@ pub struct BudgetArgs {
     #[arg(long, value_name = "SIZE")]
     pub max_memory: Option<String>,
     /// Refuse a sim run whose estimated work (engine events plus rolling-update steps)
-    /// exceeds N (e.g. 5e9, 200M; default 1e10, about ten minutes of one core).
+    /// exceeds N (e.g. 5e9, 200M; default 1e9, roughly a quarter of an hour of one core).
     #[arg(long, value_name = "N")]
     pub max_events: Option<String>,
 }
@@ -297,8 +297,9 @@ struct Budget {
     work: f64,
 }
 
-/// The default work budget: 10^10 event-equivalents, about ten minutes of one core.
-const DEFAULT_MAX_EVENTS: f64 = 1e10;
+/// The default work budget: 10^9 event-equivalents, roughly a quarter of an hour of one
+/// core (fleet-xl.yaml, the largest shipped scenario, is about 6·10^7).
+const DEFAULT_MAX_EVENTS: f64 = 1e9;
 
 impl Budget {
     fn resolve(args: &BudgetArgs) -> Result<Budget, Failure> {
@@ -350,7 +351,7 @@ impl Budget {
         }
         if sim && est.work() > self.work {
             return Err(format!(
-                "its estimated work is {} events and rolling-update steps ({}), over the budget of {}; raise it with --max-events N (e.g. --max-events {:.0e}) or make the scenario smaller (fewer replicas, repetitions, clusters or apps, or longer intervals)",
+                "its estimated work is {} events and rolling-update steps ({}), over the budget of {}; raise it with --max-events N (e.g. --max-events {:.1e}) or make the scenario smaller (fewer replicas, repetitions, clusters or apps, or longer intervals)",
                 count(est.work()),
                 est,
                 count(self.work),

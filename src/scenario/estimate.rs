@@ -41,9 +41,12 @@ const BYTES_PER_TIMELINE_EVENT: f64 = 400.0;
 const BYTES_PER_COMMIT: f64 = 160.0;
 /// Per planned drift (plan entry, queue entry, tracker entry).
 const BYTES_PER_DRIFT: f64 = 120.0;
-/// One scan of a starting pod costs about this fraction of an engine event (the
-/// rolling-update stepper looks at every starting pod for each pod that becomes ready).
-const SCAN_PER_EVENT: f64 = 1.0 / 32.0;
+/// One scan of a starting pod costs about this fraction of an engine event: the
+/// rolling-update stepper looks at every pod starting for each pod that becomes ready,
+/// so a rollout of R replicas with S pods starting at once costs R·S scans. Measured on
+/// a debug build: 110 ns a scan (replicas 10,000, 3.8e9 scans, 418 s) against 12 µs an
+/// event (fleet.yaml, 1.18M events, 14 s).
+const SCAN_PER_EVENT: f64 = 1.0 / 100.0;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -371,8 +374,8 @@ mod tests {
         let century = Scenario::parse("name: t\nduration: 100y\n", "t.yaml").unwrap();
         assert!(Estimate::of(&century, 2).peak_bytes > budget);
         let work = |extra: &str| Estimate::of(&with(extra), 2).work();
-        assert!(work("fleet: { replicas: 100000 }\n") > 1e10);
-        assert!(work("fleet: { replicas: 1000 }\n") < 1e10);
+        assert!(work("fleet: { replicas: 100000 }\n") > 1e9);
+        assert!(work("fleet: { replicas: 10000 }\n") < 1e9);
     }
 
     #[test]
@@ -386,7 +389,7 @@ mod tests {
         ] {
             let e = Estimate::of(&shipped(name), 2);
             assert!(e.peak_bytes < 4.0 * 1024.0 * MIB, "{name}: {e}");
-            assert!(e.work() < 1e10, "{name}: {e}");
+            assert!(e.work() < 1e9, "{name}: {e}");
         }
     }
 
