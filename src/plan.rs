@@ -110,7 +110,7 @@ impl Plan {
         if let Arrival::Replay { offsets, .. } = &s.workload.commits {
             // The first replayed commit lands one second in; the rest keep their spacing.
             for &off in offsets.as_deref().unwrap_or(&[]) {
-                let at = SECOND + off;
+                let at = SECOND.saturating_add(off);
                 if at >= horizon {
                     break;
                 }
@@ -122,11 +122,12 @@ impl Plan {
         } else {
             let mut t: Nanos = 0;
             loop {
-                t += match &s.workload.commits {
+                // Saturating: a gap past the end of time means no further commit.
+                t = t.saturating_add(match &s.workload.commits {
                     Arrival::Poisson { mean_interval } => exp(&mut r, mean_interval.0),
                     Arrival::Fixed { interval } => interval.0,
                     Arrival::Replay { .. } => unreachable!("handled above"),
-                };
+                });
                 if t >= horizon {
                     break;
                 }
@@ -150,9 +151,9 @@ impl Plan {
                         When::At { at } => vec![at.0],
                         When::Poisson { mean_interval, .. } => {
                             let mut v = Vec::new();
-                            let mut t = 0;
+                            let mut t: Nanos = 0;
                             loop {
-                                t += exp(&mut r, mean_interval.0);
+                                t = t.saturating_add(exp(&mut r, mean_interval.0));
                                 if t >= horizon {
                                     break v;
                                 }
@@ -165,8 +166,8 @@ impl Plan {
                         let c = cluster.unwrap_or_else(|| r.random_range(0..s.clusters()));
                         let a = app.unwrap_or_else(|| r.random_range(0..apps));
                         // Someone scales by hand to any other count from 0 to twice the
-                        // desired replicas.
-                        let mut scale_to = r.random_range(0..2 * replicas);
+                        // desired replicas (to u32::MAX where twice does not fit).
+                        let mut scale_to = r.random_range(0..replicas.saturating_mul(2));
                         if scale_to >= replicas {
                             scale_to += 1;
                         }
@@ -192,12 +193,13 @@ impl Plan {
                     });
                 }
                 other => {
-                    let (start, end) = other.window().expect("every other kind is a window");
-                    plan.windows.push(PlannedWindow {
-                        fault: i as u32,
-                        start,
-                        end,
-                    });
+                    if let Some((start, end)) = window(other) {
+                        plan.windows.push(PlannedWindow {
+                            fault: i as u32,
+                            start,
+                            end,
+                        });
+                    }
                 }
             }
         }
@@ -205,6 +207,25 @@ impl Plan {
         plan.bad_releases.sort_by_key(|b| b.at);
         plan
     }
+}
+
+/// A fault's window. The end saturates: a window that would end after the last
+/// nanosecond never ends (its end event is never due, so it lasts to the end of the run).
+fn window(f: &Fault) -> Option<(Nanos, Nanos)> {
+    let (at, length) = match f {
+        Fault::GitOutage { at, duration }
+        | Fault::ApiBrownout { at, duration, .. }
+        | Fault::Partition { at, duration, .. }
+        | Fault::RunnerOutage { at, duration } => (at, duration),
+        Fault::ReconcilerCrash {
+            at, restart_after, ..
+        } => (at, restart_after),
+        Fault::ClusterLoss {
+            at, rebuild_after, ..
+        } => (at, rebuild_after),
+        Fault::Drift { .. } | Fault::BadRelease { .. } => return None,
+    };
+    Some((at.0, at.0.saturating_add(length.0)))
 }
 
 fn exp(r: &mut ChaCha8Rng, mean: Nanos) -> Nanos {

@@ -9,10 +9,15 @@ mod world;
 
 pub use queue::EventQueue;
 
+/// The last nanosecond of virtual time. Time arithmetic saturates here, and an event
+/// due at `NEVER` never happens: a timer past the end of time never fires, a window
+/// that would close after it lasts to the end of the run.
+pub const NEVER: Nanos = Nanos::MAX;
+
 use crate::measure::RunRecord;
 use crate::metric::ModelKind;
 use crate::plan::Plan;
-use crate::scenario::Scenario;
+use crate::scenario::{Nanos, Scenario};
 
 /// Runs one model for one repetition.
 pub fn run_one(s: &Scenario, plan: &Plan, kind: ModelKind, repetition: u32) -> RunRecord {
@@ -27,7 +32,7 @@ pub fn run(s: &Scenario, threads: usize) -> Vec<(ModelKind, Vec<RunRecord>)> {
         .flat_map(|&k| (0..s.repetitions).map(move |r| (k, r)))
         .collect();
     let plans: Vec<Plan> = (0..s.repetitions).map(|r| Plan::draw(s, r)).collect();
-    let threads = threads.clamp(1, jobs.len());
+    let threads = threads.clamp(1, jobs.len().max(1));
     let mut results: Vec<Option<RunRecord>> = (0..jobs.len()).map(|_| None).collect();
     if threads == 1 {
         for (i, &(k, r)) in jobs.iter().enumerate() {
