@@ -288,6 +288,74 @@ mod tests {
         assert!((n - 60_000.0).abs() < 4.0 * 60_000f64.sqrt(), "{n} commits");
     }
 
+    /// Issue 11 item 1: `2 * replicas` wrapped for 2^31 replicas and the draw of a
+    /// hand-scaled count panicked ("cannot sample empty range").
+    #[test]
+    fn hand_scaled_counts_differ_from_replicas_at_any_replica_count() {
+        let mut s = scenario(
+            "faults:\n  - { kind: drift, change: scale, arrival: poisson, mean_interval: 10m }\n",
+        );
+        for replicas in [1, 3, i32::MAX as u32, 1 << 31, u32::MAX - 1, u32::MAX] {
+            s.fleet.replicas = std::num::NonZeroU32::new(replicas).unwrap();
+            let plan = Plan::draw(&s, 0);
+            assert!(plan.drifts.len() > 100);
+            for d in &plan.drifts {
+                assert_ne!(d.scale_to, replicas, "{replicas}");
+                if let Some(twice) = replicas.checked_mul(2) {
+                    assert!(d.scale_to <= twice, "{replicas}: {}", d.scale_to);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn windows_past_the_end_of_time_end_never() {
+        let mut s = scenario("");
+        let max = crate::scenario::Dur(Nanos::MAX);
+        s.faults = vec![
+            Fault::GitOutage {
+                at: crate::scenario::Dur(Nanos::MAX - 5),
+                duration: max,
+            },
+            Fault::ClusterLoss {
+                cluster: 0,
+                at: crate::scenario::Dur(10),
+                rebuild_after: crate::scenario::Dur(Nanos::MAX - 10),
+            },
+            Fault::ReconcilerCrash {
+                at: crate::scenario::Dur(1),
+                restart_after: crate::scenario::Dur(2),
+                cluster: None,
+            },
+        ];
+        let plan = Plan::draw(&s, 0);
+        let ends: Vec<(Nanos, Nanos)> = plan.windows.iter().map(|w| (w.start, w.end)).collect();
+        assert_eq!(
+            ends,
+            [(Nanos::MAX - 5, Nanos::MAX), (10, Nanos::MAX), (1, 3)]
+        );
+    }
+
+    #[test]
+    fn commit_and_drift_gaps_past_the_end_of_time_end_the_stream() {
+        let mut s = scenario(
+            "faults:\n  - { kind: drift, change: env, arrival: poisson, mean_interval: 1h }\n",
+        );
+        s.duration = crate::scenario::Dur(Nanos::MAX);
+        s.workload.commits = Arrival::Fixed {
+            interval: crate::scenario::Dur(Nanos::MAX / 2 + 1),
+        };
+        if let Fault::Drift { when, .. } = &mut s.faults[0] {
+            *when = When::Poisson {
+                arrival: "poisson",
+                mean_interval: crate::scenario::Dur(Nanos::MAX),
+            };
+        }
+        let plan = Plan::draw(&s, 0);
+        assert_eq!(plan.commits.len(), 1);
+        assert!(plan.drifts.len() <= 64);
+    }
+
     #[test]
     fn choose_gives_distinct_sorted_apps() {
         let mut r = rng(1, 0, Component::Workload);

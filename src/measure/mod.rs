@@ -71,7 +71,9 @@ impl Counters {
         self.git_fetches = self.git_fetches.saturating_add(o.git_fetches);
         self.apply_errors = self.apply_errors.saturating_add(o.apply_errors);
         self.deploys_incomplete = self.deploys_incomplete.saturating_add(o.deploys_incomplete);
-        self.clusters_unrestored = self.clusters_unrestored.saturating_add(o.clusters_unrestored);
+        self.clusters_unrestored = self
+            .clusters_unrestored
+            .saturating_add(o.clusters_unrestored);
     }
 
     pub fn named(&self) -> [(&'static str, u64); 9] {

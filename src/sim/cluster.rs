@@ -192,6 +192,24 @@ mod tests {
     }
 
     #[test]
+    fn surge_and_unavailable_at_u32_max_do_not_overflow() {
+        let mut r = ChaCha8Rng::seed_from_u64(0);
+        let d = Dist::fixed(10 * SECOND);
+        // Everything may go at once: one wave.
+        assert_eq!(
+            rolling_update_time(4, u32::MAX, u32::MAX, 4, 0, &d, &mut r),
+            10 * SECOND
+        );
+        assert_eq!(
+            old_pods_left_after(4, u32::MAX, 0, 5 * SECOND, &d, &mut r),
+            4
+        );
+        // A pod start at the end of time saturates instead of wrapping.
+        let never = Dist::fixed(u64::MAX);
+        assert_eq!(rolling_update_time(3, 1, 0, 3, 0, &never, &mut r), u64::MAX);
+    }
+
+    #[test]
     fn scale_up_waits_for_the_slowest_pod() {
         let mut r = ChaCha8Rng::seed_from_u64(0);
         assert_eq!(scale_up_time(3, &Dist::fixed(SECOND), &mut r), SECOND);
