@@ -110,7 +110,7 @@ impl Plan {
         if let Arrival::Replay { offsets, .. } = &s.workload.commits {
             // The first replayed commit lands one second in; the rest keep their spacing.
             for &off in offsets.as_deref().unwrap_or(&[]) {
-                let at = SECOND + off;
+                let at = SECOND.saturating_add(off);
                 if at >= horizon {
                     break;
                 }
@@ -122,11 +122,12 @@ impl Plan {
         } else {
             let mut t: Nanos = 0;
             loop {
-                t += match &s.workload.commits {
+                // Saturating: a gap past the end of time means no further commit.
+                t = t.saturating_add(match &s.workload.commits {
                     Arrival::Poisson { mean_interval } => exp(&mut r, mean_interval.0),
                     Arrival::Fixed { interval } => interval.0,
                     Arrival::Replay { .. } => unreachable!("handled above"),
-                };
+                });
                 if t >= horizon {
                     break;
                 }
@@ -150,9 +151,9 @@ impl Plan {
                         When::At { at } => vec![at.0],
                         When::Poisson { mean_interval, .. } => {
                             let mut v = Vec::new();
-                            let mut t = 0;
+                            let mut t: Nanos = 0;
                             loop {
-                                t += exp(&mut r, mean_interval.0);
+                                t = t.saturating_add(exp(&mut r, mean_interval.0));
                                 if t >= horizon {
                                     break v;
                                 }
@@ -165,8 +166,8 @@ impl Plan {
                         let c = cluster.unwrap_or_else(|| r.random_range(0..s.clusters()));
                         let a = app.unwrap_or_else(|| r.random_range(0..apps));
                         // Someone scales by hand to any other count from 0 to twice the
-                        // desired replicas.
-                        let mut scale_to = r.random_range(0..2 * replicas);
+                        // desired replicas (to u32::MAX where twice does not fit).
+                        let mut scale_to = r.random_range(0..replicas.saturating_mul(2));
                         if scale_to >= replicas {
                             scale_to += 1;
                         }
@@ -192,12 +193,13 @@ impl Plan {
                     });
                 }
                 other => {
-                    let (start, end) = other.window().expect("every other kind is a window");
-                    plan.windows.push(PlannedWindow {
-                        fault: i as u32,
-                        start,
-                        end,
-                    });
+                    if let Some((start, end)) = window(other) {
+                        plan.windows.push(PlannedWindow {
+                            fault: i as u32,
+                            start,
+                            end,
+                        });
+                    }
                 }
             }
         }
@@ -205,6 +207,25 @@ impl Plan {
         plan.bad_releases.sort_by_key(|b| b.at);
         plan
     }
+}
+
+/// A fault's window. The end saturates: a window that would end after the last
+/// nanosecond never ends (its end event is never due, so it lasts to the end of the run).
+fn window(f: &Fault) -> Option<(Nanos, Nanos)> {
+    let (at, length) = match f {
+        Fault::GitOutage { at, duration }
+        | Fault::ApiBrownout { at, duration, .. }
+        | Fault::Partition { at, duration, .. }
+        | Fault::RunnerOutage { at, duration } => (at, duration),
+        Fault::ReconcilerCrash {
+            at, restart_after, ..
+        } => (at, restart_after),
+        Fault::ClusterLoss {
+            at, rebuild_after, ..
+        } => (at, rebuild_after),
+        Fault::Drift { .. } | Fault::BadRelease { .. } => return None,
+    };
+    Some((at.0, at.0.saturating_add(length.0)))
 }
 
 fn exp(r: &mut ChaCha8Rng, mean: Nanos) -> Nanos {
@@ -265,6 +286,74 @@ mod tests {
         let s = Scenario::parse("name: t\nduration: 10000h\nworkload:\n  commits: { arrival: poisson, mean_interval: 10m }\n", "t").unwrap();
         let n = Plan::draw(&s, 0).commits.len() as f64;
         assert!((n - 60_000.0).abs() < 4.0 * 60_000f64.sqrt(), "{n} commits");
+    }
+
+    /// Issue 11 item 1: `2 * replicas` wrapped for 2^31 replicas and the draw of a
+    /// hand-scaled count panicked ("cannot sample empty range").
+    #[test]
+    fn hand_scaled_counts_differ_from_replicas_at_any_replica_count() {
+        let mut s = scenario(
+            "faults:\n  - { kind: drift, change: scale, arrival: poisson, mean_interval: 10m }\n",
+        );
+        for replicas in [1, 3, i32::MAX as u32, 1 << 31, u32::MAX - 1, u32::MAX] {
+            s.fleet.replicas = std::num::NonZeroU32::new(replicas).unwrap();
+            let plan = Plan::draw(&s, 0);
+            assert!(plan.drifts.len() > 100);
+            for d in &plan.drifts {
+                assert_ne!(d.scale_to, replicas, "{replicas}");
+                if let Some(twice) = replicas.checked_mul(2) {
+                    assert!(d.scale_to <= twice, "{replicas}: {}", d.scale_to);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn windows_past_the_end_of_time_end_never() {
+        let mut s = scenario("");
+        let max = crate::scenario::Dur(Nanos::MAX);
+        s.faults = vec![
+            Fault::GitOutage {
+                at: crate::scenario::Dur(Nanos::MAX - 5),
+                duration: max,
+            },
+            Fault::ClusterLoss {
+                cluster: 0,
+                at: crate::scenario::Dur(10),
+                rebuild_after: crate::scenario::Dur(Nanos::MAX - 10),
+            },
+            Fault::ReconcilerCrash {
+                at: crate::scenario::Dur(1),
+                restart_after: crate::scenario::Dur(2),
+                cluster: None,
+            },
+        ];
+        let plan = Plan::draw(&s, 0);
+        let ends: Vec<(Nanos, Nanos)> = plan.windows.iter().map(|w| (w.start, w.end)).collect();
+        assert_eq!(
+            ends,
+            [(Nanos::MAX - 5, Nanos::MAX), (10, Nanos::MAX), (1, 3)]
+        );
+    }
+
+    #[test]
+    fn commit_and_drift_gaps_past_the_end_of_time_end_the_stream() {
+        let mut s = scenario(
+            "faults:\n  - { kind: drift, change: env, arrival: poisson, mean_interval: 1h }\n",
+        );
+        s.duration = crate::scenario::Dur(Nanos::MAX);
+        s.workload.commits = Arrival::Fixed {
+            interval: crate::scenario::Dur(Nanos::MAX / 2 + 1),
+        };
+        if let Fault::Drift { when, .. } = &mut s.faults[0] {
+            *when = When::Poisson {
+                arrival: "poisson",
+                mean_interval: crate::scenario::Dur(Nanos::MAX),
+            };
+        }
+        let plan = Plan::draw(&s, 0);
+        assert_eq!(plan.commits.len(), 1);
+        assert!(plan.drifts.len() <= 64);
     }
 
     #[test]

@@ -55,9 +55,9 @@ impl Releases {
 
     /// The next app at or after `app` that is neither frozen nor taken.
     fn free_app(&self, app: AppId, taken: &[AppId]) -> Option<AppId> {
-        let n = self.frozen.len() as AppId;
+        let n = self.frozen.len() as u64;
         (0..n)
-            .map(|k| (app + k) % n)
+            .map(|k| ((app as u64 + k) % n) as AppId)
             .find(|a| !self.frozen[*a as usize] && !taken.contains(a))
     }
 

@@ -333,7 +333,7 @@ pub(crate) trait Shell<'a> {
                             continue;
                         }
                         let delay = hook.delay.sample(&mut core.webhook_rng);
-                        sends.push((now + delay, c, app));
+                        sends.push((now.saturating_add(delay), c, app));
                     }
                 }
                 for (at, cluster, app) in sends {
@@ -408,7 +408,8 @@ pub(crate) trait Shell<'a> {
             "bad_release_detected",
             format!("rev={rev}"),
         );
-        self.schedule(t + after, Ev::RollbackDecision(i as u32));
+        // Saturating: a decision after the last nanosecond is never taken.
+        self.schedule(t.saturating_add(after), Ev::RollbackDecision(i as u32));
     }
 
     /// The operator reverts a bad release: a revert commit restoring the last good image.
@@ -504,8 +505,13 @@ pub(crate) trait Shell<'a> {
             f.kind().to_string(),
         );
         let clusters = core.fault_clusters(f);
+        // Windows nest: every end follows its own start, so a count never goes below 0.
         let step = |n: &mut u32| {
-            if start { *n += 1 } else { *n -= 1 }
+            if start {
+                *n = n.saturating_add(1)
+            } else {
+                *n = n.saturating_sub(1)
+            }
         };
         match f {
             Fault::GitOutage { .. } => step(&mut core.faults.git_down),
@@ -522,7 +528,7 @@ pub(crate) trait Shell<'a> {
                     if start {
                         let faults = &mut self.core_mut().faults;
                         faults.crashed[c as usize] = true;
-                        faults.epochs[c as usize] += 1;
+                        faults.epochs[c as usize] = faults.epochs[c as usize].wrapping_add(1);
                     } else {
                         self.core_mut().faults.crashed[c as usize] = false;
                         let live = self.live_specs(c);

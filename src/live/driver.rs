@@ -85,6 +85,34 @@ struct View {
     awaiting: bool,
 }
 
+/// The longest real wait a scenario span becomes: 30 years (tokio's own "far future").
+/// A longer one is as good as never within any run, and every clock can add it.
+pub const MAX_REAL_SPAN: Duration = Duration::from_secs(30 * 365 * 86_400);
+
+/// Real time for `t` of scenario time at `scale` (`t × scale`); total: NaN and negative
+/// products give zero, products beyond [`MAX_REAL_SPAN`] (or infinite) give it. Use it
+/// for every scenario-to-real conversion: `Duration::from_secs_f64` panics on them.
+pub fn real_span(t: Nanos, scale: f64) -> Duration {
+    let ns = t as f64 * scale;
+    if ns.is_nan() || ns <= 0.0 {
+        Duration::ZERO
+    } else if ns >= MAX_REAL_SPAN.as_nanos() as f64 {
+        MAX_REAL_SPAN
+    } else {
+        Duration::from_nanos(ns as u64)
+    }
+}
+
+/// Scenario time for a real span at `scale` (`d / scale`); total: saturates at
+/// `Nanos::MAX`, and a scale that is not a positive number gives zero.
+pub fn scenario_span(d: Duration, scale: f64) -> Nanos {
+    if scale.is_nan() || scale <= 0.0 {
+        return 0;
+    }
+    // Float-to-integer `as` saturates, and NaN becomes 0.
+    (d.as_nanos() as f64 / scale) as Nanos
+}
+
 pub struct LiveWorld<'a> {
     core: Core<'a>,
     /// When scenario time 0 was, on the monotonic clock.
@@ -156,11 +184,17 @@ impl<'a> LiveWorld<'a> {
     }
 
     fn at(&self, i: Instant) -> Nanos {
-        (i.saturating_duration_since(self.t0).as_nanos() as f64 / self.scale) as Nanos
+        scenario_span(i.saturating_duration_since(self.t0), self.scale)
     }
 
     fn real(&self, t: Nanos) -> Instant {
-        self.t0 + Duration::from_nanos((t as f64 * self.scale) as u64)
+        let d = real_span(t, self.scale);
+        // `d` is at most MAX_REAL_SPAN, which any clock can add; the fallback keeps this
+        // total all the same.
+        self.t0
+            .checked_add(d)
+            .or_else(|| self.t0.checked_add(Duration::from_secs(86_400)))
+            .unwrap_or(self.t0)
     }
 
     /// Runs to the horizon, or until `stop` resolves (Ctrl-C): then the record is partial.
@@ -285,7 +319,7 @@ impl<'a> LiveWorld<'a> {
         let epoch = self.core.faults.epochs[target as usize];
         let slot = self.applies.len();
         let cluster = self.clusters[apply.cluster as usize].clone();
-        let wait = Duration::from_nanos((apply.duration as f64 * self.scale) as u64);
+        let wait = real_span(apply.duration, self.scale);
         let complete = manifests.len() == apply.items.len();
         self.applies.push(Some((apply, epoch)));
         let tx = self.tx.clone();
@@ -597,7 +631,8 @@ impl<'a> Shell<'a> for LiveWorld<'a> {
                 error_rate,
                 ..
             } => {
-                let lat = Duration::from_nanos((latency.mean_secs() * 1e9 * self.scale) as u64);
+                let mean = crate::scenario::duration::from_secs_f64(latency.mean_secs());
+                let lat = real_span(mean, self.scale);
                 for &c in clusters {
                     if let Some(h) = &self.api_faults[c as usize] {
                         if start {
@@ -719,5 +754,33 @@ impl<'a> Shell<'a> for LiveWorld<'a> {
                 self.core.note(now, n);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::SECOND;
+
+    #[test]
+    fn real_span_scales_and_is_total_at_extreme_scales() {
+        assert_eq!(real_span(2 * SECOND, 0.5), Duration::from_secs(1));
+        assert_eq!(real_span(u64::MAX, 1e300), MAX_REAL_SPAN);
+        assert_eq!(real_span(SECOND, f64::INFINITY), MAX_REAL_SPAN);
+        assert_eq!(real_span(SECOND, f64::NAN), Duration::ZERO);
+        assert_eq!(real_span(SECOND, -1.0), Duration::ZERO);
+        assert_eq!(real_span(u64::MAX, 1e-300), Duration::ZERO);
+        assert_eq!(real_span(0, f64::INFINITY), Duration::ZERO);
+        // A clock can add the longest span.
+        assert!(Instant::now().checked_add(MAX_REAL_SPAN).is_some());
+    }
+
+    #[test]
+    fn scenario_span_saturates_instead_of_wrapping() {
+        assert_eq!(scenario_span(Duration::from_secs(1), 0.5), 2 * SECOND);
+        assert_eq!(scenario_span(Duration::from_secs(1), 1e-300), u64::MAX);
+        assert_eq!(scenario_span(Duration::MAX, 1.0), u64::MAX);
+        assert_eq!(scenario_span(Duration::from_secs(1), 0.0), 0);
+        assert_eq!(scenario_span(Duration::from_secs(1), f64::NAN), 0);
     }
 }

@@ -138,9 +138,11 @@ pub fn difference_ci(a: &Groups, b: &Groups, q: f64, seed: u64) -> Option<[i64; 
     }
     let stats: Vec<i64> = weightings(a.repetitions(), seed)
         .filter_map(|w| {
-            let x = a.weighted_quantile(&w, q)? as i64;
-            let y = b.weighted_quantile(&w, q)? as i64;
-            Some(x - y)
+            let x = a.weighted_quantile(&w, q)? as i128;
+            let y = b.weighted_quantile(&w, q)? as i128;
+            // Any two u64 values differ by less than i128 can hold; the clamp only
+            // matters for values beyond 292,000 years in microseconds.
+            Some((x - y).clamp(i64::MIN as i128, i64::MAX as i128) as i64)
         })
         .collect();
     percentile_interval(stats)

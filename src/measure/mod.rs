@@ -23,8 +23,9 @@ pub struct Sample {
 }
 
 impl Sample {
+    /// The interval's length (zero if the ends were ever out of order).
     pub fn value(&self) -> Nanos {
-        self.end - self.start
+        self.end.saturating_sub(self.start)
     }
 }
 
@@ -62,15 +63,17 @@ pub struct Counters {
 
 impl Counters {
     pub fn add(&mut self, o: &Counters) {
-        self.deploys += o.deploys;
-        self.failed_deploys += o.failed_deploys;
-        self.drift_events += o.drift_events;
-        self.drift_unrecovered += o.drift_unrecovered;
-        self.api_requests += o.api_requests;
-        self.git_fetches += o.git_fetches;
-        self.apply_errors += o.apply_errors;
-        self.deploys_incomplete += o.deploys_incomplete;
-        self.clusters_unrestored += o.clusters_unrestored;
+        self.deploys = self.deploys.saturating_add(o.deploys);
+        self.failed_deploys = self.failed_deploys.saturating_add(o.failed_deploys);
+        self.drift_events = self.drift_events.saturating_add(o.drift_events);
+        self.drift_unrecovered = self.drift_unrecovered.saturating_add(o.drift_unrecovered);
+        self.api_requests = self.api_requests.saturating_add(o.api_requests);
+        self.git_fetches = self.git_fetches.saturating_add(o.git_fetches);
+        self.apply_errors = self.apply_errors.saturating_add(o.apply_errors);
+        self.deploys_incomplete = self.deploys_incomplete.saturating_add(o.deploys_incomplete);
+        self.clusters_unrestored = self
+            .clusters_unrestored
+            .saturating_add(o.clusters_unrestored);
     }
 
     pub fn named(&self) -> [(&'static str, u64); 9] {

@@ -182,7 +182,7 @@ impl Summary {
                 .collect();
             for (i, r) in reps.iter().enumerate() {
                 counters.add(&r.counters);
-                events += r.engine_events;
+                events = r.engine_events.saturating_add(events);
                 for smp in &r.samples {
                     values.entry(smp.metric).or_default().push(smp.value());
                     per_rep

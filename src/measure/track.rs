@@ -366,7 +366,7 @@ impl Tracker {
                 Some(c),
                 Some(a),
                 "drift_recovered",
-                format!("after_s={:.3}", (now - at) as f64 / 1e9),
+                format!("after_s={:.3}", now.saturating_sub(at) as f64 / 1e9),
             );
         }
     }
@@ -405,7 +405,7 @@ impl Tracker {
                 Some(cluster),
                 None,
                 "cluster_restored",
-                format!("after_s={:.3}", (now - start) as f64 / 1e9),
+                format!("after_s={:.3}", now.saturating_sub(start) as f64 / 1e9),
             );
         }
     }

@@ -84,6 +84,15 @@ impl AppState {
     }
 }
 
+/// The shortest wait before a retry of a failed fetch or sync: one millisecond, about a network round trip. A shorter backoff (zero included) would let
+/// failing retries follow each other without virtual time advancing: a livelock that
+/// fills memory with events. No reconciler retries faster.
+pub const MIN_RETRY_DELAY: Nanos = 1_000_000;
+
+fn retry_delay(backoff: Nanos) -> Nanos {
+    backoff.max(MIN_RETRY_DELAY)
+}
+
 pub struct Reconciler {
     cfg: PullConfig,
     cluster: ClusterId,
@@ -133,13 +142,13 @@ impl Reconciler {
                 self.rng.random_range(0..interval)
             };
             self.out.push_back(Action::SetTimer {
-                at: now + first,
+                at: now.saturating_add(first),
                 timer: Timer::Poll { app, generation },
             });
             if self.cfg.drift_detection == DriftDetection::Interval {
                 let first = self.rng.random_range(0..ri);
                 self.out.push_back(Action::SetTimer {
-                    at: now + first,
+                    at: now.saturating_add(first),
                     timer: Timer::Reconcile { app },
                 });
             }
@@ -199,8 +208,10 @@ impl Reconciler {
                 first_apply: now,
             };
             self.active += 1;
+            // The low half names the app (all `applied` reads back); the high half only
+            // tells operations apart, so it may wrap.
             let op = (self.next_op << 32) | app as u64;
-            self.next_op += 1;
+            self.next_op = self.next_op.wrapping_add(1);
             self.note(NoteKind::SyncStarted, Some(app), spec as u64);
             self.out.push_back(Action::Apply(Apply {
                 op,
@@ -227,17 +238,18 @@ impl Reconciler {
 
     fn fetch_failed(&mut self, now: Nanos, app: AppId) {
         let a = &mut self.polls[app as usize];
-        a.fetch_failures += 1;
-        a.poll_generation += 1;
+        a.fetch_failures = a.fetch_failures.saturating_add(1);
+        a.poll_generation = a.poll_generation.wrapping_add(1);
         let generation = a.poll_generation;
-        let delay = self
-            .cfg
-            .retry
-            .delay(a.fetch_failures)
-            .min(self.cfg.poll.interval.0);
+        let delay = retry_delay(
+            self.cfg
+                .retry
+                .delay(a.fetch_failures)
+                .min(self.cfg.poll.interval.0),
+        );
         self.note(NoteKind::FetchFailed, Some(app), 0);
         self.out.push_back(Action::SetTimer {
-            at: now + delay,
+            at: now.saturating_add(delay),
             timer: Timer::Poll { app, generation },
         });
     }
@@ -262,11 +274,11 @@ impl Reconciler {
             }
         } else {
             // The sync failed: retry the same revision after a backoff.
-            a.sync_failures += 1;
-            a.retry_generation += 1;
+            a.sync_failures = a.sync_failures.saturating_add(1);
+            a.retry_generation = a.retry_generation.wrapping_add(1);
             let (failures, generation, spec) = (a.sync_failures, a.retry_generation, p.attempting);
             p.attempting = p.synced;
-            let at = now + self.cfg.retry.delay(failures);
+            let at = now.saturating_add(retry_delay(self.cfg.retry.delay(failures)));
             self.note(NoteKind::SyncFailed, Some(app), spec as u64);
             self.out.push_back(Action::SetTimer {
                 at,
@@ -291,13 +303,15 @@ impl Reconciler {
         {
             a.heal_attempts = 0;
         }
+        // A self-heal follows a change seen on the cluster, never another heal, so a zero
+        // backoff cannot loop.
         let delay = heal.backoff.delay(a.heal_attempts.saturating_add(1));
         a.heal_pending = true;
-        a.heal_generation += 1;
+        a.heal_generation = a.heal_generation.wrapping_add(1);
         let generation = a.heal_generation;
         self.note(NoteKind::SelfHealScheduled, Some(app), delay / 1_000_000);
         self.out.push_back(Action::SetTimer {
-            at: now + delay,
+            at: now.saturating_add(delay),
             timer: Timer::SelfHeal { app, generation },
         });
     }
@@ -307,7 +321,7 @@ impl Reconciler {
         self.queue.clear();
         self.active = 0;
         for ((p, a), &spec) in self.polls.iter_mut().zip(self.apps.iter_mut()).zip(live) {
-            let generation = p.poll_generation + 1;
+            let generation = p.poll_generation.wrapping_add(1);
             *p = PollState::new(spec);
             p.poll_generation = generation;
             *a = AppState::new();
@@ -325,7 +339,9 @@ impl Model for Reconciler {
                     return;
                 }
                 let extra = self.jitter(self.cfg.poll.jitter.0);
-                let at = now + self.cfg.poll.interval.0 + extra;
+                let at = now
+                    .saturating_add(self.cfg.poll.interval.0)
+                    .saturating_add(extra);
                 self.out.push_back(Action::SetTimer {
                     at,
                     timer: Timer::Poll { app, generation },
@@ -337,7 +353,9 @@ impl Model for Reconciler {
             }
             Input::Timer(Timer::Reconcile { app }) => {
                 let extra = self.jitter(self.cfg.reconcile_jitter.0);
-                let at = now + self.cfg.reconcile_interval.0 + extra;
+                let at = now
+                    .saturating_add(self.cfg.reconcile_interval.0)
+                    .saturating_add(extra);
                 self.out.push_back(Action::SetTimer {
                     at,
                     timer: Timer::Reconcile { app },
@@ -353,7 +371,7 @@ impl Model for Reconciler {
                 let a = &mut self.apps[app as usize];
                 if a.heal_generation == generation && a.heal_pending {
                     a.heal_pending = false;
-                    a.heal_attempts += 1;
+                    a.heal_attempts = a.heal_attempts.saturating_add(1);
                     a.last_heal = Some(now);
                     self.enqueue(now, app, true);
                 }

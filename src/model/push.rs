@@ -194,11 +194,11 @@ impl Pipeline {
         if run.phase != Phase::CheckingOut {
             return;
         }
-        run.checkout_failures += 1;
+        run.checkout_failures = run.checkout_failures.saturating_add(1);
         let failures = run.checkout_failures;
         self.note(NoteKind::CheckoutFailed, id, None);
         if failures < CHECKOUT_ATTEMPTS {
-            let at = now + 10 * SECOND * failures as u64;
+            let at = now.saturating_add(10 * SECOND * failures as u64);
             self.out.push_back(Action::SetTimer {
                 at,
                 timer: Timer::Checkout { run: id },
@@ -220,7 +220,7 @@ impl Pipeline {
             RunKind::Commit(_) => {
                 run.phase = Phase::Building;
                 self.out.push_back(Action::SetTimer {
-                    at: now + build,
+                    at: now.saturating_add(build),
                     timer: Timer::Build { run: id },
                 });
             }
@@ -323,7 +323,7 @@ impl Pipeline {
             *failures += 1;
             if *failures < APPLY_ATTEMPTS {
                 // kubectl apply in a retry loop: 2 s, then 4 s.
-                let at = now + 2 * SECOND * (1u64 << (*failures - 1));
+                let at = now.saturating_add(2 * SECOND * (1u64 << (*failures - 1)));
                 self.note(NoteKind::ApplyFailed, id, Some(cluster));
                 self.out.push_back(Action::SetTimer {
                     at,
@@ -411,7 +411,7 @@ impl Pipeline {
             id,
             None,
         );
-        self.free_runners += 1;
+        self.free_runners = self.free_runners.saturating_add(1);
         match kind {
             RunKind::DriftCheck => self.drift_check_active = false,
             RunKind::Commit(_) => {
@@ -449,7 +449,7 @@ impl Model for Pipeline {
                     self.admit(now, id);
                 } else {
                     self.out.push_back(Action::SetTimer {
-                        at: now + wait,
+                        at: now.saturating_add(wait),
                         timer: Timer::Trigger { run: id },
                     });
                 }
@@ -475,7 +475,7 @@ impl Model for Pipeline {
             Input::Timer(Timer::DriftCheck) => {
                 if let Some(every) = self.cfg.drift_check {
                     self.out.push_back(Action::SetTimer {
-                        at: now + every,
+                        at: now.saturating_add(every),
                         timer: Timer::DriftCheck,
                     });
                 }

@@ -5,6 +5,8 @@
 
 use crate::scenario::{Dist, Nanos};
 use rand::Rng;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// The live state of one Deployment.
 #[derive(Clone, Copy, Debug)]
@@ -110,27 +112,32 @@ fn step_rolling_update<R: Rng + ?Sized>(
     stop: Option<Nanos>,
 ) -> (Nanos, u32) {
     let min_available = replicas.saturating_sub(unavailable);
-    let max_total = replicas + surge;
+    let max_total = replicas.saturating_add(surge);
     let mut ready = new_ready.min(replicas);
     let mut old = old_ready.min(replicas - ready);
-    let mut starting: Vec<Nanos> = Vec::new();
+    // When each starting pod becomes ready, earliest first. Pods are interchangeable,
+    // so which of several equal times is taken first does not matter.
+    let mut starting: BinaryHeap<Reverse<Nanos>> = BinaryHeap::new();
     let mut now: Nanos = 0;
     loop {
         // Scale the old ReplicaSets down as far as availability allows.
-        let kill = (old + ready).saturating_sub(min_available).min(old);
+        let up = old as u64 + ready as u64;
+        let kill = up.saturating_sub(min_available as u64).min(old as u64) as u32;
         old -= kill;
-        // Scale the new one up as far as the surge allows.
-        let total = old + ready + starting.len() as u32;
-        let room = max_total.saturating_sub(total);
-        let want = replicas - ready - starting.len() as u32;
+        // Scale the new one up as far as the surge allows. `starting` never holds more
+        // than the `replicas - ready` pods still missing, so these fit in a u32.
+        let n_starting = starting.len() as u32;
+        let total = old as u64 + ready as u64 + n_starting as u64;
+        let room = (max_total as u64).saturating_sub(total) as u32;
+        let want = replicas - ready - n_starting;
         for _ in 0..room.min(want) {
-            starting.push(now + pod_start.sample(rng));
+            starting.push(Reverse(now.saturating_add(pod_start.sample(rng))));
         }
         if ready == replicas && old == 0 {
             return (now, old);
         }
         // Advance to the next pod becoming ready.
-        let Some((i, &t)) = starting.iter().enumerate().min_by_key(|(_, t)| **t) else {
+        let Some(&Reverse(t)) = starting.peek() else {
             // Nothing is starting and nothing can start: only possible with surge and
             // unavailable both zero, which validation refuses. Treat as instantaneous.
             return (now, old);
@@ -138,7 +145,7 @@ fn step_rolling_update<R: Rng + ?Sized>(
         if stop.is_some_and(|s| t > s) {
             return (now, old);
         }
-        starting.swap_remove(i);
+        starting.pop();
         now = t;
         ready += 1;
     }
@@ -182,6 +189,24 @@ mod tests {
         assert_eq!(rolling_update_time(3, 1, 0, 0, 3, &d, &mut r), 0);
         // With two left, one pod must start again.
         assert_eq!(rolling_update_time(3, 1, 0, 1, 2, &d, &mut r), 10 * SECOND);
+    }
+
+    #[test]
+    fn surge_and_unavailable_at_u32_max_do_not_overflow() {
+        let mut r = ChaCha8Rng::seed_from_u64(0);
+        let d = Dist::fixed(10 * SECOND);
+        // Everything may go at once: one wave.
+        assert_eq!(
+            rolling_update_time(4, u32::MAX, u32::MAX, 4, 0, &d, &mut r),
+            10 * SECOND
+        );
+        assert_eq!(
+            old_pods_left_after(4, u32::MAX, 0, 5 * SECOND, &d, &mut r),
+            4
+        );
+        // A pod start at the end of time saturates instead of wrapping.
+        let never = Dist::fixed(u64::MAX);
+        assert_eq!(rolling_update_time(3, 1, 0, 3, 0, &never, &mut r), u64::MAX);
     }
 
     #[test]

@@ -164,6 +164,18 @@ mod tests {
         assert!(q.is_empty());
     }
 
+    #[test]
+    fn an_event_at_the_end_of_time_waits_behind_every_other() {
+        let mut q = EventQueue::default();
+        q.push(u64::MAX, "never");
+        q.push(u64::MAX - 1, "last");
+        q.push(0, "first");
+        assert_eq!(q.pop_until(u64::MAX - 1), Some((0, "first")));
+        assert_eq!(q.pop_until(u64::MAX - 1), Some((u64::MAX - 1, "last")));
+        assert_eq!(q.pop_until(u64::MAX - 1), None);
+        assert_eq!(q.len(), 1);
+    }
+
     /// Against a reference binary heap on (time, sequence), with interleaved pushes at and
     /// after the current time, many ties, events inside one slot and far-future ones.
     #[test]

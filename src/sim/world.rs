@@ -15,6 +15,7 @@ use crate::metric::ModelKind;
 use crate::model::{Action, AppId, Apply, ClusterId, Input, Rev, SpecId};
 use crate::plan::{Component, Plan, rng};
 use crate::scenario::{DriftChange, Fault, Nanos, Scenario};
+use crate::sim::NEVER;
 use crate::world::{Core, Ev, GitWrite, Shell};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -71,7 +72,9 @@ impl<'a> World<'a> {
 
     /// Runs to the horizon and returns what was measured.
     pub fn run(mut self) -> RunRecord {
-        let horizon = self.core.s.duration.0;
+        // Times saturate at `NEVER`: what is due then never happens, even in a run that
+        // lasts to the last nanosecond.
+        let horizon = self.core.s.duration.0.min(NEVER - 1);
         while let Some((t, ev)) = self.queue.pop_until(horizon) {
             self.now = t;
             self.core.processed += 1;
@@ -182,7 +185,10 @@ impl<'a> Shell<'a> for World<'a> {
             }
             Action::Apply(apply) => {
                 self.core.tracker.counters().api_requests += apply.items.len() as u64;
-                let at = self.now + apply.duration + self.brownout_latency(apply.cluster);
+                let at = self
+                    .now
+                    .saturating_add(apply.duration)
+                    .saturating_add(self.brownout_latency(apply.cluster));
                 let epoch = self.core.faults.epochs[target as usize];
                 let slot = match self.free_slots.pop() {
                     Some(s) => {
@@ -335,13 +341,13 @@ impl World<'_> {
             )
         };
         let d = &mut self.deployments[i];
-        d.generation += 1;
+        d.generation = d.generation.wrapping_add(1);
         d.rolling = true;
         d.rolled = false;
         d.failed = false;
         let generation = d.generation;
         self.queue.push(
-            self.now + took,
+            self.now.saturating_add(took),
             Ev::RolloutEnd {
                 cluster,
                 app,
@@ -422,7 +428,8 @@ impl World<'_> {
                 if dep.rolled && !dep.env_drift {
                     dep.replaced = Some((self.now, dep.image));
                 }
-                self.drift_images += 1;
+                // Images counted down from u32::MAX never meet git's, counted up.
+                self.drift_images = self.drift_images.saturating_add(1);
                 dep.image = u32::MAX - self.drift_images;
             }
             DriftChange::Env => {
@@ -451,7 +458,7 @@ impl World<'_> {
         d.rolling = false;
         d.rolled = false;
         d.failed = false;
-        d.generation += 1;
+        d.generation = d.generation.wrapping_add(1);
         if was_rolling {
             let spec = d.spec;
             self.rollout_finished(cluster, app, spec, false);
@@ -495,7 +502,7 @@ impl World<'_> {
             } = &self.core.s.faults[i as usize]
                 && only.is_none_or(|c| c == cluster)
             {
-                extra += latency.sample(&mut self.api_rng);
+                extra = latency.sample(&mut self.api_rng).saturating_add(extra);
             }
         }
         extra
