@@ -305,6 +305,9 @@ impl Lock {
         let path = parent.join(format!(".{name}{LOCK}"));
         // A lock file removed by its holder between our open and our lock is retried.
         for _ in 0..100 {
+            // Opened, locked and registered under the registry's lock, so a signal either
+            // finds the lock file registered or finds it not ours.
+            let mut reg = registry();
             let file = match open_nofollow(&path) {
                 Ok(f) => f,
                 Err(_) if is_symlink(&path) => return Err(OutdirError::Symlink { path }),
@@ -313,6 +316,7 @@ impl Lock {
             match file.try_lock() {
                 Ok(()) => {}
                 Err(fs::TryLockError::WouldBlock) => {
+                    drop(reg);
                     let pid = fs::read_to_string(&path)
                         .ok()
                         .and_then(|s| s.trim().parse::<u32>().ok());
@@ -331,8 +335,9 @@ impl Lock {
             if !same_file(&file, &path) {
                 continue;
             }
+            reg.locks.push(path.clone());
+            drop(reg);
             let mut lock = Lock { file, path };
-            registry().locks.push(lock.path.clone());
             lock.file
                 .set_len(0)
                 .and_then(|()| writeln!(lock.file, "{}", std::process::id()))
@@ -760,6 +765,9 @@ pub fn remove_stale_files(dir: &Path, subs: &[&str]) {
     let mut dirs = vec![dir.to_path_buf()];
     dirs.extend(subs.iter().map(|s| dir.join(s)));
     for d in dirs {
+        if !fs::symlink_metadata(&d).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
         let Ok(entries) = fs::read_dir(&d) else {
             continue;
         };
