@@ -3,6 +3,7 @@
 //! breached, 2 bad input or usage, 3 a needed tool or cluster is missing).
 
 use crate::measure::summary::Summary;
+use crate::outdir::{Kind, Staging};
 use crate::report::{self, RunInfo};
 use crate::scenario::{Estimate, Scenario};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -515,6 +516,20 @@ fn execute_in(
     })
 }
 
+/// A result folder that cannot be used: bad input (exit 2).
+fn folder_failure(e: crate::outdir::OutdirError) -> Failure {
+    Failure::bad_input(e.to_string())
+}
+
+/// Makes SIGINT, SIGTERM and SIGHUP remove the temporary files and folders of this process.
+fn clean_up_on_signals() {
+    if let Err(e) = crate::outdir::clean_up_on_signals() {
+        eprintln!(
+            "warning: cannot handle Ctrl-C ({e}); an interrupted run leaves a temporary folder, which the next run into the same folder removes"
+        );
+    }
+}
+
 /// Live errors to exit codes: a missing tool or an unreachable cluster is 3, a refused
 /// context is bad input (2).
 fn live_failure(e: crate::live::LiveError) -> Failure {
@@ -686,18 +701,27 @@ fn sweep(args: SweepArgs) -> Result<ExitCode, Failure> {
             None,
         )?;
     }
+    clean_up_on_signals();
+    // The whole sweep folder is built aside and swapped in at the end, under the lock of
+    // the scenario's folder too (a run into it carries sweep/ over, so must not run now).
+    let _scenario_lock =
+        crate::outdir::Lock::acquire(&args.out.join(&name)).map_err(folder_failure)?;
+    let staging = Staging::begin(&root, Kind::Sweep).map_err(folder_failure)?;
     let mut rows = Vec::new();
     let mut breached = false;
     for v in &mut variants {
-        let done = execute(&v.scenario, &file, &root.join(&v.slug), threads)?;
+        let done = execute(&v.scenario, &file, &staging.path().join(&v.slug), threads)?;
         breached |= !done.summary.thresholds_ok();
         rows.push((v.label.clone(), v.slug.clone(), done.summary));
     }
     let (table, csv) = report::table::sweep(&rows);
-    report::write_atomic(&root.join("sweep.csv"), csv.as_bytes()).map_err(|e| Failure {
-        code: 2,
-        message: e.to_string(),
+    report::write_atomic(&staging.path().join("sweep.csv"), csv.as_bytes()).map_err(|e| {
+        Failure {
+            code: 2,
+            message: e.to_string(),
+        }
     })?;
+    staging.commit().map_err(folder_failure)?;
     println!("{name} — sweep of {} variant(s), sim mode\n", rows.len());
     print!("{table}");
     println!("\nwrote {}/{{sweep.csv, <variant>/...}}", root.display());
@@ -726,12 +750,24 @@ fn relative_names(dir: &std::path::Path, written: &[PathBuf]) -> String {
     names.join(", ")
 }
 
+/// Rebuilds a run folder's reports in place: under the folder's lock (so no run swaps it
+/// meanwhile), each file written atomically without following links.
 fn rebuild_report(dir: &std::path::Path) -> Result<ExitCode, Failure> {
-    let written = report::write_reports(dir).map_err(|e| Failure::bad_input(e.to_string()))?;
+    clean_up_on_signals();
+    // The folder as it is on disk, so that its lock is the one a run into it takes.
+    let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let _lock = if real.is_dir() && real.file_name().is_some() {
+        let lock = crate::outdir::Lock::acquire_if_writable(&real).map_err(folder_failure)?;
+        crate::outdir::remove_stale_files(&real, &["charts"]);
+        lock
+    } else {
+        None
+    };
+    let written = report::write_reports(&real).map_err(|e| Failure::bad_input(e.to_string()))?;
     println!(
         "wrote {}/ ({})",
         dir.display(),
-        relative_names(dir, &written)
+        relative_names(&real, &written)
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -792,15 +828,35 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         scenarios.push((p.clone(), s));
     }
     let threads = threads(args.threads);
+    if live.is_none() {
+        // Live runs stop on Ctrl-C themselves and write what they measured.
+        clean_up_on_signals();
+    }
+    // Every result folder is locked and its temporary folder created before anything runs,
+    // so a bad --out, a name that cannot be a folder there, or another run writing the same
+    // folder is reported now rather than after the simulation.
+    let mut stagings = Vec::new();
+    for (_, s) in &scenarios {
+        let target = args.out.join(&s.name);
+        stagings.push(Staging::begin(&target, Kind::Run).map_err(folder_failure)?);
+    }
     let mut breached = false;
-    for (path, s) in &scenarios {
-        let dir = args.out.join(&s.name);
+    for ((path, s), staging) in scenarios.iter().zip(stagings) {
+        let dir = staging.target().to_path_buf();
         let Executed {
             summary,
             wall,
             written,
             stopped_by,
-        } = execute_in(s, &path.display().to_string(), &dir, threads, live.clone())?;
+        } = execute_in(
+            s,
+            &path.display().to_string(),
+            staging.path(),
+            threads,
+            live.clone(),
+        )?;
+        let names = relative_names(staging.path(), &written);
+        staging.commit().map_err(folder_failure)?;
         match args.format {
             Format::Json => {
                 println!(
@@ -814,7 +870,7 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
                 println!(
                     "wrote {}/ ({}); {} events in {}",
                     dir.display(),
-                    relative_names(&dir, &written),
+                    names,
                     summary.engine.events,
                     report::table::human(wall),
                 );

@@ -10,6 +10,7 @@ pub mod live;
 pub mod measure;
 pub mod metric;
 pub mod model;
+pub mod outdir;
 pub mod plan;
 pub mod release;
 pub mod report;

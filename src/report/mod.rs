@@ -1,8 +1,9 @@
 //! Writes a run's results: `summary.json`, `samples.csv`, `events.csv`, `run.json` and
 //! `scenario.json` under `reports/<scenario>/`, then the charts, `intervals.json`,
 //! `report.html` and `report.md` built from those files alone (so `pushpull report`
-//! rebuilds them byte for byte). Each file is written atomically (temp file + rename), so
-//! an interrupted run never leaves a half-written file. Also renders the terminal table.
+//! rebuilds them byte for byte). Each file is written atomically (an exclusively created temp
+//! file + rename), so no reader sees a half-written file; a run writes them into a
+//! temporary folder that `crate::outdir` swaps in whole. Also renders the terminal table.
 
 pub mod charts;
 pub mod dora;
@@ -19,7 +20,6 @@ use crate::measure::summary::Summary;
 use crate::metric::ModelKind;
 use crate::scenario::Scenario;
 use crate::scenario::duration::secs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -39,25 +39,14 @@ pub enum ReportError {
     Chart(#[from] charts::ChartError),
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+/// Writes `bytes` to `path` through a uniquely named temporary file in the same folder,
+/// created exclusively (a link planted there is never followed), fsynced and renamed over
+/// `path`. The folder must exist, but for one missing last level (`charts/`).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let err = |source| ReportError::Write {
+    crate::outdir::write_file(path, bytes).map_err(|source| ReportError::Write {
         path: path.to_path_buf(),
         source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(err)?;
-        f.write_all(bytes).map_err(err)?;
-        f.sync_all().map_err(err)?;
-    }
-    std::fs::rename(&tmp, path).map_err(err)
+    })
 }
 
 fn opt<T: ToString>(v: Option<T>) -> String {
