@@ -96,6 +96,10 @@ pub struct CheckArgs {
     /// What to print: a table (text) or the comparison as JSON.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Compare although the baseline's scenario, seed, mode, repetitions, duration or
+    /// partial flag differ from the run's (each difference is printed as a warning).
+    #[arg(long)]
+    pub allow_mismatch: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -393,20 +397,22 @@ fn cluster(command: ClusterCommand) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_summary(path: &std::path::Path) -> Result<serde_json::Value, Failure> {
-    let file = if path.is_dir() {
-        path.join("summary.json")
+/// A run's summary, typed and checked: a run directory is read whole (its samples must
+/// agree with its summary), a summary.json on its own.
+fn read_summary(path: &std::path::Path) -> Result<crate::report::load::SummaryFile, Failure> {
+    use crate::report::load;
+    let read = if path.is_dir() {
+        load::load(path).map(|run| run.summary)
     } else {
-        path.to_path_buf()
+        load::read_summary(path)
     };
-    let text = std::fs::read_to_string(&file).map_err(|e| {
-        Failure::bad_input(format!(
-            "cannot read {}: {e} (give a run directory or its summary.json)",
-            file.display()
-        ))
-    })?;
-    serde_json::from_str(&text)
-        .map_err(|e| Failure::bad_input(format!("{}: not valid JSON: {e}", file.display())))
+    read.map_err(|e| match e {
+        load::LoadError::Read { path, source } => Failure::bad_input(format!(
+            "cannot read {}: {source} (give a run directory or its summary.json)",
+            path.display()
+        )),
+        other => Failure::bad_input(other.to_string()),
+    })
 }
 
 fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
@@ -424,7 +430,8 @@ fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
     for m in &args.metrics {
         if crate::metric::Metric::from_name(m).is_none() {
             return Err(Failure::bad_input(format!(
-                "--metric {m}: not a pushpull metric (see DESIGN.md or the README)"
+                "--metric {m}: not a pushpull metric; expected one of {} (the README's table under \"What it measures\" says what each one measures)",
+                crate::metric::Metric::ALL.map(crate::metric::Metric::name).join(", ")
             )));
         }
     }
@@ -434,9 +441,13 @@ fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
         tolerance: tolerance.0,
         metrics: args.metrics,
         quantiles: args.quantiles,
+        allow_mismatch: args.allow_mismatch,
         ..Options::default()
     };
     let report = compare(&now, &baseline, &opts).map_err(|e| Failure::bad_input(e.to_string()))?;
+    for m in &report.mismatches {
+        eprintln!("warning: compared anyway (--allow-mismatch), but the baseline differs in {m}");
+    }
     match args.format {
         Format::Json => println!(
             "{}",
