@@ -63,10 +63,12 @@ pub enum ClusterCommand {
     Up {
         #[arg(long, default_value = "kind-config.yaml")]
         config: PathBuf,
+        /// How many clusters: 1 to 64 (each is two node containers on this machine).
         #[arg(long, default_value_t = 1)]
         clusters: u32,
     },
-    /// Delete every pushpull-* kind cluster.
+    /// Delete the kind clusters `cluster up` made: those named pushpull-<digits> (others
+    /// whose names merely start with pushpull- are left alone).
     Down,
 }
 
@@ -360,14 +362,23 @@ fn execute_in(
     })
 }
 
-/// Live errors to exit codes: a missing tool or an unreachable cluster is 3, a refused
-/// context is bad input (2).
+/// Live errors to exit codes: a missing tool, an unreachable cluster or a context not in
+/// the kubeconfig is 3; a refused context or cluster count is bad input (2).
 fn live_failure(e: crate::live::LiveError) -> Failure {
     use crate::live::LiveError as E;
     let code = match e {
-        E::ContextRefused(_) | E::Manifest(_) | E::TimeScale { .. } => 2,
+        E::ContextRefused(_)
+        | E::ContextNotLocal { .. }
+        | E::KindClusters { .. }
+        | E::Manifest(_)
+        | E::TimeScale { .. } => 2,
         E::Interrupted(_) => 130,
-        E::MissingTool { .. } | E::Kube { .. } | E::Setup(_) | E::Emulator(_) | E::Git(_) => 3,
+        E::MissingTool { .. }
+        | E::ContextUnresolved { .. }
+        | E::Kube { .. }
+        | E::Setup(_)
+        | E::Emulator(_)
+        | E::Git(_) => 3,
     };
     Failure {
         code,
@@ -387,11 +398,15 @@ fn cluster(command: ClusterCommand) -> Result<ExitCode, Failure> {
         }
         ClusterCommand::Down => {
             let gone = crate::live::kind::down(None).map_err(live_failure)?;
-            println!(
-                "deleted {} kind cluster(s): {}",
-                gone.len(),
-                gone.join(", ")
-            );
+            if gone.is_empty() {
+                println!("no pushpull-<digits> kind cluster to delete");
+            } else {
+                println!(
+                    "deleted {} kind cluster(s): {}",
+                    gone.len(),
+                    gone.join(", ")
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
