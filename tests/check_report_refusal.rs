@@ -240,6 +240,27 @@ fn report_refuses_nan_and_negative_durations() {
 }
 
 #[test]
+fn report_refuses_times_far_beyond_the_runs_duration() {
+    // A summary of a 1 ms run over these samples (it made the charts' axes overflow).
+    let (_t, dir) = copy();
+    let mut s = summary(&dir);
+    s["duration_s"] = json!(0.001);
+    set_summary(&dir, &s);
+    refused(
+        &report(&dir),
+        "samples.csv:2:",
+        &["end_s", "after twice the run's duration"],
+    );
+    let (_t, dir) = copy();
+    edit_field(&dir, "events.csv", 4, 2, "99999999999.0");
+    refused(
+        &report(&dir),
+        "events.csv:4:",
+        &["t_s 99999999999.0 is after twice the run's duration"],
+    );
+}
+
+#[test]
 fn report_refuses_unknown_model_and_metric_names() {
     for (field, value, words) in [
         (1, "canary", "`canary` is not a pushpull model"),

@@ -614,7 +614,21 @@ struct SampleRow {
     value: u64,
 }
 
-fn sample_row(r: &csv::StringRecord) -> Result<SampleRow, String> {
+/// The latest time a row of a run of `duration_s` may name, in microseconds: the
+/// horizon, with as much again for a live run's last messages. A time far beyond it is
+/// not of this run (and would throw a chart's axis off by orders of magnitude).
+fn latest_micros(duration_s: f64) -> u64 {
+    // `as` saturates: a horizon beyond u64 microseconds bounds nothing.
+    (duration_s * 2e6).ceil() as u64
+}
+
+fn after_horizon(column: &str, text: &str, duration_s: f64) -> String {
+    format!(
+        "{column} {text} is after twice the run's duration ({duration_s} s in summary.json): not a time of this run"
+    )
+}
+
+fn sample_row(r: &csv::StringRecord, duration_s: f64) -> Result<SampleRow, String> {
     // `Csv::records` guarantees the header's nine fields.
     let f = |i: usize| r.get(i).unwrap_or("");
     let rep: u32 = opt_index("repetition", f(0))?
@@ -635,6 +649,9 @@ fn sample_row(r: &csv::StringRecord) -> Result<SampleRow, String> {
     let start = secs(6, "start_s")?;
     let end = secs(7, "end_s")?;
     let value = secs(8, "value_s")?;
+    if end > latest_micros(duration_s) {
+        return Err(after_horizon("end_s", f(7), duration_s));
+    }
     // Each is rounded to the microsecond on its own: they may disagree by one.
     if end < start || (end - start).abs_diff(value) > 1 {
         return Err(format!(
@@ -653,16 +670,19 @@ fn sample_row(r: &csv::StringRecord) -> Result<SampleRow, String> {
 }
 
 /// One row of `events.csv`, typed, with its repetition.
-fn event_row(r: &csv::StringRecord) -> Result<(u32, EventRow), String> {
+fn event_row(r: &csv::StringRecord, duration_s: f64) -> Result<(u32, EventRow), String> {
     let f = |i: usize| r.get(i).unwrap_or("");
     let rep: u32 = opt_index("repetition", f(0))?
         .ok_or_else(|| "repetition is empty".to_string())?;
     model_name("model", f(1))?;
-    if parse_micros(f(2)).is_none() {
+    let Some(t) = parse_micros(f(2)) else {
         return Err(format!(
             "t_s `{}` is not a non-negative number of seconds with at most 6 decimals",
             f(2)
         ));
+    };
+    if t > latest_micros(duration_s) {
+        return Err(after_horizon("t_s", f(2), duration_s));
     }
     let t_s: f64 = f(2)
         .parse()
@@ -707,7 +727,7 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
     let mut sampled: BTreeMap<(u32, String), u64> = BTreeMap::new();
     for r in samples_csv.records() {
         let (line, r) = r?;
-        let row = sample_row(&r).map_err(|message| LoadError::Row {
+        let row = sample_row(&r, summary.duration_s).map_err(|message| LoadError::Row {
             path: samples_csv.path.clone(),
             line,
             message,
@@ -727,7 +747,7 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
     let mut event_rows: u64 = 0;
     for r in events_csv.records() {
         let (line, r) = r?;
-        let (rep, e) = event_row(&r).map_err(|message| LoadError::Row {
+        let (rep, e) = event_row(&r, summary.duration_s).map_err(|message| LoadError::Row {
             path: events_csv.path.clone(),
             line,
             message,
