@@ -3,24 +3,23 @@
 //! tolerance allows. A change of the median that stays inside both runs' 95% confidence
 //! intervals is noise, not a regression. Pure: JSON in, verdicts out.
 
+use crate::report::load::{MetricStats, SummaryFile};
 use serde::Serialize;
-use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
-    #[error("{what} is not a pushpull summary: {reason}")]
-    NotASummary { what: String, reason: String },
     #[error(
-        "the baseline is of scenario `{baseline}` but this run is of `{now}`: compare runs of the same scenario"
+        "the baseline is not a run of the same experiment: {}; compare with a baseline made by the same scenario and command, or pass --allow-mismatch to compare anyway",
+        .0.join("; ")
     )]
-    Scenario { baseline: String, now: String },
+    Mismatch(Vec<String>),
     #[error(
-        "the baseline has schema {baseline} but this run has schema {now}: regenerate the baseline"
+        "no figure was compared: the baseline holds none{0}; a check that compares nothing cannot pass"
     )]
-    Schema { baseline: u64, now: u64 },
+    Nothing(String),
 }
 
-pub const QUANTILES: [&str; 6] = ["mean", "p50", "p90", "p95", "p99", "max"];
+pub use crate::report::load::QUANTILES;
 
 /// What to compare.
 #[derive(Clone, Debug)]
@@ -33,6 +32,9 @@ pub struct Options {
     pub quantiles: Vec<String>,
     /// Changes smaller than this many seconds are never regressions.
     pub min_change_s: f64,
+    /// Compare although the baseline is of another scenario, seed, mode, repetition
+    /// count, duration or completeness (the differences are returned in the report).
+    pub allow_mismatch: bool,
 }
 
 impl Default for Options {
@@ -42,6 +44,7 @@ impl Default for Options {
             metrics: Vec::new(),
             quantiles: Vec::new(),
             min_change_s: 0.001,
+            allow_mismatch: false,
         }
     }
 }
@@ -77,81 +80,96 @@ pub struct Row {
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     pub scenario: String,
+    /// How the baseline differs from this run, when `allow_mismatch` let it be compared.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mismatches: Vec<String>,
     pub rows: Vec<Row>,
     pub regressions: usize,
 }
 
-fn head(v: &Value, what: &str) -> Result<(String, u64), CheckError> {
-    let bad = |reason: &str| CheckError::NotASummary {
-        what: what.into(),
-        reason: reason.into(),
+/// How `baseline` differs from `now` in what makes two runs comparable.
+pub fn mismatches(now: &SummaryFile, baseline: &SummaryFile) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut differ = |what: &str, b: String, n: String| {
+        if b != n {
+            out.push(format!("{what}: baseline {b}, this run {n}"));
+        }
     };
-    let schema = v
-        .get("schema")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| bad("no `schema`"))?;
-    let scenario = v
-        .get("scenario")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("no `scenario`"))?;
-    if !v.get("models").is_some_and(Value::is_object) {
-        return Err(bad("no `models`"));
-    }
-    Ok((scenario.to_string(), schema))
+    differ("schema", baseline.schema.to_string(), now.schema.to_string());
+    differ(
+        "scenario",
+        format!("`{}`", baseline.scenario),
+        format!("`{}`", now.scenario),
+    );
+    differ("seed", baseline.seed.to_string(), now.seed.to_string());
+    differ("mode", baseline.mode.clone(), now.mode.clone());
+    differ(
+        "repetitions",
+        baseline.repetitions.to_string(),
+        now.repetitions.to_string(),
+    );
+    differ(
+        "duration_s",
+        baseline.duration_s.to_string(),
+        now.duration_s.to_string(),
+    );
+    let partial = |s: &SummaryFile| match (s.partial, s.repetitions_run) {
+        (false, _) => "complete (partial: false)".to_string(),
+        (true, Some(k)) => format!("partial, {k} repetition(s) measured"),
+        (true, None) => "partial".to_string(),
+    };
+    differ("partial", partial(baseline), partial(now));
+    out
 }
 
 /// A threshold's tolerance for (model, metric, quantile), from this run's summary.
-fn tolerance_for(now: &Value, model: &str, metric: &str, quantile: &str) -> Option<f64> {
-    now.get("thresholds")?.as_array()?.iter().find_map(|t| {
-        (t.get("model")?.as_str()? == model
-            && t.get("metric")?.as_str()? == metric
-            && t.get("quantile")?.as_str()? == quantile)
-            .then(|| t.get("tolerance")?.as_f64())
-            .flatten()
-    })
+fn tolerance_for(now: &SummaryFile, model: &str, metric: &str, quantile: &str) -> Option<f64> {
+    now.thresholds
+        .iter()
+        .find(|t| t.model == model && t.metric == metric && t.quantile == quantile)
+        .and_then(|t| t.tolerance)
 }
 
-fn ci(m: &Value) -> Option<(f64, f64)> {
-    let a = m.get("ci95_p50_s")?.as_array()?;
-    Some((a.first()?.as_f64()?, a.get(1)?.as_f64()?))
-}
-
-pub fn compare(now: &Value, baseline: &Value, opts: &Options) -> Result<Report, CheckError> {
-    let (scenario, schema) = head(now, "this run's summary")?;
-    let (b_scenario, b_schema) = head(baseline, "the baseline")?;
-    if schema != b_schema {
-        return Err(CheckError::Schema {
-            baseline: b_schema,
-            now: schema,
-        });
+fn figure(m: &MetricStats, quantile: &str) -> Option<f64> {
+    match quantile {
+        "mean" => m.mean_s,
+        "p50" => m.p50_s,
+        "p90" => m.p90_s,
+        "p95" => m.p95_s,
+        "p99" => m.p99_s,
+        "max" => m.max_s,
+        _ => None,
     }
-    if scenario != b_scenario {
-        return Err(CheckError::Scenario {
-            baseline: b_scenario,
-            now: scenario,
-        });
+}
+
+/// Compares every figure the baseline has (within `opts`' selection) with this run's.
+/// Refuses a baseline of another experiment unless `opts.allow_mismatch`, and a
+/// comparison that would compare nothing.
+pub fn compare(
+    now: &SummaryFile,
+    baseline: &SummaryFile,
+    opts: &Options,
+) -> Result<Report, CheckError> {
+    let mismatches = mismatches(now, baseline);
+    if !mismatches.is_empty() && !opts.allow_mismatch {
+        return Err(CheckError::Mismatch(mismatches));
     }
     let mut rows = Vec::new();
     for model in ["push", "pull"] {
-        let Some(b_metrics) = baseline["models"]
-            .get(model)
-            .and_then(|m| m.get("metrics"))
-            .and_then(Value::as_object)
-        else {
+        let Some(b_model) = baseline.model(model) else {
             continue;
         };
-        for (metric, bm) in b_metrics {
+        for (metric, bm) in &b_model.metrics {
             if !opts.metrics.is_empty() && !opts.metrics.contains(metric) {
                 continue;
             }
-            let nm = &now["models"][model]["metrics"][metric];
+            let nm = now.model(model).and_then(|m| m.metric(metric));
             for q in QUANTILES {
                 if !opts.quantiles.is_empty() && !opts.quantiles.iter().any(|x| x == q) {
                     continue;
                 }
-                let key = format!("{q}_s");
-                let b = bm.get(&key).and_then(Value::as_f64);
-                let n = nm.get(&key).and_then(Value::as_f64);
+                let b = figure(bm, q);
+                let n = nm.and_then(|m| figure(m, q));
                 let Some(bv) = b else { continue };
                 let tolerance = tolerance_for(now, model, metric, q).unwrap_or(opts.tolerance);
                 let (change, verdict) = match n {
@@ -164,8 +182,8 @@ pub fn compare(now: &Value, baseline: &Value, opts: &Options) -> Result<Report, 
                         let better =
                             -diff > opts.min_change_s && change.is_some_and(|c| c < -tolerance);
                         let verdict = if worse {
-                            match (q, ci(bm), ci(nm)) {
-                                ("p50", Some((_, bhi)), Some((nlo, _))) if nlo <= bhi => {
+                            match (q, bm.ci95_p50_s, nm.and_then(|m| m.ci95_p50_s)) {
+                                ("p50", Some([_, bhi]), Some([nlo, _])) if nlo <= bhi => {
                                     Verdict::Noise
                                 }
                                 _ => Verdict::Worse,
@@ -191,12 +209,31 @@ pub fn compare(now: &Value, baseline: &Value, opts: &Options) -> Result<Report, 
             }
         }
     }
+    if rows.is_empty() {
+        let mut selection = Vec::new();
+        if !opts.metrics.is_empty() {
+            selection.push(format!("metric {}", opts.metrics.join(", ")));
+        }
+        if !opts.quantiles.is_empty() {
+            selection.push(format!("quantile {}", opts.quantiles.join(", ")));
+        }
+        let within = if selection.is_empty() {
+            " (every metric has count 0)".to_string()
+        } else {
+            format!(
+                " for {} (a metric without samples has no figures)",
+                selection.join(" and ")
+            )
+        };
+        return Err(CheckError::Nothing(within));
+    }
     let regressions = rows
         .iter()
         .filter(|r| matches!(r.verdict, Verdict::Worse | Verdict::Missing))
         .count();
     Ok(Report {
-        scenario,
+        scenario: now.scenario.clone(),
+        mismatches,
         rows,
         regressions,
     })
@@ -207,10 +244,16 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn summary(p50: f64, ci: [f64; 2]) -> Value {
-        json!({"schema": 1, "scenario": "s", "models": {"push": {"metrics": {"deploy_latency": {
-            "count": 10, "mean_s": p50, "p50_s": p50, "p90_s": p50, "p95_s": p50, "p99_s": p50, "max_s": p50,
-            "ci95_p50_s": ci}}, "counters": {}}}, "thresholds": []})
+    fn summary(p50: f64, ci: [f64; 2]) -> SummaryFile {
+        let metric = json!({"count": 10, "mean_s": p50, "p50_s": p50, "p90_s": p50,
+            "p95_s": p50, "p99_s": p50, "max_s": p50, "ci95_p50_s": ci});
+        serde_json::from_value(json!({"schema": 1, "scenario": "s", "mode": "sim", "seed": 1,
+            "repetitions": 3, "duration_s": 3600.0, "partial": false,
+            "models": {
+                "push": {"metrics": {"deploy_latency": metric}, "counters": {}},
+                "pull": {"metrics": {}, "counters": {}}},
+            "thresholds": []}))
+        .unwrap()
     }
 
     #[test]
@@ -235,7 +278,7 @@ mod tests {
     }
 
     #[test]
-    fn faster_is_better_and_other_scenarios_are_refused() {
+    fn faster_is_better() {
         let r = compare(
             &summary(70.0, [69.0, 71.0]),
             &summary(100.0, [99.0, 101.0]),
@@ -243,11 +286,50 @@ mod tests {
         )
         .unwrap();
         assert!(r.rows.iter().all(|r| r.verdict == Verdict::Better));
-        let mut other = summary(100.0, [99.0, 101.0]);
-        other["scenario"] = json!("t");
+    }
+
+    #[test]
+    fn a_baseline_of_another_experiment_is_refused_unless_allowed_and_then_named() {
+        let now = summary(100.0, [99.0, 101.0]);
+        let mut other = now.clone();
+        other.scenario = "t".into();
+        other.seed = 2;
+        other.mode = "emulated".into();
+        other.repetitions = 5;
+        other.partial = true;
+        other.repetitions_run = Some(2);
+        let Err(CheckError::Mismatch(d)) = compare(&now, &other, &Options::default()) else {
+            panic!("a baseline of another experiment was compared");
+        };
+        assert_eq!(d.len(), 5, "{d:?}");
+        for what in ["scenario", "seed", "mode", "repetitions", "partial"] {
+            assert!(d.iter().any(|x| x.starts_with(what)), "{what}: {d:?}");
+        }
+        let allow = Options {
+            allow_mismatch: true,
+            ..Options::default()
+        };
+        let r = compare(&now, &other, &allow).unwrap();
+        assert_eq!(r.mismatches, d);
+        assert_eq!(r.regressions, 0);
+    }
+
+    #[test]
+    fn comparing_nothing_is_an_error() {
+        let now = summary(100.0, [99.0, 101.0]);
+        let mut empty = now.clone();
+        empty.models.values_mut().for_each(|m| m.metrics.clear());
         assert!(matches!(
-            compare(&other, &summary(1.0, [1.0, 1.0]), &Options::default()),
-            Err(CheckError::Scenario { .. })
+            compare(&now, &empty, &Options::default()),
+            Err(CheckError::Nothing(_))
         ));
+        let only_rollback = Options {
+            metrics: vec!["rollback".into()],
+            ..Options::default()
+        };
+        let Err(e) = compare(&now, &now, &only_rollback) else {
+            panic!("a metric without samples was compared");
+        };
+        assert!(e.to_string().contains("metric rollback"), "{e}");
     }
 }

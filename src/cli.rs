@@ -64,10 +64,12 @@ pub enum ClusterCommand {
     Up {
         #[arg(long, default_value = "kind-config.yaml")]
         config: PathBuf,
+        /// How many clusters: 1 to 64 (each is two node containers on this machine).
         #[arg(long, default_value_t = 1)]
         clusters: u32,
     },
-    /// Delete every pushpull-* kind cluster.
+    /// Delete the kind clusters `cluster up` made: those named pushpull-<digits> (others
+    /// whose names merely start with pushpull- are left alone).
     Down,
 }
 
@@ -97,6 +99,10 @@ pub struct CheckArgs {
     /// What to print: a table (text) or the comparison as JSON.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Compare although the baseline's scenario, seed, mode, repetitions, duration or
+    /// partial flag differ from the run's (each difference is printed as a warning).
+    #[arg(long)]
+    pub allow_mismatch: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -530,14 +536,23 @@ fn clean_up_on_signals() {
     }
 }
 
-/// Live errors to exit codes: a missing tool or an unreachable cluster is 3, a refused
-/// context is bad input (2).
+/// Live errors to exit codes: a missing tool, an unreachable cluster or a context not in
+/// the kubeconfig is 3; a refused context or cluster count is bad input (2).
 fn live_failure(e: crate::live::LiveError) -> Failure {
     use crate::live::LiveError as E;
     let code = match e {
-        E::ContextRefused(_) | E::Manifest(_) | E::TimeScale { .. } => 2,
+        E::ContextRefused(_)
+        | E::ContextNotLocal { .. }
+        | E::KindClusters { .. }
+        | E::Manifest(_)
+        | E::TimeScale { .. } => 2,
         E::Interrupted(_) => 130,
-        E::MissingTool { .. } | E::Kube { .. } | E::Setup(_) | E::Emulator(_) | E::Git(_) => 3,
+        E::MissingTool { .. }
+        | E::ContextUnresolved { .. }
+        | E::Kube { .. }
+        | E::Setup(_)
+        | E::Emulator(_)
+        | E::Git(_) => 3,
     };
     Failure {
         code,
@@ -557,30 +572,36 @@ fn cluster(command: ClusterCommand) -> Result<ExitCode, Failure> {
         }
         ClusterCommand::Down => {
             let gone = crate::live::kind::down(None).map_err(live_failure)?;
-            println!(
-                "deleted {} kind cluster(s): {}",
-                gone.len(),
-                gone.join(", ")
-            );
+            if gone.is_empty() {
+                println!("no pushpull-<digits> kind cluster to delete");
+            } else {
+                println!(
+                    "deleted {} kind cluster(s): {}",
+                    gone.len(),
+                    gone.join(", ")
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_summary(path: &std::path::Path) -> Result<serde_json::Value, Failure> {
-    let file = if path.is_dir() {
-        path.join("summary.json")
+/// A run's summary, typed and checked: a run directory is read whole (its samples must
+/// agree with its summary), a summary.json on its own.
+fn read_summary(path: &std::path::Path) -> Result<crate::report::load::SummaryFile, Failure> {
+    use crate::report::load;
+    let read = if path.is_dir() {
+        load::load(path).map(|run| run.summary)
     } else {
-        path.to_path_buf()
+        load::read_summary(path)
     };
-    let text = std::fs::read_to_string(&file).map_err(|e| {
-        Failure::bad_input(format!(
-            "cannot read {}: {e} (give a run directory or its summary.json)",
-            file.display()
-        ))
-    })?;
-    serde_json::from_str(&text)
-        .map_err(|e| Failure::bad_input(format!("{}: not valid JSON: {e}", file.display())))
+    read.map_err(|e| match e {
+        load::LoadError::Read { path, source } => Failure::bad_input(format!(
+            "cannot read {}: {source} (give a run directory or its summary.json)",
+            path.display()
+        )),
+        other => Failure::bad_input(other.to_string()),
+    })
 }
 
 fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
@@ -598,7 +619,8 @@ fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
     for m in &args.metrics {
         if crate::metric::Metric::from_name(m).is_none() {
             return Err(Failure::bad_input(format!(
-                "--metric {m}: not a pushpull metric (see DESIGN.md or the README)"
+                "--metric {m}: not a pushpull metric; expected one of {} (the README's table under \"What it measures\" says what each one measures)",
+                crate::metric::Metric::ALL.map(crate::metric::Metric::name).join(", ")
             )));
         }
     }
@@ -608,9 +630,13 @@ fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
         tolerance: tolerance.0,
         metrics: args.metrics,
         quantiles: args.quantiles,
+        allow_mismatch: args.allow_mismatch,
         ..Options::default()
     };
     let report = compare(&now, &baseline, &opts).map_err(|e| Failure::bad_input(e.to_string()))?;
+    for m in &report.mismatches {
+        eprintln!("warning: compared anyway (--allow-mismatch), but the baseline differs in {m}");
+    }
     match args.format {
         Format::Json => println!(
             "{}",

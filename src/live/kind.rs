@@ -1,6 +1,7 @@
 //! `pushpull cluster up|down`: kind clusters named `pushpull-0..N` for `--mode kind`,
 //! created from `kind-config.yaml` and waited on until their nodes are Ready. Only
-//! clusters with that prefix are ever deleted.
+//! clusters named exactly as `cluster up` names them (`pushpull-<digits>`) are ever
+//! deleted, and at most [`MAX_CLUSTERS`] are made.
 
 use super::LiveError;
 use std::path::Path;
@@ -8,9 +9,28 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// The most kind clusters `cluster up` and `--mode kind` make on one machine.
+pub const MAX_CLUSTERS: u32 = 64;
+
+/// Why [`MAX_CLUSTERS`], for the message that refuses more.
+pub const MAX_CLUSTERS_WHY: &str = "each kind cluster of kind-config.yaml is two node \
+    containers (a control plane of about 0.5-1 GB and a worker), so 64 clusters already \
+    need tens of GB on one machine and more inotify instances than Linux allows by \
+    default (kind's known issues); a larger fleet is a sim or emulated experiment";
+
 /// The kind cluster name of cluster `i`.
 pub fn cluster_name(i: u32) -> String {
     format!("pushpull-{i}")
+}
+
+/// Whether `name` is one `cluster up` makes: `pushpull-` and a number written as
+/// [`cluster_name`] writes it (`pushpull-0`, `pushpull-12`; not `pushpull-`,
+/// `pushpull-007` or `pushpull-prod-demo`).
+pub fn is_harness_cluster(name: &str) -> bool {
+    name.strip_prefix("pushpull-")
+        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|d| d.parse::<u32>().ok())
+        .is_some_and(|i| cluster_name(i) == name)
 }
 
 /// Runs kind to the end and returns what it printed.
@@ -23,7 +43,7 @@ pub fn existing() -> Result<Vec<String>, LiveError> {
     Ok(kind(&["get", "clusters"])?
         .lines()
         .map(str::trim)
-        .filter(|n| n.starts_with("pushpull-"))
+        .filter(|n| is_harness_cluster(n))
         .map(str::to_string)
         .collect())
 }
@@ -43,6 +63,9 @@ pub fn up_until(
     config: &Path,
     interrupted: &dyn Fn() -> bool,
 ) -> Result<Vec<String>, LiveError> {
+    if n == 0 || n > MAX_CLUSTERS {
+        return Err(LiveError::KindClusters { asked: n });
+    }
     super::run::preflight(&super::Target::Kind)?;
     if !config.is_file() {
         return Err(LiveError::Setup(format!(
@@ -127,15 +150,49 @@ fn kind_until(args: &[&str], interrupted: &dyn Fn() -> bool) -> Result<String, L
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// Deletes every `pushpull-*` kind cluster (or only `names`).
+/// Deletes every kind cluster named `pushpull-<digits>` (or only those of `names`);
+/// clusters that merely start with `pushpull-` are someone else's and stay.
 pub fn down(names: Option<&[String]>) -> Result<Vec<String>, LiveError> {
     super::run::preflight(&super::Target::Kind)?;
     let targets = match names {
-        Some(n) => n.to_vec(),
+        Some(n) => n.iter().filter(|n| is_harness_cluster(n)).cloned().collect(),
         None => existing()?,
     };
     for name in &targets {
         kind(&["delete", "cluster", "--name", name])?;
     }
     Ok(targets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_pushpull_and_digits_as_cluster_up_writes_them_is_a_harness_cluster() {
+        for n in ["pushpull-0", "pushpull-7", "pushpull-63", "pushpull-4294967295"] {
+            assert!(is_harness_cluster(n), "{n}");
+        }
+        for n in [
+            "pushpull-",
+            "pushpull-prod-demo",
+            "pushpull-007",
+            "pushpull-+1",
+            "pushpull-1a",
+            "pushpull-4294967296",
+            "pushpull-0 ",
+            "kind-pushpull-0",
+            "pushpull",
+        ] {
+            assert!(!is_harness_cluster(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn zero_or_more_than_the_bound_of_clusters_is_refused_before_kind_runs() {
+        for n in [0, MAX_CLUSTERS + 1, u32::MAX] {
+            let e = up(n, Path::new("no-such-kind-config.yaml")).unwrap_err();
+            assert!(matches!(e, LiveError::KindClusters { asked } if asked == n), "{e}");
+        }
+    }
 }

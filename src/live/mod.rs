@@ -6,6 +6,7 @@
 mod cluster;
 mod driver;
 pub mod git;
+pub mod guard;
 pub mod kind;
 mod run;
 
@@ -45,6 +46,26 @@ pub enum LiveError {
         "refusing context `{0}`: pushpull only touches kind-pushpull-* clusters and the emulator unless you name the context with --allow-context {0}"
     )]
     ContextRefused(String),
+    #[error(
+        "refusing context `{context}`: {reason}, so its name does not make it a pushpull cluster; if you mean to run against that cluster (pushpull empties its pushpull-live-* namespaces), name it with {fix}"
+    )]
+    ContextNotLocal {
+        context: String,
+        /// As kube-rs would reach it; `reason` names it too.
+        server: String,
+        reason: String,
+        fix: String,
+    },
+    #[error(
+        "cannot tell where context `{context}` points: {reason} (see `kubectl config get-contexts`)"
+    )]
+    ContextUnresolved { context: String, reason: String },
+    #[error(
+        "{asked} kind cluster(s) asked for: between 1 and {max} ({why})",
+        max = kind::MAX_CLUSTERS,
+        why = kind::MAX_CLUSTERS_WHY
+    )]
+    KindClusters { asked: u32 },
     #[error(
         "time_scale {scale} shortens the harness's delays, but a real cluster starts pods and \
          enforces progressDeadlineSeconds in real time, so its rollouts would read {factor:.0}x \

@@ -266,6 +266,7 @@ async fn setup(
                 }
                 Target::Kind => {
                     let ctx = format!("kind-pushpull-{c}");
+                    super::guard::verify_context(&ctx, None, super::guard::Via::Kind)?;
                     (
                         client_for(None, Some(&ctx)).await?,
                         format!("pushpull-live-{kind}"),
@@ -379,6 +380,10 @@ async fn deploy_initial(s: &Scenario, kind: ModelKind, setup: &Setup) -> Result<
 /// already there are left alone.
 pub fn run_live(s: &Scenario, opts: &LiveOptions) -> Result<LiveOutcome, LiveError> {
     preflight(&opts.target)?;
+    if let Target::Kubeconfig { context, allow } = &opts.target {
+        use super::guard::{Via, verify_context};
+        verify_context(context, allow.as_deref(), Via::Kubeconfig)?;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,11 +1,56 @@
 //! Reads a run directory back: `summary.json`, `samples.csv`, `events.csv`, and the
 //! optional `run.json` and `scenario.json`. This is all `pushpull report` needs, so the
 //! charts and reports can be rebuilt from a copied directory without re-running anything.
+//! Every file is read with types and checked against the others (schema, names, sample
+//! counts, repetitions): a malformed, truncated or foreign file is refused with its name,
+//! and its line for CSV, never turned into a report.
 
 use crate::measure::bootstrap::Groups;
+use crate::metric::{Metric, ModelKind};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// The `summary.json` schema this version writes, and the only one it reads.
+pub const SCHEMA: u32 = 1;
+
+/// The modes a run can be made in (`summary.json`'s `mode`).
+pub const MODES: [&str; 4] = ["sim", "emulated", "kind", "kubeconfig"];
+
+/// The statistics a figure can be (`summary.json`'s `<quantile>_s` keys, thresholds).
+pub const QUANTILES: [&str; 6] = ["mean", "p50", "p90", "p95", "p99", "max"];
+
+/// The columns of `samples.csv`, in order.
+pub const SAMPLES_HEADER: [&str; 9] = [
+    "repetition",
+    "model",
+    "metric",
+    "cluster",
+    "app",
+    "commit",
+    "start_s",
+    "end_s",
+    "value_s",
+];
+
+/// The columns of `events.csv`, in order.
+pub const EVENTS_HEADER: [&str; 7] = [
+    "repetition",
+    "model",
+    "t_s",
+    "cluster",
+    "app",
+    "event",
+    "detail",
+];
+
+/// How many repetitions a directory may claim whatever it holds. A report keeps one
+/// group of samples per repetition and its bootstrap draws every repetition in each of
+/// its 2,000 resamples, so a larger claim is believed only when the CSVs hold at least as
+/// many rows: the work of a report then stays proportional to the data actually present
+/// (a `summary.json` saying 4,000,000,000 repetitions over one sample is refused instead
+/// of allocating 96 GB).
+pub const REPETITIONS_WITHOUT_ROWS: u32 = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -14,13 +59,22 @@ pub enum LoadError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path} is not a pushpull summary: {source}")]
+    #[error("{path}:{line}:{column}: {field}{message} (is this a file written by `pushpull run`?)")]
     Json {
         path: PathBuf,
-        source: serde_json::Error,
+        line: usize,
+        column: usize,
+        /// `models.push.metrics.apply.p95_s: `, or empty at the top level.
+        field: String,
+        message: String,
     },
-    #[error("{path}: {source}")]
-    Csv { path: PathBuf, source: csv::Error },
+    #[error(
+        "{path}: schema {found}, but this pushpull ({version}) reads schema {SCHEMA}, the one it writes: make the run again with this version (or use the pushpull that made it)",
+        version = env!("CARGO_PKG_VERSION")
+    )]
+    Schema { path: PathBuf, found: String },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
     #[error("{path}:{line}: {message}")]
     Row {
         path: PathBuf,
@@ -32,8 +86,47 @@ pub enum LoadError {
 /// One metric's statistics as `summary.json` holds them: the very type that writes them.
 pub use crate::measure::summary::MetricSummary as MetricStats;
 
+/// [`MetricStats`] as read, refusing keys the writer never writes (a misspelt `p95`
+/// would otherwise read as a metric without a p95).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricFile {
+    count: u64,
+    mean_s: Option<f64>,
+    p50_s: Option<f64>,
+    p90_s: Option<f64>,
+    p95_s: Option<f64>,
+    p99_s: Option<f64>,
+    max_s: Option<f64>,
+    ci95_p50_s: Option<[f64; 2]>,
+}
+
+impl From<MetricFile> for MetricStats {
+    fn from(m: MetricFile) -> MetricStats {
+        MetricStats {
+            count: m.count,
+            mean_s: m.mean_s,
+            p50_s: m.p50_s,
+            p90_s: m.p90_s,
+            p95_s: m.p95_s,
+            p99_s: m.p99_s,
+            max_s: m.max_s,
+            ci95_p50_s: m.ci95_p50_s,
+        }
+    }
+}
+
+fn metric_stats<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, MetricStats>, D::Error> {
+    let raw = BTreeMap::<String, MetricFile>::deserialize(d)?;
+    Ok(raw.into_iter().map(|(k, v)| (k, v.into())).collect())
+}
+
 #[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct ModelStats {
+    #[serde(deserialize_with = "metric_stats")]
     pub metrics: BTreeMap<String, MetricStats>,
     pub counters: BTreeMap<String, u64>,
 }
@@ -48,6 +141,7 @@ impl ModelStats {
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct ThresholdStats {
     pub model: String,
     pub metric: String,
@@ -55,10 +149,22 @@ pub struct ThresholdStats {
     pub max_s: f64,
     pub value_s: Option<f64>,
     pub ok: bool,
+    /// The scenario's tolerance for this figure in `pushpull check`, as a fraction.
+    #[serde(default)]
+    pub tolerance: Option<f64>,
 }
 
-/// `summary.json`, the CI contract of DESIGN.md.
+/// `summary.json`'s `engine`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EngineStats {
+    pub events: u64,
+    pub wall_s: Option<f64>,
+}
+
+/// `summary.json`, the CI contract of the README.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct SummaryFile {
     pub schema: u32,
     pub scenario: String,
@@ -77,6 +183,8 @@ pub struct SummaryFile {
     pub models: BTreeMap<String, ModelStats>,
     #[serde(default)]
     pub thresholds: Vec<ThresholdStats>,
+    #[serde(default)]
+    pub engine: Option<EngineStats>,
 }
 
 impl SummaryFile {
@@ -142,11 +250,43 @@ fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
     })
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, LoadError> {
-    serde_json::from_slice(&read(path)?).map_err(|source| LoadError::Json {
+/// serde_json's message without its trailing " at line L column C" (we put the place
+/// first, as `file:line:column`).
+fn json_message(e: &serde_json::Error) -> String {
+    let m = e.to_string();
+    match m.rfind(" at line ") {
+        Some(i) => m[..i].to_string(),
+        None => m,
+    }
+}
+
+/// Typed JSON with the place and the key path of the first error.
+fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, LoadError> {
+    let located = |e: &serde_json::Error, field: String| LoadError::Json {
         path: path.to_path_buf(),
-        source,
-    })
+        line: e.line(),
+        column: e.column(),
+        field,
+        message: json_message(e),
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        // serde_path_to_error writes `?` where it does not know the key (in a cut file).
+        let field = field.trim_end_matches('?').trim_end_matches('.');
+        let field = if field.is_empty() {
+            String::new()
+        } else {
+            format!("{field}: ")
+        };
+        located(e.inner(), field)
+    })?;
+    de.end().map_err(|e| located(&e, String::new()))?;
+    Ok(value)
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, LoadError> {
+    parse_json(path, &read(path)?)
 }
 
 fn optional_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, LoadError> {
@@ -157,10 +297,204 @@ fn optional_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T
     }
 }
 
+/// Reads a `summary.json` on its own, typed and checked: the schema this version
+/// writes, known models, metrics, counters and quantiles, and figures that are
+/// non-negative finite seconds. What it cannot check alone (the samples behind the
+/// counts) [`load`] checks for a whole run directory.
+pub fn read_summary(path: &Path) -> Result<SummaryFile, LoadError> {
+    let bytes = read(path)?;
+    // The schema first, so that a file of another version is named as such rather than
+    // by the first field this version does not know.
+    let head: serde_json::Value = parse_json(path, &bytes)?;
+    match head.get("schema") {
+        Some(serde_json::Value::Number(n)) if n.as_u64() == Some(SCHEMA as u64) => {}
+        Some(other) => {
+            return Err(LoadError::Schema {
+                path: path.to_path_buf(),
+                found: other.to_string(),
+            });
+        }
+        None => {
+            return Err(LoadError::Invalid {
+                path: path.to_path_buf(),
+                message: "no `schema`: not a pushpull summary.json".into(),
+            });
+        }
+    }
+    let summary: SummaryFile = parse_json(path, &bytes)?;
+    check_summary(&summary).map_err(|message| LoadError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    Ok(summary)
+}
+
+/// `Err` unless `v` is a finite, non-negative number of seconds.
+fn seconds(field: &str, v: f64) -> Result<(), String> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field} is {v}: a duration is a finite, non-negative number of seconds"
+        ))
+    }
+}
+
+fn model_name(field: &str, name: &str) -> Result<(), String> {
+    if ModelKind::BOTH.iter().any(|m| m.name() == name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field}: `{name}` is not a pushpull model (push or pull)"
+        ))
+    }
+}
+
+fn metric_name(field: &str, name: &str) -> Result<(), String> {
+    if Metric::from_name(name).is_some() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field}: `{name}` is not a pushpull metric (expected one of {})",
+            Metric::ALL.map(Metric::name).join(", ")
+        ))
+    }
+}
+
+/// What `summary.json` must say of itself, whatever else is in the directory.
+fn check_summary(s: &SummaryFile) -> Result<(), String> {
+    if s.scenario.is_empty() {
+        return Err("scenario is empty: a run always names its scenario".into());
+    }
+    if !MODES.contains(&s.mode.as_str()) {
+        return Err(format!(
+            "mode `{}` is not a pushpull mode (expected one of {})",
+            s.mode,
+            MODES.join(", ")
+        ));
+    }
+    if s.repetitions == 0 {
+        return Err("repetitions is 0: a run has at least one".into());
+    }
+    if let Some(k) = s.repetitions_run {
+        if !s.partial {
+            return Err(format!(
+                "repetitions_run is {k} but partial is false: only a run stopped early records it"
+            ));
+        }
+        if k > s.repetitions {
+            return Err(format!(
+                "repetitions_run is {k}, more than the {} repetitions planned",
+                s.repetitions
+            ));
+        }
+    }
+    if !(s.duration_s.is_finite() && s.duration_s > 0.0) {
+        return Err(format!(
+            "duration_s is {}: a run lasts a positive, finite number of seconds",
+            s.duration_s
+        ));
+    }
+    for m in ModelKind::BOTH {
+        if !s.models.contains_key(m.name()) {
+            return Err(format!(
+                "models has no `{m}`: a summary always holds both models"
+            ));
+        }
+    }
+    let counters: Vec<&str> = crate::measure::Counters::default()
+        .named()
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    for (model, stats) in &s.models {
+        model_name("models", model)?;
+        for (metric, ms) in &stats.metrics {
+            let field = format!("models.{model}.metrics.{metric}");
+            metric_name(&format!("models.{model}.metrics"), metric)?;
+            let figures = [
+                ("mean_s", ms.mean_s),
+                ("p50_s", ms.p50_s),
+                ("p90_s", ms.p90_s),
+                ("p95_s", ms.p95_s),
+                ("p99_s", ms.p99_s),
+                ("max_s", ms.max_s),
+            ];
+            for (key, v) in figures {
+                match v {
+                    Some(v) => seconds(&format!("{field}.{key}"), v)?,
+                    None if ms.count > 0 => {
+                        return Err(format!(
+                            "{field}.{key} is null although count is {}: a metric with samples has every figure",
+                            ms.count
+                        ));
+                    }
+                    None => {}
+                }
+                if ms.count == 0 && v.is_some() {
+                    return Err(format!(
+                        "{field}.{key} is set although count is 0: a metric without samples has no figures"
+                    ));
+                }
+            }
+            if let Some([lo, hi]) = ms.ci95_p50_s {
+                seconds(&format!("{field}.ci95_p50_s[0]"), lo)?;
+                seconds(&format!("{field}.ci95_p50_s[1]"), hi)?;
+                if lo > hi {
+                    return Err(format!(
+                        "{field}.ci95_p50_s is [{lo}, {hi}]: an interval's low end is not above its high end"
+                    ));
+                }
+            }
+        }
+        for name in stats.counters.keys() {
+            if !counters.contains(&name.as_str()) {
+                return Err(format!(
+                    "models.{model}.counters: `{name}` is not a pushpull counter (expected one of {})",
+                    counters.join(", ")
+                ));
+            }
+        }
+    }
+    for (i, t) in s.thresholds.iter().enumerate() {
+        let field = format!("thresholds[{i}]");
+        model_name(&format!("{field}.model"), &t.model)?;
+        metric_name(&format!("{field}.metric"), &t.metric)?;
+        if !QUANTILES.contains(&t.quantile.as_str()) {
+            return Err(format!(
+                "{field}.quantile: `{}` is not one of {}",
+                t.quantile,
+                QUANTILES.join(", ")
+            ));
+        }
+        seconds(&format!("{field}.max_s"), t.max_s)?;
+        if let Some(v) = t.value_s {
+            seconds(&format!("{field}.value_s"), v)?;
+        }
+        if let Some(x) = t.tolerance
+            && !(x.is_finite() && x >= 0.0)
+        {
+            return Err(format!(
+                "{field}.tolerance is {x}: a tolerance is a finite, non-negative fraction"
+            ));
+        }
+    }
+    if let Some(EngineStats {
+        wall_s: Some(w), ..
+    }) = &s.engine
+    {
+        seconds("engine.wall_s", *w)?;
+    }
+    Ok(())
+}
+
 /// Seconds as written in the CSVs (`12.345678`) to whole microseconds, exactly.
 pub fn parse_micros(text: &str) -> Option<u64> {
     let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
     if frac.len() > 6 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let w: u64 = whole.parse().ok()?;
@@ -172,80 +506,324 @@ pub fn parse_micros(text: &str) -> Option<u64> {
     w.checked_mul(1_000_000)?.checked_add(f)
 }
 
-fn opt_u32(s: &str) -> Result<Option<u32>, String> {
+fn opt_index<T: std::str::FromStr>(column: &str, s: &str) -> Result<Option<T>, String> {
     if s.is_empty() {
         Ok(None)
-    } else {
+    } else if s.bytes().all(|b| b.is_ascii_digit()) {
         s.parse()
             .map(Some)
-            .map_err(|_| format!("`{s}` is not an index"))
+            .map_err(|_| format!("{column} `{s}` is out of range"))
+    } else {
+        Err(format!("{column} `{s}` is not an index"))
     }
 }
 
-pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
-    let summary: SummaryFile = read_json(&dir.join("summary.json"))?;
-    let reps = summary.repetitions.max(1) as usize;
+/// A CSV file checked for the shape `pushpull run` writes: the exact header, every
+/// record as long as it, and a final newline (a file cut short ends mid-line).
+struct Csv {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
 
-    let path = dir.join("samples.csv");
-    let bytes = read(&path)?;
-    let mut per: BTreeMap<(String, String), Vec<Vec<u64>>> = BTreeMap::new();
-    let mut rdr = csv::Reader::from_reader(bytes.as_slice());
-    for row in rdr.records() {
-        let row = row.map_err(|source| LoadError::Csv {
-            path: path.clone(),
-            source,
-        })?;
-        let line = row.position().map(|p| p.line()).unwrap_or(0);
-        let bad = |message: String| LoadError::Row {
+impl Csv {
+    fn open(path: PathBuf, header: &[&str]) -> Result<Csv, LoadError> {
+        let bytes = read(&path)?;
+        let row = |line: u64, message: String| LoadError::Row {
             path: path.clone(),
             line,
             message,
         };
-        let rep: usize = row[0]
-            .parse()
-            .map_err(|_| bad(format!("repetition `{}` is not a number", &row[0])))?;
-        if rep >= reps {
-            return Err(bad(format!(
-                "repetition {rep} but summary.json says {reps} repetition(s)"
-            )));
+        let expected = header.join(",");
+        if bytes.is_empty() {
+            return Err(row(
+                1,
+                format!("the file is empty; expected the header `{expected}`"),
+            ));
         }
-        let value = parse_micros(&row[8])
-            .ok_or_else(|| bad(format!("value_s `{}` is not seconds", &row[8])))?;
-        per.entry((row[1].to_string(), row[2].to_string()))
-            .or_insert_with(|| vec![Vec::new(); reps])[rep]
-            .push(value);
+        if !bytes.ends_with(b"\n") {
+            let line = bytes.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+            return Err(row(
+                line,
+                "the last line has no line end: the file was cut short".into(),
+            ));
+        }
+        let mut rdr = csv::Reader::from_reader(bytes.as_slice());
+        let found = rdr.headers().map_err(|e| csv_error(&path, e))?;
+        if found.iter().ne(header.iter().copied()) {
+            let missing: Vec<&str> = header
+                .iter()
+                .copied()
+                .filter(|h| !found.iter().any(|f| f == *h))
+                .collect();
+            let extra: Vec<&str> = found.iter().filter(|f| !header.contains(f)).collect();
+            let mut why = Vec::new();
+            if !missing.is_empty() {
+                why.push(format!("missing {}", missing.join(", ")));
+            }
+            if !extra.is_empty() {
+                why.push(format!("unknown {}", extra.join(", ")));
+            }
+            if why.is_empty() {
+                why.push("columns out of order".into());
+            }
+            return Err(row(
+                1,
+                format!(
+                    "the header is `{}` ({}); expected `{expected}`",
+                    found.iter().collect::<Vec<_>>().join(","),
+                    why.join("; ")
+                ),
+            ));
+        }
+        Ok(Csv { path, bytes })
     }
-    let samples = per.into_iter().map(|(k, v)| (k, Groups::new(v))).collect();
 
-    let path = dir.join("events.csv");
-    let bytes = read(&path)?;
-    let mut events = Vec::new();
-    let mut rdr = csv::Reader::from_reader(bytes.as_slice());
-    for row in rdr.records() {
-        let row = row.map_err(|source| LoadError::Csv {
-            path: path.clone(),
-            source,
-        })?;
-        if &row[0] != "0" {
-            continue;
-        }
-        let line = row.position().map(|p| p.line()).unwrap_or(0);
-        let bad = |message: String| LoadError::Row {
-            path: path.clone(),
+    /// Every record with its line; each has as many fields as the header.
+    fn records(&self) -> impl Iterator<Item = Result<(u64, csv::StringRecord), LoadError>> + '_ {
+        csv::Reader::from_reader(self.bytes.as_slice())
+            .into_records()
+            .map(|r| {
+                let r = r.map_err(|e| csv_error(&self.path, e))?;
+                Ok((r.position().map(|p| p.line()).unwrap_or(0), r))
+            })
+    }
+}
+
+/// A csv error with the line it names in front, as `file:line:`.
+fn csv_error(path: &Path, e: csv::Error) -> LoadError {
+    let line = e.position().map(|p| p.line()).unwrap_or(0);
+    let message = match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("{len} field(s), but the header has {expected_len}: the row is truncated or malformed"),
+        csv::ErrorKind::Utf8 { err, .. } => format!("not UTF-8 text ({err})"),
+        _ => e.to_string(),
+    };
+    LoadError::Row {
+        path: path.to_path_buf(),
+        line,
+        message,
+    }
+}
+
+/// One row of `samples.csv`, typed.
+struct SampleRow {
+    rep: u32,
+    model: String,
+    metric: String,
+    value: u64,
+}
+
+/// The latest time a row of a run of `duration_s` may name, in microseconds: the
+/// horizon, with as much again for a live run's last messages. A time far beyond it is
+/// not of this run (and would throw a chart's axis off by orders of magnitude).
+fn latest_micros(duration_s: f64) -> u64 {
+    // `as` saturates: a horizon beyond u64 microseconds bounds nothing.
+    (duration_s * 2e6).ceil() as u64
+}
+
+fn after_horizon(column: &str, text: &str, duration_s: f64) -> String {
+    format!(
+        "{column} {text} is after twice the run's duration ({duration_s} s in summary.json): not a time of this run"
+    )
+}
+
+fn sample_row(r: &csv::StringRecord, duration_s: f64) -> Result<SampleRow, String> {
+    // `Csv::records` guarantees the header's nine fields.
+    let f = |i: usize| r.get(i).unwrap_or("");
+    let rep: u32 = opt_index("repetition", f(0))?
+        .ok_or_else(|| "repetition is empty".to_string())?;
+    model_name("model", f(1))?;
+    metric_name("metric", f(2))?;
+    opt_index::<u32>("cluster", f(3))?;
+    opt_index::<u32>("app", f(4))?;
+    opt_index::<u32>("commit", f(5))?;
+    let secs = |i: usize, column: &str| {
+        parse_micros(f(i)).ok_or_else(|| {
+            format!(
+                "{column} `{}` is not a non-negative number of seconds with at most 6 decimals",
+                f(i)
+            )
+        })
+    };
+    let start = secs(6, "start_s")?;
+    let end = secs(7, "end_s")?;
+    let value = secs(8, "value_s")?;
+    if end > latest_micros(duration_s) {
+        return Err(after_horizon("end_s", f(7), duration_s));
+    }
+    // Each is rounded to the microsecond on its own: they may disagree by one.
+    if end < start || (end - start).abs_diff(value) > 1 {
+        return Err(format!(
+            "value_s {} is not end_s {} − start_s {}",
+            f(8),
+            f(7),
+            f(6)
+        ));
+    }
+    Ok(SampleRow {
+        rep,
+        model: f(1).to_string(),
+        metric: f(2).to_string(),
+        value,
+    })
+}
+
+/// One row of `events.csv`, typed, with its repetition.
+fn event_row(r: &csv::StringRecord, duration_s: f64) -> Result<(u32, EventRow), String> {
+    let f = |i: usize| r.get(i).unwrap_or("");
+    let rep: u32 = opt_index("repetition", f(0))?
+        .ok_or_else(|| "repetition is empty".to_string())?;
+    model_name("model", f(1))?;
+    let Some(t) = parse_micros(f(2)) else {
+        return Err(format!(
+            "t_s `{}` is not a non-negative number of seconds with at most 6 decimals",
+            f(2)
+        ));
+    };
+    if t > latest_micros(duration_s) {
+        return Err(after_horizon("t_s", f(2), duration_s));
+    }
+    let t_s: f64 = f(2)
+        .parse()
+        .map_err(|_| format!("t_s `{}` is not seconds", f(2)))?;
+    if f(5).is_empty() {
+        return Err("event is empty".into());
+    }
+    Ok((
+        rep,
+        EventRow {
+            model: f(1).to_string(),
+            t_s,
+            cluster: opt_index("cluster", f(3))?,
+            app: opt_index("app", f(4))?,
+            event: f(5).to_string(),
+            detail: f(6).to_string(),
+        },
+    ))
+}
+
+pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
+    let summary_path = dir.join("summary.json");
+    let summary = read_summary(&summary_path)?;
+    // Rows of a repetition beyond this one cannot come from this run.
+    let measured = summary.repetitions_run.unwrap_or(summary.repetitions);
+    let beyond = |path: &Path, line: u64, rep: u32| LoadError::Row {
+        path: path.to_path_buf(),
+        line,
+        message: if summary.repetitions_run.is_some() {
+            format!(
+                "repetition {rep}, but summary.json says the run measured {measured} repetition(s)"
+            )
+        } else {
+            format!("repetition {rep}, but summary.json says {measured} repetition(s)")
+        },
+    };
+
+    let samples_csv = Csv::open(dir.join("samples.csv"), &SAMPLES_HEADER)?;
+    let mut rows = Vec::new();
+    let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+    // (repetition, model) → the first line with a sample of it, until an event of it.
+    let mut sampled: BTreeMap<(u32, String), u64> = BTreeMap::new();
+    for r in samples_csv.records() {
+        let (line, r) = r?;
+        let row = sample_row(&r, summary.duration_s).map_err(|message| LoadError::Row {
+            path: samples_csv.path.clone(),
             line,
             message,
-        };
-        events.push(EventRow {
-            model: row[1].to_string(),
-            t_s: row[2]
-                .parse()
-                .map_err(|_| bad(format!("t_s `{}` is not seconds", &row[2])))?,
-            cluster: opt_u32(&row[3]).map_err(bad)?,
-            app: opt_u32(&row[4]).map_err(bad)?,
-            event: row[5].to_string(),
-            detail: row[6].to_string(),
+        })?;
+        if row.rep >= measured {
+            return Err(beyond(&samples_csv.path, line, row.rep));
+        }
+        *counts
+            .entry((row.model.clone(), row.metric.clone()))
+            .or_default() += 1;
+        sampled.entry((row.rep, row.model.clone())).or_insert(line);
+        rows.push(row);
+    }
+
+    let events_csv = Csv::open(dir.join("events.csv"), &EVENTS_HEADER)?;
+    let mut events = Vec::new();
+    let mut event_rows: u64 = 0;
+    for r in events_csv.records() {
+        let (line, r) = r?;
+        let (rep, e) = event_row(&r, summary.duration_s).map_err(|message| LoadError::Row {
+            path: events_csv.path.clone(),
+            line,
+            message,
+        })?;
+        if rep >= measured {
+            return Err(beyond(&events_csv.path, line, rep));
+        }
+        event_rows += 1;
+        // Every sample is measured between two events of its repetition and model.
+        sampled.remove(&(rep, e.model.clone()));
+        if rep == 0 {
+            events.push(e);
+        }
+    }
+
+    if let Some(((rep, model), line)) = sampled.iter().min_by_key(|(_, line)| **line) {
+        return Err(LoadError::Row {
+            path: samples_csv.path.clone(),
+            line: *line,
+            message: format!(
+                "a {model} sample of repetition {rep}, but events.csv has no {model} event of repetition {rep}: every sample is measured between events, so events.csv is cut short or of another run"
+            ),
         });
     }
+
+    // summary.json's counts are the samples' counts.
+    let invalid = |message: String| LoadError::Invalid {
+        path: summary_path.clone(),
+        message,
+    };
+    for (model, stats) in &summary.models {
+        for (metric, ms) in &stats.metrics {
+            let have = counts
+                .get(&(model.clone(), metric.clone()))
+                .copied()
+                .unwrap_or(0);
+            if have != ms.count {
+                return Err(invalid(format!(
+                    "models.{model}.metrics.{metric}.count is {}, but samples.csv holds {have} such sample(s): the files are not of one run",
+                    ms.count
+                )));
+            }
+        }
+    }
+    for ((model, metric), n) in &counts {
+        if summary
+            .model(model)
+            .and_then(|m| m.metric(metric))
+            .is_none()
+        {
+            return Err(invalid(format!(
+                "samples.csv holds {n} {model} {metric} sample(s), but summary.json has no models.{model}.metrics.{metric}"
+            )));
+        }
+    }
+    let present = rows.len() as u64 + event_rows;
+    if summary.repetitions > REPETITIONS_WITHOUT_ROWS && u64::from(summary.repetitions) > present
+    {
+        return Err(invalid(format!(
+            "repetitions is {}, but samples.csv and events.csv hold only {present} row(s): more than {REPETITIONS_WITHOUT_ROWS} repetitions are believed only with at least one row each",
+            summary.repetitions
+        )));
+    }
+
+    let reps = summary.repetitions as usize;
+    let mut per: BTreeMap<(String, String), Vec<Vec<u64>>> = BTreeMap::new();
+    for row in rows {
+        if let Some(slot) = per
+            .entry((row.model, row.metric))
+            .or_insert_with(|| vec![Vec::new(); reps])
+            .get_mut(row.rep as usize)
+        {
+            slot.push(row.value);
+        }
+    }
+    let samples = per.into_iter().map(|(k, v)| (k, Groups::new(v))).collect();
 
     Ok(RunDir {
         summary,
@@ -267,6 +845,9 @@ mod tests {
         assert_eq!(parse_micros("7"), Some(7_000_000));
         assert_eq!(parse_micros("1.5"), Some(1_500_000));
         assert_eq!(parse_micros("-1.0"), None);
+        assert_eq!(parse_micros("+1.0"), None);
+        assert_eq!(parse_micros(".5"), None);
+        assert_eq!(parse_micros("NaN"), None);
         assert_eq!(parse_micros("1.1234567"), None);
     }
 
