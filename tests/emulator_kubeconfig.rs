@@ -91,9 +91,10 @@ fn serve(path: &Path, extra: &[&str]) -> (Child, mpsc::Receiver<String>) {
             .recv_timeout(Duration::from_secs(30))
             .expect("the emulator announces its kubeconfig");
         if line.contains("now has context pushpull-emulator") {
-            return (child, rx);
+            break;
         }
     }
+    (child, rx)
 }
 
 fn stop(mut child: Child, signal: &str) {

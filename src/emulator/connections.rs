@@ -30,9 +30,9 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 /// kube-apiserver's `ReadHeaderTimeout`: a request's headers must arrive within this.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(32);
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(32);
 /// kube-apiserver's `IdleTimeout`: a keep-alive connection waits this long for a request.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Go's `http.DefaultMaxHeaderBytes`, which kube-apiserver sets explicitly.
 const MAX_HEADER_BYTES: usize = 1 << 20;
 /// How often a connection checks its deadlines (the timeouts' resolution).
@@ -48,7 +48,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// How many connections this process keeps open at most: the soft `RLIMIT_NOFILE` minus a
 /// reserve for everything else the process opens (an eighth, at least 32), within
 /// [16, `MAX_CONNECTIONS`]. Read once from `/proc/self/limits`; 1024 when unreadable.
-pub fn connection_cap() -> usize {
+pub(crate) fn connection_cap() -> usize {
     static CAP: LazyLock<usize> = LazyLock::new(|| {
         let soft = std::fs::read_to_string("/proc/self/limits")
             .ok()
@@ -206,11 +206,6 @@ impl Registry {
             None => false,
         }
     }
-}
-
-/// Open connections in this process (all emulators), for tests and diagnostics.
-pub fn open_connections() -> usize {
-    REGISTRY.len()
 }
 
 /// Accepts and serves connections until `shutdown` turns true, then lets open requests

@@ -179,7 +179,7 @@ pub fn merge_into(
     };
     config.api_version.get_or_insert_with(|| "v1".into());
     config.kind.get_or_insert_with(|| "Config".into());
-    let replaced = Replaced {
+    let mut replaced = Replaced {
         cluster: (config.clusters.iter().position(|c| c.name == context))
             .map(|i| config.clusters.remove(i)),
         user: (config.auth_infos.iter().position(|u| u.name == context))
@@ -187,6 +187,17 @@ pub fn merge_into(
         context: (config.contexts.iter().position(|c| c.name == context))
             .map(|i| config.contexts.remove(i)),
     };
+    // Entries left by an emulator that was killed (its loopback port no longer answers)
+    // are dropped for good rather than restored on shutdown.
+    let stale = replaced
+        .cluster
+        .as_ref()
+        .and_then(|c| c.cluster.as_ref())
+        .and_then(|c| c.server.as_deref())
+        .is_some_and(is_dead_loopback);
+    if stale {
+        replaced = Replaced::default();
+    }
     config.clusters.push(NamedCluster {
         name: context.into(),
         cluster: Some(Cluster {
@@ -228,6 +239,22 @@ pub fn merge_into(
         replaced,
         previous_current,
     })
+}
+
+/// Whether `server` is `http://127.0.0.1:PORT` (as an emulator writes it) and nothing
+/// listens there any more.
+fn is_dead_loopback(server: &str) -> bool {
+    server
+        .strip_prefix("http://")
+        .and_then(|rest| {
+            rest.trim_end_matches('/')
+                .parse::<std::net::SocketAddr>()
+                .ok()
+        })
+        .filter(|addr| addr.ip().is_loopback())
+        .is_some_and(|addr| {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err()
+        })
 }
 
 fn parse(path: &Path, text: &str) -> Result<Kubeconfig, KubeconfigError> {
@@ -444,7 +471,10 @@ current-context: prod
     fn a_new_file_is_0600_and_current_and_same_named_entries_come_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new");
-        let first = merge_into(&path, "http://127.0.0.1:1", CONTEXT, false).unwrap();
+        // The first "emulator" is alive: something listens on its port.
+        let live = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let first_server = format!("http://{}", live.local_addr().unwrap());
+        let first = merge_into(&path, &first_server, CONTEXT, false).unwrap();
         assert!(
             first.is_current(),
             "a file without a current context gets ours"
@@ -463,12 +493,30 @@ current-context: prod
                 .unwrap()
                 .server
                 .as_deref(),
-            Some("http://127.0.0.1:1")
+            Some(first_server.as_str())
         );
         first.remove().unwrap();
         let config = Kubeconfig::from_yaml(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert!(config.contexts.is_empty() && config.clusters.is_empty());
         assert_eq!(config.current_context, None);
+    }
+
+    #[test]
+    fn entries_of_an_emulator_that_is_gone_are_not_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        // A port nothing listens on: bind one, note it, close it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        write(&path, &format!("http://127.0.0.1:{port}"), CONTEXT).unwrap();
+        let merged = merge_into(&path, "http://127.0.0.1:9", CONTEXT, false).unwrap();
+        assert!(!merged.replaced_existing());
+        merged.remove().unwrap();
+        let config = Kubeconfig::from_yaml(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert!(config.contexts.is_empty() && config.clusters.is_empty());
     }
 
     #[test]

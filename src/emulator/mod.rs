@@ -39,7 +39,6 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 pub use config::{ConfigError, EmulatorConfig, PodStartDelay};
-pub use connections::{HEADER_READ_TIMEOUT, IDLE_TIMEOUT, connection_cap, open_connections};
 pub use controller::{RolloutLog, RolloutRecord};
 pub use faults::{FaultError, FaultStats, Faults, InjectedError};
 pub use status::ApiError;
