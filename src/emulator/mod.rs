@@ -9,6 +9,7 @@
 mod apply;
 pub mod cli;
 mod config;
+mod connections;
 mod controller;
 mod defaults;
 mod discovery;
@@ -34,7 +35,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
@@ -107,19 +107,7 @@ impl Emulator {
             bookmark_interval: config.bookmark_interval,
             shutdown: shutdown_rx.clone(),
         });
-        let listener = listener.tap_io(|tcp| {
-            // Latency matters more than throughput here; a failure only costs speed.
-            let _ = tcp.set_nodelay(true);
-        });
-        let mut stop = shutdown_rx;
-        let server_task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stop.changed().await;
-            });
-            if let Err(err) = serve.await {
-                tracing::warn!(%err, "emulator server stopped with an error");
-            }
-        });
+        let server_task = tokio::spawn(connections::serve(listener, app, shutdown_rx));
         tracing::debug!(%addr, "emulator listening");
         Ok(RunningEmulator {
             addr,

@@ -3,15 +3,17 @@
 //! watch streams and `Status` errors. Every request first passes the fault layer.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -190,33 +192,141 @@ fn wants_table(headers: &HeaderMap) -> bool {
         })
 }
 
-fn content_type(headers: &HeaderMap) -> &str {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json")
+/// kube-apiserver's `MaxRequestBodyBytes` default: 3 MiB for a JSON or YAML body
+/// (k8s.io/apiserver/pkg/server/config.go, `MaxRequestBodyBytes: int64(3 * 1024 * 1024)`).
+pub(crate) const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+/// kube-apiserver's `--request-timeout` default (1m0s): a request body must arrive within it.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// After answering 413, the rest of an oversized body is read and discarded (up to this
+/// much, for at most `DRAIN_TIME`) so the client can finish sending and read the answer.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+
+/// Media types a create or update body may have (kube-apiserver's decoders).
+const OBJECT_MEDIA_TYPES: [&str; 3] = [
+    "application/json",
+    "application/yaml",
+    "application/vnd.kubernetes.protobuf",
+];
+const PATCH_MEDIA_TYPES: &str = "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml";
+
+/// The media type of the request body, lower-case and without parameters
+/// (`application/json; charset=utf-8` is `application/json`). Absent means JSON, as the
+/// API server assumes; a header that is not text is unsupported.
+fn media_type(headers: &HeaderMap) -> Result<String, ApiError> {
+    match headers.get(header::CONTENT_TYPE) {
+        None => Ok("application/json".into()),
+        Some(value) => value
+            .to_str()
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .map_err(|_| ApiError::UnsupportedMediaType(OBJECT_MEDIA_TYPES.join(", "))),
+    }
 }
 
-fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+/// A create, update or delete body's media type, or 415 naming the accepted ones.
+fn object_media_type(headers: &HeaderMap) -> Result<String, ApiError> {
+    let media = media_type(headers)?;
+    if OBJECT_MEDIA_TYPES.contains(&media.as_str()) {
+        Ok(media)
+    } else {
+        Err(ApiError::UnsupportedMediaType(
+            OBJECT_MEDIA_TYPES.join(", "),
+        ))
+    }
+}
+
+/// A PATCH body's kind, from its media type, or 415 naming the accepted ones.
+fn patch_kind(headers: &HeaderMap) -> Result<PatchKind, ApiError> {
+    match media_type(headers)?.as_str() {
+        "application/merge-patch+json" => Ok(PatchKind::Merge),
+        "application/json-patch+json" => Ok(PatchKind::Json),
+        "application/strategic-merge-patch+json" => Ok(PatchKind::Strategic),
+        "application/apply-patch+yaml" => Ok(PatchKind::Apply),
+        _ => Err(ApiError::UnsupportedMediaType(PATCH_MEDIA_TYPES.into())),
+    }
+}
+
+fn parse_body(media: &str, body: &[u8]) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Ok(Value::Null);
     }
-    let ct = content_type(headers);
-    if ct.contains("protobuf") {
-        return protobuf::decode(body).map_err(|e| match e {
+    match media {
+        "application/vnd.kubernetes.protobuf" => protobuf::decode(body).map_err(|e| match e {
             protobuf::ProtobufError::Unsupported(_) => {
                 ApiError::UnsupportedMediaType("application/json, application/yaml".into())
             }
             other => ApiError::BadRequest(other.to_string()),
-        });
-    }
-    if ct.contains("yaml") {
-        serde_yaml_ng::from_slice(body)
-            .map_err(|e| ApiError::BadRequest(format!("error decoding YAML: {e}")))
-    } else {
-        serde_json::from_slice(body).map_err(|e| {
+        }),
+        "application/yaml" => serde_yaml_ng::from_slice(body)
+            .map_err(|e| ApiError::BadRequest(format!("error decoding YAML: {e}"))),
+        _ => serde_json::from_slice(body).map_err(|e| {
             ApiError::BadRequest(format!("couldn't get version/kind; json parse error: {e}"))
-        })
+        }),
+    }
+}
+
+/// Reads a request body of at most `MAX_BODY_BYTES` within `BODY_READ_TIMEOUT`. A body
+/// declared or found to be larger is refused with 413 before it is read in full; the rest
+/// is discarded in the background so the client can read the answer before the connection
+/// closes (unless it waits for `100 Continue`, which then never comes).
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let too_large = || ApiError::RequestEntityTooLarge(MAX_BODY_BYTES as u64);
+    let expects_continue = headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    let mut stream = body.into_data_stream();
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        if !expects_continue {
+            tokio::spawn(discard(stream));
+        }
+        return Err(too_large());
+    }
+    let deadline = tokio::time::Instant::now() + BODY_READ_TIMEOUT;
+    let mut buf = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => {
+                return Err(ApiError::Timeout(
+                    "request did not complete within 1m0s".into(),
+                ));
+            }
+            Ok(None) => return Ok(Bytes::from(buf)),
+            Ok(Some(Err(err))) => {
+                return Err(ApiError::BadRequest(format!(
+                    "error reading the request body: {err}"
+                )));
+            }
+            Ok(Some(Ok(chunk))) => {
+                if buf.len() + chunk.len() > MAX_BODY_BYTES {
+                    tokio::spawn(discard(stream));
+                    return Err(too_large());
+                }
+                buf.extend_from_slice(&chunk);
+            }
+        }
+    }
+}
+
+/// Reads and drops what remains of a refused body, within `DRAIN_LIMIT` and `DRAIN_TIME`.
+async fn discard(mut stream: axum::body::BodyDataStream) {
+    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+    let mut total = 0usize;
+    while total < DRAIN_LIMIT {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(chunk))) => total += chunk.len(),
+            _ => break,
+        }
     }
 }
 
@@ -239,18 +349,69 @@ fn truthy(query: &HashMap<String, String>, key: &str) -> bool {
     matches!(query.get(key).map(String::as_str), Some("true" | "1"))
 }
 
-async fn handle(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
+    let query = match Query::<HashMap<String, String>>::try_from_uri(&uri) {
+        Ok(Query(query)) => query,
+        Err(err) => return error_response(&ApiError::BadRequest(err.body_text())),
+    };
     let Some(route) = parse_route(uri.path()) else {
         return error_response(&ApiError::NoRoute);
     };
-    match dispatch(&state, method, route, &query, &headers, &body) {
+    // Like kube-apiserver: the media type is checked (415) before the body is read (413).
+    let media = match (&method, &route) {
+        (&Method::POST, Route::Collection { .. }) | (&Method::PUT, Route::Object { .. }) => {
+            object_media_type(&headers).map(Some)
+        }
+        (&Method::PATCH, Route::Object { .. }) => patch_kind(&headers).map(|_| None),
+        _ => Ok(None),
+    };
+    if let Err(err) = media {
+        return error_response(&err);
+    }
+    let reads_body = matches!(
+        (&method, &route),
+        (&Method::POST, Route::Collection { .. })
+            | (
+                &Method::PUT | &Method::PATCH | &Method::DELETE,
+                Route::Object { .. }
+            )
+    );
+    let body = if reads_body {
+        match read_body(&headers, body).await {
+            Ok(body) => body,
+            Err(err) => {
+                let mut response = error_response(&err);
+                if matches!(err, ApiError::RequestEntityTooLarge(_)) {
+                    // The rest of the body is not wanted: finish it, then close.
+                    response
+                        .headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                return response;
+            }
+        }
+    } else {
+        Bytes::new()
+    };
+    // A bug in one request's handling must not take the connection (or the emulator)
+    // down without an answer: it becomes a 500 Status.
+    let dispatched = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        dispatch(&state, method, route, &query, &headers, &body)
+    }))
+    .unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        tracing::error!(%what, "emulator request handler panicked");
+        Err(ApiError::Internal(format!(
+            "the emulator failed to handle the request: {what}"
+        )))
+    });
+    match dispatched {
         Ok(Reply::Json(code, value)) => json_response(code, &value),
         Ok(Reply::Object(code, object)) => json_response(code, &*object),
         Ok(Reply::List(list)) => json_response(StatusCode::OK, &list),
@@ -355,10 +516,7 @@ fn dispatch(
                         ApiError::BadRequest(format!("invalid resource version: {rv:?}"))
                     })?),
                 };
-                let timeout = query
-                    .get("timeoutSeconds")
-                    .and_then(|t| t.parse::<u64>().ok())
-                    .map_or(Duration::from_secs(1800), Duration::from_secs);
+                let timeout = watch_timeout(query.get("timeoutSeconds").map(String::as_str))?;
                 let spec = WatchSpec {
                     resource,
                     namespace,
@@ -406,7 +564,7 @@ fn dispatch(
             let created = store.create(
                 resource,
                 namespace.as_deref().unwrap_or(""),
-                parse_body(headers, body)?,
+                parse_body(&object_media_type(headers)?, body)?,
                 &opts,
             )?;
             Ok(Reply::Object(StatusCode::CREATED, created))
@@ -449,7 +607,7 @@ fn dispatch(
                 namespace.as_deref().unwrap_or(""),
                 &name,
                 sub,
-                parse_body(headers, body)?,
+                parse_body(&object_media_type(headers)?, body)?,
                 &opts,
             )?;
             Ok(Reply::Object(StatusCode::OK, render_sub(updated, sub)?))
@@ -463,20 +621,7 @@ fn dispatch(
                 sub,
             },
         ) => {
-            let ct = content_type(headers);
-            let kind = if ct.starts_with("application/merge-patch+json") {
-                PatchKind::Merge
-            } else if ct.starts_with("application/json-patch+json") {
-                PatchKind::Json
-            } else if ct.starts_with("application/strategic-merge-patch+json") {
-                PatchKind::Strategic
-            } else if ct.starts_with("application/apply-patch+yaml") {
-                PatchKind::Apply
-            } else {
-                return Err(ApiError::UnsupportedMediaType(
-                    "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml".into(),
-                ));
-            };
+            let kind = patch_kind(headers)?;
             let patch_body = match kind {
                 // JSON is YAML, and most clients send JSON: parse that fast path first.
                 PatchKind::Apply => match serde_json::from_slice(body) {
@@ -506,7 +651,12 @@ fn dispatch(
                 sub: Subresource::Main,
             },
         ) => {
-            let options = parse_body(headers, body).unwrap_or(Value::Null);
+            // DeleteOptions, when sent, must be readable (400/415 like the API server).
+            let options = if body.is_empty() {
+                Value::Null
+            } else {
+                parse_body(&object_media_type(headers)?, body)?
+            };
             let precondition = options
                 .pointer("/preconditions/resourceVersion")
                 .and_then(Value::as_str);
@@ -535,6 +685,28 @@ fn dispatch(
         }
         _ => Err(ApiError::MethodNotAllowed),
     }
+}
+
+/// kube-apiserver's minimum request timeout (`--min-request-timeout`, default 1800 s).
+const MIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// How long a watch stays open, as kube-apiserver's `GetTimeoutForWatch` decides: the
+/// `timeoutSeconds` given (a negative value, which the API server allows, ends the watch
+/// at once), or the minimum request timeout when it is absent or 0. Not an integer: 400.
+fn watch_timeout(timeout_seconds: Option<&str>) -> Result<Duration, ApiError> {
+    let seconds = match timeout_seconds {
+        None | Some("") => 0,
+        Some(t) => t.parse::<i64>().map_err(|_| {
+            ApiError::BadRequest(format!(
+                "invalid timeoutSeconds {t:?}: must be an integer number of seconds"
+            ))
+        })?,
+    };
+    Ok(match seconds {
+        0 => MIN_REQUEST_TIMEOUT,
+        s if s < 0 => Duration::ZERO,
+        s => Duration::from_secs(s.unsigned_abs()),
+    })
 }
 
 fn render_sub(object: Arc<Value>, sub: Subresource) -> Result<Arc<Value>, ApiError> {
@@ -690,6 +862,50 @@ mod tests {
         let (page, token, _) = paginate(&items, &q).unwrap();
         assert_eq!(page[0]["metadata"]["name"], "c");
         assert!(token.is_none());
+    }
+
+    #[test]
+    fn watch_timeout_follows_the_api_server() {
+        assert_eq!(watch_timeout(None).unwrap(), MIN_REQUEST_TIMEOUT);
+        assert_eq!(watch_timeout(Some("0")).unwrap(), MIN_REQUEST_TIMEOUT);
+        assert_eq!(watch_timeout(Some("-5")).unwrap(), Duration::ZERO);
+        assert_eq!(watch_timeout(Some("7")).unwrap(), Duration::from_secs(7));
+        let err = watch_timeout(Some("soon")).unwrap_err();
+        assert_eq!(err.code(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn media_types_are_matched_exactly_without_parameters() {
+        let with = |ct: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            h
+        };
+        assert_eq!(
+            object_media_type(&with("application/json; charset=utf-8")).unwrap(),
+            "application/json"
+        );
+        assert_eq!(
+            object_media_type(&HeaderMap::new()).unwrap(),
+            "application/json"
+        );
+        for bad in [
+            "text/plain",
+            "text/yaml",
+            "application/jsonx",
+            "application/xml",
+        ] {
+            let err = object_media_type(&with(bad)).unwrap_err();
+            assert_eq!(err.code(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{bad}");
+        }
+        assert_eq!(
+            patch_kind(&with("application/merge-patch+json")).unwrap(),
+            PatchKind::Merge
+        );
+        assert_eq!(
+            patch_kind(&with("application/json")).unwrap_err().code(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
     }
 
     #[test]

@@ -76,6 +76,10 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("too old resource version: {requested} ({oldest})")]
     Gone { requested: u64, oldest: u64 },
+    #[error("Request entity too large: limit is {0}")]
+    RequestEntityTooLarge(u64),
+    #[error("Timeout: {0}")]
+    Timeout(String),
     #[error("{0}")]
     TooManyRequests(String),
     #[error("{0}")]
@@ -104,6 +108,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Gone { .. } => StatusCode::GONE,
+            ApiError::RequestEntityTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -120,6 +126,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => "MethodNotAllowed",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::Gone { .. } => "Expired",
+            ApiError::RequestEntityTooLarge(_) => "RequestEntityTooLarge",
+            ApiError::Timeout(_) => "Timeout",
             ApiError::TooManyRequests(_) => "TooManyRequests",
             ApiError::Internal(_) => "InternalError",
             ApiError::Unavailable(_) => "ServiceUnavailable",
@@ -162,7 +170,7 @@ impl ApiError {
             }
             status["details"] = details;
         }
-        if let ApiError::TooManyRequests(_) = self {
+        if let ApiError::TooManyRequests(_) | ApiError::Timeout(_) = self {
             status["details"] = json!({"retryAfterSeconds": 1});
         }
         status
@@ -189,6 +197,24 @@ mod tests {
         assert_eq!(err.to_string(), "namespaces \"a\" already exists");
         assert_eq!(err.code(), StatusCode::CONFLICT);
         assert!(err.to_status()["details"].get("group").is_none());
+    }
+
+    #[test]
+    fn oversized_bodies_are_413_request_entity_too_large() {
+        let status = ApiError::RequestEntityTooLarge(3 * 1024 * 1024).to_status();
+        assert_eq!(status["code"], 413);
+        assert_eq!(status["reason"], "RequestEntityTooLarge");
+        assert_eq!(
+            status["message"],
+            "Request entity too large: limit is 3145728"
+        );
+    }
+
+    #[test]
+    fn slow_requests_are_504_timeout() {
+        let status = ApiError::Timeout("request did not complete within 1m0s".into()).to_status();
+        assert_eq!(status["code"], 504);
+        assert_eq!(status["reason"], "Timeout");
     }
 
     #[test]
