@@ -693,6 +693,19 @@ impl Store {
         state.history.clear();
     }
 
+    /// Marks every Deployment as written (a restarted rollout controller re-reads them all).
+    pub(crate) fn mark_all_deployments_dirty(&self) {
+        let mut state = self.lock();
+        let keys: Vec<(String, String)> = state
+            .objects
+            .keys()
+            .filter(|k| k.resource == Resource::Deployment)
+            .map(|k| (k.namespace.clone(), k.name.clone()))
+            .collect();
+        state.dirty_deployments.extend(keys);
+        self.deployments_changed.notify_one();
+    }
+
     /// Deployments written since the last call (for the rollout controller).
     pub(crate) fn take_dirty_deployments(&self) -> Vec<(String, String)> {
         std::mem::take(&mut self.lock().dirty_deployments)
