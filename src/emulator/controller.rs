@@ -424,8 +424,7 @@ mod tests {
     fn start(faults: TestFaults) -> (Arc<Store>, Arc<RolloutLog>, watch::Sender<bool>) {
         let store = Arc::new(Store::new(1, 100));
         let log = Arc::new(RolloutLog::default());
-        let sampler =
-            PodStartSampler::new(PodStartDelay::Fixed(Duration::from_millis(20)), 1.0, 1);
+        let sampler = PodStartSampler::new(PodStartDelay::Fixed(Duration::from_millis(20)), 1.0, 1);
         let mut controller = Controller::new(store.clone(), sampler, 1.0, log.clone());
         controller.test_faults = faults;
         let (tx, rx) = watch::channel(false);
@@ -451,19 +450,17 @@ mod tests {
         });
         create(&store, "bad");
         create(&store, "good");
-        let done = tokio::time::timeout(
-            Duration::from_secs(10),
-            log.wait_for(|r| r.name == "good"),
-        )
-        .await;
+        let done =
+            tokio::time::timeout(Duration::from_secs(10), log.wait_for(|r| r.name == "good")).await;
         assert!(done.is_ok(), "the healthy Deployment rolled out");
         create(&store, "later");
-        let later = tokio::time::timeout(
-            Duration::from_secs(10),
-            log.wait_for(|r| r.name == "later"),
-        )
-        .await;
-        assert!(later.is_ok(), "the controller keeps serving new Deployments");
+        let later =
+            tokio::time::timeout(Duration::from_secs(10), log.wait_for(|r| r.name == "later"))
+                .await;
+        assert!(
+            later.is_ok(),
+            "the controller keeps serving new Deployments"
+        );
         assert!(log.snapshot().iter().all(|r| r.name != "bad"));
         let _ = shutdown.send(true);
     }
@@ -476,12 +473,12 @@ mod tests {
             .store(true, std::sync::atomic::Ordering::SeqCst);
         let (store, log, shutdown) = start(faults.clone());
         create(&store, "web");
-        let done = tokio::time::timeout(
-            Duration::from_secs(10),
-            log.wait_for(|r| r.name == "web"),
-        )
-        .await;
-        assert!(done.is_ok(), "the restarted controller rolled the Deployment out");
+        let done =
+            tokio::time::timeout(Duration::from_secs(10), log.wait_for(|r| r.name == "web")).await;
+        assert!(
+            done.is_ok(),
+            "the restarted controller rolled the Deployment out"
+        );
         assert!(
             !faults
                 .panic_loop_once

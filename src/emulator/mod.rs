@@ -28,6 +28,7 @@ mod server;
 mod status;
 mod store;
 mod table;
+mod validation;
 mod watch;
 
 use std::net::{Ipv4Addr, SocketAddr};

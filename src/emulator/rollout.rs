@@ -677,7 +677,11 @@ mod tests {
             let v = rollout.view("d", now);
             assert!(v.replicas <= 125_000_000, "surge exceeded: {v:?}");
             assert!(v.available_replicas >= 75_000_000, "{v:?}");
-            assert!(rollout.cohorts() <= MAX_COHORTS + 2, "{}", rollout.cohorts());
+            assert!(
+                rollout.cohorts() <= MAX_COHORTS + 2,
+                "{}",
+                rollout.cohorts()
+            );
             match rollout.next_wake(now) {
                 Some(w) => now = w,
                 None => break,
@@ -703,7 +707,11 @@ mod tests {
         let mut now = start;
         for step in 0..200 {
             rollout.advance(now, &mut sampler);
-            assert!(rollout.cohorts() <= MAX_COHORTS, "step {step}: {}", rollout.cohorts());
+            assert!(
+                rollout.cohorts() <= MAX_COHORTS,
+                "step {step}: {}",
+                rollout.cohorts()
+            );
             match rollout.next_wake(now) {
                 Some(w) => now = w,
                 None => break,
@@ -726,7 +734,10 @@ mod tests {
             let later = start + Duration::from_secs(3600);
             rollout.advance(later, &mut huge);
             let v = rollout.view("d", later);
-            assert_eq!(v.progressing.reason, "ReplicaSetUpdated", "deadline never expires");
+            assert_eq!(
+                v.progressing.reason, "ReplicaSetUpdated",
+                "deadline never expires"
+            );
         }
     }
 

@@ -226,6 +226,10 @@ fn manager(query: &HashMap<String, String>, headers: &HeaderMap) -> String {
     if let Some(m) = query.get("fieldManager").filter(|m| !m.is_empty()) {
         return m.clone();
     }
+    // Apply has no default: the store refuses it without one, as the API server does.
+    if content_type(headers).starts_with("application/apply-patch") {
+        return String::new();
+    }
     headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -355,10 +359,8 @@ fn dispatch(
                         ApiError::BadRequest(format!("invalid resource version: {rv:?}"))
                     })?),
                 };
-                let timeout = query
-                    .get("timeoutSeconds")
-                    .and_then(|t| t.parse::<u64>().ok())
-                    .map_or(Duration::from_secs(1800), Duration::from_secs);
+                let timeout =
+                    watch_stream::watch_timeout(query.get("timeoutSeconds").map(String::as_str))?;
                 let spec = WatchSpec {
                     resource,
                     namespace,

@@ -20,7 +20,8 @@ use super::patch;
 use super::resource::Resource;
 use super::scale::{check_scale_precondition, scale_of, with_replicas};
 use super::selector::{FieldSelector, LabelSelector};
-use super::status::ApiError;
+use super::status::{ApiError, Cause, Subject};
+use super::validation;
 
 /// Which part of an object a request addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,6 +219,7 @@ impl Store {
     ) -> Result<Arc<Value>, ApiError> {
         let mut state = self.lock();
         check_type(resource, &body)?;
+        validation::check_types(resource, &body).map_err(|e| e.for_body(resource))?;
         if resource.namespaced() {
             check_namespace(&state, namespace, &body)?;
         }
@@ -233,8 +235,14 @@ impl Store {
                     format!("{prefix}{suffix}")
                 }
                 None => {
-                    return Err(ApiError::BadRequest(
-                        "name or generateName is required".into(),
+                    return Err(validation::invalid(
+                        resource,
+                        "",
+                        vec![Cause {
+                            reason: "FieldValueRequired".into(),
+                            message: "Required value: name or generateName is required".into(),
+                            field: "metadata.name".into(),
+                        }],
                     ));
                 }
             },
@@ -245,7 +253,7 @@ impl Store {
         }
         prepare_new(&mut state, resource, namespace, &name, &mut body);
         defaults::apply_defaults(resource, &mut body);
-        defaults::validate(resource, &body)?;
+        validation::validate(resource, &body)?;
         if resource == Resource::Deployment {
             if let Some(map) = body.as_object_mut() {
                 map.remove("status");
@@ -290,6 +298,7 @@ impl Store {
             }
             _ => {
                 check_type(resource, &body)?;
+                validation::check_types(resource, &body).map_err(|e| e.for_body(resource))?;
                 body
             }
         };
@@ -349,7 +358,12 @@ impl Store {
                 check_scale_precondition(&old, &target)?;
                 with_replicas(&old, &target)?
             }
-            _ => target,
+            _ => {
+                validation::check_patched_identity(resource, namespace, name, &target)?;
+                validation::check_types(resource, &target)
+                    .map_err(|e| e.for_patch(resource, name))?;
+                target
+            }
         };
         self.commit(
             &mut state,
@@ -376,11 +390,19 @@ impl Store {
         opts: &WriteOptions,
     ) -> Result<Arc<Value>, ApiError> {
         if opts.manager.is_empty() {
-            return Err(ApiError::BadRequest(
-                "fieldManager is required for apply requests".into(),
-            ));
+            return Err(ApiError::Invalid {
+                kind: "PatchOptions.meta.k8s.io".into(),
+                subject: Subject::new("meta.k8s.io", "PatchOptions", ""),
+                causes: vec![Cause {
+                    reason: "FieldValueRequired".into(),
+                    message: "Required value: is required for apply patch".into(),
+                    field: "fieldManager".into(),
+                }],
+            });
         }
         check_type(resource, body)?;
+        validation::check_types(resource, body).map_err(|e| e.for_body(resource))?;
+        validation::check_resource_version(body)?;
         if body.get("kind").is_none() || body.get("apiVersion").is_none() {
             return Err(ApiError::BadRequest(
                 "apply requests need apiVersion and kind".into(),
@@ -414,7 +436,7 @@ impl Store {
                 let mut merged = server_side_apply(None, &applied, &request)?;
                 prepare_new(state, resource, namespace, name, &mut merged);
                 defaults::apply_defaults(resource, &mut merged);
-                defaults::validate(resource, &merged)?;
+                validation::validate(resource, &merged)?;
                 if opts.dry_run {
                     return Ok(Arc::new(merged));
                 }
@@ -454,6 +476,8 @@ impl Store {
         opts: &WriteOptions,
         applied: bool,
     ) -> Result<Arc<Value>, ApiError> {
+        validation::check_resource_version(&new)?;
+        validation::check_uid_unchanged(resource, &old, &new)?;
         let old_rv = meta_str(&old, "resourceVersion").unwrap_or("").to_string();
         if let Some(rv) = meta_str(&new, "resourceVersion") {
             if !rv.is_empty() && rv != old_rv {
@@ -512,7 +536,7 @@ impl Store {
                 + 1;
             metadata_mut(&mut new).insert("generation".into(), json!(generation));
         }
-        defaults::validate(resource, &new)?;
+        validation::validate(resource, &new)?;
         if !applied {
             let manager = if opts.manager.is_empty() {
                 "unknown"
@@ -592,6 +616,9 @@ impl Store {
             .get(&key)
             .cloned()
             .ok_or_else(|| ApiError::NotFound(resource.subject(name)))?;
+        if resource == Resource::Namespace {
+            validation::check_namespace_delete(name)?;
+        }
         if let Some(rv) = precondition_rv {
             if meta_str(&old, "resourceVersion") != Some(rv) {
                 return Err(ApiError::Modified(resource.subject(name)));

@@ -113,6 +113,26 @@ fn line(kind: &str, object: &Value) -> Bytes {
     Bytes::from(text)
 }
 
+/// How long a watch without `timeoutSeconds` (or with 0) stays open.
+pub const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// A watch's `timeoutSeconds` as the API server treats it: absent or 0 is the server's
+/// default; a negative value ends the watch at once (its timer fires immediately); text
+/// that is not an integer is a 400, as the API server's parameter decoding answers.
+pub fn watch_timeout(raw: Option<&str>) -> Result<Duration, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(DEFAULT_WATCH_TIMEOUT),
+        Some(text) => match text.parse::<i64>() {
+            Ok(0) => Ok(DEFAULT_WATCH_TIMEOUT),
+            Ok(n) if n < 0 => Ok(Duration::ZERO),
+            Ok(n) => Ok(Duration::from_secs(n.unsigned_abs())),
+            Err(_) => Err(ApiError::BadRequest(format!(
+                "timeoutSeconds: Invalid value: {text:?}: strconv.ParseInt: parsing {text:?}: invalid syntax"
+            ))),
+        },
+    }
+}
+
 /// The single ERROR event a watch gets when it cannot start (e.g. 410 Gone).
 pub fn error_line(err: &ApiError) -> Bytes {
     line("ERROR", &err.to_status())
@@ -273,6 +293,15 @@ mod tests {
         let kinds: Vec<Option<EventKind>> =
             start.initial.iter().map(|e| other.classify(e)).collect();
         assert_eq!(kinds, vec![None, Some(EventKind::Added)]);
+    }
+
+    #[test]
+    fn negative_timeout_ends_the_watch_at_once_and_text_is_refused() {
+        assert_eq!(watch_timeout(Some("-5")).unwrap(), Duration::ZERO);
+        assert_eq!(watch_timeout(None).unwrap(), DEFAULT_WATCH_TIMEOUT);
+        assert_eq!(watch_timeout(Some("0")).unwrap(), DEFAULT_WATCH_TIMEOUT);
+        assert_eq!(watch_timeout(Some("7")).unwrap(), Duration::from_secs(7));
+        assert_eq!(watch_timeout(Some("abc")).unwrap_err().code().as_u16(), 400);
     }
 
     #[tokio::test]
