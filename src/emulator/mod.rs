@@ -15,6 +15,7 @@ mod discovery;
 mod event;
 mod faults;
 mod fields;
+mod history;
 pub mod kubeconfig;
 mod openapi;
 mod patch;
