@@ -72,7 +72,7 @@ pub fn with_replicas(old: &Value, scale: &Value) -> Result<Value, ApiError> {
         let name = meta_str(old, "name").unwrap_or("");
         return Err(ApiError::Invalid {
             kind: "Scale.autoscaling".into(),
-            subject: Subject::new("autoscaling", "scale", name),
+            subject: Subject::new("autoscaling", "Scale", name),
             causes: vec![Cause {
                 reason: "FieldValueInvalid".into(),
                 message: format!("Invalid value: {replicas}: must be greater than or equal to 0"),

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::resource::Resource;
 use super::selector::LabelSelector;
-use super::status::{ApiError, Cause};
+use super::status::{ApiError, Cause, Subject};
 
 /// Kubernetes' cap on the total size of one object's annotations (bytes of keys + values).
 pub const MAX_ANNOTATIONS_BYTES: usize = 256 * 1024;
@@ -388,9 +388,11 @@ pub fn invalid(resource: Resource, name: &str, causes: Vec<Cause>) -> ApiError {
         "" => resource.kind().to_string(),
         group => format!("{}.{group}", resource.kind()),
     };
+    // As upstream's NewInvalid: `details.kind` is the kind (kubectl prints "The Deployment
+    // "web" is invalid"), not the plural resource other errors carry.
     ApiError::Invalid {
         kind,
-        subject: resource.subject(name),
+        subject: Subject::new(resource.group(), resource.kind(), name),
         causes,
     }
 }
