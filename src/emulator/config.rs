@@ -59,6 +59,7 @@ impl PodStartDelay {
 }
 
 /// Draws pod start delays from a seeded stream.
+#[derive(Clone)]
 pub struct PodStartSampler {
     delay: PodStartDelay,
     time_scale: f64,

@@ -2,10 +2,13 @@
 //! simulated pod event, advances each rollout to now, writes `status` back through the
 //! store, and logs the monotonic instant each Deployment generation became fully rolled
 //! out — the ground truth that client-observed rollout times are measured against.
+//! Each Deployment is processed in isolation (a panic drops that one Deployment until its
+//! next write), and the task is supervised: if it ever dies it is restarted and logged.
 
 use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value, json};
 use tokio::sync::{Notify, watch};
@@ -50,6 +53,17 @@ impl RolloutLog {
         self.appended.notify_waiters();
     }
 
+    /// The latest generation of `namespace/name` recorded as rolled out.
+    fn recorded_generation(&self, namespace: &str, name: &str) -> Option<i64> {
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .rev()
+            .find(|r| r.namespace == namespace && r.name == name)
+            .map(|r| r.generation)
+    }
+
     /// Waits until a record matching `pred` exists, returning it.
     pub async fn wait_for(&self, pred: impl Fn(&RolloutRecord) -> bool) -> RolloutRecord {
         loop {
@@ -67,12 +81,39 @@ struct Tracked {
     recorded_generation: Option<i64>,
 }
 
+/// The longest the controller sleeps without looking again (bounds a far-future wake).
+const MAX_SLEEP: Duration = Duration::from_secs(3600);
+
+/// Pause before restarting a controller task that died, so a persistent fault cannot spin.
+const RESTART_DELAY: Duration = Duration::from_millis(100);
+
 pub(crate) struct Controller {
     store: Arc<Store>,
     sampler: PodStartSampler,
     time_scale: f64,
     tracked: HashMap<(String, String), Tracked>,
     log: Arc<RolloutLog>,
+    /// After a restart: take recorded generations from the log, not from scratch.
+    resumed: bool,
+    #[cfg(test)]
+    test_faults: TestFaults,
+}
+
+/// Test-only fault hooks: make one Deployment's reconcile step panic, or the whole
+/// controller loop panic once.
+#[cfg(test)]
+#[derive(Clone, Default)]
+pub(crate) struct TestFaults {
+    pub panic_on_deployment: Option<String>,
+    pub panic_loop_once: Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 impl Controller {
@@ -88,18 +129,85 @@ impl Controller {
             time_scale,
             tracked: HashMap::new(),
             log,
+            resumed: false,
+            #[cfg(test)]
+            test_faults: TestFaults::default(),
         }
     }
 
-    pub(crate) async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+    /// A fresh controller picking up after one that died: every Deployment is re-read.
+    fn restarted(&self) -> Controller {
+        self.store.mark_all_deployments_dirty();
+        self.restarted_template()
+    }
+
+    /// Runs the controller until shutdown, restarting its loop (with every Deployment
+    /// re-read) whenever the loop's task ends by a panic.
+    pub(crate) async fn run(self, shutdown: watch::Receiver<bool>) {
+        let template = self.restarted_template();
+        let mut next = Some(self);
+        let mut restarts: u64 = 0;
         loop {
+            let controller = match next.take() {
+                Some(c) => c,
+                None => template.restarted(),
+            };
+            let task = tokio::spawn(controller.run_loop(shutdown.clone()));
+            match task.await {
+                Ok(()) => return,
+                Err(err) if err.is_cancelled() => return,
+                Err(err) => {
+                    restarts += 1;
+                    let message = err
+                        .try_into_panic()
+                        .map(|p| panic_message(&*p))
+                        .unwrap_or_else(|e| e.to_string());
+                    tracing::error!(
+                        restarts,
+                        %message,
+                        "the emulator's rollout controller died; restarting it"
+                    );
+                    tokio::time::sleep(RESTART_DELAY).await;
+                    if *shutdown.borrow() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// What a restart is built from (the shared handles, a copy of the sampler).
+    fn restarted_template(&self) -> Controller {
+        Controller {
+            store: self.store.clone(),
+            sampler: self.sampler.clone(),
+            time_scale: self.time_scale,
+            tracked: HashMap::new(),
+            log: self.log.clone(),
+            resumed: true,
+            #[cfg(test)]
+            test_faults: self.test_faults.clone(),
+        }
+    }
+
+    async fn run_loop(mut self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            #[cfg(test)]
+            if self
+                .test_faults
+                .panic_loop_once
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
+                panic!("test fault: the controller loop panics once");
+            }
             let now = Instant::now();
             self.sync(now);
             let wake = self
                 .tracked
                 .values()
                 .filter_map(|t| t.rollout.next_wake(now))
-                .min();
+                .min()
+                .map(|w| now.checked_add(MAX_SLEEP).map_or(w, |cap| w.min(cap)));
             let store = self.store.clone();
             tokio::select! {
                 _ = store.deployments_changed.notified() => {}
@@ -109,41 +217,93 @@ impl Controller {
         }
     }
 
+    /// Runs `step` for one Deployment; a panic in it is logged and the Deployment is
+    /// dropped from tracking until its next write (which re-reads it).
+    fn isolated<T>(
+        &mut self,
+        key: &(String, String),
+        step: impl FnOnce(&mut Controller) -> T,
+    ) -> Option<T> {
+        match catch_unwind(AssertUnwindSafe(|| step(self))) {
+            Ok(value) => Some(value),
+            Err(payload) => {
+                tracing::error!(
+                    namespace = %key.0,
+                    name = %key.1,
+                    message = %panic_message(&*payload),
+                    "the rollout controller failed on this Deployment; it is skipped until its next change"
+                );
+                self.tracked.remove(key);
+                None
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn test_fault(&self, key: &(String, String)) {
+        if self.test_faults.panic_on_deployment.as_deref() == Some(key.1.as_str()) {
+            panic!("test fault: reconcile of {} panics", key.1);
+        }
+    }
+
     fn sync(&mut self, now: Instant) {
         let mut touched: Vec<(String, String)> = Vec::new();
         for key in self.store.take_dirty_deployments() {
-            match self.store.get(Resource::Deployment, &key.0, &key.1) {
-                Ok(object) => {
-                    let spec = RolloutSpec::from_deployment(&object, self.time_scale);
-                    match self.tracked.get_mut(&key) {
-                        Some(t) => t.rollout.set_spec(now, spec),
-                        None => {
-                            let rollout = Rollout::new(now, spec);
-                            self.tracked.insert(
-                                key.clone(),
-                                Tracked {
-                                    rollout,
-                                    recorded_generation: None,
-                                },
-                            );
-                        }
-                    }
-                    touched.push(key);
-                }
-                Err(_) => {
-                    self.tracked.remove(&key);
-                }
+            let tracked = self.isolated(&key, |c| c.track(&key, now));
+            if tracked == Some(true) {
+                touched.push(key);
             }
         }
-        let sampler = &mut self.sampler;
-        for (key, tracked) in self.tracked.iter_mut() {
-            let mut draw = || sampler.sample();
-            if tracked.rollout.advance(now, &mut draw) && !touched.contains(key) {
-                touched.push(key.clone());
+        let keys: Vec<(String, String)> = self.tracked.keys().cloned().collect();
+        for key in keys {
+            let changed = self.isolated(&key, |c| {
+                #[cfg(test)]
+                c.test_fault(&key);
+                let sampler = &mut c.sampler;
+                let mut draw = || sampler.sample();
+                c.tracked
+                    .get_mut(&key)
+                    .is_some_and(|t| t.rollout.advance(now, &mut draw))
+            });
+            if changed == Some(true) && !touched.contains(&key) {
+                touched.push(key);
             }
         }
         for key in touched {
-            self.publish(&key, now);
+            self.isolated(&key, |c| c.publish(&key, now));
+        }
+        self.resumed = false;
+    }
+
+    /// Starts or updates tracking of a written Deployment; false when it is gone.
+    fn track(&mut self, key: &(String, String), now: Instant) -> bool {
+        match self.store.get(Resource::Deployment, &key.0, &key.1) {
+            Ok(object) => {
+                let spec = RolloutSpec::from_deployment(&object, self.time_scale);
+                match self.tracked.get_mut(key) {
+                    Some(t) => t.rollout.set_spec(now, spec),
+                    None => {
+                        let recorded_generation = if self.resumed {
+                            self.log.recorded_generation(&key.0, &key.1)
+                        } else {
+                            None
+                        };
+                        let rollout = Rollout::new(now, spec);
+                        self.tracked.insert(
+                            key.clone(),
+                            Tracked {
+                                rollout,
+                                recorded_generation,
+                            },
+                        );
+                    }
+                }
+                true
+            }
+            Err(_) => {
+                self.tracked.remove(key);
+                false
+            }
         }
     }
 
@@ -250,6 +410,83 @@ fn status_json(view: &StatusView, previous: Option<&Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emulator::config::PodStartDelay;
+    use crate::emulator::store::WriteOptions;
+
+    fn deployment(name: &str) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "default"},
+               "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+                        "template": {"metadata": {"labels": {"app": name}},
+                                     "spec": {"containers": [{"name": "app", "image": "nginx:1"}]}}}})
+    }
+
+    /// Starts a controller with the given test faults; returns the store, log and shutdown.
+    fn start(faults: TestFaults) -> (Arc<Store>, Arc<RolloutLog>, watch::Sender<bool>) {
+        let store = Arc::new(Store::new(1, 100));
+        let log = Arc::new(RolloutLog::default());
+        let sampler = PodStartSampler::new(PodStartDelay::Fixed(Duration::from_millis(20)), 1.0, 1);
+        let mut controller = Controller::new(store.clone(), sampler, 1.0, log.clone());
+        controller.test_faults = faults;
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(controller.run(rx));
+        (store, log, tx)
+    }
+
+    fn create(store: &Store, name: &str) {
+        let opts = WriteOptions {
+            manager: "t".into(),
+            ..Default::default()
+        };
+        store
+            .create(Resource::Deployment, "default", deployment(name), &opts)
+            .expect("valid deployment");
+    }
+
+    #[tokio::test]
+    async fn a_panic_reconciling_one_deployment_does_not_stop_the_others() {
+        let (store, log, shutdown) = start(TestFaults {
+            panic_on_deployment: Some("bad".into()),
+            ..Default::default()
+        });
+        create(&store, "bad");
+        create(&store, "good");
+        let done =
+            tokio::time::timeout(Duration::from_secs(10), log.wait_for(|r| r.name == "good")).await;
+        assert!(done.is_ok(), "the healthy Deployment rolled out");
+        create(&store, "later");
+        let later =
+            tokio::time::timeout(Duration::from_secs(10), log.wait_for(|r| r.name == "later"))
+                .await;
+        assert!(
+            later.is_ok(),
+            "the controller keeps serving new Deployments"
+        );
+        assert!(log.snapshot().iter().all(|r| r.name != "bad"));
+        let _ = shutdown.send(true);
+    }
+
+    #[tokio::test]
+    async fn a_controller_task_that_panics_is_restarted() {
+        let faults = TestFaults::default();
+        faults
+            .panic_loop_once
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let (store, log, shutdown) = start(faults.clone());
+        create(&store, "web");
+        let done =
+            tokio::time::timeout(Duration::from_secs(10), log.wait_for(|r| r.name == "web")).await;
+        assert!(
+            done.is_ok(),
+            "the restarted controller rolled the Deployment out"
+        );
+        assert!(
+            !faults
+                .panic_loop_once
+                .load(std::sync::atomic::Ordering::SeqCst),
+            "the fault fired"
+        );
+        let _ = shutdown.send(true);
+    }
 
     fn view(reason: &'static str) -> ConditionView {
         ConditionView {

@@ -1,12 +1,9 @@
-//! API defaulting and validation for the served types, run on every write like the real
-//! API server's admission chain: defaults first (so clients read back what they would from
-//! a cluster), then the checks whose failures are `422 Invalid`.
+//! API defaulting for the served types, run on every write like the real API server does
+//! before validation (`validation.rs`), so clients read back what they would from a cluster.
 
 use serde_json::{Map, Value, json};
 
 use super::resource::Resource;
-use super::selector::LabelSelector;
-use super::status::{ApiError, Cause};
 
 /// Fills in the fields the API server would default.
 pub fn apply_defaults(resource: Resource, object: &mut Value) {
@@ -101,120 +98,11 @@ fn default_deployment(object: &mut Value) {
     }
 }
 
-fn invalid(field: &str, message: String) -> Cause {
-    Cause {
-        reason: "FieldValueInvalid".into(),
-        message,
-        field: field.into(),
-    }
-}
-
-/// RFC 1123 label (`max` 63) or subdomain (`max` 253, dots allowed).
-fn valid_dns_name(name: &str, max: usize, dots: bool) -> bool {
-    !name.is_empty()
-        && name.len() <= max
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (dots && c == '.'))
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
-}
-
-/// Checks a fully defaulted object; the error is the `422 Invalid` the API server returns.
-pub fn validate(resource: Resource, object: &Value) -> Result<(), ApiError> {
-    let name = object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let mut causes = Vec::new();
-    let is_namespace = resource == Resource::Namespace;
-    if !valid_dns_name(name, if is_namespace { 63 } else { 253 }, !is_namespace) {
-        causes.push(invalid(
-            "metadata.name",
-            format!("Invalid value: {name:?}: a lowercase RFC 1123 name must consist of lower case alphanumeric characters, '-' or '.'"),
-        ));
-    }
-    if resource == Resource::Deployment {
-        validate_deployment(object, &mut causes);
-    }
-    if causes.is_empty() {
-        return Ok(());
-    }
-    let kind = match resource.group() {
-        "" => resource.kind().to_string(),
-        group => format!("{}.{group}", resource.kind()),
-    };
-    Err(ApiError::Invalid {
-        kind,
-        subject: resource.subject(name),
-        causes,
-    })
-}
-
-fn validate_deployment(object: &Value, causes: &mut Vec<Cause>) {
-    let spec = object.get("spec").unwrap_or(&Value::Null);
-    match spec.get("replicas").and_then(Value::as_i64) {
-        Some(r) if r >= 0 => {}
-        _ => causes.push(invalid(
-            "spec.replicas",
-            "Invalid value: must be greater than or equal to 0".into(),
-        )),
-    }
-    let selector = spec.get("selector").filter(|s| s.is_object());
-    let template_labels = spec
-        .pointer("/template/metadata/labels")
-        .cloned()
-        .unwrap_or(json!({}));
-    match selector {
-        None => causes.push(Cause {
-            reason: "FieldValueRequired".into(),
-            message: "Required value".into(),
-            field: "spec.selector".into(),
-        }),
-        Some(sel) => {
-            let parsed = LabelSelector::from_label_selector_object(sel);
-            let probe = json!({"metadata": {"labels": template_labels}});
-            if parsed.is_empty() {
-                causes.push(invalid(
-                    "spec.selector",
-                    "Invalid value: empty selector is invalid for deployment".into(),
-                ));
-            } else if !parsed.matches(&probe) {
-                causes.push(invalid(
-                    "spec.template.metadata.labels",
-                    format!("Invalid value: {template_labels}: `selector` does not match template `labels`"),
-                ));
-            }
-        }
-    }
-    let containers = spec
-        .pointer("/template/spec/containers")
-        .and_then(Value::as_array);
-    match containers {
-        Some(cs) if !cs.is_empty() => {
-            for (i, c) in cs.iter().enumerate() {
-                for key in ["name", "image"] {
-                    if c.get(key).and_then(Value::as_str).is_none_or(str::is_empty) {
-                        causes.push(Cause {
-                            reason: "FieldValueRequired".into(),
-                            message: "Required value".into(),
-                            field: format!("spec.template.spec.containers[{i}].{key}"),
-                        });
-                    }
-                }
-            }
-        }
-        _ => causes.push(Cause {
-            reason: "FieldValueRequired".into(),
-            message: "Required value".into(),
-            field: "spec.template.spec.containers".into(),
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emulator::status::ApiError;
+    use crate::emulator::validation::validate;
 
     fn deployment() -> Value {
         json!({"metadata": {"name": "web"}, "spec": {

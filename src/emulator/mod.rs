@@ -16,6 +16,7 @@ mod discovery;
 mod event;
 mod faults;
 mod fields;
+mod history;
 pub mod kubeconfig;
 mod openapi;
 mod patch;
@@ -29,6 +30,7 @@ mod server;
 mod status;
 mod store;
 mod table;
+mod validation;
 mod watch;
 
 use std::net::{Ipv4Addr, SocketAddr};

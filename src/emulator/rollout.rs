@@ -1,34 +1,59 @@
 //! The kwok-style rollout model for one Deployment, sans-IO: it is told the spec and the
 //! time, creates and removes simulated pods the way the deployment controller would
 //! (maxSurge / maxUnavailable, Recreate), and reports the status numbers and conditions.
-//! It never reads a clock; `controller.rs` drives it in real time.
+//! It never reads a clock; `controller.rs` drives it in real time. Pods are kept as
+//! cohorts (a count sharing one revision and ready time), so memory does not grow with
+//! `replicas`, and every instant computation is checked: no spec can overflow it.
 
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// Up to this many pods of one scale-up get their own start delay; a larger scale-up is
+/// split into this many equal cohorts, each with one drawn delay (the ready times are
+/// then the distribution's quantiles rather than one draw per pod).
+const SAMPLED_PODS_PER_BATCH: u64 = 256;
+
+/// Above this many cohorts the model merges them (available ones per revision, then
+/// not-yet-available ones pairwise, keeping the later ready time).
+const MAX_COHORTS: usize = 1024;
+
+/// The largest `replicas` the model accepts: Kubernetes' int32 bound.
+const MAX_REPLICAS: u64 = i32::MAX as u64;
+
 /// What the rollout model needs from a Deployment's spec.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RolloutSpec {
     pub generation: i64,
-    pub replicas: u32,
+    pub replicas: u64,
     pub template_hash: u64,
     /// An image containing `broken`: pods never become ready.
     pub broken: bool,
-    pub max_surge: u32,
-    pub max_unavailable: u32,
+    pub max_surge: u64,
+    pub max_unavailable: u64,
     pub recreate: bool,
     pub progress_deadline: Duration,
     pub min_ready: Duration,
     pub paused: bool,
 }
 
+/// `secs` seconds stretched by `time_scale`, saturating at `Duration::MAX` instead of
+/// panicking (a deadline that large simply never expires).
+fn scaled_seconds(secs: u64, time_scale: f64) -> Duration {
+    Duration::try_from_secs_f64(secs as f64 * time_scale.max(0.0)).unwrap_or(Duration::MAX)
+}
+
 impl RolloutSpec {
     /// Reads a Deployment object, applying API defaults; `time_scale` stretches the
-    /// deadline and minReadySeconds like every other delay in live modes.
+    /// deadline and minReadySeconds like every other delay in live modes. Values the API
+    /// validation refuses are clamped here too, so no object can make the model overflow.
     pub fn from_deployment(object: &Value, time_scale: f64) -> RolloutSpec {
         let spec = object.get("spec").unwrap_or(&Value::Null);
-        let replicas = spec.get("replicas").and_then(Value::as_u64).unwrap_or(1) as u32;
+        let replicas = spec
+            .get("replicas")
+            .and_then(Value::as_u64)
+            .unwrap_or(1)
+            .min(MAX_REPLICAS);
         let template = spec.get("template").unwrap_or(&Value::Null);
         let strategy = spec.get("strategy").unwrap_or(&Value::Null);
         let recreate = strategy.get("type").and_then(Value::as_str) == Some("Recreate");
@@ -41,7 +66,6 @@ impl RolloutSpec {
         }
         let seconds =
             |key: &str, default: u64| spec.get(key).and_then(Value::as_u64).unwrap_or(default);
-        let scale = |secs: u64| Duration::from_secs_f64(secs as f64 * time_scale.max(0.0));
         RolloutSpec {
             generation: object
                 .pointer("/metadata/generation")
@@ -53,8 +77,8 @@ impl RolloutSpec {
             max_surge: surge,
             max_unavailable: unavailable,
             recreate,
-            progress_deadline: scale(seconds("progressDeadlineSeconds", 600)),
-            min_ready: scale(seconds("minReadySeconds", 0)),
+            progress_deadline: scaled_seconds(seconds("progressDeadlineSeconds", 600), time_scale),
+            min_ready: scaled_seconds(seconds("minReadySeconds", 0), time_scale),
             paused: spec.get("paused").and_then(Value::as_bool).unwrap_or(false),
         }
     }
@@ -74,19 +98,19 @@ pub fn images(template: &Value) -> Vec<String> {
 }
 
 /// `25%` of `total`, rounded up for surge and down for unavailability (as upstream does);
-/// defaults to 25% when unset.
-fn resolve_int_or_percent(value: Option<&Value>, total: u32, round_up: bool) -> u32 {
+/// defaults to 25% when unset. Saturates instead of overflowing (`f64 as u64` does).
+fn resolve_int_or_percent(value: Option<&Value>, total: u64, round_up: bool) -> u64 {
     let percent = |p: f64| {
-        let exact = p * f64::from(total) / 100.0;
+        let exact = p * total as f64 / 100.0;
         (if round_up {
             exact.ceil()
         } else {
             exact.floor()
-        }) as u32
+        }) as u64
     };
     match value {
         None | Some(Value::Null) => percent(25.0),
-        Some(Value::Number(n)) => n.as_u64().unwrap_or(0) as u32,
+        Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
         Some(Value::String(s)) => match s.strip_suffix('%') {
             Some(p) => p.trim().parse::<f64>().map(percent).unwrap_or(0),
             None => s.trim().parse().unwrap_or(0),
@@ -119,11 +143,13 @@ pub fn hash_suffix(hash: u64) -> String {
         .collect()
 }
 
+/// `count` simulated pods of one revision that become ready at the same instant.
 #[derive(Debug, Clone)]
-struct Pod {
+struct Cohort {
     revision: u64,
-    /// `None`: never ready (broken image).
+    /// `None`: never ready (broken image, or a start delay beyond any representable instant).
     ready_at: Option<Instant>,
+    count: u64,
 }
 
 /// A condition as the status should show it.
@@ -138,11 +164,11 @@ pub struct ConditionView {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusView {
     pub observed_generation: i64,
-    pub replicas: u32,
-    pub updated_replicas: u32,
-    pub ready_replicas: u32,
-    pub available_replicas: u32,
-    pub unavailable_replicas: u32,
+    pub replicas: u64,
+    pub updated_replicas: u64,
+    pub ready_replicas: u64,
+    pub available_replicas: u64,
+    pub unavailable_replicas: u64,
     pub available: ConditionView,
     pub progressing: ConditionView,
     /// The rollout of `observed_generation` is complete (kubectl `rollout status` succeeds).
@@ -152,11 +178,11 @@ pub struct StatusView {
 #[derive(Debug, Clone)]
 pub struct Rollout {
     spec: RolloutSpec,
-    pods: Vec<Pod>,
+    pods: Vec<Cohort>,
     /// When the rollout last made progress (the Progressing condition's lastUpdateTime).
     last_progress: Instant,
     timed_out: bool,
-    counts: (u32, u32, u32, u32),
+    counts: (u64, u64, u64, u64),
 }
 
 impl Rollout {
@@ -174,6 +200,12 @@ impl Rollout {
         &self.spec
     }
 
+    /// How many cohorts the model holds (bounded by `MAX_COHORTS` plus one per revision).
+    #[cfg(test)]
+    fn cohorts(&self) -> usize {
+        self.pods.len()
+    }
+
     /// A new spec; a changed template or replica count restarts the progress clock.
     pub fn set_spec(&mut self, now: Instant, spec: RolloutSpec) {
         if spec.template_hash != self.spec.template_hash || spec.replicas != self.spec.replicas {
@@ -183,8 +215,20 @@ impl Rollout {
         self.spec = spec;
     }
 
-    fn is_available(&self, pod: &Pod, now: Instant) -> bool {
-        pod.ready_at.is_some_and(|r| r + self.spec.min_ready <= now)
+    fn ready_by(cohort: &Cohort, now: Instant) -> bool {
+        cohort.ready_at.is_some_and(|r| r <= now)
+    }
+
+    fn is_available(&self, cohort: &Cohort, now: Instant) -> bool {
+        cohort
+            .ready_at
+            .and_then(|r| r.checked_add(self.spec.min_ready))
+            .is_some_and(|t| t <= now)
+    }
+
+    /// When the progress deadline expires, if it is representable at all.
+    fn deadline(&self) -> Option<Instant> {
+        self.last_progress.checked_add(self.spec.progress_deadline)
     }
 
     /// Runs the controller to a fixed point at `now`. `start_delay` samples how long a new
@@ -218,7 +262,7 @@ impl Rollout {
         }
         if !self.is_complete(now)
             && !self.timed_out
-            && now >= self.last_progress + self.spec.progress_deadline
+            && self.deadline().is_some_and(|deadline| now >= deadline)
         {
             self.timed_out = true;
             changed = true;
@@ -226,63 +270,138 @@ impl Rollout {
         changed
     }
 
-    fn counts_at(&self, now: Instant) -> (u32, u32, u32, u32) {
-        let updated = self
-            .pods
-            .iter()
-            .filter(|p| p.revision == self.spec.template_hash)
-            .count() as u32;
-        let ready = self
-            .pods
-            .iter()
-            .filter(|p| p.ready_at.is_some_and(|r| r <= now))
-            .count() as u32;
-        let available = self
-            .pods
-            .iter()
-            .filter(|p| self.is_available(p, now))
-            .count() as u32;
-        (updated, ready, available, self.pods.len() as u32)
+    /// (updated, ready, available, total) at `now`.
+    fn counts_at(&self, now: Instant) -> (u64, u64, u64, u64) {
+        let mut counts = (0u64, 0u64, 0u64, 0u64);
+        for c in &self.pods {
+            if c.revision == self.spec.template_hash {
+                counts.0 += c.count;
+            }
+            if Self::ready_by(c, now) {
+                counts.1 += c.count;
+            }
+            if self.is_available(c, now) {
+                counts.2 += c.count;
+            }
+            counts.3 += c.count;
+        }
+        counts
     }
 
-    fn add_pods(&mut self, count: u32, now: Instant, start_delay: &mut dyn FnMut() -> Duration) {
-        for _ in 0..count {
+    fn count_where(&self, which: impl Fn(&Cohort) -> bool) -> u64 {
+        self.pods.iter().filter(|c| which(c)).map(|c| c.count).sum()
+    }
+
+    fn add_pods(&mut self, count: u64, now: Instant, start_delay: &mut dyn FnMut() -> Duration) {
+        if count == 0 {
+            return;
+        }
+        let batches = count.min(SAMPLED_PODS_PER_BATCH);
+        let (base, extra) = (count / batches, count % batches);
+        for i in 0..batches {
             let ready_at = if self.spec.broken {
                 None
             } else {
-                Some(now + start_delay())
+                now.checked_add(start_delay())
             };
-            self.pods.push(Pod {
+            self.pods.push(Cohort {
                 revision: self.spec.template_hash,
                 ready_at,
+                count: base + u64::from(i < extra),
             });
+        }
+        if self.pods.len() > MAX_COHORTS {
+            self.compact(now);
         }
     }
 
-    /// Removes up to `count` pods matching `which`, unavailable ones first.
-    fn remove_pods(&mut self, count: u32, now: Instant, which: impl Fn(&Pod) -> bool) -> u32 {
+    /// Merges cohorts so that at most about `MAX_COHORTS` remain: per revision, the ones
+    /// already available (indistinguishable from each other) and the never-ready ones
+    /// become one cohort each; then not-yet-available ones are merged pairwise in ready
+    /// order, the pair becoming ready at the later of the two instants.
+    fn compact(&mut self, now: Instant) {
+        let mut revisions: Vec<u64> = Vec::new();
+        for c in &self.pods {
+            if !revisions.contains(&c.revision) {
+                revisions.push(c.revision);
+            }
+        }
+        let mut groups: Vec<(Vec<Cohort>, Vec<Cohort>)> = Vec::new();
+        for revision in &revisions {
+            let mut settled: Vec<Cohort> = Vec::new();
+            let mut pending: Vec<Cohort> = Vec::new();
+            for c in self.pods.iter().filter(|c| c.revision == *revision) {
+                let slot = if c.ready_at.is_none() || self.is_available(c, now) {
+                    settled
+                        .iter_mut()
+                        .find(|s| s.ready_at.is_none() == c.ready_at.is_none())
+                } else {
+                    None
+                };
+                match slot {
+                    Some(s) => {
+                        s.count += c.count;
+                        s.ready_at = s.ready_at.max(c.ready_at);
+                    }
+                    None if c.ready_at.is_none() || self.is_available(c, now) => {
+                        settled.push(c.clone())
+                    }
+                    None => pending.push(c.clone()),
+                }
+            }
+            pending.sort_by_key(|c| c.ready_at);
+            groups.push((settled, pending));
+        }
+        let total = |groups: &[(Vec<Cohort>, Vec<Cohort>)]| {
+            groups.iter().map(|(s, p)| s.len() + p.len()).sum::<usize>()
+        };
+        while total(&groups) > MAX_COHORTS && groups.iter().any(|(_, p)| p.len() > 1) {
+            for (_, pending) in groups.iter_mut() {
+                let merged: Vec<Cohort> = pending
+                    .chunks(2)
+                    .map(|pair| Cohort {
+                        revision: pair[0].revision,
+                        ready_at: pair.iter().filter_map(|c| c.ready_at).max(),
+                        count: pair.iter().map(|c| c.count).sum(),
+                    })
+                    .collect();
+                *pending = merged;
+            }
+        }
+        self.pods = groups
+            .into_iter()
+            .flat_map(|(settled, pending)| settled.into_iter().chain(pending))
+            .collect();
+    }
+
+    /// Removes up to `count` pods matching `which`, unavailable ones first, newest first.
+    fn remove_pods(&mut self, count: u64, now: Instant, which: impl Fn(&Cohort) -> bool) -> u64 {
         let mut removed = 0;
         for unavailable_pass in [true, false] {
-            let mut i = self.pods.len();
-            while i > 0 && removed < count {
-                i -= 1;
-                let pod = &self.pods[i];
-                if which(pod) && self.is_available(pod, now) != unavailable_pass {
-                    self.pods.remove(i);
-                    removed += 1;
+            for i in (0..self.pods.len()).rev() {
+                if removed >= count {
+                    break;
+                }
+                let available = self.is_available(&self.pods[i], now);
+                let cohort = &mut self.pods[i];
+                if which(cohort) && available != unavailable_pass {
+                    let take = cohort.count.min(count - removed);
+                    cohort.count -= take;
+                    removed += take;
                 }
             }
         }
+        self.pods.retain(|c| c.count > 0);
         removed
     }
 
     fn reconcile_once(&mut self, now: Instant, start_delay: &mut dyn FnMut() -> Duration) -> bool {
         let current = self.spec.template_hash;
         let desired = self.spec.replicas;
-        let new_count = self.pods.iter().filter(|p| p.revision == current).count() as u32;
-        let old_count = self.pods.len() as u32 - new_count;
-        let is_new = move |p: &Pod| p.revision == current;
-        let is_old = move |p: &Pod| p.revision != current;
+        let is_new = move |c: &Cohort| c.revision == current;
+        let is_old = move |c: &Cohort| c.revision != current;
+        let new_count = self.count_where(is_new);
+        let old_count = self.count_where(is_old);
 
         if self.spec.recreate && old_count > 0 {
             self.pods.retain(is_new);
@@ -300,8 +419,8 @@ impl Rollout {
         }
 
         let mut changed = false;
-        let total = self.pods.len() as u32;
-        let max_total = desired + self.spec.max_surge;
+        let total = new_count + old_count;
+        let max_total = desired.saturating_add(self.spec.max_surge);
         if new_count < desired && total < max_total {
             self.add_pods(
                 (desired - new_count).min(max_total - total),
@@ -311,30 +430,29 @@ impl Rollout {
             changed = true;
         }
 
-        let total = self.pods.len() as i64;
-        let min_available = i64::from(desired.saturating_sub(self.spec.max_unavailable));
-        let new_unavailable = self
-            .pods
-            .iter()
-            .filter(|p| is_new(p) && !self.is_available(p, now))
-            .count() as i64;
-        let max_scaled_down = total - min_available - new_unavailable;
+        let total = self.count_where(|_| true);
+        let min_available = desired.saturating_sub(self.spec.max_unavailable);
+        let new_unavailable = self.count_where(|c| is_new(c) && !self.is_available(c, now));
+        let max_scaled_down = total.saturating_sub(min_available.saturating_add(new_unavailable));
         if max_scaled_down > 0 {
-            let unhealthy_old: Vec<usize> = (0..self.pods.len())
-                .filter(|&i| is_old(&self.pods[i]) && !self.is_available(&self.pods[i], now))
-                .take(max_scaled_down as usize)
-                .collect();
-            for i in unhealthy_old.into_iter().rev() {
-                self.pods.remove(i);
-                changed = true;
+            // Unhealthy old pods go first, oldest first, up to the scale-down budget.
+            let mut budget = max_scaled_down;
+            for i in 0..self.pods.len() {
+                if budget == 0 {
+                    break;
+                }
+                let unhealthy_old = is_old(&self.pods[i]) && !self.is_available(&self.pods[i], now);
+                if unhealthy_old {
+                    let take = self.pods[i].count.min(budget);
+                    self.pods[i].count -= take;
+                    budget -= take;
+                    changed = true;
+                }
             }
-            let available = self
-                .pods
-                .iter()
-                .filter(|p| self.is_available(p, now))
-                .count() as i64;
+            self.pods.retain(|c| c.count > 0);
+            let available = self.count_where(|c| self.is_available(c, now));
             if available > min_available
-                && self.remove_pods((available - min_available) as u32, now, is_old) > 0
+                && self.remove_pods(available - min_available, now, is_old) > 0
             {
                 changed = true;
             }
@@ -353,11 +471,13 @@ impl Rollout {
         let pod_events = self
             .pods
             .iter()
-            .filter_map(|p| p.ready_at)
-            .flat_map(|r| [r, r + self.spec.min_ready])
+            .filter_map(|c| c.ready_at)
+            .flat_map(|r| [Some(r), r.checked_add(self.spec.min_ready)])
+            .flatten()
             .filter(|t| *t > now);
         let deadline = (!self.is_complete(now) && !self.timed_out && !self.spec.paused)
-            .then(|| self.last_progress + self.spec.progress_deadline);
+            .then(|| self.deadline())
+            .flatten();
         pod_events.chain(deadline).min()
     }
 
@@ -365,7 +485,8 @@ impl Rollout {
     pub fn view(&self, name: &str, now: Instant) -> StatusView {
         let (updated, ready, available, total) = self.counts_at(now);
         let desired = self.spec.replicas;
-        let complete = self.is_complete(now);
+        let r = desired;
+        let complete = updated == r && available == r && total == r;
         let rs_name = format!("{name}-{}", hash_suffix(self.spec.template_hash));
         let min_available = desired.saturating_sub(self.spec.max_unavailable);
         let available_cond = if available >= min_available {
@@ -419,14 +540,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn deployment(image: &str, replicas: u32, deadline: u64) -> Value {
+    fn deployment(image: &str, replicas: u64, deadline: u64) -> Value {
         json!({"metadata": {"generation": 1}, "spec": {
             "replicas": replicas, "progressDeadlineSeconds": deadline,
             "template": {"spec": {"containers": [{"name": "app", "image": image}]}}}})
     }
 
     /// Drives the model like the controller does, returning the peak pod count seen.
-    fn run_until_stable(rollout: &mut Rollout, start: Instant, delay: Duration) -> (Instant, u32) {
+    fn run_until_stable(rollout: &mut Rollout, start: Instant, delay: Duration) -> (Instant, u64) {
         let mut now = start;
         let mut peak = 0;
         let mut sampler = || delay;
@@ -532,6 +653,92 @@ mod tests {
         rollout.set_spec(t, RolloutSpec::from_deployment(&d, 1.0));
         let (_, peak) = run_until_stable(&mut rollout, t, Duration::from_millis(10));
         assert_eq!(peak, 2);
+    }
+
+    #[test]
+    fn a_hundred_million_replicas_are_simulated_by_count_in_bounded_memory() {
+        let start = Instant::now();
+        let mut rollout = Rollout::new(
+            start,
+            RolloutSpec::from_deployment(&deployment("a:1", 100_000_000, 600), 1.0),
+        );
+        let (t, _) = run_until_stable(&mut rollout, start, Duration::from_millis(10));
+        let v = rollout.view("d", t);
+        assert!(v.complete, "{v:?}");
+        assert_eq!(v.available_replicas, 100_000_000);
+        assert!(rollout.cohorts() <= MAX_COHORTS, "{}", rollout.cohorts());
+        let mut next = deployment("a:2", 100_000_000, 600);
+        next["metadata"]["generation"] = json!(2);
+        rollout.set_spec(t, RolloutSpec::from_deployment(&next, 1.0));
+        let mut now = t;
+        let mut sampler = || Duration::from_millis(10);
+        for _ in 0..1000 {
+            rollout.advance(now, &mut sampler);
+            let v = rollout.view("d", now);
+            assert!(v.replicas <= 125_000_000, "surge exceeded: {v:?}");
+            assert!(v.available_replicas >= 75_000_000, "{v:?}");
+            assert!(
+                rollout.cohorts() <= MAX_COHORTS + 2,
+                "{}",
+                rollout.cohorts()
+            );
+            match rollout.next_wake(now) {
+                Some(w) => now = w,
+                None => break,
+            }
+        }
+        let v = rollout.view("d", now);
+        assert!(v.complete, "{v:?}");
+        assert_eq!(v.updated_replicas, 100_000_000);
+    }
+
+    #[test]
+    fn cohorts_stay_bounded_when_pods_start_at_many_different_times() {
+        let start = Instant::now();
+        let mut rollout = Rollout::new(
+            start,
+            RolloutSpec::from_deployment(&deployment("a:1", 1_000_000, 600), 1.0),
+        );
+        let mut i = 0u64;
+        let mut sampler = || {
+            i += 1;
+            Duration::from_millis(i % 5000)
+        };
+        let mut now = start;
+        for step in 0..200 {
+            rollout.advance(now, &mut sampler);
+            assert!(
+                rollout.cohorts() <= MAX_COHORTS,
+                "step {step}: {}",
+                rollout.cohorts()
+            );
+            match rollout.next_wake(now) {
+                Some(w) => now = w,
+                None => break,
+            }
+        }
+        assert!(rollout.view("d", now).replicas == 1_000_000);
+    }
+
+    #[test]
+    fn overflowing_deadlines_and_delays_never_panic() {
+        let start = Instant::now();
+        let mut d = deployment("a:1", 3, 9_300_000_000_000_000_000);
+        d["spec"]["minReadySeconds"] = json!(u64::MAX);
+        for scale in [1.0, 2.0, 1e300, f64::INFINITY] {
+            let mut rollout = Rollout::new(start, RolloutSpec::from_deployment(&d, scale));
+            let mut huge = || Duration::MAX;
+            rollout.advance(start, &mut huge);
+            assert!(!rollout.view("d", start).complete);
+            assert_eq!(rollout.next_wake(start), None, "no representable wake-up");
+            let later = start + Duration::from_secs(3600);
+            rollout.advance(later, &mut huge);
+            let v = rollout.view("d", later);
+            assert_eq!(
+                v.progressing.reason, "ReplicaSetUpdated",
+                "deadline never expires"
+            );
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::resource::Resource;
 use super::selector::LabelSelector;
-use super::status::ApiError;
+use super::status::{ApiError, Cause, Subject};
 
 fn meta_str<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
     object
@@ -49,14 +49,37 @@ pub fn check_scale_precondition(old: &Value, scale: &Value) -> Result<(), ApiErr
     }
 }
 
+/// The Deployment with the Scale's `spec.replicas`: an int32 (else the 400 the API
+/// server's decoding gives) that is not negative (else 422, as Scale validation).
 pub fn with_replicas(old: &Value, scale: &Value) -> Result<Value, ApiError> {
-    let replicas = scale
-        .pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .filter(|r| *r >= 0)
-        .ok_or_else(|| {
-            ApiError::BadRequest("Scale.spec.replicas must be a non-negative integer".into())
-        })?;
+    let raw = scale.pointer("/spec/replicas");
+    let replicas = match raw {
+        Some(Value::Number(n)) => match n.as_i64().filter(|r| i32::try_from(*r).is_ok()) {
+            Some(r) => r,
+            None => {
+                return Err(ApiError::BadRequest(format!(
+                    "Scale in version \"v1\" cannot be handled as a Scale: json: cannot unmarshal number {n} into Go struct field ScaleSpec.spec.replicas of type int32"
+                )));
+            }
+        },
+        _ => {
+            return Err(ApiError::BadRequest(
+                "Scale.spec.replicas must be a non-negative integer".into(),
+            ));
+        }
+    };
+    if replicas < 0 {
+        let name = meta_str(old, "name").unwrap_or("");
+        return Err(ApiError::Invalid {
+            kind: "Scale.autoscaling".into(),
+            subject: Subject::new("autoscaling", "Scale", name),
+            causes: vec![Cause {
+                reason: "FieldValueInvalid".into(),
+                message: format!("Invalid value: {replicas}: must be greater than or equal to 0"),
+                field: "spec.replicas".into(),
+            }],
+        });
+    }
     let mut new = old.clone();
     if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
         spec.insert("replicas".into(), json!(replicas));
@@ -94,7 +117,20 @@ mod tests {
         assert!(
             check_scale_precondition(&d, &json!({"metadata": {"resourceVersion": "7"}})).is_ok()
         );
-        assert!(with_replicas(&d, &json!({"spec": {"replicas": -1}})).is_err());
+        assert_eq!(
+            with_replicas(&d, &json!({"spec": {"replicas": -1}}))
+                .unwrap_err()
+                .code()
+                .as_u16(),
+            422
+        );
+        assert_eq!(
+            with_replicas(&d, &json!({"spec": {"replicas": 2_147_483_648u64}}))
+                .unwrap_err()
+                .code()
+                .as_u16(),
+            400
+        );
         assert_eq!(
             with_replicas(&d, &json!({"spec": {"replicas": 5}})).unwrap()["spec"]["replicas"],
             5

@@ -336,6 +336,10 @@ fn manager(query: &HashMap<String, String>, headers: &HeaderMap) -> String {
     if let Some(m) = query.get("fieldManager").filter(|m| !m.is_empty()) {
         return m.clone();
     }
+    // Apply has no default: the store refuses it without one, as the API server does.
+    if content_type(headers).starts_with("application/apply-patch") {
+        return String::new();
+    }
     headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())

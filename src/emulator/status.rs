@@ -70,6 +70,8 @@ pub enum ApiError {
         subject: Subject,
         causes: Vec<Cause>,
     },
+    #[error("{} \"{}\" is forbidden: {message}", .subject.qualified(), .subject.name)]
+    Forbidden { subject: Subject, message: String },
     #[error("the server does not allow this method on the requested resource")]
     MethodNotAllowed,
     #[error("the body of the request was in an unknown format - accepted media types include: {0}")]
@@ -105,6 +107,7 @@ impl ApiError {
             }
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Gone { .. } => StatusCode::GONE,
@@ -123,6 +126,7 @@ impl ApiError {
             ApiError::Modified(_) | ApiError::ApplyConflict { .. } => "Conflict",
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Invalid { .. } => "Invalid",
+            ApiError::Forbidden { .. } => "Forbidden",
             ApiError::MethodNotAllowed => "MethodNotAllowed",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::Gone { .. } => "Expired",
@@ -149,6 +153,7 @@ impl ApiError {
             ApiError::NotFound(s) | ApiError::AlreadyExists(s) | ApiError::Modified(s) => {
                 (Some(s), None)
             }
+            ApiError::Forbidden { subject, .. } => (Some(subject), None),
             ApiError::ApplyConflict {
                 subject, causes, ..
             } => (Some(subject), Some(causes)),

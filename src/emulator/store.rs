@@ -1,26 +1,28 @@
 //! The object store: every object of every served type, one global resourceVersion counter
-//! (like etcd's revision), a bounded event history for resuming watches, and a broadcast
-//! channel feeding open watches. All write verbs funnel through `commit`, which does the
+//! (like etcd's revision), and the event history (`history::Feed`, bounded in count and
+//! bytes) that open watches read from and resuming watches start from. All write verbs funnel through `commit`, which does the
 //! bookkeeping the API server does: preconditions, generation, managedFields, no-op writes.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::Notify;
 
 use super::apply::{ApplyRequest, server_side_apply};
 use super::defaults;
 use super::event::{Event, EventKind};
 use super::fields;
+use super::history::{DEFAULT_HISTORY_BYTES, Feed};
 use super::patch;
 use super::resource::Resource;
 use super::scale::{check_scale_precondition, scale_of, with_replicas};
 use super::selector::{FieldSelector, LabelSelector};
-use super::status::ApiError;
+use super::status::{ApiError, Cause, Subject};
+use super::validation;
 
 /// Which part of an object a request addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,10 +84,6 @@ impl Key {
 struct State {
     rv: u64,
     objects: BTreeMap<Key, Arc<Value>>,
-    history: VecDeque<Arc<Event>>,
-    history_limit: usize,
-    /// Events at or below this version have been forgotten; older watches get 410 Gone.
-    compacted: u64,
     rng: ChaCha8Rng,
     dirty_deployments: Vec<(String, String)>,
 }
@@ -99,16 +97,31 @@ pub enum WatchFrom {
     Version(u64),
 }
 
-/// A watch's starting point: events to send first, then the live channel.
+/// A watch's starting point: events to send first, then every change after `start_rv`
+/// read from the history feed.
 pub struct WatchStart {
     pub initial: Vec<Arc<Event>>,
-    pub receiver: broadcast::Receiver<Arc<Event>>,
+    pub feed: Arc<Feed>,
     pub start_rv: u64,
+}
+
+impl WatchStart {
+    /// The events this watch has to send before waiting (initial ones, then history).
+    #[cfg(test)]
+    pub fn backlog(&self) -> Vec<Arc<Event>> {
+        let mut events = self.initial.clone();
+        events.extend(
+            self.feed
+                .after(self.start_rv, usize::MAX)
+                .unwrap_or_default(),
+        );
+        events
+    }
 }
 
 pub struct Store {
     state: Mutex<State>,
-    events: broadcast::Sender<Arc<Event>>,
+    feed: Arc<Feed>,
     /// Wakes the rollout controller after a Deployment write.
     pub(crate) deployments_changed: Notify,
 }
@@ -139,19 +152,22 @@ fn metadata_mut(object: &mut Value) -> &mut Map<String, Value> {
 }
 
 impl Store {
+    /// A store whose watch history keeps at most `history_limit` events and
+    /// `DEFAULT_HISTORY_BYTES` of them.
     pub fn new(seed: u64, history_limit: usize) -> Store {
-        let (events, _) = broadcast::channel(8192);
+        Store::with_history(seed, history_limit, DEFAULT_HISTORY_BYTES)
+    }
+
+    /// A store with explicit watch history limits (events, estimated bytes).
+    pub fn with_history(seed: u64, history_limit: usize, history_bytes: usize) -> Store {
         let store = Store {
             state: Mutex::new(State {
                 rv: 0,
                 objects: BTreeMap::new(),
-                history: VecDeque::new(),
-                history_limit: history_limit.max(1),
-                compacted: 0,
                 rng: ChaCha8Rng::seed_from_u64(seed),
                 dirty_deployments: Vec::new(),
             }),
-            events,
+            feed: Arc::new(Feed::new(history_limit, history_bytes)),
             deployments_changed: Notify::new(),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -218,6 +234,7 @@ impl Store {
     ) -> Result<Arc<Value>, ApiError> {
         let mut state = self.lock();
         check_type(resource, &body)?;
+        validation::check_types(resource, &body).map_err(|e| e.for_body(resource))?;
         if resource.namespaced() {
             check_namespace(&state, namespace, &body)?;
         }
@@ -233,8 +250,14 @@ impl Store {
                     format!("{prefix}{suffix}")
                 }
                 None => {
-                    return Err(ApiError::BadRequest(
-                        "name or generateName is required".into(),
+                    return Err(validation::invalid(
+                        resource,
+                        "",
+                        vec![Cause {
+                            reason: "FieldValueRequired".into(),
+                            message: "Required value: name or generateName is required".into(),
+                            field: "metadata.name".into(),
+                        }],
                     ));
                 }
             },
@@ -245,7 +268,7 @@ impl Store {
         }
         prepare_new(&mut state, resource, namespace, &name, &mut body);
         defaults::apply_defaults(resource, &mut body);
-        defaults::validate(resource, &body)?;
+        validation::validate(resource, &body)?;
         if resource == Resource::Deployment {
             if let Some(map) = body.as_object_mut() {
                 map.remove("status");
@@ -290,6 +313,7 @@ impl Store {
             }
             _ => {
                 check_type(resource, &body)?;
+                validation::check_types(resource, &body).map_err(|e| e.for_body(resource))?;
                 body
             }
         };
@@ -349,7 +373,12 @@ impl Store {
                 check_scale_precondition(&old, &target)?;
                 with_replicas(&old, &target)?
             }
-            _ => target,
+            _ => {
+                validation::check_patched_identity(resource, namespace, name, &target)?;
+                validation::check_types(resource, &target)
+                    .map_err(|e| e.for_patch(resource, name))?;
+                target
+            }
         };
         self.commit(
             &mut state,
@@ -376,11 +405,19 @@ impl Store {
         opts: &WriteOptions,
     ) -> Result<Arc<Value>, ApiError> {
         if opts.manager.is_empty() {
-            return Err(ApiError::BadRequest(
-                "fieldManager is required for apply requests".into(),
-            ));
+            return Err(ApiError::Invalid {
+                kind: "PatchOptions.meta.k8s.io".into(),
+                subject: Subject::new("meta.k8s.io", "PatchOptions", ""),
+                causes: vec![Cause {
+                    reason: "FieldValueRequired".into(),
+                    message: "Required value: is required for apply patch".into(),
+                    field: "fieldManager".into(),
+                }],
+            });
         }
         check_type(resource, body)?;
+        validation::check_types(resource, body).map_err(|e| e.for_body(resource))?;
+        validation::check_resource_version(body)?;
         if body.get("kind").is_none() || body.get("apiVersion").is_none() {
             return Err(ApiError::BadRequest(
                 "apply requests need apiVersion and kind".into(),
@@ -414,7 +451,7 @@ impl Store {
                 let mut merged = server_side_apply(None, &applied, &request)?;
                 prepare_new(state, resource, namespace, name, &mut merged);
                 defaults::apply_defaults(resource, &mut merged);
-                defaults::validate(resource, &merged)?;
+                validation::validate(resource, &merged)?;
                 if opts.dry_run {
                     return Ok(Arc::new(merged));
                 }
@@ -454,6 +491,8 @@ impl Store {
         opts: &WriteOptions,
         applied: bool,
     ) -> Result<Arc<Value>, ApiError> {
+        validation::check_resource_version(&new)?;
+        validation::check_uid_unchanged(resource, &old, &new)?;
         let old_rv = meta_str(&old, "resourceVersion").unwrap_or("").to_string();
         if let Some(rv) = meta_str(&new, "resourceVersion") {
             if !rv.is_empty() && rv != old_rv {
@@ -512,7 +551,7 @@ impl Store {
                 + 1;
             metadata_mut(&mut new).insert("generation".into(), json!(generation));
         }
-        defaults::validate(resource, &new)?;
+        validation::validate(resource, &new)?;
         if !applied {
             let manager = if opts.manager.is_empty() {
                 "unknown"
@@ -565,16 +604,10 @@ impl Store {
         object
     }
 
-    fn publish(&self, state: &mut State, event: Event) {
-        let event = Arc::new(event);
-        state.history.push_back(event.clone());
-        while state.history.len() > state.history_limit {
-            if let Some(old) = state.history.pop_front() {
-                state.compacted = old.rv;
-            }
-        }
-        // No receivers is fine: nobody is watching.
-        let _ = self.events.send(event);
+    /// Records an event in the history; called with the state lock held, so events
+    /// enter the feed in resourceVersion order.
+    fn publish(&self, _state: &mut State, event: Event) {
+        self.feed.push(Arc::new(event));
     }
 
     pub fn delete(
@@ -592,6 +625,9 @@ impl Store {
             .get(&key)
             .cloned()
             .ok_or_else(|| ApiError::NotFound(resource.subject(name)))?;
+        if resource == Resource::Namespace {
+            validation::check_namespace_delete(name)?;
+        }
         if let Some(rv) = precondition_rv {
             if meta_str(&old, "resourceVersion") != Some(rv) {
                 return Err(ApiError::Modified(resource.subject(name)));
@@ -648,49 +684,62 @@ impl Store {
         from: WatchFrom,
     ) -> Result<WatchStart, ApiError> {
         let state = self.lock();
-        let receiver = self.events.subscribe();
-        let initial = match from {
+        let (initial, start_rv) = match from {
             WatchFrom::Version(rv) => {
-                if rv < state.compacted {
-                    return Err(ApiError::Gone {
-                        requested: rv,
-                        oldest: state.compacted + 1,
-                    });
-                }
-                state
-                    .history
-                    .iter()
-                    .filter(|e| e.rv > rv)
-                    .cloned()
-                    .collect()
+                self.feed.check(rv).map_err(|e| ApiError::Gone {
+                    requested: rv,
+                    oldest: e.oldest,
+                })?;
+                (Vec::new(), rv)
             }
-            WatchFrom::Current => state
-                .objects
-                .iter()
-                .filter(|(k, _)| {
-                    k.resource == resource && namespace.is_none_or(|ns| k.namespace == ns)
-                })
-                .map(|(_, v)| {
-                    let rv = meta_str(v, "resourceVersion")
-                        .and_then(|r| r.parse().ok())
-                        .unwrap_or(0);
-                    Arc::new(Event::new(rv, EventKind::Added, resource, v.clone(), None))
-                })
-                .collect(),
+            WatchFrom::Current => (
+                state
+                    .objects
+                    .iter()
+                    .filter(|(k, _)| {
+                        k.resource == resource && namespace.is_none_or(|ns| k.namespace == ns)
+                    })
+                    .map(|(_, v)| {
+                        let rv = meta_str(v, "resourceVersion")
+                            .and_then(|r| r.parse().ok())
+                            .unwrap_or(0);
+                        Arc::new(Event::new(rv, EventKind::Added, resource, v.clone(), None))
+                    })
+                    .collect(),
+                state.rv,
+            ),
         };
         Ok(WatchStart {
             initial,
-            receiver,
-            start_rv: state.rv,
+            feed: self.feed.clone(),
+            start_rv,
         })
     }
 
     /// Forgets the event history, as an etcd compaction does: watches resuming from any
     /// earlier resourceVersion get 410 Gone and must re-list.
     pub fn compact(&self) {
+        let state = self.lock();
+        self.feed.compact(state.rv);
+    }
+
+    /// (events, estimated bytes) held by the watch history.
+    #[cfg(test)]
+    pub fn history_usage(&self) -> (usize, usize) {
+        self.feed.usage()
+    }
+
+    /// Marks every Deployment as written (a restarted rollout controller re-reads them all).
+    pub(crate) fn mark_all_deployments_dirty(&self) {
         let mut state = self.lock();
-        state.compacted = state.rv;
-        state.history.clear();
+        let keys: Vec<(String, String)> = state
+            .objects
+            .keys()
+            .filter(|k| k.resource == Resource::Deployment)
+            .map(|k| (k.namespace.clone(), k.name.clone()))
+            .collect();
+        state.dirty_deployments.extend(keys);
+        self.deployments_changed.notify_one();
     }
 
     /// Deployments written since the last call (for the rollout controller).
@@ -1113,7 +1162,7 @@ mod tests {
             store
                 .watch(Resource::ConfigMap, None, WatchFrom::Version(rv))
                 .unwrap()
-                .initial
+                .backlog()
                 .len(),
             1
         );
@@ -1147,10 +1196,65 @@ mod tests {
             store
                 .watch(Resource::ConfigMap, None, WatchFrom::Version(rv + 1))
                 .unwrap()
-                .initial
+                .backlog()
                 .len(),
             2
         );
+    }
+
+    #[test]
+    fn large_updates_keep_the_watch_history_within_its_byte_budget() {
+        let budget = 8 * 1024 * 1024;
+        let store = Store::with_history(1, 10_000, budget);
+        let from = store.resource_version();
+        let big = "x".repeat(900 * 1024);
+        store
+            .create(
+                Resource::ConfigMap,
+                "default",
+                json!({"metadata": {"name": "big"}, "data": {"v": big}}),
+                &opts("t"),
+            )
+            .unwrap();
+        for i in 0..200 {
+            store
+                .patch(
+                    Resource::ConfigMap,
+                    "default",
+                    "big",
+                    Subresource::Main,
+                    PatchKind::Merge,
+                    &json!({"metadata": {"labels": {"i": i.to_string()}}}),
+                    &opts("t"),
+                )
+                .unwrap();
+            let (_, bytes) = store.history_usage();
+            assert!(bytes <= budget, "update {i}: {bytes} bytes held");
+        }
+        assert!(matches!(
+            store.watch(Resource::ConfigMap, None, WatchFrom::Version(from)),
+            Err(ApiError::Gone { .. })
+        ));
+        let now = store.resource_version();
+        assert!(
+            store
+                .watch(Resource::ConfigMap, None, WatchFrom::Version(now - 1))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn system_namespaces_cannot_be_deleted_even_in_dry_run() {
+        let store = Store::new(1, 100);
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            for dry_run in [false, true] {
+                let err = store
+                    .delete(Resource::Namespace, "", ns, None, dry_run)
+                    .unwrap_err();
+                assert!(matches!(err, ApiError::Forbidden { .. }), "{err:?}");
+            }
+        }
+        assert!(store.get(Resource::Namespace, "", "default").is_ok());
     }
 
     #[test]

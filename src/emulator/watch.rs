@@ -13,9 +13,10 @@ use futures::Stream;
 
 use axum::body::Bytes;
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 use super::event::{Event, EventKind};
+use super::history::Feed;
 use super::resource::Resource;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
@@ -118,13 +119,19 @@ pub fn error_line(err: &ApiError) -> Bytes {
     line("ERROR", &err.to_status())
 }
 
+/// How many history events a watch takes from the feed at a time.
+const FEED_BATCH: usize = 64;
+
 /// Everything one open watch needs between events.
 struct Pump {
     spec: WatchSpec,
     renderer: Renderer,
     /// Lines to send before waiting for changes (the initial state or history replay).
     pending: VecDeque<Bytes>,
-    receiver: broadcast::Receiver<Arc<Event>>,
+    feed: Arc<Feed>,
+    /// Changes whenever the feed gets an event.
+    changed: watch::Receiver<u64>,
+    /// The last resourceVersion read from the feed.
     last_rv: u64,
     deadline: Pin<Box<tokio::time::Sleep>>,
     ticker: tokio::time::Interval,
@@ -133,14 +140,46 @@ struct Pump {
 }
 
 impl Pump {
-    /// The next line to send, or `None` when the watch ends (timeout, emulator shutdown,
-    /// a fault dropping watches, or a watcher too slow for the broadcast buffer — it then
-    /// resumes from its last resourceVersion like after any dropped watch).
-    async fn next_line(&mut self) -> Option<Bytes> {
-        if let Some(line) = self.pending.pop_front() {
-            return Some(line);
+    /// Renders the next batch of feed events after `last_rv` into `pending`; false when
+    /// the watch fell behind the history (the events it needs were evicted).
+    fn pull(&mut self) -> bool {
+        match self.feed.after(self.last_rv, FEED_BATCH) {
+            Ok(events) => {
+                for event in events {
+                    self.last_rv = self.last_rv.max(event.rv);
+                    if let Some(kind) = self.spec.classify(&event) {
+                        let line = self.renderer.event(kind, &event);
+                        self.pending.push_back(line);
+                    }
+                }
+                true
+            }
+            Err(_) => false,
         }
+    }
+
+    /// The next line to send, or `None` when the watch ends (timeout, emulator shutdown,
+    /// a fault dropping watches, or a watcher so slow that the history evicted what it
+    /// still had to send — it then resumes from its last resourceVersion, gets 410 Gone
+    /// and re-lists, like after an etcd compaction).
+    async fn next_line(&mut self) -> Option<Bytes> {
         loop {
+            if self.drops.has_changed().unwrap_or(true)
+                || self.shutdown.has_changed().unwrap_or(true)
+            {
+                return None;
+            }
+            if let Some(line) = self.pending.pop_front() {
+                return Some(line);
+            }
+            // Mark the current feed version seen before reading, so no push is missed.
+            self.changed.borrow_and_update();
+            if !self.pull() {
+                return None;
+            }
+            if !self.pending.is_empty() {
+                continue;
+            }
             tokio::select! {
                 // Ending conditions first: once watches are dropped (or the emulator stops),
                 // no further event may slip out on the dying stream.
@@ -148,15 +187,11 @@ impl Pump {
                 _ = self.drops.changed() => return None,
                 _ = self.shutdown.changed() => return None,
                 _ = &mut self.deadline => return None,
-                received = self.receiver.recv() => match received {
-                    Ok(event) => {
-                        self.last_rv = self.last_rv.max(event.rv);
-                        if let Some(kind) = self.spec.classify(&event) {
-                            return Some(self.renderer.event(kind, &event));
-                        }
+                changed = self.changed.changed() => {
+                    if changed.is_err() {
+                        return None;
                     }
-                    Err(_) => return None,
-                },
+                }
                 _ = self.ticker.tick(), if self.spec.bookmarks => {
                     return Some(self.renderer.bookmark(self.last_rv, false));
                 }
@@ -180,7 +215,7 @@ pub fn stream(
     };
     let WatchStart {
         initial,
-        receiver,
+        feed,
         start_rv,
     } = start;
     let mut pending = VecDeque::new();
@@ -199,7 +234,8 @@ pub fn stream(
         spec,
         renderer,
         pending,
-        receiver,
+        changed: feed.subscribe(),
+        feed,
         last_rv: start_rv,
         drops,
         shutdown,
@@ -264,16 +300,17 @@ mod tests {
             )
             .unwrap();
         let s = spec("x=1");
-        let kinds: Vec<Option<EventKind>> = start.initial.iter().map(|e| s.classify(e)).collect();
+        let backlog = start.backlog();
+        let kinds: Vec<Option<EventKind>> = backlog.iter().map(|e| s.classify(e)).collect();
         assert_eq!(
             kinds,
             vec![Some(EventKind::Added), Some(EventKind::Deleted)]
         );
         let other = spec("x=2");
-        let kinds: Vec<Option<EventKind>> =
-            start.initial.iter().map(|e| other.classify(e)).collect();
+        let kinds: Vec<Option<EventKind>> = backlog.iter().map(|e| other.classify(e)).collect();
         assert_eq!(kinds, vec![None, Some(EventKind::Added)]);
     }
+
 
     #[tokio::test]
     async fn stream_ends_when_watches_are_dropped() {
