@@ -337,7 +337,7 @@ fn manager(query: &HashMap<String, String>, headers: &HeaderMap) -> String {
         return m.clone();
     }
     // Apply has no default: the store refuses it without one, as the API server does.
-    if content_type(headers).starts_with("application/apply-patch") {
+    if media_type(headers).is_ok_and(|m| m == "application/apply-patch+yaml") {
         return String::new();
     }
     headers
