@@ -95,7 +95,11 @@ pub fn mismatches(now: &SummaryFile, baseline: &SummaryFile) -> Vec<String> {
             out.push(format!("{what}: baseline {b}, this run {n}"));
         }
     };
-    differ("schema", baseline.schema.to_string(), now.schema.to_string());
+    differ(
+        "schema",
+        baseline.schema.to_string(),
+        now.schema.to_string(),
+    );
     differ(
         "scenario",
         format!("`{}`", baseline.scenario),
@@ -247,12 +251,14 @@ mod tests {
     fn summary(p50: f64, ci: [f64; 2]) -> SummaryFile {
         let metric = json!({"count": 10, "mean_s": p50, "p50_s": p50, "p90_s": p50,
             "p95_s": p50, "p99_s": p50, "max_s": p50, "ci95_p50_s": ci});
-        serde_json::from_value(json!({"schema": 1, "scenario": "s", "mode": "sim", "seed": 1,
+        serde_json::from_value(
+            json!({"schema": 1, "scenario": "s", "mode": "sim", "seed": 1,
             "repetitions": 3, "duration_s": 3600.0, "partial": false,
             "models": {
                 "push": {"metrics": {"deploy_latency": metric}, "counters": {}},
                 "pull": {"metrics": {}, "counters": {}}},
-            "thresholds": []}))
+            "thresholds": []}),
+        )
         .unwrap()
     }
 
