@@ -1,7 +1,9 @@
 //! Regression checks: compare a run's summary.json with a baseline's, figure by figure
 //! (every metric, every quantile, both models), and say which got worse than the
 //! tolerance allows. A change of the median that stays inside both runs' 95% confidence
-//! intervals is noise, not a regression. Pure: JSON in, verdicts out.
+//! intervals is noise, not a regression. A baseline of another experiment (scenario,
+//! seed, mode, repetitions, duration, completeness) and a comparison of nothing are
+//! errors, not passes. Pure: two checked summaries in, verdicts out.
 
 use crate::report::load::{MetricStats, SummaryFile};
 use serde::Serialize;
