@@ -1,7 +1,9 @@
 //! Regression checks: compare a run's summary.json with a baseline's, figure by figure
 //! (every metric, every quantile, both models), and say which got worse than the
 //! tolerance allows. A change of the median that stays inside both runs' 95% confidence
-//! intervals is noise, not a regression. Pure: JSON in, verdicts out.
+//! intervals is noise, not a regression. A baseline of another experiment (scenario,
+//! seed, mode, repetitions, duration, completeness) and a comparison of nothing are
+//! errors, not passes. Pure: two checked summaries in, verdicts out.
 
 use crate::report::load::{MetricStats, SummaryFile};
 use serde::Serialize;
@@ -95,7 +97,11 @@ pub fn mismatches(now: &SummaryFile, baseline: &SummaryFile) -> Vec<String> {
             out.push(format!("{what}: baseline {b}, this run {n}"));
         }
     };
-    differ("schema", baseline.schema.to_string(), now.schema.to_string());
+    differ(
+        "schema",
+        baseline.schema.to_string(),
+        now.schema.to_string(),
+    );
     differ(
         "scenario",
         format!("`{}`", baseline.scenario),
@@ -247,12 +253,14 @@ mod tests {
     fn summary(p50: f64, ci: [f64; 2]) -> SummaryFile {
         let metric = json!({"count": 10, "mean_s": p50, "p50_s": p50, "p90_s": p50,
             "p95_s": p50, "p99_s": p50, "max_s": p50, "ci95_p50_s": ci});
-        serde_json::from_value(json!({"schema": 1, "scenario": "s", "mode": "sim", "seed": 1,
+        serde_json::from_value(
+            json!({"schema": 1, "scenario": "s", "mode": "sim", "seed": 1,
             "repetitions": 3, "duration_s": 3600.0, "partial": false,
             "models": {
                 "push": {"metrics": {"deploy_latency": metric}, "counters": {}},
                 "pull": {"metrics": {}, "counters": {}}},
-            "thresholds": []}))
+            "thresholds": []}),
+        )
         .unwrap()
     }
 

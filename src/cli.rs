@@ -620,7 +620,9 @@ fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
         if crate::metric::Metric::from_name(m).is_none() {
             return Err(Failure::bad_input(format!(
                 "--metric {m}: not a pushpull metric; expected one of {} (the README's table under \"What it measures\" says what each one measures)",
-                crate::metric::Metric::ALL.map(crate::metric::Metric::name).join(", ")
+                crate::metric::Metric::ALL
+                    .map(crate::metric::Metric::name)
+                    .join(", ")
             )));
         }
     }

@@ -227,7 +227,11 @@ fn report_refuses_nan_and_negative_durations() {
     refused(&report(&dir), "samples.csv:3:", &["is not end_s"]);
 
     for (pointer, value, words) in [
-        ("/models/push/metrics/deploy_latency/p50_s", json!(-1.0), "p50_s is -1"),
+        (
+            "/models/push/metrics/deploy_latency/p50_s",
+            json!(-1.0),
+            "p50_s is -1",
+        ),
         ("/duration_s", json!(-21600.0), "duration_s is -21600"),
         ("/thresholds/0/max_s", json!(-600.0), "max_s is -600"),
     ] {
@@ -264,7 +268,11 @@ fn report_refuses_times_far_beyond_the_runs_duration() {
 fn report_refuses_unknown_model_and_metric_names() {
     for (field, value, words) in [
         (1, "canary", "`canary` is not a pushpull model"),
-        (2, "deploy_latencyy", "`deploy_latencyy` is not a pushpull metric"),
+        (
+            2,
+            "deploy_latencyy",
+            "`deploy_latencyy` is not a pushpull metric",
+        ),
     ] {
         let (_t, dir) = copy();
         edit_field(&dir, "samples.csv", 3, field, value);
@@ -272,7 +280,11 @@ fn report_refuses_unknown_model_and_metric_names() {
     }
     let (_t, dir) = copy();
     edit_field(&dir, "events.csv", 3, 1, "canary");
-    refused(&report(&dir), "events.csv:3:", &["`canary` is not a pushpull model"]);
+    refused(
+        &report(&dir),
+        "events.csv:3:",
+        &["`canary` is not a pushpull model"],
+    );
 
     let (_t, dir) = copy();
     let mut s = summary(&dir);
@@ -283,7 +295,11 @@ fn report_refuses_unknown_model_and_metric_names() {
         .unwrap();
     s["models"]["push"]["metrics"]["rolback"] = m;
     set_summary(&dir, &s);
-    refused(&report(&dir), "summary.json", &["`rolback` is not a pushpull metric"]);
+    refused(
+        &report(&dir),
+        "summary.json",
+        &["`rolback` is not a pushpull metric"],
+    );
 
     let (_t, dir) = copy();
     let mut s = summary(&dir);
@@ -296,7 +312,11 @@ fn report_refuses_unknown_model_and_metric_names() {
     let mut s = summary(&dir);
     s["models"]["pull"]["counters"]["deploy"] = json!(1);
     set_summary(&dir, &s);
-    refused(&report(&dir), "summary.json", &["`deploy` is not a pushpull counter"]);
+    refused(
+        &report(&dir),
+        "summary.json",
+        &["`deploy` is not a pushpull counter"],
+    );
 
     let (_t, dir) = copy();
     let mut s = summary(&dir);
@@ -532,10 +552,22 @@ fn check_refuses_a_figure_that_is_not_a_number_naming_the_baseline_and_line() {
 #[test]
 fn check_refuses_a_baseline_of_another_experiment_unless_allowed_with_a_warning() {
     let cases: [(&str, Value, &str); 6] = [
-        ("scenario", json!("drift-storm"), "scenario: baseline `drift-storm`"),
+        (
+            "scenario",
+            json!("drift-storm"),
+            "scenario: baseline `drift-storm`",
+        ),
         ("seed", json!(7), "seed: baseline 7, this run 42"),
-        ("mode", json!("emulated"), "mode: baseline emulated, this run sim"),
-        ("repetitions", json!(5), "repetitions: baseline 5, this run 3"),
+        (
+            "mode",
+            json!("emulated"),
+            "mode: baseline emulated, this run sim",
+        ),
+        (
+            "repetitions",
+            json!(5),
+            "repetitions: baseline 5, this run 3",
+        ),
         ("duration_s", json!(3600.0), "duration_s: baseline 3600"),
         ("partial", json!(true), "partial: baseline partial"),
     ];
@@ -546,7 +578,10 @@ fn check_refuses_a_baseline_of_another_experiment_unless_allowed_with_a_warning(
         let o = check(run_dir(), &b, &["--allow-mismatch"]);
         assert_eq!(o.status.code(), Some(0), "{key}: {}", text(&o));
         let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains("warning") && err.contains(words), "{key}: {err}");
+        assert!(
+            err.contains("warning") && err.contains(words),
+            "{key}: {err}"
+        );
     }
     // Every difference is named, each on its own line.
     let tmp = tempfile::tempdir().unwrap();

@@ -65,9 +65,8 @@ fn kubeconfig(path: &Path, contexts: &[(&str, &str)]) {
     let file = path.file_name().unwrap().to_string_lossy();
     for (context, server) in contexts {
         clusters += &format!("- name: {file}-{context}\n  cluster:\n    server: {server}\n");
-        named += &format!(
-            "- name: {context}\n  context:\n    cluster: {file}-{context}\n    user: u\n"
-        );
+        named +=
+            &format!("- name: {context}\n  context:\n    cluster: {file}-{context}\n    user: u\n");
     }
     std::fs::write(
         path,
@@ -188,7 +187,10 @@ fn the_emulators_own_loopback_context_is_used_without_allow_context() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !kc.is_file() {
-        assert!(Instant::now() < deadline, "the emulator wrote no kubeconfig");
+        assert!(
+            Instant::now() < deadline,
+            "the emulator wrote no kubeconfig"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let written = std::fs::read_to_string(&kc).unwrap();
@@ -320,5 +322,8 @@ fn cluster_up_refuses_zero_clusters_and_more_than_64_before_running_kind() {
         .output()
         .unwrap();
     refused_naming(&o, &["65 kind cluster(s) asked for"]);
-    assert!(kind.clusters().is_empty(), "kind was asked to make a cluster");
+    assert!(
+        kind.clusters().is_empty(),
+        "kind was asked to make a cluster"
+    );
 }

@@ -57,10 +57,9 @@ pub fn resolve(context: &str) -> Result<Endpoint, LiveError> {
         ..Default::default()
     };
     // The very loading the run's client does (no I/O beyond the files it names).
-    let config = futures::executor::block_on(kube::Config::from_custom_kubeconfig(
-        kubeconfig, &options,
-    ))
-    .map_err(|e| unresolved(format!("{e} (in {})", kubeconfig_source())))?;
+    let config =
+        futures::executor::block_on(kube::Config::from_custom_kubeconfig(kubeconfig, &options))
+            .map_err(|e| unresolved(format!("{e} (in {})", kubeconfig_source())))?;
     Ok(Endpoint {
         server: config.cluster_url.to_string(),
         host: config.cluster_url.host().map(str::to_string),

@@ -155,7 +155,11 @@ fn kind_until(args: &[&str], interrupted: &dyn Fn() -> bool) -> Result<String, L
 pub fn down(names: Option<&[String]>) -> Result<Vec<String>, LiveError> {
     super::run::preflight(&super::Target::Kind)?;
     let targets = match names {
-        Some(n) => n.iter().filter(|n| is_harness_cluster(n)).cloned().collect(),
+        Some(n) => n
+            .iter()
+            .filter(|n| is_harness_cluster(n))
+            .cloned()
+            .collect(),
         None => existing()?,
     };
     for name in &targets {
@@ -170,7 +174,12 @@ mod tests {
 
     #[test]
     fn only_pushpull_and_digits_as_cluster_up_writes_them_is_a_harness_cluster() {
-        for n in ["pushpull-0", "pushpull-7", "pushpull-63", "pushpull-4294967295"] {
+        for n in [
+            "pushpull-0",
+            "pushpull-7",
+            "pushpull-63",
+            "pushpull-4294967295",
+        ] {
             assert!(is_harness_cluster(n), "{n}");
         }
         for n in [
@@ -192,7 +201,10 @@ mod tests {
     fn zero_or_more_than_the_bound_of_clusters_is_refused_before_kind_runs() {
         for n in [0, MAX_CLUSTERS + 1, u32::MAX] {
             let e = up(n, Path::new("no-such-kind-config.yaml")).unwrap_err();
-            assert!(matches!(e, LiveError::KindClusters { asked } if asked == n), "{e}");
+            assert!(
+                matches!(e, LiveError::KindClusters { asked } if asked == n),
+                "{e}"
+            );
         }
     }
 }

@@ -595,7 +595,9 @@ fn csv_error(path: &Path, e: csv::Error) -> LoadError {
     let message = match e.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
-        } => format!("{len} field(s), but the header has {expected_len}: the row is truncated or malformed"),
+        } => format!(
+            "{len} field(s), but the header has {expected_len}: the row is truncated or malformed"
+        ),
         csv::ErrorKind::Utf8 { err, .. } => format!("not UTF-8 text ({err})"),
         _ => e.to_string(),
     };
@@ -631,8 +633,8 @@ fn after_horizon(column: &str, text: &str, duration_s: f64) -> String {
 fn sample_row(r: &csv::StringRecord, duration_s: f64) -> Result<SampleRow, String> {
     // `Csv::records` guarantees the header's nine fields.
     let f = |i: usize| r.get(i).unwrap_or("");
-    let rep: u32 = opt_index("repetition", f(0))?
-        .ok_or_else(|| "repetition is empty".to_string())?;
+    let rep: u32 =
+        opt_index("repetition", f(0))?.ok_or_else(|| "repetition is empty".to_string())?;
     model_name("model", f(1))?;
     metric_name("metric", f(2))?;
     opt_index::<u32>("cluster", f(3))?;
@@ -672,8 +674,8 @@ fn sample_row(r: &csv::StringRecord, duration_s: f64) -> Result<SampleRow, Strin
 /// One row of `events.csv`, typed, with its repetition.
 fn event_row(r: &csv::StringRecord, duration_s: f64) -> Result<(u32, EventRow), String> {
     let f = |i: usize| r.get(i).unwrap_or("");
-    let rep: u32 = opt_index("repetition", f(0))?
-        .ok_or_else(|| "repetition is empty".to_string())?;
+    let rep: u32 =
+        opt_index("repetition", f(0))?.ok_or_else(|| "repetition is empty".to_string())?;
     model_name("model", f(1))?;
     let Some(t) = parse_micros(f(2)) else {
         return Err(format!(
@@ -804,8 +806,7 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
         }
     }
     let present = rows.len() as u64 + event_rows;
-    if summary.repetitions > REPETITIONS_WITHOUT_ROWS && u64::from(summary.repetitions) > present
-    {
+    if summary.repetitions > REPETITIONS_WITHOUT_ROWS && u64::from(summary.repetitions) > present {
         return Err(invalid(format!(
             "repetitions is {}, but samples.csv and events.csv hold only {present} row(s): more than {REPETITIONS_WITHOUT_ROWS} repetitions are believed only with at least one row each",
             summary.repetitions
