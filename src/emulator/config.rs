@@ -92,7 +92,9 @@ impl PodStartSampler {
                 }
             }
         };
-        Duration::from_secs_f64((seconds * self.time_scale).clamp(0.0, 1.0e9))
+        // Clamped to 1e9 s (about 32 years); a NaN (never expected) counts as that too.
+        Duration::try_from_secs_f64((seconds * self.time_scale).clamp(0.0, 1.0e9))
+            .unwrap_or(Duration::from_secs(1_000_000_000))
     }
 }
 

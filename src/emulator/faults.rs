@@ -131,8 +131,14 @@ impl Faults {
     /// Every request fails with 503 until `end_outage` (or until `duration` has passed);
     /// open watches are dropped at the start.
     pub fn begin_outage(&self, duration: Option<Duration>) {
-        // A far-future instant stands in for "until ended".
-        let until = Instant::now() + duration.unwrap_or(Duration::from_secs(100 * 365 * 86_400));
+        // A far-future instant stands in for "until ended" (and for a duration too long
+        // to add to now).
+        let now = Instant::now();
+        let forever = Duration::from_secs(100 * 365 * 86_400);
+        let until = duration
+            .and_then(|d| now.checked_add(d))
+            .or_else(|| now.checked_add(forever))
+            .unwrap_or(now);
         *lock(&self.inner.outage_until) = Some(until);
         self.drop_watches();
     }
@@ -245,6 +251,15 @@ mod tests {
             Err(FaultError::Rate(1.5))
         );
         assert_eq!(f.set_error_rate(0.5, &[]), Err(FaultError::NoStatuses));
+    }
+
+    #[test]
+    fn an_outage_too_long_to_represent_lasts_until_ended() {
+        let f = faults(1);
+        f.begin_outage(Some(Duration::MAX));
+        assert!(outcomes(&f, 3).iter().all(|rejected| *rejected));
+        f.end_outage();
+        assert!(outcomes(&f, 3).iter().all(|rejected| !rejected));
     }
 
     #[test]

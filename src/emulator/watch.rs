@@ -119,8 +119,9 @@ pub fn error_line(err: &ApiError) -> Bytes {
     line("ERROR", &err.to_status())
 }
 
-/// How many history events a watch takes from the feed at a time.
-const FEED_BATCH: usize = 64;
+/// How many history events a watch takes from the feed at a time: what a watch whose
+/// client stopped reading can keep alive beyond the history's own budget.
+const FEED_BATCH: usize = 8;
 
 /// Everything one open watch needs between events.
 struct Pump {
