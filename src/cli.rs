@@ -403,7 +403,9 @@ fn admit(
 
 /// `--repetitions` and `--time-scale` within the scenario format's bounds.
 fn check_overrides(repetitions: Option<u32>, time_scale: Option<f64>) -> Result<(), Failure> {
-    use crate::scenario::bounds::{MAX_REPETITIONS, check_time_scale};
+    use crate::scenario::bounds::{
+        MAX_REPETITIONS, MAX_TIME_SCALE, MIN_TIME_SCALE, TIME_SCALE_WHY, time_scale_ok,
+    };
     if let Some(r) = repetitions
         && !(1..=MAX_REPETITIONS).contains(&r)
     {
@@ -411,8 +413,12 @@ fn check_overrides(repetitions: Option<u32>, time_scale: Option<f64>) -> Result<
             "--repetitions {r}: must be from 1 to {MAX_REPETITIONS} (confidence intervals stop narrowing long before, and every repetition's plan is kept in memory)"
         )));
     }
-    if let Some(x) = time_scale {
-        check_time_scale(x).map_err(|e| Failure::bad_input(format!("--time-scale {e}")))?;
+    if let Some(x) = time_scale
+        && !time_scale_ok(x)
+    {
+        return Err(Failure::bad_input(format!(
+            "--time-scale {x}: must be a positive number in {MIN_TIME_SCALE}..{MAX_TIME_SCALE}; {TIME_SCALE_WHY}"
+        )));
     }
     Ok(())
 }

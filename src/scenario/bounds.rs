@@ -80,13 +80,21 @@ pub const MAX_TIME_SCALE: f64 = 1.0;
 /// about 6 (`faults[0].latency.samples`); the parser's cost grows with depth.
 pub const MAX_DEPTH: usize = 64;
 
+/// Why `time_scale` is bounded, for messages.
+pub const TIME_SCALE_WHY: &str = "below 0.001 a one-second delay is shorter than an API round trip, above 1 a live run is slower than real time (quickstart-live uses 0.005)";
+
+/// Whether `x` is a time scale in range.
+pub fn time_scale_ok(x: f64) -> bool {
+    x.is_finite() && (MIN_TIME_SCALE..=MAX_TIME_SCALE).contains(&x)
+}
+
 /// Checks a time scale; the error says the range and why.
 pub fn check_time_scale(x: f64) -> Result<(), String> {
-    if x.is_finite() && (MIN_TIME_SCALE..=MAX_TIME_SCALE).contains(&x) {
+    if time_scale_ok(x) {
         Ok(())
     } else {
         Err(format!(
-            "`{x}` is outside {MIN_TIME_SCALE}..{MAX_TIME_SCALE}; below {MIN_TIME_SCALE} a one-second delay is shorter than an API round trip, above {MAX_TIME_SCALE} a live run is slower than real time (quickstart-live uses 0.005)"
+            "`{x}` is outside {MIN_TIME_SCALE}..{MAX_TIME_SCALE}; {TIME_SCALE_WHY}"
         ))
     }
 }
