@@ -217,7 +217,9 @@ fn retries(b: &Backoff, w: f64, cap: Option<Nanos>) -> f64 {
 
 /// A count in words: `1.2M`, `340k`, `87`.
 pub fn count(x: f64) -> String {
-    if x >= 1e9 {
+    if x >= 1e12 {
+        format!("{x:.1e}")
+    } else if x >= 1e9 {
         format!("{:.1}G", x / 1e9)
     } else if x >= 1e6 {
         format!("{:.1}M", x / 1e6)
@@ -245,8 +247,10 @@ pub fn wall(s: f64) -> String {
         format!("{:.0} min", s / 60.0)
     } else if s < 48.0 * 3600.0 {
         format!("{:.1} h", s / 3600.0)
-    } else {
+    } else if s < 365.25 * 86400.0 {
         format!("{:.1} days", s / 86400.0)
+    } else {
+        format!("{:.1} years", s / (365.25 * 86400.0))
     }
 }
 
@@ -413,6 +417,22 @@ mod tests {
             retries(&b, 3600.0, Some(60 * super::super::SECOND)),
             4.0 + 58.0
         );
+    }
+
+    #[test]
+    fn counts_bytes_and_wall_times_print_in_words() {
+        assert_eq!(count(87.0), "87");
+        assert_eq!(count(340e3), "340k");
+        assert_eq!(count(1.2e6), "1.2M");
+        assert_eq!(count(3.4e9), "3.4G");
+        assert_eq!(count(1.7e18), "1.7e18");
+        assert_eq!(bytes(512.0 * MIB), "512 MiB");
+        assert_eq!(bytes(3.2 * 1024.0 * MIB), "3.2 GiB");
+        assert_eq!(wall(54.0), "54 s");
+        assert_eq!(wall(3600.0), "60 min");
+        assert_eq!(wall(86400.0), "24.0 h");
+        assert_eq!(wall(10.0 * 86400.0), "10.0 days");
+        assert_eq!(wall(2.0 * 365.25 * 86400.0), "2.0 years");
     }
 
     #[test]
