@@ -130,7 +130,7 @@ pub struct BudgetArgs {
     #[arg(long, value_name = "SIZE")]
     pub max_memory: Option<String>,
     /// Refuse a sim run whose estimated work (engine events plus rolling-update steps)
-    /// exceeds N (e.g. 5e9, 200M; default 1e9, roughly a quarter of an hour of one core).
+    /// exceeds N (e.g. 5e9, 200M; default 3e8, about three minutes of one core).
     #[arg(long, value_name = "N")]
     pub max_events: Option<String>,
 }
@@ -297,10 +297,6 @@ struct Budget {
     work: f64,
 }
 
-/// The default work budget: 10^9 event-equivalents, roughly a quarter of an hour of one
-/// core (fleet-xl.yaml, the largest shipped scenario, is about 6·10^7).
-const DEFAULT_MAX_EVENTS: f64 = 1e9;
-
 impl Budget {
     fn resolve(args: &BudgetArgs) -> Result<Budget, Failure> {
         use crate::scenario::estimate::{bytes, parse_count, parse_size};
@@ -326,7 +322,7 @@ impl Budget {
             Some(t) => {
                 parse_count(t).map_err(|e| Failure::bad_input(format!("--max-events {e}")))?
             }
-            None => DEFAULT_MAX_EVENTS,
+            None => crate::scenario::estimate::DEFAULT_MAX_WORK,
         };
         Ok(Budget {
             memory,
