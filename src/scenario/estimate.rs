@@ -11,8 +11,10 @@
 //! | quickstart.yaml | 6.0k / 5,341 (+12%) | 26 / 13.6 MiB (1.9×) | 0.2 s |
 //! | fleet.yaml      | 1.20M / 1.18M (+1%) | 61 / 32 MiB (1.9×)   | 0.8 s |
 //! | fleet-xl.yaml   | 58.5M / 58.1M (+1%) | 457 / 248 MiB (1.8×) | 33 s  |
+//! | quickstart, 500 repetitions | 970k / 888k (+9%) | 221 / 76 MiB (2.9×) | |
+//! | drift-storm, 100 repetitions | 3.3M / 3.1M (+6%) | 266 / 96 MiB (2.8×) | |
 //!
-//! Events are within a few percent above; memory is an overestimate by under 2× (the
+//! Events are within a few percent above; memory is an overestimate by 2-3× (the
 //! report stage's CSV text and parsed copies are counted as if all alive at once).
 //! Counts are expectations (Poisson means, average poll periods); failure retries are
 //! counted at the fastest the backoff allows, so outages overestimate.
