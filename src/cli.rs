@@ -413,7 +413,8 @@ fn check_overrides(repetitions: Option<u32>, time_scale: Option<f64>) -> Result<
         && !time_scale_ok(x)
     {
         return Err(Failure::bad_input(format!(
-            "--time-scale {x}: must be a positive number in {MIN_TIME_SCALE}..{MAX_TIME_SCALE}; {TIME_SCALE_WHY}"
+            "--time-scale {}: must be a positive number in {MIN_TIME_SCALE}..{MAX_TIME_SCALE}; {TIME_SCALE_WHY}",
+            crate::scenario::bounds::show(x)
         )));
     }
     Ok(())
