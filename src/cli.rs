@@ -137,7 +137,7 @@ pub struct BudgetArgs {
     #[arg(long, value_name = "SIZE")]
     pub max_memory: Option<String>,
     /// Refuse a sim run whose estimated work (engine events plus rolling-update steps)
-    /// exceeds N (e.g. 5e9, 200M; default 1e9, roughly a quarter of an hour of one core).
+    /// exceeds N (e.g. 5e9, 200M; default 3e8, about three minutes of one core).
     #[arg(long, value_name = "N")]
     pub max_events: Option<String>,
 }
@@ -304,10 +304,6 @@ struct Budget {
     work: f64,
 }
 
-/// The default work budget: 10^9 event-equivalents, roughly a quarter of an hour of one
-/// core (fleet-xl.yaml, the largest shipped scenario, is about 6·10^7).
-const DEFAULT_MAX_EVENTS: f64 = 1e9;
-
 impl Budget {
     fn resolve(args: &BudgetArgs) -> Result<Budget, Failure> {
         use crate::scenario::estimate::{bytes, parse_count, parse_size};
@@ -333,7 +329,7 @@ impl Budget {
             Some(t) => {
                 parse_count(t).map_err(|e| Failure::bad_input(format!("--max-events {e}")))?
             }
-            None => DEFAULT_MAX_EVENTS,
+            None => crate::scenario::estimate::DEFAULT_MAX_WORK,
         };
         Ok(Budget {
             memory,
@@ -410,7 +406,9 @@ fn admit(
 
 /// `--repetitions` and `--time-scale` within the scenario format's bounds.
 fn check_overrides(repetitions: Option<u32>, time_scale: Option<f64>) -> Result<(), Failure> {
-    use crate::scenario::bounds::{MAX_REPETITIONS, check_time_scale};
+    use crate::scenario::bounds::{
+        MAX_REPETITIONS, MAX_TIME_SCALE, MIN_TIME_SCALE, TIME_SCALE_WHY, time_scale_ok,
+    };
     if let Some(r) = repetitions
         && !(1..=MAX_REPETITIONS).contains(&r)
     {
@@ -418,8 +416,13 @@ fn check_overrides(repetitions: Option<u32>, time_scale: Option<f64>) -> Result<
             "--repetitions {r}: must be from 1 to {MAX_REPETITIONS} (confidence intervals stop narrowing long before, and every repetition's plan is kept in memory)"
         )));
     }
-    if let Some(x) = time_scale {
-        check_time_scale(x).map_err(|e| Failure::bad_input(format!("--time-scale {e}")))?;
+    if let Some(x) = time_scale
+        && !time_scale_ok(x)
+    {
+        return Err(Failure::bad_input(format!(
+            "--time-scale {}: must be a positive number in {MIN_TIME_SCALE}..{MAX_TIME_SCALE}; {TIME_SCALE_WHY}",
+            crate::scenario::bounds::show(x)
+        )));
     }
     Ok(())
 }

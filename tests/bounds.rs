@@ -279,3 +279,42 @@ fn validate_prints_an_estimate_for_every_shipped_scenario() {
     );
     assert!(out.contains("54 s of wall time"), "{out}");
 }
+
+#[test]
+fn a_live_run_longer_than_ten_minutes_is_announced_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = scenario(
+        dir.path(),
+        "long",
+        "name: long\nduration: 1h\ntime_scale: 1\n",
+    );
+    let short = scenario(
+        dir.path(),
+        "short",
+        "name: short\nduration: 1h\ntime_scale: 0.1\n",
+    );
+    // A second, invalid file stops the run after every file was admitted, so nothing
+    // live starts here.
+    let bad = scenario(dir.path(), "bad", "name: true\nduration: 1h\n");
+    let out = dir.path().join("out");
+    let err = refused(&[
+        "run".as_ref(),
+        "--mode".as_ref(),
+        "emulated".as_ref(),
+        long.as_os_str(),
+        short.as_os_str(),
+        bad.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(
+        err.contains(&format!("warning: {}", long.display()))
+            && err.contains("60 min of wall time"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(&format!("warning: {}", short.display())),
+        "{err}"
+    );
+    assert!(err.contains("bad.yaml:1:"), "{err}");
+}

@@ -80,13 +80,31 @@ pub const MAX_TIME_SCALE: f64 = 1.0;
 /// about 6 (`faults[0].latency.samples`); the parser's cost grows with depth.
 pub const MAX_DEPTH: usize = 64;
 
+/// Why `time_scale` is bounded, for messages.
+pub const TIME_SCALE_WHY: &str = "below 0.001 a one-second delay is shorter than an API round trip, above 1 a live run is slower than real time (quickstart-live uses 0.005)";
+
+/// A number as a user would write it: `0.005`, `0`, `1e300`, `1e-300`.
+pub fn show(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && !(1e-4..1e6).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
+/// Whether `x` is a time scale in range.
+pub fn time_scale_ok(x: f64) -> bool {
+    x.is_finite() && (MIN_TIME_SCALE..=MAX_TIME_SCALE).contains(&x)
+}
+
 /// Checks a time scale; the error says the range and why.
 pub fn check_time_scale(x: f64) -> Result<(), String> {
-    if x.is_finite() && (MIN_TIME_SCALE..=MAX_TIME_SCALE).contains(&x) {
+    if time_scale_ok(x) {
         Ok(())
     } else {
         Err(format!(
-            "`{x}` is outside {MIN_TIME_SCALE}..{MAX_TIME_SCALE}; below {MIN_TIME_SCALE} a one-second delay is shorter than an API round trip, above {MAX_TIME_SCALE} a live run is slower than real time (quickstart-live uses 0.005)"
+            "`{}` is outside {MIN_TIME_SCALE}..{MAX_TIME_SCALE}; {TIME_SCALE_WHY}",
+            show(x)
         ))
     }
 }
@@ -131,6 +149,10 @@ mod tests {
     #[test]
     fn time_scale_outside_a_thousandth_to_one_is_refused_with_the_range() {
         assert!(check_time_scale(0.005).is_ok() && check_time_scale(1.0).is_ok());
+        assert_eq!(
+            [show(1e300), show(1e-300), show(0.0), show(0.005)],
+            ["1e300", "1e-300", "0", "0.005"]
+        );
         for x in [1e300, 1e-300, 1e12, 0.0, -1.0, f64::NAN, f64::INFINITY] {
             let e = check_time_scale(x).unwrap_err();
             assert!(e.contains("0.001..1"), "{e}");
