@@ -1,11 +1,12 @@
 //! Result folders that are always whole: a run builds its folder under a unique temporary
-//! name next to the target, holding a lock file next to it, and swaps it in at the end, so
-//! a reader, a second run or an interruption sees the previous folder or the new one, never a mix.
+//! name next to the target, holding a lock file next to it, and swaps it in at the end, so a
+//! reader, a second run or an interruption sees the previous folder or the new one, never a
+//! mix.
 //!
 //! The protocol, for a target `OUT/<name>`:
-//! - `OUT/.<name>.pushpull-lock` is locked (`flock`) for the whole run; a second run aimed at
-//!   the same folder is refused (exit 2) rather than made to wait, so two CI jobs sharing a
-//!   folder fail loudly instead of silently replacing each other's results.
+//! - `OUT/.<name>.pushpull-lock` is locked (`flock`, on Unix) for the whole run; a second run
+//!   aimed at the same folder is refused (exit 2) rather than made to wait, so two CI jobs
+//!   sharing a folder fail loudly instead of silently replacing each other's results.
 //! - With the lock held, leftovers of a killed run (`OUT/.<name>.pushpull-tmp-*` and
 //!   `-old-*`) are removed: their owner is gone, since it would hold the lock.
 //! - `OUT/.<name>.pushpull-tmp-<pid>-<random>` is created exclusively (`mkdir` never follows
@@ -53,7 +54,9 @@ pub enum OutdirError {
         "{path} holds `{entry}`, which is not a pushpull result; a run replaces this folder whole, so move that out or pick another folder with --out"
     )]
     Foreign { path: PathBuf, entry: String },
-    #[error("cannot {action} {path}: {source}")]
+    #[error(
+        "cannot {action} {path}: {source} (check its permissions, or pick another folder with --out)"
+    )]
     Io {
         action: &'static str,
         path: PathBuf,
@@ -201,7 +204,7 @@ pub fn halt_if_interrupted() {
 
 fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> OutdirError + 'a {
     move |source| {
-        if source.kind() == io::ErrorKind::InvalidFilename {
+        if name_too_long(&source) {
             OutdirError::NameTooLong {
                 path: path.to_path_buf(),
             }
@@ -217,7 +220,7 @@ fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) ->
 
 fn unwritable(path: &Path) -> impl FnOnce(io::Error) -> OutdirError + '_ {
     move |source| match source.kind() {
-        io::ErrorKind::InvalidFilename => OutdirError::NameTooLong {
+        _ if name_too_long(&source) => OutdirError::NameTooLong {
             path: path.to_path_buf(),
         },
         io::ErrorKind::NotADirectory | io::ErrorKind::AlreadyExists => OutdirError::NotAFolder {
@@ -313,9 +316,9 @@ impl Lock {
                 Err(_) if is_symlink(&path) => return Err(OutdirError::Symlink { path }),
                 Err(e) => return Ok(Err(e)),
             };
-            match file.try_lock() {
-                Ok(()) => {}
-                Err(fs::TryLockError::WouldBlock) => {
+            match try_lock(&file) {
+                Ok(true) => {}
+                Ok(false) => {
                     drop(reg);
                     let pid = fs::read_to_string(&path)
                         .ok()
@@ -330,7 +333,7 @@ impl Lock {
                         pid,
                     });
                 }
-                Err(fs::TryLockError::Error(e)) => return Err(io_err("lock", &path)(e)),
+                Err(e) => return Err(io_err("lock", &path)(e)),
             }
             if !same_file(&file, &path) {
                 continue;
@@ -356,11 +359,43 @@ impl Drop for Lock {
     fn drop(&mut self) {
         // Removed while still locked: a process that opened it before sees it is gone
         // (`same_file`) and retries with a fresh one.
+        // The lock itself goes with the file descriptor, after this.
         let mut reg = registry();
         let _ = fs::remove_file(&self.path);
         forget(&mut reg.locks, &self.path);
-        let _ = self.file.unlock();
     }
+}
+
+/// `flock(LOCK_EX | LOCK_NB)`: `false` if another open file holds the lock.
+#[cfg(unix)]
+fn try_lock(file: &fs::File) -> io::Result<bool> {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: flock on a file descriptor this `File` owns for the whole call.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    if e.kind() == io::ErrorKind::WouldBlock {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
+/// Elsewhere, no advisory locks: runs into one folder are not excluded.
+#[cfg(not(unix))]
+fn try_lock(_file: &fs::File) -> io::Result<bool> {
+    Ok(true)
+}
+
+#[cfg(unix)]
+fn name_too_long(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ENAMETOOLONG)
+}
+
+#[cfg(not(unix))]
+fn name_too_long(_e: &io::Error) -> bool {
+    false
 }
 
 #[cfg(unix)]
