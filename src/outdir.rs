@@ -740,24 +740,26 @@ fn write_file_inner(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    match fs::symlink_metadata(dir) {
-        Ok(m) if m.file_type().is_symlink() => {
-            return Err(io::Error::other(format!(
-                "{} is a symbolic link, which pushpull does not write through",
-                dir.display()
-            )));
-        }
-        Ok(m) if !m.is_dir() => return Err(io::Error::from(io::ErrorKind::NotADirectory)),
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir(dir)?,
-        Err(e) => return Err(e),
-    }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let (tmp, mut file) = {
+        // The folder is checked (and a missing one created) under the registry's lock: once
+        // a signal has removed a temporary folder, nothing may create it again.
         let mut reg = registry();
+        match fs::symlink_metadata(dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(io::Error::other(format!(
+                    "{} is a symbolic link, which pushpull does not write through",
+                    dir.display()
+                )));
+            }
+            Ok(m) if !m.is_dir() => return Err(io::Error::from(io::ErrorKind::NotADirectory)),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir(dir)?,
+            Err(e) => return Err(e),
+        }
         let mut attempt = 0;
         loop {
             let tmp = dir.join(format!(
