@@ -819,3 +819,67 @@ pub fn remove_stale_files(dir: &Path, subs: &[&str]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_folder(p: &Path, seed: &str) {
+        fs::create_dir_all(p.join("charts")).unwrap();
+        fs::write(p.join("summary.json"), seed).unwrap();
+    }
+
+    #[test]
+    fn a_previous_folder_left_aside_by_a_killed_swap_is_put_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("quickstart");
+        run_folder(
+            &tmp.path().join(".quickstart.pushpull-old-7-00"),
+            "previous",
+        );
+        let staging = Staging::begin(&target, Kind::Run).unwrap();
+        drop(staging);
+        assert_eq!(
+            fs::read_to_string(target.join("summary.json")).unwrap(),
+            "previous"
+        );
+        let names: Vec<_> = fs::read_dir(tmp.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "only the folder: {names:?}");
+    }
+
+    #[test]
+    fn a_sweep_moved_into_a_killed_runs_temporary_folder_is_moved_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("quickstart");
+        run_folder(&target, "previous");
+        let stale = tmp.path().join(".quickstart.pushpull-tmp-7-00");
+        run_folder(&stale, "new");
+        fs::create_dir_all(stale.join("sweep/a")).unwrap();
+        fs::write(stale.join("sweep/sweep.csv"), "sweep").unwrap();
+        let staging = Staging::begin(&target, Kind::Run).unwrap();
+        assert!(!stale.exists());
+        run_folder(staging.path(), "new");
+        staging.commit().unwrap();
+        assert_eq!(
+            fs::read_to_string(target.join("summary.json")).unwrap(),
+            "new"
+        );
+        assert_eq!(
+            fs::read_to_string(target.join("sweep/sweep.csv")).unwrap(),
+            "sweep"
+        );
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_file_written_twice_replaces_the_first_and_leaves_no_temporary_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("charts/a.svg");
+        write_file(&p, b"one").unwrap();
+        write_file(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs::read_dir(tmp.path().join("charts")).unwrap().count(), 1);
+        let deeper = tmp.path().join("x/y/z.txt");
+        assert!(write_file(&deeper, b"").is_err(), "creates one level only");
+    }
+}
