@@ -320,9 +320,17 @@ impl Lock {
                 Ok(true) => {}
                 Ok(false) => {
                     drop(reg);
-                    let pid = fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|s| s.trim().parse::<u32>().ok());
+                    // The holder writes its pid just after locking: wait for it a little.
+                    let mut pid = None;
+                    for _ in 0..50 {
+                        pid = fs::read_to_string(&path)
+                            .ok()
+                            .and_then(|s| s.trim().parse::<u32>().ok());
+                        if pid.is_some() {
+                            break;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
                     if pid == Some(std::process::id()) {
                         return Err(OutdirError::SameTarget {
                             target: target.to_path_buf(),
