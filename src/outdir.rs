@@ -1,11 +1,12 @@
 //! Result folders that are always whole: a run builds its folder under a unique temporary
-//! name next to the target, holding a lock file next to it, and swaps it in at the end, so
-//! a reader, a second run or an interruption sees the previous folder or the new one, never a mix.
+//! name next to the target, holding a lock file next to it, and swaps it in at the end, so a
+//! reader, a second run or an interruption sees the previous folder or the new one, never a
+//! mix.
 //!
 //! The protocol, for a target `OUT/<name>`:
-//! - `OUT/.<name>.pushpull-lock` is locked (`flock`) for the whole run; a second run aimed at
-//!   the same folder is refused (exit 2) rather than made to wait, so two CI jobs sharing a
-//!   folder fail loudly instead of silently replacing each other's results.
+//! - `OUT/.<name>.pushpull-lock` is locked (`flock`, on Unix) for the whole run; a second run
+//!   aimed at the same folder is refused (exit 2) rather than made to wait, so two CI jobs
+//!   sharing a folder fail loudly instead of silently replacing each other's results.
 //! - With the lock held, leftovers of a killed run (`OUT/.<name>.pushpull-tmp-*` and
 //!   `-old-*`) are removed: their owner is gone, since it would hold the lock.
 //! - `OUT/.<name>.pushpull-tmp-<pid>-<random>` is created exclusively (`mkdir` never follows
@@ -53,7 +54,9 @@ pub enum OutdirError {
         "{path} holds `{entry}`, which is not a pushpull result; a run replaces this folder whole, so move that out or pick another folder with --out"
     )]
     Foreign { path: PathBuf, entry: String },
-    #[error("cannot {action} {path}: {source}")]
+    #[error(
+        "cannot {action} {path}: {source} (check its permissions, or pick another folder with --out)"
+    )]
     Io {
         action: &'static str,
         path: PathBuf,
@@ -201,7 +204,7 @@ pub fn halt_if_interrupted() {
 
 fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> OutdirError + 'a {
     move |source| {
-        if source.kind() == io::ErrorKind::InvalidFilename {
+        if name_too_long(&source) {
             OutdirError::NameTooLong {
                 path: path.to_path_buf(),
             }
@@ -217,7 +220,7 @@ fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) ->
 
 fn unwritable(path: &Path) -> impl FnOnce(io::Error) -> OutdirError + '_ {
     move |source| match source.kind() {
-        io::ErrorKind::InvalidFilename => OutdirError::NameTooLong {
+        _ if name_too_long(&source) => OutdirError::NameTooLong {
             path: path.to_path_buf(),
         },
         io::ErrorKind::NotADirectory | io::ErrorKind::AlreadyExists => OutdirError::NotAFolder {
@@ -313,13 +316,21 @@ impl Lock {
                 Err(_) if is_symlink(&path) => return Err(OutdirError::Symlink { path }),
                 Err(e) => return Ok(Err(e)),
             };
-            match file.try_lock() {
-                Ok(()) => {}
-                Err(fs::TryLockError::WouldBlock) => {
+            match try_lock(&file) {
+                Ok(true) => {}
+                Ok(false) => {
                     drop(reg);
-                    let pid = fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|s| s.trim().parse::<u32>().ok());
+                    // The holder writes its pid just after locking: wait for it a little.
+                    let mut pid = None;
+                    for _ in 0..50 {
+                        pid = fs::read_to_string(&path)
+                            .ok()
+                            .and_then(|s| s.trim().parse::<u32>().ok());
+                        if pid.is_some() {
+                            break;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
                     if pid == Some(std::process::id()) {
                         return Err(OutdirError::SameTarget {
                             target: target.to_path_buf(),
@@ -330,7 +341,7 @@ impl Lock {
                         pid,
                     });
                 }
-                Err(fs::TryLockError::Error(e)) => return Err(io_err("lock", &path)(e)),
+                Err(e) => return Err(io_err("lock", &path)(e)),
             }
             if !same_file(&file, &path) {
                 continue;
@@ -356,11 +367,43 @@ impl Drop for Lock {
     fn drop(&mut self) {
         // Removed while still locked: a process that opened it before sees it is gone
         // (`same_file`) and retries with a fresh one.
+        // The lock itself goes with the file descriptor, after this.
         let mut reg = registry();
         let _ = fs::remove_file(&self.path);
         forget(&mut reg.locks, &self.path);
-        let _ = self.file.unlock();
     }
+}
+
+/// `flock(LOCK_EX | LOCK_NB)`: `false` if another open file holds the lock.
+#[cfg(unix)]
+fn try_lock(file: &fs::File) -> io::Result<bool> {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: flock on a file descriptor this `File` owns for the whole call.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    if e.kind() == io::ErrorKind::WouldBlock {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
+/// Elsewhere, no advisory locks: runs into one folder are not excluded.
+#[cfg(not(unix))]
+fn try_lock(_file: &fs::File) -> io::Result<bool> {
+    Ok(true)
+}
+
+#[cfg(unix)]
+fn name_too_long(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ENAMETOOLONG)
+}
+
+#[cfg(not(unix))]
+fn name_too_long(_e: &io::Error) -> bool {
+    false
 }
 
 #[cfg(unix)]
@@ -705,24 +748,26 @@ fn write_file_inner(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    match fs::symlink_metadata(dir) {
-        Ok(m) if m.file_type().is_symlink() => {
-            return Err(io::Error::other(format!(
-                "{} is a symbolic link, which pushpull does not write through",
-                dir.display()
-            )));
-        }
-        Ok(m) if !m.is_dir() => return Err(io::Error::from(io::ErrorKind::NotADirectory)),
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir(dir)?,
-        Err(e) => return Err(e),
-    }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let (tmp, mut file) = {
+        // The folder is checked (and a missing one created) under the registry's lock: once
+        // a signal has removed a temporary folder, nothing may create it again.
         let mut reg = registry();
+        match fs::symlink_metadata(dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(io::Error::other(format!(
+                    "{} is a symbolic link, which pushpull does not write through",
+                    dir.display()
+                )));
+            }
+            Ok(m) if !m.is_dir() => return Err(io::Error::from(io::ErrorKind::NotADirectory)),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir(dir)?,
+            Err(e) => return Err(e),
+        }
         let mut attempt = 0;
         loop {
             let tmp = dir.join(format!(
@@ -780,5 +825,69 @@ pub fn remove_stale_files(dir: &Path, subs: &[&str]) {
                 let _ = fs::remove_file(e.path());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_folder(p: &Path, seed: &str) {
+        fs::create_dir_all(p.join("charts")).unwrap();
+        fs::write(p.join("summary.json"), seed).unwrap();
+    }
+
+    #[test]
+    fn a_previous_folder_left_aside_by_a_killed_swap_is_put_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("quickstart");
+        run_folder(
+            &tmp.path().join(".quickstart.pushpull-old-7-00"),
+            "previous",
+        );
+        let staging = Staging::begin(&target, Kind::Run).unwrap();
+        drop(staging);
+        assert_eq!(
+            fs::read_to_string(target.join("summary.json")).unwrap(),
+            "previous"
+        );
+        let names: Vec<_> = fs::read_dir(tmp.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "only the folder: {names:?}");
+    }
+
+    #[test]
+    fn a_sweep_moved_into_a_killed_runs_temporary_folder_is_moved_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("quickstart");
+        run_folder(&target, "previous");
+        let stale = tmp.path().join(".quickstart.pushpull-tmp-7-00");
+        run_folder(&stale, "new");
+        fs::create_dir_all(stale.join("sweep/a")).unwrap();
+        fs::write(stale.join("sweep/sweep.csv"), "sweep").unwrap();
+        let staging = Staging::begin(&target, Kind::Run).unwrap();
+        assert!(!stale.exists());
+        run_folder(staging.path(), "new");
+        staging.commit().unwrap();
+        assert_eq!(
+            fs::read_to_string(target.join("summary.json")).unwrap(),
+            "new"
+        );
+        assert_eq!(
+            fs::read_to_string(target.join("sweep/sweep.csv")).unwrap(),
+            "sweep"
+        );
+        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_file_written_twice_replaces_the_first_and_leaves_no_temporary_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("charts/a.svg");
+        write_file(&p, b"one").unwrap();
+        write_file(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs::read_dir(tmp.path().join("charts")).unwrap().count(), 1);
+        let deeper = tmp.path().join("x/y/z.txt");
+        assert!(write_file(&deeper, b"").is_err(), "creates one level only");
     }
 }

@@ -184,7 +184,7 @@ fn two_runs_into_one_folder_leave_one_whole_run_and_the_second_is_refused() {
                 let (winner, loser_err) = if ca == Some(0) { (a, &eb) } else { (b, &ea) };
                 assert_eq!(seed, winner, "the folder is the run that exited 0");
                 assert!(
-                    loser_err.contains("is being written by another pushpull run (pid ")
+                    loser_err.contains("quickstart is being written by another pushpull run")
                         && loser_err.contains("pick another folder with --out"),
                     "{loser_err}"
                 );
