@@ -137,7 +137,7 @@ pub struct BudgetArgs {
     #[arg(long, value_name = "SIZE")]
     pub max_memory: Option<String>,
     /// Refuse a sim run whose estimated work (engine events plus rolling-update steps)
-    /// exceeds N (e.g. 5e9, 200M; default 3e8, about three minutes of one core).
+    /// exceeds N (e.g. 5e9, 200M; default 1e9, about ten minutes of one core).
     #[arg(long, value_name = "N")]
     pub max_events: Option<String>,
 }
@@ -695,12 +695,14 @@ fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
 fn sweep(args: SweepArgs) -> Result<ExitCode, Failure> {
     check_overrides(args.repetitions, None)?;
     let budget = Budget::resolve(&args.budget)?;
-    let text = std::fs::read_to_string(&args.scenario).map_err(|e| {
+    let bytes = std::fs::read(&args.scenario).map_err(|e| {
         Failure::bad_input(format!(
             "cannot read scenario {}: {e}",
             args.scenario.display()
         ))
     })?;
+    let text = crate::scenario::decode(&bytes, &args.scenario.display().to_string())
+        .map_err(|e| Failure::bad_input(e.to_string()))?;
     let axes = args
         .set
         .iter()
@@ -708,7 +710,7 @@ fn sweep(args: SweepArgs) -> Result<ExitCode, Failure> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Failure::bad_input(e.to_string()))?;
     let file = args.scenario.display().to_string();
-    let mut variants = crate::sweep::variants(&text, &file, &axes)
+    let mut variants = crate::sweep::variants(text, &file, &axes)
         .map_err(|e| Failure::bad_input(e.to_string()))?;
     let threads = threads(args.threads);
     let name = variants

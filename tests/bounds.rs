@@ -150,7 +150,7 @@ fn item6_valid_scenarios_too_big_for_the_machine_are_refused_with_the_estimate()
     for (name, text, flag) in [
         (
             "replicas",
-            format!("{HEAD}fleet:\n  replicas: 100000\n"),
+            format!("{HEAD}fleet:\n  replicas: 100000000\n"),
             "--max-events",
         ),
         (

@@ -78,27 +78,8 @@ const ALL_CLASSES: [Class; 13] = [
     Class::Truncate,
 ];
 
-/// The classes of the default test. The other six still fail on this branch because
-/// their fixes are validation's (src/scenario/, helper "bounds" of issue 11); switch
-/// them on (make this ALL_CLASSES) once that work is merged:
-/// - NumericExtreme: `fleet.clusters: 1000000000` validates, then `run` aborts
-///   allocating 1.6 GB (item 6).
-/// - DurationExtreme: `duration: 500y` or 1 ns intervals validate, then `run` takes
-///   hours (items 6, 9).
-/// - DeepNesting: 100,000 nested `[` take over a minute to refuse (item 8).
-/// - Encoding, Truncate: invalid UTF-8 (a cut multi-byte character) and UTF-16 are
-///   refused with exit 2 but no line ("stream did not contain valid UTF-8").
-/// - LongString: a 300-character name validates, then `run` fails writing
-///   ("File name too long") with no line (item 10).
-const DEFAULT_CLASSES: [Class; 7] = [
-    Class::DeleteKey,
-    Class::RenameKey,
-    Class::AddKey,
-    Class::DuplicateKey,
-    Class::SwapType,
-    Class::YamlTag,
-    Class::AnchorAlias,
-];
+/// The classes of the default test: every class.
+const DEFAULT_CLASSES: [Class; 13] = ALL_CLASSES;
 
 impl Class {
     fn name(self) -> &'static str {

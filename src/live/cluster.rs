@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// The label every object the harness owns carries.
@@ -256,8 +256,8 @@ impl ClusterHandle {
         let cluster = self.index;
         let backoff = watcher::ExponentialBackoff::from(
             backon::ExponentialBuilder::default()
-                .with_min_delay(Duration::from_millis(800).mul_f64(time_scale))
-                .with_max_delay(Duration::from_secs(30).mul_f64(time_scale))
+                .with_min_delay(crate::live::driver::real_span(800_000_000, time_scale))
+                .with_max_delay(crate::live::driver::real_span(30_000_000_000, time_scale))
                 .with_factor(2.0)
                 .with_jitter()
                 .without_max_times(),

@@ -163,7 +163,10 @@ fn pod_start(d: &Dist) -> PodStartDelay {
         },
         // The emulator draws fixed, uniform and log-normal delays; other shapes run at
         // their mean.
-        other => PodStartDelay::Fixed(Duration::from_secs_f64(other.mean_secs())),
+        other => PodStartDelay::Fixed(crate::live::driver::real_span(
+            crate::scenario::duration::from_secs_f64(other.mean_secs()),
+            1.0,
+        )),
     }
 }
 
@@ -341,11 +344,13 @@ async fn deploy_initial(s: &Scenario, kind: ModelKind, setup: &Setup) -> Result<
             c.apply(manager, &dep, &cm).await?;
         }
     }
+    // A real cluster may first pull the image: never less than a minute.
+    let wait = crate::live::driver::real_span(s.fleet.rollout.progress_deadline.0, s.time_scale)
+        .max(Duration::from_secs(60))
+        .saturating_mul(2);
     let deadline = std::time::Instant::now()
-        + Duration::from_secs_f64(
-            // A real cluster may first pull the image: never less than a minute.
-            (s.fleet.rollout.progress_deadline.0 as f64 / 1e9 * s.time_scale).max(60.0) * 2.0,
-        );
+        .checked_add(wait)
+        .unwrap_or_else(|| std::time::Instant::now() + Duration::from_secs(365 * 86_400));
     for c in &setup.clusters {
         for app in 0..s.apps() {
             loop {

@@ -409,11 +409,12 @@ fn unit_scale() -> strict::Real {
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ScenarioError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Scenario::parse(&text, &path.display().to_string())
+        let file = path.display().to_string();
+        Scenario::parse(decode(&bytes, &file)?, &file)
     }
 
     /// Parses and validates scenario text; `file` names it in errors.
@@ -793,6 +794,49 @@ fn check_models(
         min_interval(d).map_err(|m| (key.to_string(), m))?;
     }
     Ok(())
+}
+
+/// A scenario file's bytes as text: YAML files are UTF-8 (a UTF-8 byte order mark is
+/// allowed). Anything else is refused with the line and column of the first byte that is
+/// not UTF-8, or, for UTF-16 and UTF-32, with the encoding to save the file in.
+pub fn decode<'a>(bytes: &'a [u8], file: &str) -> Result<&'a str, ScenarioError> {
+    let invalid = |line: Option<usize>, column: Option<usize>, message: String| {
+        ScenarioError::Invalid {
+            file: file.to_string(),
+            line,
+            column,
+            key_path: String::new(),
+            message,
+        }
+    };
+    let wide = [
+        (&[0xFF, 0xFE, 0, 0][..], "UTF-32"),
+        (&[0, 0, 0xFE, 0xFF][..], "UTF-32"),
+        (&[0xFF, 0xFE][..], "UTF-16"),
+        (&[0xFE, 0xFF][..], "UTF-16"),
+    ];
+    if let Some((_, name)) = wide.iter().find(|(bom, _)| bytes.starts_with(bom)) {
+        return Err(invalid(
+            Some(1),
+            Some(1),
+            format!("the file is {name}; save it as UTF-8, the encoding of scenario files"),
+        ));
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    std::str::from_utf8(bytes).map_err(|e| {
+        let good = &bytes[..e.valid_up_to()];
+        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+        let start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&good[start..]).chars().count() + 1;
+        let at = bytes[e.valid_up_to()];
+        invalid(
+            Some(line),
+            Some(column),
+            format!(
+                "byte 0x{at:02X} is not UTF-8 (the file may be cut, or saved in another encoding); save it as UTF-8"
+            ),
+        )
+    })
 }
 
 /// serde_path_to_error writes `?` for unknown positions; the root is empty.
