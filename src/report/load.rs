@@ -611,8 +611,8 @@ fn csv_error(path: &Path, e: csv::Error) -> LoadError {
 /// One row of `samples.csv`, typed.
 struct SampleRow {
     rep: u32,
-    model: String,
-    metric: String,
+    model: ModelKind,
+    metric: Metric,
     value: u64,
 }
 
@@ -663,10 +663,16 @@ fn sample_row(r: &csv::StringRecord, duration_s: f64) -> Result<SampleRow, Strin
             f(6)
         ));
     }
+    let model = ModelKind::BOTH
+        .into_iter()
+        .find(|m| m.name() == f(1))
+        .ok_or_else(|| format!("model: `{}` is not a pushpull model", f(1)))?;
+    let metric =
+        Metric::from_name(f(2)).ok_or_else(|| format!("metric: `{}` is not a metric", f(2)))?;
     Ok(SampleRow {
         rep,
-        model: f(1).to_string(),
-        metric: f(2).to_string(),
+        model,
+        metric,
         value,
     })
 }
@@ -723,10 +729,13 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
     };
 
     let samples_csv = Csv::open(dir.join("samples.csv"), &SAMPLES_HEADER)?;
-    let mut rows = Vec::new();
-    let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+    // Values per (model, metric) and repetition, grown as rows name repetitions (each is
+    // below `measured`, checked per row), so no allocation is sized by a number read from
+    // summary.json before the rows confirm it.
+    let mut per: BTreeMap<(ModelKind, Metric), Vec<Vec<u64>>> = BTreeMap::new();
+    let mut rows: u64 = 0;
     // (repetition, model) → the first line with a sample of it, until an event of it.
-    let mut sampled: BTreeMap<(u32, String), u64> = BTreeMap::new();
+    let mut sampled: BTreeMap<(u32, ModelKind), u64> = BTreeMap::new();
     for r in samples_csv.records() {
         let (line, r) = r?;
         let row = sample_row(&r, summary.duration_s).map_err(|message| LoadError::Row {
@@ -737,11 +746,14 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
         if row.rep >= measured {
             return Err(beyond(&samples_csv.path, line, row.rep));
         }
-        *counts
-            .entry((row.model.clone(), row.metric.clone()))
-            .or_default() += 1;
-        sampled.entry((row.rep, row.model.clone())).or_insert(line);
-        rows.push(row);
+        let groups = per.entry((row.model, row.metric)).or_default();
+        let rep = row.rep as usize;
+        if groups.len() <= rep {
+            groups.resize_with(rep + 1, Vec::new);
+        }
+        groups[rep].push(row.value);
+        rows += 1;
+        sampled.entry((row.rep, row.model)).or_insert(line);
     }
 
     let events_csv = Csv::open(dir.join("events.csv"), &EVENTS_HEADER)?;
@@ -759,7 +771,9 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
         }
         event_rows += 1;
         // Every sample is measured between two events of its repetition and model.
-        sampled.remove(&(rep, e.model.clone()));
+        if let Some(model) = ModelKind::BOTH.into_iter().find(|m| m.name() == e.model) {
+            sampled.remove(&(rep, model));
+        }
         if rep == 0 {
             events.push(e);
         }
@@ -780,12 +794,13 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
         path: summary_path.clone(),
         message,
     };
+    let count = |groups: &Vec<Vec<u64>>| groups.iter().map(|g| g.len() as u64).sum::<u64>();
     for (model, stats) in &summary.models {
         for (metric, ms) in &stats.metrics {
-            let have = counts
-                .get(&(model.clone(), metric.clone()))
-                .copied()
-                .unwrap_or(0);
+            let have = per
+                .iter()
+                .find(|((m, x), _)| m.name() == model && x.name() == metric)
+                .map_or(0, |(_, groups)| count(groups));
             if have != ms.count {
                 return Err(invalid(format!(
                     "models.{model}.metrics.{metric}.count is {}, but samples.csv holds {have} such sample(s): the files are not of one run",
@@ -794,7 +809,8 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
             }
         }
     }
-    for ((model, metric), n) in &counts {
+    for ((model, metric), groups) in &per {
+        let (model, metric, n) = (model.name(), metric.name(), count(groups));
         if summary
             .model(model)
             .and_then(|m| m.metric(metric))
@@ -805,7 +821,7 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
             )));
         }
     }
-    let present = rows.len() as u64 + event_rows;
+    let present = rows + event_rows;
     if summary.repetitions > REPETITIONS_WITHOUT_ROWS && u64::from(summary.repetitions) > present {
         return Err(invalid(format!(
             "repetitions is {}, but samples.csv and events.csv hold only {present} row(s): more than {REPETITIONS_WITHOUT_ROWS} repetitions are believed only with at least one row each",
@@ -814,17 +830,18 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
     }
 
     let reps = summary.repetitions as usize;
-    let mut per: BTreeMap<(String, String), Vec<Vec<u64>>> = BTreeMap::new();
-    for row in rows {
-        if let Some(slot) = per
-            .entry((row.model, row.metric))
-            .or_insert_with(|| vec![Vec::new(); reps])
-            .get_mut(row.rep as usize)
-        {
-            slot.push(row.value);
-        }
-    }
-    let samples = per.into_iter().map(|(k, v)| (k, Groups::new(v))).collect();
+    let samples = per
+        .into_iter()
+        .map(|((model, metric), mut groups)| {
+            if groups.len() < reps {
+                groups.resize_with(reps, Vec::new);
+            }
+            (
+                (model.name().to_string(), metric.name().to_string()),
+                Groups::new(groups),
+            )
+        })
+        .collect();
 
     Ok(RunDir {
         summary,
