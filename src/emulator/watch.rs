@@ -312,7 +312,6 @@ mod tests {
         assert_eq!(kinds, vec![None, Some(EventKind::Added)]);
     }
 
-
     #[tokio::test]
     async fn stream_ends_when_watches_are_dropped() {
         use futures::StreamExt;

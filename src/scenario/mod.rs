@@ -800,15 +800,14 @@ fn check_models(
 /// allowed). Anything else is refused with the line and column of the first byte that is
 /// not UTF-8, or, for UTF-16 and UTF-32, with the encoding to save the file in.
 pub fn decode<'a>(bytes: &'a [u8], file: &str) -> Result<&'a str, ScenarioError> {
-    let invalid = |line: Option<usize>, column: Option<usize>, message: String| {
-        ScenarioError::Invalid {
+    let invalid =
+        |line: Option<usize>, column: Option<usize>, message: String| ScenarioError::Invalid {
             file: file.to_string(),
             line,
             column,
             key_path: String::new(),
             message,
-        }
-    };
+        };
     let wide = [
         (&[0xFF, 0xFE, 0, 0][..], "UTF-32"),
         (&[0, 0, 0xFE, 0xFF][..], "UTF-32"),
