@@ -1,5 +1,5 @@
 //! The command line (`pushpull run | validate | report`): parses arguments, runs scenarios, prints
-//! tables, and maps every outcome to the exit codes of DESIGN.md (0 ok, 1 a threshold
+//! tables, and maps every outcome to the exit codes the README documents (0 ok, 1 a threshold
 //! breached, 2 bad input or usage, 3 a needed tool or cluster is missing).
 
 use crate::measure::summary::Summary;

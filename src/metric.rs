@@ -1,4 +1,4 @@
-//! The metric vocabulary. Names are part of the product contract (DESIGN.md): other tools
+//! The metric vocabulary. Names are part of the product contract (the README's metric table): other tools
 //! read them from summary.json and samples.csv, so they never change.
 
 use serde::{Deserialize, Serialize};

@@ -39,7 +39,7 @@ pub struct Event {
     pub detail: String,
 }
 
-/// Counters of one run (names fixed by DESIGN.md).
+/// Counters of one run (names are part of summary.json's contract).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counters {
     /// (commit, cluster) pairs rolled out.

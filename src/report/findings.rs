@@ -774,7 +774,7 @@ pub fn build(run: &RunDir, iv: &Intervals) -> Findings {
     }
 }
 
-/// Each metric's definition (DESIGN.md), for the methodology section.
+/// Each metric's definition (as the README's "What it measures" table), for the methodology section.
 pub const DEFINITIONS: [(&str, &str); 11] = [
     (
         "deploy_latency",

@@ -63,7 +63,7 @@ pub fn render(f: &Findings, charts: &[ChartFile]) -> String {
     o.push_str("</details>\n\n## Methodology\n\n");
     let _ = writeln!(
         o,
-        "Metric and counter definitions are in report.html and DESIGN.md. {}\n",
+        "Metric and counter definitions are in report.html and the pushpull README. {}\n",
         statistics_text()
     );
     o.push_str("## Reproducibility\n\n```sh\n");
