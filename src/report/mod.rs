@@ -60,17 +60,7 @@ fn s6(n: u64) -> String {
 /// `samples.csv`: one row per sample.
 pub fn samples_csv(runs: &[(ModelKind, Vec<RunRecord>)]) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "repetition",
-        "model",
-        "metric",
-        "cluster",
-        "app",
-        "commit",
-        "start_s",
-        "end_s",
-        "value_s",
-    ])?;
+    w.write_record(load::SAMPLES_HEADER)?;
     for (kind, reps) in runs {
         for (rep, r) in reps.iter().enumerate() {
             for smp in &r.samples {
@@ -94,15 +84,7 @@ pub fn samples_csv(runs: &[(ModelKind, Vec<RunRecord>)]) -> Result<Vec<u8>, csv:
 /// `events.csv`: the timeline.
 pub fn events_csv(runs: &[(ModelKind, Vec<RunRecord>)]) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "repetition",
-        "model",
-        "t_s",
-        "cluster",
-        "app",
-        "event",
-        "detail",
-    ])?;
+    w.write_record(load::EVENTS_HEADER)?;
     for (kind, reps) in runs {
         for (rep, r) in reps.iter().enumerate() {
             for e in &r.events {
