@@ -2,7 +2,6 @@
 //! apps, 24 h, Argo CD and GitHub Actions presets): criterion reports events per second.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pushpull::metric::ModelKind;
 use pushpull::plan::Plan;
 use pushpull::scenario::Scenario;
 use std::hint::black_box;
@@ -20,11 +19,11 @@ fn event_loop(c: &mut Criterion) {
     let plan = Plan::draw(&s, 0);
     let mut g = c.benchmark_group("event_loop");
     g.sample_size(20);
-    for kind in ModelKind::BOTH {
-        let events = pushpull::sim::run_one(&s, &plan, kind, 0).engine_events;
+    for setup in &s.models.setups {
+        let events = pushpull::sim::run_one(&s, &plan, setup, 0).engine_events;
         g.throughput(Throughput::Elements(events));
-        g.bench_function(format!("fleet_slice_10x40_24h_{kind}"), |b| {
-            b.iter(|| black_box(pushpull::sim::run_one(&s, &plan, kind, 0)))
+        g.bench_function(format!("fleet_slice_10x40_24h_{}", setup.name), |b| {
+            b.iter(|| black_box(pushpull::sim::run_one(&s, &plan, setup, 0)))
         });
     }
     g.finish();
@@ -49,7 +48,11 @@ fn model_step(c: &mut Criterion) {
     let initial: Vec<u32> = (0..s.apps()).collect();
     let mut g = c.benchmark_group("model_step");
     let mut r = Reconciler::new(
-        s.models.pull.clone(),
+        s.models
+            .get("pull")
+            .and_then(|m| m.pull())
+            .expect("fleet.yaml has a pull setup")
+            .clone(),
         0,
         &initial,
         rng(1, 0, Component::Pull { cluster: 0 }),
@@ -73,7 +76,11 @@ fn model_step(c: &mut Criterion) {
         })
     });
     let mut p = Pipeline::new(
-        s.models.push.clone(),
+        s.models
+            .get("push")
+            .and_then(|m| m.push())
+            .expect("fleet.yaml has a push setup")
+            .clone(),
         s.clusters(),
         &initial,
         rng(1, 0, Component::Push),

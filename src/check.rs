@@ -97,11 +97,16 @@ pub fn mismatches(now: &SummaryFile, baseline: &SummaryFile) -> Vec<String> {
             out.push(format!("{what}: baseline {b}, this run {n}"));
         }
     };
-    differ(
-        "schema",
-        baseline.schema.to_string(),
-        now.schema.to_string(),
-    );
+    // A schema-1 baseline reads as setups `push` and `pull`: the schema itself is no
+    // difference of experiment, the setups are.
+    let setups = |s: &SummaryFile| {
+        s.models
+            .iter()
+            .map(|(n, m)| format!("{n} ({})", m.kind))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    differ("setups", setups(baseline), setups(now));
     differ(
         "scenario",
         format!("`{}`", baseline.scenario),
@@ -132,7 +137,7 @@ pub fn mismatches(now: &SummaryFile, baseline: &SummaryFile) -> Vec<String> {
 fn tolerance_for(now: &SummaryFile, model: &str, metric: &str, quantile: &str) -> Option<f64> {
     now.thresholds
         .iter()
-        .find(|t| t.model == model && t.metric == metric && t.quantile == quantile)
+        .find(|t| t.model == model && t.metric.name() == metric && t.quantile.name() == quantile)
         .and_then(|t| t.tolerance)
 }
 
@@ -161,10 +166,7 @@ pub fn compare(
         return Err(CheckError::Mismatch(mismatches));
     }
     let mut rows = Vec::new();
-    for model in ["push", "pull"] {
-        let Some(b_model) = baseline.model(model) else {
-            continue;
-        };
+    for (model, b_model) in baseline.models.iter() {
         for (metric, bm) in &b_model.metrics {
             if !opts.metrics.is_empty() && !opts.metrics.contains(metric) {
                 continue;
@@ -254,12 +256,13 @@ mod tests {
         let metric = json!({"count": 10, "mean_s": p50, "p50_s": p50, "p90_s": p50,
             "p95_s": p50, "p99_s": p50, "max_s": p50, "ci95_p50_s": ci});
         serde_json::from_value(
-            json!({"schema": 1, "scenario": "s", "mode": "sim", "seed": 1,
-            "repetitions": 3, "duration_s": 3600.0, "partial": false,
+            json!({"schema": 2, "scenario": "s", "mode": "sim", "seed": 1,
+            "repetitions": 3, "duration_s": 3600.0, "partial": false, "baseline": "push",
             "models": {
-                "push": {"metrics": {"deploy_latency": metric}, "counters": {}},
-                "pull": {"metrics": {}, "counters": {}}},
-            "thresholds": []}),
+                "push": {"kind": "push", "preset": "github-actions",
+                    "metrics": {"deploy_latency": metric}, "counters": {}},
+                "pull": {"kind": "pull", "preset": "argocd", "metrics": {}, "counters": {}}},
+            "thresholds": [], "engine": {"events": 1, "wall_s": null}}),
         )
         .unwrap()
     }
@@ -326,7 +329,11 @@ mod tests {
     fn comparing_nothing_is_an_error() {
         let now = summary(100.0, [99.0, 101.0]);
         let mut empty = now.clone();
-        empty.models.values_mut().for_each(|m| m.metrics.clear());
+        empty
+            .models
+            .0
+            .iter_mut()
+            .for_each(|(_, m)| m.metrics.clear());
         assert!(matches!(
             compare(&now, &empty, &Options::default()),
             Err(CheckError::Nothing(_))

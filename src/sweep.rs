@@ -251,8 +251,24 @@ mod tests {
         ];
         let v = variants(DOC, "s.yaml", &axes).unwrap();
         assert_eq!(v.len(), 2);
-        assert!(v[0].scenario.models.pull.webhook.is_none());
-        assert!(v[1].scenario.models.pull.webhook.is_some());
+        assert!(
+            v[0].scenario
+                .models
+                .get("pull")
+                .and_then(|m| m.pull())
+                .unwrap()
+                .webhook
+                .is_none()
+        );
+        assert!(
+            v[1].scenario
+                .models
+                .get("pull")
+                .and_then(|m| m.pull())
+                .unwrap()
+                .webhook
+                .is_some()
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::model::{
 };
 use crate::plan::{Component, Plan, rng};
 use crate::release::{Releases, Rollback};
-use crate::scenario::{Cut, DriftDetection, Fault, Nanos, Scenario};
+use crate::scenario::{Cut, DriftDetection, Fault, Nanos, Scenario, Setup, SetupConfig};
 use crate::sim::git::GitHost;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -82,6 +82,8 @@ pub(crate) enum GitWrite {
 pub(crate) struct Core<'a> {
     pub s: &'a Scenario,
     pub plan: &'a Plan,
+    /// The delivery setup this world runs, and its kind.
+    pub setup: &'a Setup,
     pub kind: ModelKind,
     pub git: GitHost,
     pub models: Models,
@@ -94,21 +96,24 @@ pub(crate) struct Core<'a> {
 }
 
 impl<'a> Core<'a> {
-    pub fn new(s: &'a Scenario, plan: &'a Plan, kind: ModelKind, repetition: u32) -> Core<'a> {
+    pub fn new(s: &'a Scenario, plan: &'a Plan, setup: &'a Setup, repetition: u32) -> Core<'a> {
         let (clusters, apps) = (s.clusters(), s.apps());
         let git = GitHost::new(apps);
-        let models = match kind {
-            ModelKind::Push => Models::Push(Box::new(Pipeline::new(
-                s.models.push.clone(),
+        let kind = setup.kind();
+        // Every setup of one kind draws from the same streams (common random numbers), so
+        // setups differ by their settings, not by luck.
+        let models = match &setup.config {
+            SetupConfig::Push(cfg) => Models::Push(Box::new(Pipeline::new(
+                cfg.clone(),
                 clusters,
                 &git.head,
                 rng(s.seed, repetition, Component::Push),
             ))),
-            ModelKind::Pull => Models::Pull(
+            SetupConfig::Pull(cfg) => Models::Pull(
                 (0..clusters)
                     .map(|c| {
                         Reconciler::new(
-                            s.models.pull.clone(),
+                            cfg.clone(),
                             c,
                             &git.head,
                             rng(s.seed, repetition, Component::Pull { cluster: c }),
@@ -121,6 +126,7 @@ impl<'a> Core<'a> {
         Core {
             s,
             plan,
+            setup,
             kind,
             git,
             models,
@@ -308,8 +314,8 @@ pub(crate) trait Shell<'a> {
     fn announce(&mut self, rev: Rev, apps: &[AppId]) {
         let now = self.now();
         let core = self.core_mut();
-        match core.kind {
-            ModelKind::Push => {
+        match &core.setup.config {
+            SetupConfig::Push(_) => {
                 if core.faults.git_down > 0 {
                     core.tracker
                         .event(now, None, None, "webhook_lost", format!("rev={rev}"));
@@ -317,8 +323,8 @@ pub(crate) trait Shell<'a> {
                     self.deliver(0, Input::Commit { rev });
                 }
             }
-            ModelKind::Pull => {
-                let Some(hook) = core.s.models.pull.webhook.as_ref() else {
+            SetupConfig::Pull(cfg) => {
+                let Some(hook) = cfg.webhook.as_ref() else {
                     return;
                 };
                 if !core.git_reachable() {
@@ -549,8 +555,11 @@ pub(crate) trait Shell<'a> {
         // a diffing one finds out at its next interval.
         if let Fault::ClusterLoss { cluster, .. } = f
             && !start
-            && self.core().kind == ModelKind::Pull
-            && s.models.pull.drift_detection == DriftDetection::Watch
+            && self
+                .core()
+                .setup
+                .pull()
+                .is_some_and(|p| p.drift_detection == DriftDetection::Watch)
         {
             for app in 0..s.apps() {
                 self.deliver(*cluster, Input::LiveChanged { app });

@@ -7,15 +7,15 @@ use pushpull::metric::{Metric, ModelKind};
 use pushpull::scenario::{SECOND, Scenario};
 use std::path::Path;
 
-fn quickstart() -> Vec<(ModelKind, Vec<RunRecord>)> {
+fn quickstart() -> Vec<(String, Vec<RunRecord>)> {
     let s =
         Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml"))
             .unwrap();
     pushpull::sim::run(&s, 2)
 }
 
-fn records(runs: &[(ModelKind, Vec<RunRecord>)], kind: ModelKind) -> &[RunRecord] {
-    &runs.iter().find(|(k, _)| *k == kind).unwrap().1
+fn records(runs: &[(String, Vec<RunRecord>)], kind: ModelKind) -> &[RunRecord] {
+    &runs.iter().find(|(k, _)| k == kind.name()).unwrap().1
 }
 
 #[test]

@@ -5,15 +5,15 @@ use pushpull::measure::RunRecord;
 use pushpull::metric::{Metric, ModelKind};
 use pushpull::scenario::Scenario;
 
-fn run(yaml: &str) -> Vec<(ModelKind, Vec<RunRecord>)> {
+fn run(yaml: &str) -> Vec<(String, Vec<RunRecord>)> {
     let s = Scenario::parse(yaml, "test.yaml").expect("valid scenario");
     pushpull::sim::run(&s, 2)
 }
 
-fn mean(runs: &[(ModelKind, Vec<RunRecord>)], kind: ModelKind, metric: Metric) -> (f64, usize) {
+fn mean(runs: &[(String, Vec<RunRecord>)], kind: ModelKind, metric: Metric) -> (f64, usize) {
     let v: Vec<f64> = runs
         .iter()
-        .filter(|(k, _)| *k == kind)
+        .filter(|(k, _)| k == kind.name())
         .flat_map(|(_, reps)| reps.iter())
         .flat_map(|r| r.samples.iter())
         .filter(|s| s.metric == metric)

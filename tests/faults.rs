@@ -22,14 +22,14 @@ fn scenario_with_commits(name: &str, every: &str, extra: &str) -> Scenario {
 
 const MODELS: &str = "models:\n  push: { preset: github-actions, concurrency: queue, runners: 4 }\n  pull: { preset: argocd }\n";
 
-fn run(s: &Scenario) -> Vec<(ModelKind, Vec<RunRecord>)> {
+fn run(s: &Scenario) -> Vec<(String, Vec<RunRecord>)> {
     pushpull::sim::run(s, 2)
 }
 
-fn recs(runs: &[(ModelKind, Vec<RunRecord>)], kind: ModelKind) -> &[RunRecord] {
+fn recs(runs: &[(String, Vec<RunRecord>)], kind: ModelKind) -> &[RunRecord] {
     &runs
         .iter()
-        .find(|(k, _)| *k == kind)
+        .find(|(k, _)| k == kind.name())
         .expect("both models ran")
         .1
 }

@@ -133,13 +133,13 @@ fn emulated(s: &Scenario) -> pushpull::live::LiveOutcome {
 }
 
 fn p50(
-    runs: &[(ModelKind, Vec<pushpull::measure::RunRecord>)],
+    runs: &[(String, Vec<pushpull::measure::RunRecord>)],
     kind: ModelKind,
     metric: Metric,
 ) -> f64 {
     let mut v: Vec<u64> = runs
         .iter()
-        .filter(|(k, _)| *k == kind)
+        .filter(|(k, _)| k == kind.name())
         .flat_map(|(_, r)| r.iter())
         .flat_map(|r| r.samples.iter())
         .filter(|s| s.metric == metric)

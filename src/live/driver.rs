@@ -9,10 +9,9 @@ use super::LiveError;
 use super::cluster::{ClusterHandle, HandEdit, Observation, RolloutState, hand_image};
 use super::git::release;
 use crate::measure::RunRecord;
-use crate::metric::ModelKind;
 use crate::model::{Action, AppId, Apply, ClusterId, Input, Rev, SpecId};
 use crate::plan::Plan;
-use crate::scenario::{DriftChange, DriftDetection, Fault, Nanos, Scenario};
+use crate::scenario::{DriftChange, DriftDetection, Fault, Nanos, Scenario, Setup};
 use crate::world::{Core, Ev, GitWrite, Shell};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -132,15 +131,21 @@ pub struct LiveWorld<'a> {
     /// manifests read for applies.
     checked: std::collections::HashSet<Rev>,
     manifest_cache: std::collections::HashMap<(Rev, AppId), (String, String)>,
-    manager: &'static str,
+    manager: Arc<str>,
     replicas: u32,
+}
+
+/// The field manager a setup applies with (`pushpull-<name>`): server-side apply records
+/// it on every field the setup owns.
+pub fn field_manager(setup: &Setup) -> String {
+    format!("pushpull-{}", setup.name)
 }
 
 impl<'a> LiveWorld<'a> {
     pub fn new(
         s: &'a Scenario,
         plan: &'a Plan,
-        kind: ModelKind,
+        setup: &'a Setup,
         repetition: u32,
         repo: Box<dyn Repo>,
         clusters: Vec<ClusterHandle>,
@@ -160,7 +165,7 @@ impl<'a> LiveWorld<'a> {
             })
             .collect();
         LiveWorld {
-            core: Core::new(s, plan, kind, repetition),
+            core: Core::new(s, plan, setup, repetition),
             t0: Instant::now(),
             scale: s.time_scale,
             repo,
@@ -175,10 +180,7 @@ impl<'a> LiveWorld<'a> {
             applies: Vec::new(),
             checked: std::collections::HashSet::new(),
             manifest_cache: std::collections::HashMap::new(),
-            manager: match kind {
-                ModelKind::Push => "pushpull-push",
-                ModelKind::Pull => "pushpull-pull",
-            },
+            manager: field_manager(setup).into(),
             replicas: s.fleet.replicas.get(),
         }
     }
@@ -323,13 +325,13 @@ impl<'a> LiveWorld<'a> {
         let complete = manifests.len() == apply.items.len();
         self.applies.push(Some((apply, epoch)));
         let tx = self.tx.clone();
-        let manager = self.manager;
+        let manager = self.manager.clone();
         tokio::spawn(async move {
             // The model's own step time (kubectl start-up, a sync operation's overhead).
             tokio::time::sleep(wait).await;
             let mut ok = complete;
             for (dep, cm) in &manifests {
-                if cluster.apply(manager, dep, cm).await.is_err() {
+                if cluster.apply(&manager, dep, cm).await.is_err() {
                     ok = false;
                     break;
                 }
@@ -429,8 +431,11 @@ impl<'a> LiveWorld<'a> {
         let desired = self.core.git.spec(view.applied);
         let want = release(app, desired.image, desired.broken);
         let target = self.core.target_of(cluster);
-        let watch = self.core.kind == ModelKind::Pull
-            && self.core.s.models.pull.drift_detection == DriftDetection::Watch;
+        let watch = self
+            .core
+            .setup
+            .pull()
+            .is_some_and(|p| p.drift_detection == DriftDetection::Watch);
         match obs {
             Observation::Deleted => {
                 self.views[i].reported = None;

@@ -7,11 +7,9 @@ use super::cluster::ClusterHandle;
 use super::driver::{ApiFaults, LiveWorld, Repo};
 use super::git::{LiveRepo, ManifestParams};
 use crate::emulator::{Emulator, EmulatorConfig, InjectedError, PodStartDelay, RunningEmulator};
-use crate::measure::RunRecord;
-use crate::metric::ModelKind;
 use crate::model::{AppId, Rev};
 use crate::plan::Plan;
-use crate::scenario::{Dist, Fault, Nanos, Scenario};
+use crate::scenario::{Dist, Fault, Nanos, Scenario, Setup as DeliverySetup};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::task::Poll;
@@ -39,7 +37,7 @@ pub struct LiveOptions {
 }
 
 pub struct LiveOutcome {
-    pub runs: Vec<(ModelKind, Vec<RunRecord>)>,
+    pub runs: crate::measure::Runs,
     /// Interrupted (Ctrl-C) or stopped by `error`: what was measured so far.
     pub partial: bool,
     /// Fault kinds this mode cannot inject (recorded, not pretended).
@@ -241,7 +239,7 @@ async fn client_for(url: Option<&str>, context: Option<&str>) -> Result<kube::Cl
 
 async fn setup(
     s: &Scenario,
-    kind: ModelKind,
+    delivery: &DeliverySetup,
     rep: u32,
     opts: &LiveOptions,
 ) -> Result<Setup, LiveError> {
@@ -272,13 +270,13 @@ async fn setup(
                     super::guard::verify_context(&ctx, None, super::guard::Via::Kind)?;
                     (
                         client_for(None, Some(&ctx)).await?,
-                        format!("pushpull-live-{kind}"),
+                        format!("pushpull-live-{}", delivery.name),
                         None,
                     )
                 }
                 Target::Kubeconfig { context, .. } => (
                     client_for(None, Some(context)).await?,
-                    format!("pushpull-live-{kind}-c{c}"),
+                    format!("pushpull-live-{}-c{c}", delivery.name),
                     None,
                 ),
             };
@@ -294,7 +292,10 @@ async fn setup(
         clusters.push(handle);
         hooks.push(hook);
     }
-    let dir = opts.run_dir.join("git").join(format!("{kind}-{rep}"));
+    let dir = opts
+        .run_dir
+        .join("git")
+        .join(format!("{}-{rep}", delivery.name));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(opts.run_dir.join("git")).map_err(|e| {
         LiveError::Git(format!(
@@ -330,11 +331,13 @@ fn percent(v: crate::scenario::IntOrPercent) -> String {
 }
 
 /// Applies revision 0 everywhere and waits until every app has rolled out.
-async fn deploy_initial(s: &Scenario, kind: ModelKind, setup: &Setup) -> Result<(), LiveError> {
-    let manager = match kind {
-        ModelKind::Push => "pushpull-push",
-        ModelKind::Pull => "pushpull-pull",
-    };
+async fn deploy_initial(
+    s: &Scenario,
+    delivery: &DeliverySetup,
+    setup: &Setup,
+) -> Result<(), LiveError> {
+    let manager = super::driver::field_manager(delivery);
+    let manager = manager.as_str();
     for c in &setup.clusters {
         for app in 0..s.apps() {
             let (dep, cm) = setup
@@ -468,15 +471,19 @@ fn stop_on_ctrl_c(rt: &tokio::runtime::Runtime) -> tokio::sync::watch::Receiver<
 /// directory, like `pushpull cluster up`'s default).
 const KIND_CONFIG: &str = "kind-config.yaml";
 
-/// Every repetition of both models; `stop` turns true on Ctrl-C.
+/// Every repetition of every setup; `stop` turns true on Ctrl-C.
 async fn run_repetitions(
     s: &Scenario,
     opts: &LiveOptions,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<LiveOutcome, LiveError> {
     let unsupported = unsupported_faults(s, &opts.target);
-    let mut runs: Vec<(ModelKind, Vec<RunRecord>)> =
-        ModelKind::BOTH.iter().map(|&k| (k, Vec::new())).collect();
+    let mut runs: crate::measure::Runs = s
+        .models
+        .setups
+        .iter()
+        .map(|d| (d.name.clone(), Vec::new()))
+        .collect();
     let mut partial = false;
     let mut error = None;
     let progress = Progress::new(s);
@@ -485,10 +492,10 @@ async fn run_repetitions(
         progress.preparing(rep);
         let prepared = async {
             let mut setups = Vec::new();
-            for kind in ModelKind::BOTH {
-                let setup = setup(s, kind, rep, opts).await?;
-                deploy_initial(s, kind, &setup).await?;
-                setups.push((kind, setup));
+            for delivery in &s.models.setups {
+                let setup = setup(s, delivery, rep, opts).await?;
+                deploy_initial(s, delivery, &setup).await?;
+                setups.push((delivery, setup));
             }
             Ok::<_, LiveError>(setups)
         };
@@ -520,7 +527,7 @@ async fn run_repetitions(
         let ticker = progress.running(rep);
         let mut futures = Vec::new();
         let mut keep = Vec::new();
-        for (kind, setup) in setups {
+        for (delivery, setup) in setups {
             let Setup {
                 clusters,
                 hooks,
@@ -531,7 +538,7 @@ async fn run_repetitions(
             let world = LiveWorld::new(
                 s,
                 &plan,
-                kind,
+                delivery,
                 rep,
                 Box::new(GitRepo(repo)),
                 clusters,
@@ -544,14 +551,14 @@ async fn run_repetitions(
                         let _ = stop.wait_for(|s| *s).await;
                     })
                     .await;
-                (kind, rec, p)
+                (delivery.name.clone(), rec, p)
             });
         }
         let finished = futures::future::join_all(futures).await;
         ticker.abort();
-        for (kind, rec, p) in finished {
+        for (name, rec, p) in finished {
             partial |= p;
-            if let Some(slot) = runs.iter_mut().find(|(k, _)| *k == kind) {
+            if let Some(slot) = runs.iter_mut().find(|(k, _)| *k == name) {
                 slot.1.push(rec);
             }
         }

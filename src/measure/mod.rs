@@ -91,6 +91,10 @@ impl Counters {
     }
 }
 
+/// Every setup's records, one per repetition: `(setup name, records)` in the scenario's
+/// order of setups.
+pub type Runs = Vec<(String, Vec<RunRecord>)>;
+
 /// Everything one model observed in one repetition.
 #[derive(Clone, Debug, Default)]
 pub struct RunRecord {

@@ -8,11 +8,12 @@ use super::{Counters, RunRecord};
 use crate::metric::{Metric, ModelKind, Quantile};
 use crate::scenario::{Nanos, Scenario, duration::secs};
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Statistics of one metric of one model, in seconds.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MetricSummary {
     pub count: u64,
     pub mean_s: Option<f64>,
@@ -118,26 +119,118 @@ pub fn ci95_p50(seed: u64, model: &str, metric: &str, g: &Groups) -> Option<[f64
     .map(|[lo, hi]| [lo as f64 / 1e6, hi as f64 / 1e6])
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// One delivery setup's results: what it is (`kind`, `preset`) and what it measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ModelSummary {
-    pub metrics: BTreeMap<&'static str, MetricSummary>,
-    pub counters: BTreeMap<&'static str, u64>,
+    /// `push` or `pull`.
+    pub kind: ModelKind,
+    /// The preset the setup started from (`github-actions`, `argocd`, ...).
+    pub preset: String,
+    pub metrics: BTreeMap<String, MetricSummary>,
+    pub counters: BTreeMap<String, u64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+impl ModelSummary {
+    pub fn metric(&self, name: &str) -> Option<&MetricSummary> {
+        self.metrics.get(name)
+    }
+    pub fn counter(&self, name: &str) -> u64 {
+        self.counters.get(name).copied().unwrap_or(0)
+    }
+}
+
+/// Values by setup name, in the scenario's order (a JSON object whose key order is kept:
+/// tables and charts list setups as the scenario does).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Named<T>(pub Vec<(String, T)>);
+
+impl<T> Named<T> {
+    pub fn get(&self, name: &str) -> Option<&T> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(n, _)| n.as_str())
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &T)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v))
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<T> std::ops::Index<&str> for Named<T> {
+    type Output = T;
+    fn index(&self, name: &str) -> &T {
+        self.get(name)
+            .unwrap_or_else(|| panic!("no setup named `{name}`"))
+    }
+}
+
+impl<T: Serialize> Serialize for Named<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Named<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+            type Value = Named<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of setup names")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut out: Vec<(String, T)> = Vec::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    if out.iter().any(|(n, _)| *n == k) {
+                        return Err(serde::de::Error::custom(format!(
+                            "setup `{k}` appears twice"
+                        )));
+                    }
+                    let v = map.next_value()?;
+                    out.push((k, v));
+                }
+                Ok(Named(out))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ThresholdResult {
-    pub model: ModelKind,
+    /// The setup the threshold bounds.
+    pub model: String,
     pub metric: Metric,
-    pub quantile: &'static str,
+    pub quantile: Quantile,
     pub max_s: f64,
     pub value_s: Option<f64>,
     pub ok: bool,
     /// The scenario's tolerance for this figure in `pushpull check`, as a fraction.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Engine {
     pub events: u64,
     /// Wall-clock seconds of the run; `null` in sim mode so that summary.json depends
@@ -145,7 +238,14 @@ pub struct Engine {
     pub wall_s: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// The schema [`Summary`] writes. Schema 1 (before named setups: `models.push` and
+/// `models.pull`, no `kind`, `preset` or `baseline`) is still read, by `report::load`.
+pub const SCHEMA: u32 = 2;
+
+/// `summary.json`: the CI contract of the README, written by `pushpull run` and read back
+/// by `pushpull report` and `pushpull check`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Summary {
     pub schema: u32,
     pub scenario: String,
@@ -153,25 +253,33 @@ pub struct Summary {
     pub seed: u64,
     pub repetitions: u32,
     pub duration_s: f64,
+    #[serde(default)]
     pub partial: bool,
     /// In a partial run: how many repetitions were measured, the last possibly in part
     /// (absent from a complete run).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repetitions_run: Option<u32>,
     /// Fault kinds of the scenario this mode could not inject (live modes only).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unsupported_faults: Vec<String>,
-    pub models: BTreeMap<&'static str, ModelSummary>,
+    /// The setup the others are compared with.
+    pub baseline: String,
+    /// Every setup of the run, in the scenario's order.
+    pub models: Named<ModelSummary>,
+    #[serde(default)]
     pub thresholds: Vec<ThresholdResult>,
     pub engine: Engine,
 }
 
 impl Summary {
-    /// `runs[m][r]` is model `m`'s record of repetition `r`.
-    pub fn build(s: &Scenario, mode: &str, runs: &[(ModelKind, Vec<RunRecord>)]) -> Summary {
-        let mut models = BTreeMap::new();
+    /// `runs[m]` is setup `m`'s records, one per repetition.
+    pub fn build(s: &Scenario, mode: &str, runs: &[(String, Vec<RunRecord>)]) -> Summary {
+        let mut models = Vec::with_capacity(runs.len());
         let mut events = 0;
-        for (kind, reps) in runs {
+        for (name, reps) in runs {
+            let Some(setup) = s.models.get(name) else {
+                continue;
+            };
             let mut counters = Counters::default();
             let mut values: BTreeMap<Metric, Vec<Nanos>> =
                 Metric::ALL.iter().map(|&m| (m, Vec::new())).collect();
@@ -197,27 +305,40 @@ impl Summary {
                     let mut ms = MetricSummary::from_values(&mut v);
                     if ms.count > 0 {
                         let g = Groups::new(per_rep.remove(&m).unwrap_or_default());
-                        ms.ci95_p50_s = ci95_p50(s.seed, kind.name(), m.name(), &g);
+                        ms.ci95_p50_s = ci95_p50(s.seed, name, m.name(), &g);
                     }
-                    (m.name(), ms)
+                    (m.name().to_string(), ms)
                 })
                 .collect();
-            let counters = counters.named().into_iter().collect();
-            models.insert(kind.name(), ModelSummary { metrics, counters });
+            let counters = counters
+                .named()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            models.push((
+                name.clone(),
+                ModelSummary {
+                    kind: setup.kind(),
+                    preset: setup.preset().to_string(),
+                    metrics,
+                    counters,
+                },
+            ));
         }
+        let models = Named(models);
         let thresholds = s
             .thresholds
             .iter()
             .map(|t| {
                 let value_s = models
-                    .get(t.model.name())
+                    .get(&t.model)
                     .and_then(|m| m.metrics.get(t.metric.name()))
                     .and_then(|ms| ms.get(t.quantile));
                 let max_s = secs(t.max.0);
                 ThresholdResult {
-                    model: t.model,
+                    model: t.model.clone(),
                     metric: t.metric,
-                    quantile: t.quantile.name(),
+                    quantile: t.quantile,
                     max_s,
                     value_s,
                     // A threshold on a metric with no samples cannot be shown to hold.
@@ -227,7 +348,7 @@ impl Summary {
             })
             .collect();
         Summary {
-            schema: 1,
+            schema: SCHEMA,
             scenario: s.name.clone(),
             mode: mode.to_string(),
             seed: s.seed,
@@ -236,6 +357,7 @@ impl Summary {
             partial: false,
             repetitions_run: None,
             unsupported_faults: Vec::new(),
+            baseline: s.baseline.clone(),
             models,
             thresholds,
             engine: Engine {
@@ -243,6 +365,11 @@ impl Summary {
                 wall_s: None,
             },
         }
+    }
+
+    /// The setup named `name`.
+    pub fn model(&self, name: &str) -> Option<&ModelSummary> {
+        self.models.get(name)
     }
 
     pub fn thresholds_ok(&self) -> bool {

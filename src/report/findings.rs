@@ -629,8 +629,8 @@ impl View<'_> {
             .map(|t| {
                 vec![
                     t.model.clone(),
-                    t.metric.clone(),
-                    t.quantile.clone(),
+                    t.metric.name().to_string(),
+                    t.quantile.name().to_string(),
                     format!("≤ {}", human(t.max_s)),
                     t.value_s.map(human).unwrap_or_else(|| "no samples".into()),
                     if t.ok { "ok" } else { "BREACHED" }.to_string(),

@@ -11,8 +11,11 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The `summary.json` schema this version writes, and the only one it reads.
-pub const SCHEMA: u32 = 1;
+/// The `summary.json` schema this version writes.
+pub use crate::measure::summary::SCHEMA;
+
+/// The `summary.json` schemas this version reads: 1 (push and pull) and 2 (named setups).
+pub const SCHEMAS_READ: [u32; 2] = [1, 2];
 
 /// The modes a run can be made in (`summary.json`'s `mode`).
 pub const MODES: [&str; 4] = ["sim", "emulated", "kind", "kubeconfig"];
@@ -69,7 +72,7 @@ pub enum LoadError {
         message: String,
     },
     #[error(
-        "{path}: schema {found}, but this pushpull ({version}) reads schema {SCHEMA}, the one it writes: make the run again with this version (or use the pushpull that made it)",
+        "{path}: schema {found}, but this pushpull ({version}) reads schemas 1 and 2 (it writes {SCHEMA}): make the run again with this version (or use the pushpull that made it)",
         version = env!("CARGO_PKG_VERSION")
     )]
     Schema { path: PathBuf, found: String },
@@ -83,113 +86,93 @@ pub enum LoadError {
     },
 }
 
-/// One metric's statistics as `summary.json` holds them: the very type that writes them.
-pub use crate::measure::summary::MetricSummary as MetricStats;
+/// `summary.json` as this version writes it (schema 2): the very types that write it.
+pub use crate::measure::summary::{
+    Engine as EngineStats, MetricSummary as MetricStats, ModelSummary as ModelStats, Named,
+    Summary as SummaryFile, ThresholdResult as ThresholdStats,
+};
 
-/// [`MetricStats`] as read, refusing keys the writer never writes (a misspelt `p95`
-/// would otherwise read as a metric without a p95).
+/// `summary.json` of schema 1 (before named setups): always the two models `push` and
+/// `pull`, without kind, preset or baseline. Read and turned into schema 2.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MetricFile {
-    count: u64,
-    mean_s: Option<f64>,
-    p50_s: Option<f64>,
-    p90_s: Option<f64>,
-    p95_s: Option<f64>,
-    p99_s: Option<f64>,
-    max_s: Option<f64>,
-    ci95_p50_s: Option<[f64; 2]>,
+struct SummaryV1 {
+    #[allow(dead_code)]
+    schema: u32,
+    scenario: String,
+    mode: String,
+    seed: u64,
+    repetitions: u32,
+    duration_s: f64,
+    #[serde(default)]
+    partial: bool,
+    #[serde(default)]
+    repetitions_run: Option<u32>,
+    #[serde(default)]
+    unsupported_faults: Vec<String>,
+    models: BTreeMap<String, ModelV1>,
+    #[serde(default)]
+    thresholds: Vec<ThresholdStats>,
+    #[serde(default)]
+    engine: Option<EngineStats>,
 }
 
-impl From<MetricFile> for MetricStats {
-    fn from(m: MetricFile) -> MetricStats {
-        MetricStats {
-            count: m.count,
-            mean_s: m.mean_s,
-            p50_s: m.p50_s,
-            p90_s: m.p90_s,
-            p95_s: m.p95_s,
-            p99_s: m.p99_s,
-            max_s: m.max_s,
-            ci95_p50_s: m.ci95_p50_s,
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelV1 {
+    metrics: BTreeMap<String, MetricStats>,
+    counters: BTreeMap<String, u64>,
+}
+
+/// What a schema-1 summary's setups are: `push` and `pull`, push the baseline (the
+/// report compared pull with push). The preset was not recorded.
+impl From<SummaryV1> for SummaryFile {
+    fn from(v: SummaryV1) -> SummaryFile {
+        let mut models = Vec::new();
+        let mut v1 = v.models;
+        for kind in ModelKind::BOTH {
+            if let Some(m) = v1.remove(kind.name()) {
+                models.push((
+                    kind.name().to_string(),
+                    ModelStats {
+                        kind,
+                        preset: "unknown".into(),
+                        metrics: m.metrics,
+                        counters: m.counters,
+                    },
+                ));
+            }
         }
-    }
-}
-
-fn metric_stats<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<BTreeMap<String, MetricStats>, D::Error> {
-    let raw = BTreeMap::<String, MetricFile>::deserialize(d)?;
-    Ok(raw.into_iter().map(|(k, v)| (k, v.into())).collect())
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ModelStats {
-    #[serde(deserialize_with = "metric_stats")]
-    pub metrics: BTreeMap<String, MetricStats>,
-    pub counters: BTreeMap<String, u64>,
-}
-
-impl ModelStats {
-    pub fn metric(&self, name: &str) -> Option<&MetricStats> {
-        self.metrics.get(name)
-    }
-    pub fn counter(&self, name: &str) -> u64 {
-        self.counters.get(name).copied().unwrap_or(0)
-    }
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ThresholdStats {
-    pub model: String,
-    pub metric: String,
-    pub quantile: String,
-    pub max_s: f64,
-    pub value_s: Option<f64>,
-    pub ok: bool,
-    /// The scenario's tolerance for this figure in `pushpull check`, as a fraction.
-    #[serde(default)]
-    pub tolerance: Option<f64>,
-}
-
-/// `summary.json`'s `engine`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct EngineStats {
-    pub events: u64,
-    pub wall_s: Option<f64>,
-}
-
-/// `summary.json`, the CI contract of the README.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct SummaryFile {
-    pub schema: u32,
-    pub scenario: String,
-    pub mode: String,
-    pub seed: u64,
-    pub repetitions: u32,
-    pub duration_s: f64,
-    #[serde(default)]
-    pub partial: bool,
-    /// In a partial run, the repetitions measured (the last possibly in part).
-    #[serde(default)]
-    pub repetitions_run: Option<u32>,
-    /// Fault kinds a live mode could not inject (they did not happen in the run).
-    #[serde(default)]
-    pub unsupported_faults: Vec<String>,
-    pub models: BTreeMap<String, ModelStats>,
-    #[serde(default)]
-    pub thresholds: Vec<ThresholdStats>,
-    #[serde(default)]
-    pub engine: Option<EngineStats>,
-}
-
-impl SummaryFile {
-    pub fn model(&self, name: &str) -> Option<&ModelStats> {
-        self.models.get(name)
+        // Any other key is refused by `check_summary` (schema 1 knew only push and pull).
+        for (name, m) in v1 {
+            models.push((
+                name,
+                ModelStats {
+                    kind: ModelKind::Push,
+                    preset: "unknown".into(),
+                    metrics: m.metrics,
+                    counters: m.counters,
+                },
+            ));
+        }
+        SummaryFile {
+            schema: 1,
+            scenario: v.scenario,
+            mode: v.mode,
+            seed: v.seed,
+            repetitions: v.repetitions,
+            duration_s: v.duration_s,
+            partial: v.partial,
+            repetitions_run: v.repetitions_run,
+            unsupported_faults: v.unsupported_faults,
+            baseline: "push".into(),
+            models: Named(models),
+            thresholds: v.thresholds,
+            engine: v.engine.unwrap_or(EngineStats {
+                events: 0,
+                wall_s: None,
+            }),
+        }
     }
 }
 
@@ -306,8 +289,13 @@ pub fn read_summary(path: &Path) -> Result<SummaryFile, LoadError> {
     // The schema first, so that a file of another version is named as such rather than
     // by the first field this version does not know.
     let head: serde_json::Value = parse_json(path, &bytes)?;
-    match head.get("schema") {
-        Some(serde_json::Value::Number(n)) if n.as_u64() == Some(SCHEMA as u64) => {}
+    let schema = match head.get("schema") {
+        Some(serde_json::Value::Number(n))
+            if n.as_u64()
+                .is_some_and(|n| SCHEMAS_READ.iter().any(|&s| s as u64 == n)) =>
+        {
+            n.as_u64().unwrap_or(0)
+        }
         Some(other) => {
             return Err(LoadError::Schema {
                 path: path.to_path_buf(),
@@ -320,8 +308,12 @@ pub fn read_summary(path: &Path) -> Result<SummaryFile, LoadError> {
                 message: "no `schema`: not a pushpull summary.json".into(),
             });
         }
-    }
-    let summary: SummaryFile = parse_json(path, &bytes)?;
+    };
+    let summary: SummaryFile = if schema == 1 {
+        parse_json::<SummaryV1>(path, &bytes)?.into()
+    } else {
+        parse_json(path, &bytes)?
+    };
     check_summary(&summary).map_err(|message| LoadError::Invalid {
         path: path.to_path_buf(),
         message,
@@ -340,12 +332,14 @@ fn seconds(field: &str, v: f64) -> Result<(), String> {
     }
 }
 
-fn model_name(field: &str, name: &str) -> Result<(), String> {
-    if ModelKind::BOTH.iter().any(|m| m.name() == name) {
+/// `Ok` if `name` is one of the run's setups.
+fn model_name(field: &str, name: &str, s: &SummaryFile) -> Result<(), String> {
+    if s.models.contains_key(name) {
         Ok(())
     } else {
         Err(format!(
-            "{field}: `{name}` is not a pushpull model (push or pull)"
+            "{field}: `{name}` is not a setup of this run (its setups are {})",
+            s.models.names().collect::<Vec<_>>().join(", ")
         ))
     }
 }
@@ -395,20 +389,56 @@ fn check_summary(s: &SummaryFile) -> Result<(), String> {
             s.duration_s
         ));
     }
-    for m in ModelKind::BOTH {
-        if !s.models.contains_key(m.name()) {
+    if s.schema == 1 {
+        for m in ModelKind::BOTH {
+            if !s.models.contains_key(m.name()) {
+                return Err(format!(
+                    "models has no `{m}`: a schema-1 summary always holds both models"
+                ));
+            }
+        }
+        if let Some(other) = s.models.names().find(|n| *n != "push" && *n != "pull") {
             return Err(format!(
-                "models has no `{m}`: a summary always holds both models"
+                "models: `{other}` is not a pushpull model (schema 1 knows push and pull)"
             ));
         }
+    }
+    let max = crate::scenario::bounds::MAX_SETUPS;
+    if s.models.len() < 2 || s.models.len() > max {
+        return Err(format!(
+            "models holds {} setup(s): a run compares 2 to {max}",
+            s.models.len()
+        ));
+    }
+    for name in s.models.names() {
+        if !crate::scenario::bounds::is_dns_label(name)
+            || name.len() > crate::scenario::bounds::MAX_SETUP_NAME
+        {
+            return Err(format!(
+                "models: `{name}` is not a setup name (lowercase letters, digits and `-`, at most {} characters)",
+                crate::scenario::bounds::MAX_SETUP_NAME
+            ));
+        }
+    }
+    if !s.models.contains_key(&s.baseline) {
+        return Err(format!(
+            "baseline `{}` is not a setup of this run (its setups are {})",
+            s.baseline,
+            s.models.names().collect::<Vec<_>>().join(", ")
+        ));
     }
     let counters: Vec<&str> = crate::measure::Counters::default()
         .named()
         .iter()
         .map(|(n, _)| *n)
         .collect();
-    for (model, stats) in &s.models {
-        model_name("models", model)?;
+    for (model, stats) in s.models.iter() {
+        if stats.preset.is_empty() || stats.preset.len() > 63 {
+            return Err(format!(
+                "models.{model}.preset is `{}`: a preset is a short name like `argocd`",
+                stats.preset
+            ));
+        }
         for (metric, ms) in &stats.metrics {
             let field = format!("models.{model}.metrics.{metric}");
             metric_name(&format!("models.{model}.metrics"), metric)?;
@@ -458,15 +488,7 @@ fn check_summary(s: &SummaryFile) -> Result<(), String> {
     }
     for (i, t) in s.thresholds.iter().enumerate() {
         let field = format!("thresholds[{i}]");
-        model_name(&format!("{field}.model"), &t.model)?;
-        metric_name(&format!("{field}.metric"), &t.metric)?;
-        if !QUANTILES.contains(&t.quantile.as_str()) {
-            return Err(format!(
-                "{field}.quantile: `{}` is not one of {}",
-                t.quantile,
-                QUANTILES.join(", ")
-            ));
-        }
+        model_name(&format!("{field}.model"), &t.model, s)?;
         seconds(&format!("{field}.max_s"), t.max_s)?;
         if let Some(v) = t.value_s {
             seconds(&format!("{field}.value_s"), v)?;
@@ -479,11 +501,8 @@ fn check_summary(s: &SummaryFile) -> Result<(), String> {
             ));
         }
     }
-    if let Some(EngineStats {
-        wall_s: Some(w), ..
-    }) = &s.engine
-    {
-        seconds("engine.wall_s", *w)?;
+    if let Some(w) = s.engine.wall_s {
+        seconds("engine.wall_s", w)?;
     }
     Ok(())
 }
@@ -611,7 +630,7 @@ fn csv_error(path: &Path, e: csv::Error) -> LoadError {
 /// One row of `samples.csv`, typed.
 struct SampleRow {
     rep: u32,
-    model: ModelKind,
+    model: String,
     metric: Metric,
     value: u64,
 }
@@ -630,12 +649,13 @@ fn after_horizon(column: &str, text: &str, duration_s: f64) -> String {
     )
 }
 
-fn sample_row(r: &csv::StringRecord, duration_s: f64) -> Result<SampleRow, String> {
+fn sample_row(r: &csv::StringRecord, summary: &SummaryFile) -> Result<SampleRow, String> {
+    let duration_s = summary.duration_s;
     // `Csv::records` guarantees the header's nine fields.
     let f = |i: usize| r.get(i).unwrap_or("");
     let rep: u32 =
         opt_index("repetition", f(0))?.ok_or_else(|| "repetition is empty".to_string())?;
-    model_name("model", f(1))?;
+    model_name("model", f(1), summary)?;
     metric_name("metric", f(2))?;
     opt_index::<u32>("cluster", f(3))?;
     opt_index::<u32>("app", f(4))?;
@@ -663,10 +683,7 @@ fn sample_row(r: &csv::StringRecord, duration_s: f64) -> Result<SampleRow, Strin
             f(6)
         ));
     }
-    let model = ModelKind::BOTH
-        .into_iter()
-        .find(|m| m.name() == f(1))
-        .ok_or_else(|| format!("model: `{}` is not a pushpull model", f(1)))?;
+    let model = f(1).to_string();
     let metric =
         Metric::from_name(f(2)).ok_or_else(|| format!("metric: `{}` is not a metric", f(2)))?;
     Ok(SampleRow {
@@ -678,11 +695,12 @@ fn sample_row(r: &csv::StringRecord, duration_s: f64) -> Result<SampleRow, Strin
 }
 
 /// One row of `events.csv`, typed, with its repetition.
-fn event_row(r: &csv::StringRecord, duration_s: f64) -> Result<(u32, EventRow), String> {
+fn event_row(r: &csv::StringRecord, summary: &SummaryFile) -> Result<(u32, EventRow), String> {
+    let duration_s = summary.duration_s;
     let f = |i: usize| r.get(i).unwrap_or("");
     let rep: u32 =
         opt_index("repetition", f(0))?.ok_or_else(|| "repetition is empty".to_string())?;
-    model_name("model", f(1))?;
+    model_name("model", f(1), summary)?;
     let Some(t) = parse_micros(f(2)) else {
         return Err(format!(
             "t_s `{}` is not a non-negative number of seconds with at most 6 decimals",
@@ -732,13 +750,13 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
     // Values per (model, metric) and repetition, grown as rows name repetitions (each is
     // below `measured`, checked per row), so no allocation is sized by a number read from
     // summary.json before the rows confirm it.
-    let mut per: BTreeMap<(ModelKind, Metric), Vec<Vec<u64>>> = BTreeMap::new();
+    let mut per: BTreeMap<(String, Metric), Vec<Vec<u64>>> = BTreeMap::new();
     let mut rows: u64 = 0;
     // (repetition, model) → the first line with a sample of it, until an event of it.
-    let mut sampled: BTreeMap<(u32, ModelKind), u64> = BTreeMap::new();
+    let mut sampled: BTreeMap<(u32, String), u64> = BTreeMap::new();
     for r in samples_csv.records() {
         let (line, r) = r?;
-        let row = sample_row(&r, summary.duration_s).map_err(|message| LoadError::Row {
+        let row = sample_row(&r, &summary).map_err(|message| LoadError::Row {
             path: samples_csv.path.clone(),
             line,
             message,
@@ -746,7 +764,7 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
         if row.rep >= measured {
             return Err(beyond(&samples_csv.path, line, row.rep));
         }
-        let groups = per.entry((row.model, row.metric)).or_default();
+        let groups = per.entry((row.model.clone(), row.metric)).or_default();
         let rep = row.rep as usize;
         if groups.len() <= rep {
             groups.resize_with(rep + 1, Vec::new);
@@ -761,7 +779,7 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
     let mut event_rows: u64 = 0;
     for r in events_csv.records() {
         let (line, r) = r?;
-        let (rep, e) = event_row(&r, summary.duration_s).map_err(|message| LoadError::Row {
+        let (rep, e) = event_row(&r, &summary).map_err(|message| LoadError::Row {
             path: events_csv.path.clone(),
             line,
             message,
@@ -771,9 +789,7 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
         }
         event_rows += 1;
         // Every sample is measured between two events of its repetition and model.
-        if let Some(model) = ModelKind::BOTH.into_iter().find(|m| m.name() == e.model) {
-            sampled.remove(&(rep, model));
-        }
+        sampled.remove(&(rep, e.model.clone()));
         if rep == 0 {
             events.push(e);
         }
@@ -795,11 +811,11 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
         message,
     };
     let count = |groups: &Vec<Vec<u64>>| groups.iter().map(|g| g.len() as u64).sum::<u64>();
-    for (model, stats) in &summary.models {
+    for (model, stats) in summary.models.iter() {
         for (metric, ms) in &stats.metrics {
             let have = per
                 .iter()
-                .find(|((m, x), _)| m.name() == model && x.name() == metric)
+                .find(|((m, x), _)| m == model && x.name() == metric)
                 .map_or(0, |(_, groups)| count(groups));
             if have != ms.count {
                 return Err(invalid(format!(
@@ -810,7 +826,7 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
         }
     }
     for ((model, metric), groups) in &per {
-        let (model, metric, n) = (model.name(), metric.name(), count(groups));
+        let (model, metric, n) = (model.as_str(), metric.name(), count(groups));
         if summary
             .model(model)
             .and_then(|m| m.metric(metric))
@@ -836,10 +852,7 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
             if groups.len() < reps {
                 groups.resize_with(reps, Vec::new);
             }
-            (
-                (model.name().to_string(), metric.name().to_string()),
-                Groups::new(groups),
-            )
+            ((model, metric.name().to_string()), Groups::new(groups))
         })
         .collect();
 

@@ -17,7 +17,6 @@ pub mod table;
 
 use crate::measure::RunRecord;
 use crate::measure::summary::Summary;
-use crate::metric::ModelKind;
 use crate::scenario::Scenario;
 use crate::scenario::duration::secs;
 use std::path::{Path, PathBuf};
@@ -58,15 +57,15 @@ fn s6(n: u64) -> String {
 }
 
 /// `samples.csv`: one row per sample.
-pub fn samples_csv(runs: &[(ModelKind, Vec<RunRecord>)]) -> Result<Vec<u8>, csv::Error> {
+pub fn samples_csv(runs: &[(String, Vec<RunRecord>)]) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(load::SAMPLES_HEADER)?;
-    for (kind, reps) in runs {
+    for (name, reps) in runs {
         for (rep, r) in reps.iter().enumerate() {
             for smp in &r.samples {
                 w.write_record([
                     rep.to_string(),
-                    kind.name().to_string(),
+                    name.clone(),
                     smp.metric.name().to_string(),
                     opt(smp.cluster),
                     opt(smp.app),
@@ -82,15 +81,15 @@ pub fn samples_csv(runs: &[(ModelKind, Vec<RunRecord>)]) -> Result<Vec<u8>, csv:
 }
 
 /// `events.csv`: the timeline.
-pub fn events_csv(runs: &[(ModelKind, Vec<RunRecord>)]) -> Result<Vec<u8>, csv::Error> {
+pub fn events_csv(runs: &[(String, Vec<RunRecord>)]) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(load::EVENTS_HEADER)?;
-    for (kind, reps) in runs {
+    for (name, reps) in runs {
         for (rep, r) in reps.iter().enumerate() {
             for e in &r.events {
                 w.write_record([
                     rep.to_string(),
-                    kind.name().to_string(),
+                    name.clone(),
                     s6(e.t),
                     opt(e.cluster),
                     opt(e.app),
@@ -120,7 +119,7 @@ pub fn write_run(
     dir: &Path,
     scenario: &Scenario,
     summary: &Summary,
-    runs: &[(ModelKind, Vec<RunRecord>)],
+    runs: &[(String, Vec<RunRecord>)],
     info: &RunInfo,
 ) -> Result<Vec<PathBuf>, ReportError> {
     let mut written = Vec::new();

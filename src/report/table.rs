@@ -1,7 +1,7 @@
-//! The side-by-side table `pushpull run` prints on a terminal: push vs pull, the
+//! The side-by-side table `pushpull run` prints on a terminal: one column per setup, the
 //! headline metrics and the counters, in units a person reads at a glance.
 
-use crate::measure::summary::{MetricSummary, Summary};
+use crate::measure::summary::{MetricSummary, ModelSummary, Summary};
 use crate::scenario::Scenario;
 use std::fmt::Write;
 
@@ -26,7 +26,7 @@ fn cell(v: Option<f64>) -> String {
     v.map(human).unwrap_or_else(|| "—".into())
 }
 
-/// Rows always shown, then rows shown when either model has samples.
+/// Rows always shown, then rows shown when any setup has samples.
 const HEADLINE: [&str; 4] = [
     "deploy_latency",
     "drift_recovery",
@@ -35,10 +35,19 @@ const HEADLINE: [&str; 4] = [
 ];
 const WHEN_PRESENT: [&str; 2] = ["fleet_deploy_latency", "cluster_restore"];
 
+/// What heads a setup's column: `push (github-actions)` for a setup named after its kind,
+/// `argocd (pull: argocd)` for any other name.
+pub fn setup_label(name: &str, m: &ModelSummary) -> String {
+    if name == m.kind.name() {
+        format!("{name} ({})", m.preset)
+    } else {
+        format!("{name} ({}: {})", m.kind, m.preset)
+    }
+}
+
 pub fn render(s: &Scenario, summary: &Summary) -> String {
     let mut out = String::new();
-    let push = &summary.models["push"];
-    let pull = &summary.models["pull"];
+    let setups: Vec<(&str, &ModelSummary)> = summary.models.iter().collect();
     let _ = writeln!(
         out,
         "{} — {} mode, seed {}, {} repetition{} × {}, {} cluster{} × {} apps",
@@ -52,49 +61,50 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
         if s.clusters() == 1 { "" } else { "s" },
         s.apps(),
     );
-    let pn = format!(
-        "push ({})",
-        preset_name(&serde_json::to_value(s.models.push.preset).ok())
-    );
-    let ln = format!(
-        "pull ({})",
-        preset_name(&serde_json::to_value(s.models.pull.preset).ok())
-    );
+    // Up to three setups get n, p50, p95 and max each; more get n, p50 and p95 so that
+    // eight still fit a wide terminal.
+    let full = setups.len() <= 3;
+    let width = if full { 29 } else { 21 };
     let _ = writeln!(out);
-    let _ = writeln!(out, "{:<24} {:^29} │ {:^29}", "", pn, ln);
-    let _ = writeln!(
-        out,
-        "{:<24} {:>5} {:>7} {:>7} {:>7} │ {:>5} {:>7} {:>7} {:>7}",
-        "metric", "n", "p50", "p95", "max", "n", "p50", "p95", "max"
-    );
-    let row = |m: &MetricSummary| {
-        format!(
+    let heads: Vec<String> = setups
+        .iter()
+        .map(|(n, m)| format!("{:^width$}", setup_label(n, m)))
+        .collect();
+    let _ = writeln!(out, "{:<24} {}", "", heads.join(" │ "));
+    let sub = if full {
+        format!("{:>5} {:>7} {:>7} {:>7}", "n", "p50", "p95", "max")
+    } else {
+        format!("{:>5} {:>7} {:>7}", "n", "p50", "p95")
+    };
+    let subs = vec![sub; setups.len()];
+    let _ = writeln!(out, "{:<24} {}", "metric", subs.join(" │ "));
+    let row = |m: Option<&MetricSummary>| match m {
+        Some(m) if full => format!(
             "{:>5} {:>7} {:>7} {:>7}",
             m.count,
             cell(m.p50_s),
             cell(m.p95_s),
             cell(m.max_s)
-        )
+        ),
+        Some(m) => format!("{:>5} {:>7} {:>7}", m.count, cell(m.p50_s), cell(m.p95_s)),
+        None => format!("{:>width$}", "—"),
     };
     // With one cluster the fleet latency is the deploy latency: not worth a row.
     let present = |name: &&&str| {
-        push.metrics[**name].count + pull.metrics[**name].count > 0
+        setups
+            .iter()
+            .any(|(_, m)| m.metric(name).is_some_and(|x| x.count > 0))
             && !(**name == "fleet_deploy_latency" && s.clusters() == 1)
     };
     for name in HEADLINE.iter().chain(WHEN_PRESENT.iter().filter(present)) {
-        let _ = writeln!(
-            out,
-            "{:<24} {} │ {}",
-            name,
-            row(&push.metrics[*name]),
-            row(&pull.metrics[*name])
-        );
+        let cells: Vec<String> = setups.iter().map(|(_, m)| row(m.metric(name))).collect();
+        let _ = writeln!(out, "{:<24} {}", name, cells.join(" │ "));
     }
     let _ = writeln!(out);
-    for (label, m) in [("push", push), ("pull", pull)] {
-        let events = m.counters.get("drift_events").copied().unwrap_or(0);
-        let never = m.counters.get("drift_unrecovered").copied().unwrap_or(0);
-        let unrestored = m.counters.get("clusters_unrestored").copied().unwrap_or(0);
+    for (label, m) in &setups {
+        let events = m.counter("drift_events");
+        let never = m.counter("drift_unrecovered");
+        let unrestored = m.counter("clusters_unrestored");
         if unrestored > 0 {
             let _ = writeln!(
                 out,
@@ -114,10 +124,9 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
         "{:<24} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "where deploys spend (p50)", "detect", "queue", "build", "apply", "rollout"
     );
-    for (label, m) in [("push", push), ("pull", pull)] {
+    for (label, m) in &setups {
         let c = |name: &str| {
-            m.metrics
-                .get(name)
+            m.metric(name)
                 .map(|x| cell(x.p50_s))
                 .unwrap_or_else(|| "—".into())
         };
@@ -133,14 +142,19 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
         );
     }
     let _ = writeln!(out);
+    let names: Vec<String> = setups.iter().map(|(n, _)| format!("{n:>width$}")).collect();
     let _ = writeln!(
         out,
-        "{:<24} {:>29} │ {:>29}",
-        "counter (all repetitions)", "push", "pull"
+        "{:<24} {}",
+        "counter (all repetitions)",
+        names.join(" │ ")
     );
-    for (name, pv) in &push.counters {
-        let lv = pull.counters.get(name).copied().unwrap_or(0);
-        let _ = writeln!(out, "{:<24} {:>29} │ {:>29}", name, pv, lv);
+    for (name, _) in crate::measure::Counters::default().named() {
+        let values: Vec<String> = setups
+            .iter()
+            .map(|(_, m)| format!("{:>width$}", m.counter(name)))
+            .collect();
+        let _ = writeln!(out, "{:<24} {}", name, values.join(" │ "));
     }
     if !summary.thresholds.is_empty() {
         let _ = writeln!(out);
@@ -149,9 +163,9 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
             let _ = writeln!(
                 out,
                 "  {} {} {} ≤ {}: {} {}",
-                t.model.name(),
+                t.model,
                 t.metric.name(),
-                t.quantile,
+                t.quantile.name(),
                 human(t.max_s),
                 t.value_s.map(human).unwrap_or_else(|| "no samples".into()),
                 if t.ok { "ok" } else { "BREACHED" }
@@ -161,13 +175,6 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
     out
 }
 
-fn preset_name(v: &Option<serde_json::Value>) -> String {
-    v.as_ref()
-        .and_then(|v| v.as_str())
-        .unwrap_or("custom")
-        .to_string()
-}
-
 /// The comparison table of a sweep and its CSV form: one row per (variant, model).
 pub fn sweep(rows: &[(String, String, Summary)]) -> (String, String) {
     let mut out = String::new();
@@ -175,9 +182,15 @@ pub fn sweep(rows: &[(String, String, Summary)]) -> (String, String) {
         "variant,model,deploy_latency_p50_s,deploy_latency_p95_s,drift_recovery_p50_s,drift_unrecovered,rollback_p50_s,api_requests,git_fetches\n",
     );
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(7).max(7);
+    let mw = rows
+        .iter()
+        .flat_map(|r| r.2.models.names().map(str::len))
+        .max()
+        .unwrap_or(5)
+        .max(5);
     let _ = writeln!(
         out,
-        "{:<width$}  {:<5} {:>10} {:>10} {:>10} {:>7} {:>10} {:>9} {:>10}",
+        "{:<width$}  {:<mw$} {:>10} {:>10} {:>10} {:>7} {:>10} {:>9} {:>10}",
         "variant",
         "model",
         "deploy p50",
@@ -189,10 +202,7 @@ pub fn sweep(rows: &[(String, String, Summary)]) -> (String, String) {
         "git fetch"
     );
     for (label, _, summary) in rows {
-        for model in ["push", "pull"] {
-            let Some(m) = summary.models.get(model) else {
-                continue;
-            };
+        for (model, m) in summary.models.iter() {
             let p = |metric: &str, q: fn(&MetricSummary) -> Option<f64>| {
                 m.metrics.get(metric).and_then(q)
             };
@@ -203,7 +213,7 @@ pub fn sweep(rows: &[(String, String, Summary)]) -> (String, String) {
             let c = |name: &str| m.counters.get(name).copied().unwrap_or(0);
             let _ = writeln!(
                 out,
-                "{:<width$}  {:<5} {:>10} {:>10} {:>10} {:>7} {:>10} {:>9} {:>10}",
+                "{:<width$}  {:<mw$} {:>10} {:>10} {:>10} {:>7} {:>10} {:>9} {:>10}",
                 label,
                 model,
                 cell(dl50),

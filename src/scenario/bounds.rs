@@ -69,6 +69,14 @@ pub const MAX_TOLERANCE: f64 = 100.0;
 /// characters. It names the folder reports/<name>/ and the live namespaces.
 pub const MAX_NAME: usize = 63;
 
+/// Delivery setups one scenario compares: enough for every pipeline and reconciler a team
+/// shortlists; each runs the whole workload, so the cost grows with the count.
+pub const MAX_SETUPS: usize = 8;
+
+/// A setup's name: its live namespaces (`pushpull-live-<name>-c<cluster>`) are DNS-1123
+/// labels of at most [`MAX_NAME`] characters, with room for 64 clusters.
+pub const MAX_SETUP_NAME: usize = MAX_NAME - "pushpull-live-".len() - "-c63".len();
+
 /// `time_scale` runs from 0.001 to 1. Below 0.001 a one-second scenario delay is under a
 /// millisecond, shorter than one API round trip, so live timings measure the harness
 /// rather than the scenario (and `1e-300` rounds every delay to zero). Above 1 a live run

@@ -22,7 +22,7 @@
 use super::bounds::MAX_SPAN;
 use super::duration::{Nanos, secs};
 use super::fault::{Cut, Fault, When};
-use super::models::{Backoff, DriftDetection};
+use super::models::{Backoff, DriftDetection, PullConfig, SetupConfig};
 use super::{Arrival, Scenario};
 use std::fmt;
 
@@ -108,61 +108,49 @@ impl Estimate {
         let deliveries = all_commits * k * clusters;
         let detailed = deployments <= 5_000.0;
 
-        // ------------------------------------------------------------ pull
-        let pull = &s.models.pull;
-        let poll_period = secs(pull.poll.interval.0) + secs(pull.poll.jitter.0) / 2.0;
-        let mut pull_events = deployments * d / poll_period;
-        if pull.webhook.is_some() {
-            pull_events += all_commits * clusters;
+        let mut events_per_rep = 0.0;
+        let mut checks_all = 0.0;
+        // Timeline lines a setup adds beyond those every setup writes.
+        let mut timeline_extra = 0.0;
+        for setup in &s.models.setups {
+            match &setup.config {
+                SetupConfig::Pull(pull) => {
+                    let (events, failures) = pull_events(
+                        s,
+                        pull,
+                        deployments,
+                        apps,
+                        deliveries,
+                        drifts,
+                        all_commits,
+                        clusters,
+                        d,
+                    );
+                    events_per_rep += events;
+                    timeline_extra += failures;
+                }
+                SetupConfig::Push(push) => {
+                    let checks = push.drift_check.map_or(0.0, |every| d / secs(every));
+                    let runs = all_commits + checks;
+                    events_per_rep +=
+                        runs * 6.0 + deliveries * 3.0 + checks * deployments * 3.0 + drifts;
+                    checks_all += checks;
+                    timeline_extra += runs * 4.0;
+                    if detailed {
+                        timeline_extra += checks * deployments * 2.0;
+                    }
+                }
+            }
         }
-        if pull.drift_detection == DriftDetection::Interval {
-            let period = secs(pull.reconcile_interval.0) + secs(pull.reconcile_jitter.0) / 2.0;
-            pull_events += deployments * d / period;
-        }
-        pull_events += deliveries * 3.0 + drifts * 4.0;
-        let mut failures = 0.0;
-        for f in &s.faults {
-            let Some((start, end)) = f.window() else {
-                continue;
-            };
-            let w = secs(end.min(s.duration.0).saturating_sub(start));
-            let scope = |c: Option<u32>| if c.is_some() { apps } else { deployments };
-            failures += match f {
-                Fault::GitOutage { .. }
-                | Fault::Partition {
-                    between: Cut::ReconcilerGit,
-                    ..
-                } => deployments * retries(&pull.retry, w, Some(pull.poll.interval.0)),
-                Fault::Partition {
-                    between: Cut::ReconcilerCluster,
-                    ..
-                } => deployments * retries(&pull.retry, w, None),
-                Fault::ApiBrownout {
-                    error_rate,
-                    cluster,
-                    ..
-                } => scope(*cluster) * retries(&pull.retry, w, None) * error_rate.0,
-                Fault::ReconcilerCrash { cluster, .. } => scope(*cluster) * 3.0,
-                Fault::ClusterLoss { .. } => apps * 3.0,
-                _ => 0.0,
-            };
-        }
-        pull_events += failures * 2.0;
-
-        // ------------------------------------------------------------ push
-        let push = &s.models.push;
-        let checks = push.drift_check.map_or(0.0, |every| d / secs(every));
-        let runs = all_commits + checks;
-        let push_events = runs * 6.0 + deliveries * 3.0 + checks * deployments * 3.0 + drifts;
-
-        let events = reps * (pull_events + push_events);
+        let setups = s.models.setups.len() as f64;
+        let events = reps * events_per_rep;
 
         // ------------------------------------------------------------ rollouts
         let replicas = s.fleet.replicas.get();
         let starting = (s.fleet.rollout.max_surge.resolve(replicas, true) as f64
             + s.fleet.rollout.max_unavailable.resolve(replicas, false) as f64)
             .max(1.0);
-        let rollouts = 2.0 * deliveries + drifts * 2.0 + checks * deployments;
+        let rollouts = setups * (deliveries + drifts) + checks_all * deployments;
         let rollout_work =
             reps * rollouts * replicas as f64 * (1.0 + starting.log2()) * POD_STEP_PER_LOG;
 
@@ -179,12 +167,13 @@ impl Estimate {
             + starting * 8.0 * 2.0;
         let plans = reps * (all_commits * (BYTES_PER_COMMIT + 4.0 * k) + drifts * BYTES_PER_DRIFT);
         let samples_per = all_commits * clusters * 6.0 + commits + drifts + bad * 2.0 + 1.0;
-        let mut timeline_per = all_commits * 2.0 + drifts * 3.0 + failures + runs * 4.0;
+        let mut timeline_per = all_commits * 2.0 + drifts * 3.0;
         if detailed {
-            timeline_per += deliveries * 3.0 + checks * deployments * 2.0;
+            timeline_per += deliveries * 3.0;
         }
-        let records =
-            2.0 * reps * (samples_per * BYTES_PER_SAMPLE + timeline_per * BYTES_PER_TIMELINE_EVENT);
+        let records = reps
+            * (setups * (samples_per * BYTES_PER_SAMPLE + timeline_per * BYTES_PER_TIMELINE_EVENT)
+                + timeline_extra * BYTES_PER_TIMELINE_EVENT);
         let peak_bytes = BASE_BYTES + worlds * world + plans + records;
 
         Estimate {
@@ -325,6 +314,60 @@ pub fn parse_count(text: &str) -> Result<f64, String> {
             "`{text}` is not a count; expected a number of 1 or more, like 5e9 or 200M"
         )),
     }
+}
+
+/// A pull setup's engine events per repetition, and the failed operations among them.
+#[allow(clippy::too_many_arguments)]
+fn pull_events(
+    s: &Scenario,
+    pull: &PullConfig,
+    deployments: f64,
+    apps: f64,
+    deliveries: f64,
+    drifts: f64,
+    all_commits: f64,
+    clusters: f64,
+    d: f64,
+) -> (f64, f64) {
+    let poll_period = secs(pull.poll.interval.0) + secs(pull.poll.jitter.0) / 2.0;
+    let mut pull_events = deployments * d / poll_period;
+    if pull.webhook.is_some() {
+        pull_events += all_commits * clusters;
+    }
+    if pull.drift_detection == DriftDetection::Interval {
+        let period = secs(pull.reconcile_interval.0) + secs(pull.reconcile_jitter.0) / 2.0;
+        pull_events += deployments * d / period;
+    }
+    pull_events += deliveries * 3.0 + drifts * 4.0;
+    let mut failures = 0.0;
+    for f in &s.faults {
+        let Some((start, end)) = f.window() else {
+            continue;
+        };
+        let w = secs(end.min(s.duration.0).saturating_sub(start));
+        let scope = |c: Option<u32>| if c.is_some() { apps } else { deployments };
+        failures += match f {
+            Fault::GitOutage { .. }
+            | Fault::Partition {
+                between: Cut::ReconcilerGit,
+                ..
+            } => deployments * retries(&pull.retry, w, Some(pull.poll.interval.0)),
+            Fault::Partition {
+                between: Cut::ReconcilerCluster,
+                ..
+            } => deployments * retries(&pull.retry, w, None),
+            Fault::ApiBrownout {
+                error_rate,
+                cluster,
+                ..
+            } => scope(*cluster) * retries(&pull.retry, w, None) * error_rate.0,
+            Fault::ReconcilerCrash { cluster, .. } => scope(*cluster) * 3.0,
+            Fault::ClusterLoss { .. } => apps * 3.0,
+            _ => 0.0,
+        };
+    }
+    pull_events += failures * 2.0;
+    (pull_events, failures)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ pub use dist::Dist;
 pub use duration::{Dur, HOUR, MINUTE, Nanos, SECOND};
 pub use estimate::Estimate;
 pub use fault::{Cut, DriftChange, Fault, When};
-pub use models::{Concurrency, DriftDetection, PullConfig, PushConfig};
+pub use models::{Concurrency, DriftDetection, PullConfig, PushConfig, Setup, SetupConfig};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::num::NonZeroU32;
@@ -296,25 +296,60 @@ impl Default for Workload {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// The delivery setups a scenario compares, in the order they are reported: 2 to
+/// [`bounds::MAX_SETUPS`], each named. Written as a map (`models: {gha: {kind: push,
+/// preset: github-actions}, flux: {kind: pull, preset: flux}}`); the keys `push` and
+/// `pull` name their own kind, and a map of only those keys (the form before named setups)
+/// always holds both, `push` first, the missing one at its defaults.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Models {
-    pub push: PushConfig,
-    pub pull: PullConfig,
+    pub setups: Vec<Setup>,
 }
 
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawModels {
-    #[serde(default)]
-    push: models::RawPush,
-    #[serde(default)]
-    pull: models::RawPull,
+impl Models {
+    /// The setup named `name`.
+    pub fn get(&self, name: &str) -> Option<&Setup> {
+        self.setups.iter().find(|s| s.name == name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.setups.iter().map(|s| s.name.as_str())
+    }
+
+    /// The first push setup's settings (for tests and tools that tune one).
+    pub fn push_mut(&mut self) -> Option<&mut PushConfig> {
+        self.setups.iter_mut().find_map(|s| match &mut s.config {
+            SetupConfig::Push(c) => Some(c),
+            SetupConfig::Pull(_) => None,
+        })
+    }
+
+    /// The first pull setup's settings (for tests and tools that tune one).
+    pub fn pull_mut(&mut self) -> Option<&mut PullConfig> {
+        self.setups.iter_mut().find_map(|s| match &mut s.config {
+            SetupConfig::Pull(c) => Some(c),
+            SetupConfig::Push(_) => None,
+        })
+    }
+}
+
+impl Serialize for Models {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.setups.len()))?;
+        for setup in &self.setups {
+            m.serialize_entry(&setup.name, setup)?;
+        }
+        m.end()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Threshold {
-    pub model: ModelKind,
+    /// The setup whose figure is bounded.
+    #[serde(deserialize_with = "strict::text")]
+    pub model: String,
     pub metric: Metric,
     pub quantile: Quantile,
     pub max: Dur,
@@ -367,6 +402,8 @@ pub struct Scenario {
     pub fleet: Fleet,
     pub workload: Workload,
     pub models: Models,
+    /// The setup the others are compared with (by default the first).
+    pub baseline: String,
     pub faults: Vec<Fault>,
     pub thresholds: Vec<Threshold>,
 }
@@ -391,8 +428,12 @@ struct RawScenario {
     fleet: Fleet,
     #[serde(default)]
     workload: Workload,
+    /// Parsed after the rest (see [`parse_models`]): a setup's kind decides which keys
+    /// it may hold.
     #[serde(default)]
-    models: RawModels,
+    models: Option<serde_yaml_ng::Mapping>,
+    #[serde(default, deserialize_with = "strict::opt_text")]
+    baseline: Option<String>,
     #[serde(default)]
     faults: Vec<Fault>,
     #[serde(default)]
@@ -520,10 +561,20 @@ impl Scenario {
             }
             Arrival::Replay { .. } => {}
         }
-        let written_cooldown = raw.models.pull.self_heal_cooldown();
-        let push = raw.models.push.resolve();
-        let pull = raw.models.pull.resolve();
-        check_models(&push, &pull, written_cooldown).map_err(|(k, m)| invalid(&k, m))?;
+        let models = parse_models(text, file, raw.models)?;
+        let baseline = match raw.baseline {
+            None => models.setups[0].name.clone(),
+            Some(b) if models.get(&b).is_some() => b,
+            Some(b) => {
+                return Err(invalid(
+                    "baseline",
+                    format!(
+                        "there is no setup named `{b}`; the setups are {}",
+                        models.names().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        };
         for (key, n) in [
             ("faults", raw.faults.len()),
             ("thresholds", raw.thresholds.len()),
@@ -569,6 +620,16 @@ impl Scenario {
             }
         }
         for (i, t) in raw.thresholds.iter().enumerate() {
+            if models.get(&t.model).is_none() {
+                return Err(invalid(
+                    &format!("thresholds[{i}].model"),
+                    format!(
+                        "there is no setup named `{}`; the setups are {}",
+                        t.model,
+                        models.names().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
             if let Some(p) = t.tolerance
                 && p.0 > bounds::MAX_TOLERANCE
             {
@@ -591,7 +652,8 @@ impl Scenario {
             time_scale,
             fleet,
             workload: raw.workload,
-            models: Models { push, pull },
+            models,
+            baseline,
             faults: raw.faults,
             thresholds: raw.thresholds,
         })
@@ -748,22 +810,148 @@ fn check_fleet(fleet: &Fleet) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
-/// The models' settings: worker counts, and no delay that lets a model loop without
-/// virtual time advancing.
-fn check_models(
-    push: &PushConfig,
-    pull: &PullConfig,
-    written_cooldown: Option<Dur>,
-) -> Result<(), (String, String)> {
-    let workers = [
-        ("models.push.runners", push.runners),
-        ("models.push.apply_parallelism", push.apply_parallelism),
-        ("models.pull.concurrency", pull.concurrency),
-    ];
+/// Reads `models:`: each setup's kind (its `kind` key, or the key itself for `push` and
+/// `pull`), then its settings as that kind's keys, each error at its key path
+/// (`models.<name>.<key>`) and line. See [`Models`] for the two forms.
+fn parse_models(
+    text: &str,
+    file: &str,
+    raw: Option<serde_yaml_ng::Mapping>,
+) -> Result<Models, ScenarioError> {
+    use serde_yaml_ng::Value;
+    let invalid = |key_path: &str, message: String| {
+        let (line, column) = locate_nearest(text, key_path).unzip();
+        ScenarioError::Invalid {
+            file: file.to_string(),
+            line,
+            column,
+            key_path: key_path.to_string(),
+            message,
+        }
+    };
+    let raw = raw.unwrap_or_default();
+    let mut written: Vec<(String, Value)> = Vec::with_capacity(raw.len());
+    for (k, v) in raw {
+        let Value::String(name) = k else {
+            return Err(invalid(
+                "models",
+                format!(
+                    "a setup's name is text (like `gha` or `argocd`), not {}",
+                    serde_yaml_ng::to_string(&k).unwrap_or_default().trim_end()
+                ),
+            ));
+        };
+        if !bounds::is_dns_label(&name) || name.len() > bounds::MAX_SETUP_NAME {
+            return Err(invalid(
+                &format!("models.{name}"),
+                format!(
+                    "`{name}` is not a valid setup name; expected 1 to {} lowercase letters, digits and `-`, starting and ending with a letter or digit (it names the setup in every output and its live namespaces pushpull-live-<name>-c<cluster>)",
+                    bounds::MAX_SETUP_NAME
+                ),
+            ));
+        }
+        written.push((name, v));
+    }
+    let legacy = written.iter().all(|(n, _)| n == "push" || n == "pull");
+    if legacy {
+        // The form before named setups: both models, push first, defaults for the other.
+        for kind in ["push", "pull"] {
+            if !written.iter().any(|(n, _)| n == kind) {
+                written.push((kind.to_string(), Value::Null));
+            }
+        }
+        written.sort_by_key(|(n, _)| n != "push");
+    }
+    if written.len() < 2 || written.len() > bounds::MAX_SETUPS {
+        return Err(invalid(
+            "models",
+            format!(
+                "{} setups; a scenario compares 2 to {} named setups (e.g. `gha: {{kind: push, preset: github-actions}}` and `argocd: {{kind: pull, preset: argocd}}`)",
+                written.len(),
+                bounds::MAX_SETUPS
+            ),
+        ));
+    }
+    let mut setups = Vec::with_capacity(written.len());
+    for (name, v) in written {
+        let at = |k: &str| format!("models.{name}.{k}");
+        let mut map = match v {
+            Value::Null => serde_yaml_ng::Mapping::new(),
+            Value::Mapping(m) => m,
+            other => {
+                return Err(invalid(
+                    &format!("models.{name}"),
+                    format!(
+                        "expected a map of settings (`{{kind: push, preset: github-actions}}`), found {}",
+                        serde_yaml_ng::to_string(&other)
+                            .unwrap_or_default()
+                            .trim_end()
+                    ),
+                ));
+            }
+        };
+        let kind = match map.remove("kind") {
+            Some(Value::String(k)) if k == "push" => ModelKind::Push,
+            Some(Value::String(k)) if k == "pull" => ModelKind::Pull,
+            Some(other) => {
+                return Err(invalid(
+                    &at("kind"),
+                    format!(
+                        "`{}` is not a setup kind; expected `push` (a CI pipeline applies manifests) or `pull` (a reconciler watches git)",
+                        serde_yaml_ng::to_string(&other)
+                            .unwrap_or_default()
+                            .trim_end()
+                    ),
+                ));
+            }
+            None if name == "push" => ModelKind::Push,
+            None if name == "pull" => ModelKind::Pull,
+            None => {
+                return Err(invalid(
+                    &format!("models.{name}"),
+                    format!(
+                        "setup `{name}` has no `kind`; add `kind: push` (a CI pipeline applies manifests) or `kind: pull` (a reconciler watches git)"
+                    ),
+                ));
+            }
+        };
+        let located = |e: serde_path_to_error::Error<serde_yaml_ng::Error>| {
+            let inner_path = clean_path(&e.path().to_string());
+            let key_path = if inner_path.is_empty() {
+                format!("models.{name}")
+            } else {
+                at(&inner_path)
+            };
+            let message = strip_location(&e.into_inner().to_string(), &inner_path);
+            invalid(&key_path, message)
+        };
+        let config = match kind {
+            ModelKind::Push => {
+                let raw: models::RawPush =
+                    serde_path_to_error::deserialize(Value::Mapping(map)).map_err(located)?;
+                let push = raw.resolve();
+                check_push(&name, &push).map_err(|(k, m)| invalid(&k, m))?;
+                SetupConfig::Push(push)
+            }
+            ModelKind::Pull => {
+                let raw: models::RawPull =
+                    serde_path_to_error::deserialize(Value::Mapping(map)).map_err(located)?;
+                let written_cooldown = raw.self_heal_cooldown();
+                let pull = raw.resolve();
+                check_pull(&name, &pull, written_cooldown).map_err(|(k, m)| invalid(&k, m))?;
+                SetupConfig::Pull(pull)
+            }
+        };
+        setups.push(Setup { name, config });
+    }
+    Ok(Models { setups })
+}
+
+fn check_workers(workers: &[(String, u32)]) -> Result<(), (String, String)> {
     for (key, n) in workers {
-        if n > bounds::MAX_WORKERS {
+        if *n > bounds::MAX_WORKERS {
             return Err((
-                key.into(),
+                key.clone(),
                 format!(
                     "{n} is more than {}, beyond any CI system or controller in one place",
                     bounds::MAX_WORKERS
@@ -771,27 +959,46 @@ fn check_models(
             ));
         }
     }
-    let mut intervals: Vec<(&str, Dur)> = vec![
-        ("models.pull.poll.interval", pull.poll.interval),
-        ("models.pull.reconcile_interval", pull.reconcile_interval),
-        ("models.pull.retry.initial", pull.retry.initial),
-        ("models.pull.retry.max", pull.retry.max),
-    ];
+    Ok(())
+}
+
+/// A push setup's settings: worker counts, and no delay that lets it loop without virtual
+/// time advancing.
+fn check_push(name: &str, push: &PushConfig) -> Result<(), (String, String)> {
+    let at = |k: &str| format!("models.{name}.{k}");
+    check_workers(&[
+        (at("runners"), push.runners),
+        (at("apply_parallelism"), push.apply_parallelism),
+    ])?;
     if let Some(every) = push.drift_check {
-        intervals.push(("models.push.drift_check.every", Dur(every)));
+        min_interval(Dur(every)).map_err(|m| (at("drift_check.every"), m))?;
     }
+    Ok(())
+}
+
+/// A pull setup's settings, as [`check_push`].
+fn check_pull(
+    name: &str,
+    pull: &PullConfig,
+    written_cooldown: Option<Dur>,
+) -> Result<(), (String, String)> {
+    let at = |k: &str| format!("models.{name}.{k}");
+    check_workers(&[(at("concurrency"), pull.concurrency)])?;
+    let mut intervals: Vec<(String, Dur)> = vec![
+        (at("poll.interval"), pull.poll.interval),
+        (at("reconcile_interval"), pull.reconcile_interval),
+        (at("retry.initial"), pull.retry.initial),
+        (at("retry.max"), pull.retry.max),
+    ];
     if pull.drift_detection == DriftDetection::Watch {
-        intervals.push((
-            "models.pull.self_heal.initial",
-            pull.self_heal.backoff.initial,
-        ));
-        intervals.push(("models.pull.self_heal.max", pull.self_heal.backoff.max));
-        intervals.push(("models.pull.self_heal.cooldown", pull.self_heal.cooldown));
+        intervals.push((at("self_heal.initial"), pull.self_heal.backoff.initial));
+        intervals.push((at("self_heal.max"), pull.self_heal.backoff.max));
+        intervals.push((at("self_heal.cooldown"), pull.self_heal.cooldown));
     } else if let Some(c) = written_cooldown {
-        intervals.push(("models.pull.self_heal.cooldown", c));
+        intervals.push((at("self_heal.cooldown"), c));
     }
     for (key, d) in intervals {
-        min_interval(d).map_err(|m| (key.to_string(), m))?;
+        min_interval(d).map_err(|m| (key, m))?;
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use super::dist::Dist;
 use super::duration::{Dur, MINUTE, Nanos, SECOND};
+use crate::metric::ModelKind;
 use serde::{Deserialize, Serialize};
 use std::num::NonZeroU32;
 
@@ -476,5 +477,97 @@ impl RawPull {
             c.concurrency = v.get();
         }
         c
+    }
+}
+
+// ---------------------------------------------------------------- named setups
+
+impl PushPreset {
+    pub fn name(self) -> &'static str {
+        match self {
+            PushPreset::GithubActions => "github-actions",
+            PushPreset::Jenkins => "jenkins",
+            PushPreset::Custom => "custom",
+        }
+    }
+}
+
+impl PullPreset {
+    pub fn name(self) -> &'static str {
+        match self {
+            PullPreset::Argocd => "argocd",
+            PullPreset::Flux => "flux",
+            PullPreset::Custom => "custom",
+        }
+    }
+}
+
+/// What a setup is: a pipeline that pushes, or a reconciler that pulls, with its settings.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SetupConfig {
+    Push(PushConfig),
+    Pull(PullConfig),
+}
+
+/// One named delivery setup of a scenario (`gha: {kind: push, preset: github-actions}`).
+/// Every setup of a run meets the same workload, faults and random draws.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Setup {
+    /// The key under `models:`; names the setup in every output.
+    pub name: String,
+    pub config: SetupConfig,
+}
+
+impl Setup {
+    pub fn kind(&self) -> ModelKind {
+        match self.config {
+            SetupConfig::Push(_) => ModelKind::Push,
+            SetupConfig::Pull(_) => ModelKind::Pull,
+        }
+    }
+
+    /// The preset the setup starts from, as written in scenarios.
+    pub fn preset(&self) -> &'static str {
+        match &self.config {
+            SetupConfig::Push(c) => c.preset.name(),
+            SetupConfig::Pull(c) => c.preset.name(),
+        }
+    }
+
+    pub fn push(&self) -> Option<&PushConfig> {
+        match &self.config {
+            SetupConfig::Push(c) => Some(c),
+            SetupConfig::Pull(_) => None,
+        }
+    }
+
+    pub fn pull(&self) -> Option<&PullConfig> {
+        match &self.config {
+            SetupConfig::Pull(c) => Some(c),
+            SetupConfig::Push(_) => None,
+        }
+    }
+}
+
+impl Serialize for Setup {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Out<'a, C> {
+            kind: ModelKind,
+            #[serde(flatten)]
+            config: &'a C,
+        }
+        match &self.config {
+            SetupConfig::Push(c) => Out {
+                kind: ModelKind::Push,
+                config: c,
+            }
+            .serialize(s),
+            SetupConfig::Pull(c) => Out {
+                kind: ModelKind::Pull,
+                config: c,
+            }
+            .serialize(s),
+        }
     }
 }

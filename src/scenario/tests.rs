@@ -18,9 +18,32 @@ fn quickstart_parses_and_expands_presets() {
     )))
     .unwrap();
     assert_eq!(s.name, "quickstart");
-    assert_eq!(s.models.pull.poll.interval, Dur(120 * SECOND));
-    assert_eq!(s.models.pull.poll.jitter, Dur(60 * SECOND));
-    assert_eq!(s.models.push.concurrency, Concurrency::CancelPending);
+    assert_eq!(
+        s.models
+            .get("pull")
+            .and_then(|m| m.pull())
+            .unwrap()
+            .poll
+            .interval,
+        Dur(120 * SECOND)
+    );
+    assert_eq!(
+        s.models
+            .get("pull")
+            .and_then(|m| m.pull())
+            .unwrap()
+            .poll
+            .jitter,
+        Dur(60 * SECOND)
+    );
+    assert_eq!(
+        s.models
+            .get("push")
+            .and_then(|m| m.push())
+            .unwrap()
+            .concurrency,
+        Concurrency::CancelPending
+    );
     assert_eq!(s.faults.len(), 5);
 }
 
@@ -31,14 +54,44 @@ fn explicit_keys_override_the_preset_one_by_one() {
     ))
     .unwrap();
     assert_eq!(
-        s.models.pull.poll.interval,
+        s.models
+            .get("pull")
+            .and_then(|m| m.pull())
+            .unwrap()
+            .poll
+            .interval,
         Dur(57 * SECOND),
         "interval kept from flux"
     );
-    assert_eq!(s.models.pull.poll.jitter, Dur(5 * SECOND));
-    assert_eq!(s.models.pull.drift_detection, DriftDetection::Interval);
-    assert_eq!(s.models.push.runners, 7);
-    assert_eq!(s.models.push.queue_wait, Dist::fixed(5 * SECOND));
+    assert_eq!(
+        s.models
+            .get("pull")
+            .and_then(|m| m.pull())
+            .unwrap()
+            .poll
+            .jitter,
+        Dur(5 * SECOND)
+    );
+    assert_eq!(
+        s.models
+            .get("pull")
+            .and_then(|m| m.pull())
+            .unwrap()
+            .drift_detection,
+        DriftDetection::Interval
+    );
+    assert_eq!(
+        s.models.get("push").and_then(|m| m.push()).unwrap().runners,
+        7
+    );
+    assert_eq!(
+        s.models
+            .get("push")
+            .and_then(|m| m.push())
+            .unwrap()
+            .queue_wait,
+        Dist::fixed(5 * SECOND)
+    );
 }
 
 #[test]

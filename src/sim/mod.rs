@@ -14,29 +14,28 @@ pub use queue::EventQueue;
 /// that would close after it lasts to the end of the run.
 pub const NEVER: Nanos = Nanos::MAX;
 
-use crate::measure::RunRecord;
-use crate::metric::ModelKind;
+use crate::measure::{RunRecord, Runs};
 use crate::plan::Plan;
-use crate::scenario::{Nanos, Scenario};
+use crate::scenario::{Nanos, Scenario, Setup};
 
-/// Runs one model for one repetition.
-pub fn run_one(s: &Scenario, plan: &Plan, kind: ModelKind, repetition: u32) -> RunRecord {
-    world::World::new(s, plan, kind, repetition).run()
+/// Runs one setup for one repetition.
+pub fn run_one(s: &Scenario, plan: &Plan, setup: &Setup, repetition: u32) -> RunRecord {
+    world::World::new(s, plan, setup, repetition).run()
 }
 
-/// Runs every repetition of both models on up to `threads` threads; results are in
-/// (model, repetition) order whatever the thread count.
-pub fn run(s: &Scenario, threads: usize) -> Vec<(ModelKind, Vec<RunRecord>)> {
-    let jobs: Vec<(ModelKind, u32)> = ModelKind::BOTH
-        .iter()
-        .flat_map(|&k| (0..s.repetitions).map(move |r| (k, r)))
+/// Runs every repetition of every setup on up to `threads` threads; results are in
+/// (setup, repetition) order, setups as the scenario lists them, whatever the thread count.
+pub fn run(s: &Scenario, threads: usize) -> Runs {
+    let setups = &s.models.setups;
+    let jobs: Vec<(usize, u32)> = (0..setups.len())
+        .flat_map(|k| (0..s.repetitions).map(move |r| (k, r)))
         .collect();
     let plans: Vec<Plan> = (0..s.repetitions).map(|r| Plan::draw(s, r)).collect();
     let threads = threads.clamp(1, jobs.len().max(1));
     let mut results: Vec<Option<RunRecord>> = (0..jobs.len()).map(|_| None).collect();
     if threads == 1 {
         for (i, &(k, r)) in jobs.iter().enumerate() {
-            results[i] = Some(run_one(s, &plans[r as usize], k, r));
+            results[i] = Some(run_one(s, &plans[r as usize], &setups[k], r));
         }
     } else {
         let next = std::sync::atomic::AtomicUsize::new(0);
@@ -47,7 +46,7 @@ pub fn run(s: &Scenario, threads: usize) -> Vec<(ModelKind, Vec<RunRecord>)> {
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(&(k, r)) = jobs.get(i) else { break };
-                        let rec = run_one(s, &plans[r as usize], k, r);
+                        let rec = run_one(s, &plans[r as usize], &setups[k], r);
                         done.lock()
                             .expect("no worker panics while holding the lock")[i] = Some(rec);
                     }
@@ -55,14 +54,12 @@ pub fn run(s: &Scenario, threads: usize) -> Vec<(ModelKind, Vec<RunRecord>)> {
             }
         });
     }
-    let mut out: Vec<(ModelKind, Vec<RunRecord>)> =
-        ModelKind::BOTH.iter().map(|&k| (k, Vec::new())).collect();
+    let mut out: Runs = setups
+        .iter()
+        .map(|setup| (setup.name.clone(), Vec::new()))
+        .collect();
     for ((k, _), rec) in jobs.into_iter().zip(results) {
-        let slot = out
-            .iter_mut()
-            .find(|(kk, _)| *kk == k)
-            .expect("both models present");
-        slot.1.push(rec.expect("every job ran"));
+        out[k].1.push(rec.expect("every job ran"));
     }
     out
 }
@@ -93,7 +90,7 @@ mod tests {
         r.events.iter().filter(move |e| e.kind == kind).map(|e| e.t)
     }
 
-    fn check_inside_the_run(s: &Scenario, runs: &[(ModelKind, Vec<RunRecord>)]) {
+    fn check_inside_the_run(s: &Scenario, runs: &[(String, Vec<RunRecord>)]) {
         for (kind, reps) in runs {
             for r in reps {
                 for smp in &r.samples {
@@ -160,7 +157,7 @@ mod tests {
         s.fleet.rollout.progress_deadline = max;
         s.fleet.rollout.max_surge = IntOrPercent::Count(u32::MAX);
         s.fleet.rollout.max_unavailable = IntOrPercent::Count(u32::MAX);
-        let push = &mut s.models.push;
+        let push = s.models.push_mut().expect("a push setup");
         push.queue_wait = Dist::fixed(Nanos::MAX / 5);
         push.build = Dist::Uniform {
             min: 0,
@@ -170,7 +167,7 @@ mod tests {
         push.runners = u32::MAX;
         push.apply_parallelism = u32::MAX;
         push.drift_check = Some(Nanos::MAX / 7);
-        let pull = &mut s.models.pull;
+        let pull = s.models.pull_mut().expect("a pull setup");
         pull.poll.interval = Dur(Nanos::MAX / 5);
         pull.poll.jitter = max;
         pull.reconcile_interval = max;
@@ -260,12 +257,12 @@ mod tests {
         s.workload.commits = Arrival::Fixed { interval: Dur(1) };
         s.fleet.rollout.pod_start = Dist::fixed(1);
         s.fleet.rollout.progress_deadline = Dur(1);
-        let pull = &mut s.models.pull;
+        let pull = s.models.pull_mut().expect("a pull setup");
         pull.poll.interval = Dur(1);
         pull.poll.jitter = Dur(1);
         pull.self_heal.backoff.initial = Dur(1);
         pull.self_heal.cooldown = Dur(1);
-        s.models.push.drift_check = Some(1);
+        s.models.push_mut().expect("a push setup").drift_check = Some(1);
         s.faults = vec![Fault::Drift {
             change: DriftChange::Env,
             when: When::Poisson {
@@ -289,12 +286,12 @@ mod tests {
     fn zero_delay_fetch_and_sync_retries_advance_time() {
         use crate::model::pull::MIN_RETRY_DELAY;
         let mut s = base("");
-        s.models.pull.retry = Backoff {
+        s.models.pull_mut().expect("a pull setup").retry = Backoff {
             initial: Dur(0),
             factor: 1.0,
             max: Dur(0),
         };
-        s.models.pull.apply = Dist::zero();
+        s.models.pull_mut().expect("a pull setup").apply = Dist::zero();
         s.faults = vec![
             // Every apply fails for a second: sync retries with a zero backoff.
             Fault::ApiBrownout {
@@ -314,10 +311,10 @@ mod tests {
         s.workload.commits = Arrival::Fixed {
             interval: Dur(HOUR + SECOND / 10),
         };
-        s.models.pull.poll.interval = Dur(SECOND / 4);
-        s.models.pull.poll.jitter = Dur(0);
+        s.models.pull_mut().expect("a pull setup").poll.interval = Dur(SECOND / 4);
+        s.models.pull_mut().expect("a pull setup").poll.jitter = Dur(0);
         let plan = Plan::draw(&s, 0);
-        let r = run_one(&s, &plan, ModelKind::Pull, 0);
+        let r = run_one(&s, &plan, s.models.get("pull").expect("a pull setup"), 0);
         let fails: Vec<Nanos> = events(&r, "fetch_failed").collect();
         let sync_fails: Vec<Nanos> = events(&r, "sync_failed").collect();
         assert!(!fails.is_empty() && !sync_fails.is_empty());

@@ -14,7 +14,7 @@ use crate::measure::RunRecord;
 use crate::metric::ModelKind;
 use crate::model::{Action, AppId, Apply, ClusterId, Input, Rev, SpecId};
 use crate::plan::{Component, Plan, rng};
-use crate::scenario::{DriftChange, Fault, Nanos, Scenario};
+use crate::scenario::{DriftChange, Fault, Nanos, Scenario, Setup};
 use crate::sim::NEVER;
 use crate::world::{Core, Ev, GitWrite, Shell};
 use rand::Rng;
@@ -39,14 +39,14 @@ pub struct World<'a> {
 }
 
 impl<'a> World<'a> {
-    pub fn new(s: &'a Scenario, plan: &'a Plan, kind: ModelKind, repetition: u32) -> World<'a> {
+    pub fn new(s: &'a Scenario, plan: &'a Plan, setup: &'a Setup, repetition: u32) -> World<'a> {
         let clusters = s.clusters();
         let apps = s.apps();
         let replicas = s.fleet.replicas.get();
         let deployments = (0..clusters)
             .flat_map(|_| (0..apps).map(|a| Deployment::healthy(a, a, replicas)))
             .collect();
-        let mut core = Core::new(s, plan, kind, repetition);
+        let mut core = Core::new(s, plan, setup, repetition);
         // Per-deployment timeline lines are kept while the timeline stays readable.
         core.tracker.detailed_events = (clusters as u64 * apps as u64) <= 5_000;
         let mut w = World {
