@@ -93,6 +93,9 @@ pub(crate) struct Core<'a> {
     pub faults: FaultState,
     /// Events and messages handled (the engine's event count).
     pub processed: u64,
+    /// Replies the world gave at once to a model's action, for [`Shell::pump`] to hand
+    /// over before the model's next action.
+    pub replies: std::collections::VecDeque<(u32, Input)>,
 }
 
 impl<'a> Core<'a> {
@@ -142,6 +145,7 @@ impl<'a> Core<'a> {
                 lost: vec![false; n],
             },
             processed: 0,
+            replies: std::collections::VecDeque::new(),
         }
     }
 
@@ -230,8 +234,22 @@ pub(crate) trait Shell<'a> {
     /// Scenario time now.
     fn now(&self) -> Nanos;
     fn schedule(&mut self, at: Nanos, ev: Ev);
-    /// Carries out one of a model's actions.
-    fn execute(&mut self, target: u32, action: Action);
+    /// Whether the world's git host serves revision `rev` now (the model of git always
+    /// can; a real repository is read and checked). Reachability is the core's business.
+    fn git_read(&mut self, rev: Rev) -> bool;
+    /// Asks `cluster` whether `app`'s live objects equal `spec`, for model instance
+    /// `target`: `Some(answer)` when the world answers at once (`Some(None)`: the request
+    /// failed), `None` when the answer arrives later as an event of the world.
+    fn diff(
+        &mut self,
+        target: u32,
+        cluster: ClusterId,
+        app: AppId,
+        spec: SpecId,
+    ) -> Option<Option<bool>>;
+    /// Starts an apply for model instance `target`; its end arrives later as an event of
+    /// the world.
+    fn start_apply(&mut self, target: u32, apply: Apply);
     /// Applies `changes` (app, image or a new one, broken) to the model of git, and to a
     /// real repository if the world has one. `None` if the write failed (it is logged).
     fn write_git(&mut self, changes: &[(AppId, Option<u32>, bool)], what: GitWrite) -> Option<Rev>;
@@ -303,9 +321,83 @@ pub(crate) trait Shell<'a> {
         self.pump(target);
     }
 
+    /// Runs model instance `target`'s actions until it has none. A reply the world gives
+    /// at once goes onto the core's reply queue, which is drained into the model before
+    /// its next action: the model is never re-entered from inside one of its own actions.
     fn pump(&mut self, target: u32) {
         while let Some(action) = self.core_mut().model(target).poll_action() {
-            self.execute(target, action);
+            self.act(target, action);
+            while let Some((to, input)) = self.core_mut().replies.pop_front() {
+                if self.core().faults.crashed[to as usize] {
+                    continue;
+                }
+                let now = self.now();
+                self.core_mut().model(to).handle(now, input);
+            }
+        }
+    }
+
+    /// Carries out one of a model's actions: what every world does alike (timers with the
+    /// instance's epoch, counting fetches and requests, git reachability, reading the model
+    /// of git, timeline notes) here, the rest through the world's effects.
+    fn act(&mut self, target: u32, action: Action) {
+        match action {
+            Action::SetTimer { at, timer } => {
+                let epoch = self.core().faults.epochs[target as usize];
+                let at = at.max(self.now());
+                self.schedule(
+                    at,
+                    Ev::Timer {
+                        target,
+                        epoch,
+                        timer,
+                    },
+                );
+            }
+            Action::Fetch { app, .. } => {
+                self.core_mut().tracker.counters().git_fetches += 1;
+                let head = self.core().git.head_rev();
+                let reply = if self.core().git_reachable() && self.git_read(head) {
+                    Input::Fetched {
+                        app,
+                        spec: self.core().git.head[app as usize],
+                    }
+                } else {
+                    Input::FetchFailed { app }
+                };
+                self.core_mut().replies.push_back((target, reply));
+            }
+            Action::Checkout { run, rev } => {
+                self.core_mut().tracker.counters().git_fetches += 1;
+                let rev = rev.unwrap_or_else(|| self.core().git.head_rev());
+                let reply = if self.core().git_reachable() && self.git_read(rev) {
+                    Input::CheckedOut {
+                        run,
+                        rev,
+                        tree: self.core().git.trees[rev as usize].clone(),
+                    }
+                } else {
+                    Input::CheckoutFailed { run }
+                };
+                self.core_mut().replies.push_back((target, reply));
+            }
+            Action::Diff { cluster, app, spec } => {
+                self.core_mut().tracker.counters().api_requests += 1;
+                if let Some(in_sync) = self.diff(target, cluster, app, spec) {
+                    self.core_mut()
+                        .replies
+                        .push_back((target, Input::Diffed { app, in_sync }));
+                }
+            }
+            Action::Apply(apply) => {
+                // One request per app (its Deployment and ConfigMap are one apply).
+                self.core_mut().tracker.counters().api_requests += apply.items.len() as u64;
+                self.start_apply(target, apply);
+            }
+            Action::Note(n) => {
+                let now = self.now();
+                self.core_mut().note(now, n);
+            }
         }
     }
 

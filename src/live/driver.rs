@@ -9,7 +9,7 @@ use super::LiveError;
 use super::cluster::{ClusterHandle, HandEdit, Observation, RolloutState, hand_image};
 use super::git::release;
 use crate::measure::RunRecord;
-use crate::model::{Action, AppId, Apply, ClusterId, Input, Rev, SpecId};
+use crate::model::{AppId, Apply, ClusterId, Input, Rev, SpecId};
 use crate::plan::Plan;
 use crate::scenario::{DriftChange, DriftDetection, Fault, Nanos, Scenario, Setup};
 use crate::world::{Core, Ev, GitWrite, Shell};
@@ -300,9 +300,7 @@ impl<'a> LiveWorld<'a> {
         }
     }
 
-    fn start_apply(&mut self, target: u32, apply: Apply) {
-        // One per app, as in the sim (an app's Deployment and ConfigMap are one apply).
-        self.core.tracker.counters().api_requests += apply.items.len() as u64;
+    fn begin_apply(&mut self, target: u32, apply: Apply) {
         let mut manifests = Vec::with_capacity(apply.items.len());
         for &(app, spec) in apply.items.iter() {
             let rev = self.core.git.spec(spec).rev;
@@ -670,95 +668,55 @@ impl<'a> Shell<'a> for LiveWorld<'a> {
         }
     }
 
-    fn execute(&mut self, target: u32, action: Action) {
-        match action {
-            Action::SetTimer { at, timer } => {
-                let epoch = self.core.faults.epochs[target as usize];
-                self.schedule(
-                    at,
-                    Ev::Timer {
-                        target,
-                        epoch,
-                        timer,
+    fn git_read(&mut self, rev: Rev) -> bool {
+        self.checked_tree(rev).is_some()
+    }
+
+    fn diff(
+        &mut self,
+        target: u32,
+        cluster: ClusterId,
+        app: AppId,
+        spec: SpecId,
+    ) -> Option<Option<bool>> {
+        let tx = self.tx.clone();
+        let epoch = self.core.faults.epochs[target as usize];
+        let reachable = self.core.cluster_reachable(cluster);
+        let handle = self.clusters[cluster as usize].clone();
+        let sp = self.core.git.spec(spec);
+        let want = release(app, sp.image, sp.broken);
+        let replicas = self.replicas as i32;
+        tokio::spawn(async move {
+            let in_sync = if !reachable {
+                None
+            } else {
+                match handle.get(app).await {
+                    Ok(None) => Some(false),
+                    Ok(Some(d)) => match super::cluster::observe(&d) {
+                        Observation::Seen {
+                            release,
+                            hand_image,
+                            env_drift,
+                            replicas: r,
+                            ..
+                        } => Some(release == want && !hand_image && !env_drift && r == replicas),
+                        Observation::Deleted => Some(false),
                     },
-                );
-            }
-            Action::Fetch { app, .. } => {
-                self.core.tracker.counters().git_fetches += 1;
-                let head = self.core.git.head_rev();
-                match self
-                    .core
-                    .git_reachable()
-                    .then(|| self.checked_tree(head))
-                    .flatten()
-                {
-                    Some(tree) => self.deliver(
-                        target,
-                        Input::Fetched {
-                            app,
-                            spec: tree[app as usize],
-                        },
-                    ),
-                    None => self.deliver(target, Input::FetchFailed { app }),
+                    Err(_) => None,
                 }
-            }
-            Action::Checkout { run, rev } => {
-                self.core.tracker.counters().git_fetches += 1;
-                let rev = rev.unwrap_or_else(|| self.core.git.head_rev());
-                match self
-                    .core
-                    .git_reachable()
-                    .then(|| self.checked_tree(rev))
-                    .flatten()
-                {
-                    Some(tree) => self.deliver(target, Input::CheckedOut { run, rev, tree }),
-                    None => self.deliver(target, Input::CheckoutFailed { run }),
-                }
-            }
-            Action::Diff { cluster, app, spec } => {
-                self.core.tracker.counters().api_requests += 1;
-                let tx = self.tx.clone();
-                let epoch = self.core.faults.epochs[target as usize];
-                let reachable = self.core.cluster_reachable(cluster);
-                let handle = self.clusters[cluster as usize].clone();
-                let sp = self.core.git.spec(spec);
-                let want = release(app, sp.image, sp.broken);
-                let replicas = self.replicas as i32;
-                tokio::spawn(async move {
-                    let in_sync = if !reachable {
-                        None
-                    } else {
-                        match handle.get(app).await {
-                            Ok(None) => Some(false),
-                            Ok(Some(d)) => match super::cluster::observe(&d) {
-                                Observation::Seen {
-                                    release,
-                                    hand_image,
-                                    env_drift,
-                                    replicas: r,
-                                    ..
-                                } => Some(
-                                    release == want && !hand_image && !env_drift && r == replicas,
-                                ),
-                                Observation::Deleted => Some(false),
-                            },
-                            Err(_) => None,
-                        }
-                    };
-                    let _ = tx.send(Msg::Diffed {
-                        target,
-                        epoch,
-                        app,
-                        in_sync,
-                    });
-                });
-            }
-            Action::Apply(apply) => self.start_apply(target, apply),
-            Action::Note(n) => {
-                let now = self.now();
-                self.core.note(now, n);
-            }
-        }
+            };
+            let _ = tx.send(Msg::Diffed {
+                target,
+                epoch,
+                app,
+                in_sync,
+            });
+        });
+        None
+    }
+
+    fn start_apply(&mut self, target: u32, apply: Apply) {
+        self.begin_apply(target, apply);
     }
 }
 

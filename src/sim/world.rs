@@ -12,7 +12,7 @@ use super::cluster::{Deployment, old_pods_left_after, rolling_update_time, scale
 use super::queue::EventQueue;
 use crate::measure::RunRecord;
 use crate::metric::ModelKind;
-use crate::model::{Action, AppId, Apply, ClusterId, Input, Rev, SpecId};
+use crate::model::{AppId, Apply, ClusterId, Input, Rev, SpecId};
 use crate::plan::{Component, Plan, rng};
 use crate::scenario::{DriftChange, Fault, Nanos, Scenario, Setup};
 use crate::sim::NEVER;
@@ -141,69 +141,42 @@ impl<'a> Shell<'a> for World<'a> {
         }
     }
 
-    fn execute(&mut self, target: u32, action: Action) {
-        match action {
-            Action::SetTimer { at, timer } => {
-                let epoch = self.core.faults.epochs[target as usize];
-                self.queue.push(
-                    at.max(self.now),
-                    Ev::Timer {
-                        target,
-                        epoch,
-                        timer,
-                    },
-                )
+    fn git_read(&mut self, _: Rev) -> bool {
+        true
+    }
+
+    fn diff(
+        &mut self,
+        _: u32,
+        cluster: ClusterId,
+        app: AppId,
+        spec: SpecId,
+    ) -> Option<Option<bool>> {
+        Some(if self.api_request_fails(cluster) {
+            self.core.tracker.counters().apply_errors += 1;
+            None
+        } else {
+            Some(self.in_sync(cluster, app, spec))
+        })
+    }
+
+    fn start_apply(&mut self, target: u32, apply: Apply) {
+        let at = self
+            .now
+            .saturating_add(apply.duration)
+            .saturating_add(self.brownout_latency(apply.cluster));
+        let epoch = self.core.faults.epochs[target as usize];
+        let slot = match self.free_slots.pop() {
+            Some(s) => {
+                self.applies[s as usize] = Some((apply, epoch));
+                s
             }
-            Action::Fetch { app, .. } => {
-                self.core.tracker.counters().git_fetches += 1;
-                if self.core.git_reachable() {
-                    let spec = self.core.git.head[app as usize];
-                    self.deliver(target, Input::Fetched { app, spec });
-                } else {
-                    self.deliver(target, Input::FetchFailed { app });
-                }
+            None => {
+                self.applies.push(Some((apply, epoch)));
+                (self.applies.len() - 1) as u32
             }
-            Action::Checkout { run, rev } => {
-                self.core.tracker.counters().git_fetches += 1;
-                if self.core.git_reachable() {
-                    let rev = rev.unwrap_or_else(|| self.core.git.head_rev());
-                    let tree = self.core.git.trees[rev as usize].clone();
-                    self.deliver(target, Input::CheckedOut { run, rev, tree });
-                } else {
-                    self.deliver(target, Input::CheckoutFailed { run });
-                }
-            }
-            Action::Diff { cluster, app, spec } => {
-                self.core.tracker.counters().api_requests += 1;
-                let in_sync = if self.api_request_fails(cluster) {
-                    self.core.tracker.counters().apply_errors += 1;
-                    None
-                } else {
-                    Some(self.in_sync(cluster, app, spec))
-                };
-                self.deliver(target, Input::Diffed { app, in_sync });
-            }
-            Action::Apply(apply) => {
-                self.core.tracker.counters().api_requests += apply.items.len() as u64;
-                let at = self
-                    .now
-                    .saturating_add(apply.duration)
-                    .saturating_add(self.brownout_latency(apply.cluster));
-                let epoch = self.core.faults.epochs[target as usize];
-                let slot = match self.free_slots.pop() {
-                    Some(s) => {
-                        self.applies[s as usize] = Some((apply, epoch));
-                        s
-                    }
-                    None => {
-                        self.applies.push(Some((apply, epoch)));
-                        (self.applies.len() - 1) as u32
-                    }
-                };
-                self.queue.push(at, Ev::ApplyDone { slot });
-            }
-            Action::Note(n) => self.core.note(self.now, n),
-        }
+        };
+        self.queue.push(at, Ev::ApplyDone { slot });
     }
 }
 
