@@ -621,7 +621,9 @@ pub(crate) trait Shell<'a> {
                     self.deliver(0, Input::Runners { available: !start });
                 }
             }
-            Fault::ReconcilerCrash { .. } if core.kind == ModelKind::Pull => {
+            // A pipeline has no long-running process to crash.
+            Fault::ReconcilerCrash { .. } if core.kind == ModelKind::Push => {}
+            Fault::ReconcilerCrash { .. } => {
                 for &c in &clusters {
                     if start {
                         let faults = &mut self.core_mut().faults;
@@ -640,7 +642,9 @@ pub(crate) trait Shell<'a> {
                     core.tracker.restore_started(*cluster, now);
                 }
             }
-            _ => {}
+            // Effects of the world alone (`fault_effect`), or events of their own (drift
+            // and bad releases are planned as such, not as windows).
+            Fault::ApiBrownout { .. } | Fault::Drift { .. } | Fault::BadRelease { .. } => {}
         }
         self.fault_effect(i, &clusters, start);
         // A watching reconciler re-lists the rebuilt cluster and finds every app missing;

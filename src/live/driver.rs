@@ -664,7 +664,13 @@ impl<'a> Shell<'a> for LiveWorld<'a> {
                     h.outage(false);
                 }
             }
-            _ => {}
+            // The core's bookkeeping is all these do in a live world.
+            Fault::GitOutage { .. }
+            | Fault::Partition { .. }
+            | Fault::RunnerOutage { .. }
+            | Fault::ReconcilerCrash { .. }
+            | Fault::Drift { .. }
+            | Fault::BadRelease { .. } => {}
         }
     }
 

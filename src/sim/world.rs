@@ -137,7 +137,16 @@ impl<'a> Shell<'a> for World<'a> {
                     self.interrupt(c, app);
                 }
             }
-            _ => {}
+            // A rebuilt cluster comes back empty: the deployments stay missing until a
+            // model applies them again.
+            Fault::ClusterLoss { .. } => {}
+            // The core's bookkeeping is all these do in the sim.
+            Fault::GitOutage { .. }
+            | Fault::Partition { .. }
+            | Fault::RunnerOutage { .. }
+            | Fault::ReconcilerCrash { .. }
+            | Fault::Drift { .. }
+            | Fault::BadRelease { .. } => {}
         }
     }
 
