@@ -154,8 +154,8 @@ impl Feed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::event::EventKind;
-    use crate::emulator::resource::Resource;
+    use crate::event::EventKind;
+    use crate::resource::Resource;
     use serde_json::json;
 
     fn event(rv: u64, size: usize) -> Arc<Event> {
