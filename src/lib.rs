@@ -5,7 +5,7 @@
 
 pub mod check;
 pub mod cli;
-pub mod emulator;
+pub use pushpull_emulator as emulator;
 pub mod live;
 pub mod measure;
 pub mod metric;

@@ -249,7 +249,7 @@ pub fn stream(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::store::{Store, WatchFrom, WriteOptions};
+    use crate::store::{Store, WatchFrom, WriteOptions};
     use std::sync::Arc;
 
     fn spec(labels: &str) -> WatchSpec {
@@ -287,8 +287,8 @@ mod tests {
                 Resource::ConfigMap,
                 "default",
                 "a",
-                crate::emulator::store::Subresource::Main,
-                crate::emulator::store::PatchKind::Merge,
+                crate::store::Subresource::Main,
+                crate::store::PatchKind::Merge,
                 &json!({"metadata": {"labels": {"x": "2"}}}),
                 &opts,
             )
@@ -324,7 +324,7 @@ mod tests {
         let mut body = Box::pin(stream(spec(""), start, drop_rx, shutdown_rx));
         drop_tx.send_modify(|e| *e += 1);
         // A change right after the drop must not slip out on the dying stream.
-        let opts = crate::emulator::store::WriteOptions {
+        let opts = crate::store::WriteOptions {
             manager: "t".into(),
             ..Default::default()
         };

@@ -2,6 +2,7 @@
 //! open watch, bounded both in count and in (estimated) bytes. When it is full the oldest
 //! events go; a watch asking for a resourceVersion older than what is left gets 410 Gone,
 //! and an open watch that falls that far behind ends (its client resumes and re-lists).
+//! `WatchFrom`/`WatchStart` say where in it a new watch begins.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -151,11 +152,42 @@ impl Feed {
     }
 }
 
+/// Where a watch starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchFrom {
+    /// Synthetic ADDED events for the current state, then changes.
+    Current,
+    /// Every change after this resourceVersion.
+    Version(u64),
+}
+
+/// A watch's starting point: events to send first, then every change after `start_rv`
+/// read from the history feed.
+pub struct WatchStart {
+    pub initial: Vec<Arc<Event>>,
+    pub feed: Arc<Feed>,
+    pub start_rv: u64,
+}
+
+impl WatchStart {
+    /// The events this watch has to send before waiting (initial ones, then history).
+    #[cfg(test)]
+    pub fn backlog(&self) -> Vec<Arc<Event>> {
+        let mut events = self.initial.clone();
+        events.extend(
+            self.feed
+                .after(self.start_rv, usize::MAX)
+                .unwrap_or_default(),
+        );
+        events
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::event::EventKind;
-    use crate::emulator::resource::Resource;
+    use crate::event::EventKind;
+    use crate::resource::Resource;
     use serde_json::json;
 
     fn event(rv: u64, size: usize) -> Arc<Event> {

@@ -101,8 +101,8 @@ fn default_deployment(object: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::status::ApiError;
-    use crate::emulator::validation::validate;
+    use crate::status::ApiError;
+    use crate::validation::validate;
 
     fn deployment() -> Value {
         json!({"metadata": {"name": "web"}, "spec": {

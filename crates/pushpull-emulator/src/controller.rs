@@ -410,8 +410,8 @@ fn status_json(view: &StatusView, previous: Option<&Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::config::PodStartDelay;
-    use crate::emulator::store::WriteOptions;
+    use crate::config::PodStartDelay;
+    use crate::store::WriteOptions;
 
     fn deployment(name: &str) -> Value {
         json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "default"},
