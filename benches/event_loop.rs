@@ -9,7 +9,7 @@ use std::path::Path;
 
 fn fleet_slice() -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/fleet.yaml");
-    let mut s = Scenario::load(&path).expect("fleet.yaml is valid");
+    let mut s = pushpull::scenario::load(&path).expect("fleet.yaml is valid");
     s.fleet.clusters = std::num::NonZeroU32::new(10).expect("ten");
     s
 }

@@ -5,13 +5,12 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use pushpull::measure::summary::Summary;
 use pushpull::report::{self, RunInfo};
-use pushpull::scenario::Scenario;
 use std::hint::black_box;
 use std::path::Path;
 
 fn reports(c: &mut Criterion) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml");
-    let s = Scenario::load(&path).expect("quickstart.yaml is valid");
+    let s = pushpull::scenario::load(&path).expect("quickstart.yaml is valid");
     let runs = pushpull::sim::run(&s, 1);
     let summary = Summary::build(&s, "sim", &runs);
     let tmp = tempfile::tempdir().expect("a temporary folder");

@@ -240,7 +240,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
 }
 
 fn load(path: &std::path::Path) -> Result<Scenario, Failure> {
-    let mut s = Scenario::load(path).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let mut s = crate::scenario::load(path).map_err(|e| Failure::bad_input(e.to_string()))?;
     resolve_replay(&mut s, path)
         .map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))?;
     Ok(s)
@@ -257,7 +257,7 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode, Failure> {
     let workers = threads(None);
     let budget = Budget::resolve(&BudgetArgs::default())?;
     for p in paths {
-        match Scenario::load(p)
+        match crate::scenario::load(p)
             .map_err(|e| e.to_string())
             .and_then(|mut s| {
                 resolve_replay(&mut s, p).map_err(|e| format!("{}: {e}", p.display()))?;

@@ -1,20 +1,18 @@
 //! pushpull: compare push-based delivery pipelines with pull-based GitOps reconcilers.
 //!
-//! Pure layers (`scenario`, `metric`, `model`, `measure`) hold no I/O; `sim`, `emulator` and
-//! `report` are the shells that execute and write them.
+//! The pure layers live in `pushpull-core` (re-exported here: `scenario`, `metric`,
+//! `model`, `plan`, `measure`, `release`, `world`); the API emulator in
+//! `pushpull-emulator` (`emulator`). This crate adds the shells that execute and write
+//! them: the sim world, the live world, reports and the command line. docs/ARCHITECTURE.md
+//! says what each layer may import.
 
 pub mod check;
 pub mod cli;
 pub use pushpull_emulator as emulator;
 pub mod live;
-pub mod measure;
-pub mod metric;
-pub mod model;
+pub use pushpull_core::{measure, metric, model, plan, release, world};
 pub mod outdir;
-pub mod plan;
-pub mod release;
 pub mod report;
 pub mod scenario;
 pub mod sim;
 pub mod sweep;
-mod world;

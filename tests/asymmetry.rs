@@ -4,13 +4,14 @@
 
 use pushpull::measure::RunRecord;
 use pushpull::metric::{Metric, ModelKind};
-use pushpull::scenario::{SECOND, Scenario};
+use pushpull::scenario::SECOND;
 use std::path::Path;
 
 fn quickstart() -> Vec<(String, Vec<RunRecord>)> {
-    let s =
-        Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml"))
-            .unwrap();
+    let s = pushpull::scenario::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml"),
+    )
+    .unwrap();
     pushpull::sim::run(&s, 2)
 }
 
@@ -104,7 +105,7 @@ fn every_library_scenario_runs() {
         if p.extension().is_none_or(|x| x != "yaml") {
             continue;
         }
-        let mut s = Scenario::load(&p).unwrap();
+        let mut s = pushpull::scenario::load(&p).unwrap();
         // fleet-xl (100,000 Deployments) is a benchmark: it runs in release builds
         // (docs/PERFORMANCE.md), not in the debug test suite.
         if s.clusters() as u64 * s.apps() as u64 > 10_000 {

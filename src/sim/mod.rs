@@ -3,7 +3,8 @@
 //! so the results equal a serial run's.
 
 mod cluster;
-pub mod git;
+/// The model of git the sim keeps (it lives in the core, which both worlds share).
+pub use pushpull_core::git;
 mod queue;
 mod world;
 

@@ -448,16 +448,6 @@ fn unit_scale() -> strict::Real {
 }
 
 impl Scenario {
-    /// Reads and validates a scenario file.
-    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let bytes = std::fs::read(path).map_err(|source| ScenarioError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let file = path.display().to_string();
-        Scenario::parse(decode(&bytes, &file)?, &file)
-    }
-
     /// Parses and validates scenario text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         check_nesting(text, file)?;

@@ -6,6 +6,7 @@
 //! writes git (the model alone, or a real repository too) and the fault effects that need
 //! its clusters ([`Shell`]).
 
+use crate::git::GitHost;
 use crate::measure::track::{CommitKind, Tracker};
 use crate::metric::ModelKind;
 use crate::model::pull::Reconciler;
@@ -16,7 +17,6 @@ use crate::model::{
 use crate::plan::{Component, Plan, rng};
 use crate::release::{Releases, Rollback};
 use crate::scenario::{Cut, DriftDetection, Fault, Nanos, Scenario, Setup, SetupConfig};
-use crate::sim::git::GitHost;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ use std::sync::Arc;
 /// models and mean the same in every world; the last two are the sim's own (the live world
 /// learns of applies and rollouts from the API server instead).
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum Ev {
+pub enum Ev {
     Commit(u32),
     Drift(u32),
     BadRelease(u32),
@@ -51,14 +51,14 @@ pub(crate) enum Ev {
     },
 }
 
-pub(crate) enum Models {
+pub enum Models {
     Push(Box<Pipeline>),
     Pull(Vec<Reconciler>),
 }
 
 /// The faults in force that every world tracks the same way. Counters, so overlapping
 /// windows of one kind nest.
-pub(crate) struct FaultState {
+pub struct FaultState {
     pub git_down: u32,
     pub cuts: [u32; 4],
     pub runners_down: u32,
@@ -72,14 +72,14 @@ pub(crate) struct FaultState {
 
 /// What a git write is, for a world that keeps a real repository as well as the model.
 #[derive(Clone, Copy)]
-pub(crate) enum GitWrite {
+pub enum GitWrite {
     /// A release commit (workload or bad release).
     Commit,
     /// The revert of a bad release's commit.
     Revert { bad: Rev },
 }
 
-pub(crate) struct Core<'a> {
+pub struct Core<'a> {
     pub s: &'a Scenario,
     pub plan: &'a Plan,
     /// The delivery setup this world runs, and its kind.
@@ -228,7 +228,7 @@ impl<'a> Core<'a> {
 
 /// A world: the shared [`Core`] plus what differs between virtual and real time. The
 /// provided methods are the shared behaviour; each world calls them from its dispatch.
-pub(crate) trait Shell<'a> {
+pub trait Shell<'a> {
     fn core(&self) -> &Core<'a>;
     fn core_mut(&mut self) -> &mut Core<'a>;
     /// Scenario time now.

@@ -377,9 +377,9 @@ mod tests {
 
     fn shipped(name: &str) -> Scenario {
         let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("scenarios")
+            .join("../../scenarios")
             .join(format!("{name}.yaml"));
-        Scenario::load(&p).unwrap()
+        crate::scenario::tests::load_file(&p).unwrap()
     }
 
     fn with(extra: &str) -> Scenario {
