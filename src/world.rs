@@ -6,6 +6,7 @@
 //! writes git (the model alone, or a real repository too) and the fault effects that need
 //! its clusters ([`Shell`]).
 
+use crate::measure::EventKind;
 use crate::measure::track::{CommitKind, Tracker};
 use crate::metric::ModelKind;
 use crate::model::pull::Reconciler;
@@ -212,7 +213,7 @@ impl<'a> Core<'a> {
             _ => format!("run={}", n.detail),
         };
         self.tracker
-            .event(now, n.cluster, n.app, n.kind.name(), detail);
+            .event(now, n.cluster, n.app, n.kind.into(), detail);
     }
 }
 
@@ -311,8 +312,13 @@ pub(crate) trait Shell<'a> {
         match core.kind {
             ModelKind::Push => {
                 if core.faults.git_down > 0 {
-                    core.tracker
-                        .event(now, None, None, "webhook_lost", format!("rev={rev}"));
+                    core.tracker.event(
+                        now,
+                        None,
+                        None,
+                        EventKind::WebhookLost,
+                        format!("rev={rev}"),
+                    );
                 } else {
                     self.deliver(0, Input::Commit { rev });
                 }
@@ -322,8 +328,13 @@ pub(crate) trait Shell<'a> {
                     return;
                 };
                 if !core.git_reachable() {
-                    core.tracker
-                        .event(now, None, None, "webhook_lost", format!("rev={rev}"));
+                    core.tracker.event(
+                        now,
+                        None,
+                        None,
+                        EventKind::WebhookLost,
+                        format!("rev={rev}"),
+                    );
                     return;
                 }
                 let mut sends = Vec::new();
@@ -354,7 +365,7 @@ pub(crate) trait Shell<'a> {
                 now,
                 None,
                 None,
-                "commit_held",
+                EventKind::CommitHeld,
                 "every app it changes is frozen".into(),
             );
             return;
@@ -377,7 +388,7 @@ pub(crate) trait Shell<'a> {
                 now,
                 None,
                 None,
-                "bad_release_held",
+                EventKind::BadReleaseHeld,
                 "every app is frozen".into(),
             );
             return;
@@ -405,7 +416,7 @@ pub(crate) trait Shell<'a> {
             t,
             None,
             Some(app),
-            "bad_release_detected",
+            EventKind::BadReleaseDetected,
             format!("rev={rev}"),
         );
         // Saturating: a decision after the last nanosecond is never taken.
@@ -434,7 +445,7 @@ pub(crate) trait Shell<'a> {
             now,
             None,
             Some(app),
-            "rollback_decided",
+            EventKind::RollbackDecided,
             format!("bad={bad_rev} revert={rev}"),
         );
         tracker.commit(
@@ -473,7 +484,7 @@ pub(crate) trait Shell<'a> {
             now,
             Some(apply.cluster),
             None,
-            "apply_error",
+            EventKind::ApplyError,
             format!("apps={}", apply.items.len()),
         );
         if current {
@@ -501,7 +512,11 @@ pub(crate) trait Shell<'a> {
             now,
             f.cluster(),
             None,
-            if start { "fault_start" } else { "fault_end" },
+            if start {
+                EventKind::FaultStart
+            } else {
+                EventKind::FaultEnd
+            },
             f.kind().to_string(),
         );
         let clusters = core.fault_clusters(f);

@@ -188,27 +188,6 @@ pub enum NoteKind {
     Restarted,
 }
 
-impl NoteKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            NoteKind::RunQueued => "run_queued",
-            NoteKind::RunStarted => "run_started",
-            NoteKind::RunCancelled => "run_cancelled",
-            NoteKind::RunSucceeded => "run_succeeded",
-            NoteKind::RunFailed => "run_failed",
-            NoteKind::DriftCheckStarted => "drift_check_started",
-            NoteKind::SyncStarted => "sync_started",
-            NoteKind::SyncFailed => "sync_failed",
-            NoteKind::SelfHealScheduled => "self_heal_scheduled",
-            NoteKind::Degraded => "degraded",
-            NoteKind::FetchFailed => "fetch_failed",
-            NoteKind::CheckoutFailed => "checkout_failed",
-            NoteKind::ApplyFailed => "apply_failed",
-            NoteKind::Restarted => "reconciler_restarted",
-        }
-    }
-}
-
 /// What both delivery models look like to a world.
 pub trait Model {
     /// Feeds one input that happened at `now`.

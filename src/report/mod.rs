@@ -94,7 +94,7 @@ pub fn events_csv(runs: &[(ModelKind, Vec<RunRecord>)]) -> Result<Vec<u8>, csv::
                     s6(e.t),
                     opt(e.cluster),
                     opt(e.app),
-                    e.kind.to_string(),
+                    e.kind.name().to_string(),
                     e.detail.clone(),
                 ])?;
             }
