@@ -3,6 +3,7 @@
 //! drains [`Action`]s. A model never reads a clock, sleeps, spawns or does I/O, so the
 //! sim world (virtual time) and the live world (tokio, kube-rs, gix) drive the same code.
 
+pub mod harness;
 pub mod pull;
 pub mod push;
 
