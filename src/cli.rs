@@ -381,6 +381,8 @@ fn admit(
     workers: usize,
     live: Option<&str>,
 ) -> Result<(), Failure> {
+    crate::plan::Plan::ready(s)
+        .map_err(|e| Failure::bad_input(format!("{}: {e}", file.display())))?;
     let est = Estimate::of(s, workers);
     budget.check(&est, live.is_none()).map_err(|why| {
         Failure::bad_input(format!(

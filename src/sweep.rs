@@ -1,6 +1,7 @@
 //! Parameter sweeps: one scenario run once per combination of values (`--set
 //! models.pull.preset=argocd,flux --set fleet.clusters=1,10`). Values are set on the YAML
-//! document before validation, so every variant is checked exactly like a file.
+//! document before validation, so every variant is checked exactly like a file, and an
+//! `arrival: replay` is read from its repository exactly as `pushpull run` reads it.
 
 use crate::scenario::{Scenario, ScenarioError};
 use serde_yaml_ng::{Mapping, Value};
@@ -23,6 +24,12 @@ pub enum SweepError {
     Invalid {
         variant: String,
         source: Box<ScenarioError>,
+    },
+    #[error("variant {variant}: {file}: {reason}")]
+    Replay {
+        variant: String,
+        file: String,
+        reason: String,
     },
 }
 
@@ -81,7 +88,9 @@ pub struct Variant {
 }
 
 /// Every combination of the axes' values applied to the scenario text, in order (the
-/// last axis varies fastest).
+/// last axis varies fastest). A variant whose commits are `arrival: replay` has the
+/// replayed commit times read from its repository (a relative `repo` is taken from the
+/// folder of `file`, as `pushpull run` does).
 pub fn variants(text: &str, file: &str, axes: &[Axis]) -> Result<Vec<Variant>, SweepError> {
     crate::scenario::check_nesting(text, file).map_err(|source| SweepError::Invalid {
         variant: "(the file itself)".into(),
@@ -139,12 +148,23 @@ pub fn variants(text: &str, file: &str, axes: &[Axis]) -> Result<Vec<Variant>, S
             .collect::<Vec<_>>()
             .join("_");
         let yaml = serde_yaml_ng::to_string(&d).expect("a YAML value serializes");
-        let scenario = Scenario::parse(&yaml, &format!("{file} [{label}]")).map_err(|source| {
-            SweepError::Invalid {
+        let mut scenario =
+            Scenario::parse(&yaml, &format!("{file} [{label}]")).map_err(|source| {
+                SweepError::Invalid {
+                    variant: label.clone(),
+                    source: Box::new(source),
+                }
+            })?;
+        let base = std::path::Path::new(file)
+            .parent()
+            .unwrap_or(std::path::Path::new("."));
+        scenario
+            .resolve_replay(base, crate::live::git::replay_offsets)
+            .map_err(|reason| SweepError::Replay {
                 variant: label.clone(),
-                source: Box::new(source),
-            }
-        })?;
+                file: file.into(),
+                reason,
+            })?;
         out.push(Variant {
             label,
             slug,

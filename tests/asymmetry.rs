@@ -2,7 +2,7 @@
 //! a watch-based reconciler undoes hand edits within seconds; a pipeline without a
 //! drift-check job leaves them until it next deploys that app, or never.
 
-use pushpull::measure::RunRecord;
+use pushpull::measure::{EventKind, RunRecord};
 use pushpull::metric::{Metric, ModelKind};
 use pushpull::scenario::SECOND;
 use std::path::Path;
@@ -56,7 +56,7 @@ fn pipeline_without_drift_check_fixes_drift_only_by_deploying_that_app() {
         {
             // Something applied this app on this cluster between the drift and its end.
             let redeployed = r.events.iter().any(|e| {
-                e.kind == "applied"
+                e.kind == EventKind::Applied
                     && e.cluster == s.cluster
                     && e.app == s.app
                     && e.t >= s.start

@@ -1,7 +1,7 @@
 //! Each fault kind pins the asymmetry between the delivery models that users expect:
 //! where a pull agent keeps working and a pipeline stalls, and the other way round.
 
-use pushpull::measure::{RunRecord, Sample};
+use pushpull::measure::{EventKind, RunRecord, Sample};
 use pushpull::metric::{Metric, ModelKind};
 use pushpull::scenario::{MINUTE, Nanos, SECOND, Scenario};
 
@@ -42,7 +42,7 @@ fn samples(r: &RunRecord, m: Metric) -> impl Iterator<Item = &Sample> {
 fn commits(r: &RunRecord) -> Vec<(u32, Nanos)> {
     r.events
         .iter()
-        .filter(|e| e.kind == "commit")
+        .filter(|e| e.kind == EventKind::Commit)
         .map(|e| {
             let rev = e
                 .detail
@@ -87,12 +87,22 @@ fn git_outage_holds_commits_until_it_ends_under_both_models() {
     // The pull agents keep retrying; the pipeline never even hears of those commits.
     let pull_failures: usize = recs(&runs, ModelKind::Pull)
         .iter()
-        .map(|r| r.events.iter().filter(|e| e.kind == "fetch_failed").count())
+        .map(|r| {
+            r.events
+                .iter()
+                .filter(|e| e.kind == EventKind::FetchFailed)
+                .count()
+        })
         .sum();
     assert!(pull_failures > 0);
     let lost: usize = recs(&runs, ModelKind::Push)
         .iter()
-        .map(|r| r.events.iter().filter(|e| e.kind == "webhook_lost").count())
+        .map(|r| {
+            r.events
+                .iter()
+                .filter(|e| e.kind == EventKind::WebhookLost)
+                .count()
+        })
         .sum();
     assert!(lost > 5, "push triggers lost: {lost}");
 }
@@ -301,7 +311,7 @@ fn cluster_loss_is_restored_from_git_by_pull_and_only_by_new_commits_under_push(
         let mut unchanged_and_missing = 0;
         for app in 0..10u32 {
             let on = |e: &&pushpull::measure::Event| {
-                e.kind == "rolled_out" && e.cluster == Some(1) && e.app == Some(app)
+                e.kind == EventKind::RolledOut && e.cluster == Some(1) && e.app == Some(app)
             };
             let before = r
                 .events
@@ -359,7 +369,7 @@ fn every_drift_kind_is_undone_by_self_heal_and_by_a_drift_check_job() {
                 let late = r
                     .events
                     .iter()
-                    .filter(|e| e.kind == "drift" && e.t > 4 * H - bound)
+                    .filter(|e| e.kind == EventKind::Drift && e.t > 4 * H - bound)
                     .count() as u64;
                 assert!(
                     r.counters.drift_unrecovered <= late,

@@ -3,6 +3,7 @@
 //! clean Ctrl-C, and a clear refusal when kind's tools are missing.
 
 use pushpull::live::{LiveOptions, Target, run_live};
+use pushpull::measure::EventKind;
 use pushpull::measure::summary::Summary;
 use pushpull::metric::{Metric, ModelKind};
 use pushpull::scenario::Scenario;
@@ -207,7 +208,11 @@ fn an_emulated_brownout_loses_no_sample() {
     for (kind, reps) in &live.runs {
         let r = &reps[0];
         errors += r.counters.apply_errors;
-        let commits = r.events.iter().filter(|e| e.kind == "commit").count() as u64;
+        let commits = r
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::Commit)
+            .count() as u64;
         assert_eq!(
             r.counters.deploys + r.counters.deploys_incomplete,
             commits,

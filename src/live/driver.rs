@@ -552,7 +552,7 @@ impl<'a> LiveWorld<'a> {
                 now,
                 Some(d.cluster),
                 Some(d.app),
-                "drift_skipped",
+                crate::measure::EventKind::DriftSkipped,
                 d.change.name().into(),
             );
         }

@@ -93,7 +93,7 @@ pub fn events_csv(runs: &[(String, Vec<RunRecord>)]) -> Result<Vec<u8>, csv::Err
                     s6(e.t),
                     opt(e.cluster),
                     opt(e.app),
-                    e.kind.to_string(),
+                    e.kind.name().to_string(),
                     e.detail.clone(),
                 ])?;
             }

@@ -71,7 +71,7 @@ mod tests {
     //! validation in the way): with overflow checks on (test builds), any wrapping
     //! addition panics here.
     use super::*;
-    use crate::measure::RunRecord;
+    use crate::measure::{EventKind, RunRecord};
     use crate::scenario::{Arrival, Cut, Dist, DriftChange, Dur, Fault, HOUR, SECOND, When};
     use crate::scenario::{IntOrPercent, models::Backoff, models::Probability};
     use std::num::NonZeroU32;
@@ -86,8 +86,7 @@ mod tests {
         .expect("a valid base")
     }
 
-    fn events<'a>(r: &'a RunRecord, kind: &str) -> impl Iterator<Item = Nanos> + 'a {
-        let kind = kind.to_string();
+    fn events(r: &RunRecord, kind: EventKind) -> impl Iterator<Item = Nanos> + '_ {
         r.events.iter().filter(move |e| e.kind == kind).map(|e| e.t)
     }
 
@@ -128,13 +127,13 @@ mod tests {
         check_inside_the_run(&s, &runs);
         for (kind, reps) in &runs {
             let r = &reps[0];
-            assert_eq!(events(r, "fault_start").count(), 1, "{kind}");
+            assert_eq!(events(r, EventKind::FaultStart).count(), 1, "{kind}");
             assert_eq!(
-                events(r, "fault_end").count(),
+                events(r, EventKind::FaultEnd).count(),
                 0,
                 "{kind}: the outage never ends"
             );
-            assert_eq!(events(r, "rollback_decided").count(), 0, "{kind}");
+            assert_eq!(events(r, EventKind::RollbackDecided).count(), 0, "{kind}");
             // Commits before the outage deploy within a day; none during it.
             for smp in &r.samples {
                 assert!(smp.value() < DAY, "{kind}: {smp:?}");
@@ -243,10 +242,10 @@ mod tests {
         check_inside_the_run(&s, &runs);
         for (kind, reps) in &runs {
             assert!(
-                events(&reps[0], "fault_start").count() > 0,
+                events(&reps[0], EventKind::FaultStart).count() > 0,
                 "{kind}: the faults did start"
             );
-            assert_eq!(events(&reps[0], "fault_end").count(), 0, "{kind}");
+            assert_eq!(events(&reps[0], EventKind::FaultEnd).count(), 0, "{kind}");
         }
     }
 
@@ -316,8 +315,8 @@ mod tests {
         s.models.pull_mut().expect("a pull setup").poll.jitter = Dur(0);
         let plan = Plan::draw(&s, 0);
         let r = run_one(&s, &plan, s.models.get("pull").expect("a pull setup"), 0);
-        let fails: Vec<Nanos> = events(&r, "fetch_failed").collect();
-        let sync_fails: Vec<Nanos> = events(&r, "sync_failed").collect();
+        let fails: Vec<Nanos> = events(&r, EventKind::FetchFailed).collect();
+        let sync_fails: Vec<Nanos> = events(&r, EventKind::SyncFailed).collect();
         assert!(!fails.is_empty() && !sync_fails.is_empty());
         // Two apps, one retry each per millisecond at most, through each 1 s window.
         let most = 2 * (SECOND / MIN_RETRY_DELAY + 1) as usize;

@@ -385,7 +385,7 @@ impl World<'_> {
                 self.now,
                 Some(cluster),
                 Some(app),
-                "drift_skipped",
+                crate::measure::EventKind::DriftSkipped,
                 change.name().into(),
             );
             return;

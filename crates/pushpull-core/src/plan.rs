@@ -99,7 +99,38 @@ pub struct Plan {
     pub windows: Vec<PlannedWindow>,
 }
 
+/// Why a scenario cannot be planned as it stands.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "workload.commits: the replay of {repo} (branch {branch}) was never read from the repository, so no commit would land; read it with Scenario::resolve_replay (as `pushpull run` and `pushpull sweep` do) before running"
+    )]
+    UnresolvedReplay { repo: String, branch: String },
+}
+
 impl Plan {
+    /// Refuses a scenario whose plan would silently miss part of its workload: an
+    /// `arrival: replay` whose commit times were never read from the repository.
+    pub fn ready(s: &Scenario) -> Result<(), PlanError> {
+        match &s.workload.commits {
+            Arrival::Replay {
+                repo,
+                branch,
+                offsets: None,
+            } => Err(PlanError::UnresolvedReplay {
+                repo: repo.clone(),
+                branch: branch.clone(),
+            }),
+            Arrival::Replay {
+                offsets: Some(_), ..
+            }
+            | Arrival::Poisson { .. }
+            | Arrival::Fixed { .. } => Ok(()),
+        }
+    }
+
+    /// Draws repetition `repetition`'s plan. The scenario must pass [`Plan::ready`]
+    /// (every run is admitted through it); an unresolved replay would draw no commit.
     pub fn draw(s: &Scenario, repetition: u32) -> Plan {
         let horizon = s.duration.0;
         let apps = s.apps();
@@ -109,6 +140,10 @@ impl Plan {
         let k = s.workload.apps_per_commit.get().min(apps);
         if let Arrival::Replay { offsets, .. } = &s.workload.commits {
             // The first replayed commit lands one second in; the rest keep their spacing.
+            debug_assert!(
+                offsets.is_some(),
+                "Plan::ready refuses an unresolved replay"
+            );
             for &off in offsets.as_deref().unwrap_or(&[]) {
                 let at = SECOND.saturating_add(off);
                 if at >= horizon {
@@ -259,6 +294,20 @@ mod tests {
             "t.yaml",
         )
         .unwrap()
+    }
+
+    #[test]
+    fn an_unresolved_replay_is_refused_rather_than_drawing_no_commit() {
+        let mut s = scenario("workload:\n  commits: { arrival: replay, repo: history }\n");
+        let e = Plan::ready(&s).unwrap_err().to_string();
+        assert!(e.contains("history") && e.contains("resolve_replay"), "{e}");
+        s.resolve_replay(std::path::Path::new("."), |_, _| {
+            Ok::<_, String>(vec![0, 60 * SECOND])
+        })
+        .unwrap();
+        assert_eq!(Plan::ready(&s), Ok(()));
+        assert_eq!(Plan::draw(&s, 0).commits.len(), 2);
+        assert_eq!(Plan::ready(&scenario("")), Ok(()));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! its clusters ([`Shell`]).
 
 use crate::git::GitHost;
+use crate::measure::EventKind;
 use crate::measure::track::{CommitKind, Tracker};
 use crate::metric::ModelKind;
 use crate::model::pull::Reconciler;
@@ -222,7 +223,7 @@ impl<'a> Core<'a> {
             _ => format!("run={}", n.detail),
         };
         self.tracker
-            .event(now, n.cluster, n.app, n.kind.name(), detail);
+            .event(now, n.cluster, n.app, n.kind.into(), detail);
     }
 }
 
@@ -409,8 +410,13 @@ pub trait Shell<'a> {
         match &core.setup.config {
             SetupConfig::Push(_) => {
                 if core.faults.git_down > 0 {
-                    core.tracker
-                        .event(now, None, None, "webhook_lost", format!("rev={rev}"));
+                    core.tracker.event(
+                        now,
+                        None,
+                        None,
+                        EventKind::WebhookLost,
+                        format!("rev={rev}"),
+                    );
                 } else {
                     self.deliver(0, Input::Commit { rev });
                 }
@@ -420,8 +426,13 @@ pub trait Shell<'a> {
                     return;
                 };
                 if !core.git_reachable() {
-                    core.tracker
-                        .event(now, None, None, "webhook_lost", format!("rev={rev}"));
+                    core.tracker.event(
+                        now,
+                        None,
+                        None,
+                        EventKind::WebhookLost,
+                        format!("rev={rev}"),
+                    );
                     return;
                 }
                 let mut sends = Vec::new();
@@ -452,7 +463,7 @@ pub trait Shell<'a> {
                 now,
                 None,
                 None,
-                "commit_held",
+                EventKind::CommitHeld,
                 "every app it changes is frozen".into(),
             );
             return;
@@ -475,7 +486,7 @@ pub trait Shell<'a> {
                 now,
                 None,
                 None,
-                "bad_release_held",
+                EventKind::BadReleaseHeld,
                 "every app is frozen".into(),
             );
             return;
@@ -503,7 +514,7 @@ pub trait Shell<'a> {
             t,
             None,
             Some(app),
-            "bad_release_detected",
+            EventKind::BadReleaseDetected,
             format!("rev={rev}"),
         );
         // Saturating: a decision after the last nanosecond is never taken.
@@ -532,7 +543,7 @@ pub trait Shell<'a> {
             now,
             None,
             Some(app),
-            "rollback_decided",
+            EventKind::RollbackDecided,
             format!("bad={bad_rev} revert={rev}"),
         );
         tracker.commit(
@@ -571,7 +582,7 @@ pub trait Shell<'a> {
             now,
             Some(apply.cluster),
             None,
-            "apply_error",
+            EventKind::ApplyError,
             format!("apps={}", apply.items.len()),
         );
         if current {
@@ -599,7 +610,11 @@ pub trait Shell<'a> {
             now,
             f.cluster(),
             None,
-            if start { "fault_start" } else { "fault_end" },
+            if start {
+                EventKind::FaultStart
+            } else {
+                EventKind::FaultEnd
+            },
             f.kind().to_string(),
         );
         let clusters = core.fault_clusters(f);

@@ -7,7 +7,7 @@ pub mod summary;
 pub mod track;
 
 use crate::metric::Metric;
-use crate::model::{AppId, ClusterId, Rev};
+use crate::model::{AppId, ClusterId, NoteKind, Rev};
 use crate::scenario::Nanos;
 use serde::Serialize;
 
@@ -29,13 +29,196 @@ impl Sample {
     }
 }
 
+/// What a timeline line records. The names ([`EventKind::name`]) are what events.csv
+/// keeps in its `event` column: they are stable, and readers match on them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// A commit landed on the deployed branch (`detail`: its revision and the apps it changes).
+    Commit,
+    /// A commit that releases a bad version landed (a `bad_release` fault).
+    BadCommit,
+    /// A commit reverting a bad release landed.
+    RevertCommit,
+    /// A cluster acknowledged an apply of one app's manifest.
+    Applied,
+    /// One app's Deployment finished rolling out on one cluster.
+    RolledOut,
+    /// One app's rollout exceeded its progress deadline on one cluster.
+    RolloutFailed,
+    /// A revert of a bad release finished rolling out on every cluster.
+    RollbackComplete,
+    /// Someone else changed one app's live objects (`detail`: what changed).
+    Drift,
+    /// Live objects that had drifted match git again.
+    DriftRecovered,
+    /// A planned drift could not be made (the Deployment was gone, or the cluster refused the edit).
+    DriftSkipped,
+    /// A lost cluster, rebuilt, runs every app again.
+    ClusterRestored,
+    /// A webhook for a commit was dropped before it reached the reconciler.
+    WebhookLost,
+    /// A commit was not delivered because every app it changes is frozen.
+    CommitHeld,
+    /// A bad release was not pushed because every app is frozen.
+    BadReleaseHeld,
+    /// Monitoring noticed a bad release.
+    BadReleaseDetected,
+    /// A revert of a bad release was decided (`detail`: the bad and the revert revision).
+    RollbackDecided,
+    /// An apply to a cluster failed (unreachable or refused).
+    ApplyError,
+    /// A fault window opened (`detail`: the fault kind).
+    FaultStart,
+    /// A fault window closed (`detail`: the fault kind).
+    FaultEnd,
+    /// Push: a pipeline run was triggered and queued for a runner.
+    RunQueued,
+    /// Push: a runner took a pipeline run.
+    RunStarted,
+    /// Push: a pending pipeline run was replaced by a newer one (concurrency group).
+    RunCancelled,
+    /// Push: a pipeline run applied to every cluster (and its rollouts finished, when it waits for them).
+    RunSucceeded,
+    /// Push: a pipeline run ended failed (a checkout or an apply given up, or a failed rollout).
+    RunFailed,
+    /// Push: the scheduled drift-check job started.
+    DriftCheckStarted,
+    /// Pull: a sync of one app started.
+    SyncStarted,
+    /// Pull: a sync of one app failed and will be retried.
+    SyncFailed,
+    /// Pull: a self-heal was scheduled after its backoff (`detail`: the backoff).
+    SelfHealScheduled,
+    /// Pull: an app's health turned degraded (its rollout failed).
+    Degraded,
+    /// Pull: a git fetch failed (git unreachable).
+    FetchFailed,
+    /// Push: a checkout failed (git unreachable).
+    CheckoutFailed,
+    /// Push: an apply to one cluster failed (it is retried, or the cluster is left to a later run).
+    ApplyFailed,
+    /// Pull: the reconciler process restarted with empty memory.
+    ReconcilerRestarted,
+}
+
+impl EventKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [EventKind; 33] = [
+        EventKind::Commit,
+        EventKind::BadCommit,
+        EventKind::RevertCommit,
+        EventKind::Applied,
+        EventKind::RolledOut,
+        EventKind::RolloutFailed,
+        EventKind::RollbackComplete,
+        EventKind::Drift,
+        EventKind::DriftRecovered,
+        EventKind::DriftSkipped,
+        EventKind::ClusterRestored,
+        EventKind::WebhookLost,
+        EventKind::CommitHeld,
+        EventKind::BadReleaseHeld,
+        EventKind::BadReleaseDetected,
+        EventKind::RollbackDecided,
+        EventKind::ApplyError,
+        EventKind::FaultStart,
+        EventKind::FaultEnd,
+        EventKind::RunQueued,
+        EventKind::RunStarted,
+        EventKind::RunCancelled,
+        EventKind::RunSucceeded,
+        EventKind::RunFailed,
+        EventKind::DriftCheckStarted,
+        EventKind::SyncStarted,
+        EventKind::SyncFailed,
+        EventKind::SelfHealScheduled,
+        EventKind::Degraded,
+        EventKind::FetchFailed,
+        EventKind::CheckoutFailed,
+        EventKind::ApplyFailed,
+        EventKind::ReconcilerRestarted,
+    ];
+
+    /// The stable name events.csv writes.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Commit => "commit",
+            EventKind::BadCommit => "bad_commit",
+            EventKind::RevertCommit => "revert_commit",
+            EventKind::Applied => "applied",
+            EventKind::RolledOut => "rolled_out",
+            EventKind::RolloutFailed => "rollout_failed",
+            EventKind::RollbackComplete => "rollback_complete",
+            EventKind::Drift => "drift",
+            EventKind::DriftRecovered => "drift_recovered",
+            EventKind::DriftSkipped => "drift_skipped",
+            EventKind::ClusterRestored => "cluster_restored",
+            EventKind::WebhookLost => "webhook_lost",
+            EventKind::CommitHeld => "commit_held",
+            EventKind::BadReleaseHeld => "bad_release_held",
+            EventKind::BadReleaseDetected => "bad_release_detected",
+            EventKind::RollbackDecided => "rollback_decided",
+            EventKind::ApplyError => "apply_error",
+            EventKind::FaultStart => "fault_start",
+            EventKind::FaultEnd => "fault_end",
+            EventKind::RunQueued => "run_queued",
+            EventKind::RunStarted => "run_started",
+            EventKind::RunCancelled => "run_cancelled",
+            EventKind::RunSucceeded => "run_succeeded",
+            EventKind::RunFailed => "run_failed",
+            EventKind::DriftCheckStarted => "drift_check_started",
+            EventKind::SyncStarted => "sync_started",
+            EventKind::SyncFailed => "sync_failed",
+            EventKind::SelfHealScheduled => "self_heal_scheduled",
+            EventKind::Degraded => "degraded",
+            EventKind::FetchFailed => "fetch_failed",
+            EventKind::CheckoutFailed => "checkout_failed",
+            EventKind::ApplyFailed => "apply_failed",
+            EventKind::ReconcilerRestarted => "reconciler_restarted",
+        }
+    }
+
+    /// The kind events.csv calls `name`, if any.
+    pub fn from_name(name: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl From<NoteKind> for EventKind {
+    /// The timeline line a model's note becomes.
+    fn from(n: NoteKind) -> EventKind {
+        match n {
+            NoteKind::RunQueued => EventKind::RunQueued,
+            NoteKind::RunStarted => EventKind::RunStarted,
+            NoteKind::RunCancelled => EventKind::RunCancelled,
+            NoteKind::RunSucceeded => EventKind::RunSucceeded,
+            NoteKind::RunFailed => EventKind::RunFailed,
+            NoteKind::DriftCheckStarted => EventKind::DriftCheckStarted,
+            NoteKind::SyncStarted => EventKind::SyncStarted,
+            NoteKind::SyncFailed => EventKind::SyncFailed,
+            NoteKind::SelfHealScheduled => EventKind::SelfHealScheduled,
+            NoteKind::Degraded => EventKind::Degraded,
+            NoteKind::FetchFailed => EventKind::FetchFailed,
+            NoteKind::CheckoutFailed => EventKind::CheckoutFailed,
+            NoteKind::ApplyFailed => EventKind::ApplyFailed,
+            NoteKind::Restarted => EventKind::ReconcilerRestarted,
+        }
+    }
+}
+
 /// One line of the timeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     pub t: Nanos,
     pub cluster: Option<ClusterId>,
     pub app: Option<AppId>,
-    pub kind: &'static str,
+    pub kind: EventKind,
     pub detail: String,
 }
 
@@ -103,4 +286,37 @@ pub struct RunRecord {
     pub counters: Counters,
     /// Events the engine processed (for engine statistics).
     pub engine_events: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_kind_names_are_unique_and_read_back() {
+        let mut names: Vec<&str> = EventKind::ALL.iter().map(|k| k.name()).collect();
+        for k in EventKind::ALL {
+            assert_eq!(EventKind::from_name(k.name()), Some(k));
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), EventKind::ALL.len());
+        assert_eq!(EventKind::from_name("no_such_event"), None);
+    }
+
+    #[test]
+    fn model_notes_keep_the_names_events_csv_had() {
+        assert_eq!(
+            EventKind::from(NoteKind::Restarted).name(),
+            "reconciler_restarted"
+        );
+        assert_eq!(
+            EventKind::from(NoteKind::RunCancelled).name(),
+            "run_cancelled"
+        );
+        assert_eq!(
+            EventKind::from(NoteKind::SelfHealScheduled).name(),
+            "self_heal_scheduled"
+        );
+    }
 }

@@ -7,7 +7,7 @@
 //! taken from the apply that completed it last, clamped into order so they sum exactly
 //! to the deploy latency.
 
-use super::{Counters, Event, RunRecord, Sample};
+use super::{Counters, Event, EventKind, RunRecord, Sample};
 use crate::metric::Metric;
 use crate::model::{AppId, ClusterId, Rev, Trace};
 use crate::scenario::Nanos;
@@ -99,7 +99,7 @@ impl Tracker {
         t: Nanos,
         cluster: Option<ClusterId>,
         app: Option<AppId>,
-        kind: &'static str,
+        kind: EventKind,
         detail: String,
     ) {
         self.record.events.push(Event {
@@ -121,9 +121,9 @@ impl Tracker {
             self.commits.push(None);
         }
         let kind_name = match kind {
-            CommitKind::Normal => "commit",
-            CommitKind::Bad => "bad_commit",
-            CommitKind::Revert { .. } => "revert_commit",
+            CommitKind::Normal => EventKind::Commit,
+            CommitKind::Bad => EventKind::BadCommit,
+            CommitKind::Revert { .. } => EventKind::RevertCommit,
         };
         let list: Vec<String> = apps.iter().map(|a| a.to_string()).collect();
         self.event(
@@ -169,7 +169,7 @@ impl Tracker {
                 now,
                 Some(cluster),
                 Some(app),
-                "applied",
+                EventKind::Applied,
                 format!("rev={spec_rev}"),
             );
         }
@@ -183,7 +183,7 @@ impl Tracker {
                 now,
                 Some(cluster),
                 Some(app),
-                "rolled_out",
+                EventKind::RolledOut,
                 format!("rev={spec_rev}"),
             );
         }
@@ -278,7 +278,7 @@ impl Tracker {
                         now,
                         None,
                         None,
-                        "rollback_complete",
+                        EventKind::RollbackComplete,
                         format!("rev={rev} bad={bad}"),
                     );
                 }
@@ -300,7 +300,7 @@ impl Tracker {
             now,
             Some(cluster),
             Some(app),
-            "rollout_failed",
+            EventKind::RolloutFailed,
             format!("rev={spec_rev}"),
         );
         if let Some(Some(c)) = self.commits.get_mut(spec_rev as usize) {
@@ -337,7 +337,13 @@ impl Tracker {
         let i = self.idx(cluster, app);
         self.deploys[i].drifts.push(id);
         self.record.counters.drift_events += 1;
-        self.event(now, Some(cluster), Some(app), "drift", change.to_string());
+        self.event(
+            now,
+            Some(cluster),
+            Some(app),
+            EventKind::Drift,
+            change.to_string(),
+        );
         id
     }
 
@@ -365,7 +371,7 @@ impl Tracker {
                 now,
                 Some(c),
                 Some(a),
-                "drift_recovered",
+                EventKind::DriftRecovered,
                 format!("after_s={:.3}", now.saturating_sub(at) as f64 / 1e9),
             );
         }
@@ -404,7 +410,7 @@ impl Tracker {
                 now,
                 Some(cluster),
                 None,
-                "cluster_restored",
+                EventKind::ClusterRestored,
                 format!("after_s={:.3}", now.saturating_sub(start) as f64 / 1e9),
             );
         }

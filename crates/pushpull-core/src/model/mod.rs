@@ -3,6 +3,7 @@
 //! drains [`Action`]s. A model never reads a clock, sleeps, spawns or does I/O, so the
 //! sim world (virtual time) and the live world (tokio, kube-rs, gix) drive the same code.
 
+pub mod harness;
 pub mod pull;
 pub mod push;
 
@@ -186,27 +187,6 @@ pub enum NoteKind {
     CheckoutFailed,
     ApplyFailed,
     Restarted,
-}
-
-impl NoteKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            NoteKind::RunQueued => "run_queued",
-            NoteKind::RunStarted => "run_started",
-            NoteKind::RunCancelled => "run_cancelled",
-            NoteKind::RunSucceeded => "run_succeeded",
-            NoteKind::RunFailed => "run_failed",
-            NoteKind::DriftCheckStarted => "drift_check_started",
-            NoteKind::SyncStarted => "sync_started",
-            NoteKind::SyncFailed => "sync_failed",
-            NoteKind::SelfHealScheduled => "self_heal_scheduled",
-            NoteKind::Degraded => "degraded",
-            NoteKind::FetchFailed => "fetch_failed",
-            NoteKind::CheckoutFailed => "checkout_failed",
-            NoteKind::ApplyFailed => "apply_failed",
-            NoteKind::Restarted => "reconciler_restarted",
-        }
-    }
 }
 
 /// What both delivery models look like to a world.

@@ -416,186 +416,239 @@ impl Model for Reconciler {
 
 #[cfg(test)]
 mod tests {
+    //! The reconciler driven through the [`Harness`](crate::model::harness::Harness): a
+    //! scripted git and cluster, assertions on the actions it emits.
     use super::*;
+    use crate::model::harness::{Harness, Script};
     use crate::scenario::models::PullPreset;
     use crate::scenario::{Dur, SECOND};
     use rand::SeedableRng;
 
-    fn rec(cfg: PullConfig) -> Reconciler {
-        Reconciler::new(cfg, 0, &[0, 1], ChaCha8Rng::seed_from_u64(3))
+    const HOUR: Nanos = 3600 * SECOND;
+
+    fn argocd() -> PullConfig {
+        PullConfig::preset(PullPreset::Argocd)
     }
 
-    fn drain(r: &mut Reconciler) -> Vec<Action> {
-        std::iter::from_fn(|| r.poll_action())
-            .filter(|a| !matches!(a, Action::Note(_)))
+    /// A reconciler for cluster 0 with two apps at manifests 0 and 1.
+    fn harness(cfg: PullConfig, script: Script) -> Harness<Reconciler> {
+        let r = Reconciler::new(cfg, 0, &[0, 1], ChaCha8Rng::seed_from_u64(3));
+        Harness::new(r, vec![0, 1], script)
+    }
+
+    /// (time, items) of every apply.
+    fn applies(h: &Harness<Reconciler>) -> Vec<(Nanos, Vec<(AppId, SpecId)>)> {
+        h.applies()
+            .into_iter()
+            .map(|(t, a)| (t, a.items.to_vec()))
             .collect()
     }
 
+    fn gaps(times: &[Nanos]) -> Vec<Nanos> {
+        times.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
+    /// Argo CD's `timeout.reconciliation` (120 s) plus up to its jitter (60 s).
     #[test]
-    fn first_polls_are_staggered_within_one_interval() {
-        let mut r = rec(PullConfig::preset(PullPreset::Argocd));
-        for a in drain(&mut r) {
-            let Action::SetTimer { at, .. } = a else {
-                panic!()
-            };
-            assert!(at < 120 * SECOND);
+    fn polls_every_interval_plus_a_jitter_within_bounds_first_polls_spread_over_one_interval() {
+        let mut h = harness(argocd(), Script::default());
+        h.run_until(2 * HOUR);
+        let mut all_gaps = Vec::new();
+        for app in 0..2 {
+            let fetches = h.fetches(app);
+            assert!(fetches[0] < 120 * SECOND, "first poll of app {app}");
+            let g = gaps(&fetches);
+            assert!(
+                g.iter().all(|g| (120 * SECOND..=180 * SECOND).contains(g)),
+                "app {app}: {g:?}"
+            );
+            all_gaps.extend(g);
         }
+        assert!(all_gaps.len() > 70);
+        assert!(
+            all_gaps.iter().any(|&g| g != all_gaps[0]),
+            "the jitter is drawn anew for each poll"
+        );
+        assert_ne!(h.fetches(0)[0], h.fetches(1)[0], "first polls are spread");
     }
 
     #[test]
     fn a_new_revision_is_synced_once() {
-        let mut r = rec(PullConfig::preset(PullPreset::Argocd));
-        drain(&mut r);
-        r.handle(5, Input::Fetched { app: 1, spec: 7 });
-        let acts = drain(&mut r);
-        let [Action::Apply(ap)] = acts.as_slice() else {
-            panic!("{acts:?}")
-        };
-        assert_eq!(&*ap.items, &[(1, 7)]);
+        let mut h = harness(argocd(), Script::default());
+        h.run_until(5);
+        h.commit(vec![0, 7]);
+        h.inject(Input::Webhook { app: 1 });
+        h.run_until(10 * SECOND);
+        h.inject(Input::Webhook { app: 1 });
+        h.run_until(HOUR);
+        let a = h.applies();
+        assert_eq!(a.len(), 1, "{a:?}");
+        let (t, ap) = &a[0];
+        assert_eq!((*t, &*ap.items), (5, &[(1, 7)][..]));
         assert_eq!(ap.trace.picked_up, 5);
-        r.handle(
-            6,
-            Input::Applied {
-                op: ap.op,
-                ok: true,
-            },
-        );
-        r.handle(9, Input::Fetched { app: 1, spec: 7 });
         assert!(
-            drain(&mut r).is_empty(),
-            "no second sync of the same revision"
+            h.fetches(1).len() > 20,
+            "polls kept fetching the same revision"
         );
     }
 
+    /// Argo CD's webhook: a push event refreshes the app at once, not at the next poll
+    /// (the world delivers [`Input::Webhook`] when the setup has a webhook).
     #[test]
-    fn self_heal_backs_off_by_factor_and_caps() {
-        let mut cfg = PullConfig::preset(PullPreset::Argocd);
+    fn a_webhook_fetches_and_syncs_before_the_next_poll() {
+        let mut h = harness(argocd(), Script::default().latency(SECOND / 2));
+        h.run_until(200 * SECOND);
+        let polls_before = h.fetches(0);
+        h.commit(vec![5, 1]);
+        h.inject(Input::Webhook { app: 0 });
+        h.run_until(201 * SECOND);
+        let fetches = h.fetches(0);
+        assert_eq!(fetches.len(), polls_before.len() + 1);
+        assert_eq!(*fetches.last().unwrap(), 200 * SECOND);
+        assert_eq!(applies(&h), vec![(200 * SECOND + SECOND / 2, vec![(0, 5)])]);
+    }
+
+    /// Argo CD retries with `retry.backoff` (5 s × 2ⁿ), capped here by the poll interval:
+    /// a failed fetch never waits longer than a poll would.
+    #[test]
+    fn a_failed_fetch_is_retried_with_the_configured_backoff_capped_at_the_poll_interval() {
+        let script = Script::default().on_fetch(|_, _, app, h: &[crate::model::Tree]| {
+            (app != 0).then(|| h[h.len() - 1][app as usize])
+        });
+        let mut h = harness(argocd(), script);
+        h.run_until(HOUR);
+        let g: Vec<Nanos> = gaps(&h.fetches(0)).iter().map(|g| g / SECOND).collect();
+        assert_eq!(&g[..7], &[5, 10, 20, 40, 80, 120, 120], "{g:?}");
+        assert!(h.notes(NoteKind::FetchFailed).len() > 20);
+        assert!(h.applies().is_empty(), "the last known revision is kept");
+    }
+
+    #[test]
+    fn a_failed_sync_is_retried_with_backoff_on_the_same_revision() {
+        let mut cfg = argocd();
+        cfg.poll.interval = Dur(10 * HOUR); // no poll among the retries
+        let mut failures = 3;
+        let script = Script::default().on_apply(move |_, _| {
+            failures -= 1;
+            failures < 0
+        });
+        let mut h = harness(cfg, script);
+        h.commit(vec![4, 1]);
+        h.inject(Input::Webhook { app: 0 });
+        h.run_until(HOUR);
+        let a = applies(&h);
+        let times: Vec<Nanos> = a.iter().map(|(t, _)| *t / SECOND).collect();
+        // Each apply takes 1 s; retries wait 5, 10 then 20 s after the failure.
+        assert_eq!(times, vec![0, 6, 17, 38]);
+        assert!(a.iter().all(|(_, items)| items == &[(0, 4)]));
+        assert_eq!(h.notes(NoteKind::SyncFailed).len(), 3);
+    }
+
+    /// Argo CD's self-heal: a change seen on the watch is undone after a backoff of
+    /// 2 s × 3ⁿ capped at 300 s (the attempts count until the cooldown passes).
+    #[test]
+    fn self_heal_reapplies_the_synced_manifest_after_drift_with_a_backoff_that_grows_and_caps() {
+        let mut cfg = argocd();
         cfg.self_heal.cooldown = Dur(u64::MAX);
-        let mut r = rec(cfg);
-        drain(&mut r);
+        let mut h = harness(cfg, Script::default());
         let mut delays = Vec::new();
-        let mut now = 0;
-        for _ in 0..7 {
-            r.handle(now, Input::LiveChanged { app: 0 });
-            let acts = drain(&mut r);
-            let Some(Action::SetTimer { at, timer }) = acts.last().cloned() else {
-                panic!("{acts:?}")
-            };
-            delays.push((at - now) / SECOND);
-            now = at;
-            r.handle(now, Input::Timer(timer));
-            let Some(Action::Apply(ap)) = drain(&mut r).pop() else {
-                panic!()
-            };
-            r.handle(
-                now,
-                Input::Applied {
-                    op: ap.op,
-                    ok: true,
-                },
-            );
+        for i in 0..7u64 {
+            let drift = i * 1000 * SECOND;
+            h.run_until(drift);
+            h.inject(Input::LiveChanged { app: 1 });
+            h.run_until(drift + 400 * SECOND);
+            let heals: Vec<(Nanos, Vec<(AppId, SpecId)>)> = applies(&h)
+                .into_iter()
+                .filter(|(t, _)| *t >= drift)
+                .collect();
+            assert_eq!(heals.len(), 1, "one heal per drift: {heals:?}");
+            assert_eq!(heals[0].1, vec![(1, 1)], "the synced manifest again");
+            delays.push((heals[0].0 - drift) / SECOND);
         }
         assert_eq!(delays, vec![2, 6, 18, 54, 162, 300, 300]);
     }
 
     #[test]
-    fn a_failed_sync_is_retried_with_backoff() {
-        let mut r = rec(PullConfig::preset(PullPreset::Argocd));
-        drain(&mut r);
-        r.handle(0, Input::Fetched { app: 0, spec: 4 });
-        let mut now = 0;
-        let mut waits = Vec::new();
-        for _ in 0..3 {
-            let Some(Action::Apply(ap)) = drain(&mut r).pop() else {
-                panic!()
-            };
-            r.handle(
-                now,
-                Input::Applied {
-                    op: ap.op,
-                    ok: false,
-                },
-            );
-            let Some(Action::SetTimer { at, timer }) = drain(&mut r).pop() else {
-                panic!()
-            };
-            waits.push((at - now) / SECOND);
-            now = at;
-            r.handle(now, Input::Timer(timer));
+    fn self_heal_backoff_starts_over_after_the_cooldown() {
+        let mut h = harness(argocd(), Script::default());
+        for drift in [0, 10 * SECOND, 1000 * SECOND] {
+            h.run_until(drift);
+            h.inject(Input::LiveChanged { app: 0 });
         }
-        assert_eq!(waits, vec![5, 10, 20]);
-        let Some(Action::Apply(ap)) = drain(&mut r).pop() else {
-            panic!()
-        };
-        assert_eq!(&*ap.items, &[(0, 4)], "the same revision is retried");
+        h.run_until(HOUR);
+        let times: Vec<Nanos> = applies(&h).iter().map(|(t, _)| t / SECOND).collect();
+        assert_eq!(
+            times,
+            vec![2, 16, 1002],
+            "2 s, 6 s, then 2 s again after 330 s healthy"
+        );
+    }
+
+    #[test]
+    fn interval_detection_ignores_the_watch_and_corrects_drift_at_the_next_diff() {
+        let mut cfg = PullConfig::preset(PullPreset::Flux);
+        cfg.drift_detection = DriftDetection::Interval;
+        let drifted = std::rc::Rc::new(std::cell::Cell::new(false));
+        let seen = drifted.clone();
+        let script = Script::default().on_diff(move |_, _, app, _| Some(!(app == 0 && seen.get())));
+        let mut h = harness(cfg, script);
+        h.run_until(60 * SECOND);
+        drifted.set(true);
+        h.inject(Input::LiveChanged { app: 0 });
+        h.run_until(2 * HOUR);
+        assert!(h.notes(NoteKind::SelfHealScheduled).is_empty());
+        let first_diff = h
+            .diffs()
+            .into_iter()
+            .find(|d| d.0 > 60 * SECOND && d.2 == 0)
+            .expect("a periodic diff");
+        let a = applies(&h);
+        assert_eq!(a[0], (first_diff.0, vec![(0, 0)]), "corrected at that diff");
     }
 
     #[test]
     fn a_restart_rechecks_every_app_against_git_and_the_cluster() {
-        let mut r = rec(PullConfig::preset(PullPreset::Argocd));
-        drain(&mut r);
-        r.handle(
-            100,
-            Input::Restart {
-                live: Arc::from(vec![0, 1]),
-            },
+        let script = Script::default().on_diff(|_, _, app, _| Some(app != 1));
+        let mut h = harness(argocd(), script);
+        h.run_until(100);
+        h.inject(Input::Restart {
+            live: Arc::from(vec![0, 1]),
+        });
+        h.run_until(101);
+        let diffs: Vec<(Nanos, AppId)> = h.diffs().iter().map(|d| (d.0, d.2)).collect();
+        assert_eq!(diffs, vec![(100, 0), (100, 1)]);
+        assert_eq!((h.fetches(0), h.fetches(1)), (vec![100], vec![100]));
+        assert_eq!(
+            applies(&h),
+            vec![(100, vec![(1, 1)])],
+            "app 1 was out of sync"
         );
-        let acts = drain(&mut r);
-        let fetch_now = acts
-            .iter()
-            .filter(|a| {
-                matches!(
-                    a,
-                    Action::SetTimer {
-                        at: 100,
-                        timer: Timer::Poll { .. }
-                    }
-                )
-            })
-            .count();
-        let diffs = acts
-            .iter()
-            .filter(|a| matches!(a, Action::Diff { .. }))
-            .count();
-        assert_eq!((fetch_now, diffs), (2, 2), "{acts:?}");
-        r.handle(
-            100,
-            Input::Diffed {
-                app: 1,
-                in_sync: Some(false),
-            },
-        );
-        let Some(Action::Apply(ap)) = drain(&mut r).pop() else {
-            panic!()
-        };
-        assert_eq!(&*ap.items, &[(1, 1)]);
+        assert_eq!(h.notes(NoteKind::Restarted).len(), 1);
     }
 
     #[test]
     fn concurrency_limits_syncs_in_flight() {
-        let mut cfg = PullConfig::preset(PullPreset::Argocd);
+        let mut cfg = argocd();
         cfg.concurrency = 1;
-        let mut r = rec(cfg);
-        drain(&mut r);
-        r.handle(1, Input::Fetched { app: 0, spec: 5 });
-        r.handle(1, Input::Fetched { app: 1, spec: 6 });
-        let acts = drain(&mut r);
-        assert_eq!(acts.len(), 1);
-        let Action::Apply(ap) = &acts[0] else {
-            panic!()
-        };
-        r.handle(
-            2,
-            Input::Applied {
-                op: ap.op,
-                ok: true,
-            },
+        let mut h = harness(cfg, Script::default());
+        h.run_until(SECOND);
+        h.commit(vec![5, 6]);
+        h.inject(Input::Webhook { app: 0 });
+        h.inject(Input::Webhook { app: 1 });
+        h.run_until(10 * SECOND);
+        let a = h.applies();
+        let got: Vec<(Nanos, Vec<(AppId, SpecId)>)> = a
+            .iter()
+            .map(|(t, ap)| (*t / SECOND, ap.items.to_vec()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(1, vec![(0, 5)]), (2, vec![(1, 6)])],
+            "one at a time"
         );
-        let Some(Action::Apply(next)) = drain(&mut r).pop() else {
-            panic!()
-        };
-        assert_eq!(&*next.items, &[(1, 6)]);
-        assert_eq!(next.trace.picked_up, 1);
-        assert_eq!(next.trace.started, 2);
+        assert_eq!(
+            (a[1].1.trace.picked_up, a[1].1.trace.started),
+            (SECOND, 2 * SECOND)
+        );
     }
 }

@@ -518,203 +518,179 @@ impl Model for Pipeline {
 
 #[cfg(test)]
 mod tests {
+    //! The pipeline driven through the [`Harness`](crate::model::harness::Harness): a
+    //! scripted git and cluster, assertions on the actions it emits.
     use super::*;
+    use crate::model::harness::{Harness, Script};
     use crate::scenario::models::PushPreset;
     use crate::scenario::{Dist, PushConfig, SECOND};
     use rand::SeedableRng;
 
+    /// Runs start at once, build 10 s, apply 1 s, one runner, no rollout wait.
     fn cfg() -> PushConfig {
         let mut c = PushConfig::preset(PushPreset::Custom);
         c.queue_wait = Dist::zero();
         c.build = Dist::fixed(10 * SECOND);
         c.apply = Dist::fixed(SECOND);
         c.runners = 1;
+        c.wait_for_rollout = false;
         c
     }
 
-    fn drain(p: &mut Pipeline) -> Vec<Action> {
-        std::iter::from_fn(|| p.poll_action())
-            .filter(|a| !matches!(a, Action::Note(_)))
+    fn harness(
+        cfg: PushConfig,
+        clusters: u32,
+        initial: &[SpecId],
+        script: Script,
+    ) -> Harness<Pipeline> {
+        let p = Pipeline::new(cfg, clusters, initial, ChaCha8Rng::seed_from_u64(1));
+        Harness::new(p, initial.to_vec(), script)
+    }
+
+    /// One apply: (time in seconds, cluster, items).
+    type Seen = (u64, ClusterId, Vec<(AppId, SpecId)>);
+
+    /// Every apply.
+    fn applies(h: &Harness<Pipeline>) -> Vec<Seen> {
+        h.applies()
+            .into_iter()
+            .map(|(t, a)| (t / SECOND, a.cluster, a.items.to_vec()))
             .collect()
     }
 
-    fn tree(specs: &[SpecId]) -> Tree {
-        Arc::from(specs.to_vec())
+    /// Commits `trees` (one revision each) `gap` apart from t = 0, telling the pipeline.
+    fn commits(h: &mut Harness<Pipeline>, trees: &[&[SpecId]], gap: Nanos) {
+        for (i, tree) in trees.iter().enumerate() {
+            h.run_until(i as u64 * gap);
+            let rev = h.commit(tree.to_vec());
+            h.inject(Input::Commit { rev });
+        }
     }
 
     #[test]
     fn a_commit_builds_then_applies_only_the_changed_app_to_every_cluster() {
-        let mut p = Pipeline::new(cfg(), 2, &[0, 1, 2], ChaCha8Rng::seed_from_u64(1));
-        p.handle(0, Input::Commit { rev: 1 });
+        let mut h = harness(cfg(), 2, &[0, 1, 2], Script::default());
+        commits(&mut h, &[&[0, 3, 2]], SECOND);
+        h.run_until(60 * SECOND);
+        assert_eq!(h.checkouts(), vec![(0, 0, Some(1))]);
         assert_eq!(
-            drain(&mut p),
-            vec![Action::Checkout {
-                run: 0,
-                rev: Some(1)
-            }]
+            applies(&h),
+            vec![(10, 0, vec![(1, 3)]), (10, 1, vec![(1, 3)])],
+            "after the 10 s build, app 1 alone, to both clusters"
         );
-        p.handle(
-            0,
-            Input::CheckedOut {
-                run: 0,
-                rev: 1,
-                tree: tree(&[0, 3, 2]),
-            },
-        );
-        assert_eq!(
-            drain(&mut p),
-            vec![Action::SetTimer {
-                at: 10 * SECOND,
-                timer: Timer::Build { run: 0 }
-            }]
-        );
-        p.handle(10 * SECOND, Input::Timer(Timer::Build { run: 0 }));
-        let acts = drain(&mut p);
-        assert_eq!(acts.len(), 2);
-        for (c, a) in acts.iter().enumerate() {
-            let Action::Apply(ap) = a else {
-                panic!("{a:?}")
-            };
-            assert_eq!(ap.cluster, c as u32);
-            assert_eq!(&*ap.items, &[(1, 3)]);
-        }
+        assert_eq!(h.notes(NoteKind::RunSucceeded).len(), 1);
     }
 
+    /// GitHub Actions `concurrency:` with `cancel-in-progress: false`: one run of the
+    /// group runs, at most one waits, and a newer waiting run replaces the older one.
     #[test]
-    fn cancel_pending_keeps_one_running_and_the_newest_pending() {
-        let mut p = Pipeline::new(cfg(), 1, &[0], ChaCha8Rng::seed_from_u64(1));
-        for rev in 1..=3 {
-            p.handle(0, Input::Commit { rev });
-        }
-        let notes: Vec<NoteKind> = std::iter::from_fn(|| p.poll_action())
-            .filter_map(|a| {
-                if let Action::Note(n) = a {
-                    Some(n.kind)
-                } else {
-                    None
-                }
-            })
+    fn cancel_pending_deploys_only_the_newest_of_three_quick_commits_after_the_running_one() {
+        let mut c = cfg();
+        c.concurrency = Concurrency::CancelPending;
+        c.runners = 2; // runners to spare: the group alone holds the later runs back
+        let mut h = harness(c, 1, &[0], Script::default());
+        commits(&mut h, &[&[1], &[2], &[3], &[4]], SECOND);
+        h.run_until(10 * 60 * SECOND);
+        assert_eq!(
+            applies(&h),
+            vec![(10, 0, vec![(0, 1)]), (21, 0, vec![(0, 4)])],
+            "rev 1 runs; revs 2 and 3 wait in turn and are replaced; rev 4 runs after rev 1"
+        );
+        let cancelled: Vec<u64> = h
+            .notes(NoteKind::RunCancelled)
+            .iter()
+            .map(|(_, n)| n.detail)
             .collect();
         assert_eq!(
-            notes
-                .iter()
-                .filter(|k| **k == NoteKind::RunCancelled)
-                .count(),
-            1,
-            "{notes:?}"
+            cancelled,
+            vec![1, 2],
+            "the runs of revs 2 and 3 are cancelled"
         );
-        assert_eq!(p.group_active, Some(0));
-        assert_eq!(p.group_pending, Some(2));
+        assert_eq!(
+            h.checkouts().iter().map(|c| c.2).collect::<Vec<_>>(),
+            vec![Some(1), Some(4)]
+        );
     }
 
-    /// One cluster, one commit: the pipeline checks it out, builds for 10 s and sends
-    /// its first apply (returned) at t = 10 s.
-    fn first_apply() -> (Pipeline, Apply) {
-        let mut p = Pipeline::new(cfg(), 1, &[0], ChaCha8Rng::seed_from_u64(1));
-        p.handle(0, Input::Commit { rev: 1 });
-        drain(&mut p);
-        p.handle(
-            0,
-            Input::CheckedOut {
-                run: 0,
-                rev: 1,
-                tree: tree(&[1]),
-            },
+    /// Jenkins: builds of one job queue up and all run, in commit order.
+    #[test]
+    fn queue_runs_every_commit_in_order() {
+        let mut c = cfg();
+        c.concurrency = Concurrency::Queue;
+        let mut h = harness(c, 1, &[0], Script::default());
+        commits(&mut h, &[&[1], &[2], &[3]], SECOND);
+        h.run_until(10 * 60 * SECOND);
+        assert_eq!(
+            applies(&h),
+            vec![
+                (10, 0, vec![(0, 1)]),
+                (21, 0, vec![(0, 2)]),
+                (32, 0, vec![(0, 3)])
+            ],
+            "each run takes the one runner when the previous one frees it"
         );
-        drain(&mut p);
-        p.handle(10 * SECOND, Input::Timer(Timer::Build { run: 0 }));
-        let Some(Action::Apply(ap)) = drain(&mut p).pop() else {
-            panic!("the build's end sends an apply")
-        };
-        (p, ap)
+        assert!(h.notes(NoteKind::RunCancelled).is_empty());
     }
 
     #[test]
-    fn a_failed_apply_is_retried_then_the_cluster_is_left_for_a_later_run() {
-        let (mut p, ap) = first_apply();
-        let mut now = 11 * SECOND;
-        for expected_wait in [2, 4] {
-            p.handle(
-                now,
-                Input::Applied {
-                    op: ap.op,
-                    ok: false,
-                },
-            );
-            let Some(Action::SetTimer { at, timer }) = drain(&mut p).pop() else {
-                panic!()
-            };
-            assert_eq!((at - now) / SECOND, expected_wait);
-            now = at;
-            p.handle(now, Input::Timer(timer));
-            assert!(matches!(drain(&mut p).pop(), Some(Action::Apply(_))));
-        }
-        p.handle(
-            now,
-            Input::Applied {
-                op: ap.op,
-                ok: false,
-            },
+    fn a_failed_apply_is_retried_after_2_then_4_s_then_the_cluster_is_left_for_a_later_run() {
+        // Every apply of run 0 fails; later runs succeed.
+        let script = Script::default().on_apply(|_, a| split_op(a.op).0 != 0);
+        let mut h = harness(cfg(), 1, &[0], script);
+        commits(&mut h, &[&[1]], SECOND);
+        h.run_until(20 * SECOND);
+        assert_eq!(
+            applies(&h),
+            vec![
+                (10, 0, vec![(0, 1)]),
+                (13, 0, vec![(0, 1)]),
+                (18, 0, vec![(0, 1)])
+            ],
+            "fails at 11 s, retried 2 s later; fails at 14 s, retried 4 s later"
         );
-        assert!(p.runs[0].failed);
-        assert_eq!(p.free_runners, 1, "the run gave up and freed its runner");
-        // The next commit's run applies the manifest again.
-        p.handle(now, Input::Commit { rev: 2 });
-        drain(&mut p);
-        p.handle(
-            now,
-            Input::CheckedOut {
-                run: 1,
-                rev: 2,
-                tree: tree(&[1]),
-            },
+        assert_eq!(
+            h.notes(NoteKind::RunFailed).len(),
+            1,
+            "then the run gives up"
         );
-        drain(&mut p);
-        p.handle(now + 10 * SECOND, Input::Timer(Timer::Build { run: 1 }));
-        let Some(Action::Apply(again)) = drain(&mut p).pop() else {
-            panic!()
-        };
-        assert_eq!(&*again.items, &[(0, 1)]);
+        // The next commit's run (same manifest) applies it again.
+        let rev = h.commit(vec![1]);
+        h.inject(Input::Commit { rev });
+        h.run_until(60 * SECOND);
+        assert_eq!(applies(&h)[3], (30, 0, vec![(0, 1)]));
+        assert_eq!(h.notes(NoteKind::RunSucceeded).len(), 1);
     }
 
     #[test]
     fn no_run_starts_while_runners_are_out() {
-        let mut p = Pipeline::new(cfg(), 1, &[0], ChaCha8Rng::seed_from_u64(1));
-        p.handle(0, Input::Runners { available: false });
-        p.handle(0, Input::Commit { rev: 1 });
-        assert!(drain(&mut p).is_empty());
-        p.handle(60 * SECOND, Input::Runners { available: true });
-        assert_eq!(
-            drain(&mut p),
-            vec![Action::Checkout {
-                run: 0,
-                rev: Some(1)
-            }]
-        );
-        assert_eq!(p.runs[0].started, 60 * SECOND);
+        let mut h = harness(cfg(), 1, &[0], Script::default());
+        h.inject(Input::Runners { available: false });
+        commits(&mut h, &[&[1]], SECOND);
+        h.run_until(60 * SECOND);
+        assert!(h.checkouts().is_empty());
+        h.inject(Input::Runners { available: true });
+        h.run_until(80 * SECOND);
+        assert_eq!(h.checkouts(), vec![(60 * SECOND, 0, Some(1))]);
+        assert_eq!(h.applies()[0].1.trace.started, 60 * SECOND);
     }
 
     #[test]
-    fn waits_for_rollout_and_fails_the_run_on_a_broken_one() {
-        let (mut p, ap) = first_apply();
-        p.handle(
-            11 * SECOND,
-            Input::Applied {
-                op: ap.op,
-                ok: true,
-            },
-        );
-        assert_eq!(p.free_runners, 0, "still waiting for the rollout");
-        p.handle(
+    fn a_run_holds_its_runner_until_the_rollout_and_fails_on_a_broken_one() {
+        let mut c = cfg();
+        c.wait_for_rollout = true;
+        let script = Script::default().on_rollout(|_, _, _| Some((600 * SECOND, false)));
+        let mut h = harness(c, 1, &[0], script);
+        commits(&mut h, &[&[1], &[2]], 100 * SECOND);
+        h.run_until(20 * 60 * SECOND);
+        assert_eq!(
+            h.notes(NoteKind::RunFailed)[0].0,
             611 * SECOND,
-            Input::RolloutFinished {
-                cluster: 0,
-                app: 0,
-                spec: 1,
-                ok: false,
-            },
+            "the rollout fails 600 s after the apply's reply at 11 s"
         );
-        assert_eq!(p.free_runners, 1);
-        assert!(p.runs[0].failed);
+        assert_eq!(
+            h.checkouts()[1].0,
+            611 * SECOND,
+            "the second commit's run waits for the one runner until then"
+        );
     }
 }
