@@ -49,8 +49,9 @@ pub const DEFINITIONS: [(&str, &str); 11] = [
     ),
 ];
 
-/// Each counter's definition.
-pub const COUNTER_DEFINITIONS: [(&str, &str); 8] = [
+/// Each counter's definition, in `measure::Counters::named()` order (a test checks both
+/// lists name the same counters).
+pub const COUNTER_DEFINITIONS: [(&str, &str); 9] = [
     ("deploys", "(commit, cluster) pairs rolled out."),
     (
         "failed_deploys",
@@ -68,4 +69,25 @@ pub const COUNTER_DEFINITIONS: [(&str, &str); 8] = [
         "deploys_incomplete",
         "(commit, cluster) pairs not yet rolled out when the run ended.",
     ),
+    (
+        "clusters_unrestored",
+        "lost clusters rebuilt but not yet running every app at its desired revision when the run ended.",
+    ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::COUNTER_DEFINITIONS;
+    use crate::measure::Counters;
+
+    #[test]
+    fn every_counter_has_a_definition_in_counter_order() {
+        let defined: Vec<&str> = COUNTER_DEFINITIONS.iter().map(|(name, _)| *name).collect();
+        let counted: Vec<&str> = Counters::default()
+            .named()
+            .iter()
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(defined, counted);
+    }
+}
