@@ -6,6 +6,7 @@ use super::palette::style;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot draw chart {chart}: {message}")]
@@ -84,6 +85,51 @@ pub(super) fn render<C: Chart>(
         svg,
         png,
     })
+}
+
+/// Prepares, draws and encodes one chart.
+pub(super) type Job<'a> = Box<dyn Fn() -> Result<ChartFile, ChartError> + Sync + 'a>;
+
+/// Runs `jobs` on one thread per core (at most one per job), taking them in `order`, and
+/// returns their charts in `jobs` order; an error is the first in `jobs` order, so which
+/// error is reported does not depend on the threads' timing.
+pub(super) fn in_parallel(jobs: &[Job], order: &[usize]) -> Result<Vec<ChartFile>, ChartError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(order.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+            done.push((i, jobs[i]()));
+        }
+        done
+    };
+    let mut slots: Vec<Option<Result<ChartFile, ChartError>>> = jobs.iter().map(|_| None).collect();
+    std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let mut all = work();
+        for h in helpers {
+            // A panic in a chart is a bug: carry it on to this thread as it was.
+            all.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+        for (i, r) in all {
+            slots[i] = Some(r);
+        }
+    });
+    slots
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            r.unwrap_or_else(|| {
+                Err(ChartError {
+                    chart: "?",
+                    message: format!("chart job {i} was not in the run order"),
+                })
+            })
+        })
+        .collect()
 }
 
 /// The chart area's message when a run has nothing for a chart to show.
