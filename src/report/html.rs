@@ -4,7 +4,7 @@
 //! methodology, reproducibility.
 
 use super::charts::ChartFile;
-use super::findings::{COUNTER_DEFINITIONS, DEFINITIONS, Findings, Table};
+use super::findings::{COUNTER_DEFINITIONS, DEFINITIONS, FAULT_DEFINITIONS, Findings, Table};
 use crate::measure::bootstrap;
 use base64::Engine;
 use std::fmt::Write;
@@ -165,6 +165,10 @@ pub fn render(f: &Findings, charts: &[ChartFile]) -> String {
     }
     o.push_str("</dl>\n<h3>Counters</h3>\n<dl>\n");
     for (name, def) in COUNTER_DEFINITIONS {
+        let _ = writeln!(o, "<dt><code>{name}</code></dt><dd>{}</dd>", esc(def));
+    }
+    o.push_str("</dl>\n<h3>Faults</h3>\n<dl>\n");
+    for (name, def) in FAULT_DEFINITIONS {
         let _ = writeln!(o, "<dt><code>{name}</code></dt><dd>{}</dd>", esc(def));
     }
     o.push_str("</dl>\n<h3>Statistics</h3>\n");

@@ -62,6 +62,63 @@ impl Metric {
         }
     }
 
+    /// Each metric's definition (as the README's "What it measures" table), in
+    /// [`Metric::ALL`] order: what the report's methodology section prints.
+    pub const DEFINITIONS: [(&'static str, &'static str); 11] = [
+        (
+            "deploy_latency",
+            "one (commit, cluster) pair: commit created → every app it changed rolled out on that cluster (kubectl rollout status rules: observedGeneration current, updated = available = desired replicas, no old replicas).",
+        ),
+        (
+            "fleet_deploy_latency",
+            "one commit: commit created → rolled out on every cluster.",
+        ),
+        (
+            "detect",
+            "stage of deploy_latency: commit → picked up by the delivery model.",
+        ),
+        (
+            "queue",
+            "stage of deploy_latency: picked up → work starts (a pipeline runner, or a sync worker).",
+        ),
+        (
+            "build",
+            "stage of deploy_latency: work starts → first apply (push only: the build step).",
+        ),
+        (
+            "apply",
+            "stage of deploy_latency: first apply → last apply acknowledged.",
+        ),
+        (
+            "rollout",
+            "stage of deploy_latency: last apply acknowledged → rolled out.",
+        ),
+        (
+            "drift_recovery",
+            "one drift event: drift injected → live state equals desired again. Drift never recovered before the horizon is counted in drift_unrecovered, never silently dropped.",
+        ),
+        (
+            "rollback",
+            "one bad release: rollback decided → last good version rolled out everywhere.",
+        ),
+        (
+            "failed_deploy_recovery",
+            "one bad release: bad commit created → healthy again everywhere (DORA failed deployment recovery time).",
+        ),
+        (
+            "cluster_restore",
+            "one lost cluster: empty cluster back online → every app at its desired revision again.",
+        ),
+    ];
+
+    /// What the metric measures, in a sentence.
+    pub fn definition(self) -> &'static str {
+        Metric::DEFINITIONS
+            .iter()
+            .find(|(n, _)| *n == self.name())
+            .map_or("", |(_, d)| d)
+    }
+
     pub fn from_name(s: &str) -> Option<Metric> {
         Metric::ALL.into_iter().find(|m| m.name() == s)
     }
@@ -118,6 +175,19 @@ impl Quantile {
             Quantile::P99 => "p99",
             Quantile::Max => "max",
             Quantile::Mean => "mean",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_has_its_definition_in_order() {
+        for (m, (name, def)) in Metric::ALL.iter().zip(Metric::DEFINITIONS) {
+            assert_eq!(m.name(), name);
+            assert!(def.len() > 20 && m.definition() == def, "{m}");
         }
     }
 }

@@ -7,7 +7,7 @@ mod format;
 mod summary;
 mod tables;
 
-pub use definitions::{COUNTER_DEFINITIONS, DEFINITIONS};
+pub use definitions::{COUNTER_DEFINITIONS, DEFINITIONS, FAULT_DEFINITIONS};
 pub use format::{dur, interval, percent, signed, signed_interval, times, verdict_text};
 pub use tables::{change_failure_rate, deploys_per_day};
 

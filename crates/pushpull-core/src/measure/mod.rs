@@ -259,6 +259,32 @@ impl Counters {
             .saturating_add(o.clusters_unrestored);
     }
 
+    /// Each counter's definition, in [`Counters::named`] order: what the report's
+    /// methodology section prints.
+    pub const DEFINITIONS: [(&'static str, &'static str); 9] = [
+        ("deploys", "(commit, cluster) pairs rolled out."),
+        (
+            "failed_deploys",
+            "(commit, cluster) pairs whose rollout failed.",
+        ),
+        ("drift_events", "manual edits injected into clusters."),
+        ("drift_unrecovered", "drift still live when the run ended."),
+        (
+            "api_requests",
+            "object writes sent to cluster APIs (one per app per apply).",
+        ),
+        ("git_fetches", "git fetches and checkouts."),
+        ("apply_errors", "applies the cluster API refused."),
+        (
+            "deploys_incomplete",
+            "(commit, cluster) pairs not yet rolled out when the run ended.",
+        ),
+        (
+            "clusters_unrestored",
+            "lost clusters rebuilt but not yet running every app at its desired revision when the run ended.",
+        ),
+    ];
+
     pub fn named(&self) -> [(&'static str, u64); 9] {
         [
             ("deploys", self.deploys),

@@ -142,6 +142,43 @@ pub enum Fault {
     },
 }
 
+/// Each fault kind and what it does, as the README's fault table and the report's
+/// methodology section say it.
+pub const DEFINITIONS: [(&str, &str); 8] = [
+    (
+        "drift",
+        "someone edits a live Deployment by hand (scale, image, env or delete); drift_recovery measures until live state equals desired again.",
+    ),
+    (
+        "bad_release",
+        "a commit ships an image that never becomes ready; rollback is a revert commit decided rollback_after after the rollout fails its progress deadline.",
+    ),
+    (
+        "git_outage",
+        "the git host is down: fetches and checkouts fail, and webhooks (the pipeline's trigger too) are lost.",
+    ),
+    (
+        "api_brownout",
+        "cluster APIs answer slower and fail a share of requests; every setup retries with its backoff.",
+    ),
+    (
+        "partition",
+        "traffic across one cut fails: pipeline to cluster, pipeline to git, reconciler to git or reconciler to cluster.",
+    ),
+    (
+        "reconciler_crash",
+        "a reconciler loses its memory; when it restarts it re-checks every app.",
+    ),
+    (
+        "runner_outage",
+        "no CI runner is available: the pipeline's queue grows.",
+    ),
+    (
+        "cluster_loss",
+        "a cluster is wiped and comes back empty; cluster_restore measures until every app runs on it again.",
+    ),
+];
+
 impl Fault {
     pub fn kind(&self) -> &'static str {
         match self {
@@ -154,6 +191,15 @@ impl Fault {
             Fault::RunnerOutage { .. } => "runner_outage",
             Fault::ClusterLoss { .. } => "cluster_loss",
         }
+    }
+
+    /// What a fault of this kind does, in a sentence ([`DEFINITIONS`]).
+    pub fn definition(&self) -> &'static str {
+        let kind = self.kind();
+        DEFINITIONS
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or("", |(_, d)| d)
     }
 
     /// The fault's start and end, for the ones that are a window of time.
