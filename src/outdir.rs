@@ -632,11 +632,56 @@ fn sync_dir(p: &Path) -> io::Result<()> {
 }
 
 /// Fsyncs a folder and every folder below it (files are synced when written).
+/// Flushes a staged folder, its files and its sub-folders to disk. Files written into a
+/// staging folder are not synced one by one as they are written ([`write_file`] leaves it
+/// to here): their fsyncs are issued together from a few threads, so the file system
+/// commits them in one or a few journal transactions (25 fsyncs in a row cost fleet.yaml
+/// about 60 ms). Only this folder's files are flushed, never the whole file system.
 fn sync_tree(p: &Path) -> io::Result<()> {
+    let mut files = Vec::new();
+    list_files(p, &mut files)?;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let first_error = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..files.len().min(8) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(f) = files.get(i) else { break };
+                    if let Err(e) = fs::File::open(f).and_then(|f| f.sync_all()) {
+                        first_error
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get_or_insert(e);
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
+    sync_dirs(p)
+}
+
+fn list_files(p: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    for e in fs::read_dir(p)? {
+        let e = e?;
+        let t = e.file_type()?;
+        if t.is_dir() {
+            list_files(&e.path(), out)?;
+        } else if t.is_file() {
+            out.push(e.path());
+        }
+    }
+    Ok(())
+}
+
+fn sync_dirs(p: &Path) -> io::Result<()> {
     for e in fs::read_dir(p)? {
         let e = e?;
         if e.file_type()?.is_dir() {
-            sync_tree(&e.path())?;
+            sync_dirs(&e.path())?;
         }
     }
     sync_dir(p)
@@ -752,10 +797,12 @@ fn write_file_inner(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let (tmp, mut file) = {
+    let (tmp, mut file, staged) = {
         // The folder is checked (and a missing one created) under the registry's lock: once
         // a signal has removed a temporary folder, nothing may create it again.
         let mut reg = registry();
+        // Inside a staging folder the commit flushes every file at once (`sync_tree`).
+        let staged = reg.dirs.iter().any(|d| path.starts_with(d));
         match fs::symlink_metadata(dir) {
             Ok(m) if m.file_type().is_symlink() => {
                 return Err(io::Error::other(format!(
@@ -782,7 +829,7 @@ fn write_file_inner(path: &Path, bytes: &[u8]) -> io::Result<()> {
             {
                 Ok(f) => {
                     reg.files.push(tmp.clone());
-                    break (tmp, f);
+                    break (tmp, f, staged);
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => {
                     attempt += 1;
@@ -793,7 +840,7 @@ fn write_file_inner(path: &Path, bytes: &[u8]) -> io::Result<()> {
     };
     let done = file
         .write_all(bytes)
-        .and_then(|()| file.sync_all())
+        .and_then(|()| if staged { Ok(()) } else { file.sync_all() })
         .and_then(|()| fs::rename(&tmp, path));
     drop(file);
     let mut reg = registry();
