@@ -1,0 +1,32 @@
+//! Colours and text styles of the charts: one colour per model, the stage colours
+//! (Okabe–Ito, readable with colour blindness) and the colours of drift, bad releases,
+//! rollbacks and fault windows.
+
+use crate::report::font::FAMILY;
+use plotters::prelude::*;
+
+pub(super) const PUSH: RGBColor = RGBColor(213, 94, 0);
+pub(super) const PULL: RGBColor = RGBColor(0, 114, 178);
+pub(super) const DRIFT: RGBColor = RGBColor(230, 159, 0);
+pub(super) const BAD: RGBColor = RGBColor(200, 30, 30);
+pub(super) const ROLLBACK: RGBColor = RGBColor(120, 60, 160);
+pub(super) const GRID: RGBColor = RGBColor(225, 225, 225);
+pub(super) const DESIRED: RGBColor = RGBColor(150, 150, 150);
+/// Fault windows (outages, partitions, crashes, cluster losses): a neutral slate.
+pub(super) const FAULT: RGBColor = RGBColor(90, 100, 120);
+/// Stage colours (Okabe–Ito, readable with colour blindness), in `STAGES` order.
+pub(super) const STAGE_COLORS: [RGBColor; 5] = [
+    RGBColor(86, 180, 233),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(0, 114, 178),
+];
+
+pub(super) fn model_color(model: &str) -> RGBColor {
+    if model == "push" { PUSH } else { PULL }
+}
+
+pub(super) fn style(size: u32) -> TextStyle<'static> {
+    (FAMILY, size).into_font().color(&BLACK)
+}

@@ -1,0 +1,136 @@
+//! Bad releases: the median rollback and failed-deploy recovery of each model as bars,
+//! with bootstrap 95% confidence whiskers when there are repetitions to resample.
+
+use super::axis::{lane_label, lanes, lin, linear_duration_ticks, tick};
+use super::palette::{GRID, model_color, style};
+use super::render::{Chart, Drawn, e, no_data};
+use crate::report::load::RunDir;
+use crate::report::table::human;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+struct Bar {
+    model: &'static str,
+    p50: Option<f64>,
+    ci: Option<[f64; 2]>,
+}
+
+pub(super) struct Recovery {
+    groups: Vec<(&'static str, Vec<Bar>)>,
+    single_repetition: bool,
+}
+
+pub const RECOVERY_METRICS: [&str; 2] = ["rollback", "failed_deploy_recovery"];
+
+impl Recovery {
+    pub(super) fn new(run: &RunDir, models: &[&'static str]) -> Recovery {
+        let groups = RECOVERY_METRICS
+            .iter()
+            .map(|&metric| {
+                let bars = models
+                    .iter()
+                    .map(|&m| {
+                        let s = run.summary.model(m).and_then(|x| x.metric(metric));
+                        Bar {
+                            model: m,
+                            p50: s.and_then(|s| s.p50_s),
+                            ci: s.and_then(|s| s.ci95_p50_s),
+                        }
+                    })
+                    .collect();
+                (metric, bars)
+            })
+            .collect();
+        Recovery {
+            groups,
+            single_repetition: run.summary.repetitions <= 1,
+        }
+    }
+}
+
+impl Chart for Recovery {
+    const SIZE: (u32, u32) = (960, 460);
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
+        let max = self
+            .groups
+            .iter()
+            .flat_map(|(_, bars)| bars.iter())
+            .flat_map(|b| [b.p50.unwrap_or(0.0), b.ci.map(|c| c[1]).unwrap_or(0.0)])
+            .fold(0.0, f64::max);
+        if max <= 0.0 {
+            return no_data(root, "no bad release was injected in this run");
+        }
+        let labels: Vec<String> = self.groups.iter().map(|(m, _)| m.to_string()).collect();
+        let mut chart = ChartBuilder::on(root)
+            .margin(16)
+            .x_label_area_size(50)
+            .y_label_area_size(80)
+            .build_cartesian_2d(
+                lin(-0.5..(labels.len() as f64 - 0.5), lanes(labels.len())),
+                lin(0.0..max * 1.18, linear_duration_ticks(max * 1.18)),
+            )
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_label_formatter(&|v| lane_label(&labels, *v))
+            .y_label_formatter(&|v| tick(*v))
+            .y_desc("median time (p50)")
+            .bold_line_style(GRID)
+            .label_style(style(15))
+            .axis_desc_style(style(15))
+            .draw()
+            .map_err(e)?;
+        for (gi, (_, bars)) in self.groups.iter().enumerate() {
+            for (bi, b) in bars.iter().enumerate() {
+                let color = model_color(b.model);
+                let x = gi as f64 + if bi == 0 { -0.2 } else { 0.2 };
+                let Some(p) = b.p50 else {
+                    chart
+                        .draw_series([Text::new(
+                            format!("{}: no samples", b.model),
+                            (x, max * 0.05),
+                            style(13).pos(Pos::new(HPos::Center, VPos::Bottom)),
+                        )])
+                        .map_err(e)?;
+                    continue;
+                };
+                chart
+                    .draw_series([Rectangle::new(
+                        [(x - 0.17, 0.0), (x + 0.17, p)],
+                        color.mix(0.85).filled(),
+                    )])
+                    .map_err(e)?;
+                let top = b.ci.map(|c| c[1].max(p)).unwrap_or(p);
+                chart
+                    .draw_series([Text::new(
+                        format!("{} {}", b.model, human(p)),
+                        (x, top + max * 0.02),
+                        style(14).pos(Pos::new(HPos::Center, VPos::Bottom)),
+                    )])
+                    .map_err(e)?;
+                if let Some([lo, hi]) = b.ci {
+                    let w = 0.05;
+                    chart
+                        .draw_series([
+                            PathElement::new(vec![(x, lo), (x, hi)], BLACK.stroke_width(2)),
+                            PathElement::new(vec![(x - w, lo), (x + w, lo)], BLACK.stroke_width(2)),
+                            PathElement::new(vec![(x - w, hi), (x + w, hi)], BLACK.stroke_width(2)),
+                        ])
+                        .map_err(e)?;
+                }
+            }
+        }
+        if self.single_repetition {
+            let (w, _) = root.dim_in_pixel();
+            root.draw(&Text::new(
+                "single repetition: no confidence interval available",
+                (w as i32 - 24, 24),
+                style(14).pos(Pos::new(HPos::Right, VPos::Top)),
+            ))
+            .map_err(e)?;
+        }
+        Ok(())
+    }
+}
