@@ -11,9 +11,12 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+/// One setup's bar: (setup, colour, per hour).
+type Bar = (String, RGBColor, f64);
+
 pub(super) struct Cost {
-    /// (counter, [(setup, colour, per hour)])
-    panels: Vec<(&'static str, Vec<(String, RGBColor, f64)>)>,
+    /// (counter, a bar per setup)
+    panels: Vec<(&'static str, Vec<Bar>)>,
 }
 
 pub const COST_COUNTERS: [&str; 2] = ["api_requests", "git_fetches"];
