@@ -233,3 +233,38 @@ fn two_setups_of_one_kind_and_settings_meet_the_same_draws_and_measure_the_same(
     let runs2 = pushpull::sim::run(&other, 2);
     assert_ne!(records(&runs2, "one")[0].samples, one[0].samples);
 }
+
+#[test]
+fn eight_setups_get_eight_colours_the_baseline_the_first_and_a_timeline_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut body = String::from(
+        "name: eight\nduration: 1h\nrepetitions: 2\nfleet: { clusters: 1, apps: 2 }\nbaseline: p2\nmodels:\n",
+    );
+    for i in 0..8 {
+        let kind = if i % 2 == 0 { "pull" } else { "push" };
+        body.push_str(&format!("  p{i}: {{ kind: {kind} }}\n"));
+    }
+    let file = tmp.path().join("eight.yaml");
+    std::fs::write(&file, body).unwrap();
+    run(&file, tmp.path(), &[]);
+    let dir = tmp.path().join("eight");
+    let loaded = pushpull::report::load::load(&dir).unwrap();
+    let setups = pushpull::report::setups::of(&loaded);
+    let names: Vec<&str> = setups.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7"]);
+    let base = setups.iter().find(|s| s.baseline).unwrap();
+    assert_eq!(base.name, "p2");
+    assert_eq!(base.color, pushpull::report::setups::PALETTE[0]);
+    let mut colors: Vec<_> = setups.iter().map(|s| s.color).collect();
+    colors.sort();
+    colors.dedup();
+    assert_eq!(colors.len(), 8, "every setup has its own colour");
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    for n in names {
+        assert!(md.contains(&format!("(charts/timeline_{n}.png)")), "{n}");
+    }
+    assert!(
+        md.contains("− p2 at p50"),
+        "differences are against the baseline p2"
+    );
+}
