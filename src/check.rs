@@ -1,5 +1,5 @@
 //! Regression checks: compare a run's summary.json with a baseline's, figure by figure
-//! (every metric, every quantile, both models), and say which got worse than the
+//! (every metric, every quantile, every setup), and say which got worse than the
 //! tolerance allows. A change of the median that stays inside both runs' 95% confidence
 //! intervals is noise, not a regression. A baseline of another experiment (scenario,
 //! seed, mode, repetitions, duration, completeness) and a comparison of nothing are
@@ -98,13 +98,16 @@ pub fn mismatches(now: &SummaryFile, baseline: &SummaryFile) -> Vec<String> {
         }
     };
     // A schema-1 baseline reads as setups `push` and `pull`: the schema itself is no
-    // difference of experiment, the setups are.
+    // difference of experiment, the setups are. Their order is not (a JSON tool that
+    // rewrites the baseline may sort its keys), so they are compared by name.
     let setups = |s: &SummaryFile| {
-        s.models
+        let mut v: Vec<String> = s
+            .models
             .iter()
             .map(|(n, m)| format!("{n} ({})", m.kind))
-            .collect::<Vec<_>>()
-            .join(", ")
+            .collect();
+        v.sort();
+        v.join(", ")
     };
     differ("setups", setups(baseline), setups(now));
     differ(
@@ -323,6 +326,26 @@ mod tests {
         let r = compare(&now, &other, &allow).unwrap();
         assert_eq!(r.mismatches, d);
         assert_eq!(r.regressions, 0);
+    }
+
+    #[test]
+    fn setups_are_compared_by_name_and_kind_not_by_their_order() {
+        let now = summary(100.0, [99.0, 101.0]);
+        let mut reordered = now.clone();
+        reordered.models.0.reverse();
+        let r = compare(&now, &reordered, &Options::default()).unwrap();
+        assert_eq!(r.regressions, 0);
+        let mut renamed = now.clone();
+        for (name, _) in renamed.models.0.iter_mut().filter(|(n, _)| n == "pull") {
+            *name = "flux".into();
+        }
+        let Err(CheckError::Mismatch(d)) = compare(&now, &renamed, &Options::default()) else {
+            panic!("a baseline of other setups was compared");
+        };
+        assert_eq!(
+            d,
+            ["setups: baseline flux (pull), push (push), this run pull (pull), push (push)"]
+        );
     }
 
     #[test]

@@ -267,7 +267,7 @@ fn report_refuses_times_far_beyond_the_runs_duration() {
 #[test]
 fn report_refuses_unknown_model_and_metric_names() {
     for (field, value, words) in [
-        (1, "canary", "`canary` is not a pushpull model"),
+        (1, "canary", "`canary` is not a setup of this run"),
         (
             2,
             "deploy_latencyy",
@@ -283,7 +283,7 @@ fn report_refuses_unknown_model_and_metric_names() {
     refused(
         &report(&dir),
         "events.csv:3:",
-        &["`canary` is not a pushpull model"],
+        &["`canary` is not a setup of this run"],
     );
 
     let (_t, dir) = copy();
@@ -303,6 +303,24 @@ fn report_refuses_unknown_model_and_metric_names() {
 
     let (_t, dir) = copy();
     let mut s = summary(&dir);
+    let m = s["models"].as_object_mut().unwrap().remove("pull").unwrap();
+    s["models"]["flux"] = m;
+    for t in s["thresholds"].as_array_mut().unwrap() {
+        if t["model"] == "pull" {
+            t["model"] = json!("flux");
+        }
+    }
+    set_summary(&dir, &s);
+    // The samples of `pull` belong to no setup of the summary any more.
+    refused(
+        &report(&dir),
+        "samples.csv:",
+        &["`pull` is not a setup of this run", "flux"],
+    );
+    // Schema 1 knew push and pull only.
+    let (_t, dir) = copy();
+    let mut s = summary(&dir);
+    as_schema_1(&mut s);
     let m = s["models"].as_object_mut().unwrap().remove("pull").unwrap();
     s["models"]["flux"] = m;
     set_summary(&dir, &s);
@@ -325,9 +343,28 @@ fn report_refuses_unknown_model_and_metric_names() {
     refused(&report(&dir), "summary.json", &["mode `production`"]);
 }
 
+/// The run's schema-2 summary in the schema-1 form (before named setups): no baseline,
+/// no kind or preset.
+fn as_schema_1(s: &mut Value) {
+    s["schema"] = json!(1);
+    s.as_object_mut().unwrap().remove("baseline");
+    for (_, m) in s["models"].as_object_mut().unwrap().iter_mut() {
+        let m = m.as_object_mut().unwrap();
+        m.remove("kind");
+        m.remove("preset");
+    }
+}
+
 #[test]
-fn report_refuses_a_summary_of_another_schema() {
-    for schema in [json!(2), json!(999), json!(0), json!("1")] {
+fn report_reads_schemas_1_and_2_and_refuses_any_other() {
+    let (_t, dir) = copy();
+    assert_eq!(summary(&dir)["schema"], 2, "a run writes schema 2");
+    let mut s = summary(&dir);
+    as_schema_1(&mut s);
+    set_summary(&dir, &s);
+    let o = report(&dir);
+    assert!(o.status.success(), "schema 1 is read: {}", text(&o));
+    for schema in [json!(3), json!(999), json!(0), json!("1"), json!("x")] {
         let (_t, dir) = copy();
         let mut s = summary(&dir);
         s["schema"] = schema.clone();
@@ -335,7 +372,7 @@ fn report_refuses_a_summary_of_another_schema() {
         refused(
             &report(&dir),
             "summary.json",
-            &[&format!("schema {schema}"), "reads schema 1"],
+            &[&format!("schema {schema}"), "reads schemas 1 and 2"],
         );
     }
     let (_t, dir) = copy();
@@ -506,6 +543,17 @@ fn check_passes_the_committed_baseline_and_the_run_itself() {
 fn check_refuses_a_baseline_without_models() {
     let tmp = tempfile::tempdir().unwrap();
     let b = baseline(tmp.path(), |s| s["models"] = json!({}));
+    refused(
+        &check(run_dir(), &b, &[]),
+        "baseline.json",
+        &["models holds 0 setup(s)", "2 to 8"],
+    );
+    // A schema-1 summary always held both models.
+    let tmp = tempfile::tempdir().unwrap();
+    let b = baseline(tmp.path(), |s| {
+        as_schema_1(s);
+        s["models"].as_object_mut().unwrap().remove("push");
+    });
     refused(&check(run_dir(), &b, &[]), "baseline.json", &["no `push`"]);
 }
 
@@ -598,10 +646,21 @@ fn check_refuses_a_baseline_of_another_experiment_unless_allowed_with_a_warning(
 }
 
 #[test]
-fn check_refuses_a_baseline_of_another_schema() {
+fn check_reads_a_schema_1_baseline_and_refuses_schemas_it_does_not_know() {
     let tmp = tempfile::tempdir().unwrap();
-    let b = baseline(tmp.path(), |s| s["schema"] = json!(2));
-    refused(&check(run_dir(), &b, &[]), "baseline.json", &["schema 2"]);
+    let b = baseline(tmp.path(), as_schema_1);
+    let o = check(run_dir(), &b, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(o.stderr.is_empty(), "{}", text(&o));
+    for schema in [json!(0), json!(3), json!("x")] {
+        let tmp = tempfile::tempdir().unwrap();
+        let b = baseline(tmp.path(), |s| s["schema"] = schema.clone());
+        refused(
+            &check(run_dir(), &b, &[]),
+            "baseline.json",
+            &[&format!("schema {schema}"), "reads schemas 1 and 2"],
+        );
+    }
 }
 
 #[test]

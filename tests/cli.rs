@@ -54,7 +54,8 @@ fn quickstart_writes_outputs_and_prints_the_table() {
     let out = dir.path().join("quickstart");
     let summary: serde_json::Value =
         serde_json::from_slice(&read(out.join("summary.json"))).unwrap();
-    assert_eq!(summary["schema"], 1);
+    assert_eq!(summary["schema"], 2);
+    assert_eq!(summary["baseline"], "push");
     for model in ["push", "pull"] {
         for metric in ["deploy_latency", "drift_recovery", "rollback"] {
             let n = summary["models"][model]["metrics"][metric]["count"]

@@ -388,7 +388,10 @@ fn summary_intervals_are_the_reports_bootstrap_intervals() {
     for (name, iv) in intervals["metrics"].as_object().unwrap() {
         for model in ["push", "pull"] {
             let from_summary = &summary["models"][model]["metrics"][name]["ci95_p50_s"];
-            assert_eq!(from_summary, &iv[model]["ci95_p50_s"], "{model} {name}");
+            assert_eq!(
+                from_summary, &iv["setups"][model]["ci95_p50_s"],
+                "{model} {name}"
+            );
             compared += from_summary.is_array() as usize;
         }
     }

@@ -10,7 +10,7 @@ use base64::Engine;
 use std::fmt::Write;
 
 const CSS: &str = r#"
-:root { --fg:#1d2125; --muted:#5b6470; --line:#d9dde3; --push:#d55e00; --pull:#0072b2; --bad:#b42318; --ok:#067647; }
+:root { --fg:#1d2125; --muted:#5b6470; --line:#d9dde3; --accent:#0072b2; --bad:#b42318; --ok:#067647; }
 * { box-sizing:border-box; }
 body { margin:0 auto; max-width:1000px; padding:1.5rem 1rem 3rem; color:var(--fg); background:#fff;
   font:16px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans","Liberation Sans",Arial,sans-serif; }
@@ -18,7 +18,7 @@ h1 { font-size:1.7rem; line-height:1.25; margin:0 0 .25rem; }
 h2 { font-size:1.3rem; margin:2.2rem 0 .6rem; padding-bottom:.25rem; border-bottom:2px solid var(--line); }
 h3 { font-size:1.05rem; margin:1.4rem 0 .4rem; }
 .sub { color:var(--muted); margin:0 0 1rem; }
-.summary { background:#f5f7fa; border-left:4px solid var(--pull); padding:.8rem 1rem; border-radius:4px; }
+.summary { background:#f5f7fa; border-left:4px solid var(--accent); padding:.8rem 1rem; border-radius:4px; }
 .summary p { margin:.35rem 0; }
 .note { color:var(--muted); font-size:.9rem; }
 .scroll { overflow-x:auto; -webkit-overflow-scrolling:touch; }
@@ -137,7 +137,7 @@ pub fn render(f: &Findings, charts: &[ChartFile]) -> String {
              <figcaption><b>{title}</b>{caption} <span class=\"note\">(charts/{name}.svg, charts/{name}.png)</span></figcaption></figure>",
             name = c.name,
             title = esc(&c.title),
-            caption = esc(c.caption),
+            caption = esc(&c.caption),
             data = b64.encode(&c.png),
         );
     }
@@ -185,7 +185,7 @@ pub fn render(f: &Findings, charts: &[ChartFile]) -> String {
 /// How the numbers are computed, for the methodology section of both reports.
 pub fn statistics_text() -> String {
     format!(
-        "Quantiles (p50, p95) come from an HdrHistogram over the samples of all repetitions (0.1% resolution). Confidence intervals are seeded percentile-bootstrap 95% intervals with {} resamples that draw whole repetitions with replacement, because samples inside one repetition share a commit stream and fault timeline and are not independent; the push − pull difference resamples the same repetitions for both models (they run the same workload). A difference whose interval includes zero is reported as no significant difference. With a single repetition no interval is available.",
+        "Quantiles (p50, p95) come from an HdrHistogram over the samples of all repetitions (0.1% resolution). Confidence intervals are seeded percentile-bootstrap 95% intervals with {} resamples that draw whole repetitions with replacement, because samples inside one repetition share a commit stream and fault timeline and are not independent; the difference of each setup from the baseline resamples the same repetitions for both setups (every setup runs the same workload). A difference whose interval includes zero is reported as no significant difference. With a single repetition no interval is available.",
         bootstrap::RESAMPLES
     )
 }

@@ -12,6 +12,7 @@ mod font;
 pub mod html;
 pub mod load;
 pub mod markdown;
+pub mod setups;
 pub mod stats;
 pub mod table;
 

@@ -1,33 +1,42 @@
-//! Cost: API requests and git fetches per scenario hour for each model, one bar panel
+//! Cost: API requests and git fetches per scenario hour for each setup, one bar panel
 //! per counter, and the per-hour rate format the report prints them with.
 
 use super::axis::{lane_label, lanes, lin, linear_count_ticks};
-use super::palette::{GRID, model_color, style};
+use super::palette::{GRID, setup_color, style};
 use super::render::{Chart, Drawn, e};
 use super::simulated_hours;
 use crate::report::load::RunDir;
+use crate::report::setups::SetupView;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+/// One setup's bar: (setup, colour, per hour).
+type Bar = (String, RGBColor, f64);
+
 pub(super) struct Cost {
-    /// (counter, [(model, per hour)])
-    panels: Vec<(&'static str, Vec<(&'static str, f64)>)>,
+    /// (counter, a bar per setup)
+    panels: Vec<(&'static str, Vec<Bar>)>,
 }
 
 pub const COST_COUNTERS: [&str; 2] = ["api_requests", "git_fetches"];
 
 impl Cost {
-    pub(super) fn new(run: &RunDir, models: &[&'static str]) -> Cost {
+    pub(super) fn new(run: &RunDir, setups: &[SetupView]) -> Cost {
         let hours = simulated_hours(run);
         let panels = COST_COUNTERS
             .iter()
             .map(|&c| {
-                let per = models
+                let per = setups
                     .iter()
-                    .map(|&m| {
-                        let n = run.summary.model(m).map(|x| x.counter(c)).unwrap_or(0);
-                        (m, if hours > 0.0 { n as f64 / hours } else { 0.0 })
+                    .map(|s| {
+                        let n = run
+                            .summary
+                            .model(&s.name)
+                            .map(|x| x.counter(c))
+                            .unwrap_or(0);
+                        let v = if hours > 0.0 { n as f64 / hours } else { 0.0 };
+                        (s.name.clone(), setup_color(s), v)
                     })
                     .collect();
                 (c, per)
@@ -51,8 +60,8 @@ impl Chart for Cost {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
         let areas = root.split_evenly((1, self.panels.len()));
         for (area, (counter, per)) in areas.iter().zip(&self.panels) {
-            let labels: Vec<String> = per.iter().map(|(m, _)| m.to_string()).collect();
-            let max = per.iter().map(|x| x.1).fold(0.0, f64::max).max(1.0);
+            let labels: Vec<String> = per.iter().map(|(m, _, _)| m.clone()).collect();
+            let max = per.iter().map(|x| x.2).fold(0.0, f64::max).max(1.0);
             let mut chart = ChartBuilder::on(area)
                 .caption(format!("{counter} per hour"), style(16))
                 .margin(14)
@@ -78,12 +87,12 @@ impl Chart for Cost {
                 .label_style(style(14))
                 .draw()
                 .map_err(e)?;
-            for (i, &(m, v)) in per.iter().enumerate() {
+            for (i, &(_, color, v)) in per.iter().enumerate() {
                 let x = i as f64;
                 chart
                     .draw_series([Rectangle::new(
                         [(x - 0.3, 0.0), (x + 0.3, v)],
-                        model_color(m).filled(),
+                        color.filled(),
                     )])
                     .map_err(e)?;
                 chart

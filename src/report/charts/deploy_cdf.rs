@@ -1,10 +1,11 @@
-//! The deploy latency CDF: for each model, the share of deploys done within a time, on a
-//! log time axis, with each model's p50 and p95 marked.
+//! The deploy latency CDF: for each setup, the share of deploys done within a time, on a
+//! log time axis, with each setup's p50 and p95 marked.
 
 use super::axis::{lin, log, log_range, tick};
-use super::palette::{GRID, model_color, style};
+use super::palette::{GRID, setup_color, style};
 use super::render::{Chart, Drawn, e, no_data};
 use crate::report::load::RunDir;
+use crate::report::setups::SetupView;
 use crate::report::table::human;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -22,10 +23,11 @@ pub(super) struct Cdf {
 }
 
 impl Cdf {
-    pub(super) fn new(run: &RunDir, models: &[&str]) -> Cdf {
-        let series = models
+    pub(super) fn new(run: &RunDir, setups: &[SetupView]) -> Cdf {
+        let series = setups
             .iter()
-            .map(|&m| {
+            .map(|s| {
+                let m = s.name.as_str();
                 let mut v: Vec<f64> = run
                     .samples(m, "deploy_latency")
                     .map(|g| g.all_values().map(|us| us as f64 / 1e6).collect())
@@ -36,8 +38,8 @@ impl Cdf {
                     .model(m)
                     .and_then(|s| s.metric("deploy_latency"));
                 CdfSeries {
-                    label: super::model_label(run, m),
-                    color: model_color(m),
+                    label: s.label.clone(),
+                    color: setup_color(s),
                     sorted_s: v,
                     p50: stats.and_then(|s| s.p50_s),
                     p95: stats.and_then(|s| s.p95_s),

@@ -1,11 +1,12 @@
-//! Drift recovery: each corrected drift event as a dot per model on a log time axis, the
+//! Drift recovery: each corrected drift event as a dot per setup on a log time axis, the
 //! median marked, and the drift never corrected counted beside each row.
 
 use super::axis::{lane_label, lanes, lin, log, log_range, tick};
 use super::legend::{Swatch, legend};
-use super::palette::{BAD, GRID, model_color, style};
+use super::palette::{BAD, GRID, setup_color, style};
 use super::render::{Chart, Drawn, e, no_data};
 use crate::report::load::RunDir;
+use crate::report::setups::SetupView;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -23,15 +24,17 @@ pub(super) struct Drift {
 }
 
 impl Drift {
-    pub(super) fn new(run: &RunDir, models: &[&str]) -> Drift {
-        let rows = models
+    pub(super) fn new(run: &RunDir, setups: &[SetupView]) -> Drift {
+        // Bottom to top, so the first setup is drawn at the top.
+        let rows = setups
             .iter()
             .rev()
-            .map(|&m| {
+            .map(|s| {
+                let m = s.name.as_str();
                 let model = run.summary.model(m);
                 DriftRow {
                     label: m.to_string(),
-                    color: model_color(m),
+                    color: setup_color(s),
                     values_s: run
                         .samples(m, "drift_recovery")
                         .map(|g| g.all_values().map(|us| us as f64 / 1e6).collect())
@@ -55,6 +58,11 @@ fn jitter(k: usize) -> f64 {
 
 impl Chart for Drift {
     const SIZE: (u32, u32) = (960, 400);
+    /// 400 pixels for two setups, 90 more for each further one (each row's counts take
+    /// three lines beside it).
+    fn size(&self) -> (u32, u32) {
+        (960, 220 + 90 * self.rows.len() as u32)
+    }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
         if self.rows.iter().all(|r| r.events == 0) {
             return no_data(root, "no drift was injected in this run");
@@ -66,7 +74,10 @@ impl Chart for Drift {
             .margin(16)
             .x_label_area_size(50)
             .y_label_area_size(60)
-            .build_cartesian_2d(log(lo, hi), lin(-0.5..1.5, lanes(2)))
+            .build_cartesian_2d(
+                log(lo, hi),
+                lin(-0.5..(self.rows.len() as f64 - 0.5), lanes(self.rows.len())),
+            )
             .map_err(e)?;
         chart
             .configure_mesh()

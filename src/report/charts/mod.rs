@@ -20,6 +20,8 @@ pub use timeline::MAX_LANES;
 
 use super::font;
 use super::load::RunDir;
+use super::setups::{self, SetupView};
+use crate::metric::ModelKind;
 use cost::Cost;
 use deploy_cdf::Cdf;
 use drift::Drift;
@@ -29,99 +31,103 @@ use stages::Stages;
 use timeline::Timeline;
 
 pub const STAGES: [&str; 5] = ["detect", "queue", "build", "apply", "rollout"];
-pub const MODELS: [&str; 2] = ["push", "pull"];
-
-/// "push (github-actions)" when the scenario names a preset, else "push".
-pub fn model_label(run: &RunDir, model: &str) -> String {
-    run.scenario
-        .as_ref()
-        .and_then(|s| s.pointer(&format!("/models/{model}/preset")))
-        .and_then(|p| p.as_str())
-        .map(|p| format!("{model} ({p})"))
-        .unwrap_or_else(|| model.to_string())
-}
-
 /// Repetitions × scenario hours: the denominator of every per-hour rate.
 pub fn simulated_hours(run: &RunDir) -> f64 {
     run.summary.duration_s / 3600.0 * run.summary.repetitions.max(1) as f64
 }
 
-/// Every chart of the report, in report order. The charts are drawn and encoded in
-/// parallel (one thread per core); each chart's bytes depend only on the run, so the
-/// output is the same whatever the number of threads.
+/// Every chart of the report, in report order, each setup in the summary's order with
+/// its colour and label (`report::setups`), one timeline per setup. The charts are drawn
+/// and encoded in parallel (one thread per core); each chart's bytes depend only on the
+/// run, so the output is the same whatever the number of threads.
 pub fn all(run: &RunDir) -> Result<Vec<ChartFile>, ChartError> {
-    all_on(run, &MODELS)
-}
-
-/// Every chart of `models`' results, in report order.
-fn all_on(run: &RunDir, models: &[&'static str]) -> Result<Vec<ChartFile>, ChartError> {
     font::register();
+    let setups = setups::of(run);
+    let setups = setups.as_slice();
     let mut jobs: Vec<Job> = vec![
         Box::new(|| {
             render(
-                &Cdf::new(run, models),
-                "deploy_latency_cdf",
+                &Cdf::new(run, setups),
+                "deploy_latency_cdf".into(),
                 "Deploy latency: share of deploys done within a time".into(),
-                "The curve further left deploys faster; dots mark each model's p50 and p95 (note the log time axis).",
+                "The curve further left deploys faster; dots mark each setup's p50 and p95 (note the log time axis).".into(),
             )
         }),
         Box::new(|| {
             render(
-                &Stages::new(run, models),
-                "stages",
+                &Stages::new(run, setups),
+                "stages".into(),
                 "Where a deploy spends its time, by stage".into(),
-                "Each bar splits deploy latency into stages; the black tick is the deploy_latency quantile itself (each stage's quantile is computed on its own, so the stages need not add up to it).",
+                "Each bar splits deploy latency into stages; the black tick is the deploy_latency quantile itself (each stage's quantile is computed on its own, so the stages need not add up to it).".into(),
             )
         }),
         Box::new(|| {
             render(
-                &Drift::new(run, models),
-                "drift_recovery",
+                &Drift::new(run, setups),
+                "drift_recovery".into(),
                 "Drift recovery: how long a manual edit survives".into(),
-                "Each dot is one corrected drift event; drift never corrected before the end of the run is counted on the right, not dropped.",
+                "Each dot is one corrected drift event; drift never corrected before the end of the run is counted on the right, not dropped.".into(),
             )
         }),
         Box::new(|| {
             render(
-                &Recovery::new(run, models),
-                "recovery",
+                &Recovery::new(run, setups),
+                "recovery".into(),
                 "Bad releases: rollback and failed-deploy recovery".into(),
-                "Bars are medians; whiskers are bootstrap 95% confidence intervals over repetitions (absent with a single repetition).",
+                "Bars are medians; whiskers are bootstrap 95% confidence intervals over repetitions (absent with a single repetition).".into(),
             )
         }),
     ];
-    for &model in models {
+    for (i, setup) in setups.iter().enumerate() {
         jobs.push(Box::new(move || {
             render(
-                &Timeline::new(run, model),
-                if model == "push" {
-                    "timeline_push"
-                } else {
-                    "timeline_pull"
-                },
-                format!("Timeline of repetition 0: {}", model_label(run, model)),
-                if model == "push" {
-                    "Push: the live revision of each cluster (coloured) follows the desired revision in git (grey); shaded spans are live drift (orange) and a bad release until its rollback completed (red)."
-                } else {
-                    "Pull: the same timeline for the reconciler; compare how long the orange drift spans last and how closely live follows git."
-                },
+                &Timeline::new(run, setup),
+                format!("timeline_{}", setup.name),
+                format!("Timeline of repetition 0: {}", setup.label),
+                timeline_caption(setup, i == 0),
             )
         }));
     }
     jobs.push(Box::new(|| {
         render(
-            &Cost::new(run, models),
-            "cost",
+            &Cost::new(run, setups),
+            "cost".into(),
             "Cost: load on the cluster API and on git, per scenario hour".into(),
-            "Push writes to the cluster API only when it deploys; pull also polls git continuously, which shows as git fetches per hour.",
+            "A push setup writes to the cluster API only when it deploys; a pull setup also polls git continuously, which shows as git fetches per hour.".into(),
         )
     }));
     // The timelines take longest (a lane per cluster): started first, they finish with the
     // rest instead of after it.
-    let timelines = 4..4 + models.len();
+    let timelines = 4..4 + setups.len();
     let order: Vec<usize> = timelines
         .clone()
         .chain((0..jobs.len()).filter(|i| !timelines.contains(i)))
         .collect();
     in_parallel(&jobs, &order)
+}
+
+/// What to read from a setup's timeline; the first one explains the marks.
+fn timeline_caption(s: &SetupView, first: bool) -> String {
+    // A setup named after its kind (`push`, `pull`) opens the sentence capitalised.
+    let who = if s.name == s.kind.name() {
+        let mut c = s.name.chars();
+        c.next()
+            .map(|f| f.to_uppercase().chain(c).collect())
+            .unwrap_or_default()
+    } else {
+        s.name.clone()
+    };
+    if first {
+        format!(
+            "{who}: the live revision of each cluster (coloured) follows the desired revision in git (grey); shaded spans are live drift (orange) and a bad release until its rollback completed (red)."
+        )
+    } else {
+        let what = match s.kind {
+            ModelKind::Push => "pipeline",
+            ModelKind::Pull => "reconciler",
+        };
+        format!(
+            "{who}: the same timeline for the {what}; compare how long the orange drift spans last and how closely live follows git."
+        )
+    }
 }

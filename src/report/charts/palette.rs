@@ -1,12 +1,11 @@
-//! Colours and text styles of the charts: one colour per model, the stage colours
+//! Colours and text styles of the charts: one colour per setup, the stage colours
 //! (Okabe–Ito, readable with colour blindness) and the colours of drift, bad releases,
 //! rollbacks and fault windows.
 
 use crate::report::font::FAMILY;
+use crate::report::setups::SetupView;
 use plotters::prelude::*;
 
-pub(super) const PUSH: RGBColor = RGBColor(213, 94, 0);
-pub(super) const PULL: RGBColor = RGBColor(0, 114, 178);
 pub(super) const DRIFT: RGBColor = RGBColor(230, 159, 0);
 pub(super) const BAD: RGBColor = RGBColor(200, 30, 30);
 pub(super) const ROLLBACK: RGBColor = RGBColor(120, 60, 160);
@@ -23,8 +22,10 @@ pub(super) const STAGE_COLORS: [RGBColor; 5] = [
     RGBColor(0, 114, 178),
 ];
 
-pub(super) fn model_color(model: &str) -> RGBColor {
-    if model == "push" { PUSH } else { PULL }
+/// A setup's colour (see [`crate::report::setups::PALETTE`]).
+pub(super) fn setup_color(s: &SetupView) -> RGBColor {
+    let (r, g, b) = s.color;
+    RGBColor(r, g, b)
 }
 
 pub(super) fn style(size: u32) -> TextStyle<'static> {

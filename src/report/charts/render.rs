@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 #[derive(Debug, thiserror::Error)]
 #[error("cannot draw chart {chart}: {message}")]
 pub struct ChartError {
-    pub chart: &'static str,
+    pub chart: String,
     pub message: String,
 }
 
@@ -24,10 +24,10 @@ pub(super) fn e<E: std::fmt::Debug>(err: E) -> String {
 /// One chart, both renderings.
 pub struct ChartFile {
     /// File stem under `charts/`.
-    pub name: &'static str,
+    pub name: String,
     pub title: String,
     /// One line saying what to read from the chart.
-    pub caption: &'static str,
+    pub caption: String,
     pub svg: String,
     pub png: Vec<u8>,
 }
@@ -42,12 +42,12 @@ pub(super) trait Chart {
 
 pub(super) fn render<C: Chart>(
     c: &C,
-    name: &'static str,
+    name: String,
     title: String,
-    caption: &'static str,
+    caption: String,
 ) -> Result<ChartFile, ChartError> {
     let fail = |message| ChartError {
-        chart: name,
+        chart: name.clone(),
         message,
     };
     let (w, h) = c.size();
@@ -131,7 +131,7 @@ pub(super) fn in_parallel(jobs: &[Job], order: &[usize]) -> Result<Vec<ChartFile
         .map(|(i, r)| {
             r.unwrap_or_else(|| {
                 Err(ChartError {
-                    chart: "?",
+                    chart: "?".into(),
                     message: format!("chart job {i} was not in the run order"),
                 })
             })

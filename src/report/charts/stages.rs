@@ -1,4 +1,4 @@
-//! Where a deploy spends its time: per model and quantile, one bar split into the deploy
+//! Where a deploy spends its time: per setup and quantile, one bar split into the deploy
 //! stages, with the deploy_latency quantile itself as a tick.
 
 use super::STAGES;
@@ -6,6 +6,7 @@ use super::axis::{lane_label, lanes, lin, linear_duration_ticks, tick};
 use super::palette::{GRID, STAGE_COLORS, style};
 use super::render::{Chart, Drawn, e, no_data};
 use crate::report::load::{MetricStats, RunDir};
+use crate::report::setups::SetupView;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -20,9 +21,10 @@ pub(super) struct Stages {
 }
 
 impl Stages {
-    pub(super) fn new(run: &RunDir, models: &[&str]) -> Stages {
+    pub(super) fn new(run: &RunDir, setups: &[SetupView]) -> Stages {
         let mut rows = Vec::new();
-        for &m in models {
+        for s in setups {
+            let m = s.name.as_str();
             let model = run.summary.model(m);
             for (q, pick) in [
                 ("p50", (|s| s.p50_s) as fn(&MetricStats) -> Option<f64>),
@@ -36,7 +38,7 @@ impl Stages {
                 });
             }
         }
-        // Top to bottom: push p50, push p95, pull p50, pull p95.
+        // Top to bottom in the setups' order: first p50, first p95, second p50, ...
         rows.reverse();
         Stages { rows }
     }
@@ -44,6 +46,10 @@ impl Stages {
 
 impl Chart for Stages {
     const SIZE: (u32, u32) = (960, 440);
+    /// 440 pixels for two setups, 100 more for each further one.
+    fn size(&self) -> (u32, u32) {
+        (960, 240 + 50 * self.rows.len() as u32)
+    }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
         let max = self
             .rows

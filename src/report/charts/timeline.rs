@@ -1,12 +1,13 @@
-//! The timeline of repetition 0 for one model: per cluster lane, the desired revision in
+//! The timeline of repetition 0 for one setup: per cluster lane, the desired revision in
 //! git against the live revision, with drift, bad releases, failed rollouts, rollback
 //! decisions and fault windows, all rebuilt from events.csv.
 
 use super::axis::{lane_label, lanes, lin, linear_duration_ticks, tick};
 use super::legend::{Swatch, legend};
-use super::palette::{BAD, DESIRED, DRIFT, FAULT, GRID, ROLLBACK, model_color, style};
+use super::palette::{BAD, DESIRED, DRIFT, FAULT, GRID, ROLLBACK, setup_color, style};
 use super::render::{Chart, Drawn, e};
 use crate::report::load::{EventRow, RunDir};
+use crate::report::setups::SetupView;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
@@ -44,7 +45,8 @@ fn push_step(s: &mut Steps, t: f64, v: u64) {
 }
 
 impl Timeline {
-    pub(super) fn new(run: &RunDir, model: &str) -> Timeline {
+    pub(super) fn new(run: &RunDir, setup: &SetupView) -> Timeline {
+        let model = setup.name.as_str();
         let events: Vec<&EventRow> = run.events.iter().filter(|e| e.model == model).collect();
         let from_events = events
             .iter()
@@ -157,7 +159,7 @@ impl Timeline {
         bad.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
         let max_rev = desired.last().map(|x| x.1).unwrap_or(0).max(1);
         Timeline {
-            color: model_color(model),
+            color: setup_color(setup),
             horizon_h,
             max_rev,
             clusters,

@@ -47,12 +47,13 @@ pub fn times(a: f64, b: f64) -> String {
     format!("{:.1}×", a / b)
 }
 
-pub fn verdict_text(v: Option<Verdict>) -> &'static str {
+/// What a verdict of `setup − baseline` says, in the words of the results table.
+pub fn verdict_text(v: Option<Verdict>, setup: &str, baseline: &str) -> String {
     match v {
-        Some(Verdict::PushLower) => "push faster",
-        Some(Verdict::PullLower) => "pull faster",
-        Some(Verdict::NoSignificantDifference) => "no significant difference",
-        None => "no CI (one repetition)",
+        Some(Verdict::Lower) => format!("{setup} faster"),
+        Some(Verdict::Higher) => format!("{baseline} faster"),
+        Some(Verdict::NoSignificantDifference) => "no significant difference".into(),
+        None => "no CI (one repetition)".into(),
     }
 }
 

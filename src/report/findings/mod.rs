@@ -11,11 +11,12 @@ pub use definitions::{COUNTER_DEFINITIONS, DEFINITIONS, FAULT_DEFINITIONS};
 pub use format::{dur, interval, percent, signed, signed_interval, times, verdict_text};
 pub use tables::{change_failure_rate, deploys_per_day};
 
+use format::join_and;
 use tables::flatten;
 
-use super::charts::{MODELS, model_label};
 use super::load::{MetricStats, ModelStats, RunDir};
-use super::stats::Intervals;
+use super::setups::{self, SetupView};
+use super::stats::{DifferenceIntervals, Intervals};
 
 /// A table as rows of plain-text cells.
 #[derive(Clone, Debug, Default)]
@@ -45,6 +46,8 @@ pub struct Findings {
 struct View<'a> {
     run: &'a RunDir,
     iv: &'a Intervals,
+    /// Every setup, in the summary's order.
+    setups: Vec<SetupView>,
 }
 
 impl<'a> View<'a> {
@@ -67,7 +70,31 @@ impl<'a> View<'a> {
         self.run.summary.repetitions
     }
     fn label(&self, m: &str) -> String {
-        model_label(self.run, m)
+        self.setups
+            .iter()
+            .find(|s| s.name == m)
+            .map(|s| s.label.clone())
+            .unwrap_or_else(|| m.to_string())
+    }
+    /// Every setup's name, in order.
+    fn names(&self) -> Vec<&str> {
+        self.setups.iter().map(|s| s.name.as_str()).collect()
+    }
+    /// The baseline's name.
+    fn base(&self) -> &str {
+        &self.run.summary.baseline
+    }
+    /// Every setup but the baseline, in order.
+    fn others(&self) -> Vec<&str> {
+        self.setups
+            .iter()
+            .filter(|s| !s.baseline)
+            .map(|s| s.name.as_str())
+            .collect()
+    }
+    /// `setup − baseline` of `metric`.
+    fn diff(&self, metric: &str, setup: &str) -> Option<&'a DifferenceIntervals> {
+        self.iv.metric(metric).and_then(|m| m.vs_baseline(setup))
     }
     fn clusters(&self) -> u64 {
         scenario_u64(self.run, "/fleet/clusters")
@@ -106,13 +133,17 @@ pub fn command_of(run: &RunDir) -> Option<String> {
 }
 
 pub fn build(run: &RunDir, iv: &Intervals) -> Findings {
-    let v = View { run, iv };
+    let v = View {
+        run,
+        iv,
+        setups: setups::of(run),
+    };
     let sm = &run.summary;
     let mut summary = v.speed_sentences();
     // Sentences about what the scenario did not inject are left out once the summary
     // has something else to say, so it stays within six sentences.
-    let drift = MODELS.iter().any(|m| v.counter(m, "drift_events") > 0);
-    let bad = MODELS.iter().any(|m| v.counter(m, "failed_deploys") > 0);
+    let drift = v.names().iter().any(|m| v.counter(m, "drift_events") > 0);
+    let bad = v.names().iter().any(|m| v.counter(m, "failed_deploys") > 0);
     let faults = v.fault_sentence();
     if drift || faults.is_none() {
         summary.push(v.drift_sentence());
@@ -177,7 +208,19 @@ pub fn build(run: &RunDir, iv: &Intervals) -> Findings {
     }
     Findings {
         title: format!("pushpull report: {}", sm.scenario),
-        subtitle: format!("{} against {}", v.label("push"), v.label("pull")),
+        subtitle: format!(
+            "{} against {}",
+            v.label(v.base()),
+            join_and(
+                &v.others()
+                    .iter()
+                    .map(|m| v.label(m))
+                    .collect::<Vec<_>>()
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+            )
+        ),
         summary,
         dora,
         dora_note,

@@ -3,43 +3,133 @@
 
 use super::format::{capitalised, dur, join_and, signed_interval, times};
 use super::{View, scenario_u64};
-use crate::report::charts::{MODELS, rate, simulated_hours};
+use crate::metric::ModelKind;
+use crate::report::charts::{rate, simulated_hours};
 use crate::report::stats::Verdict;
 use crate::report::table::human;
 
 impl View<'_> {
     pub(super) fn speed_sentences(&self) -> Vec<String> {
+        let base = self.base();
+        let missing: Vec<&str> = self
+            .names()
+            .into_iter()
+            .filter(|m| self.p50(m, "deploy_latency").is_none())
+            .collect();
+        if !missing.is_empty() {
+            let who = if missing.len() == self.setups.len() {
+                "No setup".to_string()
+            } else {
+                join_and(&missing)
+            };
+            return vec![format!(
+                "{who} completed no deploy, so deploy speed cannot be compared."
+            )];
+        }
+        let others = self.others();
+        if let [other] = others[..] {
+            return self.speed_of_two(base, other);
+        }
+        let a = self.p50(base, "deploy_latency").unwrap_or(0.0);
+        let medians: Vec<String> = self
+            .names()
+            .iter()
+            .map(|&m| {
+                let v = dur(self.p50(m, "deploy_latency"));
+                if m == base {
+                    format!("{v} with the baseline {}", self.label(m))
+                } else {
+                    format!("{v} with {}", self.label(m))
+                }
+            })
+            .collect();
+        let p95s: Vec<String> = self
+            .names()
+            .iter()
+            .map(|&m| format!("{} ({m})", dur(self.p95(m, "deploy_latency"))))
+            .collect();
+        let first = format!(
+            "Median deploy latency is {}; at p95, {}.",
+            join_and(&medians.iter().map(String::as_str).collect::<Vec<_>>()),
+            join_and(&p95s.iter().map(String::as_str).collect::<Vec<_>>())
+        );
+        let parts: Vec<String> = others
+            .iter()
+            .map(|&o| {
+                let b = self.p50(o, "deploy_latency").unwrap_or(0.0);
+                let d = self.diff("deploy_latency", o);
+                let ci = d.and_then(|d| d.ci95_p50_s);
+                let how = if b < a {
+                    let x = if b > 0.0 {
+                        format!(", {} faster", times(a, b))
+                    } else {
+                        String::new()
+                    };
+                    format!("{o} delivers a commit {} sooner{x}", human(a - b))
+                } else if b > a {
+                    let x = if a > 0.0 {
+                        format!(", {} slower", times(b, a))
+                    } else {
+                        String::new()
+                    };
+                    format!("{o} delivers a commit {} later{x}", human(b - a))
+                } else {
+                    format!("{o} delivers a commit as soon")
+                };
+                let judged = match (d.and_then(|d| d.p50_verdict), ci) {
+                    (Some(Verdict::NoSignificantDifference), ci) => format!(
+                        " (95% CI of {o} − {base} {}, which includes zero: no significant difference)",
+                        signed_interval(ci)
+                    ),
+                    (Some(_), ci) => format!(
+                        " (95% CI of {o} − {base} {}, which excludes zero)",
+                        signed_interval(ci)
+                    ),
+                    (None, _) => " (not tested for significance: a single repetition)".into(),
+                };
+                format!("{how}{judged}")
+            })
+            .collect();
+        let second = format!(
+            "Against the baseline {base}, at the median: {}.",
+            parts.join("; ")
+        );
+        vec![first, second]
+    }
+
+    /// The speed sentences of a run of two setups: the baseline and `other`.
+    fn speed_of_two(&self, base: &str, other: &str) -> Vec<String> {
         let (Some(a), Some(b)) = (
-            self.p50("push", "deploy_latency"),
-            self.p50("pull", "deploy_latency"),
+            self.p50(base, "deploy_latency"),
+            self.p50(other, "deploy_latency"),
         ) else {
             return vec![
-                "At least one model completed no deploy, so deploy speed cannot be compared."
+                "At least one setup completed no deploy, so deploy speed cannot be compared."
                     .into(),
             ];
         };
-        let diff = self.iv.metric("deploy_latency").map(|m| &m.push_minus_pull);
+        let diff = self.diff("deploy_latency", other);
         let verdict = diff.and_then(|d| d.p50_verdict);
         let p95s = format!(
-            "at p95, {} (push) against {} (pull)",
-            dur(self.p95("push", "deploy_latency")),
-            dur(self.p95("pull", "deploy_latency"))
+            "at p95, {} ({base}) against {} ({other})",
+            dur(self.p95(base, "deploy_latency")),
+            dur(self.p95(other, "deploy_latency"))
         );
         if verdict == Some(Verdict::NoSignificantDifference) {
             return vec![format!(
-                "Neither model deploys significantly faster: median deploy latency is {} with {} and {} with {}, and the 95% confidence interval of the difference (push − pull) {} includes zero; {}.",
+                "Neither setup deploys significantly faster: median deploy latency is {} with {} and {} with {}, and the 95% confidence interval of the difference ({other} − {base}) {} includes zero; {}.",
                 human(a),
-                self.label("push"),
+                self.label(base),
                 human(b),
-                self.label("pull"),
+                self.label(other),
                 signed_interval(diff.and_then(|d| d.ci95_p50_s)),
                 p95s
             )];
         }
         let (fast, slow, f, s) = if b < a {
-            ("pull", "push", b, a)
+            (other, base, b, a)
         } else {
-            ("push", "pull", a, b)
+            (base, other, a, b)
         };
         let how_much = if f > 0.0 {
             format!("{} less ({} faster)", human(s - f), times(s, f))
@@ -57,7 +147,7 @@ impl View<'_> {
         );
         let second = match (verdict, diff.and_then(|d| d.ci95_p50_s)) {
             (Some(_), Some(ci)) => format!(
-                "The bootstrap 95% confidence interval of the difference in medians (push − pull) is {}, which excludes zero: the gap is statistically significant across the {} repetitions.",
+                "The bootstrap 95% confidence interval of the difference in medians ({other} − {base}) is {}, which excludes zero: the gap is statistically significant across the {} repetitions.",
                 signed_interval(Some(ci)),
                 self.reps()
             ),
@@ -66,8 +156,26 @@ impl View<'_> {
         vec![first, second]
     }
 
+    /// "`a` with gha, `b` with argocd and `c` with flux" for `f` of each setup.
+    fn each(&self, f: impl Fn(&str) -> String) -> String {
+        let parts: Vec<String> = self.names().iter().map(|&m| f(m)).collect();
+        join_and(&parts.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    /// The setups whose p50 difference from the baseline in `metric` has `verdict`.
+    fn judged(&self, metric: &str, verdict: Verdict) -> Vec<&str> {
+        self.others()
+            .into_iter()
+            .filter(|&o| self.diff(metric, o).and_then(|d| d.p50_verdict) == Some(verdict))
+            .collect()
+    }
+
     pub(super) fn drift_sentence(&self) -> String {
-        let events: u64 = MODELS.iter().map(|m| self.counter(m, "drift_events")).sum();
+        let events: u64 = self
+            .names()
+            .iter()
+            .map(|m| self.counter(m, "drift_events"))
+            .sum();
         if events == 0 {
             return "No drift was injected in this scenario.".into();
         }
@@ -85,20 +193,35 @@ impl View<'_> {
             }
             s
         };
-        let verdict = self
-            .iv
-            .metric("drift_recovery")
-            .and_then(|m| m.push_minus_pull.p50_verdict);
-        let tail = if verdict == Some(Verdict::NoSignificantDifference) {
-            " (the difference in medians is no significant difference at 95%)"
+        let parts: Vec<String> = self.names().iter().map(|m| part(m)).collect();
+        let same = self.judged("drift_recovery", Verdict::NoSignificantDifference);
+        if let [a, b] = &parts[..] {
+            let tail = if same.is_empty() {
+                ""
+            } else {
+                " (the difference in medians is no significant difference at 95%)"
+            };
+            return format!("Drift: {a}, while {b}{tail}.");
+        }
+        let tail = if same.is_empty() {
+            String::new()
         } else {
-            ""
+            format!(
+                " ({} differ{} from the baseline {} by no significant difference in medians at 95%)",
+                join_and(&same),
+                if same.len() == 1 { "s" } else { "" },
+                self.base()
+            )
         };
-        format!("Drift: {}, while {}{}.", part("push"), part("pull"), tail)
+        format!(
+            "Drift: {}{tail}.",
+            join_and(&parts.iter().map(String::as_str).collect::<Vec<_>>())
+        )
     }
 
     pub(super) fn bad_release_sentence(&self) -> String {
-        let failed: u64 = MODELS
+        let names = self.names();
+        let failed: u64 = names
             .iter()
             .map(|m| self.counter(m, "failed_deploys"))
             .sum();
@@ -107,32 +230,60 @@ impl View<'_> {
                 .map(|s| s.count)
                 .unwrap_or(0)
         };
-        if failed == 0 && n("push") == 0 && n("pull") == 0 {
+        if failed == 0 && names.iter().all(|m| n(m) == 0) {
             return "No bad release was injected in this scenario.".into();
         }
-        let verdict = self
-            .iv
-            .metric("failed_deploy_recovery")
-            .and_then(|m| m.push_minus_pull.p50_verdict);
-        let judged = match verdict {
-            Some(Verdict::NoSignificantDifference) => {
-                "; the 95% interval of the difference includes zero, so this is no significant difference"
+        let metric = "failed_deploy_recovery";
+        let judged = if let [other] = self.others()[..] {
+            match self.diff(metric, other).and_then(|d| d.p50_verdict) {
+                Some(Verdict::NoSignificantDifference) => {
+                    "; the 95% interval of the difference includes zero, so this is no significant difference".to_string()
+                }
+                Some(_) => "; the 95% interval of the difference excludes zero".to_string(),
+                None => String::new(),
             }
-            Some(_) => "; the 95% interval of the difference excludes zero",
-            None => "",
+        } else {
+            let same = self.judged(metric, Verdict::NoSignificantDifference);
+            let mut differ = self.judged(metric, Verdict::Lower);
+            differ.extend(self.judged(metric, Verdict::Higher));
+            let differ: Vec<&str> = self
+                .others()
+                .into_iter()
+                .filter(|o| differ.contains(o))
+                .collect();
+            let mut clauses = Vec::new();
+            if !differ.is_empty() {
+                clauses.push(format!("excludes zero for {}", join_and(&differ)));
+            }
+            if !same.is_empty() {
+                clauses.push(format!(
+                    "includes zero for {} (no significant difference)",
+                    join_and(&same)
+                ));
+            }
+            if clauses.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; the 95% interval of the difference from the baseline {} {}",
+                    self.base(),
+                    clauses.join(" and ")
+                )
+            }
         };
+        let with =
+            |metric: &'static str| move |m: &str| format!("{} with {m}", dur(self.p50(m, metric)));
+        let rollbacks: Vec<String> = names.iter().map(|m| dur(self.p50(m, "rollback"))).collect();
         format!(
-            "Bad releases: recovering from a failed deploy (bad commit to healthy again) took a median of {} with push and {} with pull, and the rollback itself, once decided, took {} and {}{}.",
-            dur(self.p50("push", "failed_deploy_recovery")),
-            dur(self.p50("pull", "failed_deploy_recovery")),
-            dur(self.p50("push", "rollback")),
-            dur(self.p50("pull", "rollback")),
+            "Bad releases: recovering from a failed deploy (bad commit to healthy again) took a median of {}, and the rollback itself, once decided, took {}{}.",
+            self.each(with("failed_deploy_recovery")),
+            join_and(&rollbacks.iter().map(String::as_str).collect::<Vec<_>>()),
             judged
         )
     }
 
     /// The window faults of the scenario (outages, partitions, crashes, losses) and what
-    /// they did to each model, from the run's own figures.
+    /// they did to each setup, from the run's own figures.
     pub(super) fn fault_sentence(&self) -> Option<String> {
         let faults = self.run.scenario.as_ref()?.get("faults")?.as_array()?;
         let mut kinds: Vec<&str> = Vec::new();
@@ -154,18 +305,32 @@ impl View<'_> {
             return None;
         }
         let mut s = format!(
-            "Under {}, deploy latency at p95 was {} with push and {} with pull",
+            "Under {}, deploy latency at p95 was {}",
             join_and(&kinds),
-            dur(self.p95("push", "deploy_latency")),
-            dur(self.p95("pull", "deploy_latency"))
+            self.each(|m| format!("{} with {m}", dur(self.p95(m, "deploy_latency"))))
         );
-        let (ep, el) = (
-            self.counter("push", "apply_errors"),
-            self.counter("pull", "apply_errors"),
-        );
-        if ep + el > 0 {
+        let errors: u64 = self
+            .names()
+            .iter()
+            .map(|m| self.counter(m, "apply_errors"))
+            .sum();
+        if errors > 0 {
+            let parts: Vec<String> = self
+                .names()
+                .iter()
+                .enumerate()
+                .map(|(i, &m)| {
+                    let n = self.counter(m, "apply_errors");
+                    if i == 0 {
+                        format!("{n} applies failed under {m}")
+                    } else {
+                        format!("{n} under {m}")
+                    }
+                })
+                .collect();
             s.push_str(&format!(
-                "; {ep} applies failed under push and {el} under pull, each retried with backoff"
+                "; {}, each retried with backoff",
+                join_and(&parts.iter().map(String::as_str).collect::<Vec<_>>())
             ));
         }
         let restore = |m: &str| {
@@ -189,7 +354,7 @@ impl View<'_> {
                 )),
             }
         };
-        let restores: Vec<String> = MODELS.iter().filter_map(|m| restore(m)).collect();
+        let restores: Vec<String> = self.names().iter().filter_map(|m| restore(m)).collect();
         if !restores.is_empty() {
             s.push_str(&format!(
                 "; a rebuilt cluster ran every app again: {}",
@@ -209,24 +374,41 @@ impl View<'_> {
                 0.0
             }
         };
-        let (pg, lg) = (per("push", "git_fetches"), per("pull", "git_fetches"));
-        let mut s = format!(
-            "Load: per scenario hour push made {} API requests and {} git fetches, pull {} API requests and {} git fetches",
-            rate(per("push", "api_requests")),
-            rate(pg),
-            rate(per("pull", "api_requests")),
-            rate(lg)
-        );
-        if pg > 0.0 && lg > pg {
-            s.push_str(&format!(
-                "; pull's polling costs {} the git traffic of push",
-                times(lg, pg)
-            ));
-        } else if lg > 0.0 && pg > lg {
-            s.push_str(&format!(
-                "; push costs {} the git traffic of pull",
-                times(pg, lg)
-            ));
+        let parts: Vec<String> = self
+            .names()
+            .iter()
+            .enumerate()
+            .map(|(i, &m)| {
+                format!(
+                    "{m}{} {} API requests and {} git fetches",
+                    if i == 0 { " made" } else { "" },
+                    rate(per(m, "api_requests")),
+                    rate(per(m, "git_fetches"))
+                )
+            })
+            .collect();
+        let mut s = format!("Load: per scenario hour {}", parts.join(", "));
+        let base = self.base();
+        let bg = per(base, "git_fetches");
+        for o in self.others() {
+            let og = per(o, "git_fetches");
+            let polling = |m: &str| match self.model(m).map(|x| x.kind) {
+                Some(ModelKind::Pull) => format!("{m}'s polling"),
+                _ => m.to_string(),
+            };
+            if bg > 0.0 && og > bg {
+                s.push_str(&format!(
+                    "; {} costs {} the git traffic of {base}",
+                    polling(o),
+                    times(og, bg)
+                ));
+            } else if og > 0.0 && bg > og {
+                s.push_str(&format!(
+                    "; {} costs {} the git traffic of {o}",
+                    polling(base),
+                    times(bg, og)
+                ));
+            }
         }
         s.push('.');
         s
@@ -255,12 +437,40 @@ impl View<'_> {
             ));
         }
         s.push_str(" and hold for this scenario's presets and distributions only");
-        if let Some(b) = self.p50("push", "build").filter(|&b| b > 0.0)
-            && self.p50("pull", "build").is_none()
-        {
+        let builds: Vec<(&str, f64)> = self
+            .names()
+            .into_iter()
+            .filter_map(|m| self.p50(m, "build").filter(|&b| b > 0.0).map(|b| (m, b)))
+            .collect();
+        let unbuilt: Vec<&str> = self
+            .names()
+            .into_iter()
+            .filter(|m| self.p50(m, "build").is_none())
+            .collect();
+        if !builds.is_empty() && !unbuilt.is_empty() {
+            let built: Vec<String> = builds
+                .iter()
+                .enumerate()
+                .map(|(i, (m, b))| {
+                    if i == 0 {
+                        format!(
+                            "{m}'s deploy latency includes a median build of {}",
+                            human(*b)
+                        )
+                    } else {
+                        format!("{m}'s of {}", human(*b))
+                    }
+                })
+                .collect();
+            let (verb, who) = if unbuilt.len() == 1 {
+                ("does", "it deploys")
+            } else {
+                ("do", "they deploy")
+            };
             s.push_str(&format!(
-                "; push's deploy latency includes a median build of {}, which pull does not perform (it deploys manifests built elsewhere)",
-                human(b)
+                "; {}, which {} {verb} not perform ({who} manifests built elsewhere)",
+                join_and(&built.iter().map(String::as_str).collect::<Vec<_>>()),
+                join_and(&unbuilt)
             ));
         }
         if sm.repetitions <= 1 {

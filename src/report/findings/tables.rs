@@ -4,7 +4,7 @@
 use super::format::{dur, interval, percent, signed, signed_interval, verdict_text};
 use super::{Table, View};
 use crate::metric::Metric;
-use crate::report::charts::{MODELS, rate, simulated_hours};
+use crate::report::charts::{COST_COUNTERS, rate, simulated_hours};
 use crate::report::dora::{self, Tier};
 use crate::report::table::human;
 
@@ -32,30 +32,28 @@ impl View<'_> {
     pub(super) fn dora(&self) -> (Table, String) {
         let sm = &self.run.summary;
         let clusters = self.clusters();
+        let names = self.names();
         let mut head = vec!["DORA measure".to_string()];
-        for m in MODELS {
+        for m in &names {
             head.push(self.label(m));
             head.push(format!("{m} tier"));
         }
         let tier = |t: Option<Tier>| t.map(|t| t.to_string()).unwrap_or_else(|| "n/a".into());
         let mut rows = Vec::new();
-        let mut row = |name: &str, cells: [(String, Option<Tier>); 2]| {
+        let mut row = |name: &str, cell: &dyn Fn(&str) -> (String, Option<Tier>)| {
             let mut r = vec![name.to_string()];
-            for (v, t) in cells {
+            for m in &names {
+                let (v, t) = cell(m);
                 r.push(v);
                 r.push(tier(t));
             }
             rows.push(r);
         };
-        let lead = |m: &str| {
+        row("Lead time for changes (p50 deploy_latency)", &|m| {
             let v = self.p50(m, "deploy_latency");
             (dur(v), v.map(dora::lead_time))
-        };
-        row(
-            "Lead time for changes (p50 deploy_latency)",
-            [lead("push"), lead("pull")],
-        );
-        let freq = |m: &str| {
+        });
+        row("Deployment frequency (per cluster)", &|m| {
             let v = deploys_per_day(
                 self.counter(m, "deploys"),
                 clusters,
@@ -66,12 +64,8 @@ impl View<'_> {
                 format!("{} per day", rate(v)),
                 Some(dora::deployment_frequency(v)),
             )
-        };
-        row(
-            "Deployment frequency (per cluster)",
-            [freq("push"), freq("pull")],
-        );
-        let cfr = |m: &str| {
+        });
+        row("Change failure rate", &|m| {
             let v = change_failure_rate(
                 self.counter(m, "deploys"),
                 self.counter(m, "failed_deploys"),
@@ -80,82 +74,128 @@ impl View<'_> {
                 v.map(percent).unwrap_or_else(|| "—".into()),
                 v.map(dora::change_failure_rate),
             )
-        };
-        row("Change failure rate", [cfr("push"), cfr("pull")]);
-        let rec = |m: &str| {
+        });
+        row("Failed deployment recovery time (p50)", &|m| {
             let v = self.p50(m, "failed_deploy_recovery");
             (dur(v), v.map(dora::recovery_time))
-        };
-        row(
-            "Failed deployment recovery time (p50)",
-            [rec("push"), rec("pull")],
-        );
-        let note = "Tiers use the DORA 2023 State of DevOps bounds: elite means lead time under a day, several deploys a day, at most 5% failed changes and recovery within an hour; high means under a week, at least weekly, 10% and a day; medium means under a month, at least monthly, 15% and a week. Deployment frequency and change failure rate are set by the simulated workload and its bad releases, so they say more about the scenario than about the delivery model.".to_string();
+        });
+        let note = "Tiers use the DORA 2023 State of DevOps bounds: elite means lead time under a day, several deploys a day, at most 5% failed changes and recovery within an hour; high means under a week, at least weekly, 10% and a day; medium means under a month, at least monthly, 15% and a week. Deployment frequency and change failure rate are set by the simulated workload and its bad releases, so they say more about the scenario than about the delivery setup.".to_string();
         (Table { head, rows }, note)
     }
 
+    /// A figure with its interval when the run has them.
+    fn cell(&self, v: Option<f64>, ci: Option<[f64; 2]>) -> String {
+        match v {
+            None => "—".to_string(),
+            Some(v) if self.reps() > 1 => format!("{} {}", human(v), interval(ci)),
+            Some(v) => human(v),
+        }
+    }
+
+    /// `setup − baseline` at p50 with its interval, or "—".
+    fn diff_cell(&self, metric: &str, setup: &str) -> String {
+        match (self.p50(setup, metric), self.p50(self.base(), metric)) {
+            (Some(a), Some(b)) => {
+                let d = signed(a - b);
+                if self.reps() > 1 {
+                    format!(
+                        "{} {}",
+                        d,
+                        signed_interval(self.diff(metric, setup).and_then(|x| x.ci95_p50_s))
+                    )
+                } else {
+                    d
+                }
+            }
+            _ => "—".into(),
+        }
+    }
+
+    fn verdict_cell(&self, metric: &str, setup: &str) -> String {
+        match self.diff(metric, setup).and_then(|x| x.p50_verdict) {
+            Some(v) => verdict_text(Some(v), setup, self.base()),
+            None if self.reps() <= 1 => verdict_text(None, setup, self.base()),
+            None => "n/a (a setup has no samples)".to_string(),
+        }
+    }
+
+    /// The results table: with two setups one row per metric (each setup's p50 and p95,
+    /// the difference and its verdict side by side); with more, one row per metric and
+    /// setup, so the table stays as wide whatever the number of setups.
     pub(super) fn results(&self) -> (Table, String) {
         let ci = if self.reps() > 1 { " [95% CI]" } else { "" };
-        let head = vec![
-            "metric".to_string(),
-            format!("push p50{ci}"),
-            format!("pull p50{ci}"),
-            format!("push p95{ci}"),
-            format!("pull p95{ci}"),
-            format!("push − pull at p50{ci}"),
-            "verdict".to_string(),
-        ];
+        let base = self.base();
+        let names = self.names();
+        let measured = |metric: &str| {
+            names
+                .iter()
+                .any(|m| self.metric(m, metric).is_some_and(|s| s.count > 0))
+        };
+        let p50ci = |m: &str, metric: &str| self.metric(m, metric).and_then(|s| s.ci95_p50_s);
+        let p95ci = |m: &str, metric: &str| {
+            self.iv
+                .metric(metric)
+                .and_then(|x| x.setup(m))
+                .and_then(|x| x.ci95_p95_s)
+        };
         let mut rows = Vec::new();
-        for m in RESULT_METRICS {
-            let name = m.name();
-            let n = |model: &str| self.metric(model, name).map(|s| s.count).unwrap_or(0);
-            if n("push") == 0 && n("pull") == 0 {
-                continue;
-            }
-            let iv = self.iv.metric(name);
-            let cell = |v: Option<f64>, ci: Option<[f64; 2]>| match v {
-                None => "—".to_string(),
-                Some(v) if self.reps() > 1 => format!("{} {}", human(v), interval(ci)),
-                Some(v) => human(v),
-            };
-            let diff = match (self.p50("push", name), self.p50("pull", name)) {
-                (Some(a), Some(b)) => {
-                    let d = signed(a - b);
-                    if self.reps() > 1 {
-                        format!(
-                            "{} {}",
-                            d,
-                            signed_interval(iv.and_then(|x| x.push_minus_pull.ci95_p50_s))
-                        )
-                    } else {
-                        d
-                    }
+        let head = if let [other] = self.others()[..] {
+            for m in RESULT_METRICS {
+                let name = m.name();
+                if !measured(name) {
+                    continue;
                 }
-                _ => "—".into(),
-            };
-            rows.push(vec![
-                name.to_string(),
-                cell(
-                    self.p50("push", name),
-                    self.metric("push", name).and_then(|s| s.ci95_p50_s),
-                ),
-                cell(
-                    self.p50("pull", name),
-                    self.metric("pull", name).and_then(|s| s.ci95_p50_s),
-                ),
-                cell(self.p95("push", name), iv.and_then(|x| x.push.ci95_p95_s)),
-                cell(self.p95("pull", name), iv.and_then(|x| x.pull.ci95_p95_s)),
-                diff,
-                match iv.and_then(|x| x.push_minus_pull.p50_verdict) {
-                    Some(v) => verdict_text(Some(v)).to_string(),
-                    None if self.reps() <= 1 => verdict_text(None).to_string(),
-                    None => "n/a (one model has no samples)".to_string(),
-                },
-            ]);
-        }
+                let mut r = vec![name.to_string()];
+                for s in &names {
+                    r.push(self.cell(self.p50(s, name), p50ci(s, name)));
+                }
+                for s in &names {
+                    r.push(self.cell(self.p95(s, name), p95ci(s, name)));
+                }
+                r.push(self.diff_cell(name, other));
+                r.push(self.verdict_cell(name, other));
+                rows.push(r);
+            }
+            let mut head = vec!["metric".to_string()];
+            head.extend(names.iter().map(|s| format!("{s} p50{ci}")));
+            head.extend(names.iter().map(|s| format!("{s} p95{ci}")));
+            head.push(format!("{other} − {base} at p50{ci}"));
+            head.push("verdict".to_string());
+            head
+        } else {
+            for m in RESULT_METRICS {
+                let name = m.name();
+                if !measured(name) {
+                    continue;
+                }
+                for s in &names {
+                    let (diff, verdict) = if *s == base {
+                        ("baseline".to_string(), String::new())
+                    } else {
+                        (self.diff_cell(name, s), self.verdict_cell(name, s))
+                    };
+                    rows.push(vec![
+                        name.to_string(),
+                        self.label(s),
+                        self.cell(self.p50(s, name), p50ci(s, name)),
+                        self.cell(self.p95(s, name), p95ci(s, name)),
+                        diff,
+                        verdict,
+                    ]);
+                }
+            }
+            vec![
+                "metric".to_string(),
+                "setup".to_string(),
+                format!("p50{ci}"),
+                format!("p95{ci}"),
+                format!("− {base} at p50{ci}"),
+                "verdict".to_string(),
+            ]
+        };
         let note = if self.reps() > 1 {
             format!(
-                "Quantiles pool every repetition. Intervals are seeded percentile-bootstrap 95% confidence intervals that resample whole repetitions ({} of them), paired for the difference; a difference whose interval includes zero is reported as no significant difference, not as a win.",
+                "Quantiles pool every repetition. Intervals are seeded percentile-bootstrap 95% confidence intervals that resample whole repetitions ({} of them), paired for the difference from the baseline {base}; a difference whose interval includes zero is reported as no significant difference, not as a win.",
                 self.reps()
             )
         } else {
@@ -166,43 +206,33 @@ impl View<'_> {
 
     pub(super) fn counters(&self) -> Table {
         let hours = simulated_hours(self.run);
-        let names: Vec<&String> = self
-            .model("push")
+        let names = self.names();
+        let counters: Vec<&String> = names
+            .first()
+            .and_then(|m| self.model(m))
             .map(|m| m.counters.keys().collect())
             .unwrap_or_default();
         let mut rows = Vec::new();
-        for c in names {
+        for c in counters {
             let mut r = vec![c.clone()];
-            for m in MODELS {
-                let v = self.counter(m, c);
-                r.push(v.to_string());
+            for m in &names {
+                r.push(self.counter(m, c).to_string());
             }
-            if c == "api_requests" || c == "git_fetches" {
-                for m in MODELS {
-                    r.push(if hours > 0.0 {
-                        rate(self.counter(m, c) as f64 / hours)
-                    } else {
-                        "—".into()
-                    });
-                }
-            } else {
-                r.push(String::new());
-                r.push(String::new());
+            for m in &names {
+                r.push(if !COST_COUNTERS.contains(&c.as_str()) {
+                    String::new()
+                } else if hours > 0.0 {
+                    rate(self.counter(m, c) as f64 / hours)
+                } else {
+                    "—".into()
+                });
             }
             rows.push(r);
         }
-        Table {
-            head: [
-                "counter (all repetitions)",
-                "push",
-                "pull",
-                "push per hour",
-                "pull per hour",
-            ]
-            .map(String::from)
-            .to_vec(),
-            rows,
-        }
+        let mut head = vec!["counter (all repetitions)".to_string()];
+        head.extend(names.iter().map(|m| m.to_string()));
+        head.extend(names.iter().map(|m| format!("{m} per hour")));
+        Table { head, rows }
     }
 
     pub(super) fn thresholds(&self) -> Table {
@@ -223,7 +253,7 @@ impl View<'_> {
             })
             .collect();
         Table {
-            head: ["model", "metric", "quantile", "limit", "value", "result"]
+            head: ["setup", "metric", "quantile", "limit", "value", "result"]
                 .map(String::from)
                 .to_vec(),
             rows,

@@ -1,7 +1,7 @@
 //! Summaries across repetitions: HdrHistogram per (model, metric) for quantiles, exact
 //! mean and max from the raw samples, a bootstrap 95% confidence interval for the median
 //! (over repetitions, so `null` with one repetition), thresholds, and the `summary.json`
-//! shape that `check` and other tools read (schema 1).
+//! shape that `check` and other tools read (schema 2).
 
 use super::bootstrap::{self, Groups};
 use super::{Counters, RunRecord};

@@ -10,11 +10,11 @@
 //! stack of its own `handle`. Everything is deterministic: no wall clock, no threads.
 //!
 //! ```
-//! use pushpull::model::harness::{Harness, Script};
-//! use pushpull::model::pull::Reconciler;
-//! use pushpull::model::{Action, Input};
-//! use pushpull::scenario::models::PullPreset;
-//! use pushpull::scenario::{PullConfig, SECOND};
+//! use pushpull_core::model::harness::{Harness, Script};
+//! use pushpull_core::model::pull::Reconciler;
+//! use pushpull_core::model::{Action, Input};
+//! use pushpull_core::scenario::models::PullPreset;
+//! use pushpull_core::scenario::{PullConfig, SECOND};
 //! use rand::SeedableRng;
 //!
 //! let cfg = PullConfig::preset(PullPreset::Argocd);

@@ -499,3 +499,178 @@ pub(crate) fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
     Scenario::parse(decode(&bytes, &file)?, &file)
 }
+
+// ---------------------------------------------------------------- named setups
+
+/// `models:` with one line per setup, `name: {body}`.
+fn setups(lines: &[&str]) -> String {
+    let mut s = format!("{BASE}models:\n");
+    for l in lines {
+        s.push_str(&format!("  {l}\n"));
+    }
+    s
+}
+
+fn names(s: &Scenario) -> Vec<(&str, ModelKind, &str)> {
+    s.models
+        .setups
+        .iter()
+        .map(|x| (x.name.as_str(), x.kind(), x.preset()))
+        .collect()
+}
+
+#[test]
+fn named_setups_keep_the_written_order_and_the_first_is_the_baseline() {
+    let s = parse(&setups(&[
+        "flux: {kind: pull, preset: flux}",
+        "gha: {kind: push, preset: github-actions}",
+        "argocd: {kind: pull, preset: argocd, poll: {interval: 30s}}",
+    ]))
+    .unwrap();
+    assert_eq!(
+        names(&s),
+        [
+            ("flux", ModelKind::Pull, "flux"),
+            ("gha", ModelKind::Push, "github-actions"),
+            ("argocd", ModelKind::Pull, "argocd"),
+        ]
+    );
+    assert_eq!(s.baseline, "flux");
+    let argocd = s.models.get("argocd").and_then(|m| m.pull()).unwrap();
+    assert_eq!(argocd.poll.interval, Dur(30 * SECOND));
+    // The preset's other keys stay.
+    assert_eq!(
+        argocd.reconcile_interval,
+        PullConfig::preset(models::PullPreset::Argocd).reconcile_interval
+    );
+    let s = parse(&format!(
+        "{}baseline: argocd\n",
+        setups(&["gha: {kind: push}", "argocd: {kind: pull}"])
+    ))
+    .unwrap();
+    assert_eq!(s.baseline, "argocd");
+}
+
+#[test]
+fn push_and_pull_keys_are_the_legacy_form_push_first_the_missing_one_at_defaults() {
+    let s = parse(&setups(&["pull: {preset: flux}", "push: {runners: 3}"])).unwrap();
+    assert_eq!(
+        names(&s),
+        [
+            ("push", ModelKind::Push, "github-actions"),
+            ("pull", ModelKind::Pull, "flux"),
+        ]
+    );
+    assert_eq!(s.baseline, "push");
+    assert_eq!(
+        s.models.get("push").and_then(|m| m.push()).unwrap().runners,
+        3
+    );
+    let s = parse(&setups(&["pull: {preset: flux}"])).unwrap();
+    assert_eq!(
+        names(&s),
+        [
+            ("push", ModelKind::Push, "github-actions"),
+            ("pull", ModelKind::Pull, "flux"),
+        ]
+    );
+    assert_eq!(
+        s.models.get("push").and_then(|m| m.push()),
+        Some(&PushConfig::preset(models::PushPreset::GithubActions))
+    );
+    // No `models:` at all: both at their defaults.
+    let s = parse(BASE).unwrap();
+    assert_eq!(
+        names(&s),
+        [
+            ("push", ModelKind::Push, "github-actions"),
+            ("pull", ModelKind::Pull, "argocd"),
+        ]
+    );
+}
+
+#[test]
+fn a_setup_without_kind_is_refused_at_its_line_with_the_fix() {
+    let e = err(&setups(&["gha: {kind: push}", "argo: {preset: argocd}"]));
+    assert!(e.starts_with("test.yaml:5:"), "{e}");
+    assert!(e.contains("models.argo"), "{e}");
+    assert!(e.contains("no `kind`"), "{e}");
+    assert!(e.contains("kind: push") && e.contains("kind: pull"), "{e}");
+    let e = err(&setups(&["gha: {kind: push}", "argo: {kind: poll}"]));
+    assert!(e.starts_with("test.yaml:5:"), "{e}");
+    assert!(
+        e.contains("models.argo.kind") && e.contains("`poll`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn one_setup_or_nine_are_refused_with_the_bounds() {
+    let e = err(&setups(&["gha: {kind: push}"]));
+    assert!(e.starts_with("test.yaml:3:"), "{e}");
+    assert!(e.contains("1 setups") && e.contains("2 to 8"), "{e}");
+    let nine: Vec<String> = (0..9).map(|i| format!("s{i}: {{kind: pull}}")).collect();
+    let nine: Vec<&str> = nine.iter().map(String::as_str).collect();
+    let e = err(&setups(&nine));
+    assert!(e.contains("9 setups") && e.contains("2 to 8"), "{e}");
+    let eight: Vec<String> = (0..8).map(|i| format!("s{i}: {{kind: pull}}")).collect();
+    let eight: Vec<&str> = eight.iter().map(String::as_str).collect();
+    assert_eq!(parse(&setups(&eight)).unwrap().models.setups.len(), 8);
+}
+
+#[test]
+fn a_setup_name_that_is_not_a_dns_label_is_refused_at_its_line() {
+    for bad in ["Argo", "argo_cd", "-x", "a.b"] {
+        let e = err(&setups(&[
+            "gha: {kind: push}",
+            &format!("{bad}: {{kind: pull}}"),
+        ]));
+        // A dot reads as a key path separator, so `a.b` is located at `models:`.
+        let line = if bad.contains('.') { 3 } else { 5 };
+        assert!(e.starts_with(&format!("test.yaml:{line}:")), "{bad}: {e}");
+        assert!(
+            e.contains(&format!("`{bad}` is not a valid setup name")),
+            "{bad}: {e}"
+        );
+    }
+    let long = "a".repeat(bounds::MAX_SETUP_NAME + 1);
+    let e = err(&setups(&[
+        "gha: {kind: push}",
+        &format!("{long}: {{kind: pull}}"),
+    ]));
+    assert!(e.contains("not a valid setup name"), "{e}");
+}
+
+#[test]
+fn a_baseline_or_threshold_naming_no_setup_is_refused_with_the_setups() {
+    let two = setups(&["gha: {kind: push}", "argocd: {kind: pull}"]);
+    let e = err(&format!("{two}baseline: flux\n"));
+    assert!(e.starts_with("test.yaml:6:"), "{e}");
+    assert!(e.contains("baseline") && e.contains("`flux`"), "{e}");
+    assert!(e.contains("gha, argocd"), "{e}");
+    let e = err(&format!(
+        "{two}thresholds:\n  - {{ model: push, metric: deploy_latency, quantile: p95, max: 10m }}\n"
+    ));
+    assert!(e.starts_with("test.yaml:7:"), "{e}");
+    assert!(
+        e.contains("thresholds[0].model") && e.contains("`push`"),
+        "{e}"
+    );
+    assert!(e.contains("gha, argocd"), "{e}");
+}
+
+#[test]
+fn an_unknown_key_inside_a_named_setup_is_refused_at_its_path_and_line() {
+    let e = err(&format!(
+        "{BASE}models:\n  gha:\n    kind: push\n  argocd:\n    kind: pull\n    pol: {{interval: 1m}}\n"
+    ));
+    assert!(e.starts_with("test.yaml:8:"), "{e}");
+    assert!(e.contains("models.argocd.pol"), "{e}");
+    assert!(e.contains("unknown field `pol`"), "{e}");
+    // A push key in a pull setup is unknown there too.
+    let e = err(&format!(
+        "{BASE}models:\n  gha:\n    kind: push\n  argocd:\n    kind: pull\n    runners: 2\n"
+    ));
+    assert!(e.starts_with("test.yaml:8:"), "{e}");
+    assert!(e.contains("models.argocd.runners"), "{e}");
+}
