@@ -220,7 +220,7 @@ fn two_setups_of_one_kind_and_settings_meet_the_same_draws_and_measure_the_same(
     let commits = |r: &RunRecord| {
         r.events
             .iter()
-            .filter(|e| e.kind == "commit")
+            .filter(|e| e.kind == pushpull::measure::EventKind::Commit)
             .map(|e| (e.t, e.detail.clone()))
             .collect::<Vec<_>>()
     };
