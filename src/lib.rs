@@ -13,6 +13,7 @@ pub mod live;
 pub use pushpull_core::{measure, metric, model, plan, release, world};
 pub mod outdir;
 pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod sim;
 pub mod sweep;
