@@ -66,7 +66,7 @@ pub fn up_until(
     if n == 0 || n > MAX_CLUSTERS {
         return Err(LiveError::KindClusters { asked: n });
     }
-    super::run::preflight(&super::Target::Kind)?;
+    super::preflight::preflight(&super::Target::Kind)?;
     if !config.is_file() {
         return Err(LiveError::Setup(format!(
             "kind config {} not found: the repository ships kind-config.yaml; run from its root, or make the clusters first with `pushpull cluster up --config FILE`",
@@ -153,7 +153,7 @@ fn kind_until(args: &[&str], interrupted: &dyn Fn() -> bool) -> Result<String, L
 /// Deletes every kind cluster named `pushpull-<digits>` (or only those of `names`);
 /// clusters that merely start with `pushpull-` are someone else's and stay.
 pub fn down(names: Option<&[String]>) -> Result<Vec<String>, LiveError> {
-    super::run::preflight(&super::Target::Kind)?;
+    super::preflight::preflight(&super::Target::Kind)?;
     let targets = match names {
         Some(n) => n
             .iter()

@@ -8,6 +8,7 @@ mod driver;
 pub mod git;
 pub mod guard;
 pub mod kind;
+pub mod preflight;
 mod run;
 
 pub use run::{

@@ -6,6 +6,7 @@ use super::LiveError;
 use super::cluster::ClusterHandle;
 use super::driver::{ApiFaults, LiveWorld, Repo};
 use super::git::{LiveRepo, ManifestParams};
+pub use super::preflight::{Target, preflight};
 use crate::emulator::{Emulator, EmulatorConfig, InjectedError, PodStartDelay, RunningEmulator};
 use crate::model::{AppId, Rev};
 use crate::plan::Plan;
@@ -14,21 +15,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
-
-/// Where the clusters come from.
-#[derive(Clone, Debug)]
-pub enum Target {
-    /// One embedded API emulator per cluster per model, on 127.0.0.1.
-    Emulated,
-    /// kind clusters `pushpull-0..N` made by `pushpull cluster up` (contexts
-    /// `kind-pushpull-N`); each model uses its own namespace.
-    Kind,
-    /// One existing kubeconfig context; each cluster of the scenario is a namespace.
-    Kubeconfig {
-        context: String,
-        allow: Option<String>,
-    },
-}
 
 pub struct LiveOptions {
     pub target: Target,
@@ -67,11 +53,6 @@ pub fn unsupported_faults(s: &Scenario, target: &Target) -> Vec<String> {
     v
 }
 
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-}
-
 /// A real cluster cannot run faster than real time: only the emulator scales its pod
 /// starts and deadlines with the scenario's `time_scale`.
 pub fn check_time_scale(s: &Scenario, target: &Target) -> Result<(), LiveError> {
@@ -83,40 +64,6 @@ pub fn check_time_scale(s: &Scenario, target: &Target) -> Result<(), LiveError> 
         factor: 1.0 / s.time_scale,
         duration: s.duration.to_string(),
     })
-}
-
-/// Checks what a mode needs before anything starts.
-pub fn preflight(target: &Target) -> Result<(), LiveError> {
-    match target {
-        Target::Emulated => Ok(()),
-        Target::Kind => {
-            if !on_path("docker") {
-                return Err(LiveError::MissingTool {
-                    tool: "docker",
-                    mode: "kind",
-                    how: "a running Docker engine, e.g. Debian's docker.io",
-                });
-            }
-            if !on_path("kind") {
-                return Err(LiveError::MissingTool {
-                    tool: "kind",
-                    mode: "kind",
-                    how: "https://kind.sigs.k8s.io, `go install sigs.k8s.io/kind@latest`",
-                });
-            }
-            Ok(())
-        }
-        Target::Kubeconfig { context, allow } => {
-            if context.starts_with("kind-pushpull-")
-                || context == "pushpull-emulator"
-                || allow.as_deref() == Some(context)
-            {
-                Ok(())
-            } else {
-                Err(LiveError::ContextRefused(context.clone()))
-            }
-        }
-    }
 }
 
 struct EmuFaults(crate::emulator::Faults);

@@ -471,16 +471,7 @@ impl Scenario {
                 message,
             }
         })?;
-        let invalid = |key_path: &str, message: String| {
-            let (line, column) = locate_nearest(text, key_path).unzip();
-            ScenarioError::Invalid {
-                file: file.to_string(),
-                line,
-                column,
-                key_path: key_path.to_string(),
-                message,
-            }
-        };
+        let invalid = |key_path: &str, message: String| invalid_at(text, file, key_path, message);
         if let Some(s) = raw.schema
             && s.0 != 1
         {
@@ -706,6 +697,18 @@ pub fn check_nesting(text: &str, file: &str) -> Result<(), ScenarioError> {
 
 /// The position of `key_path`, or of its closest enclosing key that the text has (a
 /// value that came from a preset has no line of its own).
+/// An error at `key_path`, with the line and column of the nearest key of it in `text`.
+fn invalid_at(text: &str, file: &str, key_path: &str, message: String) -> ScenarioError {
+    let (line, column) = locate_nearest(text, key_path).unzip();
+    ScenarioError::Invalid {
+        file: file.to_string(),
+        line,
+        column,
+        key_path: key_path.to_string(),
+        message,
+    }
+}
+
 fn locate_nearest(text: &str, key_path: &str) -> Option<(usize, usize)> {
     let mut path = key_path;
     loop {
@@ -809,16 +812,7 @@ fn parse_models(
     raw: Option<serde_yaml_ng::Mapping>,
 ) -> Result<Models, ScenarioError> {
     use serde_yaml_ng::Value;
-    let invalid = |key_path: &str, message: String| {
-        let (line, column) = locate_nearest(text, key_path).unzip();
-        ScenarioError::Invalid {
-            file: file.to_string(),
-            line,
-            column,
-            key_path: key_path.to_string(),
-            message,
-        }
-    };
+    let invalid = |key_path: &str, message: String| invalid_at(text, file, key_path, message);
     let raw = raw.unwrap_or_default();
     let mut written: Vec<(String, Value)> = Vec::with_capacity(raw.len());
     for (k, v) in raw {
