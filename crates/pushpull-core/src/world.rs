@@ -94,9 +94,11 @@ pub struct Core<'a> {
     pub faults: FaultState,
     /// Events and messages handled (the engine's event count).
     pub processed: u64,
-    /// Replies the world gave at once to a model's action, for [`Shell::pump`] to hand
-    /// over before the model's next action.
-    pub replies: std::collections::VecDeque<(u32, Input)>,
+    /// The reply the world gave at once to a model's action, waiting for [`Shell::pump`]
+    /// to hand it over before the model's next action: a queue of at most one, since an
+    /// action has at most one immediate reply (a slot, not a `VecDeque`: fleet.yaml makes a
+    /// million fetches and the deque's bookkeeping showed in profiles).
+    pub reply: Option<(u32, Input)>,
 }
 
 impl<'a> Core<'a> {
@@ -146,7 +148,7 @@ impl<'a> Core<'a> {
                 lost: vec![false; n],
             },
             processed: 0,
-            replies: std::collections::VecDeque::new(),
+            reply: None,
         }
     }
 
@@ -323,15 +325,14 @@ pub trait Shell<'a> {
     }
 
     /// Runs model instance `target`'s actions until it has none. A reply the world gives
-    /// at once goes onto the core's reply queue, which is drained into the model before
-    /// its next action: the model is never re-entered from inside one of its own actions.
+    /// at once waits in the core's reply slot and is handed to the model before its next
+    /// action: the model is never re-entered from inside one of its own actions.
     fn pump(&mut self, target: u32) {
         while let Some(action) = self.core_mut().model(target).poll_action() {
             self.act(target, action);
-            while let Some((to, input)) = self.core_mut().replies.pop_front() {
-                if self.core().faults.crashed[to as usize] {
-                    continue;
-                }
+            if let Some((to, input)) = self.core_mut().reply.take()
+                && !self.core().faults.crashed[to as usize]
+            {
                 let now = self.now();
                 self.core_mut().model(to).handle(now, input);
             }
@@ -366,7 +367,7 @@ pub trait Shell<'a> {
                 } else {
                     Input::FetchFailed { app }
                 };
-                self.core_mut().replies.push_back((target, reply));
+                self.core_mut().reply = Some((target, reply));
             }
             Action::Checkout { run, rev } => {
                 self.core_mut().tracker.counters().git_fetches += 1;
@@ -380,14 +381,12 @@ pub trait Shell<'a> {
                 } else {
                     Input::CheckoutFailed { run }
                 };
-                self.core_mut().replies.push_back((target, reply));
+                self.core_mut().reply = Some((target, reply));
             }
             Action::Diff { cluster, app, spec } => {
                 self.core_mut().tracker.counters().api_requests += 1;
                 if let Some(in_sync) = self.diff(target, cluster, app, spec) {
-                    self.core_mut()
-                        .replies
-                        .push_back((target, Input::Diffed { app, in_sync }));
+                    self.core_mut().reply = Some((target, Input::Diffed { app, in_sync }));
                 }
             }
             Action::Apply(apply) => {
