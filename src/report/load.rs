@@ -865,6 +865,59 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
     })
 }
 
+/// What [`load`] would read from `dir` once `samples.csv` and `events.csv` of `runs` are
+/// written there, built from the records themselves: the values are rounded to the
+/// microseconds the CSVs hold, so the report is the same byte for byte. `summary.json`,
+/// `run.json` and `scenario.json` are read from `dir` (written already, and small).
+pub fn from_records(
+    dir: &Path,
+    runs: &[(String, Vec<crate::measure::RunRecord>)],
+) -> Result<RunDir, LoadError> {
+    use super::micros_of;
+    let summary = read_summary(&dir.join("summary.json"))?;
+    let mut per: BTreeMap<(String, Metric), Vec<Vec<u64>>> = BTreeMap::new();
+    let mut events = Vec::new();
+    for (name, reps) in runs {
+        for (rep, r) in reps.iter().enumerate() {
+            for smp in &r.samples {
+                let groups = per.entry((name.clone(), smp.metric)).or_default();
+                if groups.len() <= rep {
+                    groups.resize_with(rep + 1, Vec::new);
+                }
+                groups[rep].push(micros_of(smp.value()));
+            }
+            if rep == 0 {
+                events.extend(r.events.iter().map(|e| EventRow {
+                    model: name.clone(),
+                    // The f64 nearest micros / 10^6, as parsing the six-decimal text gives.
+                    t_s: micros_of(e.t) as f64 / 1e6,
+                    cluster: e.cluster,
+                    app: e.app,
+                    event: e.kind.name().to_string(),
+                    detail: e.detail.clone(),
+                }));
+            }
+        }
+    }
+    let reps = summary.repetitions as usize;
+    let samples = per
+        .into_iter()
+        .map(|((model, metric), mut groups)| {
+            if groups.len() < reps {
+                groups.resize_with(reps, Vec::new);
+            }
+            ((model, metric.name().to_string()), Groups::new(groups))
+        })
+        .collect();
+    Ok(RunDir {
+        summary,
+        samples,
+        events,
+        run: optional_json(&dir.join("run.json"))?,
+        scenario: optional_json(&dir.join("scenario.json"))?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@ pub mod table;
 
 use crate::measure::RunRecord;
 use crate::measure::summary::Summary;
+use crate::scenario::Nanos;
 use crate::scenario::Scenario;
 use crate::scenario::duration::secs;
 use std::path::{Path, PathBuf};
@@ -49,32 +50,114 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     })
 }
 
-fn opt<T: ToString>(v: Option<T>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
+/// The microseconds that `{:.6}` of `n` nanoseconds as seconds prints, which is what
+/// samples.csv and events.csv hold and what [`load::parse_micros`] reads back.
+///
+/// Below 10^15 ns (11.5 days) the f64 `n / 10^9` is within 1.2e-10 s of the exact
+/// quotient, less than the 1 ns that separates it from a rounding boundary unless `n`
+/// ends in exactly 500 ns: there integer rounding and the printed decimal agree, and
+/// the tie (and anything longer) takes the float path itself.
+pub fn micros_of(n: Nanos) -> u64 {
+    if n < 1_000_000_000_000_000 && n % 1_000 != 500 {
+        (n + 500) / 1_000
+    } else {
+        let text = format!("{:.6}", secs(n));
+        load::parse_micros(&text).unwrap_or(u64::MAX)
+    }
 }
 
-fn s6(n: u64) -> String {
-    format!("{:.6}", secs(n))
+/// Appends `n` nanoseconds as seconds with six decimals (`12.345678`), exactly as
+/// `format!("{:.6}", secs(n))` would.
+fn push_secs(buf: &mut Vec<u8>, n: Nanos) {
+    let us = micros_of(n);
+    if us == u64::MAX {
+        buf.extend_from_slice(format!("{:.6}", secs(n)).as_bytes());
+        return;
+    }
+    push_u64(buf, us / 1_000_000);
+    let frac = us % 1_000_000;
+    let mut digits = [b'0'; 7];
+    digits[0] = b'.';
+    let mut f = frac;
+    for d in digits[1..].iter_mut().rev() {
+        *d = b'0' + (f % 10) as u8;
+        f /= 10;
+    }
+    buf.extend_from_slice(&digits);
+}
+
+fn push_u64(buf: &mut Vec<u8>, mut v: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[i..]);
+}
+
+fn push_opt(buf: &mut Vec<u8>, v: Option<impl Into<u64>>) {
+    if let Some(v) = v {
+        push_u64(buf, v.into());
+    }
+}
+
+/// Fields of one CSV row, formatted into one buffer without an allocation per field.
+#[derive(Default)]
+struct Row {
+    buf: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Row {
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.ends.clear();
+    }
+    /// Ends the field being formatted.
+    fn end(&mut self) {
+        self.ends.push(self.buf.len());
+    }
+    fn field(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+        self.end();
+    }
+    fn fields(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(a, &b)| &self.buf[a..b])
+    }
 }
 
 /// `samples.csv`: one row per sample.
 pub fn samples_csv(runs: &[(String, Vec<RunRecord>)]) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(load::SAMPLES_HEADER)?;
+    let mut row = Row::default();
     for (name, reps) in runs {
         for (rep, r) in reps.iter().enumerate() {
             for smp in &r.samples {
-                w.write_record([
-                    rep.to_string(),
-                    name.clone(),
-                    smp.metric.name().to_string(),
-                    opt(smp.cluster),
-                    opt(smp.app),
-                    opt(smp.commit),
-                    s6(smp.start),
-                    s6(smp.end),
-                    s6(smp.value()),
-                ])?;
+                row.clear();
+                push_u64(&mut row.buf, rep as u64);
+                row.end();
+                row.field(name.as_bytes());
+                row.field(smp.metric.name().as_bytes());
+                push_opt(&mut row.buf, smp.cluster);
+                row.end();
+                push_opt(&mut row.buf, smp.app);
+                row.end();
+                push_opt(&mut row.buf, smp.commit);
+                row.end();
+                push_secs(&mut row.buf, smp.start);
+                row.end();
+                push_secs(&mut row.buf, smp.end);
+                row.end();
+                push_secs(&mut row.buf, smp.value());
+                row.end();
+                w.write_record(row.fields())?;
             }
         }
     }
@@ -85,18 +168,23 @@ pub fn samples_csv(runs: &[(String, Vec<RunRecord>)]) -> Result<Vec<u8>, csv::Er
 pub fn events_csv(runs: &[(String, Vec<RunRecord>)]) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(load::EVENTS_HEADER)?;
+    let mut row = Row::default();
     for (name, reps) in runs {
         for (rep, r) in reps.iter().enumerate() {
             for e in &r.events {
-                w.write_record([
-                    rep.to_string(),
-                    name.clone(),
-                    s6(e.t),
-                    opt(e.cluster),
-                    opt(e.app),
-                    e.kind.name().to_string(),
-                    e.detail.clone(),
-                ])?;
+                row.clear();
+                push_u64(&mut row.buf, rep as u64);
+                row.end();
+                row.field(name.as_bytes());
+                push_secs(&mut row.buf, e.t);
+                row.end();
+                push_opt(&mut row.buf, e.cluster);
+                row.end();
+                push_opt(&mut row.buf, e.app);
+                row.end();
+                row.field(e.kind.name().as_bytes());
+                row.field(e.detail.as_bytes());
+                w.write_record(row.fields())?;
             }
         }
     }
@@ -115,7 +203,9 @@ pub struct RunInfo {
 }
 
 /// Writes every output file of a run into `dir`, reports included; returns the paths
-/// written.
+/// written. The CSVs are formatted and written on one thread while the reports are built
+/// on another from the same records, exactly as [`write_reports`] builds them from the
+/// files (a test compares the two byte for byte).
 pub fn write_run(
     dir: &Path,
     scenario: &Scenario,
@@ -123,47 +213,66 @@ pub fn write_run(
     runs: &[(String, Vec<RunRecord>)],
     info: &RunInfo,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    let mut written = Vec::new();
-    let mut put = |name: &str, bytes: Vec<u8>| -> Result<(), ReportError> {
-        let p = dir.join(name);
-        write_atomic(&p, &bytes)?;
-        written.push(p);
-        Ok(())
-    };
     let csv_err = |name: &str| {
         let path = dir.join(name);
         move |source| ReportError::Csv { path, source }
     };
-    put(
-        "samples.csv",
-        samples_csv(runs).map_err(csv_err("samples.csv"))?,
-    )?;
-    put(
-        "events.csv",
-        events_csv(runs).map_err(csv_err("events.csv"))?,
-    )?;
-    let mut json = serde_json::to_vec_pretty(summary).expect("summary serializes");
-    json.push(b'\n');
-    put("summary.json", json)?;
-    let mut json = serde_json::to_vec_pretty(info).expect("run info serializes");
-    json.push(b'\n');
-    put("run.json", json)?;
-    // The expanded scenario, so `pushpull report` can show every parameter without the
-    // YAML file.
-    let mut json = serde_json::to_vec_pretty(scenario).expect("scenario serializes");
-    json.push(b'\n');
-    put("scenario.json", json)?;
-    written.extend(write_reports(dir)?);
+    let put = |written: &mut Vec<PathBuf>, name: &str, bytes: &[u8]| {
+        let p = dir.join(name);
+        write_atomic(&p, bytes)?;
+        written.push(p);
+        Ok::<(), ReportError>(())
+    };
+    let write_csvs = || -> Result<Vec<PathBuf>, ReportError> {
+        let mut written = Vec::new();
+        let samples = samples_csv(runs).map_err(csv_err("samples.csv"))?;
+        put(&mut written, "samples.csv", &samples)?;
+        drop(samples);
+        let events = events_csv(runs).map_err(csv_err("events.csv"))?;
+        put(&mut written, "events.csv", &events)?;
+        Ok(written)
+    };
+    let write_rest = || -> Result<Vec<PathBuf>, ReportError> {
+        let mut written = Vec::new();
+        let mut json = serde_json::to_vec_pretty(summary).expect("summary serializes");
+        json.push(b'\n');
+        put(&mut written, "summary.json", &json)?;
+        let mut json = serde_json::to_vec_pretty(info).expect("run info serializes");
+        json.push(b'\n');
+        put(&mut written, "run.json", &json)?;
+        // The expanded scenario, so `pushpull report` can show every parameter without
+        // the YAML file.
+        let mut json = serde_json::to_vec_pretty(scenario).expect("scenario serializes");
+        json.push(b'\n');
+        put(&mut written, "scenario.json", &json)?;
+        let run = load::from_records(dir, runs)?;
+        written.extend(reports_of(dir, &run)?);
+        Ok(written)
+    };
+    let (csvs, rest) = std::thread::scope(|scope| {
+        let csvs = scope.spawn(write_csvs);
+        let rest = write_rest();
+        let csvs = csvs
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (csvs, rest)
+    });
+    let mut written = csvs?;
+    written.extend(rest?);
     Ok(written)
 }
 
 /// Builds `intervals.json`, `charts/*.{svg,png}`, `report.html` and `report.md` from the
 /// files of the run directory `dir` alone; returns the paths written.
 pub fn write_reports(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    let run = load::load(dir)?;
-    let intervals = stats::Intervals::compute(&run);
-    let charts = charts::all(&run)?;
-    let findings = findings::build(&run, &intervals);
+    reports_of(dir, &load::load(dir)?)
+}
+
+/// Writes the reports of `run` into `dir`.
+fn reports_of(dir: &Path, run: &load::RunDir) -> Result<Vec<PathBuf>, ReportError> {
+    let intervals = stats::Intervals::compute(run);
+    let charts = charts::all(run)?;
+    let findings = findings::build(run, &intervals);
     let mut written = Vec::new();
     let mut put = |name: &str, bytes: &[u8]| -> Result<(), ReportError> {
         let p = dir.join(name);
@@ -181,4 +290,38 @@ pub fn write_reports(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     put("report.html", html::render(&findings, &charts).as_bytes())?;
     put("report.md", markdown::render(&findings, &charts).as_bytes())?;
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// The integer formatting of the CSVs prints what `{:.6}` of the f64 seconds prints,
+    /// ties at exactly 500 ns and very long times included.
+    #[test]
+    fn seconds_are_printed_as_the_float_formatting_prints_them() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut values: Vec<u64> = vec![0, 1, 499, 500, 501, 999, 1_000, 1_500, 2_500, u64::MAX];
+        for _ in 0..200_000 {
+            let scale = 10u64.pow(rng.random_range(0..17));
+            let v = rng.random_range(0..scale.max(1));
+            values.extend([v, v / 1_000 * 1_000 + 500, v / 1_000 * 1_000 + 499]);
+        }
+        values.extend((0..64).map(|b| 1u64 << b));
+        values.extend([
+            999_999_999_999_999,
+            1_000_000_000_000_000,
+            1_000_000_000_000_500,
+        ]);
+        for n in values {
+            let mut ours = Vec::new();
+            push_secs(&mut ours, n);
+            let float = format!("{:.6}", secs(n));
+            assert_eq!(String::from_utf8(ours).unwrap(), float, "n = {n}");
+            if let Some(us) = load::parse_micros(&float) {
+                assert_eq!(micros_of(n), us, "n = {n}");
+            }
+        }
+    }
 }
