@@ -50,12 +50,51 @@ pub enum Command {
         #[command(subcommand)]
         command: ClusterCommand,
     },
+    /// Fit a scenario fragment to a team's own history: GitHub Actions runs and jobs,
+    /// Jenkins builds, Argo CD sync history, commit times of a git branch.
+    Fit(FitArgs),
     /// Rebuild the charts, report.html and report.md of a run directory from its
     /// summary.json, samples.csv and events.csv, without re-running anything.
     Report {
         /// A directory written by `pushpull run` (e.g. reports/quickstart).
         run_dir: PathBuf,
     },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct FitArgs {
+    /// GitHub Actions workflow runs: the JSON of `GET /repos/{owner}/{repo}/actions/runs`
+    /// or of `gh run list --json createdAt,startedAt,updatedAt,status,conclusion`.
+    #[arg(long, value_name = "RUNS.json")]
+    pub github_actions: Option<PathBuf>,
+    /// GitHub Actions jobs: the JSON of `GET .../actions/runs/{id}/jobs` (one, or an
+    /// array of several) or of `gh run view ID --json jobs`.
+    #[arg(long, value_name = "JOBS.json")]
+    pub jobs: Option<PathBuf>,
+    /// Jenkins builds: `<job>/api/json?tree=builds[number,timestamp,duration,result,actions[queuingDurationMillis]]`.
+    #[arg(long, value_name = "BUILDS.json")]
+    pub jenkins: Option<PathBuf>,
+    /// Argo CD Applications: `kubectl get applications -n argocd -o json`.
+    #[arg(long, value_name = "APPS.json")]
+    pub argocd: Option<PathBuf>,
+    /// A git repository (work tree or bare) whose commit times give the arrivals.
+    #[arg(long, value_name = "REPO")]
+    pub git: Option<PathBuf>,
+    /// The branch of --git.
+    #[arg(long, default_value = "main")]
+    pub branch: String,
+    /// Jobs whose name contains this (case-insensitive) are the build.
+    #[arg(long, default_value = "build")]
+    pub build_job: String,
+    /// Jobs whose name contains this are the deploy.
+    #[arg(long, default_value = "deploy")]
+    pub deploy_job: String,
+    /// Steps of deploy jobs whose name contains this are the apply.
+    #[arg(long, default_value = "apply")]
+    pub apply_step: String,
+    /// Write the fragment here instead of printing it.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -239,6 +278,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
                 message: format!("emulator: {e:#}"),
             }),
         Command::Report { run_dir } => rebuild_report(&run_dir),
+        Command::Fit(args) => fit(args),
     };
     match result {
         Ok(code) => code,
@@ -247,6 +287,35 @@ pub fn main_with(cli: Cli) -> ExitCode {
             ExitCode::from(f.code)
         }
     }
+}
+
+/// `pushpull fit`: prints the fragment, or writes it to `--out`.
+fn fit(a: FitArgs) -> Result<ExitCode, Failure> {
+    let inputs = crate::fit::FitInputs {
+        github_actions: a.github_actions,
+        jobs: a.jobs,
+        jenkins: a.jenkins,
+        argocd: a.argocd,
+        git: a.git,
+        branch: a.branch,
+        build_job: a.build_job.to_lowercase(),
+        deploy_job: a.deploy_job.to_lowercase(),
+        apply_step: a.apply_step.to_lowercase(),
+    };
+    let yaml = crate::fit::fit(&inputs).map_err(|e| Failure::bad_input(e.to_string()))?;
+    match a.out {
+        Some(path) => {
+            crate::outdir::write_file(&path, yaml.as_bytes()).map_err(|e| {
+                Failure::bad_input(format!(
+                    "cannot write {}: {e} (check that the folder exists and is writable)",
+                    path.display()
+                ))
+            })?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{yaml}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Prints the warnings and notes of a run on stderr.

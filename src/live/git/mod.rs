@@ -7,7 +7,7 @@
 
 mod error;
 mod manifest;
-mod replay;
+pub mod replay;
 
 pub use error::{GitError, Source};
 pub use manifest::{

@@ -14,6 +14,22 @@ const NANOS_PER_SEC: u64 = 1_000_000_000;
 /// oldest first, as nanoseconds after the oldest. A branch with one commit gives `[0]`.
 /// `branch` is resolved as git does (`main`, `refs/heads/main`, `origin/main`, ...).
 pub fn replay_offsets(repo: &Path, branch: &str) -> Result<Vec<u64>, GitError> {
+    let mut seconds: Vec<i64> = commit_times(repo, branch)?
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    // Clocks and rebases can put a parent after its child; the spacing is what matters.
+    seconds.sort_unstable();
+    let first = seconds[0];
+    Ok(seconds
+        .iter()
+        .map(|&s| (s - first) as u64 * NANOS_PER_SEC)
+        .collect())
+}
+
+/// The committer times of `branch`'s first-parent chain, newest first, as (seconds since
+/// the Unix epoch, the committer's UTC offset in seconds); never empty.
+pub fn commit_times(repo: &Path, branch: &str) -> Result<Vec<(i64, i32)>, GitError> {
     let path = repo.to_path_buf();
     let read = |what: String, source: Source| GitError::Read {
         path: path.clone(),
@@ -51,16 +67,10 @@ pub fn replay_offsets(repo: &Path, branch: &str) -> Result<Vec<u64>, GitError> {
         let time = commit
             .time()
             .map_err(|e| read(format!("the committer time of {id}"), e.into()))?;
-        seconds.push(time.seconds);
+        seconds.push((time.seconds, time.offset));
         next = commit.parent_ids().next().map(|p| p.detach());
     }
-    // Clocks and rebases can put a parent after its child; the spacing is what matters.
-    seconds.sort_unstable();
-    let first = seconds[0];
-    Ok(seconds
-        .iter()
-        .map(|&s| (s - first) as u64 * NANOS_PER_SEC)
-        .collect())
+    Ok(seconds)
 }
 
 /// The branches a user could have meant, for the error message.
