@@ -50,6 +50,9 @@ pub enum Command {
         #[command(subcommand)]
         command: ClusterCommand,
     },
+    /// Write a run's figures in a format CI trackers read (github-action-benchmark,
+    /// Bencher, Prometheus/OpenMetrics, JUnit).
+    Export(ExportArgs),
     /// Rebuild the charts, report.html and report.md of a run directory from its
     /// summary.json, samples.csv and events.csv, without re-running anything.
     Report {
@@ -103,6 +106,42 @@ pub struct CheckArgs {
     /// partial flag differ from the run's (each difference is printed as a warning).
     #[arg(long)]
     pub allow_mismatch: bool,
+    /// Also write the comparison and the run's thresholds as JUnit XML to FILE (one test
+    /// case per figure, a failure per regression), for a CI system's test view.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+/// The formats of `pushpull export`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// benchmark-action/github-action-benchmark with `tool: customSmallerIsBetter`.
+    GithubActionBenchmark,
+    /// Bencher Metric Format JSON (`bencher run --adapter json`).
+    Bmf,
+    /// Prometheus text exposition / OpenMetrics (Pushgateway, text-file collector).
+    Openmetrics,
+    /// JUnit XML of the scenario's thresholds and, with --baseline, of `check`.
+    Junit,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// A directory written by `pushpull run` (e.g. reports/quickstart).
+    pub run_dir: PathBuf,
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Write to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// junit: also compare with this baseline summary.json, as `pushpull check` does,
+    /// one test case per figure.
+    #[arg(long, value_name = "SUMMARY")]
+    pub baseline: Option<PathBuf>,
+    /// junit with --baseline: how much worse a figure may get (a threshold's own
+    /// `tolerance` wins).
+    #[arg(long, default_value = "10%")]
+    pub tolerance: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -239,6 +278,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
                 message: format!("emulator: {e:#}"),
             }),
         Command::Report { run_dir } => rebuild_report(&run_dir),
+        Command::Export(args) => export(args),
     };
     match result {
         Ok(code) => code,
@@ -422,6 +462,16 @@ fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
         ..Options::default()
     };
     let report = compare(&now, &baseline, &opts).map_err(|e| Failure::bad_input(e.to_string()))?;
+    if let Some(file) = &args.junit {
+        let stamp = crate::export::modified_utc(&summary_path(&args.run));
+        let check = crate::export::junit::Check {
+            baseline: &args.baseline.display().to_string(),
+            report: &report,
+        };
+        let xml = crate::export::junit::render(&now, Some(&check), &stamp);
+        report::write_atomic(file, xml.as_bytes())
+            .map_err(|e| Failure::bad_input(format!("--junit: {e}")))?;
+    }
     for m in &report.mismatches {
         eprintln!("warning: compared anyway (--allow-mismatch), but the baseline differs in {m}");
     }
@@ -473,6 +523,79 @@ fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The summary.json of a run directory, or the file itself.
+fn summary_path(run: &std::path::Path) -> PathBuf {
+    if run.is_dir() {
+        run.join("summary.json")
+    } else {
+        run.to_path_buf()
+    }
+}
+
+fn export(args: ExportArgs) -> Result<ExitCode, Failure> {
+    use crate::export::{Format as F, Run, junit};
+    let format = match args.format {
+        ExportFormat::GithubActionBenchmark => F::GithubActionBenchmark,
+        ExportFormat::Bmf => F::Bmf,
+        ExportFormat::Openmetrics => F::OpenMetrics,
+        ExportFormat::Junit => F::Junit,
+    };
+    if args.baseline.is_some() && format != F::Junit {
+        return Err(Failure::bad_input(
+            "--baseline only applies to --format junit (the other formats carry the run's own figures; compare them in the tracker)",
+        ));
+    }
+    if !args.run_dir.is_dir() {
+        return Err(Failure::bad_input(format!(
+            "{} is not a run directory; give the folder `pushpull run` wrote (e.g. reports/quickstart)",
+            args.run_dir.display()
+        )));
+    }
+    let run = Run::read(&args.run_dir).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let report = match &args.baseline {
+        Some(b) => {
+            let tolerance = crate::scenario::Percent::parse(&args.tolerance)
+                .map_err(|e| Failure::bad_input(format!("--tolerance: {e}")))?;
+            let baseline = read_summary(b)?;
+            let opts = crate::check::Options {
+                tolerance: tolerance.0,
+                ..crate::check::Options::default()
+            };
+            Some(
+                crate::check::compare(&run.dir.summary, &baseline, &opts)
+                    .map_err(|e| Failure::bad_input(e.to_string()))?,
+            )
+        }
+        None => None,
+    };
+    if format == F::Junit && report.is_none() && run.dir.summary.thresholds.is_empty() {
+        return Err(Failure::bad_input(format!(
+            "{}: the scenario has no thresholds, so JUnit would hold no test case; add `thresholds:` to the scenario or compare with a baseline (--baseline SUMMARY)",
+            args.run_dir.display()
+        )));
+    }
+    let baseline_name = args
+        .baseline
+        .as_ref()
+        .map(|b| b.display().to_string())
+        .unwrap_or_default();
+    let check = report.as_ref().map(|r| junit::Check {
+        baseline: &baseline_name,
+        report: r,
+    });
+    let stamp = crate::export::modified_utc(&args.run_dir.join("summary.json"));
+    let text = crate::export::render(&run, format, check.as_ref(), &stamp);
+    match &args.out {
+        Some(file) => {
+            report::write_atomic(file, text.as_bytes())
+                .map_err(|e| Failure::bad_input(e.to_string()))?;
+            eprintln!("wrote {}", file.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn sweep(args: SweepArgs) -> Result<ExitCode, Failure> {

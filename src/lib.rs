@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod export;
 pub use pushpull_emulator as emulator;
 pub mod live;
 pub use pushpull_core::{measure, metric, model, plan, release, world};
