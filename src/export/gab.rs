@@ -29,9 +29,7 @@ pub fn render(run: &Run) -> String {
             name: format!("{}/{}/{}/{}", s.scenario, f.setup, f.metric, f.stat),
             unit: "s",
             value: f.value_s,
-            range: f
-                .ci95
-                .map(|[lo, hi]| format!("95% CI [{lo}, {hi}]")),
+            range: f.ci95.map(|[lo, hi]| format!("95% CI [{lo}, {hi}]")),
             extra: format!(
                 "setup {} ({}, preset {})\n{} samples over {} repetition(s)\n{} mode, seed {}",
                 f.setup, f.kind, f.preset, f.count, s.repetitions, s.mode, s.seed

@@ -167,11 +167,7 @@ pub fn render(s: &SummaryFile, check: Option<&Check<'_>>, stamp: &str) -> String
         );
         o.push_str("    <properties>\n");
         for (k, v) in &suite.properties {
-            let _ = writeln!(
-                o,
-                "      <property name=\"{k}\" value=\"{}\"/>",
-                esc(v)
-            );
+            let _ = writeln!(o, "      <property name=\"{k}\" value=\"{}\"/>", esc(v));
         }
         o.push_str("    </properties>\n");
         for c in &suite.cases {
