@@ -145,13 +145,42 @@ pub struct ExportArgs {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct SweepArgs {
+    #[command(subcommand)]
+    pub action: Option<SweepAction>,
     /// Scenario file (YAML).
-    pub scenario: PathBuf,
+    #[arg(required = true)]
+    pub scenario: Option<PathBuf>,
     /// KEY=V1,V2,...: a dotted key path of the scenario and the values to try (YAML;
     /// a flow map may contain commas). Repeat to sweep a grid.
     #[arg(long = "set", required = true, value_name = "KEY=V1,V2,...")]
     pub set: Vec<String>,
+    /// Run only shard I of N (0 <= I < N): a deterministic slice of the sweep's
+    /// (variant, repetition) units, written to OUT/<name>.shards/<I>-of-<N>/ for
+    /// `pushpull sweep merge`.
+    #[arg(long, value_name = "I/N", conflicts_with = "shards")]
+    pub shard: Option<String>,
+    /// Cut the sweep into N shards and run the one JOB_COMPLETION_INDEX names (set by
+    /// Kubernetes in an Indexed Job's pods); with --emit-job, the Job's completions.
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u32>,
+    /// Print a Kubernetes Indexed Job (with its pushpull-* Namespace and the scenario as
+    /// a ConfigMap) that runs this sweep's shards, instead of running it.
+    #[arg(long, conflicts_with = "shard")]
+    pub emit_job: bool,
+    /// --emit-job: the container image with pushpull in it (see the Dockerfile).
+    #[arg(long, value_name = "IMAGE", default_value = concat!("pushpull:", env!("CARGO_PKG_VERSION")))]
+    pub job_image: String,
+    /// --emit-job: the namespace (pushpull-*).
+    #[arg(long, value_name = "NS", default_value = "pushpull-sweep")]
+    pub job_namespace: String,
+    /// --emit-job: pods at once (default: every shard).
+    #[arg(long, value_name = "P")]
+    pub job_parallelism: Option<u32>,
+    /// --emit-job: where shards write, pvc:NAME (a ReadWriteMany claim) or emptydir.
+    #[arg(long, value_name = "VOLUME", default_value = "pvc:pushpull-results")]
+    pub job_results: String,
     /// Folder for results; variants write to OUT/<name>/sweep/<variant>/.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
@@ -166,6 +195,20 @@ pub struct SweepArgs {
     pub threads: Option<usize>,
     #[command(flatten)]
     pub budget: BudgetArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SweepAction {
+    /// Combine the shard folders of `sweep --shard` into OUT/<name>/sweep/, as the
+    /// unsharded sweep writes it.
+    Merge {
+        /// Shard folders (OUT/<name>.shards/<I>-of-<N>) or the folder holding them.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Folder for results; the sweep goes to OUT/<name>/sweep/.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+    },
 }
 
 /// The budgets a run must fit before it starts.
@@ -598,20 +641,9 @@ fn export(args: ExportArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn sweep(args: SweepArgs) -> Result<ExitCode, Failure> {
-    let opts = SweepOptions {
-        scenario: args.scenario,
-        set: args.set,
-        out: args.out,
-        seed: args.seed,
-        repetitions: args.repetitions,
-        threads: args.threads,
-        budgets: budgets(&args.budget),
-        command: command_line(),
-    };
-    let done = crate::run::sweep(&opts, &mut show)?;
+fn print_sweep(done: &crate::run::SweepOutcome, how: &str) {
     println!(
-        "{} — sweep of {} variant(s), sim mode\n",
+        "{} — sweep of {} variant(s), {how}\n",
         done.name, done.variants
     );
     print!("{}", done.table);
@@ -619,7 +651,115 @@ fn sweep(args: SweepArgs) -> Result<ExitCode, Failure> {
         "\nwrote {}/{{sweep.csv, <variant>/...}}",
         done.root.display()
     );
+}
+
+fn sweep(args: SweepArgs) -> Result<ExitCode, Failure> {
+    use crate::sweep::shard::{self, Shard};
+    if let Some(SweepAction::Merge { dirs, out }) = &args.action {
+        let done = shard::merge(dirs, out, &mut show)?;
+        print_sweep(&done, "sim mode, merged from shards");
+        return Ok(exit_code(done.verdict));
+    }
+    let Some(scenario) = args.scenario.clone() else {
+        return Err(Failure::bad_input(
+            "sweep needs a scenario file (or `sweep merge DIR...`)",
+        ));
+    };
+    let argv: Vec<String> = std::env::args().collect();
+    let opts = SweepOptions {
+        scenario,
+        set: args.set.clone(),
+        out: args.out.clone(),
+        seed: args.seed,
+        repetitions: args.repetitions,
+        threads: args.threads,
+        budgets: budgets(&args.budget),
+        command: shard::command_without_shard(&argv),
+    };
+    if args.emit_job {
+        return emit_job(&args, &opts);
+    }
+    let shard = match (&args.shard, args.shards) {
+        (Some(text), _) => Some(Shard::parse(text).map_err(Failure::bad_input)?),
+        (None, Some(n)) => Some(
+            Shard::from_env(n, std::env::var(shard::INDEX_ENV).ok().as_deref())
+                .map_err(Failure::bad_input)?,
+        ),
+        (None, None) => None,
+    };
+    if let Some(shard) = shard {
+        let done = shard::run_shard(&opts, shard, &opts.command, &mut show)?;
+        println!(
+            "shard {}/{}: ran {} of the sweep's {} (variant, repetition) unit(s); wrote {}/\nmerge every shard with: pushpull sweep merge {} --out {}",
+            shard.index,
+            shard.count,
+            done.units,
+            done.total,
+            done.dir.display(),
+            done.dir.parent().map(|p| p.display().to_string()).unwrap_or_default(),
+            opts.out.display(),
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let done = crate::run::sweep(&opts, &mut show)?;
+    print_sweep(&done, "sim mode");
     Ok(exit_code(done.verdict))
+}
+
+/// Prints the Indexed Job of `--emit-job`.
+fn emit_job(args: &SweepArgs, opts: &SweepOptions) -> Result<ExitCode, Failure> {
+    use crate::sweep::job::{JobSpec, Results, check_namespace, manifest};
+    check_namespace(&args.job_namespace).map_err(Failure::bad_input)?;
+    let results = Results::parse(&args.job_results).map_err(Failure::bad_input)?;
+    let p = crate::run::prepare_sweep(opts, &mut show)?;
+    let shards = args.shards.unwrap_or(p.variants.len() as u32).max(1);
+    if shards > crate::sweep::shard::MAX_SHARDS {
+        return Err(Failure::bad_input(format!(
+            "--shards {shards}: at most {} (an Indexed Job's completions)",
+            crate::sweep::shard::MAX_SHARDS
+        )));
+    }
+    let parallelism = args.job_parallelism.unwrap_or(shards);
+    if parallelism == 0 {
+        return Err(Failure::bad_input(
+            "--job-parallelism 0: a Job with no pod at once never runs; give 1 or more",
+        ));
+    }
+    let memory_bytes = p
+        .variants
+        .iter()
+        .map(|v| Estimate::of(&v.scenario, 1).peak_bytes)
+        .fold(0.0, f64::max);
+    let file_name = opts
+        .scenario
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario.yaml".into());
+    if file_name.starts_with('.')
+        || !file_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+    {
+        return Err(Failure::bad_input(format!(
+            "{file_name}: a ConfigMap key holds only letters, digits, `-`, `_` and `.`; rename the scenario file"
+        )));
+    }
+    let spec = JobSpec {
+        name: p.name,
+        file_name,
+        text: p.text,
+        set: opts.set.clone(),
+        seed: opts.seed,
+        repetitions: opts.repetitions,
+        shards,
+        parallelism: parallelism.min(shards),
+        image: args.job_image.clone(),
+        namespace: args.job_namespace.clone(),
+        results,
+        memory_bytes,
+    };
+    print!("{}", manifest(&spec));
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Rebuilds a run folder's reports in place.
