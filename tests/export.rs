@@ -344,3 +344,50 @@ fn export_refuses_a_folder_that_is_not_a_run_and_a_junit_with_nothing_to_test() 
     let o = export(&copy, &["--format", "bmf", "--baseline", "x.json"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn the_copyable_workflow_can_chart_the_github_action_benchmark_export_and_writes_junit() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/workflows/pushpull.yml");
+    let doc: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(
+        doc["env"]["TRACK_BENCHMARKS"].as_str(),
+        Some("false"),
+        "an option, off by default"
+    );
+    let steps = doc["jobs"]["delivery-benchmark"]["steps"]
+        .as_sequence()
+        .unwrap();
+    let step = |needle: &str| {
+        steps
+            .iter()
+            .find(|s| serde_yaml_ng::to_string(s).unwrap().contains(needle))
+            .unwrap_or_else(|| panic!("no step with {needle}"))
+    };
+    let export = step("--format github-action-benchmark");
+    let bench = step("benchmark-action/github-action-benchmark@");
+    assert_eq!(
+        bench["with"]["tool"].as_str(),
+        Some("customSmallerIsBetter")
+    );
+    let file = bench["with"]["output-file-path"].as_str().unwrap();
+    assert!(
+        export["run"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("--out {file}"))
+    );
+    for s in [export, bench] {
+        assert!(
+            s["if"]
+                .as_str()
+                .unwrap()
+                .contains("env.TRACK_BENCHMARKS == 'true'")
+        );
+    }
+    assert!(
+        serde_yaml_ng::to_string(step("pushpull check"))
+            .unwrap()
+            .contains("--junit")
+    );
+}

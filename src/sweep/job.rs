@@ -126,7 +126,9 @@ pub fn manifest(spec: &JobSpec) -> String {
     let config = format!("{job}-scenario");
     let mebibytes = (spec.memory_bytes / (1024.0 * 1024.0)).ceil().max(64.0) as u64;
     let volume = match &spec.results {
-        Results::Pvc(claim) => json!({"name": "results", "persistentVolumeClaim": {"claimName": claim}}),
+        Results::Pvc(claim) => {
+            json!({"name": "results", "persistentVolumeClaim": {"claimName": claim}})
+        }
         Results::EmptyDir => json!({"name": "results", "emptyDir": {}}),
     };
     let namespace = json!({
@@ -155,9 +157,9 @@ pub fn manifest(spec: &JobSpec) -> String {
                     "restartPolicy": "Never",
                     "securityContext": {
                         "runAsNonRoot": true,
-                        "runAsUser": 10001,
-                        "runAsGroup": 10001,
-                        "fsGroup": 10001,
+                        "runAsUser": 65532,
+                        "runAsGroup": 65532,
+                        "fsGroup": 65532,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [{
