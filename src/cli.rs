@@ -696,7 +696,10 @@ fn sweep(args: SweepArgs) -> Result<ExitCode, Failure> {
             done.units,
             done.total,
             done.dir.display(),
-            done.dir.parent().map(|p| p.display().to_string()).unwrap_or_default(),
+            done.dir
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             opts.out.display(),
         );
         return Ok(ExitCode::SUCCESS);

@@ -25,7 +25,9 @@ const SWEEP: [&str; 4] = ["--set", "fleet.apps=1,2,3", "--set", "seed=1,2,3,4"];
 /// that every run records the same command line.
 fn pushpull(dir: &Path, args: &[&str], env: Option<(&str, &str)>) -> Output {
     let mut c = bin();
-    c.current_dir(dir).args(args).env_remove("JOB_COMPLETION_INDEX");
+    c.current_dir(dir)
+        .args(args)
+        .env_remove("JOB_COMPLETION_INDEX");
     if let Some((k, v)) = env {
         c.env(k, v);
     }
@@ -88,7 +90,10 @@ fn twelve_variants_of_five_repetitions_in_three_shards_merge_into_the_unsharded_
         a.extend(["--shard", flag]);
         let o = pushpull(&split, &a, None);
         let said = String::from_utf8_lossy(&o.stdout);
-        assert!(said.contains(&format!("shard {i}/3: ran 20 of the sweep's 60")), "{said}");
+        assert!(
+            said.contains(&format!("shard {i}/3: ran 20 of the sweep's 60")),
+            "{said}"
+        );
     }
     let mut a = sweep.clone();
     a.extend(["--shards", "3"]);
@@ -98,7 +103,11 @@ fn twelve_variants_of_five_repetitions_in_three_shards_merge_into_the_unsharded_
         let units = std::fs::read_dir(shards.join(format!("{i}-of-3/units"))).unwrap();
         assert_eq!(units.count(), 20, "shard {i}");
     }
-    pushpull(&split, &["sweep", "merge", "out/tiny.shards", "--out", "out"], None);
+    pushpull(
+        &split,
+        &["sweep", "merge", "out/tiny.shards", "--out", "out"],
+        None,
+    );
 
     let want = files(&whole.join("out/tiny/sweep"));
     let got = files(&split.join("out/tiny/sweep"));
@@ -203,7 +212,12 @@ fn round_trips<T: serde::de::DeserializeOwned + serde::Serialize>(v: &serde_json
     let typed: T = serde_json::from_value(v.clone())
         .unwrap_or_else(|e| panic!("not a valid {}: {e}\n{v:#}", std::any::type_name::<T>()));
     let back = serde_json::to_value(&typed).unwrap();
-    assert_eq!(&back, v, "fields {} does not know", std::any::type_name::<T>());
+    assert_eq!(
+        &back,
+        v,
+        "fields {} does not know",
+        std::any::type_name::<T>()
+    );
 }
 
 #[test]
@@ -223,7 +237,10 @@ fn the_emitted_indexed_job_is_a_valid_batch_v1_job_of_pushpull_objects_in_a_push
         );
     }
     assert_eq!(docs[0]["metadata"]["name"], "pushpull-sweep");
-    assert_eq!(docs[1]["data"]["tiny.yaml"], TINY, "the scenario travels whole");
+    assert_eq!(
+        docs[1]["data"]["tiny.yaml"], TINY,
+        "the scenario travels whole"
+    );
     let job: Job = serde_json::from_value(docs[2].clone()).unwrap();
     assert_eq!(job.metadata.namespace.as_deref(), Some("pushpull-sweep"));
     let spec = job.spec.expect("a spec");
@@ -232,24 +249,39 @@ fn the_emitted_indexed_job_is_a_valid_batch_v1_job_of_pushpull_objects_in_a_push
     let pod = spec.template.spec.expect("a pod spec");
     assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
     assert_eq!(
-        pod.security_context.as_ref().and_then(|s| s.run_as_non_root),
+        pod.security_context
+            .as_ref()
+            .and_then(|s| s.run_as_non_root),
         Some(true)
     );
     let c = &pod.containers[0];
-    assert_eq!(c.image.as_deref(), Some(concat!("pushpull:", env!("CARGO_PKG_VERSION"))));
+    assert_eq!(
+        c.image.as_deref(),
+        Some(concat!("pushpull:", env!("CARGO_PKG_VERSION")))
+    );
     let args = c.args.clone().unwrap_or_default().join(" ");
     assert_eq!(
         args,
         "sweep /etc/pushpull/tiny.yaml --set fleet.apps=1,2,3 --set seed=1,2,3,4 --shards 6 --threads 1 --out /results"
     );
     let volumes = pod.volumes.unwrap_or_default();
-    let results = volumes.iter().find(|v| v.name == "results").expect("a results volume");
+    let results = volumes
+        .iter()
+        .find(|v| v.name == "results")
+        .expect("a results volume");
     assert_eq!(
-        results.persistent_volume_claim.as_ref().map(|p| p.claim_name.as_str()),
+        results
+            .persistent_volume_claim
+            .as_ref()
+            .map(|p| p.claim_name.as_str()),
         Some("pushpull-results")
     );
     let mounts = c.volume_mounts.clone().unwrap_or_default();
-    assert!(mounts.iter().any(|m| m.name == "results" && m.mount_path == "/results"));
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.name == "results" && m.mount_path == "/results")
+    );
     assert!(
         c.resources
             .as_ref()
@@ -263,7 +295,15 @@ fn the_emitted_indexed_job_is_a_valid_batch_v1_job_of_pushpull_objects_in_a_push
     assert!(docs[2].to_string().contains("\"emptyDir\":{}"));
     let o = bin()
         .current_dir(tmp.path())
-        .args(["sweep", "tiny.yaml", "--set", "seed=1", "--emit-job", "--job-namespace", "default"])
+        .args([
+            "sweep",
+            "tiny.yaml",
+            "--set",
+            "seed=1",
+            "--emit-job",
+            "--job-namespace",
+            "default",
+        ])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
@@ -278,9 +318,12 @@ fn the_emitted_job_is_accepted_by_kubectl_apply_against_the_emulator() {
     let (text, _) = emitted_job(tmp.path(), &[]);
     let file = tmp.path().join("job.yaml");
     std::fs::write(&file, text).unwrap();
-    let emulator = Emulator::start_blocking(EmulatorConfig::default()).expect("the emulator starts");
+    let emulator =
+        Emulator::start_blocking(EmulatorConfig::default()).expect("the emulator starts");
     let kubeconfig = tmp.path().join("kubeconfig");
-    emulator.write_kubeconfig(&kubeconfig).expect("kubeconfig written");
+    emulator
+        .write_kubeconfig(&kubeconfig)
+        .expect("kubeconfig written");
     let kubectl = |args: &[&str]| {
         Command::new("kubectl")
             .arg("--kubeconfig")
@@ -293,7 +336,15 @@ fn the_emitted_job_is_accepted_by_kubectl_apply_against_the_emulator() {
     };
     let o = kubectl(&["apply", "-f", file.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = kubectl(&["-n", "pushpull-sweep", "get", "job", "pushpull-sweep-tiny", "-o", "json"]);
+    let o = kubectl(&[
+        "-n",
+        "pushpull-sweep",
+        "get",
+        "job",
+        "pushpull-sweep-tiny",
+        "-o",
+        "json",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let job: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(job["spec"]["completionMode"], "Indexed");
@@ -309,7 +360,11 @@ fn docker_build_makes_a_non_root_image_whose_pushpull_runs() {
         .current_dir(root)
         .output()
         .expect("docker runs");
-    assert!(o.status.success(), "docker build: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "docker build: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = Command::new("docker")
         .args(["run", "--rm", "pushpull:test", "--version"])
         .output()
@@ -317,9 +372,18 @@ fn docker_build_makes_a_non_root_image_whose_pushpull_runs() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("pushpull "));
     let o = Command::new("docker")
-        .args(["image", "inspect", "-f", "{{.Config.User}}", "pushpull:test"])
+        .args([
+            "image",
+            "inspect",
+            "-f",
+            "{{.Config.User}}",
+            "pushpull:test",
+        ])
         .output()
         .expect("docker runs");
     let user = String::from_utf8_lossy(&o.stdout).trim().to_string();
-    assert!(!user.is_empty() && user != "root" && user != "0", "runs as {user:?}");
+    assert!(
+        !user.is_empty() && user != "root" && user != "0",
+        "runs as {user:?}"
+    );
 }

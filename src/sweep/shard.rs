@@ -195,7 +195,15 @@ impl SetupRecord {
             events: r
                 .events
                 .iter()
-                .map(|e| (e.t, e.cluster, e.app, e.kind.name().to_string(), e.detail.clone()))
+                .map(|e| {
+                    (
+                        e.t,
+                        e.cluster,
+                        e.app,
+                        e.kind.name().to_string(),
+                        e.detail.clone(),
+                    )
+                })
                 .collect(),
         }
     }
@@ -413,8 +421,8 @@ fn shard_folders(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, RunError> {
 
 fn read_manifest(dir: &Path) -> Result<Manifest, RunError> {
     let path = dir.join("shard.json");
-    let bytes = std::fs::read(&path)
-        .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(&path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
     let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
         bad(format!(
             "{}: not a shard manifest of this pushpull: {e}",
@@ -535,15 +543,14 @@ pub fn merge(dirs: &[PathBuf], out: &Path, sink: Sink<'_>) -> Result<SweepOutcom
             .collect();
         let mut wall = 0.0;
         for r in 0..s.repetitions {
-            let path = at.get(&(vi, r)).ok_or_else(|| {
-                bad(format!(
-                    "no shard holds variant {} repetition {r}",
-                    v.label
-                ))
-            })?;
+            let path = at
+                .get(&(vi, r))
+                .ok_or_else(|| bad(format!("no shard holds variant {} repetition {r}", v.label)))?;
             let unit_err = |why: String| bad(format!("{}: {why}", path.display()));
             let bytes = std::fs::read(path).map_err(|e| {
-                unit_err(format!("{e} (the shard folder is incomplete; run that shard again)"))
+                unit_err(format!(
+                    "{e} (the shard folder is incomplete; run that shard again)"
+                ))
             })?;
             let unit: UnitFile = serde_json::from_slice(&bytes)
                 .map_err(|e| unit_err(format!("not a unit of this pushpull: {e}")))?;
@@ -636,7 +643,10 @@ mod tests {
             Ok(Shard { index: 3, count: 4 })
         );
         let e = Shard::from_env(4, None).unwrap_err();
-        assert!(e.contains("JOB_COMPLETION_INDEX") && e.contains("--shard I/4"), "{e}");
+        assert!(
+            e.contains("JOB_COMPLETION_INDEX") && e.contains("--shard I/4"),
+            "{e}"
+        );
         assert!(Shard::from_env(4, Some("4")).is_err());
         assert!(Shard::from_env(4, Some("x")).is_err());
     }
@@ -644,8 +654,16 @@ mod tests {
     #[test]
     fn the_recorded_command_drops_only_the_shard_options() {
         let args: Vec<String> = [
-            "pushpull", "sweep", "s.yaml", "--set", "a=1,2", "--shard", "1/3", "--shards=3",
-            "--out", "o",
+            "pushpull",
+            "sweep",
+            "s.yaml",
+            "--set",
+            "a=1,2",
+            "--shard",
+            "1/3",
+            "--shards=3",
+            "--out",
+            "o",
         ]
         .map(String::from)
         .to_vec();
