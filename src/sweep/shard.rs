@@ -47,7 +47,7 @@ impl Shard {
     }
 
     pub fn new(index: u32, count: u32) -> Option<Shard> {
-        (count >= 1 && count <= MAX_SHARDS && index < count).then_some(Shard { index, count })
+        ((1..=MAX_SHARDS).contains(&count) && index < count).then_some(Shard { index, count })
     }
 
     /// Shard `JOB_COMPLETION_INDEX` of `count` (`--shards N` in an Indexed Job's pod).
@@ -163,9 +163,14 @@ struct SetupRecord {
     name: String,
     engine_events: u64,
     counters: BTreeMap<String, u64>,
-    samples: Vec<(String, Option<u32>, Option<u32>, Option<u32>, u64, u64)>,
-    events: Vec<(u64, Option<u32>, Option<u32>, String, String)>,
+    samples: Vec<SampleRow>,
+    events: Vec<EventRow>,
 }
+
+/// `[metric, cluster, app, commit, start_ns, end_ns]`.
+type SampleRow = (String, Option<u32>, Option<u32>, Option<u32>, u64, u64);
+/// `[t_ns, cluster, app, event, detail]`.
+type EventRow = (u64, Option<u32>, Option<u32>, String, String);
 
 impl SetupRecord {
     fn of(name: &str, r: &RunRecord) -> SetupRecord {
