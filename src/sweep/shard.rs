@@ -634,7 +634,7 @@ mod tests {
             seen.sort();
             assert_eq!(seen, all, "{n} shards");
         }
-        assert_eq!(Shard::new(1, 3).unwrap().units(&[2, 2]), [(0, 1), (1, 1)]);
+        assert_eq!(Shard::new(1, 2).unwrap().units(&[2, 2]), [(0, 1), (1, 1)]);
     }
 
     #[test]
