@@ -1,6 +1,6 @@
-//! The command line (`pushpull run | validate | sweep | check | report | cluster | emulator`):
-//! the clap argument types, their mapping to the options of the library entry points in
-//! `crate::run`, what is printed, and the exit codes the README documents (0 ok, 1 a
+//! The command line (`pushpull run | validate | sweep | check | report | export | cluster |
+//! emulator`): the clap argument types, their mapping to the options of the library entry
+//! points in `crate::run`, what is printed, and the exit codes the README documents (0 ok, 1 a
 //! threshold breached, 2 bad input or usage, 3 a needed tool or cluster is missing, 130
 //! interrupted).
 

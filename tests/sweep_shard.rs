@@ -82,7 +82,17 @@ fn twelve_variants_of_five_repetitions_in_three_shards_merge_into_the_unsharded_
         .chain(SWEEP)
         .chain(["--out", "out"])
         .collect();
-    pushpull(&whole, &sweep, None);
+    // The unsharded sweep runs beside the shards and the merge (both write reports).
+    let whole_sweep = {
+        let (whole, sweep) = (
+            whole.clone(),
+            sweep.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        );
+        std::thread::spawn(move || {
+            let args: Vec<&str> = sweep.iter().map(String::as_str).collect();
+            pushpull(&whole, &args, None);
+        })
+    };
 
     // Shards 0 and 2 by flag, shard 1 as an Indexed Job's pod finds it.
     for (i, flag) in [(0, "0/3"), (2, "2/3")] {
