@@ -118,6 +118,7 @@ fn twelve_variants_of_five_repetitions_in_three_shards_merge_into_the_unsharded_
         &["sweep", "merge", "out/tiny.shards", "--out", "out"],
         None,
     );
+    whole_sweep.join().expect("the unsharded sweep ran");
 
     let want = files(&whole.join("out/tiny/sweep"));
     let got = files(&split.join("out/tiny/sweep"));
