@@ -1,6 +1,6 @@
-//! The command line (`pushpull run | validate | sweep | check | report | cluster | emulator`):
-//! the clap argument types, their mapping to the options of the library entry points in
-//! `crate::run`, what is printed, and the exit codes the README documents (0 ok, 1 a
+//! The command line (`pushpull run | validate | sweep | check | report | export | cluster |
+//! emulator`): the clap argument types, their mapping to the options of the library entry
+//! points in `crate::run`, what is printed, and the exit codes the README documents (0 ok, 1 a
 //! threshold breached, 2 bad input or usage, 3 a needed tool or cluster is missing, 130
 //! interrupted).
 
@@ -53,6 +53,9 @@ pub enum Command {
     /// Fit a scenario fragment to a team's own history: GitHub Actions runs and jobs,
     /// Jenkins builds, Argo CD sync history, commit times of a git branch.
     Fit(FitArgs),
+    /// Write a run's figures in a format CI trackers read (github-action-benchmark,
+    /// Bencher, Prometheus/OpenMetrics, JUnit).
+    Export(ExportArgs),
     /// Rebuild the charts, report.html and report.md of a run directory from its
     /// summary.json, samples.csv and events.csv, without re-running anything.
     Report {
@@ -142,16 +145,81 @@ pub struct CheckArgs {
     /// partial flag differ from the run's (each difference is printed as a warning).
     #[arg(long)]
     pub allow_mismatch: bool,
+    /// Also write the comparison and the run's thresholds as JUnit XML to FILE (one test
+    /// case per figure, a failure per regression), for a CI system's test view.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+/// The formats of `pushpull export`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// benchmark-action/github-action-benchmark with `tool: customSmallerIsBetter`.
+    GithubActionBenchmark,
+    /// Bencher Metric Format JSON (`bencher run --adapter json`).
+    Bmf,
+    /// Prometheus text exposition / OpenMetrics (Pushgateway, text-file collector).
+    Openmetrics,
+    /// JUnit XML of the scenario's thresholds and, with --baseline, of `check`.
+    Junit,
 }
 
 #[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// A directory written by `pushpull run` (e.g. reports/quickstart).
+    pub run_dir: PathBuf,
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Write to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// junit: also compare with this baseline summary.json, as `pushpull check` does,
+    /// one test case per figure.
+    #[arg(long, value_name = "SUMMARY")]
+    pub baseline: Option<PathBuf>,
+    /// junit with --baseline: how much worse a figure may get (a threshold's own
+    /// `tolerance` wins).
+    #[arg(long, default_value = "10%")]
+    pub tolerance: String,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct SweepArgs {
+    #[command(subcommand)]
+    pub action: Option<SweepAction>,
     /// Scenario file (YAML).
-    pub scenario: PathBuf,
+    #[arg(required = true)]
+    pub scenario: Option<PathBuf>,
     /// KEY=V1,V2,...: a dotted key path of the scenario and the values to try (YAML;
     /// a flow map may contain commas). Repeat to sweep a grid.
     #[arg(long = "set", required = true, value_name = "KEY=V1,V2,...")]
     pub set: Vec<String>,
+    /// Run only shard I of N (0 <= I < N): a deterministic slice of the sweep's
+    /// (variant, repetition) units, written to OUT/<name>.shards/<I>-of-<N>/ for
+    /// `pushpull sweep merge`.
+    #[arg(long, value_name = "I/N", conflicts_with = "shards")]
+    pub shard: Option<String>,
+    /// Cut the sweep into N shards and run the one JOB_COMPLETION_INDEX names (set by
+    /// Kubernetes in an Indexed Job's pods); with --emit-job, the Job's completions.
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u32>,
+    /// Print a Kubernetes Indexed Job (with its pushpull-* Namespace and the scenario as
+    /// a ConfigMap) that runs this sweep's shards, instead of running it.
+    #[arg(long, conflicts_with = "shard")]
+    pub emit_job: bool,
+    /// --emit-job: the container image with pushpull in it (see the Dockerfile).
+    #[arg(long, value_name = "IMAGE", default_value = concat!("pushpull:", env!("CARGO_PKG_VERSION")))]
+    pub job_image: String,
+    /// --emit-job: the namespace (pushpull-*).
+    #[arg(long, value_name = "NS", default_value = "pushpull-sweep")]
+    pub job_namespace: String,
+    /// --emit-job: pods at once (default: every shard).
+    #[arg(long, value_name = "P")]
+    pub job_parallelism: Option<u32>,
+    /// --emit-job: where shards write, pvc:NAME (a ReadWriteMany claim) or emptydir.
+    #[arg(long, value_name = "VOLUME", default_value = "pvc:pushpull-results")]
+    pub job_results: String,
     /// Folder for results; variants write to OUT/<name>/sweep/<variant>/.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
@@ -166,6 +234,20 @@ pub struct SweepArgs {
     pub threads: Option<usize>,
     #[command(flatten)]
     pub budget: BudgetArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SweepAction {
+    /// Combine the shard folders of `sweep --shard` into OUT/<name>/sweep/, as the
+    /// unsharded sweep writes it.
+    Merge {
+        /// Shard folders (OUT/<name>.shards/<I>-of-<N>) or the folder holding them.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Folder for results; the sweep goes to OUT/<name>/sweep/.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+    },
 }
 
 /// The budgets a run must fit before it starts.
@@ -279,6 +361,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
             }),
         Command::Report { run_dir } => rebuild_report(&run_dir),
         Command::Fit(args) => fit(args),
+        Command::Export(args) => export(args),
     };
     match result {
         Ok(code) => code,
@@ -491,6 +574,16 @@ fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
         ..Options::default()
     };
     let report = compare(&now, &baseline, &opts).map_err(|e| Failure::bad_input(e.to_string()))?;
+    if let Some(file) = &args.junit {
+        let stamp = crate::export::modified_utc(&summary_path(&args.run));
+        let check = crate::export::junit::Check {
+            baseline: &args.baseline.display().to_string(),
+            report: &report,
+        };
+        let xml = crate::export::junit::render(&now, Some(&check), &stamp);
+        report::write_atomic(file, xml.as_bytes())
+            .map_err(|e| Failure::bad_input(format!("--junit: {e}")))?;
+    }
     for m in &report.mismatches {
         eprintln!("warning: compared anyway (--allow-mismatch), but the baseline differs in {m}");
     }
@@ -544,20 +637,82 @@ fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
     })
 }
 
-fn sweep(args: SweepArgs) -> Result<ExitCode, Failure> {
-    let opts = SweepOptions {
-        scenario: args.scenario,
-        set: args.set,
-        out: args.out,
-        seed: args.seed,
-        repetitions: args.repetitions,
-        threads: args.threads,
-        budgets: budgets(&args.budget),
-        command: command_line(),
+/// The summary.json of a run directory, or the file itself.
+fn summary_path(run: &std::path::Path) -> PathBuf {
+    if run.is_dir() {
+        run.join("summary.json")
+    } else {
+        run.to_path_buf()
+    }
+}
+
+fn export(args: ExportArgs) -> Result<ExitCode, Failure> {
+    use crate::export::{Format as F, Run, junit};
+    let format = match args.format {
+        ExportFormat::GithubActionBenchmark => F::GithubActionBenchmark,
+        ExportFormat::Bmf => F::Bmf,
+        ExportFormat::Openmetrics => F::OpenMetrics,
+        ExportFormat::Junit => F::Junit,
     };
-    let done = crate::run::sweep(&opts, &mut show)?;
+    if args.baseline.is_some() && format != F::Junit {
+        return Err(Failure::bad_input(
+            "--baseline only applies to --format junit (the other formats carry the run's own figures; compare them in the tracker)",
+        ));
+    }
+    if !args.run_dir.is_dir() {
+        return Err(Failure::bad_input(format!(
+            "{} is not a run directory; give the folder `pushpull run` wrote (e.g. reports/quickstart)",
+            args.run_dir.display()
+        )));
+    }
+    let run = Run::read(&args.run_dir).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let report = match &args.baseline {
+        Some(b) => {
+            let tolerance = crate::scenario::Percent::parse(&args.tolerance)
+                .map_err(|e| Failure::bad_input(format!("--tolerance: {e}")))?;
+            let baseline = read_summary(b)?;
+            let opts = crate::check::Options {
+                tolerance: tolerance.0,
+                ..crate::check::Options::default()
+            };
+            Some(
+                crate::check::compare(&run.dir.summary, &baseline, &opts)
+                    .map_err(|e| Failure::bad_input(e.to_string()))?,
+            )
+        }
+        None => None,
+    };
+    if format == F::Junit && report.is_none() && run.dir.summary.thresholds.is_empty() {
+        return Err(Failure::bad_input(format!(
+            "{}: the scenario has no thresholds, so JUnit would hold no test case; add `thresholds:` to the scenario or compare with a baseline (--baseline SUMMARY)",
+            args.run_dir.display()
+        )));
+    }
+    let baseline_name = args
+        .baseline
+        .as_ref()
+        .map(|b| b.display().to_string())
+        .unwrap_or_default();
+    let check = report.as_ref().map(|r| junit::Check {
+        baseline: &baseline_name,
+        report: r,
+    });
+    let stamp = crate::export::modified_utc(&args.run_dir.join("summary.json"));
+    let text = crate::export::render(&run, format, check.as_ref(), &stamp);
+    match &args.out {
+        Some(file) => {
+            report::write_atomic(file, text.as_bytes())
+                .map_err(|e| Failure::bad_input(e.to_string()))?;
+            eprintln!("wrote {}", file.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_sweep(done: &crate::run::SweepOutcome, how: &str) {
     println!(
-        "{} — sweep of {} variant(s), sim mode\n",
+        "{} — sweep of {} variant(s), {how}\n",
         done.name, done.variants
     );
     print!("{}", done.table);
@@ -565,7 +720,118 @@ fn sweep(args: SweepArgs) -> Result<ExitCode, Failure> {
         "\nwrote {}/{{sweep.csv, <variant>/...}}",
         done.root.display()
     );
+}
+
+fn sweep(args: SweepArgs) -> Result<ExitCode, Failure> {
+    use crate::sweep::shard::{self, Shard};
+    if let Some(SweepAction::Merge { dirs, out }) = &args.action {
+        let done = shard::merge(dirs, out, &mut show)?;
+        print_sweep(&done, "sim mode, merged from shards");
+        return Ok(exit_code(done.verdict));
+    }
+    let Some(scenario) = args.scenario.clone() else {
+        return Err(Failure::bad_input(
+            "sweep needs a scenario file (or `sweep merge DIR...`)",
+        ));
+    };
+    let argv: Vec<String> = std::env::args().collect();
+    let opts = SweepOptions {
+        scenario,
+        set: args.set.clone(),
+        out: args.out.clone(),
+        seed: args.seed,
+        repetitions: args.repetitions,
+        threads: args.threads,
+        budgets: budgets(&args.budget),
+        command: shard::command_without_shard(&argv),
+    };
+    if args.emit_job {
+        return emit_job(&args, &opts);
+    }
+    let shard = match (&args.shard, args.shards) {
+        (Some(text), _) => Some(Shard::parse(text).map_err(Failure::bad_input)?),
+        (None, Some(n)) => Some(
+            Shard::from_env(n, std::env::var(shard::INDEX_ENV).ok().as_deref())
+                .map_err(Failure::bad_input)?,
+        ),
+        (None, None) => None,
+    };
+    if let Some(shard) = shard {
+        let done = shard::run_shard(&opts, shard, &opts.command, &mut show)?;
+        println!(
+            "shard {}/{}: ran {} of the sweep's {} (variant, repetition) unit(s); wrote {}/\nmerge every shard with: pushpull sweep merge {} --out {}",
+            shard.index,
+            shard.count,
+            done.units,
+            done.total,
+            done.dir.display(),
+            done.dir
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            opts.out.display(),
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let done = crate::run::sweep(&opts, &mut show)?;
+    print_sweep(&done, "sim mode");
     Ok(exit_code(done.verdict))
+}
+
+/// Prints the Indexed Job of `--emit-job`.
+fn emit_job(args: &SweepArgs, opts: &SweepOptions) -> Result<ExitCode, Failure> {
+    use crate::sweep::job::{JobSpec, Results, check_namespace, manifest};
+    check_namespace(&args.job_namespace).map_err(Failure::bad_input)?;
+    let results = Results::parse(&args.job_results).map_err(Failure::bad_input)?;
+    let p = crate::run::prepare_sweep(opts, &mut show)?;
+    let shards = args.shards.unwrap_or(p.variants.len() as u32).max(1);
+    if shards > crate::sweep::shard::MAX_SHARDS {
+        return Err(Failure::bad_input(format!(
+            "--shards {shards}: at most {} (an Indexed Job's completions)",
+            crate::sweep::shard::MAX_SHARDS
+        )));
+    }
+    let parallelism = args.job_parallelism.unwrap_or(shards);
+    if parallelism == 0 {
+        return Err(Failure::bad_input(
+            "--job-parallelism 0: a Job with no pod at once never runs; give 1 or more",
+        ));
+    }
+    let memory_bytes = p
+        .variants
+        .iter()
+        .map(|v| Estimate::of(&v.scenario, 1).peak_bytes)
+        .fold(0.0, f64::max);
+    let file_name = opts
+        .scenario
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario.yaml".into());
+    if file_name.starts_with('.')
+        || !file_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+    {
+        return Err(Failure::bad_input(format!(
+            "{file_name}: a ConfigMap key holds only letters, digits, `-`, `_` and `.`; rename the scenario file"
+        )));
+    }
+    let spec = JobSpec {
+        name: p.name,
+        file_name,
+        text: p.text,
+        set: opts.set.clone(),
+        seed: opts.seed,
+        repetitions: opts.repetitions,
+        shards,
+        parallelism: parallelism.min(shards),
+        image: args.job_image.clone(),
+        namespace: args.job_namespace.clone(),
+        results,
+        memory_bytes,
+    };
+    print!("{}", manifest(&spec));
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Rebuilds a run folder's reports in place.

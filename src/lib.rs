@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod export;
 pub mod fit;
 pub use pushpull_emulator as emulator;
 pub mod live;

@@ -71,6 +71,8 @@ pub enum Kind {
     Run,
     /// `OUT/<name>/sweep/`: `sweep.csv` and one run folder per variant.
     Sweep,
+    /// `OUT/<name>.shards/<I>-of-<N>/`: one shard of a sweep (`shard.json`, `units/`).
+    Shard,
 }
 
 /// The files and folders a run writes into its folder.
@@ -765,6 +767,7 @@ fn check_replaceable(target: &Path, kind: Kind) -> Result<(), OutdirError> {
             || match kind {
                 Kind::Run => RUN_ENTRIES.contains(&name.as_str()),
                 Kind::Sweep => name == "sweep.csv" || is_dir,
+                Kind::Shard => name == "shard.json" || (name == "units" && is_dir),
             };
         if !ours {
             return Err(OutdirError::Foreign {

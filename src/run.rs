@@ -239,9 +239,22 @@ pub struct SweepOutcome {
     pub verdict: Verdict,
 }
 
-/// Runs every variant of a sweep; the whole sweep folder is built aside and swapped in at
-/// the end.
-pub fn sweep(opts: &SweepOptions, sink: Sink<'_>) -> Result<SweepOutcome, RunError> {
+/// A sweep ready to run: its variants validated, overridden and held to the budgets.
+pub struct PreparedSweep {
+    /// The scenario file as given (`run.json`'s `scenario_file`).
+    pub file: String,
+    /// The scenario file's text.
+    pub text: String,
+    /// The scenario's name.
+    pub name: String,
+    pub variants: Vec<crate::sweep::Variant>,
+    /// Worker threads.
+    pub threads: usize,
+}
+
+/// Reads the scenario, builds every variant of `opts.set`, applies `--seed` and
+/// `--repetitions`, and checks every variant against the budgets before any runs.
+pub fn prepare_sweep(opts: &SweepOptions, sink: Sink<'_>) -> Result<PreparedSweep, RunError> {
     check_overrides(opts.repetitions, None)?;
     let budget = Budget::resolve(&opts.budgets)?;
     let bytes = std::fs::read(&opts.scenario).map_err(|e| {
@@ -266,7 +279,6 @@ pub fn sweep(opts: &SweepOptions, sink: Sink<'_>) -> Result<SweepOutcome, RunErr
         .first()
         .map(|v| v.scenario.name.clone())
         .unwrap_or_default();
-    let root = opts.out.join(&name).join("sweep");
     // Every variant must fit the budget before the first one runs.
     for v in &mut variants {
         if let Some(seed) = opts.seed {
@@ -284,6 +296,26 @@ pub fn sweep(opts: &SweepOptions, sink: Sink<'_>) -> Result<SweepOutcome, RunErr
             sink,
         )?;
     }
+    Ok(PreparedSweep {
+        file,
+        text: text.to_string(),
+        name,
+        variants,
+        threads,
+    })
+}
+
+/// Runs every variant of a sweep; the whole sweep folder is built aside and swapped in at
+/// the end.
+pub fn sweep(opts: &SweepOptions, sink: Sink<'_>) -> Result<SweepOutcome, RunError> {
+    let PreparedSweep {
+        file,
+        name,
+        mut variants,
+        threads,
+        ..
+    } = prepare_sweep(opts, sink)?;
+    let root = opts.out.join(&name).join("sweep");
     clean_up_on_signals(sink);
     // The whole sweep folder is built aside and swapped in at the end, under the lock of
     // the scenario's folder too (a run into it carries sweep/ over, so must not run now).
@@ -578,7 +610,7 @@ fn execute(
 }
 
 /// Makes SIGINT, SIGTERM and SIGHUP remove the temporary files and folders of this process.
-fn clean_up_on_signals(sink: Sink<'_>) {
+pub(crate) fn clean_up_on_signals(sink: Sink<'_>) {
     if let Err(e) = crate::outdir::clean_up_on_signals() {
         sink(Progress::Warning(format!(
             "cannot handle Ctrl-C ({e}); an interrupted run leaves a temporary folder, which the next run into the same folder removes"

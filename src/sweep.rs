@@ -3,6 +3,9 @@
 //! document before validation, so every variant is checked exactly like a file, and an
 //! `arrival: replay` is read from its repository exactly as `pushpull run` reads it.
 
+pub mod job;
+pub mod shard;
+
 use crate::scenario::{Scenario, ScenarioError};
 use serde_yaml_ng::{Mapping, Value};
 
