@@ -4,6 +4,7 @@
 
 pub mod bootstrap;
 pub mod summary;
+pub mod survival;
 pub mod track;
 
 use crate::metric::Metric;
