@@ -84,8 +84,14 @@ impl Estimate {
         let k = s.workload.apps_per_commit.get() as f64;
 
         let commits = match &s.workload.commits {
-            Arrival::Poisson { mean_interval } => d / secs(mean_interval.0),
-            Arrival::Fixed { interval } => (d / secs(interval.0)).floor(),
+            Arrival::Poisson {
+                mean_interval,
+                working_hours,
+            } => working(working_hours, d) / secs(mean_interval.0),
+            Arrival::Fixed {
+                interval,
+                working_hours,
+            } => (working(working_hours, d) / secs(interval.0)).floor(),
             Arrival::Replay { offsets, .. } => offsets.as_ref().map_or(0, Vec::len) as f64,
         };
         let mut drifts = 0.0;
@@ -188,6 +194,14 @@ impl Estimate {
     /// Events plus rolling-update work: what the sim's run time grows with.
     pub fn work(&self) -> f64 {
         self.events + self.rollout_work
+    }
+}
+
+/// Seconds of the horizon `d` (seconds) in which commits may arrive.
+fn working(hours: &Option<super::WorkingHours>, d: f64) -> f64 {
+    match hours {
+        None => d,
+        Some(w) => w.working_time((d * 1e9).min(u64::MAX as f64) as u64) as f64 / 1e9,
     }
 }
 

@@ -3,6 +3,7 @@
 //! was expected, so a user can fix the file without reading our source.
 
 pub mod bounds;
+pub mod calendar;
 pub mod dist;
 pub mod duration;
 pub mod estimate;
@@ -13,6 +14,7 @@ mod nesting;
 mod strict;
 
 use crate::metric::{Metric, ModelKind, Quantile};
+pub use calendar::WorkingHours;
 pub use dist::Dist;
 pub use duration::{Dur, HOUR, MINUTE, Nanos, SECOND};
 pub use estimate::Estimate;
@@ -206,11 +208,17 @@ impl Default for Fleet {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "arrival", rename_all = "lowercase")]
 pub enum Arrival {
+    /// `mean_interval` counts working time when `working_hours` is given.
     Poisson {
         mean_interval: Dur,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        working_hours: Option<WorkingHours>,
     },
+    /// `interval` counts working time when `working_hours` is given.
     Fixed {
         interval: Dur,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        working_hours: Option<WorkingHours>,
     },
     /// The commit times of an existing repository's branch, replayed with their spacing.
     /// `offsets` (nanoseconds from its first commit) are read by [`Scenario::resolve_replay`]
@@ -234,23 +242,34 @@ struct RawArrival {
     repo: Option<String>,
     #[serde(default, deserialize_with = "strict::opt_text")]
     branch: Option<String>,
+    working_hours: Option<WorkingHours>,
 }
 
 impl<'de> Deserialize<'de> for Arrival {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let r = RawArrival::deserialize(d)?;
+        let working_hours = r.working_hours;
         match (r.arrival.as_str(), r.mean_interval, r.interval) {
-            ("poisson", Some(m), None) if m.0 > 0 => Ok(Arrival::Poisson { mean_interval: m }),
-            ("fixed", None, Some(i)) if i.0 > 0 => Ok(Arrival::Fixed { interval: i }),
+            ("replay", ..) if working_hours.is_some() => Err(D::Error::custom(
+                "replay arrival keeps the recorded commit times, so it takes no `working_hours`",
+            )),
+            ("poisson", Some(m), None) if m.0 > 0 => Ok(Arrival::Poisson {
+                mean_interval: m,
+                working_hours,
+            }),
+            ("fixed", None, Some(i)) if i.0 > 0 => Ok(Arrival::Fixed {
+                interval: i,
+                working_hours,
+            }),
             ("poisson", Some(_), None) | ("fixed", None, Some(_)) => {
                 Err(D::Error::custom("the commit interval must be above zero"))
             }
             ("poisson", _, _) => Err(D::Error::custom(
-                "poisson arrival takes `mean_interval` (e.g. `10m`) and nothing else",
+                "poisson arrival takes `mean_interval` (e.g. `10m`) and optionally `working_hours`",
             )),
             ("fixed", _, _) => Err(D::Error::custom(
-                "fixed arrival takes `interval` (e.g. `10m`) and nothing else",
+                "fixed arrival takes `interval` (e.g. `10m`) and optionally `working_hours`",
             )),
             ("replay", None, None) => match r.repo {
                 Some(repo) if !repo.is_empty() => Ok(Arrival::Replay {
@@ -284,6 +303,7 @@ pub struct Workload {
 fn default_commits() -> Arrival {
     Arrival::Poisson {
         mean_interval: Dur(10 * MINUTE),
+        working_hours: None,
     }
 }
 
@@ -534,10 +554,10 @@ impl Scenario {
             ));
         }
         match &raw.workload.commits {
-            Arrival::Poisson { mean_interval: d } => {
-                min_interval(*d).map_err(|m| invalid("workload.commits.mean_interval", m))?
-            }
-            Arrival::Fixed { interval: d } => {
+            Arrival::Poisson {
+                mean_interval: d, ..
+            } => min_interval(*d).map_err(|m| invalid("workload.commits.mean_interval", m))?,
+            Arrival::Fixed { interval: d, .. } => {
                 min_interval(*d).map_err(|m| invalid("workload.commits.interval", m))?
             }
             Arrival::Replay { .. } => {}
