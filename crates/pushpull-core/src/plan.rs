@@ -218,10 +218,10 @@ impl Plan {
                             }
                         }
                     };
-                    let replicas = s.fleet.replicas.get();
                     for at in times {
                         let c = cluster.unwrap_or_else(|| r.random_range(0..s.clusters()));
                         let a = app.unwrap_or_else(|| r.random_range(0..apps));
+                        let replicas = s.fleet.replicas_of(a);
                         // Someone scales by hand to any other count from 0 to twice the
                         // desired replicas (to u32::MAX where twice does not fit).
                         let mut scale_to = r.random_range(0..replicas.saturating_mul(2));
