@@ -627,3 +627,224 @@ fn check_shape(key: &str, replicas: NonZeroU32, rollout: &Rollout) -> Result<(),
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Arrival, Fault, Scenario};
+    use super::*;
+
+    const NAMED: &str = "name: t\nduration: 1h\nfleet:\n  clusters:\n    - { name: prod-eu, environment: prod }\n    - { name: prod-us, environment: prod }\n    - { name: staging }\n  replicas: 3\n  apps:\n    - { name: payments, replicas: 6, rollout: { max_surge: 1, max_unavailable: 0 }, build: { dist: fixed, value: 7m } }\n    - { prefix: svc, count: 4 }\n    - { name: web, rollout: { progress_deadline: 120s } }\n";
+
+    fn parse(text: &str) -> Scenario {
+        Scenario::parse(text, "t.yaml").unwrap()
+    }
+
+    fn refused(text: &str) -> String {
+        Scenario::parse(text, "t.yaml")
+            .expect_err("should be refused")
+            .to_string()
+    }
+
+    #[test]
+    fn named_clusters_and_app_groups_resolve_to_indices_in_order() {
+        let s = parse(NAMED);
+        assert_eq!((s.clusters(), s.apps()), (3, 6));
+        let f = &s.fleet;
+        assert_eq!(f.cluster_name(1), "prod-us");
+        assert_eq!(f.environment_of(0), Some("prod"));
+        assert_eq!(f.environment_of(2), None);
+        assert_eq!(f.cluster_index("staging"), Some(2));
+        let names: Vec<String> = (0..6).map(|a| f.app_name(a)).collect();
+        assert_eq!(
+            names,
+            ["payments", "svc-0", "svc-1", "svc-2", "svc-3", "web"]
+        );
+        assert_eq!(f.app_index("svc-3"), Some(4));
+        assert_eq!(f.app_index("svc-4"), None);
+        assert_eq!(f.app_index("svc-03"), None);
+        assert_eq!(
+            [0, 1, 4, 5].map(|a| f.replicas_of(a)),
+            [6, 3, 3, 3],
+            "a group without replicas takes the fleet's"
+        );
+        assert_eq!(f.rollout_of(0).max_surge, IntOrPercent::Count(1));
+        assert_eq!(f.rollout_of(0).pod_start, Rollout::default().pod_start);
+        assert_eq!(f.rollout_of(5).progress_deadline.0, 120 * SECOND);
+        assert_eq!(f.rollout_of(5).max_surge, IntOrPercent::Percent(25));
+        assert_eq!(s.build_for(0), Some(&Dist::fixed(420 * SECOND)));
+        assert_eq!(s.build_for(3), None);
+        assert!(!f.uniform_apps());
+    }
+
+    #[test]
+    fn the_numeric_form_numbers_clusters_and_names_apps_as_the_live_repository_does() {
+        let s = parse("name: t\nduration: 1h\nfleet: { clusters: 2, apps: 12, replicas: 5 }\n");
+        let f = &s.fleet;
+        assert!(f.named_clusters.is_empty() && f.groups.is_empty() && f.uniform_apps());
+        assert_eq!(
+            (f.cluster_name(1), f.app_name(11)),
+            ("1".into(), "app-011".into())
+        );
+        assert_eq!(f.replicas_of(11), 5);
+        let json = serde_json::to_value(&s.fleet).unwrap();
+        assert_eq!(json["clusters"], 2);
+        assert_eq!(json["apps"], 12);
+    }
+
+    #[test]
+    fn the_named_form_is_written_back_with_names_and_resolved_settings() {
+        let json = serde_json::to_value(&parse(NAMED).fleet).unwrap();
+        assert_eq!(json["clusters"][0]["name"], "prod-eu");
+        assert_eq!(json["clusters"][0]["environment"], "prod");
+        assert_eq!(json["apps"][0]["name"], "payments");
+        assert_eq!(json["apps"][0]["replicas"], 6);
+        assert_eq!(json["apps"][1]["prefix"], "svc");
+        assert_eq!(json["apps"][1]["count"], 4);
+        assert_eq!(json["apps"][2]["rollout"]["progress_deadline"], "2m");
+    }
+
+    #[test]
+    fn faults_address_clusters_and_apps_by_name_or_number() {
+        let s = parse(&format!(
+            "{NAMED}faults:\n  - {{ kind: cluster_loss, cluster: staging, at: 10m, rebuild_after: 5m }}\n  - {{ kind: drift, change: scale, at: 5m, cluster: prod-us, app: svc-2 }}\n  - {{ kind: bad_release, at: 20m, rollback_after: 5m, app: web }}\n  - {{ kind: reconciler_crash, at: 30m, restart_after: 1m, cluster: 0 }}\n"
+        ));
+        assert_eq!(s.faults[0].cluster(), Some(2));
+        assert_eq!(
+            (s.faults[1].cluster(), s.faults[1].app()),
+            (Some(1), Some(3))
+        );
+        assert_eq!(s.faults[2].app(), Some(5));
+        assert!(matches!(
+            s.faults[3],
+            Fault::ReconcilerCrash {
+                cluster: Some(0),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn an_unknown_cluster_or_app_in_a_fault_is_refused_with_what_exists() {
+        let e = refused(&format!(
+            "{NAMED}faults:\n  - {{ kind: cluster_loss, cluster: prod-ap, at: 10m, rebuild_after: 5m }}\n"
+        ));
+        assert!(
+            e.contains("faults[0].cluster")
+                && e.contains("`prod-ap`")
+                && e.contains("prod-eu, prod-us, staging"),
+            "{e}"
+        );
+        assert!(e.starts_with("t.yaml:14:"), "{e}");
+        let e = refused(&format!(
+            "{NAMED}faults:\n  - {{ kind: bad_release, at: 10m, rollback_after: 5m, app: checkout }}\n"
+        ));
+        assert!(
+            e.contains("faults[0].app") && e.contains("payments, svc-0 … svc-3, web"),
+            "{e}"
+        );
+        let e = refused(
+            "name: t\nduration: 1h\nfleet: { clusters: 3 }\nfaults:\n  - { kind: cluster_loss, cluster: prod-eu, at: 10m, rebuild_after: 5m }\n",
+        );
+        assert!(
+            e.contains("numbered 0..3") && e.contains("fleet.clusters"),
+            "{e}"
+        );
+        let e = refused(&format!(
+            "{NAMED}faults:\n  - {{ kind: git_outage, cluster: prod-eu, at: 10m, duration: 5m }}\n"
+        ));
+        assert!(e.contains("`cluster` does not apply"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_and_malformed_names_are_refused_at_their_key() {
+        for (fleet, key, needle) in [
+            (
+                "clusters: [{ name: prod-eu }, { name: prod-eu }]",
+                "fleet.clusters[1].name",
+                "named twice",
+            ),
+            (
+                "clusters: [{ name: Prod_EU }]",
+                "fleet.clusters[0].name",
+                "DNS-1123",
+            ),
+            (
+                "clusters: [{ name: a, environment: \"pro d\" }]",
+                "fleet.clusters[0].environment",
+                "DNS-1123",
+            ),
+            ("clusters: []", "fleet.clusters", "empty"),
+            (
+                "clusters: [{ name: a, region: eu }]",
+                "fleet.clusters[0]",
+                "region",
+            ),
+            (
+                "apps: [{ name: api }, { prefix: api, count: 2 }]",
+                "fleet.apps[1].prefix",
+                "unique",
+            ),
+            (
+                "apps: [{ name: svc-1 }, { prefix: svc, count: 2 }]",
+                "fleet.apps",
+                "`svc-1` is also a name",
+            ),
+            (
+                "apps: [{ prefix: svc }]",
+                "fleet.apps[0].count",
+                "needs `count`",
+            ),
+            ("apps: [{ replicas: 2 }]", "fleet.apps[0]", "needs `name`"),
+            (
+                "apps: [{ name: a, prefix: b, count: 2 }]",
+                "fleet.apps[0].name",
+                "not both",
+            ),
+            (
+                "apps: [{ name: a, replicas: 1, rollout: { max_surge: 0, max_unavailable: 0 } }]",
+                "fleet.apps[0].rollout.max_surge",
+                "both zero",
+            ),
+            (
+                "apps: [{ name: a, replicas: 2147483648 }]",
+                "fleet.apps[0].replicas",
+                "int32",
+            ),
+            (
+                "apps: [{ prefix: a, count: 60000 }, { prefix: b, count: 60000 }]",
+                "fleet.apps",
+                "more than 100000",
+            ),
+            ("apps: 1.5", "fleet.apps", "floating-point"),
+            ("clusters: \"3\"", "fleet.clusters", "text"),
+        ] {
+            let e = refused(&format!("name: t\nduration: 1h\nfleet:\n  {fleet}\n"));
+            assert!(e.contains(key) && e.contains(needle), "{fleet}: {e}");
+        }
+    }
+
+    #[test]
+    fn working_hours_are_parsed_with_the_commits_and_refused_for_replay() {
+        let s = parse(
+            "name: t\nduration: 1h\nworkload:\n  commits: { arrival: poisson, mean_interval: 10m, working_hours: { days: mon-fri, hours: 9-17 } }\n",
+        );
+        assert!(matches!(
+            s.workload.commits,
+            Arrival::Poisson {
+                working_hours: Some(_),
+                ..
+            }
+        ));
+        let e = refused(
+            "name: t\nduration: 1h\nworkload:\n  commits: { arrival: replay, repo: r, working_hours: { days: mon-fri, hours: 9-17 } }\n",
+        );
+        assert!(e.contains("working_hours"), "{e}");
+        let e = refused(
+            "name: t\nduration: 1h\nworkload:\n  commits:\n    arrival: poisson\n    mean_interval: 10m\n    working_hours: { days: mon-fry, hours: 9-17 }\n",
+        );
+        assert!(
+            e.contains("workload.commits") && e.contains("`fry` is not a day"),
+            "{e}"
+        );
+    }
+}
