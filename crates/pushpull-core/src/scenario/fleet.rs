@@ -308,7 +308,7 @@ struct RawRollout {
 }
 
 /// `fleet:` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawFleet {
     #[serde(default)]
@@ -319,17 +319,6 @@ pub(super) struct RawFleet {
     replicas: Option<NonZeroU32>,
     #[serde(default)]
     rollout: Rollout,
-}
-
-impl Default for RawFleet {
-    fn default() -> Self {
-        RawFleet {
-            clusters: None,
-            apps: None,
-            replicas: None,
-            rollout: Rollout::default(),
-        }
-    }
 }
 
 type Refusal = (String, String);
