@@ -483,7 +483,8 @@ fn live_failure(e: crate::live::LiveError) -> Failure {
         | E::ContextNotLocal { .. }
         | E::KindClusters { .. }
         | E::Manifest(_)
-        | E::TimeScale { .. } => 2,
+        | E::TimeScale { .. }
+        | E::AppGroups { .. } => 2,
         E::Interrupted(_) => 130,
         E::MissingTool { .. }
         | E::ContextUnresolved { .. }

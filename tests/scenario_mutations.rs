@@ -604,6 +604,9 @@ fn judge(end: &End, stderr: &str, file: &str, cpu_s: u64) -> Option<String> {
         End::Exited(s) => match (s.code(), s.signal()) {
             (Some(0 | 1), _) => None,
             (Some(2), _) if names_file_and_line(stderr, file) => None,
+            // A budget refusal is about the whole file (its size), so it names the file
+            // and the budget, not a line.
+            (Some(2), _) if stderr.contains(file) && stderr.contains("too big to run") => None,
             (Some(2), _) => Some(format!("exit 2 without file:line: {first}")),
             (Some(101), _) => Some(format!(
                 "panic: {}",

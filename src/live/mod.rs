@@ -12,7 +12,8 @@ pub mod preflight;
 mod run;
 
 pub use run::{
-    LiveOptions, LiveOutcome, Target, check_time_scale, preflight, run_live, unsupported_faults,
+    LiveOptions, LiveOutcome, Target, check_app_groups, check_time_scale, preflight, run_live,
+    unsupported_faults,
 };
 
 use crate::model::ClusterId;
@@ -78,4 +79,10 @@ pub enum LiveError {
         factor: f64,
         duration: String,
     },
+    #[error(
+        "app group `{group}` has its own replicas or rollout, but the live config repository \
+         writes one Deployment shape for every app; run this scenario with --mode sim, or give \
+         every group the fleet's replicas and rollout"
+    )]
+    AppGroups { group: String },
 }

@@ -66,6 +66,22 @@ pub fn check_time_scale(s: &Scenario, target: &Target) -> Result<(), LiveError> 
     })
 }
 
+/// Live worlds write every app's manifest with the fleet's replicas and rollout, so a
+/// fleet whose app groups differ from them runs in the simulator only.
+pub fn check_app_groups(s: &Scenario) -> Result<(), LiveError> {
+    match s
+        .fleet
+        .groups
+        .iter()
+        .find(|g| g.replicas != s.fleet.replicas || g.rollout != s.fleet.rollout)
+    {
+        None => Ok(()),
+        Some(g) => Err(LiveError::AppGroups {
+            group: g.name.clone(),
+        }),
+    }
+}
+
 struct EmuFaults(crate::emulator::Faults);
 
 impl ApiFaults for EmuFaults {

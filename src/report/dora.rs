@@ -8,7 +8,10 @@
 //!   low:    beyond medium on any measure (the report's low cluster: 64% failures,
 //!           recovery of one to six months).
 //! The report's ranges touch or overlap; a measure takes the best tier whose bound it meets.
+//! Deployment frequency counts calendar days, or working days when commits follow
+//! working hours (a team that ships every working day is "daily", weekends or not).
 
+use crate::scenario::WorkingHours;
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -69,6 +72,23 @@ pub fn deployment_frequency(per_day: f64) -> Tier {
         .unwrap_or(Tier::Low)
 }
 
+/// The days over which deployment frequency is counted in one repetition of
+/// `duration_s` seconds: working days when the scenario's commits follow working hours
+/// (`workload.commits.working_hours` in scenario.json), else calendar days. The flag says
+/// which.
+pub fn days_counted(scenario: Option<&serde_json::Value>, duration_s: f64) -> (f64, bool) {
+    let hours = scenario
+        .and_then(|s| s.pointer("/workload/commits/working_hours"))
+        .and_then(|h| serde_json::from_value::<WorkingHours>(h.clone()).ok());
+    match hours {
+        Some(h) => {
+            let ns = (duration_s * 1e9).clamp(0.0, u64::MAX as f64) as u64;
+            (h.working_days(ns), true)
+        }
+        None => (duration_s / DAY, false),
+    }
+}
+
 pub fn change_failure_rate(fraction: f64) -> Tier {
     below(fraction, CHANGE_FAILURE_RATE, false)
 }
@@ -99,5 +119,20 @@ mod tests {
         assert_eq!(recovery_time(2.0 * HOUR), Tier::High);
         assert_eq!(recovery_time(3.0 * DAY), Tier::Medium);
         assert_eq!(recovery_time(2.0 * WEEK), Tier::Low);
+    }
+
+    #[test]
+    fn deployment_frequency_counts_working_days_when_commits_keep_working_hours() {
+        let plain = serde_json::json!({"workload": {"commits": {"arrival": "poisson"}}});
+        assert_eq!(days_counted(Some(&plain), 2.0 * WEEK), (14.0, false));
+        assert_eq!(days_counted(None, DAY / 2.0), (0.5, false));
+        let office = serde_json::json!({"workload": {"commits": {"arrival": "poisson",
+            "working_hours": {"days": "mon-fri", "hours": "9-17"}}}});
+        // Two weeks hold ten working days; Monday to noon Tuesday holds one and three eighths.
+        assert_eq!(days_counted(Some(&office), 2.0 * WEEK), (10.0, true));
+        assert_eq!(
+            days_counted(Some(&office), DAY + 12.0 * HOUR),
+            (1.375, true)
+        );
     }
 }

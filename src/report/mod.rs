@@ -8,6 +8,7 @@
 pub mod charts;
 pub mod dora;
 pub mod findings;
+pub mod fleet;
 mod font;
 pub mod html;
 pub mod load;

@@ -152,6 +152,7 @@ mod tests {
         s.duration = max;
         s.workload.commits = Arrival::Fixed {
             interval: Dur(Nanos::MAX / 3),
+            working_hours: None,
         };
         s.fleet.rollout.pod_start = Dist::fixed(Nanos::MAX / 2);
         s.fleet.rollout.progress_deadline = max;
@@ -254,7 +255,10 @@ mod tests {
     fn one_nanosecond_intervals_run_to_the_end_of_a_short_run() {
         let mut s = base("");
         s.duration = Dur(20_000);
-        s.workload.commits = Arrival::Fixed { interval: Dur(1) };
+        s.workload.commits = Arrival::Fixed {
+            interval: Dur(1),
+            working_hours: None,
+        };
         s.fleet.rollout.pod_start = Dist::fixed(1);
         s.fleet.rollout.progress_deadline = Dur(1);
         let pull = s.models.pull_mut().expect("a pull setup");
@@ -310,6 +314,7 @@ mod tests {
         // One commit, in the brownout, so that its sync fails there.
         s.workload.commits = Arrival::Fixed {
             interval: Dur(HOUR + SECOND / 10),
+            working_hours: None,
         };
         s.models.pull_mut().expect("a pull setup").poll.interval = Dur(SECOND / 4);
         s.models.pull_mut().expect("a pull setup").poll.jitter = Dur(0);

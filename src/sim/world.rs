@@ -33,6 +33,12 @@ pub struct World<'a> {
     /// Active brownouts (indices into the scenario's faults), and the draws they make.
     brownouts: Vec<u32>,
     api_rng: ChaCha8Rng,
+    /// Per app: replicas, maxSurge and maxUnavailable resolved (its app group's).
+    shapes: Vec<Shape>,
+}
+
+#[derive(Clone, Copy)]
+struct Shape {
     replicas: u32,
     surge: u32,
     unavailable: u32,
@@ -42,9 +48,18 @@ impl<'a> World<'a> {
     pub fn new(s: &'a Scenario, plan: &'a Plan, setup: &'a Setup, repetition: u32) -> World<'a> {
         let clusters = s.clusters();
         let apps = s.apps();
-        let replicas = s.fleet.replicas.get();
+        let shapes: Vec<Shape> = (0..apps)
+            .map(|a| {
+                let (replicas, rollout) = (s.fleet.replicas_of(a), s.fleet.rollout_of(a));
+                Shape {
+                    replicas,
+                    surge: rollout.max_surge.resolve(replicas, true),
+                    unavailable: rollout.max_unavailable.resolve(replicas, false),
+                }
+            })
+            .collect();
         let deployments = (0..clusters)
-            .flat_map(|_| (0..apps).map(|a| Deployment::healthy(a, a, replicas)))
+            .flat_map(|_| (0..apps).map(|a| Deployment::healthy(a, a, shapes[a as usize].replicas)))
             .collect();
         let mut core = Core::new(s, plan, setup, repetition);
         // Per-deployment timeline lines are kept while the timeline stays readable.
@@ -62,9 +77,7 @@ impl<'a> World<'a> {
             drift_images: 0,
             brownouts: Vec::new(),
             api_rng: rng(s.seed, repetition, Component::Api),
-            replicas,
-            surge: s.fleet.rollout.max_surge.resolve(replicas, true),
-            unavailable: s.fleet.rollout.max_unavailable.resolve(replicas, false),
+            shapes,
         };
         w.start();
         w
@@ -238,7 +251,8 @@ impl World<'_> {
     fn apply_one(&mut self, cluster: ClusterId, app: AppId, spec: SpecId) -> Option<bool> {
         let sp = self.core.git.spec(spec);
         let i = self.core.idx(cluster, app);
-        let replicas = self.replicas;
+        let shape = self.shapes[app as usize];
+        let replicas = shape.replicas;
         let d = &mut self.deployments[i];
         let template_change = !d.exists || d.image != sp.image || d.env_drift;
         let was_exists = d.exists;
@@ -264,13 +278,13 @@ impl World<'_> {
             };
             let (old_ready, new_ready) = match reverted_from {
                 Some((t0, _)) => {
-                    let rollout = &self.core.s.fleet.rollout;
+                    let rollout = self.core.s.fleet.rollout_of(app);
                     let r = &mut self.rollout_rngs[cluster as usize];
                     let elapsed = self.now.saturating_sub(t0);
                     let kept = old_pods_left_after(
                         replicas,
-                        self.surge,
-                        self.unavailable,
+                        shape.surge,
+                        shape.unavailable,
                         elapsed,
                         &rollout.pod_start,
                         r,
@@ -305,7 +319,8 @@ impl World<'_> {
     ) {
         let i = self.core.idx(cluster, app);
         let broken = self.core.git.spec(self.deployments[i].spec).broken;
-        let rollout = &self.core.s.fleet.rollout;
+        let rollout = self.core.s.fleet.rollout_of(app);
+        let shape = self.shapes[app as usize];
         let r = &mut self.rollout_rngs[cluster as usize];
         let took = if broken {
             rollout.progress_deadline.0
@@ -313,9 +328,9 @@ impl World<'_> {
             scale_up_time(n, &rollout.pod_start, r)
         } else {
             rolling_update_time(
-                self.replicas,
-                self.surge,
-                self.unavailable,
+                shape.replicas,
+                shape.surge,
+                shape.unavailable,
                 old_ready,
                 new_ready,
                 &rollout.pod_start,
@@ -365,7 +380,9 @@ impl World<'_> {
         let rev = self.core.git.spec(spec).rev;
         self.core.tracker.rolled_out(cluster, app, rev, self.now);
         let d = &self.deployments[self.core.idx(cluster, app)];
-        if d.replicas == self.replicas && !d.env_drift && d.image == self.core.git.spec(spec).image
+        if d.replicas == self.shapes[app as usize].replicas
+            && !d.env_drift
+            && d.image == self.core.git.spec(spec).image
         {
             self.core.tracker.converged(cluster, app, self.now);
         }
@@ -495,7 +512,7 @@ impl World<'_> {
         let d = &self.deployments[self.core.idx(cluster, app)];
         d.exists
             && !d.env_drift
-            && d.replicas == self.replicas
+            && d.replicas == self.shapes[app as usize].replicas
             && d.image == self.core.git.spec(spec).image
     }
 }

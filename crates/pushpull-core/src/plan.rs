@@ -155,14 +155,36 @@ impl Plan {
                 });
             }
         } else {
+            let (gap, hours) = match &s.workload.commits {
+                Arrival::Poisson {
+                    mean_interval,
+                    working_hours,
+                } => (Gap::Exp(mean_interval.0), working_hours.as_ref()),
+                Arrival::Fixed {
+                    interval,
+                    working_hours,
+                } => (Gap::Fixed(interval.0), working_hours.as_ref()),
+                Arrival::Replay { .. } => unreachable!("handled above"),
+            };
+            // With working hours the process runs in working time `w` and each arrival
+            // is mapped to the scenario time at which that much working time has passed:
+            // an exact Poisson process whose rate is the scenario's inside working hours
+            // and zero outside (no thinning, so no arrival is drawn and thrown away).
+            let mut w: u128 = 0;
             let mut t: Nanos = 0;
             loop {
+                let d = match gap {
+                    Gap::Exp(mean) => exp(&mut r, mean),
+                    Gap::Fixed(i) => i,
+                };
                 // Saturating: a gap past the end of time means no further commit.
-                t = t.saturating_add(match &s.workload.commits {
-                    Arrival::Poisson { mean_interval } => exp(&mut r, mean_interval.0),
-                    Arrival::Fixed { interval } => interval.0,
-                    Arrival::Replay { .. } => unreachable!("handled above"),
-                });
+                t = match hours {
+                    None => t.saturating_add(d),
+                    Some(h) => {
+                        w = w.saturating_add(d as u128);
+                        h.scenario_time(w)
+                    }
+                };
                 if t >= horizon {
                     break;
                 }
@@ -196,10 +218,10 @@ impl Plan {
                             }
                         }
                     };
-                    let replicas = s.fleet.replicas.get();
                     for at in times {
                         let c = cluster.unwrap_or_else(|| r.random_range(0..s.clusters()));
                         let a = app.unwrap_or_else(|| r.random_range(0..apps));
+                        let replicas = s.fleet.replicas_of(a);
                         // Someone scales by hand to any other count from 0 to twice the
                         // desired replicas (to u32::MAX where twice does not fit).
                         let mut scale_to = r.random_range(0..replicas.saturating_mul(2));
@@ -263,6 +285,12 @@ fn window(f: &Fault) -> Option<(Nanos, Nanos)> {
     Some((at.0, at.0.saturating_add(length.0)))
 }
 
+#[derive(Clone, Copy)]
+enum Gap {
+    Exp(Nanos),
+    Fixed(Nanos),
+}
+
 fn exp(r: &mut ChaCha8Rng, mean: Nanos) -> Nanos {
     let x: f64 = Exp1.sample(r);
     ((x * mean as f64).round() as Nanos).max(1)
@@ -286,7 +314,7 @@ fn choose(r: &mut ChaCha8Rng, n: u32, k: u32) -> Vec<AppId> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::Scenario;
+    use crate::scenario::{HOUR, Scenario};
 
     fn scenario(extra: &str) -> Scenario {
         Scenario::parse(
@@ -335,6 +363,69 @@ mod tests {
         let s = Scenario::parse("name: t\nduration: 10000h\nworkload:\n  commits: { arrival: poisson, mean_interval: 10m }\n", "t").unwrap();
         let n = Plan::draw(&s, 0).commits.len() as f64;
         assert!((n - 60_000.0).abs() < 4.0 * 60_000f64.sqrt(), "{n} commits");
+    }
+
+    fn working_hours_scenario(duration: &str, commits: &str) -> Scenario {
+        Scenario::parse(
+            &format!(
+                "name: t\nduration: {duration}\nseed: 9\nworkload:\n  commits: {{ {commits}, working_hours: {{ days: mon-fri, hours: 9-17, timezone: \"+01:00\" }} }}\n"
+            ),
+            "t",
+        )
+        .unwrap()
+    }
+
+    /// A Poisson process of rate 1/10m over working hours only: over 200 weeks of
+    /// 40 working hours, N ~ Poisson(200 × 40 × 6 = 48,000), so |N − 48,000| stays
+    /// under 4σ = 4√48,000 ≈ 876 except with probability about 6e-5.
+    #[test]
+    fn working_hours_arrivals_count_working_time_times_the_rate_and_none_fall_outside() {
+        let s = working_hours_scenario("33600h", "arrival: poisson, mean_interval: 10m");
+        let Arrival::Poisson {
+            working_hours: Some(h),
+            ..
+        } = &s.workload.commits
+        else {
+            panic!("working hours were not parsed")
+        };
+        let plan = Plan::draw(&s, 0);
+        let n = plan.commits.len() as f64;
+        let expected = 200.0 * 40.0 * 6.0;
+        assert!((n - expected).abs() < 4.0 * expected.sqrt(), "{n} commits");
+        assert!(plan.commits.iter().all(|c| h.is_working(c.at)));
+        // UTC+01:00: 9-17 local is 8-16 UTC, Monday to Friday.
+        for c in &plan.commits {
+            let in_week = c.at % crate::scenario::calendar::WEEK;
+            let (day, hour) = (in_week / (24 * HOUR), in_week % (24 * HOUR) / HOUR);
+            assert!(day < 5 && (8..16).contains(&hour), "{}", c.at);
+        }
+        // Counts per working day are Poisson(48): their variance equals their mean
+        // (a thinned or clumped process would not keep the dispersion index at 1).
+        let mut per_day = vec![0f64; 200 * 7];
+        for c in &plan.commits {
+            per_day[(c.at / (24 * HOUR)) as usize] += 1.0;
+        }
+        let days: Vec<f64> = per_day.chunks(7).flat_map(|w| w[..5].to_vec()).collect();
+        let mean = days.iter().sum::<f64>() / days.len() as f64;
+        let var = days.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (days.len() - 1) as f64;
+        assert!((mean - 48.0).abs() < 1.0, "{mean}");
+        // The sample variance of 1,000 Poisson(48) counts has sd ≈ 48 × √(2/999) ≈ 2.1.
+        assert!(
+            (var / mean - 1.0).abs() < 0.2,
+            "variance {var}, mean {mean}"
+        );
+    }
+
+    #[test]
+    fn fixed_arrivals_in_working_hours_tick_through_working_time_only() {
+        let s = working_hours_scenario("168h", "arrival: fixed, interval: 1h");
+        let at: Vec<Nanos> = Plan::draw(&s, 0).commits.iter().map(|c| c.at).collect();
+        // Working time 1h, 2h, ... 39h (the 40th is next Monday): Monday 10:00 local
+        // (09:00 UTC) to 16:00, then Tuesday 09:00 local (08:00 UTC), and so on.
+        assert_eq!(at.len(), 39);
+        assert_eq!(at[0], 9 * HOUR);
+        assert_eq!(at[6], 15 * HOUR);
+        assert_eq!(at[7], 24 * HOUR + 8 * HOUR);
     }
 
     /// Issue 11 item 1: `2 * replicas` wrapped for 2^31 replicas and the draw of a
@@ -393,6 +484,7 @@ mod tests {
         s.duration = crate::scenario::Dur(Nanos::MAX);
         s.workload.commits = Arrival::Fixed {
             interval: crate::scenario::Dur(Nanos::MAX / 2 + 1),
+            working_hours: None,
         };
         if let Fault::Drift { when, .. } = &mut s.faults[0] {
             *when = When::Poisson {

@@ -24,6 +24,8 @@ pub(super) struct Timeline {
     max_rev: u64,
     /// Clusters in the fleet (lanes drawn: at most `MAX_LANES`).
     clusters: usize,
+    /// Each lane's label: the cluster's name, or `cluster <n>` in a numbered fleet.
+    lane_names: Vec<String>,
     desired: Steps,
     live: Vec<Steps>,
     /// (lane, from h, to h)
@@ -54,11 +56,7 @@ impl Timeline {
             .max()
             .map(|c| c as usize + 1)
             .unwrap_or(1);
-        let clusters = run
-            .scenario
-            .as_ref()
-            .and_then(|s| s.pointer("/fleet/clusters"))
-            .and_then(|v| v.as_u64())
+        let clusters = crate::report::fleet::clusters(run.scenario.as_ref())
             .map(|c| c as usize)
             .unwrap_or(from_events)
             .max(1);
@@ -158,11 +156,18 @@ impl Timeline {
         drift.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
         bad.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
         let max_rev = desired.last().map(|x| x.1).unwrap_or(0).max(1);
+        let lane_names = (0..lanes)
+            .map(|c| {
+                crate::report::fleet::cluster_name(run.scenario.as_ref(), c as u64)
+                    .unwrap_or_else(|| format!("cluster {c}"))
+            })
+            .collect();
         Timeline {
             color: setup_color(setup),
             horizon_h,
             max_rev,
             clusters,
+            lane_names,
             desired,
             live,
             drift,
@@ -206,7 +211,7 @@ impl Chart for Timeline {
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
         let n = self.lanes();
-        let labels: Vec<String> = (0..n).map(|c| format!("cluster {c}")).collect();
+        let labels: Vec<String> = self.lane_names[..n].to_vec();
         let (plot, side) = root.split_horizontally(root.dim_in_pixel().0 - 250);
         let mut chart = ChartBuilder::on(&plot)
             .margin(14)

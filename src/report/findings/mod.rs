@@ -97,7 +97,7 @@ impl<'a> View<'a> {
         self.iv.metric(metric).and_then(|m| m.vs_baseline(setup))
     }
     fn clusters(&self) -> u64 {
-        scenario_u64(self.run, "/fleet/clusters")
+        crate::report::fleet::clusters(self.run.scenario.as_ref())
             .or_else(|| {
                 self.run
                     .events
@@ -109,13 +109,6 @@ impl<'a> View<'a> {
             .unwrap_or(1)
             .max(1)
     }
-}
-
-fn scenario_u64(run: &RunDir, pointer: &str) -> Option<u64> {
-    run.scenario
-        .as_ref()
-        .and_then(|s| s.pointer(pointer))
-        .and_then(|v| v.as_u64())
 }
 
 /// The command as run, with the program path shortened to `pushpull` (the path of the
@@ -173,6 +166,22 @@ pub fn build(run: &RunDir, iv: &Intervals) -> Findings {
                     if k != "description" {
                         flatten(k, x, &mut rows);
                     }
+                }
+            }
+            // A fault's cluster and app are indices in scenario.json; say their names.
+            for row in &mut rows {
+                let Some(i) = row[1].parse::<u64>().ok() else {
+                    continue;
+                };
+                let name = if row[0].starts_with("faults[") && row[0].ends_with("].cluster") {
+                    crate::report::fleet::cluster_name(Some(s), i)
+                } else if row[0].starts_with("faults[") && row[0].ends_with("].app") {
+                    crate::report::fleet::app_name(Some(s), i)
+                } else {
+                    None
+                };
+                if let Some(n) = name {
+                    row[1] = format!("{i} ({n})");
                 }
             }
             scenario.rows = rows;

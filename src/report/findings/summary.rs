@@ -1,8 +1,8 @@
 //! The executive summary: at most six sentences written from the run's numbers (speed,
 //! drift, bad releases, faults, cost, caveats), each saying what was measured and how sure.
 
+use super::View;
 use super::format::{capitalised, dur, join_and, signed_interval, times};
-use super::{View, scenario_u64};
 use crate::metric::ModelKind;
 use crate::report::charts::{rate, simulated_hours};
 use crate::report::stats::Verdict;
@@ -428,8 +428,8 @@ impl View<'_> {
             human(sm.duration_s)
         );
         if let (Some(c), Some(a)) = (
-            scenario_u64(self.run, "/fleet/clusters"),
-            scenario_u64(self.run, "/fleet/apps"),
+            crate::report::fleet::clusters(self.run.scenario.as_ref()),
+            crate::report::fleet::apps(self.run.scenario.as_ref()),
         ) {
             s.push_str(&format!(
                 " on {c} cluster{} × {a} apps",

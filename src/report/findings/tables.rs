@@ -53,15 +53,24 @@ impl View<'_> {
             let v = self.p50(m, "deploy_latency");
             (dur(v), v.map(dora::lead_time))
         });
-        row("Deployment frequency (per cluster)", &|m| {
+        let (days, working) = dora::days_counted(self.run.scenario.as_ref(), sm.duration_s);
+        let (label, unit) = if working {
+            (
+                "Deployment frequency (per cluster, per working day)",
+                "per working day",
+            )
+        } else {
+            ("Deployment frequency (per cluster)", "per day")
+        };
+        row(label, &|m| {
             let v = deploys_per_day(
                 self.counter(m, "deploys"),
                 clusters,
-                sm.duration_s,
+                days * 86_400.0,
                 sm.repetitions,
             );
             (
-                format!("{} per day", rate(v)),
+                format!("{} {unit}", rate(v)),
                 Some(dora::deployment_frequency(v)),
             )
         });
@@ -79,7 +88,12 @@ impl View<'_> {
             let v = self.p50(m, "failed_deploy_recovery");
             (dur(v), v.map(dora::recovery_time))
         });
-        let note = "Tiers use the DORA 2023 State of DevOps bounds: elite means lead time under a day, several deploys a day, at most 5% failed changes and recovery within an hour; high means under a week, at least weekly, 10% and a day; medium means under a month, at least monthly, 15% and a week. Deployment frequency and change failure rate are set by the simulated workload and its bad releases, so they say more about the scenario than about the delivery setup.".to_string();
+        let note = "Tiers use the DORA 2023 State of DevOps bounds: elite means lead time under a day, several deploys a day, at most 5% failed changes and recovery within an hour; high means under a week, at least weekly, 10% and a day; medium means under a month, at least monthly, 15% and a week. Deployment frequency and change failure rate are set by the simulated workload and its bad releases, so they say more about the scenario than about the delivery setup.".to_string()
+            + if working {
+                " Commits follow working hours here, so deployment frequency counts working days (the working time of the run over one working day), not calendar days."
+            } else {
+                ""
+            };
         (Table { head, rows }, note)
     }
 

@@ -84,8 +84,14 @@ impl Estimate {
         let k = s.workload.apps_per_commit.get() as f64;
 
         let commits = match &s.workload.commits {
-            Arrival::Poisson { mean_interval } => d / secs(mean_interval.0),
-            Arrival::Fixed { interval } => (d / secs(interval.0)).floor(),
+            Arrival::Poisson {
+                mean_interval,
+                working_hours,
+            } => working(working_hours, d) / secs(mean_interval.0),
+            Arrival::Fixed {
+                interval,
+                working_hours,
+            } => (working(working_hours, d) / secs(interval.0)).floor(),
             Arrival::Replay { offsets, .. } => offsets.as_ref().map_or(0, Vec::len) as f64,
         };
         let mut drifts = 0.0;
@@ -146,13 +152,24 @@ impl Estimate {
         let events = reps * events_per_rep;
 
         // ------------------------------------------------------------ rollouts
-        let replicas = s.fleet.replicas.get();
-        let starting = (s.fleet.rollout.max_surge.resolve(replicas, true) as f64
-            + s.fleet.rollout.max_unavailable.resolve(replicas, false) as f64)
-            .max(1.0);
+        let shape = |replicas: u32, rollout: &super::Rollout| {
+            let starting = (rollout.max_surge.resolve(replicas, true) as f64
+                + rollout.max_unavailable.resolve(replicas, false) as f64)
+                .max(1.0);
+            (starting, replicas as f64 * (1.0 + starting.log2()))
+        };
+        // Pod steps per rollout: the fleet's shape, or the mean over apps of their
+        // groups' shapes; memory holds the largest group's starting pods.
+        let (starting, per_rollout) = if s.fleet.groups.is_empty() {
+            shape(s.fleet.replicas.get(), &s.fleet.rollout)
+        } else {
+            s.fleet.groups.iter().fold((1.0f64, 0.0), |(st, w), g| {
+                let (a, b) = shape(g.replicas.get(), &g.rollout);
+                (st.max(a), w + b * g.len() as f64 / apps)
+            })
+        };
         let rollouts = setups * (deliveries + drifts) + checks_all * deployments;
-        let rollout_work =
-            reps * rollouts * replicas as f64 * (1.0 + starting.log2()) * POD_STEP_PER_LOG;
+        let rollout_work = reps * rollouts * per_rollout * POD_STEP_PER_LOG;
 
         // ------------------------------------------------------------ memory
         let worlds = (threads.max(1) as f64).min(2.0 * reps);
@@ -188,6 +205,14 @@ impl Estimate {
     /// Events plus rolling-update work: what the sim's run time grows with.
     pub fn work(&self) -> f64 {
         self.events + self.rollout_work
+    }
+}
+
+/// Seconds of the horizon `d` (seconds) in which commits may arrive.
+fn working(hours: &Option<super::WorkingHours>, d: f64) -> f64 {
+    match hours {
+        None => d,
+        Some(w) => w.working_time((d * 1e9).min(u64::MAX as f64) as u64) as f64 / 1e9,
     }
 }
 

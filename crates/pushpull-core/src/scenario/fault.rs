@@ -230,6 +230,27 @@ impl Fault {
         }
     }
 
+    /// Points the fault at cluster `c` (a name resolved to its index).
+    pub fn set_cluster(&mut self, c: u32) {
+        match self {
+            Fault::Drift { cluster, .. }
+            | Fault::ApiBrownout { cluster, .. }
+            | Fault::ReconcilerCrash { cluster, .. } => *cluster = Some(c),
+            Fault::ClusterLoss { cluster, .. } => *cluster = c,
+            Fault::BadRelease { .. }
+            | Fault::GitOutage { .. }
+            | Fault::Partition { .. }
+            | Fault::RunnerOutage { .. } => {}
+        }
+    }
+
+    /// Points the fault at app `a` (a name resolved to its index).
+    pub fn set_app(&mut self, a: u32) {
+        if let Fault::Drift { app, .. } | Fault::BadRelease { app, .. } = self {
+            *app = Some(a);
+        }
+    }
+
     pub fn app(&self) -> Option<u32> {
         match self {
             Fault::Drift { app, .. } | Fault::BadRelease { app, .. } => *app,
@@ -252,10 +273,10 @@ pub struct RawFault {
     arrival: Option<String>,
     mean_interval: Option<Dur>,
     rollback_after: Option<Dur>,
-    #[serde(default, deserialize_with = "super::strict::opt_index")]
-    cluster: Option<u32>,
-    #[serde(default, deserialize_with = "super::strict::opt_index")]
-    app: Option<u32>,
+    #[serde(default)]
+    cluster: Option<Ref>,
+    #[serde(default)]
+    app: Option<Ref>,
     duration: Option<Dur>,
     latency: Option<Dist>,
     error_rate: Option<Probability>,
@@ -265,8 +286,8 @@ pub struct RawFault {
 }
 
 impl RawFault {
-    /// The keys given, by name.
-    fn present(&self) -> Vec<&'static str> {
+    /// The keys given, by name (`cluster` and `app` are taken out before).
+    fn present(&self, cluster: bool, app: bool) -> Vec<&'static str> {
         let mut v = Vec::new();
         let mut k = |name, is: bool| {
             if is {
@@ -278,8 +299,8 @@ impl RawFault {
         k("arrival", self.arrival.is_some());
         k("mean_interval", self.mean_interval.is_some());
         k("rollback_after", self.rollback_after.is_some());
-        k("cluster", self.cluster.is_some());
-        k("app", self.app.is_some());
+        k("cluster", cluster);
+        k("app", app);
         k("duration", self.duration.is_some());
         k("latency", self.latency.is_some());
         k("error_rate", self.error_rate.is_some());
@@ -331,9 +352,100 @@ fn parse_cut(sides: &[String]) -> Result<Cut, String> {
     })
 }
 
-impl TryFrom<RawFault> for Fault {
+impl TryFrom<RawFault> for Addressed {
     type Error = String;
-    fn try_from(r: RawFault) -> Result<Fault, String> {
+    fn try_from(mut r: RawFault) -> Result<Addressed, String> {
+        let (cluster, app) = (r.cluster.take(), r.app.take());
+        let present = |x: &Option<Ref>| x.as_ref().map(Ref::index);
+        let names = (
+            cluster.as_ref().and_then(Ref::name),
+            app.as_ref().and_then(Ref::name),
+        );
+        let fault = fault(r, present(&cluster), present(&app))?;
+        Ok(Addressed {
+            fault,
+            cluster: names.0,
+            app: names.1,
+        })
+    }
+}
+
+/// A cluster or an app as a fault addresses it: by number or by name.
+#[derive(Clone, Debug, PartialEq)]
+enum Ref {
+    Index(u32),
+    Name(String),
+}
+
+impl Ref {
+    /// The index, or 0 standing in for a name until [`Addressed`] is resolved.
+    fn index(&self) -> u32 {
+        match self {
+            Ref::Index(i) => *i,
+            Ref::Name(_) => 0,
+        }
+    }
+    fn name(&self) -> Option<String> {
+        match self {
+            Ref::Index(_) => None,
+            Ref::Name(n) => Some(n.clone()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Ref {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::value::{BoolDeserializer, F64Deserializer, I64Deserializer};
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Ref;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number (0, 1, …) or a name")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Ref, E> {
+                u32::try_from(v).map(Ref::Index).map_err(|_| {
+                    E::custom(format!("`{v}` is too large (the limit is {})", u32::MAX))
+                })
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Ref, E> {
+                super::strict::opt_index(I64Deserializer::<E>::new(v))
+                    .map(|i| Ref::Index(i.unwrap_or(0)))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Ref, E> {
+                super::strict::opt_index(F64Deserializer::<E>::new(v))
+                    .map(|i| Ref::Index(i.unwrap_or(0)))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Ref, E> {
+                super::strict::opt_index(BoolDeserializer::<E>::new(v))
+                    .map(|i| Ref::Index(i.unwrap_or(0)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Ref, E> {
+                Ok(Ref::Name(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A fault with the names it gave for its cluster and app; `Scenario::parse` turns them
+/// into indices with [`Fault::set_cluster`] and [`Fault::set_app`] once the fleet is known.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Addressed {
+    pub fault: Fault,
+    pub cluster: Option<String>,
+    pub app: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Addressed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = RawFault::deserialize(d)?;
+        Addressed::try_from(raw).map_err(serde::de::Error::custom)
+    }
+}
+
+fn fault(r: RawFault, cluster: Option<u32>, app: Option<u32>) -> Result<Fault, String> {
+    let present = r.present(cluster.is_some(), app.is_some());
+    {
         let kind = r.kind.clone();
         let kind = kind.as_str();
         let allowed: &[&str] = match kind {
@@ -347,7 +459,7 @@ impl TryFrom<RawFault> for Fault {
             "cluster_loss" => &["cluster", "at", "rebuild_after"],
             other => return Err(format!("unknown fault kind `{other}`; expected {KINDS}")),
         };
-        if let Some(k) = r.present().into_iter().find(|k| !allowed.contains(k)) {
+        if let Some(k) = present.into_iter().find(|k| !allowed.contains(k)) {
             return Err(format!(
                 "`{k}` does not apply to a `{kind}` fault (it takes {})",
                 allowed.join(", ")
@@ -386,14 +498,14 @@ impl TryFrom<RawFault> for Fault {
                 Fault::Drift {
                     change,
                     when,
-                    cluster: r.cluster,
-                    app: r.app,
+                    cluster,
+                    app,
                 }
             }
             "bad_release" => Fault::BadRelease {
                 at: at()?,
                 rollback_after: need(r.rollback_after, kind, "rollback_after", "5m")?,
-                app: r.app,
+                app,
             },
             "git_outage" => Fault::GitOutage {
                 at: at()?,
@@ -404,7 +516,7 @@ impl TryFrom<RawFault> for Fault {
                 duration: positive(need(r.duration, kind, "duration", "10m")?, "duration")?,
                 latency: r.latency.unwrap_or(Dist::zero()),
                 error_rate: r.error_rate.unwrap_or_default(),
-                cluster: r.cluster,
+                cluster,
             },
             "partition" => Fault::Partition {
                 between: parse_cut(
@@ -419,14 +531,14 @@ impl TryFrom<RawFault> for Fault {
             "reconciler_crash" => Fault::ReconcilerCrash {
                 at: at()?,
                 restart_after: need(r.restart_after, kind, "restart_after", "30s")?,
-                cluster: r.cluster,
+                cluster,
             },
             "runner_outage" => Fault::RunnerOutage {
                 at: at()?,
                 duration: positive(need(r.duration, kind, "duration", "30m")?, "duration")?,
             },
             "cluster_loss" => Fault::ClusterLoss {
-                cluster: need(r.cluster, kind, "cluster", "0")?,
+                cluster: need(cluster, kind, "cluster", "0")?,
                 at: at()?,
                 rebuild_after: need(r.rebuild_after, kind, "rebuild_after", "5m")?,
             },
@@ -437,8 +549,13 @@ impl TryFrom<RawFault> for Fault {
 
 impl<'de> Deserialize<'de> for Fault {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = RawFault::deserialize(d)?;
-        Fault::try_from(raw).map_err(serde::de::Error::custom)
+        let a = Addressed::deserialize(d)?;
+        match (a.cluster, a.app) {
+            (None, None) => Ok(a.fault),
+            _ => Err(serde::de::Error::custom(
+                "a fault read on its own addresses clusters and apps by number",
+            )),
+        }
     }
 }
 

@@ -3,20 +3,24 @@
 //! was expected, so a user can fix the file without reading our source.
 
 pub mod bounds;
+pub mod calendar;
 pub mod dist;
 pub mod duration;
 pub mod estimate;
 pub mod fault;
+pub mod fleet;
 mod locate;
 pub mod models;
 mod nesting;
 mod strict;
 
 use crate::metric::{Metric, ModelKind, Quantile};
+pub use calendar::WorkingHours;
 pub use dist::Dist;
 pub use duration::{Dur, HOUR, MINUTE, Nanos, SECOND};
 pub use estimate::Estimate;
 pub use fault::{Cut, DriftChange, Fault, When};
+pub use fleet::{AppGroup, Fleet, NamedCluster};
 pub use models::{Concurrency, DriftDetection, PullConfig, PushConfig, Setup, SetupConfig};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -168,49 +172,25 @@ impl Default for Rollout {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fleet {
-    #[serde(default = "one", deserialize_with = "strict::count")]
-    pub clusters: NonZeroU32,
-    #[serde(default = "ten", deserialize_with = "strict::count")]
-    pub apps: NonZeroU32,
-    #[serde(default = "three", deserialize_with = "strict::count")]
-    pub replicas: NonZeroU32,
-    #[serde(default)]
-    pub rollout: Rollout,
-}
-
 fn one() -> NonZeroU32 {
     NonZeroU32::MIN
-}
-fn three() -> NonZeroU32 {
-    NonZeroU32::new(3).expect("3 is not zero")
-}
-fn ten() -> NonZeroU32 {
-    NonZeroU32::new(10).expect("10 is not zero")
-}
-
-impl Default for Fleet {
-    fn default() -> Self {
-        Fleet {
-            clusters: one(),
-            apps: ten(),
-            replicas: three(),
-            rollout: Rollout::default(),
-        }
-    }
 }
 
 /// How commits arrive.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "arrival", rename_all = "lowercase")]
 pub enum Arrival {
+    /// `mean_interval` counts working time when `working_hours` is given.
     Poisson {
         mean_interval: Dur,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        working_hours: Option<WorkingHours>,
     },
+    /// `interval` counts working time when `working_hours` is given.
     Fixed {
         interval: Dur,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        working_hours: Option<WorkingHours>,
     },
     /// The commit times of an existing repository's branch, replayed with their spacing.
     /// `offsets` (nanoseconds from its first commit) are read by [`Scenario::resolve_replay`]
@@ -234,23 +214,34 @@ struct RawArrival {
     repo: Option<String>,
     #[serde(default, deserialize_with = "strict::opt_text")]
     branch: Option<String>,
+    working_hours: Option<WorkingHours>,
 }
 
 impl<'de> Deserialize<'de> for Arrival {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let r = RawArrival::deserialize(d)?;
+        let working_hours = r.working_hours;
         match (r.arrival.as_str(), r.mean_interval, r.interval) {
-            ("poisson", Some(m), None) if m.0 > 0 => Ok(Arrival::Poisson { mean_interval: m }),
-            ("fixed", None, Some(i)) if i.0 > 0 => Ok(Arrival::Fixed { interval: i }),
+            ("replay", ..) if working_hours.is_some() => Err(D::Error::custom(
+                "replay arrival keeps the recorded commit times, so it takes no `working_hours`",
+            )),
+            ("poisson", Some(m), None) if m.0 > 0 => Ok(Arrival::Poisson {
+                mean_interval: m,
+                working_hours,
+            }),
+            ("fixed", None, Some(i)) if i.0 > 0 => Ok(Arrival::Fixed {
+                interval: i,
+                working_hours,
+            }),
             ("poisson", Some(_), None) | ("fixed", None, Some(_)) => {
                 Err(D::Error::custom("the commit interval must be above zero"))
             }
             ("poisson", _, _) => Err(D::Error::custom(
-                "poisson arrival takes `mean_interval` (e.g. `10m`) and nothing else",
+                "poisson arrival takes `mean_interval` (e.g. `10m`) and optionally `working_hours`",
             )),
             ("fixed", _, _) => Err(D::Error::custom(
-                "fixed arrival takes `interval` (e.g. `10m`) and nothing else",
+                "fixed arrival takes `interval` (e.g. `10m`) and optionally `working_hours`",
             )),
             ("replay", None, None) => match r.repo {
                 Some(repo) if !repo.is_empty() => Ok(Arrival::Replay {
@@ -284,6 +275,7 @@ pub struct Workload {
 fn default_commits() -> Arrival {
     Arrival::Poisson {
         mean_interval: Dur(10 * MINUTE),
+        working_hours: None,
     }
 }
 
@@ -425,7 +417,7 @@ struct RawScenario {
     #[serde(default = "unit_scale")]
     time_scale: strict::Real,
     #[serde(default)]
-    fleet: Fleet,
+    fleet: fleet::RawFleet,
     #[serde(default)]
     workload: Workload,
     /// Parsed after the rest (see [`parse_models`]): a setup's kind decides which keys
@@ -435,7 +427,7 @@ struct RawScenario {
     #[serde(default, deserialize_with = "strict::opt_text")]
     baseline: Option<String>,
     #[serde(default)]
-    faults: Vec<Fault>,
+    faults: Vec<fault::Addressed>,
     #[serde(default)]
     thresholds: Vec<Threshold>,
 }
@@ -513,17 +505,7 @@ impl Scenario {
                 ),
             ));
         }
-        let fleet = raw.fleet;
-        check_fleet(&fleet).map_err(|(k, m)| invalid(k, m))?;
-        let replicas = fleet.replicas.get();
-        if fleet.rollout.max_surge.resolve(replicas, true) == 0
-            && fleet.rollout.max_unavailable.resolve(replicas, false) == 0
-        {
-            return Err(invalid(
-                "fleet.rollout.max_surge",
-                "max_surge and max_unavailable are both zero for this replica count, so a rollout could never progress (Kubernetes refuses this too); raise one of them".into(),
-            ));
-        }
+        let fleet = raw.fleet.resolve().map_err(|(k, m)| invalid(&k, m))?;
         if raw.workload.apps_per_commit > fleet.apps {
             return Err(invalid(
                 "workload.apps_per_commit",
@@ -534,10 +516,10 @@ impl Scenario {
             ));
         }
         match &raw.workload.commits {
-            Arrival::Poisson { mean_interval: d } => {
-                min_interval(*d).map_err(|m| invalid("workload.commits.mean_interval", m))?
-            }
-            Arrival::Fixed { interval: d } => {
+            Arrival::Poisson {
+                mean_interval: d, ..
+            } => min_interval(*d).map_err(|m| invalid("workload.commits.mean_interval", m))?,
+            Arrival::Fixed { interval: d, .. } => {
                 min_interval(*d).map_err(|m| invalid("workload.commits.interval", m))?
             }
             Arrival::Replay { .. } => {}
@@ -567,14 +549,58 @@ impl Scenario {
                 ));
             }
         }
-        for (i, f) in raw.faults.iter().enumerate() {
-            if let Some(at) = fault::at_of(f)
+        let mut faults = Vec::with_capacity(raw.faults.len());
+        for (i, a) in raw.faults.into_iter().enumerate() {
+            let mut f = a.fault;
+            if let Some(at) = fault::at_of(&f)
                 && at > raw.duration.0
             {
                 return Err(invalid(
                     &format!("faults[{i}].at"),
                     format!("{} is after the end of the run ({})", Dur(at), raw.duration),
                 ));
+            }
+            if let Some(name) = a.cluster {
+                match fleet.cluster_index(&name) {
+                    Some(c) => f.set_cluster(c),
+                    None => {
+                        return Err(invalid(
+                            &format!("faults[{i}].cluster"),
+                            if fleet.named_clusters.is_empty() {
+                                format!(
+                                    "there is no cluster named `{name}`: this fleet's clusters are numbered 0..{}; name them with `fleet.clusters: [{{name: ...}}]` or give a number",
+                                    fleet.clusters
+                                )
+                            } else {
+                                format!(
+                                    "there is no cluster named `{name}`; the clusters are {}",
+                                    fleet.cluster_names()
+                                )
+                            },
+                        ));
+                    }
+                }
+            }
+            if let Some(name) = a.app {
+                match fleet.app_index(&name) {
+                    Some(x) => f.set_app(x),
+                    None => {
+                        return Err(invalid(
+                            &format!("faults[{i}].app"),
+                            if fleet.groups.is_empty() {
+                                format!(
+                                    "there is no app named `{name}`: this fleet's apps are numbered 0..{}; name them with `fleet.apps: [{{name: ...}}]` or give a number",
+                                    fleet.apps
+                                )
+                            } else {
+                                format!(
+                                    "there is no app named `{name}`; the apps are {}",
+                                    fleet.app_names()
+                                )
+                            },
+                        ));
+                    }
+                }
             }
             let (cluster, app) = (f.cluster(), f.app());
             if let Some(c) = cluster
@@ -599,6 +625,7 @@ impl Scenario {
                     ),
                 ));
             }
+            faults.push(f);
         }
         for (i, t) in raw.thresholds.iter().enumerate() {
             if models.get(&t.model).is_none() {
@@ -635,7 +662,7 @@ impl Scenario {
             workload: raw.workload,
             models,
             baseline,
-            faults: raw.faults,
+            faults,
             thresholds: raw.thresholds,
         })
     }
@@ -673,6 +700,12 @@ impl Scenario {
     }
     pub fn apps(&self) -> u32 {
         self.fleet.apps.get()
+    }
+
+    /// The build-duration distribution of app `app` when its app group overrides the
+    /// setups' `build` (`None`: each setup's own). For the shared CI build stage.
+    pub fn build_for(&self, app: u32) -> Option<&Dist> {
+        self.fleet.build_of(app)
     }
 }
 
@@ -728,79 +761,6 @@ fn min_interval(d: Dur) -> Result<(), String> {
     } else {
         Ok(())
     }
-}
-
-/// The fleet's counts against Kubernetes' limits and the engine's indices.
-fn check_fleet(fleet: &Fleet) -> Result<(), (&'static str, String)> {
-    let (clusters, apps, replicas) = (fleet.clusters.get(), fleet.apps.get(), fleet.replicas.get());
-    if clusters > bounds::MAX_CLUSTERS {
-        return Err((
-            "fleet.clusters",
-            format!(
-                "{clusters} clusters is more than {}, beyond the largest published multi-cluster tests (hundreds of clusters)",
-                bounds::MAX_CLUSTERS
-            ),
-        ));
-    }
-    if apps > bounds::MAX_APPS {
-        return Err((
-            "fleet.apps",
-            format!(
-                "{apps} apps per cluster is more than {}, beyond what one cluster's API server holds in practice",
-                bounds::MAX_APPS
-            ),
-        ));
-    }
-    if clusters as u64 * apps as u64 > bounds::MAX_DEPLOYMENTS {
-        return Err((
-            "fleet.apps",
-            format!(
-                "{clusters} clusters × {apps} apps is {} Deployments, more than {} (the engine indexes Deployments with u32)",
-                clusters as u64 * apps as u64,
-                bounds::MAX_DEPLOYMENTS
-            ),
-        ));
-    }
-    if replicas > bounds::MAX_REPLICAS {
-        return Err((
-            "fleet.replicas",
-            format!(
-                "{replicas} replicas does not fit Kubernetes' spec.replicas, an int32 (at most {})",
-                bounds::MAX_REPLICAS
-            ),
-        ));
-    }
-    for (key, v) in [
-        ("fleet.rollout.max_surge", fleet.rollout.max_surge),
-        (
-            "fleet.rollout.max_unavailable",
-            fleet.rollout.max_unavailable,
-        ),
-    ] {
-        if let IntOrPercent::Count(n) = v
-            && n > bounds::MAX_REPLICAS
-        {
-            return Err((
-                key,
-                format!(
-                    "{n} pods does not fit Kubernetes' IntOrString, an int32 (at most {})",
-                    bounds::MAX_REPLICAS
-                ),
-            ));
-        }
-    }
-    let deadline = fleet.rollout.progress_deadline.0;
-    if !(SECOND..=bounds::MAX_PROGRESS_DEADLINE).contains(&deadline) {
-        return Err((
-            "fleet.rollout.progress_deadline",
-            format!(
-                "`{}` is outside 1s..{}s; Kubernetes' progressDeadlineSeconds is an int32 number of seconds above zero",
-                fleet.rollout.progress_deadline,
-                i32::MAX
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Reads `models:`: each setup's kind (its `kind` key, or the key itself for `push` and
