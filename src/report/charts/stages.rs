@@ -12,7 +12,7 @@ use plotters::prelude::*;
 
 struct StageRow {
     label: String,
-    stages: [f64; 5],
+    stages: [f64; STAGES.len()],
     total: Option<f64>,
 }
 

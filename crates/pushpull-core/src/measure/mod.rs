@@ -99,11 +99,14 @@ pub enum EventKind {
     ApplyFailed,
     /// Pull: the reconciler process restarted with empty memory.
     ReconcilerRestarted,
+    /// Pull: a write-back could not push its config commit (git unreachable); it is tried
+    /// again (`detail`: the batch).
+    WriteBackFailed,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 33] = [
+    pub const ALL: [EventKind; 34] = [
         EventKind::Commit,
         EventKind::BadCommit,
         EventKind::RevertCommit,
@@ -137,6 +140,7 @@ impl EventKind {
         EventKind::CheckoutFailed,
         EventKind::ApplyFailed,
         EventKind::ReconcilerRestarted,
+        EventKind::WriteBackFailed,
     ];
 
     /// The stable name events.csv writes.
@@ -175,6 +179,7 @@ impl EventKind {
             EventKind::CheckoutFailed => "checkout_failed",
             EventKind::ApplyFailed => "apply_failed",
             EventKind::ReconcilerRestarted => "reconciler_restarted",
+            EventKind::WriteBackFailed => "write_back_failed",
         }
     }
 
