@@ -298,3 +298,33 @@ fn a_ci_commit_during_a_git_outage_fails_and_lands_after_it() {
     );
     assert_eq!(pull.counters.deploys_incomplete, 0);
 }
+
+#[test]
+fn a_runner_outage_holds_the_build_of_every_setup() {
+    let s = scenario(
+        "6h",
+        1,
+        "10m",
+        "models:\n  push: { preset: github-actions, runners: 8, concurrency: queue }\n  pull: { preset: argocd }\n",
+        "ci: { queue_wait: { dist: fixed, value: 0s }, runners: 8, concurrency: queue }\n\
+         faults:\n  - { kind: runner_outage, at: 2h, duration: 45m }\n",
+    );
+    let runs = run(&s);
+    let (start, end) = (7200 * SECOND, 9900 * SECOND);
+    for (name, recs) in &runs {
+        let r = &recs[0];
+        let held: Vec<_> = r
+            .samples
+            .iter()
+            .filter(|x| x.metric == Metric::CiQueue && (start..end).contains(&x.start))
+            .collect();
+        assert!(!held.is_empty(), "{name}: commits during the outage");
+        for x in held {
+            assert!(
+                x.end >= end,
+                "{name}: a run started at {} s, in the outage",
+                x.end / SECOND
+            );
+        }
+    }
+}

@@ -667,6 +667,13 @@ pub trait Shell<'a> {
             return;
         };
         let seq = d.sources.len() as u32;
+        let detail = match &what {
+            SourceWhat::Commit(apps) => {
+                let list: Vec<String> = apps.iter().map(|a| a.to_string()).collect();
+                format!("source={seq} apps={}", list.join(" "))
+            }
+            SourceWhat::Bad { app, .. } => format!("source={seq} apps={app} bad"),
+        };
         d.sources.push(Source {
             at: now,
             what,
@@ -676,6 +683,8 @@ pub trait Shell<'a> {
             started: now,
             published: now,
         });
+        core.tracker
+            .event(now, None, None, EventKind::SourceCommit, detail);
         if core.faults.git_down > 0 {
             core.tracker.event(
                 now,
@@ -878,6 +887,7 @@ pub trait Shell<'a> {
             bad: true,
         };
         if core.delivery.is_some() {
+            core.releases.freeze(i as usize, app);
             self.source(SourceWhat::Bad { index: i, app }, key);
             return;
         }

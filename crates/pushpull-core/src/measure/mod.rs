@@ -102,11 +102,15 @@ pub enum EventKind {
     /// Pull: a write-back could not push its config commit (git unreachable); it is tried
     /// again (`detail`: the batch).
     WriteBackFailed,
+    /// Pull with the CI stage: a source commit entered CI (`detail`: its number among the
+    /// source commits and the apps it changes; its config commit comes with the
+    /// write-back).
+    SourceCommit,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 34] = [
+    pub const ALL: [EventKind; 35] = [
         EventKind::Commit,
         EventKind::BadCommit,
         EventKind::RevertCommit,
@@ -141,6 +145,7 @@ impl EventKind {
         EventKind::ApplyFailed,
         EventKind::ReconcilerRestarted,
         EventKind::WriteBackFailed,
+        EventKind::SourceCommit,
     ];
 
     /// The stable name events.csv writes.
@@ -180,6 +185,7 @@ impl EventKind {
             EventKind::ApplyFailed => "apply_failed",
             EventKind::ReconcilerRestarted => "reconciler_restarted",
             EventKind::WriteBackFailed => "write_back_failed",
+            EventKind::SourceCommit => "source_commit",
         }
     }
 
