@@ -763,4 +763,40 @@ mod tests {
             "the second commit's run waits for the one runner until then"
         );
     }
+    #[test]
+    fn a_ci_only_run_publishes_after_its_commits_own_trigger_and_build_and_frees_its_runner() {
+        let mut c = cfg();
+        c.concurrency = Concurrency::Queue;
+        let p = Pipeline::ci_only(c, ChaCha8Rng::seed_from_u64(1));
+        let mut h = Harness::new(p, vec![], Script::default());
+        let draw = |trigger, build| {
+            Some(CiDraw {
+                trigger: trigger * SECOND,
+                build: build * SECOND,
+            })
+        };
+        // One runner: source 1 waits for source 0's run to publish.
+        h.inject(Input::Commit {
+            rev: 0,
+            ci: draw(5, 100),
+        });
+        h.run_until(10 * SECOND);
+        h.inject(Input::Commit {
+            rev: 1,
+            ci: draw(3, 30),
+        });
+        h.run_until(600 * SECOND);
+        assert_eq!(
+            h.published(),
+            vec![
+                (105 * SECOND, 0, 5 * SECOND),
+                (135 * SECOND, 1, 105 * SECOND)
+            ],
+            "published at trigger + build, the second after the first freed the runner"
+        );
+        assert!(
+            h.checkouts().is_empty() && h.applies().is_empty(),
+            "no deploy step"
+        );
+    }
 }
