@@ -90,7 +90,7 @@ fn model_step(c: &mut Criterion) {
     g.bench_function("push_commit_trigger", |b| {
         b.iter(|| {
             rev += 1;
-            p.handle(0, Input::Commit { rev });
+            p.handle(0, Input::Commit { rev, ci: None });
             while let Some(a) = p.poll_action() {
                 black_box(&a);
             }

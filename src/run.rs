@@ -575,6 +575,11 @@ fn execute(
                     unsupported.join(", ")
                 )));
             }
+            if s.ci.is_some() {
+                sink(Progress::Note(format!(
+                    "--mode {mode} has no shared CI stage yet: it runs as `ci: none` (commits are config commits, as before the CI stage), so compare it with a sim run of `ci: none`"
+                )));
+            }
             let opts = crate::live::LiveOptions {
                 target,
                 run_dir: dir.to_path_buf(),

@@ -23,7 +23,8 @@ fn mean(runs: &[(String, Vec<RunRecord>)], kind: ModelKind, metric: Metric) -> (
 }
 
 /// Push, Poisson commits (rate λ), exponential build (rate μ), one runner, every other
-/// delay zero: an M/M/1 queue, whose mean wait in queue is λ / (μ (μ − λ)).
+/// delay zero: an M/M/1 queue, whose mean wait in queue is λ / (μ (μ − λ)). With no
+/// trigger delay, the wait for the runner is the whole `ci_queue` stage.
 #[test]
 fn push_queue_wait_matches_mm1() {
     let runs = run("name: mm1\nduration: 10000h\nrepetitions: 4\nseed: 11\n\
@@ -34,7 +35,7 @@ fn push_queue_wait_matches_mm1() {
          \x20   apply: { dist: fixed, value: 0s }\n    wait_for_rollout: false\n");
     let (lambda, mu) = (1.0 / 600.0, 1.0 / 300.0);
     let expected = lambda / (mu * (mu - lambda)); // 300 s
-    let (got, n) = mean(&runs, ModelKind::Push, Metric::Queue);
+    let (got, n) = mean(&runs, ModelKind::Push, Metric::CiQueue);
     assert!(n > 200_000, "{n} samples");
     let err = (got - expected).abs() / expected;
     eprintln!("M/M/1: mean queue wait {got:.2}s over {n} runs, predicted {expected:.2}s");

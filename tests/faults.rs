@@ -244,13 +244,17 @@ fn reconciler_crash_delays_pull_until_restart_and_leaves_push_untouched() {
     }
 }
 
+/// Delivery alone (`ci: none`): a reconciler needs no runner to deliver. (With the
+/// shared CI stage the outage holds every setup's build: tests/ci_stage.rs.)
 #[test]
 fn runner_outage_queues_push_and_leaves_pull_untouched() {
     let with = scenario(
         "runners",
-        &format!("{MODELS}faults:\n  - {{ kind: runner_outage, at: 1h, duration: 45m }}\n"),
+        &format!(
+            "{MODELS}ci: none\nfaults:\n  - {{ kind: runner_outage, at: 1h, duration: 45m }}\n"
+        ),
     );
-    let without = scenario("runners", MODELS);
+    let without = scenario("runners", &format!("{MODELS}ci: none\n"));
     let (a, b) = (run(&with), run(&without));
     for (x, y) in recs(&a, ModelKind::Pull)
         .iter()

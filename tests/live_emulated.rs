@@ -157,7 +157,8 @@ fn p50(
 /// milliseconds per step, more in a debug build); time_scale 0.01 (a simulated hour in
 /// 36 s) and a sync step of 5 s keep them small next to the scenario's seconds. Pods
 /// start in a fixed second so that a hand edit's rollout has always finished when
-/// self-heal reverts it: both worlds then roll the same pods back.
+/// self-heal reverts it: both worlds then roll the same pods back. `ci: none`: live mode
+/// has no shared CI stage yet, so the sim compares without it too.
 #[test]
 fn sim_and_emulated_agree_within_15_percent() {
     let _serial = serial();
@@ -166,6 +167,7 @@ fn sim_and_emulated_agree_within_15_percent() {
                   fleet: { clusters: 3, apps: 6, replicas: 3, rollout: { pod_start: 1s } }\n\
          workload: { commits: { arrival: poisson, mean_interval: 6m } }\n\
          models: { push: { preset: github-actions, concurrency: queue, runners: 4 }, pull: { preset: argocd, apply: 5s } }\n\
+         ci: none\n\
          faults:\n  - { kind: drift, change: image, arrival: poisson, mean_interval: 6m }\n\
          \x20 - { kind: drift, change: scale, arrival: poisson, mean_interval: 6m }\n",
         "calibration.yaml",

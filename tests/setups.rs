@@ -216,17 +216,28 @@ fn two_setups_of_one_kind_and_settings_meet_the_same_draws_and_measure_the_same(
         assert_eq!(a.events, b.events, "repetition {rep}: events differ");
         assert_eq!(a.counters, b.counters, "repetition {rep}: counters differ");
     }
-    // The push setup met the same commits: the same commit events at the same times.
-    let commits = |r: &RunRecord| {
+    // The push setup met the same source commits at the same times: its commits (a
+    // pipeline builds and deploys the source commit) are the pull setups' source commits
+    // (their config commits follow by the write-back).
+    use pushpull::measure::EventKind;
+    let commits = |r: &RunRecord, kinds: &[EventKind]| {
         r.events
             .iter()
-            .filter(|e| e.kind == pushpull::measure::EventKind::Commit)
-            .map(|e| (e.t, e.detail.clone()))
+            .filter(|e| kinds.contains(&e.kind))
+            .map(|e| {
+                (
+                    e.t,
+                    e.detail
+                        .split_once(" apps=")
+                        .map(|(_, a)| a.trim_end_matches(" bad").to_string()),
+                )
+            })
             .collect::<Vec<_>>()
     };
     let gha = records(&runs, "gha");
-    assert!(!commits(&gha[0]).is_empty());
-    assert_eq!(commits(&gha[0]), commits(&one[0]));
+    let pushed = commits(&gha[0], &[EventKind::Commit, EventKind::BadCommit]);
+    assert!(!pushed.is_empty());
+    assert_eq!(pushed, commits(&one[0], &[EventKind::SourceCommit]));
     // And a different seed gives different draws, so the equality above is not vacuous.
     let mut other = s.clone();
     other.seed += 1;

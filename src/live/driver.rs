@@ -165,7 +165,9 @@ impl<'a> LiveWorld<'a> {
             })
             .collect();
         LiveWorld {
-            core: Core::new(s, plan, setup, repetition),
+            // Live mode has no CI stage yet: commits are config commits, as before the
+            // shared CI stage (the write-back to a real repository is later work).
+            core: Core::new(s, plan, setup, repetition, false),
             t0: Instant::now(),
             scale: s.time_scale,
             repo,

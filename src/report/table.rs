@@ -27,8 +27,9 @@ fn cell(v: Option<f64>) -> String {
 }
 
 /// Rows always shown, then rows shown when any setup has samples.
-const HEADLINE: [&str; 4] = [
+const HEADLINE: [&str; 5] = [
     "deploy_latency",
+    "delivery_latency",
     "drift_recovery",
     "rollback",
     "failed_deploy_recovery",
@@ -119,27 +120,32 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
         }
     }
     let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "{:<24} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "where deploys spend (p50)", "detect", "queue", "build", "apply", "rollout"
-    );
+    // The stages some setup has (a push pipeline has no write-back, a reconciler no
+    // deploy step).
+    let stages: Vec<&str> = crate::report::charts::STAGES
+        .into_iter()
+        .filter(|st| {
+            setups
+                .iter()
+                .any(|(_, m)| m.metric(st).is_some_and(|x| x.count > 0))
+        })
+        .collect();
+    let mut head = format!("{:<24}", "where deploys spend (mean)");
+    for st in &stages {
+        head.push_str(&format!(" {:>12}", st));
+    }
+    let _ = writeln!(out, "{}", head.trim_end());
     for (label, m) in &setups {
-        let c = |name: &str| {
-            m.metric(name)
-                .map(|x| cell(x.p50_s))
-                .unwrap_or_else(|| "—".into())
-        };
-        let _ = writeln!(
-            out,
-            "{:<24} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            label,
-            c("detect"),
-            c("queue"),
-            c("build"),
-            c("apply"),
-            c("rollout")
-        );
+        let mut line = format!("{label:<24}");
+        for st in &stages {
+            let v = m
+                .metric(st)
+                .filter(|x| x.count > 0)
+                .map(|x| cell(x.mean_s))
+                .unwrap_or_else(|| "—".into());
+            line.push_str(&format!(" {v:>12}"));
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     let _ = writeln!(out);
     let names: Vec<String> = setups.iter().map(|(n, _)| format!("{n:>width$}")).collect();

@@ -111,6 +111,8 @@ mod tests {
     #[test]
     fn an_outage_and_a_rollback_past_the_end_of_time_last_to_the_end_of_the_run() {
         let mut s = base("workload: { commits: { arrival: fixed, interval: 6h } }\n");
+        // Delivery alone: the commits land in git when planned.
+        s.ci = None;
         s.duration = Dur(200 * DAY);
         s.faults = vec![
             Fault::GitOutage {
@@ -290,6 +292,8 @@ mod tests {
     fn zero_delay_fetch_and_sync_retries_advance_time() {
         use crate::model::pull::MIN_RETRY_DELAY;
         let mut s = base("");
+        // Delivery alone: the commit lands in git inside the brownout, as planned.
+        s.ci = None;
         s.models.pull_mut().expect("a pull setup").retry = Backoff {
             initial: Dur(0),
             factor: 1.0,

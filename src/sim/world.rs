@@ -61,7 +61,7 @@ impl<'a> World<'a> {
         let deployments = (0..clusters)
             .flat_map(|_| (0..apps).map(|a| Deployment::healthy(a, a, shapes[a as usize].replicas)))
             .collect();
-        let mut core = Core::new(s, plan, setup, repetition);
+        let mut core = Core::new(s, plan, setup, repetition, true);
         // Per-deployment timeline lines are kept while the timeline stays readable.
         core.tracker.detailed_events = (clusters as u64 * apps as u64) <= 5_000;
         let mut w = World {

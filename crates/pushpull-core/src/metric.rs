@@ -7,16 +7,24 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
-    /// Commit created → every app it changed rolled out on one cluster.
+    /// Source commit created → every app it changed rolled out on one cluster.
     DeployLatency,
-    /// Commit created → rolled out on every cluster.
+    /// Source commit created → rolled out on every cluster.
     FleetDeployLatency,
+    /// New version ready for delivery (config commit; push: build ended) → rolled out.
+    DeliveryLatency,
+    /// Source commit → a CI runner starts its run.
+    CiQueue,
     /// Commit → picked up by the delivery model.
     Detect,
     /// Picked up → work starts (a runner for push, a sync worker for pull).
     Queue,
-    /// Runner starts → first apply (push only: the build step).
+    /// Runner starts → image published.
     Build,
+    /// Pull: image published → the config commit carrying it lands.
+    WriteBack,
+    /// Push: build ended → first apply.
+    DeployStart,
     /// First apply → last apply acknowledged.
     Apply,
     /// Last apply acknowledged → rolled out.
@@ -32,12 +40,16 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 11] = [
+    pub const ALL: [Metric; 15] = [
         Metric::DeployLatency,
         Metric::FleetDeployLatency,
+        Metric::DeliveryLatency,
+        Metric::CiQueue,
         Metric::Detect,
         Metric::Queue,
         Metric::Build,
+        Metric::WriteBack,
+        Metric::DeployStart,
         Metric::Apply,
         Metric::Rollout,
         Metric::DriftRecovery,
@@ -50,9 +62,13 @@ impl Metric {
         match self {
             Metric::DeployLatency => "deploy_latency",
             Metric::FleetDeployLatency => "fleet_deploy_latency",
+            Metric::DeliveryLatency => "delivery_latency",
+            Metric::CiQueue => "ci_queue",
             Metric::Detect => "detect",
             Metric::Queue => "queue",
             Metric::Build => "build",
+            Metric::WriteBack => "write_back",
+            Metric::DeployStart => "deploy_start",
             Metric::Apply => "apply",
             Metric::Rollout => "rollout",
             Metric::DriftRecovery => "drift_recovery",
@@ -64,26 +80,42 @@ impl Metric {
 
     /// Each metric's definition (as the README's "What it measures" table), in
     /// [`Metric::ALL`] order: what the report's methodology section prints.
-    pub const DEFINITIONS: [(&'static str, &'static str); 11] = [
+    pub const DEFINITIONS: [(&'static str, &'static str); 15] = [
         (
             "deploy_latency",
-            "one (commit, cluster) pair: commit created → every app it changed rolled out on that cluster (kubectl rollout status rules: observedGeneration current, updated = available = desired replicas, no old replicas).",
+            "one (commit, cluster) pair: source commit created → every app it changed rolled out on that cluster (kubectl rollout status rules: observedGeneration current, updated = available = desired replicas, no old replicas). With the shared CI stage (the default) it runs through CI and, for pull, the write-back; with `ci: none` the commit is the config commit.",
         ),
         (
             "fleet_deploy_latency",
-            "one commit: commit created → rolled out on every cluster.",
+            "one commit: source commit created → rolled out on every cluster.",
+        ),
+        (
+            "delivery_latency",
+            "one (commit, cluster) pair: the new version ready for delivery → rolled out on that cluster; for pull the config commit (the figure deploy_latency was before the CI stage), for push the end of the pipeline's build. The delivery-only comparison.",
+        ),
+        (
+            "ci_queue",
+            "stage of deploy_latency: source commit → a CI runner starts its run (trigger delay and the wait for a runner; the same draws for every setup).",
         ),
         (
             "detect",
-            "stage of deploy_latency: commit → picked up by the delivery model.",
+            "stage of deploy_latency: config commit → picked up by the delivery model (pull; push without the CI stage: the pipeline's trigger).",
         ),
         (
             "queue",
-            "stage of deploy_latency: picked up → work starts (a pipeline runner, or a sync worker).",
+            "stage of deploy_latency: picked up → work starts (a sync worker; push without the CI stage: a runner).",
         ),
         (
             "build",
-            "stage of deploy_latency: work starts → first apply (push only: the build step).",
+            "stage of deploy_latency: a CI runner starts → image published (checkout, build and tests).",
+        ),
+        (
+            "write_back",
+            "stage of deploy_latency, pull: image published → the config commit carrying the new tag lands (a CI commit, a reviewed pull request, or an image-automation controller's commit).",
+        ),
+        (
+            "deploy_start",
+            "stage of deploy_latency, push: image published → the pipeline's first apply.",
         ),
         (
             "apply",

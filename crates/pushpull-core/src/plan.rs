@@ -26,6 +26,15 @@ pub enum Component {
     },
     /// Cluster API behaviour under faults (brownout latency and errors).
     Api,
+    /// One source commit's CI and write-back draws (trigger, build, git push, review):
+    /// workload commit `index`, or bad release `index` when `bad`. Keyed by the commit,
+    /// so every setup draws the same values for it whatever happened before.
+    Source {
+        index: u32,
+        bad: bool,
+    },
+    /// When image-automation controllers first scan the registry.
+    ImageScan,
 }
 
 impl Component {
@@ -38,6 +47,9 @@ impl Component {
             Component::Pull { cluster } => (5 << 32) | cluster as u64,
             Component::Fault { index } => (6 << 32) | index as u64,
             Component::Api => 7,
+            Component::Source { index, bad: false } => (8 << 32) | index as u64,
+            Component::Source { index, bad: true } => (9 << 32) | index as u64,
+            Component::ImageScan => 10,
         }
     }
 }

@@ -79,6 +79,14 @@ impl Releases {
         self.free_app(self.bad[i].app, &[])
     }
 
+    /// Bad release `i`'s source commit breaks `app`: the team holds the app back from
+    /// now on, before its config commit lands (a pull setup's write-back comes later),
+    /// so every setup meets the same workload commits.
+    pub fn freeze(&mut self, i: usize, app: AppId) {
+        self.frozen[app as usize] = true;
+        self.bad[i].app = app;
+    }
+
     /// Bad release `i` was committed as `rev`, breaking `app` with manifest `spec`; the
     /// app is frozen until its revert.
     pub fn shipped(&mut self, i: usize, rev: Rev, app: AppId, good_image: u32, spec: SpecId) {

@@ -5,19 +5,27 @@
 //! scheduler, how it carries out a model's actions (virtual clusters or kube-rs), how it
 //! writes git (the model alone, or a real repository too) and the fault effects that need
 //! its clusters ([`Shell`]).
+//!
+//! The shared CI stage lives here too: every source commit draws its trigger and build
+//! from a stream keyed by the commit; a push pipeline builds and deploys it; a pull
+//! setup's CI pipeline builds it and the write-back (a CI commit, a reviewed pull
+//! request, or an image-automation controller) puts the new tag in the config repository
+//! that the reconcilers read.
 
 use crate::git::GitHost;
 use crate::measure::EventKind;
-use crate::measure::track::{CommitKind, Tracker};
+use crate::measure::track::{CommitKind, SourceTimes, Stages, Tracker};
 use crate::metric::ModelKind;
 use crate::model::pull::Reconciler;
 use crate::model::push::Pipeline;
 use crate::model::{
-    Action, AppId, Apply, ClusterId, Input, Model, Note, NoteKind, Rev, SpecId, Timer,
+    Action, AppId, Apply, CiDraw, ClusterId, Input, Model, Note, NoteKind, Rev, SpecId, Timer,
 };
 use crate::plan::{Component, Plan, rng};
 use crate::release::{Releases, Rollback};
-use crate::scenario::{Cut, DriftDetection, Fault, Nanos, Scenario, Setup, SetupConfig};
+use crate::scenario::{
+    Ci, Cut, DriftDetection, Fault, Nanos, Scenario, Setup, SetupConfig, WriteBack, WriteBackMethod,
+};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
@@ -42,6 +50,11 @@ pub enum Ev {
         cluster: ClusterId,
         app: AppId,
     },
+    /// Pull: a write-back (batch of source commits) tries to push its config commit.
+    WriteBack(u32),
+    /// Pull, image automation: the registry scan, and the automation run that commits.
+    ImageScan,
+    ImageUpdate,
     ApplyDone {
         slot: u32,
     },
@@ -54,7 +67,45 @@ pub enum Ev {
 
 pub enum Models {
     Push(Box<Pipeline>),
-    Pull(Vec<Reconciler>),
+    /// The reconcilers (one per cluster, targets `0..clusters`) and, with the shared CI
+    /// stage, the CI pipeline that builds for them (target `clusters`).
+    Pull(Vec<Reconciler>, Option<Box<Pipeline>>),
+}
+
+/// What a source commit changes.
+#[derive(Clone, Debug)]
+pub enum SourceWhat {
+    /// A workload commit to these apps.
+    Commit(Vec<AppId>),
+    /// Bad release `index` (of the plan) on `app`.
+    Bad { index: u32, app: AppId },
+}
+
+/// A pull setup's source commit on its way through CI and the write-back.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub at: Nanos,
+    pub what: SourceWhat,
+    pub draw: CiDraw,
+    /// This commit's own git push and review draws.
+    pub git_push: Nanos,
+    pub review: Nanos,
+    pub started: Nanos,
+    pub published: Nanos,
+}
+
+/// The shared CI stage and write-back of a pull setup.
+pub struct Delivery {
+    pub ci: Ci,
+    pub write_back: WriteBack,
+    pub sources: Vec<Source>,
+    /// Sources `..published` have their image published.
+    pub published: usize,
+    /// Write-back batches (indices into `sources`), each written as one push.
+    pub batches: Vec<Vec<u32>>,
+    /// Image automation: published, not yet seen by a scan; seen, not yet committed.
+    pub registry: Vec<u32>,
+    pub scanned: Vec<u32>,
 }
 
 /// The faults in force that every world tracks the same way. Counters, so overlapping
@@ -88,6 +139,11 @@ pub struct Core<'a> {
     pub kind: ModelKind,
     pub git: GitHost,
     pub models: Models,
+    /// The shared CI stage: `None` with `ci: none` (and in live mode for now).
+    pub ci: Option<Ci>,
+    /// A pull setup's sources in CI and their write-back (with the CI stage only).
+    pub delivery: Option<Delivery>,
+    pub repetition: u32,
     pub tracker: Tracker,
     pub releases: Releases,
     pub webhook_rng: ChaCha8Rng,
@@ -102,10 +158,18 @@ pub struct Core<'a> {
 }
 
 impl<'a> Core<'a> {
-    pub fn new(s: &'a Scenario, plan: &'a Plan, setup: &'a Setup, repetition: u32) -> Core<'a> {
+    /// A world's core with the scenario's CI stage (`ci_stage: false` runs as `ci: none`).
+    pub fn new(
+        s: &'a Scenario,
+        plan: &'a Plan,
+        setup: &'a Setup,
+        repetition: u32,
+        ci_stage: bool,
+    ) -> Core<'a> {
         let (clusters, apps) = (s.clusters(), s.apps());
         let git = GitHost::new(apps);
         let kind = setup.kind();
+        let ci = s.ci.clone().filter(|_| ci_stage);
         // Every setup of one kind draws from the same streams (common random numbers), so
         // setups differ by their settings, not by luck.
         let models = match &setup.config {
@@ -126,9 +190,36 @@ impl<'a> Core<'a> {
                         )
                     })
                     .collect(),
+                // The CI's own stream draws only what a commit does not bring (nothing:
+                // every commit brings its draws).
+                ci.as_ref().map(|c| {
+                    Box::new(Pipeline::ci_only(
+                        c.pipeline(),
+                        rng(s.seed, repetition, Component::Push),
+                    ))
+                }),
             ),
         };
-        let n = clusters as usize;
+        let delivery = match (&ci, &setup.config) {
+            (Some(c), SetupConfig::Pull(p)) => Some(Delivery {
+                ci: c.clone(),
+                write_back: p.write_back.clone(),
+                sources: Vec::new(),
+                published: 0,
+                batches: Vec::new(),
+                registry: Vec::new(),
+                scanned: Vec::new(),
+            }),
+            _ => None,
+        };
+        let stages = match (&ci, kind) {
+            (None, k) => Stages::Direct {
+                with_build: k == ModelKind::Push,
+            },
+            (Some(_), ModelKind::Push) => Stages::Push,
+            (Some(_), ModelKind::Pull) => Stages::Pull,
+        };
+        let n = clusters as usize + usize::from(delivery.is_some());
         Core {
             s,
             plan,
@@ -136,7 +227,10 @@ impl<'a> Core<'a> {
             kind,
             git,
             models,
-            tracker: Tracker::new(clusters, apps, kind == ModelKind::Push),
+            ci,
+            delivery,
+            repetition,
+            tracker: Tracker::new(clusters, apps, stages),
             releases: Releases::new(plan, apps),
             webhook_rng: rng(s.seed, repetition, Component::Webhook),
             faults: FaultState {
@@ -145,30 +239,79 @@ impl<'a> Core<'a> {
                 runners_down: 0,
                 crashed: vec![false; n],
                 epochs: vec![0; n],
-                lost: vec![false; n],
+                lost: vec![false; clusters as usize],
             },
             processed: 0,
             reply: None,
         }
     }
 
-    /// Model instances: one pipeline, or one reconciler per cluster.
+    /// Model instances: one pipeline, or one reconciler per cluster (and the CI
+    /// pipeline after them).
     pub fn targets(&self) -> u32 {
         match &self.models {
             Models::Push(_) => 1,
-            Models::Pull(r) => r.len() as u32,
+            Models::Pull(r, ci) => r.len() as u32 + u32::from(ci.is_some()),
         }
     }
 
     pub fn model(&mut self, target: u32) -> &mut dyn Model {
         match &mut self.models {
             Models::Push(p) => p.as_mut(),
-            Models::Pull(r) => &mut r[target as usize],
+            Models::Pull(r, ci) => match (r.get_mut(target as usize), ci) {
+                (Some(rec), _) => rec,
+                (None, Some(p)) => p.as_mut(),
+                (None, None) => unreachable!("target {target} is not a model instance"),
+            },
         }
+    }
+
+    /// The pull setup's CI pipeline, if it has one.
+    pub fn ci_target(&self) -> Option<u32> {
+        match &self.models {
+            Models::Pull(r, Some(_)) => Some(r.len() as u32),
+            Models::Pull(_, None) | Models::Push(_) => None,
+        }
+    }
+
+    /// A source commit's CI draws with the distributions of `ci`: the trigger delay, the
+    /// build, then the write-back's git push and review, from the commit's own stream.
+    fn source_draws(&self, source: Component, ci: &Ci) -> (CiDraw, Nanos, Nanos) {
+        let mut r = rng(self.s.seed, self.repetition, source);
+        let trigger = ci.queue_wait.sample(&mut r);
+        let build = ci.build.sample(&mut r);
+        let (push, review) = match self.delivery.as_ref() {
+            Some(d) => (
+                d.write_back.git_push.sample(&mut r),
+                d.write_back.review.sample(&mut r),
+            ),
+            None => (0, 0),
+        };
+        (CiDraw { trigger, build }, push, review)
+    }
+
+    /// The draws a push setup's pipeline uses for a source commit: its own distributions
+    /// on the commit's stream (the same values as every setup with the same CI).
+    fn push_draw(&self, source: Component) -> Option<CiDraw> {
+        self.ci.as_ref()?;
+        let p = self.setup.push()?;
+        let ci = Ci::of_push(p, &self.setup.name);
+        Some(self.source_draws(source, &ci).0)
+    }
+
+    /// Whether the write-back can reach git: CI pushes from outside, an image-automation
+    /// controller from inside the cluster.
+    pub fn write_back_reachable(&self, method: WriteBackMethod) -> bool {
+        let cut = match method {
+            WriteBackMethod::ImageAutomation => Cut::ReconcilerGit,
+            WriteBackMethod::CiCommit | WriteBackMethod::PullRequest => Cut::PipelineGit,
+        };
+        self.faults.git_down == 0 && self.faults.cuts[cut.index()] == 0
     }
 
     /// The model instance that hears about `cluster`.
     pub fn target_of(&self, cluster: ClusterId) -> u32 {
+        // (The CI pipeline of a pull setup never hears about a cluster.)
         match self.kind {
             ModelKind::Push => 0,
             ModelKind::Pull => cluster,
@@ -285,6 +428,22 @@ pub trait Shell<'a> {
             self.schedule(w.start, Ev::FaultStart(i as u32));
             self.schedule(w.end, Ev::FaultEnd(i as u32));
         }
+        let core = self.core();
+        if let Some(d) = &core.delivery
+            && d.write_back.method == WriteBackMethod::ImageAutomation
+        {
+            // The controllers started at some unknown moment before the run: a uniform
+            // phase of each interval, the same for every setup.
+            let mut r = rng(core.s.seed, core.repetition, Component::ImageScan);
+            let scan = d.write_back.scan_interval.0;
+            let update = d.write_back.update_interval.0;
+            let first_scan = r.random_range(0..scan.max(1));
+            let first_update = r.random_range(0..update.max(1));
+            self.schedule(first_scan, Ev::ImageScan);
+            if update > 0 {
+                self.schedule(first_update, Ev::ImageUpdate);
+            }
+        }
         for target in 0..self.core().targets() {
             self.pump(target);
         }
@@ -309,6 +468,9 @@ pub trait Shell<'a> {
             Ev::FaultStart(i) => self.fault(i, true),
             Ev::FaultEnd(i) => self.fault(i, false),
             Ev::Webhook { cluster, app } => self.deliver(cluster, Input::Webhook { app }),
+            Ev::WriteBack(b) => self.write_back(b),
+            Ev::ImageScan => self.image_scan(),
+            Ev::ImageUpdate => self.image_update(),
             other => return Some(other),
         }
         None
@@ -398,12 +560,18 @@ pub trait Shell<'a> {
                 let now = self.now();
                 self.core_mut().note(now, n);
             }
+            Action::Published { upto, started } => self.published(upto, started),
         }
     }
 
     /// Tells the model about a new commit (push: the trigger; pull: webhooks). The git
     /// host sends both as webhooks: during a git outage they are lost.
     fn announce(&mut self, rev: Rev, apps: &[AppId]) {
+        self.announce_with(rev, apps, None);
+    }
+
+    /// [`Shell::announce`], with the commit's CI draws for a push pipeline.
+    fn announce_with(&mut self, rev: Rev, apps: &[AppId], ci: Option<CiDraw>) {
         let now = self.now();
         let core = self.core_mut();
         match &core.setup.config {
@@ -417,7 +585,7 @@ pub trait Shell<'a> {
                         format!("rev={rev}"),
                     );
                 } else {
-                    self.deliver(0, Input::Commit { rev });
+                    self.deliver(0, Input::Commit { rev, ci });
                 }
             }
             SetupConfig::Pull(cfg) => {
@@ -467,6 +635,15 @@ pub trait Shell<'a> {
             );
             return;
         }
+        let key = Component::Source {
+            index: i,
+            bad: false,
+        };
+        if self.core().delivery.is_some() {
+            self.source(SourceWhat::Commit(apps), key);
+            return;
+        }
+        let draw = self.core().push_draw(key);
         let changes: Vec<_> = apps.iter().map(|&a| (a, None, false)).collect();
         let Some(rev) = self.write_git(&changes, GitWrite::Commit) else {
             return;
@@ -474,7 +651,222 @@ pub trait Shell<'a> {
         self.core_mut()
             .tracker
             .commit(rev, now, &apps, CommitKind::Normal);
-        self.announce(rev, &apps);
+        self.announce_with(rev, &apps, draw);
+    }
+
+    /// A pull setup's source commit enters CI. Its trigger is a webhook from the git
+    /// host, lost during a git outage like a push pipeline's (a later run builds it).
+    fn source(&mut self, what: SourceWhat, key: Component) {
+        let now = self.now();
+        let core = self.core_mut();
+        let Some(ci) = core.ci.clone() else {
+            return;
+        };
+        let (draw, git_push, review) = core.source_draws(key, &ci);
+        let Some(d) = core.delivery.as_mut() else {
+            return;
+        };
+        let seq = d.sources.len() as u32;
+        let detail = match &what {
+            SourceWhat::Commit(apps) => {
+                let list: Vec<String> = apps.iter().map(|a| a.to_string()).collect();
+                format!("source={seq} apps={}", list.join(" "))
+            }
+            SourceWhat::Bad { app, .. } => format!("source={seq} apps={app} bad"),
+        };
+        d.sources.push(Source {
+            at: now,
+            what,
+            draw,
+            git_push,
+            review,
+            started: now,
+            published: now,
+        });
+        core.tracker
+            .event(now, None, None, EventKind::SourceCommit, detail);
+        if core.faults.git_down > 0 {
+            core.tracker.event(
+                now,
+                None,
+                None,
+                EventKind::WebhookLost,
+                format!("source={seq}"),
+            );
+            return;
+        }
+        if let Some(target) = core.ci_target() {
+            self.deliver(
+                target,
+                Input::Commit {
+                    rev: seq,
+                    ci: Some(draw),
+                },
+            );
+        }
+    }
+
+    /// The CI published the images of every source up to `upto`: they go to the
+    /// write-back as one batch.
+    fn published(&mut self, upto: Rev, started: Nanos) {
+        let now = self.now();
+        let core = self.core_mut();
+        let Some(d) = core.delivery.as_mut() else {
+            return;
+        };
+        let end = (upto as usize + 1).min(d.sources.len());
+        if end <= d.published {
+            return;
+        }
+        let batch: Vec<u32> = (d.published as u32..end as u32).collect();
+        d.published = end;
+        for &i in &batch {
+            let s = &mut d.sources[i as usize];
+            s.started = started;
+            s.published = now;
+        }
+        let last = &d.sources[end - 1];
+        let (push, review) = (last.git_push, last.review);
+        let delay = match d.write_back.method {
+            WriteBackMethod::CiCommit => push,
+            WriteBackMethod::PullRequest => push.saturating_add(review),
+            WriteBackMethod::ImageAutomation => {
+                d.registry.extend(batch);
+                return;
+            }
+        };
+        let b = d.batches.len() as u32;
+        d.batches.push(batch);
+        self.schedule(now.saturating_add(delay), Ev::WriteBack(b));
+    }
+
+    /// Image automation: a registry scan. Argo CD Image Updater commits what it found at
+    /// once; Flux's reflector hands it to the next automation run.
+    fn image_scan(&mut self) {
+        let now = self.now();
+        let core = self.core_mut();
+        let Some(d) = core.delivery.as_mut() else {
+            return;
+        };
+        let every = d.write_back.scan_interval.0;
+        let found = std::mem::take(&mut d.registry);
+        let direct = d.write_back.update_interval.0 == 0;
+        if direct {
+            self.commit_found(found);
+        } else if let Some(d) = self.core_mut().delivery.as_mut() {
+            d.scanned.extend(found);
+        }
+        self.schedule(now.saturating_add(every), Ev::ImageScan);
+    }
+
+    /// Flux image-automation-controller: commits what the scans found.
+    fn image_update(&mut self) {
+        let now = self.now();
+        let Some(d) = self.core_mut().delivery.as_mut() else {
+            return;
+        };
+        let every = d.write_back.update_interval.0;
+        let found = std::mem::take(&mut d.scanned);
+        self.commit_found(found);
+        self.schedule(now.saturating_add(every), Ev::ImageUpdate);
+    }
+
+    /// An automation's own commit and push of the tags it found.
+    fn commit_found(&mut self, found: Vec<u32>) {
+        let now = self.now();
+        let Some(d) = self.core_mut().delivery.as_mut() else {
+            return;
+        };
+        let Some(&last) = found.last() else {
+            return;
+        };
+        let push = d.sources[last as usize].git_push;
+        let b = d.batches.len() as u32;
+        d.batches.push(found);
+        self.schedule(now.saturating_add(push), Ev::WriteBack(b));
+    }
+
+    /// A write-back pushes its config commit: during a git outage (or a partition between
+    /// the writer and git) it fails and is tried again (`retry` for CI and pull requests,
+    /// the next automation run for image automation).
+    fn write_back(&mut self, b: u32) {
+        let now = self.now();
+        let core = self.core_mut();
+        let Some(d) = core.delivery.as_ref() else {
+            return;
+        };
+        let w = &d.write_back;
+        if !core.write_back_reachable(w.method) {
+            let again = match w.method {
+                WriteBackMethod::ImageAutomation if w.update_interval.0 > 0 => w.update_interval.0,
+                WriteBackMethod::ImageAutomation => w.scan_interval.0,
+                WriteBackMethod::CiCommit | WriteBackMethod::PullRequest => w.retry.0,
+            };
+            core.tracker.event(
+                now,
+                None,
+                None,
+                EventKind::WriteBackFailed,
+                format!("batch={b}"),
+            );
+            self.schedule(now.saturating_add(again), Ev::WriteBack(b));
+            return;
+        }
+        let batch = match core.delivery.as_mut() {
+            Some(d) => std::mem::take(&mut d.batches[b as usize]),
+            None => return,
+        };
+        for i in batch {
+            self.write_source(i);
+        }
+    }
+
+    /// One source's config commit: the new tag (or the bad release) in git, measured
+    /// from its source commit, announced to the reconcilers.
+    fn write_source(&mut self, i: u32) {
+        let now = self.now();
+        let core = self.core_mut();
+        let Some(src) = core
+            .delivery
+            .as_ref()
+            .map(|d| d.sources[i as usize].clone())
+        else {
+            return;
+        };
+        let times = SourceTimes {
+            at: src.at,
+            started: src.started,
+            published: src.published,
+        };
+        match src.what {
+            SourceWhat::Commit(apps) => {
+                let changes: Vec<_> = apps.iter().map(|&a| (a, None, false)).collect();
+                let Some(rev) = self.write_git(&changes, GitWrite::Commit) else {
+                    return;
+                };
+                self.core_mut().tracker.commit_from(
+                    rev,
+                    now,
+                    &apps,
+                    CommitKind::Normal,
+                    Some(times),
+                );
+                self.announce(rev, &apps);
+            }
+            SourceWhat::Bad { index, app } => {
+                let good = core.git.spec(core.git.head[app as usize]).image;
+                let Some(rev) = self.write_git(&[(app, None, true)], GitWrite::Commit) else {
+                    return;
+                };
+                let core = self.core_mut();
+                let spec = core.git.head[app as usize];
+                core.releases.shipped(index as usize, rev, app, good, spec);
+                core.tracker
+                    .commit_from(rev, now, &[app], CommitKind::Bad, Some(times));
+                core.tracker.note_bad_release(rev, src.at);
+                self.announce(rev, &[app]);
+            }
+        }
     }
 
     fn bad_release(&mut self, i: u32) {
@@ -490,7 +882,17 @@ pub trait Shell<'a> {
             );
             return;
         };
+        let key = Component::Source {
+            index: i,
+            bad: true,
+        };
+        if core.delivery.is_some() {
+            core.releases.freeze(i as usize, app);
+            self.source(SourceWhat::Bad { index: i, app }, key);
+            return;
+        }
         let good = core.git.spec(core.git.head[app as usize]).image;
+        let draw = core.push_draw(key);
         let Some(rev) = self.write_git(&[(app, None, true)], GitWrite::Commit) else {
             return;
         };
@@ -499,7 +901,7 @@ pub trait Shell<'a> {
         core.releases.shipped(i as usize, rev, app, good, spec);
         core.tracker.commit(rev, now, &[app], CommitKind::Bad);
         core.tracker.note_bad_release(rev, now);
-        self.announce(rev, &[app]);
+        self.announce_with(rev, &[app], draw);
     }
 
     /// A rollout of `spec` failed at `t`: if it is a bad release seen for the first time,
@@ -633,6 +1035,11 @@ pub trait Shell<'a> {
                 let edge = core.faults.runners_down == u32::from(start);
                 if core.kind == ModelKind::Push && edge {
                     self.deliver(0, Input::Runners { available: !start });
+                } else if let Some(ci) = core.ci_target()
+                    && edge
+                {
+                    // A pull setup's CI runs on the same runners.
+                    self.deliver(ci, Input::Runners { available: !start });
                 }
             }
             // A pipeline has no long-running process to crash.

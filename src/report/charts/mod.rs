@@ -30,7 +30,16 @@ use render::{Job, in_parallel, render};
 use stages::Stages;
 use timeline::Timeline;
 
-pub const STAGES: [&str; 5] = ["detect", "queue", "build", "apply", "rollout"];
+pub const STAGES: [&str; 8] = [
+    "ci_queue",
+    "build",
+    "write_back",
+    "deploy_start",
+    "detect",
+    "queue",
+    "apply",
+    "rollout",
+];
 /// Repetitions × scenario hours: the denominator of every per-hour rate.
 pub fn simulated_hours(run: &RunDir) -> f64 {
     run.summary.duration_s / 3600.0 * run.summary.repetitions.max(1) as f64

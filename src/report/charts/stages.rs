@@ -12,7 +12,7 @@ use plotters::prelude::*;
 
 struct StageRow {
     label: String,
-    stages: [f64; 5],
+    stages: [f64; STAGES.len()],
     total: Option<f64>,
 }
 
@@ -65,8 +65,9 @@ impl Chart for Stages {
             .margin(16)
             .x_label_area_size(50)
             .y_label_area_size(90)
+            // Room on the right for the legend (eight stages and the tick), clear of the bars.
             .build_cartesian_2d(
-                lin(0.0..max * 1.08, linear_duration_ticks(max * 1.08)),
+                lin(0.0..max * 1.3, linear_duration_ticks(max * 1.3)),
                 lin(-0.5..(n as f64 - 0.5), lanes(n)),
             )
             .map_err(e)?;

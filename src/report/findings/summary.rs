@@ -473,6 +473,13 @@ impl View<'_> {
                 join_and(&unbuilt)
             ));
         }
+        if unbuilt.is_empty() && builds.len() >= 2 && self.p50(builds[0].0, "ci_queue").is_some() {
+            // The shared CI stage: every setup builds the same commits with the same draws.
+            s.push_str(&format!(
+                "; every setup's deploy latency starts at the source commit and includes the same CI stage (a median build of {}), so differences come from delivery; delivery_latency compares delivery alone",
+                human(builds[0].1)
+            ));
+        }
         if sm.repetitions <= 1 {
             s.push_str("; with a single repetition no confidence interval is available");
         }

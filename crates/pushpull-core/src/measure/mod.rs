@@ -100,11 +100,18 @@ pub enum EventKind {
     ApplyFailed,
     /// Pull: the reconciler process restarted with empty memory.
     ReconcilerRestarted,
+    /// Pull: a write-back could not push its config commit (git unreachable); it is tried
+    /// again (`detail`: the batch).
+    WriteBackFailed,
+    /// Pull with the CI stage: a source commit entered CI (`detail`: its number among the
+    /// source commits and the apps it changes; its config commit comes with the
+    /// write-back).
+    SourceCommit,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 33] = [
+    pub const ALL: [EventKind; 35] = [
         EventKind::Commit,
         EventKind::BadCommit,
         EventKind::RevertCommit,
@@ -138,6 +145,8 @@ impl EventKind {
         EventKind::CheckoutFailed,
         EventKind::ApplyFailed,
         EventKind::ReconcilerRestarted,
+        EventKind::WriteBackFailed,
+        EventKind::SourceCommit,
     ];
 
     /// The stable name events.csv writes.
@@ -176,6 +185,8 @@ impl EventKind {
             EventKind::CheckoutFailed => "checkout_failed",
             EventKind::ApplyFailed => "apply_failed",
             EventKind::ReconcilerRestarted => "reconciler_restarted",
+            EventKind::WriteBackFailed => "write_back_failed",
+            EventKind::SourceCommit => "source_commit",
         }
     }
 

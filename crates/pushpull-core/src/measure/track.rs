@@ -6,6 +6,12 @@
 //! too, as kube-burner and DORA count). The stages of a (commit, cluster) sample are
 //! taken from the apply that completed it last, clamped into order so they sum exactly
 //! to the deploy latency.
+//!
+//! With the shared CI stage ([`Stages::Push`], [`Stages::Pull`]) deploy latency runs from
+//! the source commit: `ci_queue`, `build`, then `deploy_start` (push) or `write_back`,
+//! `detect`, `queue` (pull), then `apply` and `rollout`. `delivery_latency` runs from
+//! the moment the new version is ready for delivery: the config commit (pull) or the end
+//! of the pipeline's build (push).
 
 use super::{Counters, Event, EventKind, RunRecord, Sample};
 use crate::metric::Metric;
@@ -23,8 +29,33 @@ pub enum CommitKind {
     Revert { bad: Rev, decided_at: Nanos },
 }
 
+/// When a pull setup's source commit went through CI: the config commit that carries it
+/// is written later (the write-back).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceTimes {
+    /// The source commit.
+    pub at: Nanos,
+    /// A runner started its CI run.
+    pub started: Nanos,
+    /// The image was published.
+    pub published: Nanos,
+}
+
+/// Which stages a world's deploys have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stages {
+    /// No shared CI stage (`ci: none`, and live mode for now): the commit is the config
+    /// commit; `build` is measured when the model has a build step (push).
+    Direct { with_build: bool },
+    /// A push pipeline that builds and deploys the source commit.
+    Push,
+    /// A pull reconciler fed by CI and a write-back.
+    Pull,
+}
+
 struct CommitTrack {
     at: Nanos,
+    source: Option<SourceTimes>,
     kind: CommitKind,
     /// Apps not yet rolled out, per cluster; freed when every cluster is done.
     apps_left: Vec<u32>,
@@ -59,7 +90,7 @@ struct DriftTrack {
 pub struct Tracker {
     apps: u32,
     clusters: u32,
-    with_build_stage: bool,
+    stages: Stages,
     commits: Vec<Option<CommitTrack>>,
     deploys: Vec<DeployTrack>,
     drifts: Vec<DriftTrack>,
@@ -73,13 +104,12 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    /// `with_build_stage`: the model has a build step (push) worth its own stage.
-    pub fn new(clusters: u32, apps: u32, with_build_stage: bool) -> Tracker {
+    pub fn new(clusters: u32, apps: u32, stages: Stages) -> Tracker {
         let n = clusters as usize * apps as usize;
         Tracker {
             apps,
             clusters,
-            with_build_stage,
+            stages,
             commits: Vec::new(),
             deploys: (0..n).map(|_| DeployTrack::default()).collect(),
             drifts: Vec::new(),
@@ -117,6 +147,19 @@ impl Tracker {
 
     /// A commit landed. `rev` must be the next revision (the initial tree is rev 0).
     pub fn commit(&mut self, rev: Rev, at: Nanos, apps: &[AppId], kind: CommitKind) {
+        self.commit_from(rev, at, apps, kind, None);
+    }
+
+    /// A config commit landed at `at`, carrying a source commit that went through CI
+    /// (`source`; `None`: the commit is its own source).
+    pub fn commit_from(
+        &mut self,
+        rev: Rev,
+        at: Nanos,
+        apps: &[AppId],
+        kind: CommitKind,
+        source: Option<SourceTimes>,
+    ) {
         while self.commits.len() < rev as usize {
             self.commits.push(None);
         }
@@ -145,6 +188,7 @@ impl Tracker {
         }
         self.commits.push(Some(CommitTrack {
             at,
+            source,
             kind,
             apps_left: vec![apps.len() as u32; self.clusters as usize],
             clusters_left: self.clusters,
@@ -217,42 +261,22 @@ impl Tracker {
             return;
         }
         c.clusters_left -= 1;
-        let (at, kind, fleet_done) = (c.at, c.kind, c.clusters_left == 0);
+        let (at, source, kind, fleet_done) = (c.at, c.source, c.kind, c.clusters_left == 0);
         if fleet_done {
             self.commits[rev as usize] = None;
         }
         match kind {
             CommitKind::Normal => {
                 self.record.counters.deploys += 1;
-                let b1 = trace.picked_up.clamp(at, now);
-                let b2 = trace.started.clamp(b1, now);
-                let b3 = trace.first_apply.clamp(b2, now);
-                let b4 = apply_ok.clamp(b3, now);
-                let mut push = |metric, start, end| {
-                    self.record.samples.push(Sample {
-                        metric,
-                        cluster: Some(cluster),
-                        app: Some(app),
-                        commit: Some(rev),
-                        start,
-                        end,
-                    })
-                };
-                push(Metric::DeployLatency, at, now);
-                push(Metric::Detect, at, b1);
-                push(Metric::Queue, b1, b2);
-                if self.with_build_stage {
-                    push(Metric::Build, b2, b3);
-                }
-                push(Metric::Apply, b3, b4);
-                push(Metric::Rollout, b4, now);
+                let start =
+                    self.deploy_samples(cluster, app, rev, at, source, trace, apply_ok, now);
                 if fleet_done {
                     self.record.samples.push(Sample {
                         metric: Metric::FleetDeployLatency,
                         cluster: None,
                         app: None,
                         commit: Some(rev),
-                        start: at,
+                        start,
                         end: now,
                     });
                 }
@@ -285,6 +309,98 @@ impl Tracker {
             }
             CommitKind::Bad => {}
         }
+    }
+
+    /// The samples of one (commit, cluster) deploy: the total, its stages (bounds clamped
+    /// into order, so they sum exactly to the total) and the delivery latency. Returns
+    /// when the deploy started (the source commit).
+    #[allow(clippy::too_many_arguments)]
+    fn deploy_samples(
+        &mut self,
+        cluster: ClusterId,
+        app: AppId,
+        rev: Rev,
+        at: Nanos,
+        source: Option<SourceTimes>,
+        trace: Trace,
+        apply_ok: Nanos,
+        now: Nanos,
+    ) -> Nanos {
+        let mut out: Vec<(Metric, Nanos, Nanos)> = Vec::with_capacity(9);
+        let start = match self.stages {
+            Stages::Direct { with_build } => {
+                let b1 = trace.picked_up.clamp(at, now);
+                let b2 = trace.started.clamp(b1, now);
+                let b3 = trace.first_apply.clamp(b2, now);
+                let b4 = apply_ok.clamp(b3, now);
+                out.push((Metric::DeployLatency, at, now));
+                out.push((Metric::Detect, at, b1));
+                out.push((Metric::Queue, b1, b2));
+                if with_build {
+                    out.push((Metric::Build, b2, b3));
+                }
+                out.push((Metric::Apply, b3, b4));
+                out.push((Metric::Rollout, b4, now));
+                let ready = if with_build {
+                    trace.built.clamp(at, now)
+                } else {
+                    at
+                };
+                out.push((Metric::DeliveryLatency, ready, now));
+                at
+            }
+            Stages::Push => {
+                let b1 = trace.started.clamp(at, now);
+                let b2 = trace.built.clamp(b1, now);
+                let b3 = trace.first_apply.clamp(b2, now);
+                let b4 = apply_ok.clamp(b3, now);
+                out.push((Metric::DeployLatency, at, now));
+                out.push((Metric::CiQueue, at, b1));
+                out.push((Metric::Build, b1, b2));
+                out.push((Metric::DeployStart, b2, b3));
+                out.push((Metric::Apply, b3, b4));
+                out.push((Metric::Rollout, b4, now));
+                out.push((Metric::DeliveryLatency, b2, now));
+                at
+            }
+            Stages::Pull => {
+                let src = source.unwrap_or(SourceTimes {
+                    at,
+                    started: at,
+                    published: at,
+                });
+                let s0 = src.at.min(at);
+                let c1 = src.started.clamp(s0, now);
+                let c2 = src.published.clamp(c1, now);
+                let c3 = at.clamp(c2, now);
+                let b1 = trace.picked_up.clamp(c3, now);
+                let b2 = trace.started.clamp(b1, now);
+                let b3 = trace.first_apply.clamp(b2, now);
+                let b4 = apply_ok.clamp(b3, now);
+                out.push((Metric::DeployLatency, s0, now));
+                out.push((Metric::CiQueue, s0, c1));
+                out.push((Metric::Build, c1, c2));
+                out.push((Metric::WriteBack, c2, c3));
+                out.push((Metric::Detect, c3, b1));
+                // A sync worker applies as soon as it starts (b2 = b3 for pull).
+                out.push((Metric::Queue, b1, b3));
+                out.push((Metric::Apply, b3, b4));
+                out.push((Metric::Rollout, b4, now));
+                out.push((Metric::DeliveryLatency, c3, now));
+                s0
+            }
+        };
+        for (metric, start, end) in out {
+            self.record.samples.push(Sample {
+                metric,
+                cluster: Some(cluster),
+                app: Some(app),
+                commit: Some(rev),
+                start,
+                end,
+            });
+        }
+        start
     }
 
     fn bad_release_time(&self, bad: Rev) -> Option<Nanos> {

@@ -260,6 +260,17 @@ impl<M: Model> Harness<M> {
     }
 
     /// The notes of `kind`, with their times.
+    pub fn published(&self) -> Vec<(Nanos, Rev, Nanos)> {
+        self.log
+            .iter()
+            .filter_map(|(t, a)| match a {
+                Action::Published { upto, started } => Some((*t, *upto, *started)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every note of one kind: (time, note).
     pub fn notes(&self, kind: NoteKind) -> Vec<(Nanos, Note)> {
         self.log
             .iter()
@@ -348,7 +359,7 @@ impl<M: Model> Harness<M> {
                         }
                     }
                 }
-                Action::Note(_) => {}
+                Action::Note(_) | Action::Published { .. } => {}
             }
         }
     }

@@ -33,6 +33,20 @@ pub struct Trace {
     pub started: Nanos,
     /// The first apply of this piece of work was issued.
     pub first_apply: Nanos,
+    /// Push: the run's build ended (the image was published); 0 for pull.
+    pub built: Nanos,
+}
+
+/// One source commit's CI draws: how long its pipeline takes to be triggered and to
+/// build. The world draws them from a stream keyed by the commit, so every setup that
+/// builds the same commit with the same distributions waits exactly as long (common
+/// random numbers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct CiDraw {
+    /// Push event → the run enters the runner queue.
+    pub trigger: Nanos,
+    /// The build and test steps (checkout excluded) up to the published image.
+    pub build: Nanos,
 }
 
 /// Timers a model asks its world to fire. Each carries what the model needs to tell a
@@ -62,9 +76,12 @@ pub enum Timer {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
-    /// Push: a commit landed on the branch the pipeline deploys.
+    /// Push: a commit landed on the branch the pipeline builds (for a CI-only pipeline,
+    /// `rev` numbers the source commit). `ci`: the commit's own trigger and build draws;
+    /// `None` draws them from the pipeline's stream.
     Commit {
         rev: Rev,
+        ci: Option<CiDraw>,
     },
     Timer(Timer),
     /// Push: the answer to [`Action::Checkout`].
@@ -158,6 +175,12 @@ pub enum Action {
         spec: SpecId,
     },
     Apply(Apply),
+    /// A CI-only pipeline published the image of every source commit up to `upto`; its
+    /// run took a runner at `started`.
+    Published {
+        upto: Rev,
+        started: Nanos,
+    },
     /// Something worth a line in the timeline.
     Note(Note),
 }

@@ -206,6 +206,7 @@ impl Reconciler {
                 picked_up: p.target_seen,
                 started: now,
                 first_apply: now,
+                built: 0,
             };
             self.active += 1;
             // The low half names the app (all `applied` reads back); the high half only

@@ -9,10 +9,14 @@
 //! and one pending, a newer run replacing the pending one (GitHub Actions concurrency
 //! groups). A scheduled `drift_check` job re-applies everything. The pipeline never
 //! looks at a cluster otherwise: drift stays until that app is deployed again.
+//!
+//! The same machine without a deploy step is the CI of a pull setup
+//! ([`Pipeline::ci_only`]): a run builds, publishes its image ([`Action::Published`]) and
+//! frees its runner; the world then writes the new version back to the config repository.
 
 use super::{
-    Action, AppId, Apply, ClusterId, Input, Model, Note, NoteKind, OpId, Rev, SpecId, Timer, Trace,
-    Tree,
+    Action, AppId, Apply, CiDraw, ClusterId, Input, Model, Note, NoteKind, OpId, Rev, SpecId,
+    Timer, Trace, Tree,
 };
 use crate::scenario::{Concurrency, Nanos, PushConfig, SECOND};
 use rand_chacha::ChaCha8Rng;
@@ -53,6 +57,10 @@ struct Run {
     picked_up: Nanos,
     started: Nanos,
     first_apply: Nanos,
+    /// When the build ended.
+    built: Nanos,
+    /// The commit's own build draw, if the world gave one.
+    build: Option<Nanos>,
     tree: Option<Tree>,
     checkout_failures: u32,
     next_cluster: ClusterId,
@@ -83,6 +91,8 @@ pub struct Pipeline {
     deployed: Vec<SpecId>,
     /// Per (cluster, app): the newest manifest a run has started applying.
     claimed: Vec<SpecId>,
+    /// A CI-only pipeline (a pull setup's CI): runs build and publish, never deploy.
+    ci_only: bool,
     out: VecDeque<Action>,
 }
 
@@ -106,6 +116,7 @@ impl Pipeline {
             drift_check_active: false,
             claimed: deployed.clone(),
             deployed,
+            ci_only: false,
             out: VecDeque::new(),
         };
         if let Some(every) = p.cfg.drift_check {
@@ -114,6 +125,16 @@ impl Pipeline {
                 timer: Timer::DriftCheck,
             });
         }
+        p
+    }
+
+    /// A pull setup's CI: the same trigger, runners, concurrency and build, but a run
+    /// ends when its image is published. It checks out nothing from the config
+    /// repository and deploys nothing; `drift_check` does not apply.
+    pub fn ci_only(mut cfg: PushConfig, rng: ChaCha8Rng) -> Pipeline {
+        cfg.drift_check = None;
+        let mut p = Pipeline::new(cfg, 0, &[], rng);
+        p.ci_only = true;
         p
     }
 
@@ -134,6 +155,8 @@ impl Pipeline {
             picked_up: 0,
             started: 0,
             first_apply: 0,
+            built: 0,
+            build: None,
             tree: None,
             checkout_failures: 0,
             next_cluster: 0,
@@ -177,7 +200,18 @@ impl Pipeline {
             run.started = now;
             run.phase = Phase::CheckingOut;
             self.note(NoteKind::RunStarted, id, None);
-            self.checkout(id);
+            if self.ci_only {
+                // The source checkout is part of the build; the config repository is not
+                // read.
+                let build = self.build_time(id);
+                self.runs[id as usize].phase = Phase::Building;
+                self.out.push_back(Action::SetTimer {
+                    at: now.saturating_add(build),
+                    timer: Timer::Build { run: id },
+                });
+            } else {
+                self.checkout(id);
+            }
         }
     }
 
@@ -209,8 +243,19 @@ impl Pipeline {
         }
     }
 
+    /// The run's build time: the commit's own draw, or one from the pipeline's stream.
+    fn build_time(&mut self, id: u32) -> Nanos {
+        match self.runs[id as usize].build {
+            Some(b) => b,
+            None => self.cfg.build.sample(&mut self.rng),
+        }
+    }
+
     fn checked_out(&mut self, now: Nanos, id: u32, tree: Tree) {
-        let build = self.cfg.build.sample(&mut self.rng);
+        if self.runs.get(id as usize).is_none() {
+            return;
+        }
+        let build = self.build_time(id);
         let run = &mut self.runs[id as usize];
         if run.phase != Phase::CheckingOut {
             return;
@@ -233,6 +278,9 @@ impl Pipeline {
     fn deploy(&mut self, now: Nanos, id: u32) {
         let run = &mut self.runs[id as usize];
         run.first_apply = now;
+        if run.kind != RunKind::DriftCheck {
+            run.built = now;
+        }
         run.phase = Phase::Applying;
         self.issue_applies(now, id);
     }
@@ -284,6 +332,7 @@ impl Pipeline {
             picked_up: run.picked_up,
             started: run.started,
             first_apply: run.first_apply,
+            built: run.built,
         };
         self.out.push_back(Action::Apply(Apply {
             op: op_id(id, cluster),
@@ -426,6 +475,17 @@ impl Pipeline {
         self.start_runs(now);
     }
 
+    /// A CI-only run published its image: the world writes it back; the runner is free.
+    fn publish(&mut self, now: Nanos, id: u32) {
+        let run = &mut self.runs[id as usize];
+        run.built = now;
+        if let RunKind::Commit(upto) = run.kind {
+            let started = run.started;
+            self.out.push_back(Action::Published { upto, started });
+        }
+        self.finish(now, id);
+    }
+
     fn phase(&self, run: u32) -> Option<Phase> {
         self.runs.get(run as usize).map(|r| r.phase)
     }
@@ -442,9 +502,15 @@ fn split_op(op: OpId) -> (u32, ClusterId) {
 impl Model for Pipeline {
     fn handle(&mut self, now: Nanos, input: Input) {
         match input {
-            Input::Commit { rev } => {
+            Input::Commit { rev, ci } => {
                 let id = self.new_run(RunKind::Commit(rev));
-                let wait = self.cfg.queue_wait.sample(&mut self.rng);
+                let wait = match ci {
+                    Some(CiDraw { trigger, build }) => {
+                        self.runs[id as usize].build = Some(build);
+                        trigger
+                    }
+                    None => self.cfg.queue_wait.sample(&mut self.rng),
+                };
                 if wait == 0 {
                     self.admit(now, id);
                 } else {
@@ -457,7 +523,11 @@ impl Model for Pipeline {
             Input::Timer(Timer::Trigger { run }) => self.admit(now, run),
             Input::Timer(Timer::Build { run }) => {
                 if self.phase(run) == Some(Phase::Building) {
-                    self.deploy(now, run);
+                    if self.ci_only {
+                        self.publish(now, run);
+                    } else {
+                        self.deploy(now, run);
+                    }
                 }
             }
             Input::Timer(Timer::Checkout { run }) => {
@@ -563,7 +633,7 @@ mod tests {
         for (i, tree) in trees.iter().enumerate() {
             h.run_until(i as u64 * gap);
             let rev = h.commit(tree.to_vec());
-            h.inject(Input::Commit { rev });
+            h.inject(Input::Commit { rev, ci: None });
         }
     }
 
@@ -655,7 +725,7 @@ mod tests {
         );
         // The next commit's run (same manifest) applies it again.
         let rev = h.commit(vec![1]);
-        h.inject(Input::Commit { rev });
+        h.inject(Input::Commit { rev, ci: None });
         h.run_until(60 * SECOND);
         assert_eq!(applies(&h)[3], (30, 0, vec![(0, 1)]));
         assert_eq!(h.notes(NoteKind::RunSucceeded).len(), 1);
@@ -691,6 +761,42 @@ mod tests {
             h.checkouts()[1].0,
             611 * SECOND,
             "the second commit's run waits for the one runner until then"
+        );
+    }
+    #[test]
+    fn a_ci_only_run_publishes_after_its_commits_own_trigger_and_build_and_frees_its_runner() {
+        let mut c = cfg();
+        c.concurrency = Concurrency::Queue;
+        let p = Pipeline::ci_only(c, ChaCha8Rng::seed_from_u64(1));
+        let mut h = Harness::new(p, vec![], Script::default());
+        let draw = |trigger, build| {
+            Some(CiDraw {
+                trigger: trigger * SECOND,
+                build: build * SECOND,
+            })
+        };
+        // One runner: source 1 waits for source 0's run to publish.
+        h.inject(Input::Commit {
+            rev: 0,
+            ci: draw(5, 100),
+        });
+        h.run_until(10 * SECOND);
+        h.inject(Input::Commit {
+            rev: 1,
+            ci: draw(3, 30),
+        });
+        h.run_until(600 * SECOND);
+        assert_eq!(
+            h.published(),
+            vec![
+                (105 * SECOND, 0, 5 * SECOND),
+                (135 * SECOND, 1, 105 * SECOND)
+            ],
+            "published at trigger + build, the second after the first freed the runner"
+        );
+        assert!(
+            h.checkouts().is_empty() && h.applies().is_empty(),
+            "no deploy step"
         );
     }
 }

@@ -21,7 +21,10 @@ pub use duration::{Dur, HOUR, MINUTE, Nanos, SECOND};
 pub use estimate::Estimate;
 pub use fault::{Cut, DriftChange, Fault, When};
 pub use fleet::{AppGroup, Fleet, NamedCluster};
-pub use models::{Concurrency, DriftDetection, PullConfig, PushConfig, Setup, SetupConfig};
+pub use models::{
+    Ci, Concurrency, DriftDetection, PullConfig, PushConfig, Setup, SetupConfig, WriteBack,
+    WriteBackMethod,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::num::NonZeroU32;
@@ -394,10 +397,21 @@ pub struct Scenario {
     pub fleet: Fleet,
     pub workload: Workload,
     pub models: Models,
+    /// The CI stage every setup shares before delivery (`None`: `ci: none`, the
+    /// source commit is the config commit and no CI stage is measured).
+    #[serde(serialize_with = "ser_ci")]
+    pub ci: Option<Ci>,
     /// The setup the others are compared with (by default the first).
     pub baseline: String,
     pub faults: Vec<Fault>,
     pub thresholds: Vec<Threshold>,
+}
+
+fn ser_ci<S: serde::Serializer>(v: &Option<Ci>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        None => s.serialize_str("none"),
+        Some(c) => c.serialize(s),
+    }
 }
 
 #[derive(Deserialize)]
@@ -424,6 +438,9 @@ struct RawScenario {
     /// it may hold.
     #[serde(default)]
     models: Option<serde_yaml_ng::Mapping>,
+    /// `none`, or the shared CI stage's settings.
+    #[serde(default)]
+    ci: Option<models::NoneOr<models::RawCi>>,
     #[serde(default, deserialize_with = "strict::opt_text")]
     baseline: Option<String>,
     #[serde(default)]
@@ -524,7 +541,21 @@ impl Scenario {
             }
             Arrival::Replay { .. } => {}
         }
-        let models = parse_models(text, file, raw.models)?;
+        let ci_block = raw.ci;
+        let written_ci = matches!(ci_block, Some(models::NoneOr(Some(_))));
+        let (mut models, ci_writers) = parse_models(text, file, raw.models)?;
+        if written_ci && let Some(name) = ci_writers.first() {
+            return Err(invalid(
+                &format!("models.{name}"),
+                format!(
+                    "setup `{name}` writes `queue_wait` or `build` and the scenario has a `ci:` block; the CI stage is shared by every setup, so write these once, under `ci:`"
+                ),
+            ));
+        }
+        let ci = resolve_ci(&mut models, ci_block);
+        if let Some(c) = &ci {
+            check_workers(&[("ci.runners".into(), c.runners)]).map_err(|(k, m)| invalid(&k, m))?;
+        }
         let baseline = match raw.baseline {
             None => models.setups[0].name.clone(),
             Some(b) if models.get(&b).is_some() => b,
@@ -661,6 +692,7 @@ impl Scenario {
             fleet,
             workload: raw.workload,
             models,
+            ci,
             baseline,
             faults,
             thresholds: raw.thresholds,
@@ -766,11 +798,39 @@ fn min_interval(d: Dur) -> Result<(), String> {
 /// Reads `models:`: each setup's kind (its `kind` key, or the key itself for `push` and
 /// `pull`), then its settings as that kind's keys, each error at its key path
 /// (`models.<name>.<key>`) and line. See [`Models`] for the two forms.
+/// The shared CI stage: `none`; the `ci:` block over the first push setup's pipeline (or
+/// the github-actions preset), whose `queue_wait` and `build` then become every push
+/// setup's too; or, without a block, the first push setup's pipeline.
+fn resolve_ci(models: &mut Models, block: Option<models::NoneOr<models::RawCi>>) -> Option<Ci> {
+    let base = match models.setups.iter().find_map(|s| s.push().map(|p| (s, p))) {
+        Some((s, p)) => Ci::of_push(p, &s.name),
+        None => Ci::of_push(
+            &PushConfig::preset(models::PushPreset::GithubActions),
+            "github-actions",
+        ),
+    };
+    match block {
+        None => Some(base),
+        Some(models::NoneOr(None)) => None,
+        Some(models::NoneOr(Some(raw))) => {
+            let ci = raw.overlay(base);
+            for s in &mut models.setups {
+                if let SetupConfig::Push(p) = &mut s.config {
+                    p.queue_wait = ci.queue_wait.clone();
+                    p.build = ci.build.clone();
+                }
+            }
+            Some(ci)
+        }
+    }
+}
+
+/// Reads the setups; also returns the push setups that write a CI key themselves.
 fn parse_models(
     text: &str,
     file: &str,
     raw: Option<serde_yaml_ng::Mapping>,
-) -> Result<Models, ScenarioError> {
+) -> Result<(Models, Vec<String>), ScenarioError> {
     use serde_yaml_ng::Value;
     let invalid = |key_path: &str, message: String| invalid_at(text, file, key_path, message);
     let raw = raw.unwrap_or_default();
@@ -817,6 +877,7 @@ fn parse_models(
         ));
     }
     let mut setups = Vec::with_capacity(written.len());
+    let mut ci_writers = Vec::new();
     for (name, v) in written {
         let at = |k: &str| format!("models.{name}.{k}");
         let mut map = match v {
@@ -873,6 +934,9 @@ fn parse_models(
             ModelKind::Push => {
                 let raw: models::RawPush =
                     serde_path_to_error::deserialize(Value::Mapping(map)).map_err(located)?;
+                if raw.writes_ci() {
+                    ci_writers.push(name.clone());
+                }
                 let push = raw.resolve();
                 check_push(&name, &push).map_err(|(k, m)| invalid(&k, m))?;
                 SetupConfig::Push(push)
@@ -888,7 +952,7 @@ fn parse_models(
         };
         setups.push(Setup { name, config });
     }
-    Ok(Models { setups })
+    Ok((Models { setups }, ci_writers))
 }
 
 fn check_workers(workers: &[(String, u32)]) -> Result<(), (String, String)> {
@@ -940,6 +1004,14 @@ fn check_pull(
         intervals.push((at("self_heal.cooldown"), pull.self_heal.cooldown));
     } else if let Some(c) = written_cooldown {
         intervals.push((at("self_heal.cooldown"), c));
+    }
+    let w = &pull.write_back;
+    intervals.push((at("write_back.retry"), w.retry));
+    if w.method == WriteBackMethod::ImageAutomation {
+        intervals.push((at("write_back.scan_interval"), w.scan_interval));
+        if w.update_interval.0 > 0 {
+            intervals.push((at("write_back.update_interval"), w.update_interval));
+        }
     }
     for (key, d) in intervals {
         min_interval(d).map_err(|m| (key, m))?;

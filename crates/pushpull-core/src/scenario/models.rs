@@ -150,6 +150,11 @@ pub struct RawPush {
 }
 
 impl RawPush {
+    /// Whether the setup writes a key of the shared CI stage (`queue_wait`, `build`).
+    pub fn writes_ci(&self) -> bool {
+        self.queue_wait.is_some() || self.build.is_some()
+    }
+
     pub fn resolve(self) -> PushConfig {
         let mut c = PushConfig::preset(self.preset.unwrap_or_default());
         if let Some(v) = self.runners {
@@ -335,6 +340,8 @@ pub struct PullConfig {
     pub retry: Backoff,
     pub apply: Dist,
     pub concurrency: u32,
+    /// How the new image tag reaches the config repository after CI.
+    pub write_back: WriteBack,
 }
 
 fn ser_webhook<S: serde::Serializer>(v: &Option<Webhook>, s: S) -> Result<S::Ok, S::Error> {
@@ -375,6 +382,7 @@ impl PullConfig {
                 },
                 apply: Dist::fixed(SECOND),
                 concurrency: 10,
+                write_back: WriteBack::preset(WriteBackMethod::CiCommit, p),
             },
             // Flux: GitRepository interval 1 m, Kustomization interval 10 m (drift is
             // corrected only then), kustomize-controller --concurrent=4. Intervals carry
@@ -406,6 +414,7 @@ impl PullConfig {
                 },
                 apply: Dist::fixed(SECOND),
                 concurrency: 4,
+                write_back: WriteBack::preset(WriteBackMethod::CiCommit, p),
             },
         }
     }
@@ -425,6 +434,7 @@ pub struct RawPull {
     apply: Option<Dist>,
     #[serde(default, deserialize_with = "super::strict::opt_count")]
     concurrency: Option<NonZeroU32>,
+    write_back: Option<RawWriteBack>,
 }
 
 impl RawPull {
@@ -476,7 +486,225 @@ impl RawPull {
         if let Some(v) = self.concurrency {
             c.concurrency = v.get();
         }
+        if let Some(w) = self.write_back {
+            w.overlay(&mut c.write_back, c.preset);
+        }
         c
+    }
+}
+
+// ---------------------------------------------------------------- CI and write-back
+
+/// The shared CI stage: what every setup's pipeline does with a source commit before
+/// anything is delivered (trigger, a runner, build and tests, the image published).
+/// Written as the top-level `ci:` block; without one, the first push setup's pipeline
+/// settings; `ci: none` drops the stage (a delivery-only comparison).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Ci {
+    /// Push event → the run enters the runner queue.
+    pub queue_wait: Dist,
+    /// Build and test steps up to the published image.
+    pub build: Dist,
+    /// Runners the CI of pull setups may use at once.
+    pub runners: u32,
+    pub concurrency: Concurrency,
+    /// Where the settings come from: `ci` (the block), a push setup's name, or
+    /// `github-actions` (the preset, when there is no push setup).
+    pub from: String,
+}
+
+impl Ci {
+    /// The CI of a push setup's pipeline.
+    pub fn of_push(c: &PushConfig, from: &str) -> Ci {
+        Ci {
+            queue_wait: c.queue_wait.clone(),
+            build: c.build.clone(),
+            runners: c.runners,
+            concurrency: c.concurrency,
+            from: from.to_string(),
+        }
+    }
+
+    /// The pipeline a pull setup's CI runs on: these settings, no deploy step.
+    pub fn pipeline(&self) -> PushConfig {
+        let mut c = PushConfig::preset(PushPreset::Custom);
+        c.queue_wait = self.queue_wait.clone();
+        c.build = self.build.clone();
+        c.runners = self.runners;
+        c.concurrency = self.concurrency;
+        c
+    }
+}
+
+/// The `ci:` block as written: `none`, or any of the CI keys of a push setup.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCi {
+    pub queue_wait: Option<Dist>,
+    pub build: Option<Dist>,
+    #[serde(default, deserialize_with = "super::strict::opt_count")]
+    pub runners: Option<NonZeroU32>,
+    pub concurrency: Option<Concurrency>,
+}
+
+impl RawCi {
+    /// Overrides `base` with the keys written.
+    pub fn overlay(self, mut base: Ci) -> Ci {
+        if let Some(v) = self.queue_wait {
+            base.queue_wait = v;
+        }
+        if let Some(v) = self.build {
+            base.build = v;
+        }
+        if let Some(v) = self.runners {
+            base.runners = v.get();
+        }
+        if let Some(v) = self.concurrency {
+            base.concurrency = v;
+        }
+        base.from = "ci".into();
+        base
+    }
+}
+
+/// How a pull setup's config repository gets the new image tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WriteBackMethod {
+    /// The CI pipeline commits the tag and pushes it.
+    CiCommit,
+    /// A bot opens a pull request; someone reviews and merges it.
+    PullRequest,
+    /// A controller scans the registry every `scan_interval` and commits the new tag
+    /// (Argo CD Image Updater; Flux image-reflector-controller and
+    /// image-automation-controller, which commits every `update_interval`).
+    ImageAutomation,
+}
+
+impl WriteBackMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            WriteBackMethod::CiCommit => "ci-commit",
+            WriteBackMethod::PullRequest => "pull-request",
+            WriteBackMethod::ImageAutomation => "image-automation",
+        }
+    }
+}
+
+/// A pull setup's write-back: the method and every parameter (the ones a method does not
+/// use are listed too, so a report shows what a switch of method would use).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WriteBack {
+    pub method: WriteBackMethod,
+    /// One commit and `git push` to the config repository.
+    pub git_push: Dist,
+    /// ci-commit and pull-request: the wait before a push that failed (git unreachable)
+    /// is tried again.
+    pub retry: Dur,
+    /// pull-request: opened → approved and merged.
+    pub review: Dist,
+    /// image-automation: how often the registry is scanned for new tags.
+    pub scan_interval: Dur,
+    /// image-automation: how often the automation commits what the scans found (0: at
+    /// the scan itself, as Argo CD Image Updater does).
+    pub update_interval: Dur,
+}
+
+impl WriteBack {
+    /// The defaults for `method` under a pull preset: the image-automation intervals are
+    /// the preset tool's (Argo CD Image Updater `--interval` 2m; Flux's image guide,
+    /// ImageRepository 5m and ImageUpdateAutomation 30m).
+    pub fn preset(method: WriteBackMethod, p: PullPreset) -> WriteBack {
+        let (scan, update) = match p {
+            PullPreset::Argocd | PullPreset::Custom => (2 * MINUTE, 0),
+            PullPreset::Flux => (5 * MINUTE, 30 * MINUTE),
+        };
+        WriteBack {
+            method,
+            git_push: Dist::fixed(2 * SECOND),
+            retry: Dur(MINUTE),
+            review: Dist::LogNormal {
+                median: 15 * MINUTE,
+                p99: 8 * super::duration::HOUR,
+            },
+            scan_interval: Dur(scan),
+            update_interval: Dur(update),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWriteBackMap {
+    method: Option<WriteBackMethod>,
+    git_push: Option<Dist>,
+    retry: Option<Dur>,
+    review: Option<Dist>,
+    scan_interval: Option<Dur>,
+    update_interval: Option<Dur>,
+}
+
+/// `write_back: ci-commit` (a method at its defaults) or a map of settings.
+#[derive(Clone, Debug, Default)]
+pub struct RawWriteBack(RawWriteBackMap);
+
+impl<'de> Deserialize<'de> for RawWriteBack {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawWriteBack;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`ci-commit`, `pull-request`, `image-automation` or a map of settings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                let method = match v {
+                    "ci-commit" => WriteBackMethod::CiCommit,
+                    "pull-request" => WriteBackMethod::PullRequest,
+                    "image-automation" => WriteBackMethod::ImageAutomation,
+                    _ => {
+                        return Err(E::custom(format!(
+                            "`{v}` is not a write-back method; expected `ci-commit`, `pull-request` or `image-automation`"
+                        )));
+                    }
+                };
+                Ok(RawWriteBack(RawWriteBackMap {
+                    method: Some(method),
+                    ..RawWriteBackMap::default()
+                }))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                RawWriteBackMap::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawWriteBack)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl RawWriteBack {
+    fn overlay(self, w: &mut WriteBack, p: PullPreset) {
+        let m = self.0;
+        if let Some(v) = m.method {
+            *w = WriteBack::preset(v, p);
+        }
+        if let Some(v) = m.git_push {
+            w.git_push = v;
+        }
+        if let Some(v) = m.retry {
+            w.retry = v;
+        }
+        if let Some(v) = m.review {
+            w.review = v;
+        }
+        if let Some(v) = m.scan_interval {
+            w.scan_interval = v;
+        }
+        if let Some(v) = m.update_interval {
+            w.update_interval = v;
+        }
     }
 }
 

@@ -674,3 +674,97 @@ fn an_unknown_key_inside_a_named_setup_is_refused_at_its_path_and_line() {
     assert!(e.starts_with("test.yaml:8:"), "{e}");
     assert!(e.contains("models.argocd.runners"), "{e}");
 }
+
+#[test]
+fn without_a_ci_block_the_ci_is_the_first_push_setups_pipeline() {
+    let s = parse(&format!(
+        "{BASE}models:\n  jk: {{ kind: push, preset: jenkins }}\n  gha: {{ kind: push }}\n  argo: {{ kind: pull }}\n"
+    ))
+    .unwrap();
+    let ci = s.ci.expect("a CI stage by default");
+    assert_eq!(ci.from, "jk");
+    assert_eq!(ci.queue_wait, Dist::fixed(5 * SECOND));
+    assert_eq!(ci.concurrency, Concurrency::Queue);
+    let only_pull = parse(&format!(
+        "{BASE}models:\n  a: {{ kind: pull }}\n  b: {{ kind: pull, preset: flux }}\n"
+    ))
+    .unwrap();
+    assert_eq!(only_pull.ci.expect("a CI stage").from, "github-actions");
+}
+
+#[test]
+fn a_ci_block_is_every_setups_ci_and_ci_none_drops_the_stage() {
+    let s = parse(&format!(
+        "{BASE}ci: {{ build: {{ dist: fixed, value: 90s }}, runners: 3 }}\nmodels:\n  push: {{}}\n  pull: {{}}\n"
+    ))
+    .unwrap();
+    let ci = s.ci.as_ref().expect("a CI stage");
+    assert_eq!((ci.from.as_str(), ci.runners), ("ci", 3));
+    let push = s.models.get("push").and_then(|m| m.push()).unwrap();
+    assert_eq!(
+        push.build,
+        Dist::fixed(90 * SECOND),
+        "the push setup builds as the block says"
+    );
+    let none = parse(&format!(
+        "{BASE}ci: none\nmodels:\n  push: {{}}\n  pull: {{}}\n"
+    ))
+    .unwrap();
+    assert!(none.ci.is_none());
+}
+
+#[test]
+fn a_ci_key_written_twice_and_a_bad_write_back_are_refused_with_their_path() {
+    let e = err(&format!(
+        "{BASE}ci: {{ build: {{ dist: fixed, value: 90s }} }}\nmodels:\n  gha: {{ kind: push, build: {{ dist: fixed, value: 1m }} }}\n  pull: {{ kind: pull }}\n"
+    ));
+    assert!(e.contains("models.gha") && e.contains("under `ci:`"), "{e}");
+    let e = err(&format!(
+        "{BASE}models:\n  push: {{}}\n  pull: {{ write_back: git-push }}\n"
+    ));
+    assert!(
+        e.contains("models.pull.write_back") && e.contains("`ci-commit`"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{BASE}models:\n  push: {{}}\n  pull: {{ write_back: {{ method: image-automation, scan_interval: 0s }} }}\n"
+    ));
+    assert!(e.contains("models.pull.write_back.scan_interval"), "{e}");
+}
+
+#[test]
+fn write_back_presets_follow_the_pull_tool() {
+    let s = parse(&format!(
+        "{BASE}models:\n  push: {{}}\n  argo: {{ kind: pull, write_back: image-automation }}\n  flux: {{ kind: pull, preset: flux, write_back: {{ method: image-automation }} }}\n  pr: {{ kind: pull, write_back: {{ method: pull-request, review: {{ dist: fixed, value: 1h }} }} }}\n"
+    ))
+    .unwrap();
+    let wb = |n: &str| {
+        s.models
+            .get(n)
+            .and_then(|m| m.pull())
+            .unwrap()
+            .write_back
+            .clone()
+    };
+    assert_eq!(
+        (wb("argo").scan_interval, wb("argo").update_interval),
+        (Dur(2 * MINUTE), Dur(0))
+    );
+    assert_eq!(
+        (wb("flux").scan_interval, wb("flux").update_interval),
+        (Dur(5 * MINUTE), Dur(30 * MINUTE))
+    );
+    assert_eq!(wb("pr").method, WriteBackMethod::PullRequest);
+    assert_eq!(wb("pr").review, Dist::fixed(crate::scenario::HOUR));
+    let default = parse(&format!("{BASE}models:\n  push: {{}}\n  pull: {{}}\n")).unwrap();
+    assert_eq!(
+        default
+            .models
+            .get("pull")
+            .and_then(|m| m.pull())
+            .unwrap()
+            .write_back
+            .method,
+        WriteBackMethod::CiCommit
+    );
+}
