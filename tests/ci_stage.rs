@@ -328,3 +328,54 @@ fn a_runner_outage_holds_the_build_of_every_setup() {
         }
     }
 }
+
+/// An app group with its own build is built beside the others, as a matrix build: a
+/// commit that changes one of its apps takes that group's build (the longest), in every
+/// setup alike; a commit of the other apps keeps the shared build.
+#[test]
+fn an_app_groups_own_build_is_the_longest_of_a_matrix_build_in_every_setup() {
+    // Commits an hour apart, so no build overlaps the next commit's (a run deploys every
+    // app newer than the last deploy, which would mix two commits' builds).
+    let yaml = "name: ci-stage\nduration: 24h\nseed: 9\nrepetitions: 1\n\
+         fleet: { clusters: 1, replicas: 2, rollout: { pod_start: { dist: fixed, value: 5s }, max_surge: 1, max_unavailable: 0 },\n\
+           apps: [ { prefix: svc, count: 3 }, { name: monolith, build: { dist: fixed, value: 20m } } ] }\n\
+         workload: { commits: { arrival: fixed, interval: 1h } }\n\
+         ci: { queue_wait: 0s, build: { dist: fixed, value: 3m }, runners: 50, concurrency: queue }\n\
+         models: { push: { preset: github-actions }, pull: { preset: argocd, write_back: ci-commit } }\n";
+    let s = Scenario::parse(yaml, "test.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let runs = run(&s);
+    let monolith = 3;
+    // Which planned commits change the monolith, by the time they are made.
+    let plan = pushpull::plan::Plan::draw(&s, 0);
+    let at: BTreeMap<Nanos, bool> = plan
+        .commits
+        .iter()
+        .map(|c| (c.at, c.apps.contains(&monolith)))
+        .collect();
+    for (setup, recs) in &runs {
+        // A commit's ci_queue sample starts when the commit is made.
+        let changed: BTreeMap<u32, bool> = recs[0]
+            .samples
+            .iter()
+            .filter(|x| x.metric == Metric::CiQueue)
+            .map(|x| (x.commit.expect("names its commit"), at[&x.start]))
+            .collect();
+        let builds = by_commit(recs, Metric::Build);
+        assert!(builds.len() > 10, "{setup}: {} builds", builds.len());
+        let (mut long, mut short) = (0, 0);
+        for ((_, c), b) in builds {
+            if changed.get(&c) == Some(&true) {
+                assert_eq!(
+                    b,
+                    20 * 60 * SECOND,
+                    "{setup}: commit {c} changed the monolith"
+                );
+                long += 1;
+            } else {
+                assert_eq!(b, 3 * 60 * SECOND, "{setup}: commit {c}");
+                short += 1;
+            }
+        }
+        assert!(long > 0 && short > 0, "{setup}: {long} long, {short} short");
+    }
+}

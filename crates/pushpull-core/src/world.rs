@@ -276,10 +276,13 @@ impl<'a> Core<'a> {
 
     /// A source commit's CI draws with the distributions of `ci`: the trigger delay, the
     /// build, then the write-back's git push and review, from the commit's own stream.
-    fn source_draws(&self, source: Component, ci: &Ci) -> (CiDraw, Nanos, Nanos) {
+    /// Apps with their own `build` (an app group's) are built in parallel with the rest,
+    /// as a matrix build: the commit's build is the longest, each app's drawn after the
+    /// others in ascending order (a commit without such apps draws exactly as before).
+    fn source_draws(&self, source: Component, ci: &Ci, apps: &[AppId]) -> (CiDraw, Nanos, Nanos) {
         let mut r = rng(self.s.seed, self.repetition, source);
         let trigger = ci.queue_wait.sample(&mut r);
-        let build = ci.build.sample(&mut r);
+        let shared = ci.build.sample(&mut r);
         let (push, review) = match self.delivery.as_ref() {
             Some(d) => (
                 d.write_back.git_push.sample(&mut r),
@@ -287,16 +290,33 @@ impl<'a> Core<'a> {
             ),
             None => (0, 0),
         };
+        let mut own: Vec<AppId> = apps
+            .iter()
+            .copied()
+            .filter(|&a| self.s.build_for(a).is_some())
+            .collect();
+        own.sort_unstable();
+        own.dedup();
+        let mut build = if own.len() < apps.len() || apps.is_empty() {
+            shared
+        } else {
+            0
+        };
+        for a in own {
+            if let Some(d) = self.s.build_for(a) {
+                build = build.max(d.sample(&mut r));
+            }
+        }
         (CiDraw { trigger, build }, push, review)
     }
 
     /// The draws a push setup's pipeline uses for a source commit: its own distributions
     /// on the commit's stream (the same values as every setup with the same CI).
-    fn push_draw(&self, source: Component) -> Option<CiDraw> {
+    fn push_draw(&self, source: Component, apps: &[AppId]) -> Option<CiDraw> {
         self.ci.as_ref()?;
         let p = self.setup.push()?;
         let ci = Ci::of_push(p, &self.setup.name);
-        Some(self.source_draws(source, &ci).0)
+        Some(self.source_draws(source, &ci, apps).0)
     }
 
     /// Whether the write-back can reach git: CI pushes from outside, an image-automation
@@ -643,7 +663,7 @@ pub trait Shell<'a> {
             self.source(SourceWhat::Commit(apps), key);
             return;
         }
-        let draw = self.core().push_draw(key);
+        let draw = self.core().push_draw(key, &apps);
         let changes: Vec<_> = apps.iter().map(|&a| (a, None, false)).collect();
         let Some(rev) = self.write_git(&changes, GitWrite::Commit) else {
             return;
@@ -662,7 +682,11 @@ pub trait Shell<'a> {
         let Some(ci) = core.ci.clone() else {
             return;
         };
-        let (draw, git_push, review) = core.source_draws(key, &ci);
+        let apps = match &what {
+            SourceWhat::Commit(apps) => apps.clone(),
+            SourceWhat::Bad { app, .. } => vec![*app],
+        };
+        let (draw, git_push, review) = core.source_draws(key, &ci, &apps);
         let Some(d) = core.delivery.as_mut() else {
             return;
         };
@@ -892,7 +916,7 @@ pub trait Shell<'a> {
             return;
         }
         let good = core.git.spec(core.git.head[app as usize]).image;
-        let draw = core.push_draw(key);
+        let draw = core.push_draw(key, &[app]);
         let Some(rev) = self.write_git(&[(app, None, true)], GitWrite::Commit) else {
             return;
         };
