@@ -187,7 +187,7 @@ fn junit_of_thresholds_and_of_check_validates_against_the_junit_xsd_and_fails_on
     let f = failures(&xml);
     assert_eq!(f.len(), 1, "{xml}");
     assert!(
-        f[0].contains("push deploy_latency p95 is 8m")
+        f[0].contains("push deploy_latency p95 is 9m20s")
             && f[0].contains("over its threshold of 1m00s"),
         "{xml}"
     );
