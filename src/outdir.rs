@@ -784,14 +784,25 @@ fn check_replaceable(target: &Path, kind: Kind) -> Result<(), OutdirError> {
 /// replaces a link at `path` rather than writing through it). `path`'s folder must be a
 /// real folder; if it is missing, it is created (one level only).
 pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let result = write_file_inner(path, bytes);
+    let result = write_file_inner(path, bytes, false);
     if result.is_err() {
         halt_if_interrupted();
     }
     result
 }
 
-fn write_file_inner(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// [`write_file`], flushed to disk at once even inside a staging folder: for a large file
+/// written on a thread of its own, so that its flush overlaps other work instead of
+/// waiting for the commit (which flushes it again, then at no cost).
+pub fn write_file_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let result = write_file_inner(path, bytes, true);
+    if result.is_err() {
+        halt_if_interrupted();
+    }
+    result
+}
+
+fn write_file_inner(path: &Path, bytes: &[u8], sync_now: bool) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -843,7 +854,13 @@ fn write_file_inner(path: &Path, bytes: &[u8]) -> io::Result<()> {
     };
     let done = file
         .write_all(bytes)
-        .and_then(|()| if staged { Ok(()) } else { file.sync_all() })
+        .and_then(|()| {
+            if staged && !sync_now {
+                Ok(())
+            } else {
+                file.sync_all()
+            }
+        })
         .and_then(|()| fs::rename(&tmp, path));
     drop(file);
     let mut reg = registry();

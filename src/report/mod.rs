@@ -33,8 +33,6 @@ pub enum ReportError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write {path}: {source}")]
-    Csv { path: PathBuf, source: csv::Error },
     #[error(transparent)]
     Load(#[from] load::LoadError),
     #[error(transparent)]
@@ -107,89 +105,98 @@ fn push_opt(buf: &mut Vec<u8>, v: Option<impl Into<u64>>) {
     }
 }
 
-/// Fields of one CSV row, formatted into one buffer without an allocation per field.
-#[derive(Default)]
-struct Row {
-    buf: Vec<u8>,
-    ends: Vec<usize>,
+/// Appends one CSV field as the csv crate writes it (quoted only when it holds a comma, a
+/// quote or a line break, quotes doubled), then `end` (`,` or `\n`).
+fn push_field(buf: &mut Vec<u8>, field: &[u8], end: u8) {
+    if field
+        .iter()
+        .any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    {
+        buf.push(b'"');
+        for &b in field {
+            if b == b'"' {
+                buf.push(b'"');
+            }
+            buf.push(b);
+        }
+        buf.push(b'"');
+    } else {
+        buf.extend_from_slice(field);
+    }
+    buf.push(end);
 }
 
-impl Row {
-    fn clear(&mut self) {
-        self.buf.clear();
-        self.ends.clear();
+/// The header line of a CSV file.
+fn header(columns: &[&str]) -> Vec<u8> {
+    let mut buf = Vec::new();
+    for (i, c) in columns.iter().enumerate() {
+        let end = if i + 1 == columns.len() { b'\n' } else { b',' };
+        push_field(&mut buf, c.as_bytes(), end);
     }
-    /// Ends the field being formatted.
-    fn end(&mut self) {
-        self.ends.push(self.buf.len());
-    }
-    fn field(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-        self.end();
-    }
-    fn fields(&self) -> impl Iterator<Item = &[u8]> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts.zip(&self.ends).map(|(a, &b)| &self.buf[a..b])
-    }
+    buf
 }
 
-/// `samples.csv`: one row per sample.
-pub fn samples_csv(runs: &[(String, Vec<RunRecord>)]) -> Result<Vec<u8>, csv::Error> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(load::SAMPLES_HEADER)?;
-    let mut row = Row::default();
+/// `samples.csv`: one row per sample. Every field is a number, a setup name (a DNS label)
+/// or a metric name, none of which a CSV quotes, so rows are formatted straight into the
+/// buffer (a test compares them with the csv crate's).
+pub fn samples_csv(runs: &[(String, Vec<RunRecord>)]) -> Vec<u8> {
+    let rows: usize = runs
+        .iter()
+        .flat_map(|(_, reps)| reps.iter().map(|r| r.samples.len()))
+        .sum();
+    let mut buf = header(&load::SAMPLES_HEADER);
+    buf.reserve(rows * 72);
     for (name, reps) in runs {
         for (rep, r) in reps.iter().enumerate() {
             for smp in &r.samples {
-                row.clear();
-                push_u64(&mut row.buf, rep as u64);
-                row.end();
-                row.field(name.as_bytes());
-                row.field(smp.metric.name().as_bytes());
-                push_opt(&mut row.buf, smp.cluster);
-                row.end();
-                push_opt(&mut row.buf, smp.app);
-                row.end();
-                push_opt(&mut row.buf, smp.commit);
-                row.end();
-                push_secs(&mut row.buf, smp.start);
-                row.end();
-                push_secs(&mut row.buf, smp.end);
-                row.end();
-                push_secs(&mut row.buf, smp.value());
-                row.end();
-                w.write_record(row.fields())?;
+                push_u64(&mut buf, rep as u64);
+                buf.push(b',');
+                push_field(&mut buf, name.as_bytes(), b',');
+                push_field(&mut buf, smp.metric.name().as_bytes(), b',');
+                push_opt(&mut buf, smp.cluster);
+                buf.push(b',');
+                push_opt(&mut buf, smp.app);
+                buf.push(b',');
+                push_opt(&mut buf, smp.commit);
+                buf.push(b',');
+                push_secs(&mut buf, smp.start);
+                buf.push(b',');
+                push_secs(&mut buf, smp.end);
+                buf.push(b',');
+                push_secs(&mut buf, smp.value());
+                buf.push(b'\n');
             }
         }
     }
-    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    buf
 }
 
 /// `events.csv`: the timeline.
-pub fn events_csv(runs: &[(String, Vec<RunRecord>)]) -> Result<Vec<u8>, csv::Error> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(load::EVENTS_HEADER)?;
-    let mut row = Row::default();
+pub fn events_csv(runs: &[(String, Vec<RunRecord>)]) -> Vec<u8> {
+    let rows: usize = runs
+        .iter()
+        .flat_map(|(_, reps)| reps.iter().map(|r| r.events.len()))
+        .sum();
+    let mut buf = header(&load::EVENTS_HEADER);
+    buf.reserve(rows * 64);
     for (name, reps) in runs {
         for (rep, r) in reps.iter().enumerate() {
             for e in &r.events {
-                row.clear();
-                push_u64(&mut row.buf, rep as u64);
-                row.end();
-                row.field(name.as_bytes());
-                push_secs(&mut row.buf, e.t);
-                row.end();
-                push_opt(&mut row.buf, e.cluster);
-                row.end();
-                push_opt(&mut row.buf, e.app);
-                row.end();
-                row.field(e.kind.name().as_bytes());
-                row.field(e.detail.as_bytes());
-                w.write_record(row.fields())?;
+                push_u64(&mut buf, rep as u64);
+                buf.push(b',');
+                push_field(&mut buf, name.as_bytes(), b',');
+                push_secs(&mut buf, e.t);
+                buf.push(b',');
+                push_opt(&mut buf, e.cluster);
+                buf.push(b',');
+                push_opt(&mut buf, e.app);
+                buf.push(b',');
+                push_field(&mut buf, e.kind.name().as_bytes(), b',');
+                push_field(&mut buf, e.detail.as_bytes(), b'\n');
             }
         }
     }
-    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    buf
 }
 
 /// What `run.json` records beside the deterministic summary: facts of this execution.
@@ -214,23 +221,30 @@ pub fn write_run(
     runs: &[(String, Vec<RunRecord>)],
     info: &RunInfo,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    let csv_err = |name: &str| {
-        let path = dir.join(name);
-        move |source| ReportError::Csv { path, source }
-    };
     let put = |written: &mut Vec<PathBuf>, name: &str, bytes: &[u8]| {
         let p = dir.join(name);
         write_atomic(&p, bytes)?;
         written.push(p);
         Ok::<(), ReportError>(())
     };
+    // The CSVs, the largest files, are flushed to disk on their own thread as soon as
+    // they are written, so that the commit of the run folder finds them clean.
+    let put_now = |written: &mut Vec<PathBuf>, name: &str, bytes: &[u8]| {
+        let p = dir.join(name);
+        crate::outdir::write_file_synced(&p, bytes).map_err(|source| ReportError::Write {
+            path: p.clone(),
+            source,
+        })?;
+        written.push(p);
+        Ok::<(), ReportError>(())
+    };
     let write_csvs = || -> Result<Vec<PathBuf>, ReportError> {
         let mut written = Vec::new();
-        let samples = samples_csv(runs).map_err(csv_err("samples.csv"))?;
-        put(&mut written, "samples.csv", &samples)?;
+        let samples = samples_csv(runs);
+        put_now(&mut written, "samples.csv", &samples)?;
         drop(samples);
-        let events = events_csv(runs).map_err(csv_err("events.csv"))?;
-        put(&mut written, "events.csv", &events)?;
+        let events = events_csv(runs);
+        put_now(&mut written, "events.csv", &events)?;
         Ok(written)
     };
     let write_rest = || -> Result<Vec<PathBuf>, ReportError> {
@@ -297,6 +311,41 @@ fn reports_of(dir: &Path, run: &load::RunDir) -> Result<Vec<PathBuf>, ReportErro
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
+
+    /// Rows formatted straight into the buffer are what the csv crate writes for the same
+    /// fields, quoting included.
+    #[test]
+    fn csv_fields_are_written_as_the_csv_crate_writes_them() {
+        let fields: [&[u8]; 8] = [
+            b"rev=12 apps=3",
+            b"",
+            b"a,b",
+            b"say \"hi\"",
+            b"line\nbreak",
+            b"cr\rhere",
+            b" spaced ",
+            b"#hash",
+        ];
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(fields).unwrap();
+        let mut theirs = w.into_inner().unwrap();
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(["only"]).unwrap();
+        theirs.extend(w.into_inner().unwrap());
+        let mut ours = Vec::new();
+        for (i, f) in fields.iter().enumerate() {
+            push_field(
+                &mut ours,
+                f,
+                if i + 1 == fields.len() { b'\n' } else { b',' },
+            );
+        }
+        push_field(&mut ours, b"only", b'\n');
+        assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            String::from_utf8(theirs).unwrap()
+        );
+    }
 
     /// The integer formatting of the CSVs prints what `{:.6}` of the f64 seconds prints,
     /// ties at exactly 500 ns and very long times included.
