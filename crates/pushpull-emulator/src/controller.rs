@@ -17,6 +17,11 @@ use super::config::PodStartSampler;
 use super::resource::Resource;
 use super::rollout::{self, ConditionView, Rollout, RolloutSpec, StatusView};
 use super::store::{Store, now_rfc3339};
+use super::workloads::{Events, Workloads};
+
+/// Events kept (core and events.k8s.io each); the oldest go first, as the API server's
+/// one-hour event TTL would drop them.
+const EVENTS_KEPT: usize = 5_000;
 
 /// One Deployment generation reaching "successfully rolled out" (kubectl's rules).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +84,10 @@ impl RolloutLog {
 struct Tracked {
     rollout: Rollout,
     recorded_generation: Option<i64>,
+    workloads: Workloads,
+    /// A client wrote the Deployment or one of its ReplicaSets or Pods since the last
+    /// publish: check that every object the controller owns is still there.
+    resync: bool,
 }
 
 /// The longest the controller sleeps without looking again (bounds a far-future wake).
@@ -93,6 +102,7 @@ pub(crate) struct Controller {
     time_scale: f64,
     tracked: HashMap<(String, String), Tracked>,
     log: Arc<RolloutLog>,
+    events: Events,
     /// After a restart: take recorded generations from the log, not from scratch.
     resumed: bool,
     #[cfg(test)]
@@ -129,6 +139,7 @@ impl Controller {
             time_scale,
             tracked: HashMap::new(),
             log,
+            events: Events::new(EVENTS_KEPT),
             resumed: false,
             #[cfg(test)]
             test_faults: TestFaults::default(),
@@ -184,6 +195,7 @@ impl Controller {
             time_scale: self.time_scale,
             tracked: HashMap::new(),
             log: self.log.clone(),
+            events: Events::new(EVENTS_KEPT),
             resumed: true,
             #[cfg(test)]
             test_faults: self.test_faults.clone(),
@@ -275,13 +287,29 @@ impl Controller {
         self.resumed = false;
     }
 
-    /// Starts or updates tracking of a written Deployment; false when it is gone.
+    /// Starts or updates tracking of a written Deployment; false when it is gone. A gone
+    /// Deployment's ReplicaSets and Pods are collected (background propagation); one marked
+    /// for foreground deletion loses them first and is then removed.
     fn track(&mut self, key: &(String, String), now: Instant) -> bool {
         match self.store.get(Resource::Deployment, &key.0, &key.1) {
+            Ok(object) if object.pointer("/metadata/deletionTimestamp").is_some() => {
+                let mut workloads = match self.tracked.remove(key) {
+                    Some(t) => t.workloads,
+                    None => Workloads::new(&key.0, &key.1),
+                };
+                workloads.adopt(&object);
+                workloads.collect(&self.store);
+                self.store
+                    .remove_owned(Resource::Deployment, &key.0, &key.1);
+                false
+            }
             Ok(object) => {
                 let spec = RolloutSpec::from_deployment(&object, self.time_scale);
                 match self.tracked.get_mut(key) {
-                    Some(t) => t.rollout.set_spec(now, spec),
+                    Some(t) => {
+                        t.rollout.set_spec(now, spec);
+                        t.resync = true;
+                    }
                     None => {
                         let recorded_generation = if self.resumed {
                             self.log.recorded_generation(&key.0, &key.1)
@@ -294,6 +322,8 @@ impl Controller {
                             Tracked {
                                 rollout,
                                 recorded_generation,
+                                workloads: Workloads::new(&key.0, &key.1),
+                                resync: true,
                             },
                         );
                     }
@@ -301,7 +331,9 @@ impl Controller {
                 true
             }
             Err(_) => {
-                self.tracked.remove(key);
+                if let Some(mut t) = self.tracked.remove(key) {
+                    t.workloads.collect(&self.store);
+                }
                 false
             }
         }
@@ -321,6 +353,15 @@ impl Controller {
             self.store
                 .write_deployment_status(&key.0, &key.1, generation, status.clone());
         let shows_complete = written.is_some() || current.get("status") == Some(&status);
+        let resync = std::mem::take(&mut tracked.resync);
+        tracked.workloads.sync(
+            &self.store,
+            &mut self.events,
+            &current,
+            &tracked.rollout,
+            now,
+            resync,
+        );
         if view.complete && shows_complete && tracked.recorded_generation != Some(generation) {
             tracked.recorded_generation = Some(generation);
             let images = current

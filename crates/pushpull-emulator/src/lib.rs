@@ -32,6 +32,7 @@ mod store;
 mod table;
 mod validation;
 mod watch;
+mod workloads;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;

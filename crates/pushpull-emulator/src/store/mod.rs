@@ -21,6 +21,8 @@ use super::resource::Resource;
 use state::State;
 
 pub use super::history::{WatchFrom, WatchStart};
+pub use state::Propagation;
+pub(crate) use state::owner_uid;
 
 /// Which part of an object a request addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
