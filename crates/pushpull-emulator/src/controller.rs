@@ -17,7 +17,7 @@ use super::config::PodStartSampler;
 use super::resource::Resource;
 use super::rollout::{self, ConditionView, Rollout, RolloutSpec, StatusView};
 use super::store::{Store, now_rfc3339};
-use super::workloads::{Events, Workloads};
+use super::workloads::{Events, PodBudget, Workloads};
 
 /// Events kept (core and events.k8s.io each); the oldest go first, as the API server's
 /// one-hour event TTL would drop them.
@@ -103,6 +103,7 @@ pub(crate) struct Controller {
     tracked: HashMap<(String, String), Tracked>,
     log: Arc<RolloutLog>,
     events: Events,
+    pods: PodBudget,
     /// After a restart: take recorded generations from the log, not from scratch.
     resumed: bool,
     #[cfg(test)]
@@ -140,10 +141,17 @@ impl Controller {
             tracked: HashMap::new(),
             log,
             events: Events::new(EVENTS_KEPT),
+            pods: PodBudget::new(usize::MAX),
             resumed: false,
             #[cfg(test)]
             test_faults: TestFaults::default(),
         }
+    }
+
+    /// Caps the Pod objects materialized (`EmulatorConfig::max_pods`).
+    pub(crate) fn with_max_pods(mut self, limit: usize) -> Controller {
+        self.pods = PodBudget::new(limit);
+        self
     }
 
     /// A fresh controller picking up after one that died: every Deployment is re-read.
@@ -196,6 +204,7 @@ impl Controller {
             tracked: HashMap::new(),
             log: self.log.clone(),
             events: Events::new(EVENTS_KEPT),
+            pods: PodBudget::new(self.pods.limit),
             resumed: true,
             #[cfg(test)]
             test_faults: self.test_faults.clone(),
@@ -298,7 +307,7 @@ impl Controller {
                     None => Workloads::new(&key.0, &key.1),
                 };
                 workloads.adopt(&object);
-                workloads.collect(&self.store);
+                workloads.collect(&self.store, &mut self.pods);
                 self.store
                     .remove_owned(Resource::Deployment, &key.0, &key.1);
                 false
@@ -332,7 +341,7 @@ impl Controller {
             }
             Err(_) => {
                 if let Some(mut t) = self.tracked.remove(key) {
-                    t.workloads.collect(&self.store);
+                    t.workloads.collect(&self.store, &mut self.pods);
                 }
                 false
             }
@@ -357,6 +366,7 @@ impl Controller {
         tracked.workloads.sync(
             &self.store,
             &mut self.events,
+            &mut self.pods,
             &current,
             &tracked.rollout,
             now,

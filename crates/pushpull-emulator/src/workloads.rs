@@ -67,6 +67,8 @@ struct SetRecord {
     named: u64,
     written: Option<Value>,
     uid: String,
+    /// The model's pods of this revision: all, ready, available (at the last sync).
+    counts: (u64, u64, u64),
 }
 
 /// What one reconcile of a ReplicaSet's pods decided, written after the ReplicaSet.
@@ -75,6 +77,24 @@ struct PodChanges {
     created: Vec<String>,
     deleted: Vec<String>,
     retimed: Vec<usize>,
+}
+
+/// How many Pod objects exist, against `EmulatorConfig::max_pods`.
+pub(crate) struct PodBudget {
+    pub(crate) limit: usize,
+    live: usize,
+}
+
+impl PodBudget {
+    pub(crate) fn new(limit: usize) -> PodBudget {
+        PodBudget { limit, live: 0 }
+    }
+
+    /// Pods materialized now (all Deployments).
+    #[cfg(test)]
+    pub(crate) fn live(&self) -> usize {
+        self.live
+    }
 }
 
 /// The bounded event log all Deployments share (oldest deleted first).
@@ -244,6 +264,7 @@ impl Workloads {
                 named: 0,
                 written: None,
                 uid: String::new(),
+                counts: (0, 0, 0),
             });
         }
         let (pods, _) = store.list(
@@ -272,6 +293,7 @@ impl Workloads {
         &mut self,
         store: &Store,
         events: &mut Events,
+        budget: &mut PodBudget,
         deployment: &Value,
         rollout: &Rollout,
         now: Instant,
@@ -320,6 +342,7 @@ impl Workloads {
                     named: 0,
                     written: None,
                     uid: String::new(),
+                    counts: (0, 0, 0),
                 });
             }
             Some(set) if set.revision < max_revision => {
@@ -357,9 +380,20 @@ impl Workloads {
         let mut changes = Vec::with_capacity(self.sets.len());
         for i in 0..self.sets.len() {
             let wanted = cohorts.remove(&self.sets[i].hash).unwrap_or_default();
-            changes.push(self.reconcile_pods(i, wanted));
+            let mut counts = (0, 0, 0);
+            for (ready_at, n) in &wanted {
+                counts.0 += n;
+                if ready_at.is_some_and(|r| r <= now) {
+                    counts.1 += n;
+                }
+                if rollout.available_at(*ready_at, now) {
+                    counts.2 += n;
+                }
+            }
+            self.sets[i].counts = counts;
+            changes.push(self.reconcile_pods(i, wanted, budget));
             let set = &mut self.sets[i];
-            let count = set.pods.len() as u64;
+            let count = counts.0;
             if count != set.replicas {
                 let verb = if count > set.replicas { "up" } else { "down" };
                 events.record(
@@ -386,7 +420,7 @@ impl Workloads {
             if doomed.contains(&i) {
                 continue;
             }
-            let object = self.render_set(i, deployment, rollout, now);
+            let object = self.render_set(i, deployment, rollout);
             let set = &mut self.sets[i];
             let missing =
                 resync && store.get(Resource::ReplicaSet, &self.namespace, &set.name).is_err();
@@ -442,7 +476,7 @@ impl Workloads {
         let excess = old.len() - limit;
         let doomed: Vec<usize> = old
             .into_iter()
-            .filter(|(_, i)| self.sets[*i].pods.is_empty())
+            .filter(|(_, i)| self.sets[*i].counts.0 == 0)
             .take(excess)
             .map(|(_, i)| i)
             .collect();
@@ -454,17 +488,29 @@ impl Workloads {
 
     /// Matches the pods of set `i` to the model's cohorts of its revision: pods whose ready
     /// time is still wanted stay, others are re-timed, deleted, or created.
-    fn reconcile_pods(&mut self, i: usize, mut wanted: Vec<(Option<Instant>, u64)>) -> PodChanges {
+    fn reconcile_pods(
+        &mut self,
+        i: usize,
+        mut wanted: Vec<(Option<Instant>, u64)>,
+        budget: &mut PodBudget,
+    ) -> PodChanges {
         wanted.sort_by_key(|(r, _)| order_key(*r));
         let set = &mut self.sets[i];
         let mut changes = PodChanges::default();
         if wanted == set.seen {
             return changes;
         }
+        // This set may keep its pods plus whatever the emulator-wide budget has left.
+        let allowed = set.pods.len() + budget.limit.saturating_sub(budget.live);
         let mut slots: Vec<Option<Instant>> = Vec::new();
         for (ready_at, count) in &wanted {
-            slots.extend(std::iter::repeat_n(*ready_at, *count as usize));
+            let room = allowed - slots.len();
+            if room == 0 {
+                break;
+            }
+            slots.extend(std::iter::repeat_n(*ready_at, (*count).min(room as u64) as usize));
         }
+        let before = set.pods.len();
         set.pods.sort_by_key(|p| order_key(p.ready_at));
         // Exact matches stay as they are.
         let (mut a, mut b) = (0, 0);
@@ -515,8 +561,11 @@ impl Workloads {
                 shown_ready: false,
             });
         }
+        let truncated = (slots.len() as u64) < wanted.iter().map(|(_, n)| n).sum::<u64>();
         set.pods = survivors;
-        set.seen = wanted;
+        // Cut short by the pod budget: look again next time (budget may have been freed).
+        set.seen = if truncated { Vec::new() } else { wanted };
+        budget.live = (budget.live + set.pods.len()).saturating_sub(before);
         changes
     }
 
@@ -587,7 +636,7 @@ impl Workloads {
         }
     }
 
-    fn render_set(&self, i: usize, deployment: &Value, rollout: &Rollout, now: Instant) -> Value {
+    fn render_set(&self, i: usize, deployment: &Value, rollout: &Rollout) -> Value {
         let set = &self.sets[i];
         let spec = rollout.spec();
         let mut annotations = Map::new();
@@ -625,20 +674,11 @@ impl Workloads {
             let match_labels = sel.entry("matchLabels").or_insert_with(|| json!({}));
             match_labels[HASH_LABEL] = suffix;
         }
-        let ready = set
-            .pods
-            .iter()
-            .filter(|p| p.ready_at.is_some_and(|r| r <= now))
-            .count();
-        let available = set
-            .pods
-            .iter()
-            .filter(|p| rollout.available_at(p.ready_at, now))
-            .count();
+        let (replicas, ready, available) = set.counts;
         let mut status = Map::new();
-        status.insert("replicas".into(), json!(set.pods.len()));
-        if !set.pods.is_empty() {
-            status.insert("fullyLabeledReplicas".into(), json!(set.pods.len()));
+        status.insert("replicas".into(), json!(replicas));
+        if replicas > 0 {
+            status.insert("fullyLabeledReplicas".into(), json!(replicas));
         }
         if ready > 0 {
             status.insert("readyReplicas".into(), json!(ready));
@@ -666,7 +706,7 @@ impl Workloads {
                 }],
             },
             "spec": {
-                "replicas": set.pods.len(),
+                "replicas": replicas,
                 "minReadySeconds": min_ready,
                 "selector": selector,
                 "template": set.template,
@@ -683,11 +723,12 @@ impl Workloads {
     }
 
     /// Deletes every Pod and ReplicaSet of this Deployment (garbage collection).
-    pub(crate) fn collect(&mut self, store: &Store) {
+    pub(crate) fn collect(&mut self, store: &Store, budget: &mut PodBudget) {
         if !self.loaded {
             self.load(store);
         }
         for set in self.sets.drain(..) {
+            budget.live = budget.live.saturating_sub(set.pods.len());
             for pod in &set.pods {
                 store.remove_owned(Resource::Pod, &self.namespace, &pod.name);
             }

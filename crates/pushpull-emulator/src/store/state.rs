@@ -91,21 +91,6 @@ impl Store {
         (items, state.rv)
     }
 
-    /// How many objects of a type exist (all namespaces).
-    pub(crate) fn count(&self, resource: Resource) -> usize {
-        let state = self.lock();
-        let start = Key {
-            resource,
-            namespace: String::new(),
-            name: String::new(),
-        };
-        state
-            .objects
-            .range(start..)
-            .take_while(|(k, _)| k.resource == resource)
-            .count()
-    }
-
     /// The controllers' write path: creates or replaces an object without admission (they
     /// write only well-formed objects, generation included). uid and creationTimestamp are
     /// kept; nothing is written when nothing changed.
