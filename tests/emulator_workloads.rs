@@ -335,3 +335,80 @@ fn a_broken_image_leaves_pods_waiting_in_err_image_pull() {
         assert!(line.contains("0/1") && line.contains("ErrImagePull"), "{pods}");
     }
 }
+
+#[test]
+fn kubectl_create_deployment_posts_protobuf_and_rolls_out() {
+    let emulator = fast_emulator();
+    let k = Kubectl::new(&emulator);
+    k.ok(&["create", "ns", "pushpull-rs"]);
+    let created = ns_ok(
+        &k,
+        &["create", "deployment", "good", "--image=x", "--replicas=2", "--port=8080"],
+    );
+    assert!(created.contains("deployment.apps/good created"), "{created}");
+    ns_ok(&k, &["rollout", "status", "deploy/good", "--timeout=60s"]);
+    let object = json(&ns_ok(&k, &["get", "deploy", "good", "-o", "json"]));
+    assert_eq!(object["spec"]["replicas"], 2);
+    assert_eq!(object["spec"]["selector"]["matchLabels"]["app"], "good");
+    let container = &object["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["name"], "x");
+    assert_eq!(container["image"], "x");
+    assert_eq!(container["ports"][0]["containerPort"], 8080);
+    assert_eq!(object["spec"]["strategy"]["rollingUpdate"]["maxSurge"], "25%");
+    let pods = eventually(&k, &["get", "pods", "-l", "app=good", "-o", "name"], 10, |t| {
+        t.lines().count() == 2
+    });
+    assert_eq!(pods.lines().count(), 2, "{pods}");
+}
+
+const INDEXED_JOB: &str = "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: shard
+  namespace: pushpull-rs
+spec:
+  completionMode: Indexed
+  completions: 4
+  parallelism: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: work
+        image: busybox:1.36
+        command: [sh, -c, 'echo $JOB_COMPLETION_INDEX']
+";
+
+#[test]
+fn kubectl_applies_an_indexed_job_which_is_stored_and_validated() {
+    let emulator = fast_emulator();
+    let k = Kubectl::new(&emulator);
+    k.ok(&["create", "ns", "pushpull-rs"]);
+    let manifest = k.write("job.yaml", INDEXED_JOB);
+    let applied = k.ok(&["apply", "-f", manifest.to_str().unwrap_or_default()]);
+    assert!(applied.contains("job.batch/shard created"), "{applied}");
+    let job = json(&ns_ok(&k, &["get", "job", "shard", "-o", "json"]));
+    assert_eq!(job["spec"]["completionMode"], "Indexed");
+    assert_eq!(job["spec"]["backoffLimit"], 2147483647, "Indexed default");
+    let uid = job["metadata"]["uid"].clone();
+    assert_eq!(job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"], uid);
+    assert_eq!(job["spec"]["template"]["metadata"]["labels"]["job-name"], "shard");
+    let again = k.ok(&["apply", "-f", manifest.to_str().unwrap_or_default()]);
+    assert!(again.contains("job.batch/shard unchanged"), "{again}");
+    let table = ns_ok(&k, &["get", "jobs"]);
+    assert!(table.starts_with("NAME") && table.contains("shard"), "{table}");
+
+    // An Indexed Job without completions, and one that restarts Always, are refused.
+    let bad = k.write(
+        "bad.yaml",
+        &INDEXED_JOB
+            .replace("name: shard", "name: bad")
+            .replace("  completions: 4\n", "")
+            .replace("restartPolicy: Never", "restartPolicy: Always"),
+    );
+    let out = k.run(&["apply", "-f", bad.to_str().unwrap_or_default()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("spec.completions: Required value"), "{err}");
+    assert!(err.contains("spec.template.spec.restartPolicy: Unsupported value"), "{err}");
+}
