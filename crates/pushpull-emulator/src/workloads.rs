@@ -353,6 +353,42 @@ impl Workloads {
             }
             Some(_) => {}
         }
+        // A new ReplicaSet is created at the size the controller can give it before any
+        // old one scales down (sync.go `getNewReplicaSet` with `NewRSNewReplicas`): up to
+        // replicas + maxSurge pods in total, so 0 when maxSurge is 0.
+        if let Some(i) = self.sets.iter().position(|s| s.hash == current && s.uid.is_empty() && s.written.is_none()) {
+            let others: u64 = self.sets.iter().filter(|s| s.hash != current).map(|s| s.replicas).sum();
+            let initial = spec
+                .replicas
+                .min(spec.replicas.saturating_add(spec.max_surge).saturating_sub(others));
+            self.sets[i].replicas = initial;
+            self.sets[i].counts = (initial, 0, 0);
+            if initial > 0 {
+                events.record(
+                    store,
+                    deployment,
+                    "Deployment",
+                    false,
+                    "ScalingReplicaSet",
+                    &format!("Scaled up replica set {} to {initial} from 0", self.sets[i].name),
+                    "deployment-controller",
+                );
+            }
+            let object = self.render_set(i, deployment, rollout);
+            if let Some(written) = store.put_owned(
+                Resource::ReplicaSet,
+                &self.namespace,
+                &self.sets[i].name,
+                object.clone(),
+            ) {
+                self.sets[i].uid = written
+                    .pointer("/metadata/uid")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+            }
+            self.sets[i].written = Some(object);
+        }
         let revision = self
             .sets
             .iter()
@@ -378,6 +414,7 @@ impl Workloads {
             cohorts.entry(hash).or_default().push((ready_at, count));
         }
         let mut changes = Vec::with_capacity(self.sets.len());
+        let mut gone = Vec::new();
         for i in 0..self.sets.len() {
             let wanted = cohorts.remove(&self.sets[i].hash).unwrap_or_default();
             let mut counts = (0, 0, 0);
@@ -444,7 +481,15 @@ impl Workloads {
                 }
                 set.written = Some(object);
             }
+            let mut change = change;
+            gone.push((i, std::mem::take(&mut change.deleted)));
             self.write_pods(store, events, i, change, now, resync);
+        }
+        // Pods go after every new pod's readiness is written: a watcher never sees an old
+        // pod deleted before the new one it waited for is Ready (as on a real cluster,
+        // where the kubelet reports readiness before the controller scales down).
+        for (i, deleted) in gone {
+            self.delete_pods(store, events, i, &deleted);
         }
         let mut index = 0;
         self.sets.retain(|_| {
@@ -585,9 +630,6 @@ impl Workloads {
         let broken = super::rollout::images(&set.template)
             .iter()
             .any(|i| i.contains("broken"));
-        for name in &changes.deleted {
-            store.remove_owned(Resource::Pod, &namespace, name);
-        }
         let retimed: std::collections::HashSet<usize> = changes.retimed.into_iter().collect();
         for (index, pod) in set.pods.iter_mut().enumerate() {
             let ready = pod.ready_at.is_some_and(|r| r <= now);
@@ -606,7 +648,7 @@ impl Workloads {
                 store.put_owned(Resource::Pod, &namespace, &pod.name, object);
             }
         }
-        if changes.created.is_empty() && changes.deleted.is_empty() {
+        if changes.created.is_empty() {
             return;
         }
         let Ok(rs_object) = store.get(Resource::ReplicaSet, &namespace, &set.name) else {
@@ -623,7 +665,21 @@ impl Workloads {
                 "replicaset-controller",
             );
         }
-        for name in changes.deleted.iter().take(POD_EVENTS_PER_STEP) {
+    }
+
+    /// Deletes set `i`'s pods that the model scaled away, with their events.
+    fn delete_pods(&mut self, store: &Store, events: &mut Events, i: usize, deleted: &[String]) {
+        if deleted.is_empty() {
+            return;
+        }
+        let set = &self.sets[i];
+        for name in deleted {
+            store.remove_owned(Resource::Pod, &self.namespace, name);
+        }
+        let Ok(rs_object) = store.get(Resource::ReplicaSet, &self.namespace, &set.name) else {
+            return;
+        };
+        for name in deleted.iter().take(POD_EVENTS_PER_STEP) {
             events.record(
                 store,
                 &rs_object,
