@@ -412,3 +412,30 @@ fn kubectl_applies_an_indexed_job_which_is_stored_and_validated() {
     assert!(err.contains("spec.completions: Required value"), "{err}");
     assert!(err.contains("spec.template.spec.restartPolicy: Unsupported value"), "{err}");
 }
+
+#[test]
+fn a_deleted_pod_is_written_again_and_events_are_served_in_both_groups() {
+    let emulator = fast_emulator();
+    let k = Kubectl::new(&emulator);
+    k.ok(&["create", "ns", "pushpull-rs"]);
+    let manifest = k.write("web.yaml", &deployment_manifest("pushpull-rs", "nginx:1", 600));
+    k.ok(&["apply", "-f", manifest.to_str().unwrap_or_default()]);
+    ns_ok(&k, &["rollout", "status", "deploy/web", "--timeout=60s"]);
+    let pods = eventually(&k, &["get", "pods", "-o", "name"], 10, |t| t.lines().count() == 3);
+    let victim = pods.lines().next().unwrap_or("").to_string();
+    ns_ok(&k, &["delete", &victim, "--wait=false"]);
+    let again = eventually(&k, &["get", "pods", "-o", "name"], 10, |t| t.lines().count() == 3);
+    assert_eq!(again.lines().count(), 3, "{again}");
+
+    let v1 = k.ok(&["get", "events.events.k8s.io", "-A", "-o", "json"]);
+    let items = json(&v1)["items"].as_array().cloned().unwrap_or_default();
+    assert!(
+        items
+            .iter()
+            .any(|e| e["reason"] == "ScalingReplicaSet" && e["regarding"]["name"] == "web"),
+        "{v1}"
+    );
+    let core = json(&ns_ok(&k, &["get", "events", "--field-selector=involvedObject.kind=Deployment", "-o", "json"]));
+    assert!(core["items"].as_array().is_some_and(|a| !a.is_empty()
+        && a.iter().all(|e| e["involvedObject"]["kind"] == "Deployment")));
+}
