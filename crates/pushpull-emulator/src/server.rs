@@ -854,7 +854,14 @@ mod tests {
             parse_route("/apis/apps/v1"),
             Some(Route::ResourceList("apps".into()))
         );
-        assert_eq!(parse_route("/apis/batch/v1/jobs"), None);
+        assert_eq!(
+            parse_route("/apis/batch/v1/jobs"),
+            Some(Route::Collection {
+                resource: Resource::Job,
+                namespace: None
+            })
+        );
+        assert_eq!(parse_route("/apis/policy/v1/poddisruptionbudgets"), None);
         assert_eq!(parse_route("/api/v1/namespaces/a/configmaps/c/scale"), None);
         assert_eq!(
             parse_route("/apis/apps/v1/deployments/web"),
