@@ -329,7 +329,8 @@ fn bench_pods(rt: &Runtime) {
                 .list(&ListParams::default().limit(1))
                 .await
                 .expect("pods listed");
-            let count = page.items.len() as u64 + page.metadata.remaining_item_count.unwrap_or(0) as u64;
+            let count =
+                page.items.len() as u64 + page.metadata.remaining_item_count.unwrap_or(0) as u64;
             if count >= PODS {
                 return started.elapsed();
             }

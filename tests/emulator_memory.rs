@@ -309,7 +309,10 @@ fn materialized_pods_stay_within_their_memory_bound_and_the_pod_cap() {
     let base = rss_mib(pid);
     let started = Instant::now();
     let deployments = "/apis/apps/v1/namespaces/default/deployments";
-    assert_eq!(request(addr, "POST", deployments, &deployment("kwok", pods)).0, 201);
+    assert_eq!(
+        request(addr, "POST", deployments, &deployment("kwok", pods)).0,
+        201
+    );
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let (_, body) = request(addr, "GET", &format!("{deployments}/kwok"), &Value::Null);
@@ -317,7 +320,10 @@ fn materialized_pods_stay_within_their_memory_bound_and_the_pod_cap() {
         if object.pointer("/status/availableReplicas") == Some(&json!(pods)) {
             break;
         }
-        assert!(Instant::now() < deadline, "the rollout did not complete: {object}");
+        assert!(
+            Instant::now() < deadline,
+            "the rollout did not complete: {object}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let rolled_out = started.elapsed();
@@ -337,8 +343,14 @@ fn materialized_pods_stay_within_their_memory_bound_and_the_pod_cap() {
     );
     assert_eq!((total, running), (pods, pods));
     let bound = base + PODS_RSS_BOUND_KIB_EACH * pods / 1024 + 64;
-    assert!(rss <= bound, "{pods} pods take {rss} MiB (idle {base} MiB, bound {bound} MiB)");
-    assert_eq!(request(addr, "POST", deployments, &deployment("more", 10)).0, 201);
+    assert!(
+        rss <= bound,
+        "{pods} pods take {rss} MiB (idle {base} MiB, bound {bound} MiB)"
+    );
+    assert_eq!(
+        request(addr, "POST", deployments, &deployment("more", 10)).0,
+        201
+    );
     std::thread::sleep(Duration::from_secs(2));
     let (total, _) = count_pods(addr);
     assert_eq!(total, pods, "no Pod objects beyond --max-pods");

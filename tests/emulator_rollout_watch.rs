@@ -66,12 +66,31 @@ fn the_expected_step_maths_matches_known_rollouts() {
     // maxSurge 1, maxUnavailable 0: one pod at a time, surge first.
     assert_eq!(
         expected_steps(4, 1, 0),
-        [(1, 4), (1, 3), (2, 3), (2, 2), (3, 2), (3, 1), (4, 1), (4, 0)]
+        [
+            (1, 4),
+            (1, 3),
+            (2, 3),
+            (2, 2),
+            (3, 2),
+            (3, 1),
+            (4, 1),
+            (4, 0)
+        ]
     );
     // maxSurge 0, maxUnavailable 1: scale down first.
     assert_eq!(
         expected_steps(4, 0, 1),
-        [(0, 4), (0, 3), (1, 3), (1, 2), (2, 2), (2, 1), (3, 1), (3, 0), (4, 0)]
+        [
+            (0, 4),
+            (0, 3),
+            (1, 3),
+            (1, 2),
+            (2, 2),
+            (2, 1),
+            (3, 1),
+            (3, 0),
+            (4, 0)
+        ]
     );
 }
 
@@ -82,12 +101,16 @@ async fn run(surge: i32, unavailable: i32) -> (Vec<(i32, i32)>, i32) {
     })
     .await
     .expect("emulator starts");
-    let client = Client::try_from(Config::new(emulator.url().parse().expect("URL"))).expect("client");
+    let client =
+        Client::try_from(Config::new(emulator.url().parse().expect("URL"))).expect("client");
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
     let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     deployments
-        .create(&PostParams::default(), &deployment("nginx:1", surge, unavailable))
+        .create(
+            &PostParams::default(),
+            &deployment("nginx:1", surge, unavailable),
+        )
         .await
         .expect("created");
     emulator
@@ -108,7 +131,8 @@ async fn run(surge: i32, unavailable: i32) -> (Vec<(i32, i32)>, i32) {
             if sizes.get(&name) != Some(&size) {
                 sizes.insert(name, size);
                 seen.push(sizes.clone());
-                if sizes.len() == 2 && sizes.values().copied().collect::<Vec<_>>().contains(&0)
+                if sizes.len() == 2
+                    && sizes.values().copied().collect::<Vec<_>>().contains(&0)
                     && sizes.values().any(|v| *v == REPLICAS)
                     && seen.len() > 2
                 {
@@ -125,16 +149,16 @@ async fn run(surge: i32, unavailable: i32) -> (Vec<(i32, i32)>, i32) {
         let mut listed = false;
         let mut stream = std::pin::pin!(pod_stream);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        while let Ok(Ok(Some(event))) =
-            tokio::time::timeout_at(deadline, stream.try_next()).await
-        {
+        while let Ok(Ok(Some(event))) = tokio::time::timeout_at(deadline, stream.try_next()).await {
             match event {
                 watcher::Event::Apply(pod) | watcher::Event::InitApply(pod) => {
                     let is_ready = pod
                         .status
                         .as_ref()
                         .and_then(|s| s.conditions.as_ref())
-                        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                        .is_some_and(|cs| {
+                            cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                        });
                     ready.insert(pod.metadata.name.unwrap_or_default(), is_ready);
                 }
                 watcher::Event::Delete(pod) => {
@@ -176,13 +200,20 @@ async fn run(surge: i32, unavailable: i32) -> (Vec<(i32, i32)>, i32) {
     assert_ne!(minimum, i32::MAX, "the pod watcher listed the pods");
     // Name the ReplicaSets by role: the new one is the one at REPLICAS at the end.
     let last = seen.last().cloned().unwrap_or_default();
-    let new_name = last.iter().find(|(_, v)| **v == REPLICAS).map(|(k, _)| k.clone()).unwrap_or_default();
+    let new_name = last
+        .iter()
+        .find(|(_, v)| **v == REPLICAS)
+        .map(|(k, _)| k.clone())
+        .unwrap_or_default();
     let pairs: Vec<(i32, i32)> = seen
         .iter()
         .filter(|s| s.len() == 2)
         .map(|s| {
             let new = s.get(&new_name).copied().unwrap_or(0);
-            let old = s.iter().find(|(k, _)| **k != new_name).map_or(0, |(_, v)| *v);
+            let old = s
+                .iter()
+                .find(|(k, _)| **k != new_name)
+                .map_or(0, |(_, v)| *v);
             (new, old)
         })
         .collect();
@@ -193,7 +224,11 @@ async fn run(surge: i32, unavailable: i32) -> (Vec<(i32, i32)>, i32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicaset_scale_steps_follow_max_surge_one_max_unavailable_zero() {
     let (steps, min_ready) = run(1, 0).await;
-    assert_eq!(steps, expected_steps(REPLICAS, 1, 0), "ReplicaSet sizes (new, old)");
+    assert_eq!(
+        steps,
+        expected_steps(REPLICAS, 1, 0),
+        "ReplicaSet sizes (new, old)"
+    );
     assert!(
         min_ready >= REPLICAS,
         "maxUnavailable 0: Ready pods never dropped below {REPLICAS} (saw {min_ready})"
@@ -203,6 +238,13 @@ async fn replicaset_scale_steps_follow_max_surge_one_max_unavailable_zero() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicaset_scale_steps_follow_max_surge_zero_max_unavailable_one() {
     let (steps, min_ready) = run(0, 1).await;
-    assert_eq!(steps, expected_steps(REPLICAS, 0, 1), "ReplicaSet sizes (new, old)");
-    assert!(min_ready >= REPLICAS - 1, "maxUnavailable 1: saw {min_ready} Ready pods");
+    assert_eq!(
+        steps,
+        expected_steps(REPLICAS, 0, 1),
+        "ReplicaSet sizes (new, old)"
+    );
+    assert!(
+        min_ready >= REPLICAS - 1,
+        "maxUnavailable 1: saw {min_ready} Ready pods"
+    );
 }

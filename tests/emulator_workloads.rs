@@ -3,7 +3,6 @@
 //! `create deployment` (a protobuf body) and `batch/v1` Jobs. `KUBECTL=/path` picks
 //! another kubectl binary (the suite was also run with kubectl 1.37).
 
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -124,7 +123,6 @@ fn json(text: &str) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("kubectl printed invalid JSON ({e}): {text}"))
 }
 
-
 fn ns_ok(k: &Kubectl, args: &[&str]) -> String {
     let mut full = vec!["-n", "pushpull-rs"];
     full.extend_from_slice(args);
@@ -148,7 +146,10 @@ fn kubectl_rollout_history_and_undo_use_replicasets_with_revisions() {
     let emulator = fast_emulator();
     let k = Kubectl::new(&emulator);
     k.ok(&["create", "ns", "pushpull-rs"]);
-    let manifest = k.write("web.yaml", &deployment_manifest("pushpull-rs", "nginx:1.26", 600));
+    let manifest = k.write(
+        "web.yaml",
+        &deployment_manifest("pushpull-rs", "nginx:1.26", 600),
+    );
     k.ok(&["apply", "-f", manifest.to_str().unwrap_or_default()]);
     ns_ok(&k, &["rollout", "status", "deploy/web", "--timeout=60s"]);
     ns_ok(&k, &["set", "image", "deploy/web", "app=nginx:1.27"]);
@@ -159,11 +160,21 @@ fn kubectl_rollout_history_and_undo_use_replicasets_with_revisions() {
         t.lines().count() == 3 && t.contains(" 3         3         3 ")
     });
     let header: Vec<&str> = rs.lines().next().unwrap_or("").split_whitespace().collect();
-    assert_eq!(header, ["NAME", "DESIRED", "CURRENT", "READY", "AGE"], "{rs}");
+    assert_eq!(
+        header,
+        ["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
+        "{rs}"
+    );
     let mut counts: Vec<Vec<String>> = rs
         .lines()
         .skip(1)
-        .map(|l| l.split_whitespace().skip(1).take(3).map(String::from).collect())
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .take(3)
+                .map(String::from)
+                .collect()
+        })
         .collect();
     counts.sort();
     assert_eq!(counts, [["0", "0", "0"], ["3", "3", "3"]], "{rs}");
@@ -181,17 +192,31 @@ fn kubectl_rollout_history_and_undo_use_replicasets_with_revisions() {
         assert_eq!(owner["uid"], uid);
         assert_eq!(owner["controller"], true);
         let hash = &set["metadata"]["labels"]["pod-template-hash"];
-        assert!(set["metadata"]["name"].as_str().unwrap_or("").ends_with(hash.as_str().unwrap_or("?")));
-        assert_eq!(set["spec"]["selector"]["matchLabels"]["pod-template-hash"], *hash);
+        assert!(
+            set["metadata"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .ends_with(hash.as_str().unwrap_or("?"))
+        );
+        assert_eq!(
+            set["spec"]["selector"]["matchLabels"]["pod-template-hash"],
+            *hash
+        );
     }
 
     // Pods of the new ReplicaSet, selected by label, Running on fake nodes.
-    let pods = eventually(&k, &["get", "pods", "-l", "app=web", "-o", "wide"], 10, |t| {
-        t.lines().skip(1).filter(|l| l.contains("Running")).count() == 3
-    });
+    let pods = eventually(
+        &k,
+        &["get", "pods", "-l", "app=web", "-o", "wide"],
+        10,
+        |t| t.lines().skip(1).filter(|l| l.contains("Running")).count() == 3,
+    );
     assert_eq!(pods.lines().skip(1).count(), 3, "{pods}");
     for line in pods.lines().skip(1) {
-        assert!(line.contains("1/1") && line.contains("Running") && line.contains("pushpull-node-"), "{pods}");
+        assert!(
+            line.contains("1/1") && line.contains("Running") && line.contains("pushpull-node-"),
+            "{pods}"
+        );
     }
 
     let history = ns_ok(&k, &["rollout", "history", "deploy/web"]);
@@ -225,30 +250,56 @@ fn kubectl_rollout_history_and_undo_use_replicasets_with_revisions() {
         .collect();
     assert_eq!(revisions, ["2", "3"], "{history}");
     let sets = json(&ns_ok(&k, &["get", "rs", "-o", "json"]));
-    assert_eq!(sets["items"].as_array().map_or(0, Vec::len), 2, "undo reuses the old ReplicaSet");
+    assert_eq!(
+        sets["items"].as_array().map_or(0, Vec::len),
+        2,
+        "undo reuses the old ReplicaSet"
+    );
     let reused = sets["items"]
         .as_array()
         .into_iter()
         .flatten()
         .find(|s| s["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3")
         .expect("revision 3");
-    assert_eq!(reused["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"], "1");
+    assert_eq!(
+        reused["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"],
+        "1"
+    );
 
     // --to-revision=2 goes forward again.
     ns_ok(&k, &["rollout", "undo", "deploy/web", "--to-revision=2"]);
     ns_ok(&k, &["rollout", "status", "deploy/web", "--timeout=60s"]);
     let deployment = json(&ns_ok(&k, &["get", "deploy", "web", "-o", "json"]));
-    assert_eq!(deployment["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1.27");
-    k.ok(&["wait", "-n", "pushpull-rs", "--for=condition=Available", "deploy/web", "--timeout=30s"]);
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.27"
+    );
+    k.ok(&[
+        "wait",
+        "-n",
+        "pushpull-rs",
+        "--for=condition=Available",
+        "deploy/web",
+        "--timeout=30s",
+    ]);
 
     // Events and describe.
     let events = k.ok(&["get", "events", "-A"]);
-    assert!(events.contains("ScalingReplicaSet") && events.contains("SuccessfulCreate"), "{events}");
+    assert!(
+        events.contains("ScalingReplicaSet") && events.contains("SuccessfulCreate"),
+        "{events}"
+    );
     assert!(events.contains("deployment/web"), "{events}");
     let described = ns_ok(&k, &["describe", "deploy", "web"]);
-    assert!(described.contains("NewReplicaSet:") && described.contains("OldReplicaSets:"), "{described}");
+    assert!(
+        described.contains("NewReplicaSet:") && described.contains("OldReplicaSets:"),
+        "{described}"
+    );
     let new_rs = deployment_rs_name(&sets, "1.27");
-    assert!(described.contains(&format!("{new_rs} (3/3 replicas created)")), "{described}");
+    assert!(
+        described.contains(&format!("{new_rs} (3/3 replicas created)")),
+        "{described}"
+    );
     assert!(described.contains("Scaled up replica set"), "{described}");
 }
 
@@ -281,7 +332,10 @@ fn revision_history_limit_keeps_only_that_many_old_replicasets() {
     );
     k.ok(&["apply", "-f", manifest.to_str().unwrap_or_default()]);
     for tag in 2..=5 {
-        ns_ok(&k, &["set", "image", "deploy/web", &format!("app=nginx:{tag}")]);
+        ns_ok(
+            &k,
+            &["set", "image", "deploy/web", &format!("app=nginx:{tag}")],
+        );
         ns_ok(&k, &["rollout", "status", "deploy/web", "--timeout=60s"]);
     }
     let out = eventually(&k, &["get", "rs", "-o", "json"], 10, |t| {
@@ -291,10 +345,19 @@ fn revision_history_limit_keeps_only_that_many_old_replicasets() {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|s| s["metadata"]["annotations"]["deployment.kubernetes.io/revision"].as_str().unwrap_or("").to_string())
+        .map(|s| {
+            s["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
         .collect();
     revisions.sort();
-    assert_eq!(revisions, ["3", "4", "5"], "the current one plus two old ones");
+    assert_eq!(
+        revisions,
+        ["3", "4", "5"],
+        "the current one plus two old ones"
+    );
 }
 
 #[test]
@@ -310,13 +373,46 @@ fn deleting_a_deployment_collects_its_replicasets_and_pods() {
                 .replace("app: web", &format!("app: {name}")),
         );
         k.ok(&["apply", "-f", manifest.to_str().unwrap_or_default()]);
-        ns_ok(&k, &["rollout", "status", &format!("deploy/{name}"), "--timeout=60s"]);
+        ns_ok(
+            &k,
+            &[
+                "rollout",
+                "status",
+                &format!("deploy/{name}"),
+                "--timeout=60s",
+            ],
+        );
         let selector = format!("app={name}");
-        eventually(&k, &["get", "pods", "-l", &selector, "-o", "name"], 10, |t| t.lines().count() == 3);
-        ns_ok(&k, &["delete", "deploy", name, &format!("--cascade={cascade}"), "--wait=true", "--timeout=30s"]);
-        let rs = eventually(&k, &["get", "rs", "-l", &selector, "-o", "name"], 10, str::is_empty);
+        eventually(
+            &k,
+            &["get", "pods", "-l", &selector, "-o", "name"],
+            10,
+            |t| t.lines().count() == 3,
+        );
+        ns_ok(
+            &k,
+            &[
+                "delete",
+                "deploy",
+                name,
+                &format!("--cascade={cascade}"),
+                "--wait=true",
+                "--timeout=30s",
+            ],
+        );
+        let rs = eventually(
+            &k,
+            &["get", "rs", "-l", &selector, "-o", "name"],
+            10,
+            str::is_empty,
+        );
         assert_eq!(rs, "", "{cascade}: ReplicaSets collected");
-        let pods = eventually(&k, &["get", "pods", "-l", &selector, "-o", "name"], 10, str::is_empty);
+        let pods = eventually(
+            &k,
+            &["get", "pods", "-l", &selector, "-o", "name"],
+            10,
+            str::is_empty,
+        );
         assert_eq!(pods, "", "{cascade}: Pods collected");
     }
 }
@@ -326,13 +422,19 @@ fn a_broken_image_leaves_pods_waiting_in_err_image_pull() {
     let emulator = fast_emulator();
     let k = Kubectl::new(&emulator);
     k.ok(&["create", "ns", "pushpull-rs"]);
-    let manifest = k.write("web.yaml", &deployment_manifest("pushpull-rs", "nginx:broken", 600));
+    let manifest = k.write(
+        "web.yaml",
+        &deployment_manifest("pushpull-rs", "nginx:broken", 600),
+    );
     k.ok(&["apply", "-f", manifest.to_str().unwrap_or_default()]);
     let pods = eventually(&k, &["get", "pods", "-l", "app=web"], 10, |t| {
         t.lines().skip(1).count() >= 1
     });
     for line in pods.lines().skip(1) {
-        assert!(line.contains("0/1") && line.contains("ErrImagePull"), "{pods}");
+        assert!(
+            line.contains("0/1") && line.contains("ErrImagePull"),
+            "{pods}"
+        );
     }
 }
 
@@ -343,9 +445,19 @@ fn kubectl_create_deployment_posts_protobuf_and_rolls_out() {
     k.ok(&["create", "ns", "pushpull-rs"]);
     let created = ns_ok(
         &k,
-        &["create", "deployment", "good", "--image=x", "--replicas=2", "--port=8080"],
+        &[
+            "create",
+            "deployment",
+            "good",
+            "--image=x",
+            "--replicas=2",
+            "--port=8080",
+        ],
     );
-    assert!(created.contains("deployment.apps/good created"), "{created}");
+    assert!(
+        created.contains("deployment.apps/good created"),
+        "{created}"
+    );
     ns_ok(&k, &["rollout", "status", "deploy/good", "--timeout=60s"]);
     let object = json(&ns_ok(&k, &["get", "deploy", "good", "-o", "json"]));
     assert_eq!(object["spec"]["replicas"], 2);
@@ -354,10 +466,16 @@ fn kubectl_create_deployment_posts_protobuf_and_rolls_out() {
     assert_eq!(container["name"], "x");
     assert_eq!(container["image"], "x");
     assert_eq!(container["ports"][0]["containerPort"], 8080);
-    assert_eq!(object["spec"]["strategy"]["rollingUpdate"]["maxSurge"], "25%");
-    let pods = eventually(&k, &["get", "pods", "-l", "app=good", "-o", "name"], 10, |t| {
-        t.lines().count() == 2
-    });
+    assert_eq!(
+        object["spec"]["strategy"]["rollingUpdate"]["maxSurge"],
+        "25%"
+    );
+    let pods = eventually(
+        &k,
+        &["get", "pods", "-l", "app=good", "-o", "name"],
+        10,
+        |t| t.lines().count() == 2,
+    );
     assert_eq!(pods.lines().count(), 2, "{pods}");
 }
 
@@ -391,12 +509,21 @@ fn kubectl_applies_an_indexed_job_which_is_stored_and_validated() {
     assert_eq!(job["spec"]["completionMode"], "Indexed");
     assert_eq!(job["spec"]["backoffLimit"], 2147483647, "Indexed default");
     let uid = job["metadata"]["uid"].clone();
-    assert_eq!(job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"], uid);
-    assert_eq!(job["spec"]["template"]["metadata"]["labels"]["job-name"], "shard");
+    assert_eq!(
+        job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+        uid
+    );
+    assert_eq!(
+        job["spec"]["template"]["metadata"]["labels"]["job-name"],
+        "shard"
+    );
     let again = k.ok(&["apply", "-f", manifest.to_str().unwrap_or_default()]);
     assert!(again.contains("job.batch/shard unchanged"), "{again}");
     let table = ns_ok(&k, &["get", "jobs"]);
-    assert!(table.starts_with("NAME") && table.contains("shard"), "{table}");
+    assert!(
+        table.starts_with("NAME") && table.contains("shard"),
+        "{table}"
+    );
 
     // An Indexed Job without completions, and one that restarts Always, are refused.
     let bad = k.write(
@@ -410,7 +537,10 @@ fn kubectl_applies_an_indexed_job_which_is_stored_and_validated() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("spec.completions: Required value"), "{err}");
-    assert!(err.contains("spec.template.spec.restartPolicy: Unsupported value"), "{err}");
+    assert!(
+        err.contains("spec.template.spec.restartPolicy: Unsupported value"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -418,13 +548,20 @@ fn a_deleted_pod_is_written_again_and_events_are_served_in_both_groups() {
     let emulator = fast_emulator();
     let k = Kubectl::new(&emulator);
     k.ok(&["create", "ns", "pushpull-rs"]);
-    let manifest = k.write("web.yaml", &deployment_manifest("pushpull-rs", "nginx:1", 600));
+    let manifest = k.write(
+        "web.yaml",
+        &deployment_manifest("pushpull-rs", "nginx:1", 600),
+    );
     k.ok(&["apply", "-f", manifest.to_str().unwrap_or_default()]);
     ns_ok(&k, &["rollout", "status", "deploy/web", "--timeout=60s"]);
-    let pods = eventually(&k, &["get", "pods", "-o", "name"], 10, |t| t.lines().count() == 3);
+    let pods = eventually(&k, &["get", "pods", "-o", "name"], 10, |t| {
+        t.lines().count() == 3
+    });
     let victim = pods.lines().next().unwrap_or("").to_string();
     ns_ok(&k, &["delete", &victim, "--wait=false"]);
-    let again = eventually(&k, &["get", "pods", "-o", "name"], 10, |t| t.lines().count() == 3);
+    let again = eventually(&k, &["get", "pods", "-o", "name"], 10, |t| {
+        t.lines().count() == 3
+    });
     assert_eq!(again.lines().count(), 3, "{again}");
 
     let v1 = k.ok(&["get", "events.events.k8s.io", "-A", "-o", "json"]);
@@ -435,7 +572,19 @@ fn a_deleted_pod_is_written_again_and_events_are_served_in_both_groups() {
             .any(|e| e["reason"] == "ScalingReplicaSet" && e["regarding"]["name"] == "web"),
         "{v1}"
     );
-    let core = json(&ns_ok(&k, &["get", "events", "--field-selector=involvedObject.kind=Deployment", "-o", "json"]));
-    assert!(core["items"].as_array().is_some_and(|a| !a.is_empty()
-        && a.iter().all(|e| e["involvedObject"]["kind"] == "Deployment")));
+    let core = json(&ns_ok(
+        &k,
+        &[
+            "get",
+            "events",
+            "--field-selector=involvedObject.kind=Deployment",
+            "-o",
+            "json",
+        ],
+    ));
+    assert!(core["items"].as_array().is_some_and(|a| {
+        !a.is_empty()
+            && a.iter()
+                .all(|e| e["involvedObject"]["kind"] == "Deployment")
+    }));
 }

@@ -539,6 +539,47 @@ mod tests {
         let _ = shutdown.send(true);
     }
 
+    #[tokio::test]
+    async fn pod_objects_stop_at_the_cap_while_the_rollout_completes() {
+        let store = Arc::new(Store::new(1, 1000));
+        let log = Arc::new(RolloutLog::default());
+        let sampler = PodStartSampler::new(PodStartDelay::Fixed(Duration::from_millis(5)), 1.0, 1);
+        let controller = Controller::new(store.clone(), sampler, 1.0, log.clone()).with_max_pods(3);
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(controller.run(rx));
+        let mut d = deployment("capped");
+        d["spec"]["replicas"] = json!(5);
+        let opts = WriteOptions {
+            manager: "t".into(),
+            ..Default::default()
+        };
+        store
+            .create(Resource::Deployment, "default", d, &opts)
+            .expect("valid");
+        let done = tokio::time::timeout(
+            Duration::from_secs(10),
+            log.wait_for(|r| r.name == "capped"),
+        )
+        .await;
+        assert!(done.is_ok(), "the rollout completes beyond the pod cap");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let none = Default::default();
+        let (pods, _) = store.list(Resource::Pod, Some("default"), &none, &Default::default());
+        assert_eq!(pods.len(), 3, "Pod objects stop at max_pods");
+        let (sets, _) = store.list(
+            Resource::ReplicaSet,
+            Some("default"),
+            &none,
+            &Default::default(),
+        );
+        assert_eq!(sets.len(), 1);
+        assert_eq!(
+            sets[0]["status"]["readyReplicas"], 5,
+            "counts follow the model"
+        );
+        let _ = tx.send(true);
+    }
+
     fn view(reason: &'static str) -> ConditionView {
         ConditionView {
             status: true,

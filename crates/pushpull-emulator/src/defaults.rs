@@ -122,7 +122,11 @@ fn default_job(object: &mut Value) {
         default_key(spec, "completions", json!(1));
     }
     default_key(spec, "parallelism", json!(1));
-    default_key(spec, "backoffLimit", json!(if indexed { 2147483647 } else { 6 }));
+    default_key(
+        spec,
+        "backoffLimit",
+        json!(if indexed { 2147483647 } else { 6 }),
+    );
     default_key(spec, "completionMode", json!("NonIndexed"));
     default_key(spec, "suspend", json!(false));
     default_key(spec, "manualSelector", json!(false));
@@ -130,7 +134,10 @@ fn default_job(object: &mut Value) {
     let manual = spec.get("manualSelector").and_then(Value::as_bool) == Some(true);
     if !manual && !uid.is_empty() {
         spec["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
-        let labels = object_entry(object_entry(object_entry(spec, "template"), "metadata"), "labels");
+        let labels = object_entry(
+            object_entry(object_entry(spec, "template"), "metadata"),
+            "labels",
+        );
         for (key, value) in [
             ("batch.kubernetes.io/controller-uid", &uid),
             ("controller-uid", &uid),

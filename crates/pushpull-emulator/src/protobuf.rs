@@ -138,9 +138,8 @@ fn put_int(map: &mut Map<String, Value>, key: &str, v: u64) {
 }
 
 fn string_map(entries: Vec<(String, String)>) -> Option<Value> {
-    (!entries.is_empty()).then(|| {
-        Value::Object(entries.into_iter().map(|(k, v)| (k, json!(v))).collect())
-    })
+    (!entries.is_empty())
+        .then(|| Value::Object(entries.into_iter().map(|(k, v)| (k, json!(v))).collect()))
 }
 
 /// `IntOrString`: type = 1 (0 int, 1 string), intVal = 2, strVal = 3.
@@ -272,7 +271,12 @@ fn container(bytes: &[u8]) -> Result<Value, ProtobufError> {
             _ => {}
         }
     }
-    for (key, list) in [("command", command), ("args", args), ("ports", ports), ("env", env)] {
+    for (key, list) in [
+        ("command", command),
+        ("args", args),
+        ("ports", ports),
+        ("env", env),
+    ] {
         if !list.is_empty() {
             c.insert(key.into(), Value::Array(list));
         }
@@ -297,7 +301,9 @@ fn pod_template(bytes: &[u8]) -> Result<Value, ProtobufError> {
                     match (sn, sf) {
                         (2, Field::Bytes(v)) => containers.push(container(v)?),
                         (3, Field::Bytes(v)) => put_text(&mut spec, "restartPolicy", v),
-                        (4, Field::Varint(v)) => put_int(&mut spec, "terminationGracePeriodSeconds", v),
+                        (4, Field::Varint(v)) => {
+                            put_int(&mut spec, "terminationGracePeriodSeconds", v)
+                        }
                         (5, Field::Varint(v)) => put_int(&mut spec, "activeDeadlineSeconds", v),
                         (6, Field::Bytes(v)) => put_text(&mut spec, "dnsPolicy", v),
                         (7, Field::Bytes(v)) => selector.push(map_entry(v)?),

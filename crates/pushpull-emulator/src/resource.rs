@@ -100,7 +100,6 @@ impl Resource {
         }
     }
 
-
     pub fn namespaced(self) -> bool {
         !matches!(self, Resource::Namespace)
     }

@@ -135,7 +135,10 @@ fn canonical(value: &Value) -> Option<Value> {
         }
         Value::Array(items) if items.is_empty() => None,
         Value::Array(items) => Some(Value::Array(
-            items.iter().map(|v| canonical(v).unwrap_or(Value::Null)).collect(),
+            items
+                .iter()
+                .map(|v| canonical(v).unwrap_or(Value::Null))
+                .collect(),
         )),
         other => Some(other.clone()),
     }
@@ -702,7 +705,11 @@ mod tests {
         let v = rollout.view("d", t);
         assert!(v.complete, "{v:?}");
         assert_eq!(v.available_replicas, 100_000_000);
-        assert!(rollout.cohort_count() <= MAX_COHORTS, "{}", rollout.cohort_count());
+        assert!(
+            rollout.cohort_count() <= MAX_COHORTS,
+            "{}",
+            rollout.cohort_count()
+        );
         let mut next = deployment("a:2", 100_000_000, 600);
         next["metadata"]["generation"] = json!(2);
         rollout.set_spec(t, RolloutSpec::from_deployment(&next, 1.0));

@@ -25,7 +25,7 @@ use super::resource::Resource;
 use super::scale::scale_of;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
-use super::store::{PatchKind, Store, Subresource, WatchFrom, WriteOptions, Propagation};
+use super::store::{PatchKind, Propagation, Store, Subresource, WatchFrom, WriteOptions};
 use super::table::{self, IncludeObject};
 use super::watch::{self as watch_stream, WatchSpec};
 

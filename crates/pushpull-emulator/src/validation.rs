@@ -273,7 +273,11 @@ const REPLICA_SET: Ty = Ty::Obj(
 
 const POD: Ty = Ty::Obj(
     "Pod",
-    &[("metadata", OBJECT_META), ("spec", Ty::Any), ("status", Ty::Any)],
+    &[
+        ("metadata", OBJECT_META),
+        ("spec", Ty::Any),
+        ("status", Ty::Any),
+    ],
 );
 
 const EVENT: Ty = Ty::Obj("Event", &[("metadata", OBJECT_META)]);

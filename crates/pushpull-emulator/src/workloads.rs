@@ -89,12 +89,6 @@ impl PodBudget {
     pub(crate) fn new(limit: usize) -> PodBudget {
         PodBudget { limit, live: 0 }
     }
-
-    /// Pods materialized now (all Deployments).
-    #[cfg(test)]
-    pub(crate) fn live(&self) -> usize {
-        self.live
-    }
 }
 
 /// The bounded event log all Deployments share (oldest deleted first).
@@ -289,6 +283,7 @@ impl Workloads {
     /// Brings the ReplicaSets, Pods and the Deployment's revision annotation in line with
     /// the model at `now`, recording scale and pod events. `resync`: a client changed or
     /// deleted one of them; what is missing is written again.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn sync(
         &mut self,
         store: &Store,
@@ -356,11 +351,22 @@ impl Workloads {
         // A new ReplicaSet is created at the size the controller can give it before any
         // old one scales down (sync.go `getNewReplicaSet` with `NewRSNewReplicas`): up to
         // replicas + maxSurge pods in total, so 0 when maxSurge is 0.
-        if let Some(i) = self.sets.iter().position(|s| s.hash == current && s.uid.is_empty() && s.written.is_none()) {
-            let others: u64 = self.sets.iter().filter(|s| s.hash != current).map(|s| s.replicas).sum();
-            let initial = spec
-                .replicas
-                .min(spec.replicas.saturating_add(spec.max_surge).saturating_sub(others));
+        if let Some(i) = self
+            .sets
+            .iter()
+            .position(|s| s.hash == current && s.uid.is_empty() && s.written.is_none())
+        {
+            let others: u64 = self
+                .sets
+                .iter()
+                .filter(|s| s.hash != current)
+                .map(|s| s.replicas)
+                .sum();
+            let initial = spec.replicas.min(
+                spec.replicas
+                    .saturating_add(spec.max_surge)
+                    .saturating_sub(others),
+            );
             self.sets[i].replicas = initial;
             self.sets[i].counts = (initial, 0, 0);
             if initial > 0 {
@@ -370,7 +376,10 @@ impl Workloads {
                     "Deployment",
                     false,
                     "ScalingReplicaSet",
-                    &format!("Scaled up replica set {} to {initial} from 0", self.sets[i].name),
+                    &format!(
+                        "Scaled up replica set {} to {initial} from 0",
+                        self.sets[i].name
+                    ),
                     "deployment-controller",
                 );
             }
@@ -459,12 +468,17 @@ impl Workloads {
             }
             let object = self.render_set(i, deployment, rollout);
             let set = &mut self.sets[i];
-            let missing =
-                resync && store.get(Resource::ReplicaSet, &self.namespace, &set.name).is_err();
+            let missing = resync
+                && store
+                    .get(Resource::ReplicaSet, &self.namespace, &set.name)
+                    .is_err();
             if set.written.as_ref() != Some(&object) || missing || set.uid.is_empty() {
-                if let Some(written) =
-                    store.put_owned(Resource::ReplicaSet, &self.namespace, &set.name, object.clone())
-                {
+                if let Some(written) = store.put_owned(
+                    Resource::ReplicaSet,
+                    &self.namespace,
+                    &set.name,
+                    object.clone(),
+                ) {
                     set.uid = written
                         .pointer("/metadata/uid")
                         .and_then(Value::as_str)
@@ -553,7 +567,10 @@ impl Workloads {
             if room == 0 {
                 break;
             }
-            slots.extend(std::iter::repeat_n(*ready_at, (*count).min(room as u64) as usize));
+            slots.extend(std::iter::repeat_n(
+                *ready_at,
+                (*count).min(room as u64) as usize,
+            ));
         }
         let before = set.pods.len();
         set.pods.sort_by_key(|p| order_key(p.ready_at));
@@ -790,12 +807,6 @@ impl Workloads {
             }
             store.remove_owned(Resource::ReplicaSet, &self.namespace, &set.name);
         }
-    }
-
-    /// How many pods this Deployment has.
-    #[cfg(test)]
-    pub(crate) fn pod_count(&self) -> usize {
-        self.sets.iter().map(|s| s.pods.len()).sum()
     }
 }
 

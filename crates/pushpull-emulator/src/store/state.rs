@@ -527,7 +527,13 @@ impl Store {
     }
 
     /// A client's write to a ReplicaSet or Pod wakes the Deployment that owns it.
-    fn mark_owner_dirty(&self, state: &mut State, resource: Resource, namespace: &str, object: &Value) {
+    fn mark_owner_dirty(
+        &self,
+        state: &mut State,
+        resource: Resource,
+        namespace: &str,
+        object: &Value,
+    ) {
         let deployment = match resource {
             Resource::Deployment => meta_str(object, "name").map(String::from),
             Resource::ReplicaSet => owner_name(object, "Deployment"),
