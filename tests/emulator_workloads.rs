@@ -3,8 +3,8 @@
 //! `create deployment` (a protobuf body) and `batch/v1` Jobs. `KUBECTL=/path` picks
 //! another kubectl binary (the suite was also run with kubectl 1.37).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use pushpull::emulator::{BlockingEmulator, Emulator, EmulatorConfig, PodStartDelay};
