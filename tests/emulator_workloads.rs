@@ -226,6 +226,24 @@ fn kubectl_rollout_history_and_undo_use_replicasets_with_revisions() {
         .filter(|w| w.chars().all(|c| c.is_ascii_digit()))
         .collect();
     assert_eq!(revisions, ["1", "2"], "{history}");
+    // A change-cause lands on the current ReplicaSet only.
+    ns_ok(
+        &k,
+        &[
+            "annotate",
+            "deploy/web",
+            "kubernetes.io/change-cause=image 1.27",
+        ],
+    );
+    let history = eventually(&k, &["rollout", "history", "deploy/web"], 10, |t| {
+        t.contains("image 1.27")
+    });
+    let causes: Vec<String> = history
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(causes, ["<none>", "image 1.27"], "{history}");
     let first = ns_ok(&k, &["rollout", "history", "deploy/web", "--revision=1"]);
     assert!(first.contains("nginx:1.26"), "{first}");
 

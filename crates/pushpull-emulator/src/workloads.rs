@@ -69,6 +69,23 @@ struct SetRecord {
     uid: String,
     /// The model's pods of this revision: all, ready, available (at the last sync).
     counts: (u64, u64, u64),
+    /// The Deployment's annotations as of when this was its current ReplicaSet (only the
+    /// new ReplicaSet gets them, `copyDeploymentAnnotationsToReplicaSet`).
+    copied: Map<String, Value>,
+}
+
+/// A Deployment's annotations less `annotationsToSkip`.
+fn copied_annotations(object: &Value) -> Map<String, Value> {
+    object
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+        .map(|a| {
+            a.iter()
+                .filter(|(k, _)| !SKIPPED_ANNOTATIONS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// What one reconcile of a ReplicaSet's pods decided, written after the ReplicaSet.
@@ -187,7 +204,9 @@ pub(crate) struct Workloads {
 /// The 5-character suffix of the `n`-th pod of a ReplicaSet: a bijection on 27^5 (the
 /// multiplier is prime to 3), so names do not repeat before 14 million pods.
 fn pod_suffix(seed: u64, n: u64) -> String {
-    let mut x = (n.wrapping_mul(7_919).wrapping_add(seed)) % SUFFIX_SPACE;
+    // The seed is the template hash, whose low digits also name the ReplicaSet: mix it.
+    let seed = seed.rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15;
+    let mut x = (n.wrapping_mul(7_919).wrapping_add(seed % SUFFIX_SPACE)) % SUFFIX_SPACE;
     (0..5)
         .map(|_| {
             let c = ALPHABET[(x % 27) as usize] as char;
@@ -259,6 +278,7 @@ impl Workloads {
                 written: None,
                 uid: String::new(),
                 counts: (0, 0, 0),
+                copied: copied_annotations(rs),
             });
         }
         let (pods, _) = store.list(
@@ -338,6 +358,7 @@ impl Workloads {
                     written: None,
                     uid: String::new(),
                     counts: (0, 0, 0),
+                    copied: Map::new(),
                 });
             }
             Some(set) if set.revision < max_revision => {
@@ -347,6 +368,9 @@ impl Workloads {
                 set.revision = max_revision + 1;
             }
             Some(_) => {}
+        }
+        if let Some(set) = self.sets.iter_mut().find(|s| s.hash == current) {
+            set.copied = copied_annotations(deployment);
         }
         // A new ReplicaSet is created at the size the controller can give it before any
         // old one scales down (sync.go `getNewReplicaSet` with `NewRSNewReplicas`): up to
@@ -712,17 +736,7 @@ impl Workloads {
     fn render_set(&self, i: usize, deployment: &Value, rollout: &Rollout) -> Value {
         let set = &self.sets[i];
         let spec = rollout.spec();
-        let mut annotations = Map::new();
-        if let Some(existing) = deployment
-            .pointer("/metadata/annotations")
-            .and_then(Value::as_object)
-        {
-            for (k, v) in existing {
-                if !SKIPPED_ANNOTATIONS.contains(&k.as_str()) {
-                    annotations.insert(k.clone(), v.clone());
-                }
-            }
-        }
+        let mut annotations = set.copied.clone();
         annotations.insert(REVISION.into(), json!(set.revision.to_string()));
         if !set.history.is_empty() {
             let text: Vec<String> = set.history.iter().map(u64::to_string).collect();
