@@ -85,8 +85,8 @@ struct Tracked {
     rollout: Rollout,
     recorded_generation: Option<i64>,
     workloads: Workloads,
-    /// A client wrote the Deployment or one of its ReplicaSets or Pods since the last
-    /// publish: check that every object the controller owns is still there.
+    /// A client deleted one of its ReplicaSets or Pods since the last publish: check that
+    /// every object the controller owns is still there.
     resync: bool,
 }
 
@@ -269,10 +269,16 @@ impl Controller {
 
     fn sync(&mut self, now: Instant) {
         let mut touched: Vec<(String, String)> = Vec::new();
+        let resync = self.store.take_resync_deployments();
         for key in self.store.take_dirty_deployments() {
             let tracked = self.isolated(&key, |c| c.track(&key, now));
             if tracked == Some(true) {
                 touched.push(key);
+            }
+        }
+        for key in resync {
+            if let Some(t) = self.tracked.get_mut(&key) {
+                t.resync = true;
             }
         }
         let keys: Vec<(String, String)> = self.tracked.keys().cloned().collect();
@@ -315,10 +321,7 @@ impl Controller {
             Ok(object) => {
                 let spec = RolloutSpec::from_deployment(&object, self.time_scale);
                 match self.tracked.get_mut(key) {
-                    Some(t) => {
-                        t.rollout.set_spec(now, spec);
-                        t.resync = true;
-                    }
+                    Some(t) => t.rollout.set_spec(now, spec),
                     None => {
                         let recorded_generation = if self.resumed {
                             self.log.recorded_generation(&key.0, &key.1)

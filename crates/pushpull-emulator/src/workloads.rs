@@ -72,7 +72,11 @@ struct SetRecord {
     /// The Deployment's annotations as of when this was its current ReplicaSet (only the
     /// new ReplicaSet gets them, `copyDeploymentAnnotationsToReplicaSet`).
     copied: Map<String, Value>,
+    fingerprint: Option<Fingerprint>,
 }
+
+/// What a ReplicaSet's rendering depends on.
+type Fingerprint = ((u64, u64, u64), u64, usize, i64, (u64, u64), Option<Value>);
 
 /// A Deployment's annotations less `annotationsToSkip`.
 fn copied_annotations(object: &Value) -> Map<String, Value> {
@@ -279,6 +283,7 @@ impl Workloads {
                 uid: String::new(),
                 counts: (0, 0, 0),
                 copied: copied_annotations(rs),
+                fingerprint: None,
             });
         }
         let (pods, _) = store.list(
@@ -359,6 +364,7 @@ impl Workloads {
                     uid: String::new(),
                     counts: (0, 0, 0),
                     copied: Map::new(),
+                    fingerprint: None,
                 });
             }
             Some(set) if set.revision < max_revision => {
@@ -490,6 +496,27 @@ impl Workloads {
             if doomed.contains(&i) {
                 continue;
             }
+            // Rendering is skipped while nothing it reads changed.
+            let fingerprint = (
+                self.sets[i].counts,
+                self.sets[i].revision,
+                self.sets[i].history.len(),
+                self.sets[i].generation,
+                (rollout.spec().replicas, rollout.spec().max_surge),
+                if self.sets[i].hash == current {
+                    deployment.pointer("/metadata/resourceVersion").cloned()
+                } else {
+                    None
+                },
+            );
+            let stale = self.sets[i].fingerprint.as_ref() != Some(&fingerprint);
+            if !stale && !resync && !self.sets[i].uid.is_empty() {
+                let mut change = change;
+                gone.push((i, std::mem::take(&mut change.deleted)));
+                self.write_pods(store, events, i, change, now, resync);
+                continue;
+            }
+            self.sets[i].fingerprint = Some(fingerprint);
             let object = self.render_set(i, deployment, rollout);
             let set = &mut self.sets[i];
             let missing = resync

@@ -106,6 +106,7 @@ impl Store {
                 objects: BTreeMap::new(),
                 rng: ChaCha8Rng::seed_from_u64(seed),
                 dirty_deployments: Vec::new(),
+                resync_deployments: Vec::new(),
             }),
             feed: Arc::new(Feed::new(history_limit, history_bytes)),
             deployments_changed: Notify::new(),

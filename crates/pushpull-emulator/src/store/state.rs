@@ -48,6 +48,8 @@ pub(super) struct State {
     pub(super) objects: BTreeMap<Key, Arc<Value>>,
     pub(super) rng: ChaCha8Rng,
     pub(super) dirty_deployments: Vec<(String, String)>,
+    /// Deployments one of whose ReplicaSets or Pods a client deleted or marked.
+    pub(super) resync_deployments: Vec<(String, String)>,
 }
 
 impl Store {
@@ -546,9 +548,19 @@ impl Store {
             _ => None,
         };
         if let Some(name) = deployment {
+            if resource != Resource::Deployment {
+                state
+                    .resync_deployments
+                    .push((namespace.to_string(), name.clone()));
+            }
             state.dirty_deployments.push((namespace.to_string(), name));
             self.deployments_changed.notify_one();
         }
+    }
+
+    /// Deployments whose ReplicaSets or Pods a client deleted since the last call.
+    pub(crate) fn take_resync_deployments(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.lock().resync_deployments)
     }
 
     fn remove(&self, state: &mut State, key: Key) -> Option<Arc<Value>> {
