@@ -330,14 +330,13 @@ impl Workloads {
         let spec = rollout.spec();
         let current = spec.template_hash;
         let max_revision = self.sets.iter().map(|s| s.revision).max().unwrap_or(0);
-        let template = deployment
-            .pointer("/spec/template")
-            .cloned()
-            .unwrap_or(Value::Null);
         match self.sets.iter_mut().find(|s| s.hash == current) {
             None => {
                 let suffix = hash_suffix(current);
-                let mut template = template;
+                let mut template = deployment
+                    .pointer("/spec/template")
+                    .cloned()
+                    .unwrap_or(Value::Null);
                 if let Some(meta) = template.as_object_mut().map(|t| {
                     t.entry("metadata")
                         .or_insert_with(|| Value::Object(Map::new()))
@@ -434,19 +433,26 @@ impl Workloads {
             .find(|s| s.hash == current)
             .map_or(1, |s| s.revision)
             .to_string();
-        store.update_owned(Resource::Deployment, &self.namespace, &self.name, |d| {
-            if d.pointer("/metadata/deletionTimestamp").is_none() {
-                let meta = d
-                    .as_object_mut()
-                    .map(|o| o.entry("metadata").or_insert_with(|| json!({})));
-                if let Some(annotations) = meta.and_then(|m| {
-                    m.as_object_mut()
-                        .map(|m| m.entry("annotations").or_insert_with(|| json!({})))
-                }) {
-                    annotations[REVISION] = json!(revision);
+        // Most syncs find the annotation in place: look before copying the object.
+        let shown = deployment
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(REVISION))
+            .and_then(Value::as_str);
+        if shown != Some(revision.as_str()) {
+            store.update_owned(Resource::Deployment, &self.namespace, &self.name, |d| {
+                if d.pointer("/metadata/deletionTimestamp").is_none() {
+                    let meta = d
+                        .as_object_mut()
+                        .map(|o| o.entry("metadata").or_insert_with(|| json!({})));
+                    if let Some(annotations) = meta.and_then(|m| {
+                        m.as_object_mut()
+                            .map(|m| m.entry("annotations").or_insert_with(|| json!({})))
+                    }) {
+                        annotations[REVISION] = json!(revision);
+                    }
                 }
-            }
-        });
+            });
+        }
 
         let mut cohorts: HashMap<u64, Vec<(Option<Instant>, u64)>> = HashMap::new();
         for (hash, ready_at, count) in rollout.cohorts() {
