@@ -464,6 +464,72 @@ mod tests {
         );
     }
 
+    /// A length-delimited field.
+    fn bytes(number: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![number << 3 | 2, body.len() as u8];
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn varint(number: u8, value: u8) -> Vec<u8> {
+        vec![number << 3, value]
+    }
+
+    /// `kubectl create deployment good --image=x --replicas=2`'s shape: labels, selector,
+    /// template with one container, an empty strategy; empty strings left out.
+    #[test]
+    fn decodes_a_deployment_like_kubectl_create_deployment_sends() {
+        let entry = [bytes(1, b"app"), bytes(2, b"good")].concat();
+        let meta = [bytes(1, b"good"), bytes(3, b""), bytes(11, &entry)].concat();
+        let container = [
+            bytes(1, b"x"),
+            bytes(2, b"x"),
+            bytes(8, &[]),
+            bytes(14, b""),
+        ]
+        .concat();
+        let pod_spec = [bytes(2, &container), bytes(3, b"")].concat();
+        let template = [bytes(1, &bytes(11, &entry)), bytes(2, &pod_spec)].concat();
+        let surge = [varint(1, 1), bytes(3, b"25%")].concat();
+        let strategy = [bytes(1, b""), bytes(2, &bytes(2, &surge))].concat();
+        let spec = [
+            varint(1, 2),
+            bytes(2, &bytes(1, &entry)),
+            bytes(3, &template),
+            bytes(4, &strategy),
+            varint(5, 0),
+        ]
+        .concat();
+        let raw = [bytes(1, &meta), bytes(2, &spec), bytes(3, &[])].concat();
+        let type_meta = [bytes(1, b"apps/v1"), bytes(2, b"Deployment")].concat();
+        let body = [b"k8s\0".to_vec(), bytes(1, &type_meta), bytes(2, &raw)].concat();
+        let d = decode(&body).unwrap();
+        assert_eq!(
+            d["metadata"],
+            json!({"name": "good", "labels": {"app": "good"}})
+        );
+        assert_eq!(d["spec"]["replicas"], 2);
+        assert_eq!(
+            d["spec"]["selector"],
+            json!({"matchLabels": {"app": "good"}})
+        );
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "x", "image": "x", "resources": {}}])
+        );
+        assert_eq!(
+            d["spec"]["strategy"],
+            json!({"rollingUpdate": {"maxSurge": "25%"}})
+        );
+        assert!(
+            d["spec"].get("minReadySeconds").is_none(),
+            "a zero is not set"
+        );
+        for cut in 5..body.len() {
+            let _ = decode(&body[..cut]);
+        }
+    }
+
     #[test]
     fn truncated_input_is_an_error() {
         assert!(decode(&CREATE_NS_DEMO[..20]).is_err());
