@@ -5,8 +5,13 @@
 //!   watches (`kube_rs`: what the live world sees, including kube-rs decoding on the same
 //!   two cores).
 //!
+//! - `pods_created_per_second`: a Deployment of 10,000 replicas scaled from nothing; the
+//!   time until all 10,000 Pod objects exist (ReplicaSet-owned, written by the emulator's
+//!   controller), read through the API with kube-rs.
+//!
 //! After the criterion groups it prints the figures docs/PERFORMANCE.md records:
-//! applies/s over a fixed batch, and the p50/p99/max per-watcher delivery latency.
+//! applies/s over a fixed batch, the p50/p99/max per-watcher delivery latency, and pods
+//! created per second.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,10 +21,10 @@ use criterion::{Criterion, Throughput};
 use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
 use hdrhistogram::Histogram;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, Patch, PatchParams, WatchEvent, WatchParams};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::api::{Api, ListParams, Patch, PatchParams, WatchEvent, WatchParams};
 use kube::{Client, Config};
-use pushpull::emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use pushpull::emulator::{Emulator, EmulatorConfig, PodStartDelay, RunningEmulator};
 use serde_json::json;
 use tokio::runtime::Runtime;
 use tokio::sync::Notify;
@@ -296,6 +301,50 @@ fn bench_watch(c: &mut Criterion, rt: &Runtime, watchers: Watchers) {
     rt.block_on(emulator.shutdown());
 }
 
+/// Creates a Deployment of `PODS` replicas (pods start in 1 ms) and times until that many
+/// Pod objects exist, counted with `limit=1` lists (`remainingItemCount`).
+fn bench_pods(rt: &Runtime) {
+    const PODS: u64 = 10_000;
+    let emulator = rt
+        .block_on(Emulator::start(EmulatorConfig {
+            pod_start: PodStartDelay::Fixed(Duration::from_millis(1)),
+            max_pods: PODS as usize,
+            ..EmulatorConfig::default()
+        }))
+        .expect("start");
+    let client = client(&emulator);
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    let mut object = deployment(0, 1);
+    object["spec"]["replicas"] = json!(PODS);
+    let object: Deployment = serde_json::from_value(object).expect("Deployment");
+    let started = Instant::now();
+    let elapsed = rt.block_on(async {
+        deployments
+            .create(&Default::default(), &object)
+            .await
+            .expect("created");
+        loop {
+            let page = pods
+                .list(&ListParams::default().limit(1))
+                .await
+                .expect("pods listed");
+            let count =
+                page.items.len() as u64 + page.metadata.remaining_item_count.unwrap_or(0) as u64;
+            if count >= PODS {
+                return started.elapsed();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    println!(
+        "pods_created_per_second: {:.0} ({PODS} Pod objects of one Deployment, from create to the last Pod listed, {:.2}s)",
+        PODS as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
+    rt.block_on(emulator.shutdown());
+}
+
 fn main() {
     let rt = runtime();
     // kube's client spawns its request buffer on the ambient runtime.
@@ -308,5 +357,6 @@ fn main() {
     bench_applies(&mut c, &rt);
     bench_watch(&mut c, &rt, Watchers::Raw);
     bench_watch(&mut c, &rt, Watchers::KubeRs);
+    bench_pods(&rt);
     c.final_summary();
 }

@@ -30,8 +30,12 @@ struct Kubectl {
 
 impl Kubectl {
     fn new(emulator: &BlockingEmulator) -> Kubectl {
-        let binary = find_kubectl(&std::env::var("PATH").unwrap_or_default())
-            .unwrap_or_else(|msg| panic!("{msg}"));
+        // `KUBECTL=/path` runs the suite with another kubectl (e.g. a newer release).
+        let binary = match std::env::var_os("KUBECTL") {
+            Some(path) => PathBuf::from(path),
+            None => find_kubectl(&std::env::var("PATH").unwrap_or_default())
+                .unwrap_or_else(|msg| panic!("{msg}")),
+        };
         let dir = tempfile::tempdir().expect("temp dir");
         let kubeconfig = dir.path().join("kubeconfig");
         emulator

@@ -24,6 +24,11 @@ const VALUE_BYTES: usize = 128 * 1024;
 
 const UPDATES: usize = 1000;
 
+/// What one materialized Pod may add to the emulator's RSS, in KiB (plus 64 MiB for the
+/// watch history's share). Measured: about 12.5 KiB (a serde_json object tree of ~20 maps
+/// at ~640 bytes per B-tree node); see docs/EMULATOR.md.
+const PODS_RSS_BOUND_KIB_EACH: u64 = 16;
+
 struct Served {
     child: Child,
     addr: SocketAddr,
@@ -36,9 +41,10 @@ impl Drop for Served {
     }
 }
 
-fn serve() -> Served {
+fn serve_with(extra: &[&str]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pushpull"))
         .args(["emulator", "serve", "--port", "0"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -111,6 +117,13 @@ fn request(addr: SocketAddr, method: &str, path: &str, body: &Value) -> (u16, St
     (code, body)
 }
 
+fn deployment(name: &str, replicas: u64) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+           "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                    "template": {"metadata": {"labels": {"app": name}},
+                                 "spec": {"containers": [{"name": "app", "image": "nginx:1"}]}}}})
+}
+
 /// A normal client: a list and the health check answer, quickly.
 fn assert_served(addr: SocketAddr, when: &str) {
     let started = Instant::now();
@@ -133,7 +146,8 @@ fn assert_served(addr: SocketAddr, when: &str) {
 
 #[test]
 fn large_updates_and_huge_replica_counts_keep_the_emulators_memory_bounded() {
-    let served = serve();
+    // Pod objects are measured on their own below; here the rollout model's own memory.
+    let served = serve_with(&["--max-pods", "1000"]);
     let (addr, pid) = (served.addr, served.child.id());
     assert_served(addr, "at start");
     let base = rss_mib(pid);
@@ -217,12 +231,6 @@ fn large_updates_and_huge_replica_counts_keep_the_emulators_memory_bounded() {
     assert_served(addr, "after the delete");
 
     let deployments = "/apis/apps/v1/namespaces/default/deployments";
-    let deployment = |name: &str, replicas: u64| {
-        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-               "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                        "template": {"metadata": {"labels": {"app": name}},
-                                     "spec": {"containers": [{"name": "app", "image": "nginx:1"}]}}}})
-    };
     let (code, body) = request(
         addr,
         "POST",
@@ -263,4 +271,88 @@ fn large_updates_and_huge_replica_counts_keep_the_emulators_memory_bounded() {
         "RSS idle {base} MiB, peak {peak} MiB, after DELETE {after_delete} MiB, bound {bound} MiB; {UPDATES} updates of {} KiB took {updates_took:?}",
         VALUE_BYTES / 1024
     );
+}
+
+/// How many Pod objects a list reports (paged, 5,000 at a time).
+fn count_pods(addr: SocketAddr) -> (u64, u64) {
+    let (mut total, mut running) = (0, 0);
+    let mut token = String::new();
+    loop {
+        let path = format!("/api/v1/namespaces/default/pods?limit=5000&continue={token}");
+        let (code, body) = request(addr, "GET", &path, &Value::Null);
+        assert_eq!(code, 200, "{body}");
+        let page: Value = serde_json::from_str(&body).expect("pod list");
+        for pod in page["items"].as_array().into_iter().flatten() {
+            total += 1;
+            running += u64::from(pod["status"]["phase"] == "Running");
+        }
+        match page["metadata"]["continue"].as_str() {
+            Some(next) if !next.is_empty() => token = next.to_string(),
+            _ => return (total, running),
+        }
+    }
+}
+
+/// Pods are materialized one object each (ReplicaSet-owned, on a fake node, Running and
+/// Ready once started) up to `--max-pods`, and the RSS they add is measured and bounded.
+/// 10,000 in CI; `PUSHPULL_EMULATOR_PODS=100000` measures kwok's anchor (docs/EMULATOR.md
+/// quotes both). The cap holds: a second Deployment gets no Pod objects beyond it.
+#[test]
+fn materialized_pods_stay_within_their_memory_bound_and_the_pod_cap() {
+    let pods: u64 = std::env::var("PUSHPULL_EMULATOR_PODS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let cap = pods.to_string();
+    let served = serve_with(&["--max-pods", &cap]);
+    let (addr, pid) = (served.addr, served.child.id());
+    let base = rss_mib(pid);
+    let started = Instant::now();
+    let deployments = "/apis/apps/v1/namespaces/default/deployments";
+    assert_eq!(
+        request(addr, "POST", deployments, &deployment("kwok", pods)).0,
+        201
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, body) = request(addr, "GET", &format!("{deployments}/kwok"), &Value::Null);
+        let object: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        if object.pointer("/status/availableReplicas") == Some(&json!(pods)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the rollout did not complete: {object}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let rolled_out = started.elapsed();
+    // The controller writes the pods right after the Deployment's status.
+    let (total, running) = loop {
+        let counted = count_pods(addr);
+        if counted == (pods, pods) || Instant::now() > deadline {
+            break counted;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let rss = rss_mib(pid);
+    println!(
+        "{pods} pods: RSS {rss} MiB (idle {base} MiB), {} bytes per pod, rolled out in {:.1} s",
+        (rss.saturating_sub(base)) * 1024 * 1024 / pods,
+        rolled_out.as_secs_f64()
+    );
+    assert_eq!((total, running), (pods, pods));
+    let bound = base + PODS_RSS_BOUND_KIB_EACH * pods / 1024 + 64;
+    assert!(
+        rss <= bound,
+        "{pods} pods take {rss} MiB (idle {base} MiB, bound {bound} MiB)"
+    );
+    assert_eq!(
+        request(addr, "POST", deployments, &deployment("more", 10)).0,
+        201
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let (total, _) = count_pods(addr);
+    assert_eq!(total, pods, "no Pod objects beyond --max-pods");
+    assert_served(addr, "after the pods");
 }

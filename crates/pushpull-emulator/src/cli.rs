@@ -23,6 +23,10 @@ pub struct ServeArgs {
     /// shutdown). Without it the current context changes only if the file has none.
     #[arg(long, requires = "kubeconfig")]
     pub use_context: bool,
+    /// Pod objects materialized at most, all Deployments together (ReplicaSet and
+    /// Deployment counts follow the rollout model beyond it).
+    #[arg(long, value_name = "N", default_value_t = EmulatorConfig::default().max_pods)]
+    pub max_pods: usize,
 }
 
 /// Serves until Ctrl-C, SIGTERM or SIGHUP. Builds its own tokio runtime.
@@ -56,6 +60,7 @@ where
 {
     let config = EmulatorConfig {
         port: args.port,
+        max_pods: args.max_pods,
         ..EmulatorConfig::default()
     };
     let emulator = Emulator::start(config)
@@ -161,6 +166,7 @@ mod tests {
             port: 0,
             kubeconfig: Some(path.clone()),
             use_context: false,
+            max_pods: 10,
         };
         serve(args, |emulator| {
             let addr = emulator.addr();

@@ -110,6 +110,10 @@ pub struct EmulatorConfig {
     pub bookmark_interval: Duration,
     /// Events kept for resuming watches; older resourceVersions get 410 Gone.
     pub watch_history: usize,
+    /// Pod objects the emulator materializes at most (all Deployments together; default
+    /// 10,000: about 170 MiB; each Pod costs ~12-17 KiB). Beyond it, ReplicaSet and Deployment counts still follow
+    /// the rollout model but no further Pod objects are written.
+    pub max_pods: usize,
 }
 
 impl Default for EmulatorConfig {
@@ -121,6 +125,7 @@ impl Default for EmulatorConfig {
             time_scale: 1.0,
             bookmark_interval: Duration::from_secs(5),
             watch_history: 10_000,
+            max_pods: 10_000,
         }
     }
 }

@@ -17,6 +17,11 @@ use super::config::PodStartSampler;
 use super::resource::Resource;
 use super::rollout::{self, ConditionView, Rollout, RolloutSpec, StatusView};
 use super::store::{Store, now_rfc3339};
+use super::workloads::{Events, PodBudget, Workloads};
+
+/// Events kept (core and events.k8s.io each); the oldest go first, as the API server's
+/// one-hour event TTL would drop them.
+const EVENTS_KEPT: usize = 5_000;
 
 /// One Deployment generation reaching "successfully rolled out" (kubectl's rules).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +84,10 @@ impl RolloutLog {
 struct Tracked {
     rollout: Rollout,
     recorded_generation: Option<i64>,
+    workloads: Workloads,
+    /// A client deleted one of its ReplicaSets or Pods since the last publish: check that
+    /// every object the controller owns is still there.
+    resync: bool,
 }
 
 /// The longest the controller sleeps without looking again (bounds a far-future wake).
@@ -93,6 +102,8 @@ pub(crate) struct Controller {
     time_scale: f64,
     tracked: HashMap<(String, String), Tracked>,
     log: Arc<RolloutLog>,
+    events: Events,
+    pods: PodBudget,
     /// After a restart: take recorded generations from the log, not from scratch.
     resumed: bool,
     #[cfg(test)]
@@ -129,10 +140,18 @@ impl Controller {
             time_scale,
             tracked: HashMap::new(),
             log,
+            events: Events::new(EVENTS_KEPT),
+            pods: PodBudget::new(usize::MAX),
             resumed: false,
             #[cfg(test)]
             test_faults: TestFaults::default(),
         }
+    }
+
+    /// Caps the Pod objects materialized (`EmulatorConfig::max_pods`).
+    pub(crate) fn with_max_pods(mut self, limit: usize) -> Controller {
+        self.pods = PodBudget::new(limit);
+        self
     }
 
     /// A fresh controller picking up after one that died: every Deployment is re-read.
@@ -184,6 +203,8 @@ impl Controller {
             time_scale: self.time_scale,
             tracked: HashMap::new(),
             log: self.log.clone(),
+            events: Events::new(EVENTS_KEPT),
+            pods: PodBudget::new(self.pods.limit),
             resumed: true,
             #[cfg(test)]
             test_faults: self.test_faults.clone(),
@@ -248,10 +269,16 @@ impl Controller {
 
     fn sync(&mut self, now: Instant) {
         let mut touched: Vec<(String, String)> = Vec::new();
+        let resync = self.store.take_resync_deployments();
         for key in self.store.take_dirty_deployments() {
             let tracked = self.isolated(&key, |c| c.track(&key, now));
             if tracked == Some(true) {
                 touched.push(key);
+            }
+        }
+        for key in resync {
+            if let Some(t) = self.tracked.get_mut(&key) {
+                t.resync = true;
             }
         }
         let keys: Vec<(String, String)> = self.tracked.keys().cloned().collect();
@@ -275,9 +302,22 @@ impl Controller {
         self.resumed = false;
     }
 
-    /// Starts or updates tracking of a written Deployment; false when it is gone.
+    /// Starts or updates tracking of a written Deployment; false when it is gone. A gone
+    /// Deployment's ReplicaSets and Pods are collected (background propagation); one marked
+    /// for foreground deletion loses them first and is then removed.
     fn track(&mut self, key: &(String, String), now: Instant) -> bool {
         match self.store.get(Resource::Deployment, &key.0, &key.1) {
+            Ok(object) if object.pointer("/metadata/deletionTimestamp").is_some() => {
+                let mut workloads = match self.tracked.remove(key) {
+                    Some(t) => t.workloads,
+                    None => Workloads::new(&key.0, &key.1),
+                };
+                workloads.adopt(&object);
+                workloads.collect(&self.store, &mut self.pods);
+                self.store
+                    .remove_owned(Resource::Deployment, &key.0, &key.1);
+                false
+            }
             Ok(object) => {
                 let spec = RolloutSpec::from_deployment(&object, self.time_scale);
                 match self.tracked.get_mut(key) {
@@ -294,6 +334,8 @@ impl Controller {
                             Tracked {
                                 rollout,
                                 recorded_generation,
+                                workloads: Workloads::new(&key.0, &key.1),
+                                resync: true,
                             },
                         );
                     }
@@ -301,7 +343,9 @@ impl Controller {
                 true
             }
             Err(_) => {
-                self.tracked.remove(key);
+                if let Some(mut t) = self.tracked.remove(key) {
+                    t.workloads.collect(&self.store, &mut self.pods);
+                }
                 false
             }
         }
@@ -321,6 +365,16 @@ impl Controller {
             self.store
                 .write_deployment_status(&key.0, &key.1, generation, status.clone());
         let shows_complete = written.is_some() || current.get("status") == Some(&status);
+        let resync = std::mem::take(&mut tracked.resync);
+        tracked.workloads.sync(
+            &self.store,
+            &mut self.events,
+            &mut self.pods,
+            &current,
+            &tracked.rollout,
+            now,
+            resync,
+        );
         if view.complete && shows_complete && tracked.recorded_generation != Some(generation) {
             tracked.recorded_generation = Some(generation);
             let images = current
@@ -486,6 +540,47 @@ mod tests {
             "the fault fired"
         );
         let _ = shutdown.send(true);
+    }
+
+    #[tokio::test]
+    async fn pod_objects_stop_at_the_cap_while_the_rollout_completes() {
+        let store = Arc::new(Store::new(1, 1000));
+        let log = Arc::new(RolloutLog::default());
+        let sampler = PodStartSampler::new(PodStartDelay::Fixed(Duration::from_millis(5)), 1.0, 1);
+        let controller = Controller::new(store.clone(), sampler, 1.0, log.clone()).with_max_pods(3);
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(controller.run(rx));
+        let mut d = deployment("capped");
+        d["spec"]["replicas"] = json!(5);
+        let opts = WriteOptions {
+            manager: "t".into(),
+            ..Default::default()
+        };
+        store
+            .create(Resource::Deployment, "default", d, &opts)
+            .expect("valid");
+        let done = tokio::time::timeout(
+            Duration::from_secs(10),
+            log.wait_for(|r| r.name == "capped"),
+        )
+        .await;
+        assert!(done.is_ok(), "the rollout completes beyond the pod cap");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let none = Default::default();
+        let (pods, _) = store.list(Resource::Pod, Some("default"), &none, &Default::default());
+        assert_eq!(pods.len(), 3, "Pod objects stop at max_pods");
+        let (sets, _) = store.list(
+            Resource::ReplicaSet,
+            Some("default"),
+            &none,
+            &Default::default(),
+        );
+        assert_eq!(sets.len(), 1);
+        assert_eq!(
+            sets[0]["status"]["readyReplicas"], 5,
+            "counts follow the model"
+        );
+        let _ = tx.send(true);
     }
 
     fn view(reason: &'static str) -> ConditionView {

@@ -11,6 +11,8 @@ pub fn apply_defaults(resource: Resource, object: &mut Value) {
         Resource::Namespace => default_namespace(object),
         Resource::ConfigMap => {}
         Resource::Deployment => default_deployment(object),
+        Resource::Job => default_job(object),
+        Resource::ReplicaSet | Resource::Pod | Resource::Event | Resource::EventV1 => {}
     }
 }
 
@@ -96,6 +98,60 @@ fn default_deployment(object: &mut Value) {
             }
         }
     }
+}
+
+/// `batch/v1` Job defaults (pkg/apis/batch/v1/defaults.go) and the selector the API
+/// server generates from the Job's uid (pkg/registry/batch/job/strategy.go,
+/// `generateSelector`), unless `manualSelector` is set.
+fn default_job(object: &mut Value) {
+    let uid = object
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let spec = object_entry(object, "spec");
+    let indexed = spec.get("completionMode").and_then(Value::as_str) == Some("Indexed");
+    if spec.get("completions").is_none_or(Value::is_null)
+        && spec.get("parallelism").is_none_or(Value::is_null)
+    {
+        default_key(spec, "completions", json!(1));
+    }
+    default_key(spec, "parallelism", json!(1));
+    default_key(
+        spec,
+        "backoffLimit",
+        json!(if indexed { 2147483647 } else { 6 }),
+    );
+    default_key(spec, "completionMode", json!("NonIndexed"));
+    default_key(spec, "suspend", json!(false));
+    default_key(spec, "manualSelector", json!(false));
+    default_key(spec, "podReplacementPolicy", json!("TerminatingOrFailed"));
+    let manual = spec.get("manualSelector").and_then(Value::as_bool) == Some(true);
+    if !manual && !uid.is_empty() {
+        spec["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+        let labels = object_entry(
+            object_entry(object_entry(spec, "template"), "metadata"),
+            "labels",
+        );
+        for (key, value) in [
+            ("batch.kubernetes.io/controller-uid", &uid),
+            ("controller-uid", &uid),
+            ("batch.kubernetes.io/job-name", &name),
+            ("job-name", &name),
+        ] {
+            default_key(labels, key, json!(value));
+        }
+    }
+    let pod = object_entry(object_entry(spec, "template"), "spec");
+    default_key(pod, "terminationGracePeriodSeconds", json!(30));
+    default_key(pod, "dnsPolicy", json!("ClusterFirst"));
+    default_key(pod, "schedulerName", json!("default-scheduler"));
+    default_key(pod, "securityContext", json!({}));
 }
 
 #[cfg(test)]

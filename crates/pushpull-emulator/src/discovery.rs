@@ -31,35 +31,37 @@ pub fn core_versions(server_address: &str) -> Value {
     })
 }
 
-pub fn groups() -> Value {
+/// The named API groups served, each at version `v1`.
+pub const GROUPS: [&str; 3] = ["apps", "events.k8s.io", "batch"];
+
+fn group_document(name: &str) -> Value {
+    let gv = format!("{name}/v1");
     json!({
-        "kind": "APIGroupList",
-        "apiVersion": "v1",
-        "groups": [{
-            "name": "apps",
-            "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
-            "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"},
-        }],
+        "name": name,
+        "versions": [{"groupVersion": gv, "version": "v1"}],
+        "preferredVersion": {"groupVersion": gv, "version": "v1"},
     })
 }
 
+pub fn groups() -> Value {
+    let groups: Vec<Value> = GROUPS.iter().map(|g| group_document(g)).collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
 pub fn group(name: &str) -> Option<Value> {
-    (name == "apps").then(|| {
-        json!({
-            "kind": "APIGroup",
-            "apiVersion": "v1",
-            "name": "apps",
-            "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
-            "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"},
-        })
+    GROUPS.contains(&name).then(|| {
+        let mut doc = group_document(name);
+        doc["kind"] = json!("APIGroup");
+        doc["apiVersion"] = json!("v1");
+        doc
     })
 }
 
 /// `/api/v1` (group "") or `/apis/apps/v1`.
 pub fn resource_list(group: &str) -> Option<Value> {
     let group_version = match group {
-        "" => "v1",
-        "apps" => "apps/v1",
+        "" => "v1".to_string(),
+        g if GROUPS.contains(&g) => format!("{g}/v1"),
         _ => return None,
     };
     let mut resources = Vec::new();
@@ -72,7 +74,10 @@ pub fn resource_list(group: &str) -> Option<Value> {
             "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
             "shortNames": r.short_names(),
         });
-        if r == Resource::Deployment {
+        if matches!(
+            r,
+            Resource::Deployment | Resource::ReplicaSet | Resource::Pod | Resource::Job
+        ) {
             entry["categories"] = json!(["all"]);
         }
         resources.push(entry);
@@ -123,6 +128,6 @@ mod tests {
             .map(|r| r["name"].as_str().unwrap())
             .collect();
         assert!(names.contains(&"namespaces") && names.contains(&"configmaps"));
-        assert!(resource_list("batch").is_none());
+        assert!(resource_list("policy").is_none());
     }
 }

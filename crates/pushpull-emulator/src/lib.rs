@@ -32,6 +32,7 @@ mod store;
 mod table;
 mod validation;
 mod watch;
+mod workloads;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -99,7 +100,8 @@ impl Emulator {
 
         let sampler =
             config::PodStartSampler::new(config.pod_start.clone(), config.time_scale, config.seed);
-        let controller = Controller::new(store.clone(), sampler, config.time_scale, log.clone());
+        let controller = Controller::new(store.clone(), sampler, config.time_scale, log.clone())
+            .with_max_pods(config.max_pods);
         let controller_task = tokio::spawn(controller.run(shutdown_rx.clone()));
 
         let app = server::router(server::AppState {

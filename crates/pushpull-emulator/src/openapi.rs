@@ -10,7 +10,12 @@ use super::resource::Resource;
 
 /// The group-versions served, as `/openapi/v3` index keys (`api/v1`, `apis/apps/v1`).
 fn group_versions() -> Vec<(&'static str, &'static str)> {
-    vec![("api/v1", ""), ("apis/apps/v1", "apps")]
+    vec![
+        ("api/v1", ""),
+        ("apis/apps/v1", "apps"),
+        ("apis/events.k8s.io/v1", "events.k8s.io"),
+        ("apis/batch/v1", "batch"),
+    ]
 }
 
 /// `/openapi/v2` as the protobuf `openapi_v2.Document` older kubectl (1.20, Debian's
@@ -143,7 +148,7 @@ mod tests {
                 .iter()
                 .any(|p| p["name"] == "fieldValidation")
         );
-        assert!(document("apis/batch/v1").is_none());
+        assert!(document("apis/policy/v1").is_none());
         assert!(
             index()["paths"]["api/v1"]["serverRelativeURL"]
                 .as_str()

@@ -9,27 +9,46 @@ pub enum Resource {
     Namespace,
     ConfigMap,
     Deployment,
+    /// Written by the emulator's Deployment controller (one per pod-template hash).
+    ReplicaSet,
+    /// Written by the emulator's ReplicaSet model (kwok-style: fake nodes, no containers).
+    Pod,
+    /// Core `v1` Event.
+    Event,
+    /// `events.k8s.io/v1` Event (the same occurrences as the core ones, in the newer shape).
+    EventV1,
+    /// `batch/v1` Job: stored and validated, never run.
+    Job,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 3] = [
+    pub const ALL: [Resource; 8] = [
         Resource::Namespace,
         Resource::ConfigMap,
         Resource::Deployment,
+        Resource::ReplicaSet,
+        Resource::Pod,
+        Resource::Event,
+        Resource::EventV1,
+        Resource::Job,
     ];
 
     pub fn group(self) -> &'static str {
         match self {
-            Resource::Namespace | Resource::ConfigMap => "",
-            Resource::Deployment => "apps",
+            Resource::Namespace | Resource::ConfigMap | Resource::Pod | Resource::Event => "",
+            Resource::Deployment | Resource::ReplicaSet => "apps",
+            Resource::EventV1 => "events.k8s.io",
+            Resource::Job => "batch",
         }
     }
 
     /// `v1` or `apps/v1`.
     pub fn api_version(self) -> &'static str {
         match self {
-            Resource::Namespace | Resource::ConfigMap => "v1",
-            Resource::Deployment => "apps/v1",
+            Resource::Namespace | Resource::ConfigMap | Resource::Pod | Resource::Event => "v1",
+            Resource::Deployment | Resource::ReplicaSet => "apps/v1",
+            Resource::EventV1 => "events.k8s.io/v1",
+            Resource::Job => "batch/v1",
         }
     }
 
@@ -38,6 +57,10 @@ impl Resource {
             Resource::Namespace => "Namespace",
             Resource::ConfigMap => "ConfigMap",
             Resource::Deployment => "Deployment",
+            Resource::ReplicaSet => "ReplicaSet",
+            Resource::Pod => "Pod",
+            Resource::Event | Resource::EventV1 => "Event",
+            Resource::Job => "Job",
         }
     }
 
@@ -46,6 +69,10 @@ impl Resource {
             Resource::Namespace => "namespaces",
             Resource::ConfigMap => "configmaps",
             Resource::Deployment => "deployments",
+            Resource::ReplicaSet => "replicasets",
+            Resource::Pod => "pods",
+            Resource::Event | Resource::EventV1 => "events",
+            Resource::Job => "jobs",
         }
     }
 
@@ -54,6 +81,10 @@ impl Resource {
             Resource::Namespace => "namespace",
             Resource::ConfigMap => "configmap",
             Resource::Deployment => "deployment",
+            Resource::ReplicaSet => "replicaset",
+            Resource::Pod => "pod",
+            Resource::Event | Resource::EventV1 => "event",
+            Resource::Job => "job",
         }
     }
 
@@ -62,6 +93,10 @@ impl Resource {
             Resource::Namespace => &["ns"],
             Resource::ConfigMap => &["cm"],
             Resource::Deployment => &["deploy"],
+            Resource::ReplicaSet => &["rs"],
+            Resource::Pod => &["po"],
+            Resource::Event | Resource::EventV1 => &["ev"],
+            Resource::Job => &[],
         }
     }
 
@@ -79,18 +114,31 @@ impl Resource {
                 ("scale", "Scale", "autoscaling", "v1"),
             ],
             Resource::Namespace => &[("status", "Namespace", "", "v1")],
-            Resource::ConfigMap => &[],
+            Resource::ReplicaSet => &[("status", "ReplicaSet", "apps", "v1")],
+            Resource::Pod => &[("status", "Pod", "", "v1")],
+            Resource::Job => &[("status", "Job", "batch", "v1")],
+            Resource::ConfigMap | Resource::Event | Resource::EventV1 => &[],
         }
     }
 
     /// Whether writes to `.spec` bump `metadata.generation`.
     pub fn has_generation(self) -> bool {
-        matches!(self, Resource::Deployment)
+        matches!(
+            self,
+            Resource::Deployment | Resource::ReplicaSet | Resource::Job
+        )
     }
 
     /// Whether the main resource ignores `.status` on writes (a status subresource exists).
     pub fn has_status_subresource(self) -> bool {
-        matches!(self, Resource::Deployment | Resource::Namespace)
+        matches!(
+            self,
+            Resource::Deployment
+                | Resource::Namespace
+                | Resource::ReplicaSet
+                | Resource::Pod
+                | Resource::Job
+        )
     }
 
     pub fn from_plural(group: &str, plural: &str) -> Option<Resource> {

@@ -119,9 +119,36 @@ fn resolve_int_or_percent(value: Option<&Value>, total: u64, round_up: bool) -> 
     }
 }
 
+/// The template without what does not change its meaning: nulls, empty objects and lists
+/// (a typed client's round trip adds `creationTimestamp: null`, drops `{}`), and the
+/// `pod-template-hash` label (`kubectl rollout undo` copies a ReplicaSet's template back).
+fn canonical(value: &Value) -> Option<Value> {
+    match value {
+        Value::Null => None,
+        Value::Object(map) => {
+            let kept: serde_json::Map<String, Value> = map
+                .iter()
+                .filter(|(k, _)| k.as_str() != "pod-template-hash")
+                .filter_map(|(k, v)| canonical(v).map(|v| (k.clone(), v)))
+                .collect();
+            (!kept.is_empty()).then_some(Value::Object(kept))
+        }
+        Value::Array(items) if items.is_empty() => None,
+        Value::Array(items) => Some(Value::Array(
+            items
+                .iter()
+                .map(|v| canonical(v).unwrap_or(Value::Null))
+                .collect(),
+        )),
+        other => Some(other.clone()),
+    }
+}
+
 /// FNV-1a over the template's canonical JSON: equal templates, equal revisions.
 pub fn template_hash(template: &Value) -> u64 {
-    let text = serde_json::to_string(template).unwrap_or_default();
+    let text = canonical(template)
+        .map(|t| serde_json::to_string(&t).unwrap_or_default())
+        .unwrap_or_default();
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in text.bytes() {
         hash ^= u64::from(byte);
@@ -200,9 +227,21 @@ impl Rollout {
         &self.spec
     }
 
+    /// Every simulated pod group: (revision, ready instant or never, count).
+    pub fn cohorts(&self) -> impl Iterator<Item = (u64, Option<Instant>, u64)> + '_ {
+        self.pods.iter().map(|c| (c.revision, c.ready_at, c.count))
+    }
+
+    /// Whether a pod that became ready at `ready_at` counts as available at `now`.
+    pub fn available_at(&self, ready_at: Option<Instant>, now: Instant) -> bool {
+        ready_at
+            .and_then(|r| r.checked_add(self.spec.min_ready))
+            .is_some_and(|t| t <= now)
+    }
+
     /// How many cohorts the model holds (bounded by `MAX_COHORTS` plus one per revision).
     #[cfg(test)]
-    fn cohorts(&self) -> usize {
+    fn cohort_count(&self) -> usize {
         self.pods.len()
     }
 
@@ -666,7 +705,11 @@ mod tests {
         let v = rollout.view("d", t);
         assert!(v.complete, "{v:?}");
         assert_eq!(v.available_replicas, 100_000_000);
-        assert!(rollout.cohorts() <= MAX_COHORTS, "{}", rollout.cohorts());
+        assert!(
+            rollout.cohort_count() <= MAX_COHORTS,
+            "{}",
+            rollout.cohort_count()
+        );
         let mut next = deployment("a:2", 100_000_000, 600);
         next["metadata"]["generation"] = json!(2);
         rollout.set_spec(t, RolloutSpec::from_deployment(&next, 1.0));
@@ -678,9 +721,9 @@ mod tests {
             assert!(v.replicas <= 125_000_000, "surge exceeded: {v:?}");
             assert!(v.available_replicas >= 75_000_000, "{v:?}");
             assert!(
-                rollout.cohorts() <= MAX_COHORTS + 2,
+                rollout.cohort_count() <= MAX_COHORTS + 2,
                 "{}",
-                rollout.cohorts()
+                rollout.cohort_count()
             );
             match rollout.next_wake(now) {
                 Some(w) => now = w,
@@ -708,9 +751,9 @@ mod tests {
         for step in 0..200 {
             rollout.advance(now, &mut sampler);
             assert!(
-                rollout.cohorts() <= MAX_COHORTS,
+                rollout.cohort_count() <= MAX_COHORTS,
                 "step {step}: {}",
-                rollout.cohorts()
+                rollout.cohort_count()
             );
             match rollout.next_wake(now) {
                 Some(w) => now = w,

@@ -219,7 +219,7 @@ impl FieldSelector {
                 return Err(SelectorError::Field(part.to_string()));
             };
             let field = field.trim();
-            if field != "metadata.name" && field != "metadata.namespace" {
+            if field_pointer(field).is_none() {
                 return Err(SelectorError::UnsupportedField(field.to_string()));
             }
             terms.push((field.to_string(), equal, value.trim().to_string()));
@@ -229,18 +229,45 @@ impl FieldSelector {
 
     pub fn matches(&self, object: &Value) -> bool {
         self.terms.iter().all(|(field, equal, value)| {
-            let pointer = if field == "metadata.name" {
-                "/metadata/name"
-            } else {
-                "/metadata/namespace"
-            };
-            let actual = object
-                .pointer(pointer)
+            let actual = field_pointer(field)
+                .and_then(|pointer| object.pointer(pointer))
                 .and_then(Value::as_str)
                 .unwrap_or("");
             (actual == value) == *equal
         })
     }
+}
+
+/// The field selectors the API server accepts for the served types (every type:
+/// `metadata.name`, `metadata.namespace`; Events: `involvedObject.*`, `reason`, `source`,
+/// `type`, `reportingComponent` (core) and `regarding.*` (events.k8s.io); Pods:
+/// `spec.nodeName`, `spec.restartPolicy`, `status.phase`, `status.podIP`), as JSON pointers.
+fn field_pointer(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "metadata.name" => "/metadata/name",
+        "metadata.namespace" => "/metadata/namespace",
+        "involvedObject.kind" => "/involvedObject/kind",
+        "involvedObject.namespace" => "/involvedObject/namespace",
+        "involvedObject.name" => "/involvedObject/name",
+        "involvedObject.uid" => "/involvedObject/uid",
+        "involvedObject.apiVersion" => "/involvedObject/apiVersion",
+        "involvedObject.resourceVersion" => "/involvedObject/resourceVersion",
+        "involvedObject.fieldPath" => "/involvedObject/fieldPath",
+        "regarding.kind" => "/regarding/kind",
+        "regarding.namespace" => "/regarding/namespace",
+        "regarding.name" => "/regarding/name",
+        "regarding.uid" => "/regarding/uid",
+        "reason" => "/reason",
+        "type" => "/type",
+        "source" => "/source/component",
+        "reportingComponent" => "/reportingComponent",
+        "reportingController" => "/reportingController",
+        "spec.nodeName" => "/spec/nodeName",
+        "spec.restartPolicy" => "/spec/restartPolicy",
+        "status.phase" => "/status/phase",
+        "status.podIP" => "/status/podIP",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use super::resource::Resource;
 use super::scale::scale_of;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
-use super::store::{PatchKind, Store, Subresource, WatchFrom, WriteOptions};
+use super::store::{PatchKind, Propagation, Store, Subresource, WatchFrom, WriteOptions};
 use super::table::{self, IncludeObject};
 use super::watch::{self as watch_stream, WatchSpec};
 
@@ -669,13 +669,37 @@ fn dispatch(
                     .get("dryRun")
                     .and_then(Value::as_array)
                     .is_some_and(|d| !d.is_empty());
-            let deleted = store.delete(
+            let policy = options
+                .get("propagationPolicy")
+                .and_then(Value::as_str)
+                .or(query.get("propagationPolicy").map(String::as_str))
+                .or_else(|| {
+                    // The deprecated `orphanDependents: true` means Orphan.
+                    (options.get("orphanDependents").and_then(Value::as_bool) == Some(true))
+                        .then_some("Orphan")
+                });
+            let propagation = match policy {
+                None | Some("Background") => Propagation::Background,
+                Some("Foreground") => Propagation::Foreground,
+                Some("Orphan") => Propagation::Orphan,
+                Some(other) => {
+                    return Err(ApiError::BadRequest(format!(
+                        "DeleteOptions.propagationPolicy: Unsupported value: {other:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
+                    )));
+                }
+            };
+            let deleted = store.delete_with(
                 resource,
                 namespace.as_deref().unwrap_or(""),
                 &name,
                 precondition,
                 dry_run,
+                propagation,
             )?;
+            if deleted.pointer("/metadata/deletionTimestamp").is_some() && !dry_run {
+                // Foreground: the API server answers with the object, now marked.
+                return ok((*deleted).clone());
+            }
             let mut details = json!({"name": name, "kind": resource.plural()});
             if !resource.group().is_empty() {
                 details["group"] = json!(resource.group());
@@ -830,7 +854,14 @@ mod tests {
             parse_route("/apis/apps/v1"),
             Some(Route::ResourceList("apps".into()))
         );
-        assert_eq!(parse_route("/apis/batch/v1/jobs"), None);
+        assert_eq!(
+            parse_route("/apis/batch/v1/jobs"),
+            Some(Route::Collection {
+                resource: Resource::Job,
+                namespace: None
+            })
+        );
+        assert_eq!(parse_route("/apis/policy/v1/poddisruptionbudgets"), None);
         assert_eq!(parse_route("/api/v1/namespaces/a/configmaps/c/scale"), None);
         assert_eq!(
             parse_route("/apis/apps/v1/deployments/web"),

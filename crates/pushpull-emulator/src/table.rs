@@ -109,7 +109,227 @@ fn columns(resource: Resource) -> Vec<Value> {
                 1,
             ),
         ],
+        Resource::ReplicaSet => vec![
+            name,
+            column("Desired", "integer", "", "Number of desired pods.", 0),
+            column("Current", "integer", "", "Number of actual replicas.", 0),
+            column("Ready", "integer", "", "Number of pods ready.", 0),
+            age,
+            column(
+                "Containers",
+                "string",
+                "",
+                "Names of each container in the template.",
+                1,
+            ),
+            column(
+                "Images",
+                "string",
+                "",
+                "Images referenced by each container in the template.",
+                1,
+            ),
+            column("Selector", "string", "", "Label selector for pods.", 1),
+        ],
+        Resource::Pod => vec![
+            name,
+            column(
+                "Ready",
+                "string",
+                "",
+                "The aggregate readiness state of this pod for accepting traffic.",
+                0,
+            ),
+            column(
+                "Status",
+                "string",
+                "",
+                "The aggregate status of the containers in this pod.",
+                0,
+            ),
+            column(
+                "Restarts",
+                "string",
+                "",
+                "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.",
+                0,
+            ),
+            age,
+            column(
+                "IP",
+                "string",
+                "",
+                "IP address allocated to the pod. Routable at least within the cluster.",
+                1,
+            ),
+            column(
+                "Node",
+                "string",
+                "",
+                "Name of the node the pod is scheduled on.",
+                1,
+            ),
+            column(
+                "Nominated Node",
+                "string",
+                "",
+                "Name of the node where the pod is nominated to run.",
+                1,
+            ),
+            column(
+                "Readiness Gates",
+                "string",
+                "",
+                "The readiness gates of the pod.",
+                1,
+            ),
+        ],
+        Resource::Event | Resource::EventV1 => vec![
+            column(
+                "Last Seen",
+                "string",
+                "",
+                "Time when last this event was seen.",
+                0,
+            ),
+            column(
+                "Type",
+                "string",
+                "",
+                "Type of this event (Normal, Warning), new types could be added in the future.",
+                0,
+            ),
+            column(
+                "Reason",
+                "string",
+                "",
+                "Short, machine understandable string that gives the reason for this event being generated.",
+                0,
+            ),
+            column("Object", "string", "", "The object this event is about.", 0),
+            column(
+                "Subobject",
+                "string",
+                "",
+                "The subobject this event is about.",
+                1,
+            ),
+            column(
+                "Source",
+                "string",
+                "",
+                "The component reporting this event.",
+                1,
+            ),
+            column(
+                "Message",
+                "string",
+                "",
+                "A human-readable description of the status of this operation.",
+                0,
+            ),
+            column(
+                "First Seen",
+                "string",
+                "",
+                "The time at which the most recent occurrence of this event was recorded.",
+                1,
+            ),
+            column(
+                "Count",
+                "string",
+                "",
+                "The number of times this event has occurred.",
+                1,
+            ),
+            column(
+                "Name",
+                "string",
+                "name",
+                "Name must be unique within a namespace.",
+                1,
+            ),
+        ],
+        Resource::Job => vec![
+            name,
+            column("Status", "string", "", "Status of the job.", 0),
+            column(
+                "Completions",
+                "string",
+                "",
+                "The completion status of the job.",
+                0,
+            ),
+            column(
+                "Duration",
+                "string",
+                "",
+                "Time required to complete the job.",
+                0,
+            ),
+            age,
+            column(
+                "Containers",
+                "string",
+                "",
+                "Names of each container in the template.",
+                1,
+            ),
+            column(
+                "Images",
+                "string",
+                "",
+                "Images referenced by each container in the template.",
+                1,
+            ),
+            column("Selector", "string", "", "Label selector for pods.", 1),
+        ],
     }
+}
+
+fn container_names(template: &Value) -> String {
+    template
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| c.get("name").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+}
+
+fn selector_text(object: &Value) -> String {
+    object
+        .pointer("/spec/selector")
+        .map(super::selector::LabelSelector::from_label_selector_object)
+        .map(|s| s.to_text())
+        .unwrap_or_default()
+}
+
+fn age_of(object: &Value, pointer: &str, now: SystemTime) -> String {
+    object
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .and_then(|t| humantime::parse_rfc3339(t).ok())
+        .map(|at| human_duration(now.duration_since(at).unwrap_or(Duration::ZERO)))
+        .unwrap_or_else(|| "<unknown>".into())
+}
+
+/// The STATUS column of `kubectl get pods` (pkg/printers/internalversion `printPod`): a
+/// waiting container's reason, else the phase.
+fn pod_status(pod: &Value) -> String {
+    let waiting = pod
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find_map(|c| c.pointer("/state/waiting/reason").and_then(Value::as_str));
+    waiting
+        .or_else(|| pod.pointer("/status/phase").and_then(Value::as_str))
+        .unwrap_or("Pending")
+        .to_string()
 }
 
 fn cells(resource: Resource, object: &Value, now: SystemTime) -> Vec<Value> {
@@ -173,6 +393,121 @@ fn cells(resource: Resource, object: &Value, now: SystemTime) -> Vec<Value> {
                 json!(containers.join(",")),
                 json!(rollout::images(template).join(",")),
                 json!(selector),
+            ]
+        }
+        Resource::ReplicaSet => {
+            let template = object.pointer("/spec/template").unwrap_or(&Value::Null);
+            vec![
+                name,
+                json!(int("/spec/replicas")),
+                json!(int("/status/replicas")),
+                json!(int("/status/readyReplicas")),
+                json!(age),
+                json!(container_names(template)),
+                json!(rollout::images(template).join(",")),
+                json!(selector_text(object)),
+            ]
+        }
+        Resource::Pod => {
+            let statuses = object
+                .pointer("/status/containerStatuses")
+                .and_then(Value::as_array);
+            let total = object
+                .pointer("/spec/containers")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            let ready = statuses.map_or(0, |cs| {
+                cs.iter()
+                    .filter(|c| c.get("ready").and_then(Value::as_bool) == Some(true))
+                    .count()
+            });
+            let text = |pointer: &str| {
+                object
+                    .pointer(pointer)
+                    .and_then(Value::as_str)
+                    .unwrap_or("<none>")
+                    .to_string()
+            };
+            vec![
+                name,
+                json!(format!("{ready}/{total}")),
+                json!(pod_status(object)),
+                json!("0"),
+                json!(age),
+                json!(text("/status/podIP")),
+                json!(text("/spec/nodeName")),
+                json!("<none>"),
+                json!("<none>"),
+            ]
+        }
+        Resource::Event | Resource::EventV1 => {
+            let v1 = resource == Resource::EventV1;
+            let regarding = if v1 { "/regarding" } else { "/involvedObject" };
+            let kind = object
+                .pointer(&format!("{regarding}/kind"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let target = object
+                .pointer(&format!("{regarding}/name"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let text = |pointer: &str| {
+                object
+                    .pointer(pointer)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let (last, first, source, message, count) = if v1 {
+                (
+                    age_of(object, "/eventTime", now),
+                    age_of(object, "/eventTime", now),
+                    text("/reportingController"),
+                    text("/note"),
+                    1,
+                )
+            } else {
+                (
+                    age_of(object, "/lastTimestamp", now),
+                    age_of(object, "/firstTimestamp", now),
+                    text("/source/component"),
+                    text("/message"),
+                    int("/count").max(1),
+                )
+            };
+            vec![
+                json!(last),
+                json!(text("/type")),
+                json!(text("/reason")),
+                json!(format!("{}/{target}", kind.to_ascii_lowercase())),
+                json!(""),
+                json!(source),
+                json!(message),
+                json!(first),
+                json!(count.to_string()),
+                name,
+            ]
+        }
+        Resource::Job => {
+            let template = object.pointer("/spec/template").unwrap_or(&Value::Null);
+            let completions = object
+                .pointer("/spec/completions")
+                .and_then(Value::as_i64)
+                .map_or_else(|| "<none>".to_string(), |c| c.to_string());
+            let status = if object.pointer("/spec/suspend") == Some(&json!(true)) {
+                "Suspended"
+            } else {
+                "Pending"
+            };
+            vec![
+                name,
+                json!(status),
+                json!(format!("{}/{completions}", int("/status/succeeded"))),
+                json!(""),
+                json!(age),
+                json!(container_names(template)),
+                json!(rollout::images(template).join(",")),
+                json!(selector_text(object)),
             ]
         }
     }

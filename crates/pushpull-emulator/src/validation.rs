@@ -224,6 +224,93 @@ const NAMESPACE: Ty = Ty::Obj(
     ],
 );
 
+const POD_TEMPLATE: Ty = Ty::Obj(
+    "PodTemplateSpec",
+    &[
+        ("metadata", OBJECT_META),
+        (
+            "spec",
+            Ty::Obj(
+                "PodSpec",
+                &[
+                    ("containers", Ty::List(&CONTAINER)),
+                    ("initContainers", Ty::List(&CONTAINER)),
+                    ("terminationGracePeriodSeconds", Ty::Int64),
+                    ("activeDeadlineSeconds", Ty::Int64),
+                    ("restartPolicy", Ty::Str),
+                    ("dnsPolicy", Ty::Str),
+                    ("schedulerName", Ty::Str),
+                    ("serviceAccountName", Ty::Str),
+                    ("nodeName", Ty::Str),
+                    ("nodeSelector", Ty::StrMap),
+                ],
+            ),
+        ),
+    ],
+);
+
+/// ReplicaSets, Pods and Events are written by the emulator's controllers; a client body
+/// only has its metadata checked (the rest is the controllers' own shape).
+const REPLICA_SET: Ty = Ty::Obj(
+    "ReplicaSet",
+    &[
+        ("metadata", OBJECT_META),
+        (
+            "spec",
+            Ty::Obj(
+                "ReplicaSetSpec",
+                &[
+                    ("replicas", Ty::Int32),
+                    ("minReadySeconds", Ty::Int32),
+                    ("selector", LABEL_SELECTOR),
+                    ("template", POD_TEMPLATE),
+                ],
+            ),
+        ),
+        ("status", Ty::Any),
+    ],
+);
+
+const POD: Ty = Ty::Obj(
+    "Pod",
+    &[
+        ("metadata", OBJECT_META),
+        ("spec", Ty::Any),
+        ("status", Ty::Any),
+    ],
+);
+
+const EVENT: Ty = Ty::Obj("Event", &[("metadata", OBJECT_META)]);
+
+const JOB: Ty = Ty::Obj(
+    "Job",
+    &[
+        ("metadata", OBJECT_META),
+        (
+            "spec",
+            Ty::Obj(
+                "JobSpec",
+                &[
+                    ("parallelism", Ty::Int32),
+                    ("completions", Ty::Int32),
+                    ("activeDeadlineSeconds", Ty::Int64),
+                    ("backoffLimit", Ty::Int32),
+                    ("backoffLimitPerIndex", Ty::Int32),
+                    ("maxFailedIndexes", Ty::Int32),
+                    ("ttlSecondsAfterFinished", Ty::Int32),
+                    ("completionMode", Ty::Str),
+                    ("suspend", Ty::Bool),
+                    ("manualSelector", Ty::Bool),
+                    ("podReplacementPolicy", Ty::Str),
+                    ("selector", LABEL_SELECTOR),
+                    ("template", POD_TEMPLATE),
+                ],
+            ),
+        ),
+        ("status", Ty::Any),
+    ],
+);
+
 /// How Go's decoder names a JSON value in its errors.
 fn json_kind(value: &Value) -> String {
     match value {
@@ -243,6 +330,10 @@ pub fn check_types(resource: Resource, object: &Value) -> Result<(), DecodeError
         Resource::Deployment => &DEPLOYMENT,
         Resource::ConfigMap => &CONFIG_MAP,
         Resource::Namespace => &NAMESPACE,
+        Resource::ReplicaSet => &REPLICA_SET,
+        Resource::Pod => &POD,
+        Resource::Event | Resource::EventV1 => &EVENT,
+        Resource::Job => &JOB,
     };
     if !object.is_object() {
         return Err(DecodeError(format!(
@@ -564,7 +655,12 @@ pub fn validate(resource: Resource, object: &Value) -> Result<(), ApiError> {
     match resource {
         Resource::Deployment => validate_deployment(object, &mut causes),
         Resource::ConfigMap => validate_configmap(object, &mut causes),
-        Resource::Namespace => {}
+        Resource::Job => validate_job(object, &mut causes),
+        Resource::Namespace
+        | Resource::ReplicaSet
+        | Resource::Pod
+        | Resource::Event
+        | Resource::EventV1 => {}
     }
     if causes.is_empty() {
         Ok(())
@@ -671,6 +767,84 @@ fn validate_deployment(object: &Value, causes: &mut Vec<Cause>) {
         }
     }
     validate_strategy(spec.get("strategy").unwrap_or(&Value::Null), causes);
+    validate_selector(spec, causes);
+    check_metadata(
+        "spec.template.metadata",
+        spec.pointer("/template/metadata"),
+        causes,
+    );
+    validate_containers(spec, causes);
+}
+
+/// The largest `completions` / `parallelism` of an Indexed Job
+/// (pkg/apis/batch/validation/validation.go, `maxParallelismForIndexedJob` and
+/// `completionsSoftLimit`).
+const MAX_INDEXED_JOB: i64 = 100_000;
+
+/// `batch/v1` Job rules after defaulting (pkg/apis/batch/validation/validation.go,
+/// `validateJobSpec`): counts non-negative, a known completion mode, an Indexed Job has
+/// `completions` (at most 100,000) and `parallelism` at most 100,000, the pod template
+/// restarts `OnFailure` or `Never`, and the selector matches the template's labels.
+fn validate_job(object: &Value, causes: &mut Vec<Cause>) {
+    let spec = object.get("spec").unwrap_or(&Value::Null);
+    let parallelism = non_negative(spec, "parallelism", causes);
+    let completions = spec.get("completions").and_then(Value::as_i64);
+    non_negative(spec, "completions", causes);
+    non_negative(spec, "backoffLimit", causes);
+    non_negative(spec, "ttlSecondsAfterFinished", causes);
+    if let Some(deadline) = spec.get("activeDeadlineSeconds").and_then(Value::as_i64) {
+        if deadline <= 0 {
+            causes.push(invalid_value(
+                "spec.activeDeadlineSeconds",
+                &Value::from(deadline),
+                "must be greater than 0",
+            ));
+        }
+    }
+    match spec.get("completionMode").and_then(Value::as_str) {
+        Some("NonIndexed") | None => {}
+        Some("Indexed") => {
+            match completions {
+                None => causes.push(required(
+                    "spec.completions",
+                    "when completion mode is Indexed",
+                )),
+                Some(c) if c > MAX_INDEXED_JOB => causes.push(invalid_value(
+                    "spec.completions",
+                    &Value::from(c),
+                    "must be less than or equal to 100000 when completion mode is Indexed",
+                )),
+                Some(_) => {}
+            }
+            if parallelism > MAX_INDEXED_JOB {
+                causes.push(invalid_value(
+                    "spec.parallelism",
+                    &Value::from(parallelism),
+                    "must be less than or equal to 100000 when completion mode is Indexed",
+                ));
+            }
+        }
+        Some(other) => causes.push(cause(
+            "FieldValueNotSupported",
+            "spec.completionMode",
+            format!("Unsupported value: {other:?}: supported values: \"NonIndexed\", \"Indexed\""),
+        )),
+    }
+    match spec
+        .pointer("/template/spec/restartPolicy")
+        .and_then(Value::as_str)
+    {
+        Some("OnFailure" | "Never") => {}
+        Some(other) => causes.push(cause(
+            "FieldValueNotSupported",
+            "spec.template.spec.restartPolicy",
+            format!("Unsupported value: {other:?}: supported values: \"OnFailure\", \"Never\""),
+        )),
+        None => causes.push(required(
+            "spec.template.spec.restartPolicy",
+            "valid values: \"OnFailure\", \"Never\"",
+        )),
+    }
     validate_selector(spec, causes);
     check_metadata(
         "spec.template.metadata",

@@ -21,6 +21,8 @@ use super::resource::Resource;
 use state::State;
 
 pub use super::history::{WatchFrom, WatchStart};
+pub use state::Propagation;
+pub(crate) use state::owner_uid;
 
 /// Which part of an object a request addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +106,7 @@ impl Store {
                 objects: BTreeMap::new(),
                 rng: ChaCha8Rng::seed_from_u64(seed),
                 dirty_deployments: Vec::new(),
+                resync_deployments: Vec::new(),
             }),
             feed: Arc::new(Feed::new(history_limit, history_bytes)),
             deployments_changed: Notify::new(),

@@ -48,6 +48,8 @@ pub(super) struct State {
     pub(super) objects: BTreeMap<Key, Arc<Value>>,
     pub(super) rng: ChaCha8Rng,
     pub(super) dirty_deployments: Vec<(String, String)>,
+    /// Deployments one of whose ReplicaSets or Pods a client deleted or marked.
+    pub(super) resync_deployments: Vec<(String, String)>,
 }
 
 impl Store {
@@ -73,14 +75,97 @@ impl Store {
         fields: &FieldSelector,
     ) -> (Vec<Arc<Value>>, u64) {
         let state = self.lock();
+        // Keys order by type, then namespace: one range scan, not a walk over every object.
+        let start = Key {
+            resource,
+            namespace: namespace.unwrap_or("").to_string(),
+            name: String::new(),
+        };
         let items = state
             .objects
-            .iter()
-            .filter(|(k, _)| k.resource == resource && namespace.is_none_or(|ns| k.namespace == ns))
+            .range(start..)
+            .take_while(|(k, _)| {
+                k.resource == resource && namespace.is_none_or(|ns| k.namespace == ns)
+            })
             .filter(|(_, v)| labels.matches(v) && fields.matches(v))
             .map(|(_, v)| v.clone())
             .collect();
         (items, state.rv)
+    }
+
+    /// The controllers' write path: creates or replaces an object without admission (they
+    /// write only well-formed objects, generation included). uid and creationTimestamp are
+    /// kept; nothing is written when nothing changed.
+    pub(crate) fn put_owned(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        mut new: Value,
+    ) -> Option<Arc<Value>> {
+        let mut state = self.lock();
+        let key = Key::new(resource, namespace, name);
+        let old = state.objects.get(&key).cloned();
+        match &old {
+            None => {
+                let generation = new.pointer("/metadata/generation").cloned();
+                prepare_new(&mut state, resource, namespace, name, &mut new);
+                if let Some(g) = generation {
+                    metadata_mut(&mut new).insert("generation".into(), g);
+                }
+            }
+            Some(old) => {
+                let meta = metadata_mut(&mut new);
+                for field in ["uid", "creationTimestamp", "resourceVersion"] {
+                    match old.pointer(&format!("/metadata/{field}")) {
+                        Some(v) => meta.insert(field.into(), v.clone()),
+                        None => meta.remove(field),
+                    };
+                }
+                if new == **old {
+                    return None;
+                }
+            }
+        }
+        Some(self.insert(&mut state, key, old, new))
+    }
+
+    /// The controllers' in-place change of an existing object (a Deployment's revision
+    /// annotation, a finalizer); no write when `change` leaves it equal. A Deployment
+    /// changed this way is not handed back to the controller as dirty.
+    pub(crate) fn update_owned(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        change: impl FnOnce(&mut Value),
+    ) -> Option<Arc<Value>> {
+        let mut state = self.lock();
+        let key = Key::new(resource, namespace, name);
+        let old = state.objects.get(&key).cloned()?;
+        let mut new = (*old).clone();
+        change(&mut new);
+        if new == *old {
+            return None;
+        }
+        let object = self.insert(&mut state, key, Some(old), new);
+        if resource == Resource::Deployment {
+            state
+                .dirty_deployments
+                .retain(|(ns, n)| !(ns == namespace && n == name));
+        }
+        Some(object)
+    }
+
+    /// The controllers' delete (garbage collection, finalized foreground deletion).
+    pub(crate) fn remove_owned(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Arc<Value>> {
+        let mut state = self.lock();
+        self.remove_as(&mut state, Key::new(resource, namespace, name), false)
     }
 
     pub fn create(
@@ -347,6 +432,30 @@ impl Store {
         precondition_rv: Option<&str>,
         dry_run: bool,
     ) -> Result<Arc<Value>, ApiError> {
+        self.delete_with(
+            resource,
+            namespace,
+            name,
+            precondition_rv,
+            dry_run,
+            Propagation::Background,
+        )
+    }
+
+    /// DELETE with a propagation policy. `Foreground` on a Deployment or ReplicaSet marks it
+    /// (`deletionTimestamp`, finalizer `foregroundDeletion`) and leaves it to the controller,
+    /// which deletes the dependents first and then the object; `Orphan` on them strips the
+    /// dependents' owner references before the object goes; `Background` removes it at once
+    /// and the controller collects the dependents after.
+    pub fn delete_with(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        precondition_rv: Option<&str>,
+        dry_run: bool,
+        propagation: Propagation,
+    ) -> Result<Arc<Value>, ApiError> {
         let mut state = self.lock();
         let key = Key::new(resource, namespace, name);
         let old = state
@@ -365,6 +474,46 @@ impl Store {
         if dry_run {
             return Ok(old);
         }
+        let owner = matches!(resource, Resource::Deployment | Resource::ReplicaSet);
+        if owner && propagation == Propagation::Foreground {
+            if old.pointer("/metadata/deletionTimestamp").is_some() {
+                return Ok(old);
+            }
+            let mut marked = (*old).clone();
+            let meta = metadata_mut(&mut marked);
+            meta.insert("deletionTimestamp".into(), json!(now_rfc3339()));
+            meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+            let finalizers = meta.entry("finalizers").or_insert_with(|| json!([]));
+            if let Some(list) = finalizers.as_array_mut() {
+                list.push(json!("foregroundDeletion"));
+            }
+            let marked = self.insert(&mut state, key, Some(old), marked);
+            self.mark_owner_dirty(&mut state, resource, namespace, &marked);
+            return Ok(marked);
+        }
+        if owner && propagation == Propagation::Orphan {
+            let uid = meta_str(&old, "uid").unwrap_or("").to_string();
+            let dependent = if resource == Resource::Deployment {
+                Resource::ReplicaSet
+            } else {
+                Resource::Pod
+            };
+            let start = Key::new(dependent, namespace, "");
+            let owned: Vec<Key> = state
+                .objects
+                .range(start..)
+                .take_while(|(k, _)| k.resource == dependent && k.namespace == namespace)
+                .filter(|(_, v)| owner_uid(v) == Some(uid.as_str()))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in owned {
+                if let Some(child) = state.objects.get(&k).cloned() {
+                    let mut freed = (*child).clone();
+                    metadata_mut(&mut freed).remove("ownerReferences");
+                    self.insert(&mut state, k, Some(child), freed);
+                }
+            }
+        }
         if resource == Resource::Namespace {
             let contained: Vec<Key> = state
                 .objects
@@ -379,17 +528,57 @@ impl Store {
         Ok(self.remove(&mut state, key).unwrap_or(old))
     }
 
+    /// A client's write to a ReplicaSet or Pod wakes the Deployment that owns it.
+    fn mark_owner_dirty(
+        &self,
+        state: &mut State,
+        resource: Resource,
+        namespace: &str,
+        object: &Value,
+    ) {
+        let deployment = match resource {
+            Resource::Deployment => meta_str(object, "name").map(String::from),
+            Resource::ReplicaSet => owner_name(object, "Deployment"),
+            Resource::Pod => owner_name(object, "ReplicaSet").and_then(|rs| {
+                state
+                    .objects
+                    .get(&Key::new(Resource::ReplicaSet, namespace, &rs))
+                    .and_then(|rs| owner_name(rs, "Deployment"))
+            }),
+            _ => None,
+        };
+        if let Some(name) = deployment {
+            if resource != Resource::Deployment {
+                state
+                    .resync_deployments
+                    .push((namespace.to_string(), name.clone()));
+            }
+            state.dirty_deployments.push((namespace.to_string(), name));
+            self.deployments_changed.notify_one();
+        }
+    }
+
+    /// Deployments whose ReplicaSets or Pods a client deleted since the last call.
+    pub(crate) fn take_resync_deployments(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.lock().resync_deployments)
+    }
+
     fn remove(&self, state: &mut State, key: Key) -> Option<Arc<Value>> {
+        self.remove_as(state, key, true)
+    }
+
+    /// Removes an object; `wake_owner`: a client's delete, which the controller of the
+    /// owning Deployment must see (it re-creates what it still wants).
+    fn remove_as(&self, state: &mut State, key: Key, wake_owner: bool) -> Option<Arc<Value>> {
         let old = state.objects.remove(&key)?;
         state.rv += 1;
         let mut last = (*old).clone();
         metadata_mut(&mut last).insert("resourceVersion".into(), json!(state.rv.to_string()));
         let last = Arc::new(last);
-        if key.resource == Resource::Deployment {
-            state
-                .dirty_deployments
-                .push((key.namespace.clone(), key.name.clone()));
-            self.deployments_changed.notify_one();
+        if key.resource == Resource::Deployment
+            || (wake_owner && matches!(key.resource, Resource::ReplicaSet | Resource::Pod))
+        {
+            self.mark_owner_dirty(state, key.resource, &key.namespace, &old);
         }
         let rv = state.rv;
         self.publish(
@@ -460,6 +649,41 @@ impl Store {
             .retain(|(ns, n)| !(ns == namespace && n == name));
         Some(object)
     }
+}
+
+/// How a delete treats the object's dependents (`DeleteOptions.propagationPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Propagation {
+    #[default]
+    Background,
+    Foreground,
+    Orphan,
+}
+
+/// The uid of an object's controller owner reference.
+pub(crate) fn owner_uid(object: &Value) -> Option<&str> {
+    object
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+        .and_then(|r| r.get("uid"))
+        .and_then(Value::as_str)
+}
+
+/// The name of an object's controller owner of the given kind.
+fn owner_name(object: &Value, kind: &str) -> Option<String> {
+    object
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|r| {
+            r.get("controller").and_then(Value::as_bool) == Some(true)
+                && r.get("kind").and_then(Value::as_str) == Some(kind)
+        })
+        .and_then(|r| r.get("name"))
+        .and_then(Value::as_str)
+        .map(String::from)
 }
 
 #[cfg(test)]
