@@ -322,7 +322,6 @@ fn the_emitted_indexed_job_is_a_valid_batch_v1_job_of_pushpull_objects_in_a_push
 }
 
 #[test]
-#[ignore = "needs batch/v1 Jobs in the emulator (issue 17)"]
 fn the_emitted_job_is_accepted_by_kubectl_apply_against_the_emulator() {
     use pushpull::emulator::{Emulator, EmulatorConfig};
     let tmp = tempfile::tempdir().unwrap();
