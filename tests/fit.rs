@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "support/git_history.rs"]
+mod git_history;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pushpull"))
 }
@@ -153,35 +156,12 @@ fn bad_input_is_named_with_its_fix() {
 /// A repository with a commit every two hours, 9:00 to 15:00 UTC, Monday to Friday, for
 /// two weeks.
 fn git_repository(dir: &Path) {
-    let git = |args: &[&str], date: Option<&str>| {
-        let mut c = Command::new("git");
-        c.arg("-C").arg(dir).args(args);
-        if let Some(d) = date {
-            c.env("GIT_AUTHOR_DATE", d).env("GIT_COMMITTER_DATE", d);
-        }
-        c.env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@t")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@t")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", dir);
-        let o = c.output().expect("git runs");
-        assert!(
-            o.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    };
-    std::fs::create_dir_all(dir).unwrap();
-    git(&["init", "-q", "-b", "main"], None);
-    let mut i = 0;
+    let mut times = Vec::new();
     for day in [6, 7, 8, 9, 10, 13, 14, 15, 16, 17] {
         for hour in [9, 11, 13, 15] {
-            std::fs::write(dir.join("f"), i.to_string()).unwrap();
-            git(&["add", "f"], None);
-            let date = format!("2024-05-{day:02}T{hour:02}:00:00+0000");
-            git(&["commit", "-q", "-m", &format!("c{i}")], Some(&date));
-            i += 1;
+            times.push(format!("2024-05-{day:02}T{hour:02}:00:00+0000"));
         }
     }
+    let times: Vec<&str> = times.iter().map(String::as_str).collect();
+    git_history::repository(dir, &times);
 }

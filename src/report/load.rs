@@ -845,6 +845,18 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
         )));
     }
 
+    finish(dir, summary, per, events)
+}
+
+/// The run directory from its checked summary, the values per (setup, metric) and
+/// repetition, and repetition 0's timeline; `run.json` and `scenario.json` read from `dir`.
+fn finish(
+    dir: &Path,
+    summary: SummaryFile,
+    per: BTreeMap<(String, Metric), Vec<Vec<u64>>>,
+    events: Vec<EventRow>,
+) -> Result<RunDir, LoadError> {
+    // Every repetition has a group, if an empty one.
     let reps = summary.repetitions as usize;
     let samples = per
         .into_iter()
@@ -855,7 +867,6 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
             ((model, metric.name().to_string()), Groups::new(groups))
         })
         .collect();
-
     Ok(RunDir {
         summary,
         samples,
@@ -899,23 +910,7 @@ pub fn from_records(
             }
         }
     }
-    let reps = summary.repetitions as usize;
-    let samples = per
-        .into_iter()
-        .map(|((model, metric), mut groups)| {
-            if groups.len() < reps {
-                groups.resize_with(reps, Vec::new);
-            }
-            ((model, metric.name().to_string()), Groups::new(groups))
-        })
-        .collect();
-    Ok(RunDir {
-        summary,
-        samples,
-        events,
-        run: optional_json(&dir.join("run.json"))?,
-        scenario: optional_json(&dir.join("scenario.json"))?,
-    })
+    finish(dir, summary, per, events)
 }
 
 #[cfg(test)]
