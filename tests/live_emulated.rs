@@ -163,7 +163,7 @@ fn p50(
 fn sim_and_emulated_agree_within_15_percent() {
     let _serial = serial();
     let s = Scenario::parse(
-                "name: calibration\nseed: 21\nduration: 2h\nrepetitions: 1\ntime_scale: 0.01\n\
+                "name: calibration\nseed: 21\nduration: 2h\nrepetitions: 1\ntime_scale: 0.02\n\
                   fleet: { clusters: 3, apps: 6, replicas: 3, rollout: { pod_start: 1s } }\n\
          workload: { commits: { arrival: poisson, mean_interval: 6m } }\n\
          models: { push: { preset: github-actions, concurrency: queue, runners: 4 }, pull: { preset: argocd, apply: 5s } }\n\
