@@ -154,8 +154,8 @@ fn p50(
 /// The same scenario in sim and emulated mode: p50 of deploy latency and drift recovery
 /// agree within 15% for both models. The live run pays real-time overheads the sim does
 /// not model (1 ms timer ticks, request round trips, JSON on every watch event: a few
-/// milliseconds per step, more in a debug build); time_scale 0.01 (a simulated hour in
-/// 36 s) and a sync step of 5 s keep them small next to the scenario's seconds. Pods
+/// milliseconds per step, more in a debug build); time_scale 0.02 (a simulated hour in
+/// 72 s) and a sync step of 5 s keep them small next to the scenario's seconds. Pods
 /// start in a fixed second so that a hand edit's rollout has always finished when
 /// self-heal reverts it: both worlds then roll the same pods back. `ci: none`: live mode
 /// has no shared CI stage yet, so the sim compares without it too.
