@@ -185,7 +185,8 @@ pub fn render(f: &Findings, charts: &[ChartFile]) -> String {
 /// How the numbers are computed, for the methodology section of both reports.
 pub fn statistics_text() -> String {
     format!(
-        "Quantiles (p50, p95) come from an HdrHistogram over the samples of all repetitions (0.1% resolution). Confidence intervals are seeded percentile-bootstrap 95% intervals with {} resamples that draw whole repetitions with replacement, because samples inside one repetition share a commit stream and fault timeline and are not independent; the difference of each setup from the baseline resamples the same repetitions for both setups (every setup runs the same workload). A difference whose interval includes zero is reported as no significant difference. With a single repetition no interval is available.",
-        bootstrap::RESAMPLES
+        "Quantiles (p50, p95) come from an HdrHistogram over the samples of all repetitions (0.1% resolution). Confidence intervals are seeded expanded-percentile bootstrap 95% intervals (Hesterberg 2015: the tails widened as a t interval's would for few units) with {} resamples that draw whole repetitions with replacement, because samples inside one repetition share a commit stream and fault timeline and are not independent; the difference of each setup from the baseline resamples the same repetitions for both setups (every setup runs the same workload). A difference whose interval includes zero is reported as no significant difference. Under {} repetitions no interval is given and the figures are indicative: measured coverage (docs/STATISTICS.md) stays below 92% there.",
+        bootstrap::RESAMPLES,
+        bootstrap::MIN_REPETITIONS
     )
 }

@@ -197,7 +197,8 @@ mod tests {
     use serde_json::json;
 
     /// A run of `setups` (kind, name), the first the baseline unless `baseline` says
-    /// otherwise, each with deploy_latency values `base + shift` over five repetitions.
+    /// otherwise, each with deploy_latency values `base + shift` over ten repetitions (the
+    /// fewest that get an interval).
     fn run(setups: &[(&str, &str, u64)], baseline: &str) -> RunDir {
         let metric = json!({"count": 0, "mean_s": null, "p50_s": null, "p90_s": null,
             "p95_s": null, "p99_s": null, "max_s": null, "ci95_p50_s": null});
@@ -211,7 +212,7 @@ mod tests {
         }
         let mut summary: super::super::load::SummaryFile =
             serde_json::from_value(json!({"schema": 2, "scenario": "s",
-            "mode": "sim", "seed": 9, "repetitions": 5, "duration_s": 3600.0,
+            "mode": "sim", "seed": 9, "repetitions": 10, "duration_s": 3600.0,
             "baseline": baseline, "models": models, "engine": {"events": 0, "wall_s": null}}))
             .unwrap();
         // A JSON map here sorts its keys; the setups keep the order given.
@@ -221,7 +222,7 @@ mod tests {
             .sort_by_key(|(n, _)| setups.iter().position(|s| s.1 == n));
         let mut samples = BTreeMap::new();
         for (_, name, shift) in setups {
-            let reps = (0..5u64)
+            let reps = (0..10u64)
                 .map(|r| {
                     (0..40)
                         .map(|i| 1_000_000 * (10 + (i * 7 + r * 13) % 30) + shift)

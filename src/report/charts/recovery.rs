@@ -23,7 +23,8 @@ pub(super) struct Recovery {
     groups: Vec<(&'static str, Vec<Bar>)>,
     /// (label, colour) of each setup, for the legend drawn with more than two.
     legend: Vec<(String, RGBColor)>,
-    single_repetition: bool,
+    /// Under `MIN_REPETITIONS`: the figures are indicative, drawn without intervals.
+    indicative: bool,
 }
 
 pub const RECOVERY_METRICS: [&str; 2] = ["rollback", "failed_deploy_recovery"];
@@ -54,7 +55,8 @@ impl Recovery {
                 .iter()
                 .map(|s| (s.label.clone(), setup_color(s)))
                 .collect(),
-            single_repetition: run.summary.repetitions <= 1,
+            indicative: (run.summary.repetitions as usize)
+                < crate::measure::bootstrap::MIN_REPETITIONS,
         }
     }
 }
@@ -155,10 +157,13 @@ impl Chart for Recovery {
                 }
             }
         }
-        if self.single_repetition {
+        if self.indicative {
             let (w, _) = root.dim_in_pixel();
             root.draw(&Text::new(
-                "single repetition: no confidence interval available",
+                format!(
+                    "indicative: under {} repetitions no confidence interval",
+                    crate::measure::bootstrap::MIN_REPETITIONS
+                ),
                 (w as i32 - 24, 24),
                 style(14).pos(Pos::new(HPos::Right, VPos::Top)),
             ))
@@ -170,7 +175,7 @@ impl Chart for Recovery {
                 .iter()
                 .map(|(l, c)| (Swatch::Box(c.mix(0.85)), l.as_str()))
                 .collect();
-            let y = if self.single_repetition { 50 } else { 24 };
+            let y = if self.indicative { 50 } else { 24 };
             legend(root, (130, y), &entries)?;
         }
         Ok(())

@@ -53,7 +53,10 @@ pub fn verdict_text(v: Option<Verdict>, setup: &str, baseline: &str) -> String {
         Some(Verdict::Lower) => format!("{setup} faster"),
         Some(Verdict::Higher) => format!("{baseline} faster"),
         Some(Verdict::NoSignificantDifference) => "no significant difference".into(),
-        None => "no CI (one repetition)".into(),
+        None => format!(
+            "indicative (an interval needs {} repetitions)",
+            crate::measure::bootstrap::MIN_REPETITIONS
+        ),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::View;
 use super::format::{capitalised, dur, join_and, signed_interval, times};
+use crate::measure::bootstrap::MIN_REPETITIONS;
 use crate::metric::ModelKind;
 use crate::report::charts::{rate, simulated_hours};
 use crate::report::stats::Verdict;
@@ -85,7 +86,12 @@ impl View<'_> {
                         " (95% CI of {o} − {base} {}, which excludes zero)",
                         signed_interval(ci)
                     ),
-                    (None, _) => " (not tested for significance: a single repetition)".into(),
+                    (None, _) => format!(
+                        " (indicative: not tested for significance with {} repetition{}; an interval needs {})",
+                        self.reps(),
+                        if self.reps() == 1 { "" } else { "s" },
+                        MIN_REPETITIONS
+                    ),
                 };
                 format!("{how}{judged}")
             })
@@ -151,7 +157,12 @@ impl View<'_> {
                 signed_interval(Some(ci)),
                 self.reps()
             ),
-            _ => "With a single repetition no confidence interval is available, so this gap is not tested for significance.".into(),
+            _ => format!(
+                "With {} repetition{} this gap is indicative: no confidence interval is given under {} repetitions (fewer do not hold a 95% interval's coverage), so it is not tested for significance.",
+                self.reps(),
+                if self.reps() == 1 { "" } else { "s" },
+                MIN_REPETITIONS
+            ),
         };
         vec![first, second]
     }
@@ -480,8 +491,13 @@ impl View<'_> {
                 human(builds[0].1)
             ));
         }
-        if sm.repetitions <= 1 {
-            s.push_str("; with a single repetition no confidence interval is available");
+        if (sm.repetitions as usize) < MIN_REPETITIONS {
+            s.push_str(&format!(
+                "; with {} repetition{} the figures are indicative: confidence intervals need {}",
+                sm.repetitions,
+                if sm.repetitions == 1 { "" } else { "s" },
+                MIN_REPETITIONS
+            ));
         }
         if sm.partial {
             s.push_str(if sm.repetitions_run.is_some() {

@@ -3,6 +3,7 @@
 
 use super::format::{dur, interval, percent, signed, signed_interval, verdict_text};
 use super::{Table, View};
+use crate::measure::bootstrap::MIN_REPETITIONS;
 use crate::metric::Metric;
 use crate::report::charts::{COST_COUNTERS, rate, simulated_hours};
 use crate::report::dora::{self, Tier};
@@ -101,7 +102,9 @@ impl View<'_> {
     fn cell(&self, v: Option<f64>, ci: Option<[f64; 2]>) -> String {
         match v {
             None => "—".to_string(),
-            Some(v) if self.reps() > 1 => format!("{} {}", human(v), interval(ci)),
+            Some(v) if self.reps() as usize >= MIN_REPETITIONS => {
+                format!("{} {}", human(v), interval(ci))
+            }
             Some(v) => human(v),
         }
     }
@@ -111,7 +114,7 @@ impl View<'_> {
         match (self.p50(setup, metric), self.p50(self.base(), metric)) {
             (Some(a), Some(b)) => {
                 let d = signed(a - b);
-                if self.reps() > 1 {
+                if self.reps() as usize >= MIN_REPETITIONS {
                     format!(
                         "{} {}",
                         d,
@@ -128,7 +131,9 @@ impl View<'_> {
     fn verdict_cell(&self, metric: &str, setup: &str) -> String {
         match self.diff(metric, setup).and_then(|x| x.p50_verdict) {
             Some(v) => verdict_text(Some(v), setup, self.base()),
-            None if self.reps() <= 1 => verdict_text(None, setup, self.base()),
+            None if (self.reps() as usize) < MIN_REPETITIONS => {
+                verdict_text(None, setup, self.base())
+            }
             None => "n/a (a setup has no samples)".to_string(),
         }
     }
@@ -137,7 +142,11 @@ impl View<'_> {
     /// the difference and its verdict side by side); with more, one row per metric and
     /// setup, so the table stays as wide whatever the number of setups.
     pub(super) fn results(&self) -> (Table, String) {
-        let ci = if self.reps() > 1 { " [95% CI]" } else { "" };
+        let ci = if self.reps() as usize >= MIN_REPETITIONS {
+            " [95% CI]"
+        } else {
+            ""
+        };
         let base = self.base();
         let names = self.names();
         let measured = |metric: &str| {
@@ -207,13 +216,19 @@ impl View<'_> {
                 "verdict".to_string(),
             ]
         };
-        let note = if self.reps() > 1 {
+        let note = if self.reps() as usize >= MIN_REPETITIONS {
             format!(
-                "Quantiles pool every repetition. Intervals are seeded percentile-bootstrap 95% confidence intervals that resample whole repetitions ({} of them), paired for the difference from the baseline {base}; a difference whose interval includes zero is reported as no significant difference, not as a win.",
+                "Quantiles pool every repetition. Intervals are seeded expanded-percentile bootstrap 95% confidence intervals that resample whole repetitions ({} of them), paired for the difference from the baseline {base}; a difference whose interval includes zero is reported as no significant difference, not as a win. Their coverage was measured, not assumed: see docs/STATISTICS.md.",
                 self.reps()
             )
         } else {
-            "This run has a single repetition, so no confidence interval is available: intervals come from resampling repetitions, and one repetition has no variation between repetitions to resample. Run more repetitions (the scenario's repetitions key or --repetitions) to get them.".to_string()
+            format!(
+                "This run has {} repetition{}, so its figures are indicative and no confidence interval is given: intervals resample whole repetitions, and under {} repetitions no bootstrap interval measured here held its 95% coverage. Run at least {} (the scenario's repetitions key or --repetitions) to get them.",
+                self.reps(),
+                if self.reps() == 1 { "" } else { "s" },
+                MIN_REPETITIONS,
+                MIN_REPETITIONS
+            )
         };
         (Table { head, rows }, note)
     }

@@ -9,9 +9,22 @@
 //! cluster bootstrap) and pools their samples. Push and pull run repetition `r` on the same
 //! workload and faults, so a difference is resampled *paired*: one draw of repetition
 //! indices serves both models.
+//!
+//! Why the *expanded* percentile interval, and why none under ten repetitions: a plain
+//! percentile bootstrap is too narrow when the resampled units are few (it ignores that
+//! the spread of a few units underestimates the spread of the population; Hesterberg,
+//! "What Teachers Should Know About the Bootstrap", The American Statistician 69(4), 2015,
+//! §4.2). It widens the tails by the factor a t interval would:
+//! α′/2 = Φ(−√(n/(n−1))·t₀.₉₇₅,ₙ₋₁), n the repetitions. Measured on the quickstart over
+//! 200 seeds each, against the p50 of a 1,000-repetition run (numbers in docs/STATISTICS.md):
+//! the plain percentile interval covered the deploy-latency p50 75–76% of the time with 3
+//! repetitions, 83% with 5, 91–92% with 10; the expanded one 76% with 3, 89–93% with 5,
+//! 95–97% with 10. Below [`MIN_REPETITIONS`] no method here holds 95%, so no interval is
+//! given and the figure is indicative.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
 /// Resamples per interval: enough for stable 2.5% / 97.5% percentiles, cheap because a
 /// resample only re-weights sorted repetitions (no copying of samples).
@@ -19,6 +32,25 @@ pub const RESAMPLES: usize = 2000;
 
 /// The coverage of every interval.
 pub const LEVEL: f64 = 0.95;
+
+/// The fewest repetitions an interval is given for: with fewer, the measured coverage of
+/// the p50 interval stays under 92% (module docs); the figure is then indicative.
+pub const MIN_REPETITIONS: usize = 10;
+
+/// The share of bootstrap statistics cut off each side: the expanded percentile's
+/// α′/2 = Φ(−√(n/(n−1))·t_{(1+LEVEL)/2, n−1}) for `n` resampled repetitions (module docs).
+pub fn tail(n: usize) -> f64 {
+    let plain = (1.0 - LEVEL) / 2.0;
+    if n < 2 {
+        return plain;
+    }
+    let df = (n - 1) as f64;
+    let (Ok(t), Ok(z)) = (StudentsT::new(0.0, 1.0, df), Normal::new(0.0, 1.0)) else {
+        return plain;
+    };
+    let t = t.inverse_cdf(1.0 - plain);
+    z.cdf(-(n as f64 / df).sqrt() * t)
+}
 
 /// Values of one metric of one model, one sorted vector per repetition.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -104,36 +136,38 @@ fn weightings(n: usize, seed: u64) -> impl Iterator<Item = Vec<u32>> {
     })
 }
 
-/// The percentile interval of bootstrap statistics; `None` if fewer than half of the
-/// resamples produced a statistic (too many resamples drew only empty repetitions).
-fn percentile_interval<T: Copy + Ord>(mut stats: Vec<T>) -> Option<[T; 2]> {
+/// The expanded percentile interval of bootstrap statistics over `reps` repetitions;
+/// `None` if fewer than half of the resamples produced a statistic (too many resamples
+/// drew only empty repetitions).
+fn percentile_interval<T: Copy + Ord>(mut stats: Vec<T>, reps: usize) -> Option<[T; 2]> {
     if stats.len() * 2 < RESAMPLES {
         return None;
     }
     stats.sort_unstable();
     let n = stats.len();
-    let tail = (1.0 - LEVEL) / 2.0;
+    let tail = tail(reps);
     let lo = ((tail * n as f64).floor() as usize).min(n - 1);
     let hi = (((1.0 - tail) * n as f64).ceil() as usize).clamp(1, n) - 1;
     Some([stats[lo], stats[hi]])
 }
 
-/// 95% interval of quantile `q`; `None` with fewer than two repetitions (one repetition
-/// has no between-repetition variation to resample) or without samples.
+/// 95% interval of quantile `q`; `None` with fewer than [`MIN_REPETITIONS`] repetitions
+/// (no interval would hold its coverage) or without samples.
 pub fn quantile_ci(g: &Groups, q: f64, seed: u64) -> Option<[u64; 2]> {
-    if g.repetitions() < 2 {
+    if g.repetitions() < MIN_REPETITIONS {
         return None;
     }
     let stats: Vec<u64> = weightings(g.repetitions(), seed)
         .filter_map(|w| g.weighted_quantile(&w, q))
         .collect();
-    percentile_interval(stats)
+    percentile_interval(stats, g.repetitions())
 }
 
 /// 95% interval of `quantile(a) - quantile(b)`, resampling repetitions paired (the same
-/// draw for both). Needs the same number (at least two) of repetitions on each side.
+/// draw for both). Needs the same number (at least [`MIN_REPETITIONS`]) of repetitions on
+/// each side.
 pub fn difference_ci(a: &Groups, b: &Groups, q: f64, seed: u64) -> Option<[i64; 2]> {
-    if a.repetitions() < 2 || a.repetitions() != b.repetitions() {
+    if a.repetitions() < MIN_REPETITIONS || a.repetitions() != b.repetitions() {
         return None;
     }
     let stats: Vec<i64> = weightings(a.repetitions(), seed)
@@ -145,7 +179,7 @@ pub fn difference_ci(a: &Groups, b: &Groups, q: f64, seed: u64) -> Option<[i64; 
             Some((x - y).clamp(i64::MIN as i128, i64::MAX as i128) as i64)
         })
         .collect();
-    percentile_interval(stats)
+    percentile_interval(stats, a.repetitions())
 }
 
 #[cfg(test)]
@@ -165,15 +199,30 @@ mod tests {
     }
 
     #[test]
-    fn one_repetition_has_no_interval() {
-        let g = Groups::new(vec![(1..100).collect()]);
-        assert_eq!(quantile_ci(&g, 0.5, 1), None);
-        assert_eq!(difference_ci(&g, &g, 0.5, 1), None);
+    fn fewer_than_ten_repetitions_have_no_interval() {
+        for n in [1u64, 3, 9] {
+            let g = Groups::new((0..n).map(|r| (r..r + 100).collect()).collect());
+            assert_eq!(quantile_ci(&g, 0.5, 1), None, "{n} repetitions");
+            assert_eq!(difference_ci(&g, &g, 0.5, 1), None, "{n} repetitions");
+        }
+        let g = Groups::new((0..10).map(|r| (r..r + 100).collect()).collect());
+        assert!(quantile_ci(&g, 0.5, 1).is_some());
+    }
+
+    #[test]
+    fn expanded_tail_matches_hand_computed_values() {
+        // n = 10: t(0.975, 9) = 2.262157, sqrt(10/9) = 1.054093, Φ(−2.384523) = 0.008551.
+        assert!((tail(10) - 0.008551).abs() < 2e-6, "{}", tail(10));
+        // n = 30: t(0.975, 29) = 2.045230, sqrt(30/29) = 1.017095, Φ(−2.080193) = 0.018754.
+        assert!((tail(30) - 0.018754).abs() < 2e-6, "{}", tail(30));
+        // Many repetitions: the plain 2.5% tail.
+        assert!((tail(100_000) - 0.025).abs() < 1e-4);
+        assert!(tail(10) < tail(20) && tail(20) < tail(50));
     }
 
     #[test]
     fn interval_covers_the_repetition_medians_and_is_seeded() {
-        let reps: Vec<Vec<u64>> = (0..8)
+        let reps: Vec<Vec<u64>> = (0..12)
             .map(|r| (0..50).map(|i| 100 + r * 10 + i).collect())
             .collect();
         let g = Groups::new(reps);
@@ -181,21 +230,21 @@ mod tests {
         let p50 = g.quantile(0.5).unwrap();
         assert!(lo < p50 && p50 < hi, "{lo} {p50} {hi}");
         // Pooled medians of resampled repetitions stay within the repetition medians.
-        assert!(lo >= 125 && hi <= 195, "{lo}..{hi}");
+        assert!(lo >= 125 && hi <= 235, "{lo}..{hi}");
         assert_eq!(quantile_ci(&g, 0.5, 7), Some([lo, hi]));
     }
 
     #[test]
     fn paired_difference_of_a_constant_shift_is_that_shift() {
-        let a = Groups::new((0..5).map(|r| vec![r * 100, r * 100 + 50]).collect());
-        let b = Groups::new((0..5).map(|r| vec![r * 100 + 7, r * 100 + 57]).collect());
+        let a = Groups::new((0..10).map(|r| vec![r * 100, r * 100 + 50]).collect());
+        let b = Groups::new((0..10).map(|r| vec![r * 100 + 7, r * 100 + 57]).collect());
         assert_eq!(difference_ci(&a, &b, 0.5, 3), Some([-7, -7]));
     }
 
     #[test]
     fn difference_between_noisy_equal_models_spans_zero() {
-        let a = Groups::new((0..6).map(|r| vec![100 + (r * 37) % 50]).collect());
-        let b = Groups::new((0..6).map(|r| vec![100 + (r * 23) % 50]).collect());
+        let a = Groups::new((0..12).map(|r| vec![100 + (r * 37) % 50]).collect());
+        let b = Groups::new((0..12).map(|r| vec![100 + (r * 23) % 50]).collect());
         let [lo, hi] = difference_ci(&a, &b, 0.5, 11).unwrap();
         assert!(lo < 0 && hi > 0, "{lo}..{hi}");
     }
