@@ -721,6 +721,16 @@ fn print_sweep(done: &crate::run::SweepOutcome, how: &str) {
         "\nwrote {}/{{sweep.csv, <variant>/...}}",
         done.root.display()
     );
+    if !done.breaches.is_empty() {
+        eprintln!(
+            "{}: {} threshold(s) breached (exit code 1):",
+            done.name,
+            done.breaches.len()
+        );
+        for b in &done.breaches {
+            eprintln!("  {b}");
+        }
+    }
 }
 
 fn sweep(args: SweepArgs) -> Result<ExitCode, Failure> {

@@ -237,7 +237,31 @@ pub struct SweepOutcome {
     pub variants: usize,
     /// The comparison table, as `sweep.csv` holds it in CSV.
     pub table: String,
+    /// One line per threshold a variant breached: which variant, which figure, by how much.
+    pub breaches: Vec<String>,
     pub verdict: Verdict,
+}
+
+/// The thresholds each variant of a sweep breached, one line each: "variant `<label>`:
+/// <setup> <metric> <quantile> is <value>, over its threshold of <max>".
+pub fn sweep_breaches(rows: &[(String, String, Summary)]) -> Vec<String> {
+    use crate::report::table::human;
+    rows.iter()
+        .flat_map(|(label, _, summary)| {
+            summary.thresholds.iter().filter(|t| !t.ok).map(move |t| {
+                format!(
+                    "variant `{label}`: {} {} {} is {}, over its threshold of {}",
+                    t.model,
+                    t.metric.name(),
+                    t.quantile.name(),
+                    t.value_s
+                        .map(human)
+                        .unwrap_or_else(|| "without samples".into()),
+                    human(t.max_s)
+                )
+            })
+        })
+        .collect()
 }
 
 /// A sweep ready to run: its variants validated, overridden and held to the budgets.
@@ -344,6 +368,7 @@ pub fn sweep(opts: &SweepOptions, sink: Sink<'_>) -> Result<SweepOutcome, RunErr
         name,
         root,
         variants: rows.len(),
+        breaches: sweep_breaches(&rows),
         table,
         verdict: if breached {
             Verdict::Breached

@@ -434,3 +434,32 @@ fn replay_arrival_replays_the_commit_spacing_of_a_repository() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("nowhere"));
 }
+
+#[test]
+fn a_sweep_that_breaches_a_threshold_names_the_variant_and_the_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(["sweep"])
+        .arg(repo("scenarios/quickstart.yaml"))
+        .args(["--set", "models.pull.poll={interval: 3m},{interval: 40m}"])
+        .args(["--repetitions", "1", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("1 threshold(s) breached (exit code 1)"),
+        "{err}"
+    );
+    let line = err
+        .lines()
+        .find(|l| l.contains("over its threshold of 15m00s"))
+        .unwrap_or_else(|| panic!("no breach line in: {err}"));
+    assert!(
+        line.contains("variant `models.pull.poll={interval: 40m}`")
+            && line.contains("pull deploy_latency p95 is "),
+        "{line}"
+    );
+    assert!(!err.contains("interval: 3m}`"), "{err}");
+}

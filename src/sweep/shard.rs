@@ -610,6 +610,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, sink: Sink<'_>) -> Result<SweepOutcom
         name,
         root,
         variants: rows.len(),
+        breaches: crate::run::sweep_breaches(&rows),
         table,
         verdict: if breached {
             Verdict::Breached
