@@ -224,6 +224,27 @@ impl RunDir {
     pub fn samples(&self, model: &str, metric: &str) -> Option<&Groups> {
         self.samples.get(&(model.to_string(), metric.to_string()))
     }
+
+    /// Why a run measured no hand edit, in a sentence: the scenario plans none, the run
+    /// was interrupted before the first, or its mode cannot inject them. Without
+    /// scenario.json it says only what was measured.
+    pub fn no_drift_reason(&self) -> &'static str {
+        let planned = self.scenario.as_ref().map(|s| {
+            s["faults"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|x| x["kind"] == "drift"))
+        });
+        let unsupported = self.summary.unsupported_faults.iter().any(|f| f == "drift");
+        match planned {
+            Some(false) => "the scenario injects no drift",
+            _ if unsupported => "this mode cannot inject the scenario's drift",
+            Some(true) if self.summary.partial => {
+                "the run was stopped before the scenario's first hand edit"
+            }
+            Some(true) => "none of the scenario's hand edits fell inside the run",
+            None => "no hand edit was measured in this run",
+        }
+    }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
@@ -916,6 +937,47 @@ pub fn from_records(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run_with(faults: Option<serde_json::Value>, partial: bool, unsupported: &[&str]) -> RunDir {
+        let summary: SummaryFile = serde_json::from_value(serde_json::json!({
+            "schema": 2, "scenario": "s", "mode": "emulated", "seed": 1, "repetitions": 1,
+            "duration_s": 60.0, "partial": partial, "unsupported_faults": unsupported,
+            "baseline": "push", "models": {}, "engine": {"events": 0, "wall_s": null}}))
+        .unwrap();
+        RunDir {
+            summary,
+            samples: BTreeMap::new(),
+            events: Vec::new(),
+            run: None,
+            scenario: faults.map(|f| serde_json::json!({ "faults": f })),
+        }
+    }
+
+    #[test]
+    fn a_run_without_hand_edits_says_why_never_that_none_were_planned_when_some_were() {
+        let drift = serde_json::json!([{"kind": "drift", "change": "scale", "at": "3h"}]);
+        let other = serde_json::json!([{"kind": "bad_release", "at": "1h"}]);
+        assert_eq!(
+            run_with(Some(drift.clone()), true, &[]).no_drift_reason(),
+            "the run was stopped before the scenario's first hand edit"
+        );
+        assert_eq!(
+            run_with(Some(drift.clone()), false, &["drift"]).no_drift_reason(),
+            "this mode cannot inject the scenario's drift"
+        );
+        assert_eq!(
+            run_with(Some(drift), false, &[]).no_drift_reason(),
+            "none of the scenario's hand edits fell inside the run"
+        );
+        assert_eq!(
+            run_with(Some(other), true, &[]).no_drift_reason(),
+            "the scenario injects no drift"
+        );
+        assert_eq!(
+            run_with(None, true, &[]).no_drift_reason(),
+            "no hand edit was measured in this run"
+        );
+    }
 
     #[test]
     fn micros_parse_exactly() {

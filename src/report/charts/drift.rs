@@ -21,6 +21,8 @@ struct DriftRow {
 
 pub(super) struct Drift {
     rows: Vec<DriftRow>,
+    /// Why no hand edit was measured, when none was (`RunDir::no_drift_reason`).
+    no_drift: &'static str,
 }
 
 impl Drift {
@@ -47,7 +49,10 @@ impl Drift {
                 }
             })
             .collect();
-        Drift { rows }
+        Drift {
+            rows,
+            no_drift: run.no_drift_reason(),
+        }
     }
 }
 
@@ -65,7 +70,7 @@ impl Chart for Drift {
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn {
         if self.rows.iter().all(|r| r.events == 0) {
-            return no_data(root, "no drift was injected in this run");
+            return no_data(root, &format!("no hand edit measured: {}", self.no_drift));
         }
         let (lo, hi) = log_range(self.rows.iter().flat_map(|r| r.values_s.iter().copied()));
         let labels: Vec<String> = self.rows.iter().map(|r| r.label.clone()).collect();

@@ -188,7 +188,7 @@ impl View<'_> {
             .map(|m| self.counter(m, "drift_events"))
             .sum();
         if events == 0 {
-            return "No drift was injected in this scenario.".into();
+            return format!("No hand edit was measured: {}.", self.run.no_drift_reason());
         }
         let part = |m: &str| {
             let ev = self.counter(m, "drift_events");
