@@ -12,6 +12,9 @@ use pushpull::metric::Metric;
 use pushpull::scenario::Scenario;
 
 const SEEDS: u64 = 200;
+
+/// One seed's values: per (setup, metric), per repetition.
+type SeedValues = Vec<(String, Metric, Vec<Vec<u64>>)>;
 const FLOOR: f64 = 0.92;
 
 fn micros(n: u64) -> u64 {
@@ -43,7 +46,7 @@ fn quickstart_p50_intervals_cover_the_population_p50_at_least_92_percent_of_the_
     );
     let metrics = [Metric::DeployLatency, Metric::DriftRecovery];
     // (setup, metric) -> per seed, per repetition values.
-    let mut per_seed: Vec<Vec<(String, Metric, Vec<Vec<u64>>)>> = Vec::new();
+    let mut per_seed: Vec<SeedValues> = Vec::new();
     for i in 0..SEEDS {
         let mut s = base.clone();
         s.seed = 1_000 + i;
