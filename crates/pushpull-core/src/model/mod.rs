@@ -6,6 +6,7 @@
 pub mod harness;
 pub mod pull;
 pub mod push;
+pub mod ratelimit;
 
 use crate::scenario::Nanos;
 use std::sync::Arc;
