@@ -608,7 +608,11 @@ pub trait Shell<'a> {
                 let now = self.now();
                 self.core_mut().note(now, n);
             }
-            Action::Published { upto, started } => self.published(upto, started),
+            Action::Published { upto, started } => {
+                // A pull setup's CI run checked out the source repository to build.
+                self.core_mut().tracker.counters().git_checkouts += 1;
+                self.published(upto, started)
+            }
         }
     }
 
