@@ -519,7 +519,7 @@ mod tests {
     use super::*;
     use crate::model::harness::{Harness, Script};
     use crate::scenario::models::PullPreset;
-    use crate::scenario::{Dur, SECOND};
+    use crate::scenario::{Dist, Dur, SECOND};
     use rand::SeedableRng;
 
     const HOUR: Nanos = 3600 * SECOND;
@@ -758,6 +758,40 @@ mod tests {
             before,
             "the cache answered the post-sync refresh"
         );
+    }
+
+    /// The sync workers (Argo CD's operation processors) as a c-server queue with fixed
+    /// service: N apps changed at once through c workers of s each finish at ⌈N/c⌉·s.
+    #[test]
+    fn n_syncs_through_c_workers_of_fixed_time_s_take_ceil_n_over_c_times_s() {
+        for (n, c, s) in [
+            (100u32, 10u32, 3u64),
+            (101, 10, 3),
+            (7, 3, 5),
+            (1, 20, 2),
+            (40, 40, 1),
+        ] {
+            let mut cfg = argocd_resync();
+            cfg.concurrency = c;
+            cfg.apply = Dist::fixed(s * SECOND);
+            let initial: Vec<SpecId> = (0..n).collect();
+            let r = Reconciler::new(cfg, 0, &initial, ChaCha8Rng::seed_from_u64(1));
+            let mut h = Harness::new(r, initial, Script::default());
+            h.run_until(10 * SECOND);
+            h.commit((0..n).map(|a| n + a).collect());
+            for app in 0..n {
+                h.inject(Input::Webhook { app });
+            }
+            h.run_until(HOUR);
+            let a = h.applies();
+            assert_eq!(a.len(), n as usize);
+            let last_done = a.iter().map(|(t, ap)| t + ap.duration).max().unwrap();
+            assert_eq!(
+                last_done - 10 * SECOND,
+                n.div_ceil(c) as u64 * s * SECOND,
+                "n {n} c {c} s {s}"
+            );
+        }
     }
 
     #[test]
