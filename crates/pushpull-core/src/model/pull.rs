@@ -452,10 +452,16 @@ impl Model for Reconciler {
                     return;
                 }
                 for app in 0..self.apps.len() as AppId {
-                    let extra = self.jitter(self.cfg.poll.jitter.0);
+                    let at = now.saturating_add(self.jitter(self.cfg.poll.jitter.0));
+                    // `reconciledAt` only grows until then, so an app not due at its
+                    // refresh time now is not due then either: no timer (half the
+                    // refreshes of a fleet, see docs/PERFORMANCE.md).
+                    if !self.argo.as_ref().is_some_and(|a| a.due(at, app)) {
+                        continue;
+                    }
                     let generation = self.polls[app as usize].poll_generation;
                     self.out.push_back(Action::SetTimer {
-                        at: now.saturating_add(extra),
+                        at,
                         timer: Timer::Poll { app, generation },
                     });
                 }
