@@ -120,7 +120,10 @@ fn with_a_zero_delay_ci_commit_pull_minus_push_is_the_detection_and_apply_differ
         (total - (detection + apply)).abs() < 1e-6,
         "pull − push {total} s = detection {detection} s + apply {apply} s"
     );
-    assert!(total.abs() < 120.0, "CI cancels out; left {total} s");
+    // What is left is Argo CD's refresh (about 190 s on average from a config commit:
+    // the resync with its skip, then the 3-minute revision cache; model/refresh.rs) plus
+    // the sync, less the pipeline's deploy.
+    assert!(total.abs() < 240.0, "CI cancels out; left {total} s");
 }
 
 #[test]

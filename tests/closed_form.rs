@@ -53,7 +53,7 @@ fn pull_detect_is_half_the_poll_interval() {
     let runs = run("name: poll\nduration: 2000h\nseed: 3\n\
          fleet: { clusters: 2, apps: 10, replicas: 1, rollout: { pod_start: { dist: fixed, value: 0s } } }\n\
          workload: { commits: { arrival: poisson, mean_interval: 5m } }\n\
-         models:\n  pull:\n    preset: custom\n    poll: { interval: 60s, jitter: 0s }\n    webhook: none\n\
+         models:\n  pull:\n    preset: custom\n    refresh: poll\n    poll: { interval: 60s, jitter: 0s }\n    webhook: none\n\
          \x20   apply: { dist: fixed, value: 0s }\n");
     let (got, n) = mean(&runs, ModelKind::Pull, Metric::Detect);
     assert!(n > 40_000, "{n} samples");
@@ -95,7 +95,7 @@ fn jittered_poll_detect_matches_the_renewal_residual() {
     let runs = run("name: jitter\nduration: 2000h\nseed: 9\n\
          fleet: { clusters: 2, apps: 10, replicas: 1, rollout: { pod_start: { dist: fixed, value: 0s } } }\n\
          workload: { commits: { arrival: poisson, mean_interval: 5m } }\n\
-         models:\n  pull:\n    preset: custom\n    poll: { interval: 120s, jitter: 60s }\n\
+         models:\n  pull:\n    preset: custom\n    refresh: poll\n    poll: { interval: 120s, jitter: 60s }\n\
          \x20   apply: { dist: fixed, value: 0s }\n");
     // X = 120 + U(0, 60): E[X] = 150, E[X²] = Var + E[X]² = 300 + 22500.
     let expected = (300.0 + 150.0 * 150.0) / (2.0 * 150.0);
@@ -103,6 +103,29 @@ fn jittered_poll_detect_matches_the_renewal_residual() {
     assert!(n > 40_000, "{n} samples");
     let err = (got - expected).abs() / expected;
     eprintln!("jittered poll: mean detect {got:.3}s over {n} commits, predicted {expected:.3}s");
+    assert!(
+        err < 0.03,
+        "mean detect {got:.2}s, renewal theory predicts {expected:.2}s ({:.2}% off)",
+        err * 100.0
+    );
+}
+
+/// Argo CD's refresh (`refresh: resync`) with no revision cache: the resync every 120 s,
+/// each app's refresh up to 60 s later and skipped when it was compared within 120 s.
+/// The gaps between an app's comparisons form a stationary Markov renewal process whose
+/// mean forward recurrence time (derived in `model/refresh.rs`) is 100.9 s.
+#[test]
+fn argocd_resync_detect_matches_its_renewal_value() {
+    let runs = run("name: resync\nduration: 500h\nseed: 13\n\
+         fleet: { clusters: 2, apps: 10, replicas: 1, rollout: { pod_start: { dist: fixed, value: 0s } } }\n\
+         workload: { commits: { arrival: poisson, mean_interval: 5m } }\n\
+         models:\n  pull:\n    preset: argocd\n    revision_cache: 0s\n\
+         \x20   apply: { dist: fixed, value: 0s }\n");
+    let expected = pushpull::model::refresh::mean_detection_delay(120.0, 60.0);
+    let (got, n) = mean(&runs, ModelKind::Pull, Metric::Detect);
+    assert!(n > 10_000, "{n} samples");
+    let err = (got - expected).abs() / expected;
+    eprintln!("argocd resync: mean detect {got:.3}s over {n} commits, predicted {expected:.3}s");
     assert!(
         err < 0.03,
         "mean detect {got:.2}s, renewal theory predicts {expected:.2}s ({:.2}% off)",

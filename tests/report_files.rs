@@ -300,10 +300,20 @@ fn allowed(dir: &Path) -> BTreeSet<String> {
     let days = duration_s / 86_400.0 * reps;
     let m = |model: &str| &summary["models"][model];
     let c = |model: &str, name: &str| m(model)["counters"][name].as_f64().unwrap();
+    // Git requests as the report sums them: ref checks, fetches and CI checkouts.
+    let git = |model: &str| {
+        c(model, "git_ref_checks") + c(model, "git_fetches") + c(model, "git_checkouts")
+    };
     for model in ["push", "pull"] {
-        for name in ["api_requests", "git_fetches"] {
+        for name in [
+            "api_requests",
+            "git_ref_checks",
+            "git_fetches",
+            "git_checkouts",
+        ] {
             ok.insert(rate(c(model, name) / hours));
         }
+        ok.insert(rate(git(model) / hours));
         ok.insert(rate(c(model, "deploys") / days / clusters));
         let (d, f) = (c(model, "deploys"), c(model, "failed_deploys"));
         ok.insert(format!("{:.1}%", f / (d + f) * 100.0));
@@ -320,10 +330,7 @@ fn allowed(dir: &Path) -> BTreeSet<String> {
             }
         }
     }
-    let (pg, lg) = (
-        c("push", "git_fetches") / hours,
-        c("pull", "git_fetches") / hours,
-    );
+    let (pg, lg) = (git("push") / hours, git("pull") / hours);
     ok.insert(format!("{:.1}×", lg / pg));
     ok.insert(format!("{:.1}×", pg / lg));
     ok.insert(human(duration_s));

@@ -155,6 +155,9 @@ pub struct Core<'a> {
     /// action has at most one immediate reply (a slot, not a `VecDeque`: fleet.yaml makes a
     /// million fetches and the deque's bookkeeping showed in profiles).
     pub reply: Option<(u32, Input)>,
+    /// Per model target: the newest revision it fetched with per-app polls (a poll of a
+    /// revision already fetched is a ref check only).
+    pub fetched_rev: Vec<Rev>,
 }
 
 impl<'a> Core<'a> {
@@ -243,6 +246,7 @@ impl<'a> Core<'a> {
             },
             processed: 0,
             reply: None,
+            fetched_rev: vec![0; n],
         }
     }
 
@@ -539,9 +543,18 @@ pub trait Shell<'a> {
                 );
             }
             Action::Fetch { app, .. } => {
-                self.core_mut().tracker.counters().git_fetches += 1;
+                // A poll asks the git host for the branch's ref; objects are transferred
+                // only when the instance has not fetched this revision yet.
+                self.core_mut().tracker.counters().git_ref_checks += 1;
                 let head = self.core().git.head_rev();
                 let reply = if self.core().git_reachable() && self.git_read(head) {
+                    let core = self.core_mut();
+                    if let Some(had) = core.fetched_rev.get_mut(target as usize)
+                        && *had != head
+                    {
+                        *had = head;
+                        core.tracker.counters().git_fetches += 1;
+                    }
                     Input::Fetched {
                         app,
                         spec: self.core().git.head[app as usize],
@@ -551,8 +564,23 @@ pub trait Shell<'a> {
                 };
                 self.core_mut().reply = Some((target, reply));
             }
+            Action::Resolve { have, .. } => {
+                self.core_mut().tracker.counters().git_ref_checks += 1;
+                let head = self.core().git.head_rev();
+                let reply = if self.core().git_reachable() && self.git_read(head) {
+                    let core = self.core_mut();
+                    let tree = (head != have).then(|| {
+                        core.tracker.counters().git_fetches += 1;
+                        core.git.trees[head as usize].clone()
+                    });
+                    Input::Resolved { rev: head, tree }
+                } else {
+                    Input::ResolveFailed
+                };
+                self.core_mut().reply = Some((target, reply));
+            }
             Action::Checkout { run, rev } => {
-                self.core_mut().tracker.counters().git_fetches += 1;
+                self.core_mut().tracker.counters().git_checkouts += 1;
                 let rev = rev.unwrap_or_else(|| self.core().git.head_rev());
                 let reply = if self.core().git_reachable() && self.git_read(rev) {
                     Input::CheckedOut {
@@ -580,7 +608,11 @@ pub trait Shell<'a> {
                 let now = self.now();
                 self.core_mut().note(now, n);
             }
-            Action::Published { upto, started } => self.published(upto, started),
+            Action::Published { upto, started } => {
+                // A pull setup's CI run checked out the source repository to build.
+                self.core_mut().tracker.counters().git_checkouts += 1;
+                self.published(upto, started)
+            }
         }
     }
 

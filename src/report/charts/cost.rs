@@ -1,4 +1,4 @@
-//! Cost: API requests and git fetches per scenario hour for each setup, one bar panel
+//! Cost: API requests and git traffic (ref checks, fetches, checkouts) per scenario hour for each setup, one bar panel
 //! per counter, and the per-hour rate format the report prints them with.
 
 use super::axis::{lane_label, lanes, lin, linear_count_ticks};
@@ -19,7 +19,14 @@ pub(super) struct Cost {
     panels: Vec<(&'static str, Vec<Bar>)>,
 }
 
-pub const COST_COUNTERS: [&str; 2] = ["api_requests", "git_fetches"];
+/// API requests, then git as its hosts see it: ref checks and object fetches at the
+/// config repository, CI checkouts at the source repository.
+pub const COST_COUNTERS: [&str; 4] = [
+    "api_requests",
+    "git_ref_checks",
+    "git_fetches",
+    "git_checkouts",
+];
 
 impl Cost {
     pub(super) fn new(run: &RunDir, setups: &[SetupView]) -> Cost {

@@ -6,7 +6,7 @@ pub const DEFINITIONS: [(&str, &str); 15] = crate::metric::Metric::DEFINITIONS;
 
 /// Each counter's definition, in `measure::Counters::named()` order (a test checks both
 /// lists name the same counters).
-pub const COUNTER_DEFINITIONS: [(&str, &str); 9] = crate::measure::Counters::DEFINITIONS;
+pub const COUNTER_DEFINITIONS: [(&str, &str); 11] = crate::measure::Counters::DEFINITIONS;
 
 /// Each fault kind's definition, for the methodology section.
 pub const FAULT_DEFINITIONS: [(&str, &str); 8] = crate::scenario::fault::DEFINITIONS;

@@ -385,37 +385,44 @@ impl View<'_> {
                 0.0
             }
         };
+        // Git requests as the hosts see them: ref checks and object fetches at the config
+        // repository, CI checkouts at the source repository.
+        let git =
+            |m: &str| per(m, "git_ref_checks") + per(m, "git_fetches") + per(m, "git_checkouts");
         let parts: Vec<String> = self
             .names()
             .iter()
             .enumerate()
             .map(|(i, &m)| {
                 format!(
-                    "{m}{} {} API requests and {} git fetches",
+                    "{m}{} {} API requests and {} git requests ({} ref checks, {} fetches, {} CI checkouts)",
                     if i == 0 { " made" } else { "" },
                     rate(per(m, "api_requests")),
-                    rate(per(m, "git_fetches"))
+                    rate(git(m)),
+                    rate(per(m, "git_ref_checks")),
+                    rate(per(m, "git_fetches")),
+                    rate(per(m, "git_checkouts"))
                 )
             })
             .collect();
         let mut s = format!("Load: per scenario hour {}", parts.join(", "));
         let base = self.base();
-        let bg = per(base, "git_fetches");
+        let bg = git(base);
         for o in self.others() {
-            let og = per(o, "git_fetches");
+            let og = git(o);
             let polling = |m: &str| match self.model(m).map(|x| x.kind) {
                 Some(ModelKind::Pull) => format!("{m}'s polling"),
                 _ => m.to_string(),
             };
             if bg > 0.0 && og > bg {
                 s.push_str(&format!(
-                    "; {} costs {} the git traffic of {base}",
+                    "; {} costs {} the git requests of {base}",
                     polling(o),
                     times(og, bg)
                 ));
             } else if og > 0.0 && bg > og {
                 s.push_str(&format!(
-                    "; {} costs {} the git traffic of {o}",
+                    "; {} costs {} the git requests of {o}",
                     polling(base),
                     times(bg, og)
                 ));

@@ -247,8 +247,14 @@ pub struct Counters {
     /// Requests to cluster APIs: one per app per apply (its Deployment and ConfigMap),
     /// one per diff.
     pub api_requests: u64,
-    /// Git fetches and checkouts.
+    /// Ref checks that reach the config repository's git host (`ls-remote`, a poll's ref
+    /// advertisement), after any revision cache.
+    pub git_ref_checks: u64,
+    /// Object transfers from the config repository (a fetch of a revision the reconciler
+    /// did not have).
     pub git_fetches: u64,
+    /// CI checkouts of the source repository (the push pipeline, or a pull setup's CI).
+    pub git_checkouts: u64,
     pub apply_errors: u64,
     /// (commit, cluster) pairs not yet rolled out at the horizon.
     pub deploys_incomplete: u64,
@@ -263,7 +269,9 @@ impl Counters {
         self.drift_events = self.drift_events.saturating_add(o.drift_events);
         self.drift_unrecovered = self.drift_unrecovered.saturating_add(o.drift_unrecovered);
         self.api_requests = self.api_requests.saturating_add(o.api_requests);
+        self.git_ref_checks = self.git_ref_checks.saturating_add(o.git_ref_checks);
         self.git_fetches = self.git_fetches.saturating_add(o.git_fetches);
+        self.git_checkouts = self.git_checkouts.saturating_add(o.git_checkouts);
         self.apply_errors = self.apply_errors.saturating_add(o.apply_errors);
         self.deploys_incomplete = self.deploys_incomplete.saturating_add(o.deploys_incomplete);
         self.clusters_unrestored = self
@@ -273,7 +281,7 @@ impl Counters {
 
     /// Each counter's definition, in [`Counters::named`] order: what the report's
     /// methodology section prints.
-    pub const DEFINITIONS: [(&'static str, &'static str); 9] = [
+    pub const DEFINITIONS: [(&'static str, &'static str); 11] = [
         ("deploys", "(commit, cluster) pairs rolled out."),
         (
             "failed_deploys",
@@ -285,7 +293,18 @@ impl Counters {
             "api_requests",
             "object writes sent to cluster APIs (one per app per apply).",
         ),
-        ("git_fetches", "git fetches and checkouts."),
+        (
+            "git_ref_checks",
+            "branch ref checks (ls-remote) that reach the config repository's git host, after any revision cache.",
+        ),
+        (
+            "git_fetches",
+            "object transfers from the config repository: a reconciler fetching a revision it did not have.",
+        ),
+        (
+            "git_checkouts",
+            "CI checkouts of the source repository (a pipeline run or a pull setup's CI build).",
+        ),
         ("apply_errors", "applies the cluster API refused."),
         (
             "deploys_incomplete",
@@ -297,14 +316,16 @@ impl Counters {
         ),
     ];
 
-    pub fn named(&self) -> [(&'static str, u64); 9] {
+    pub fn named(&self) -> [(&'static str, u64); 11] {
         [
             ("deploys", self.deploys),
             ("failed_deploys", self.failed_deploys),
             ("drift_events", self.drift_events),
             ("drift_unrecovered", self.drift_unrecovered),
             ("api_requests", self.api_requests),
+            ("git_ref_checks", self.git_ref_checks),
             ("git_fetches", self.git_fetches),
+            ("git_checkouts", self.git_checkouts),
             ("apply_errors", self.apply_errors),
             ("deploys_incomplete", self.deploys_incomplete),
             ("clusters_unrestored", self.clusters_unrestored),

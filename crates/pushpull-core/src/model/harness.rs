@@ -39,6 +39,9 @@ pub type CheckoutFn = dyn FnMut(Nanos, u32, Option<Rev>, &[Tree]) -> Option<(Rev
 /// Answers a fetch of `app` by `cluster`'s agent: `Some(spec)` is the app's manifest at
 /// the branch head, `None` a failed fetch.
 pub type FetchFn = dyn FnMut(Nanos, ClusterId, AppId, &[Tree]) -> Option<SpecId>;
+/// Answers a branch resolution (`Action::Resolve`): `Some(rev)` resolves to that revision
+/// of the history, `None` fails.
+pub type ResolveFn = dyn FnMut(Nanos, &[Tree]) -> Option<Rev>;
 /// Answers a diff of `app` against `spec`: whether live equals it (`None`: unreachable).
 pub type DiffFn = dyn FnMut(Nanos, ClusterId, AppId, SpecId) -> Option<bool>;
 /// Whether an apply succeeds (its reply comes `apply.duration` after it was issued).
@@ -56,6 +59,7 @@ pub type RolloutFn = dyn FnMut(ClusterId, AppId, SpecId) -> Option<(Nanos, bool)
 pub struct Script {
     checkout: Option<Box<CheckoutFn>>,
     fetch: Option<Box<FetchFn>>,
+    resolve: Option<Box<ResolveFn>>,
     diff: Option<Box<DiffFn>>,
     apply: Option<Box<ApplyFn>>,
     rollout: Option<Box<RolloutFn>>,
@@ -78,6 +82,12 @@ impl Script {
         f: impl FnMut(Nanos, ClusterId, AppId, &[Tree]) -> Option<SpecId> + 'static,
     ) -> Script {
         self.fetch = Some(Box::new(f));
+        self
+    }
+
+    /// Answers branch resolutions with `f` instead of the history's head.
+    pub fn on_resolve(mut self, f: impl FnMut(Nanos, &[Tree]) -> Option<Rev> + 'static) -> Script {
+        self.resolve = Some(Box::new(f));
         self
     }
 
@@ -216,6 +226,14 @@ impl<M: Model> Harness<M> {
     }
 
     /// The times `app` was fetched (by any cluster's agent).
+    /// When the model resolved the branch (`Action::Resolve`).
+    pub fn resolves(&self) -> Vec<Nanos> {
+        self.log
+            .iter()
+            .filter_map(|(t, a)| matches!(a, Action::Resolve { .. }).then_some(*t))
+            .collect()
+    }
+
     pub fn fetches(&self, app: AppId) -> Vec<Nanos> {
         self.log
             .iter()
@@ -325,6 +343,21 @@ impl<M: Model> Harness<M> {
                         Some(spec) => Input::Fetched { app, spec },
                         None => Input::FetchFailed { app },
                     };
+                    self.schedule(reply_at, input);
+                }
+                Action::Resolve { have, .. } => {
+                    let input = match self.script.resolve.as_mut() {
+                        Some(f) => f(now, &self.history),
+                        None => Some((self.history.len() - 1) as Rev),
+                    };
+                    let input =
+                        match input.and_then(|r| self.history.get(r as usize).map(|t| (r, t))) {
+                            Some((rev, tree)) => Input::Resolved {
+                                rev,
+                                tree: (rev != have).then(|| tree.clone()),
+                            },
+                            None => Input::ResolveFailed,
+                        };
                     self.schedule(reply_at, input);
                 }
                 Action::Diff { cluster, app, spec } => {

@@ -6,6 +6,8 @@
 pub mod harness;
 pub mod pull;
 pub mod push;
+pub mod ratelimit;
+pub mod refresh;
 
 use crate::scenario::Nanos;
 use std::sync::Arc;
@@ -72,6 +74,9 @@ pub enum Timer {
     SyncRetry { app: AppId, generation: u32 },
     /// Pull: periodic diff-and-correct of one app.
     Reconcile { app: AppId },
+    /// Pull, Argo CD refresh: the application informer's resync, which asks every app
+    /// for a refresh (see [`refresh`]).
+    Resync { generation: u32 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,6 +112,14 @@ pub enum Input {
     FetchFailed {
         app: AppId,
     },
+    /// Pull: the answer to [`Action::Resolve`]: the branch's head revision, and its tree
+    /// when it is not the revision the reconciler already has.
+    Resolved {
+        rev: Rev,
+        tree: Option<Tree>,
+    },
+    /// Pull: a branch resolution failed (git unreachable).
+    ResolveFailed,
     /// Pull: a webhook told the reconciler that this app changed.
     Webhook {
         app: AppId,
@@ -167,6 +180,13 @@ pub enum Action {
     Fetch {
         cluster: ClusterId,
         app: AppId,
+    },
+    /// Pull, Argo CD refresh: resolve the config branch to a revision (`git ls-remote`,
+    /// one ref check at the git host) and, when the head is not `have`, fetch its objects
+    /// (one git fetch). The repo-server's revision cache decides when this is needed.
+    Resolve {
+        cluster: ClusterId,
+        have: Rev,
     },
     /// Pull: compare an app's live objects with a manifest (a server-side dry run).
     Diff {

@@ -1,9 +1,12 @@
 //! The pull reconciler (Argo CD / Flux style) as a sans-IO state machine: one agent per
 //! cluster, reconciling every app on it.
 //!
-//! Each app polls git every `poll.interval` plus a uniform extra of up to `poll.jitter`
-//! (first polls spread over one interval); a webhook triggers an immediate fetch; a
-//! failed fetch keeps the last known revision and is retried with `retry` backoff. A new
+//! With `refresh: poll` (Flux) each app polls git every `poll.interval` plus a uniform
+//! extra of up to `poll.jitter` (first polls spread over one interval); a webhook
+//! triggers an immediate fetch; a failed fetch keeps the last known revision and is
+//! retried with `retry` backoff. With `refresh: resync` (Argo CD) refreshes follow the
+//! application informer's resync, skip apps compared recently and resolve the branch
+//! through a revision cache ([`super::refresh`]). A new
 //! manifest is synced once (automated sync runs once per revision), at most `concurrency`
 //! syncs at a time; a failed sync is retried with `retry` backoff. Drift is corrected by
 //! watch-driven self-heal with backoff `initial × factorⁿ` capped at `max` (Argo CD), by
@@ -11,9 +14,11 @@
 //! agent knows only what it reads back, and re-checks every app against git and the
 //! cluster.
 
+use super::refresh::{ArgoRefresh, Route};
 use super::{
     Action, AppId, Apply, ClusterId, Input, Model, Note, NoteKind, OpId, SpecId, Timer, Trace,
 };
+use crate::scenario::models::Refresh;
 use crate::scenario::{DriftDetection, Nanos, PullConfig};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -103,6 +108,8 @@ pub struct Reconciler {
     active: u32,
     next_op: OpId,
     out: VecDeque<Action>,
+    /// `refresh: resync`: Argo CD's refresh state (`None` with `refresh: poll`).
+    argo: Option<ArgoRefresh>,
 }
 
 impl Reconciler {
@@ -123,7 +130,15 @@ impl Reconciler {
             active: 0,
             next_op: 0,
             out: VecDeque::with_capacity(initial.len() * 2),
+            argo: None,
         };
+        if r.cfg.refresh == Refresh::Resync {
+            r.argo = Some(ArgoRefresh::new(
+                r.cfg.poll.interval.0.max(1),
+                r.cfg.revision_cache.0,
+                Arc::from(initial),
+            ));
+        }
         r.arm_timers(0, false);
         r
     }
@@ -134,17 +149,36 @@ impl Reconciler {
     fn arm_timers(&mut self, now: Nanos, now_first: bool) {
         let interval = self.cfg.poll.interval.0.max(1);
         let ri = self.cfg.reconcile_interval.0.max(1);
-        for app in 0..self.apps.len() as AppId {
-            let generation = self.polls[app as usize].poll_generation;
+        if let Some(argo) = &self.argo {
+            // The informer's resync runs from when the controller started (a uniform
+            // phase at the start of the run; a restart starts it again).
+            let generation = argo.generation;
             let first = if now_first {
-                0
+                interval
             } else {
                 self.rng.random_range(0..interval)
             };
             self.out.push_back(Action::SetTimer {
                 at: now.saturating_add(first),
-                timer: Timer::Poll { app, generation },
+                timer: Timer::Resync { generation },
             });
+        }
+        for app in 0..self.apps.len() as AppId {
+            let generation = self.polls[app as usize].poll_generation;
+            if self.argo.is_none() {
+                let first = if now_first {
+                    0
+                } else {
+                    self.rng.random_range(0..interval)
+                };
+                self.out.push_back(Action::SetTimer {
+                    at: now.saturating_add(first),
+                    timer: Timer::Poll { app, generation },
+                });
+            } else if now_first {
+                // The informer's initial list asks every app for a refresh at once.
+                self.refresh(now, app, false);
+            }
             if self.cfg.drift_detection == DriftDetection::Interval {
                 let first = self.rng.random_range(0..ri);
                 self.out.push_back(Action::SetTimer {
@@ -224,6 +258,22 @@ impl Reconciler {
         }
     }
 
+    /// Argo CD: a refresh that compares `app` with the latest revision, through the
+    /// revision cache unless `force`.
+    fn refresh(&mut self, now: Nanos, app: AppId, force: bool) {
+        let Some(argo) = self.argo.as_mut() else {
+            return;
+        };
+        match argo.request(now, app, force) {
+            Route::Now(spec) => self.fetched(now, app, spec),
+            Route::Wait(Some(have)) => self.out.push_back(Action::Resolve {
+                cluster: self.cluster,
+                have,
+            }),
+            Route::Wait(None) => {}
+        }
+    }
+
     fn fetched(&mut self, now: Nanos, app: AppId, spec: SpecId) {
         let a = &mut self.polls[app as usize];
         a.fetch_failures = 0;
@@ -272,6 +322,10 @@ impl Reconciler {
             if p.target > p.synced || a.force {
                 let force = a.force;
                 self.enqueue(now, app, force);
+            } else {
+                // Argo CD: a completed automated sync asks for a refresh through the
+                // revision cache (`CompareWithLatest`).
+                self.refresh(now, app, false);
             }
         } else {
             // The sync failed: retry the same revision after a backoff.
@@ -319,6 +373,9 @@ impl Reconciler {
 
     /// A restart: every piece of memory is gone but what the cluster tells.
     fn restart(&mut self, now: Nanos, live: &[SpecId]) {
+        if let Some(argo) = self.argo.as_mut() {
+            argo.restart();
+        }
         self.queue.clear();
         self.active = 0;
         for ((p, a), &spec) in self.polls.iter_mut().zip(self.apps.iter_mut()).zip(live) {
@@ -337,6 +394,14 @@ impl Model for Reconciler {
         match input {
             Input::Timer(Timer::Poll { app, generation }) => {
                 if self.polls[app as usize].poll_generation != generation {
+                    return;
+                }
+                if let Some(argo) = &self.argo {
+                    // The refresh the last resync asked for: skipped when the app was
+                    // compared within the period.
+                    if argo.due(now, app) {
+                        self.refresh(now, app, false);
+                    }
                     return;
                 }
                 let extra = self.jitter(self.cfg.poll.jitter.0);
@@ -382,10 +447,48 @@ impl Model for Reconciler {
                     self.enqueue(now, app, true);
                 }
             }
+            Input::Timer(Timer::Resync { generation }) => {
+                if self.argo.as_ref().map(|a| a.generation) != Some(generation) {
+                    return;
+                }
+                for app in 0..self.apps.len() as AppId {
+                    let at = now.saturating_add(self.jitter(self.cfg.poll.jitter.0));
+                    // `reconciledAt` only grows until then, so an app not due at its
+                    // refresh time now is not due then either: no timer (half the
+                    // refreshes of a fleet, see docs/PERFORMANCE.md).
+                    if !self.argo.as_ref().is_some_and(|a| a.due(at, app)) {
+                        continue;
+                    }
+                    let generation = self.polls[app as usize].poll_generation;
+                    self.out.push_back(Action::SetTimer {
+                        at,
+                        timer: Timer::Poll { app, generation },
+                    });
+                }
+                self.out.push_back(Action::SetTimer {
+                    at: now.saturating_add(self.cfg.poll.interval.0.max(1)),
+                    timer: Timer::Resync { generation },
+                });
+            }
+            Input::Webhook { app } if self.argo.is_some() => self.refresh(now, app, true),
             Input::Webhook { app } => self.out.push_back(Action::Fetch {
                 cluster: self.cluster,
                 app,
             }),
+            Input::Resolved { rev, tree } => {
+                if let Some(argo) = self.argo.as_mut() {
+                    for (app, spec) in argo.resolved(now, rev, tree) {
+                        self.fetched(now, app, spec);
+                    }
+                }
+            }
+            Input::ResolveFailed => {
+                if let Some(argo) = self.argo.as_mut() {
+                    for app in argo.failed() {
+                        self.note(NoteKind::FetchFailed, Some(app), 0);
+                    }
+                }
+            }
             Input::Fetched { app, spec } => self.fetched(now, app, spec),
             Input::FetchFailed { app } => self.fetch_failed(now, app),
             Input::LiveChanged { app } => self.live_changed(now, app),
@@ -422,12 +525,20 @@ mod tests {
     use super::*;
     use crate::model::harness::{Harness, Script};
     use crate::scenario::models::PullPreset;
-    use crate::scenario::{Dur, SECOND};
+    use crate::scenario::{Dist, Dur, SECOND};
     use rand::SeedableRng;
 
     const HOUR: Nanos = 3600 * SECOND;
 
+    /// The Argo CD preset's numbers with `refresh: poll`: the per-app poll machinery
+    /// (the resync path has its own tests below and in `refresh.rs`).
     fn argocd() -> PullConfig {
+        let mut c = PullConfig::preset(PullPreset::Argocd);
+        c.refresh = Refresh::Poll;
+        c
+    }
+
+    fn argocd_resync() -> PullConfig {
         PullConfig::preset(PullPreset::Argocd)
     }
 
@@ -449,7 +560,7 @@ mod tests {
         times.windows(2).map(|w| w[1] - w[0]).collect()
     }
 
-    /// Argo CD's `timeout.reconciliation` (120 s) plus up to its jitter (60 s).
+    /// `refresh: poll` with 120 s plus up to 60 s: each app's own timer.
     #[test]
     fn polls_every_interval_plus_a_jitter_within_bounds_first_polls_spread_over_one_interval() {
         let mut h = harness(argocd(), Script::default());
@@ -625,6 +736,68 @@ mod tests {
             "app 1 was out of sync"
         );
         assert_eq!(h.notes(NoteKind::Restarted).len(), 1);
+    }
+
+    /// Argo CD: refreshes of many apps share one revision cache, so git sees one
+    /// `ls-remote` per TTL at most, not one per app per resync; a webhook goes past the
+    /// cache and syncs at once; a drift seen on the watch heals without git.
+    #[test]
+    fn resync_refreshes_share_the_revision_cache_and_a_webhook_bypasses_it() {
+        let mut h = harness(argocd_resync(), Script::default());
+        h.run_until(HOUR);
+        let resolves = h.resolves();
+        assert!(h.fetches(0).is_empty() && h.fetches(1).is_empty());
+        // Resolutions are at least the 3-minute TTL apart: under 21 in an hour.
+        assert!((10..=20).contains(&resolves.len()), "{resolves:?}");
+        assert!(gaps(&resolves).iter().all(|&g| g >= 180 * SECOND));
+        h.commit(vec![9, 1]);
+        h.inject(Input::Webhook { app: 0 });
+        h.run_until(HOUR + 1);
+        assert_eq!(h.resolves().len(), resolves.len() + 1);
+        assert_eq!(applies(&h), vec![(HOUR, vec![(0, 9)])]);
+        let before = h.resolves().len();
+        h.inject(Input::LiveChanged { app: 1 });
+        h.run_until(HOUR + 3 * SECOND);
+        assert_eq!(applies(&h).len(), 2, "healed after 2 s");
+        assert_eq!(
+            h.resolves().len(),
+            before,
+            "the cache answered the post-sync refresh"
+        );
+    }
+
+    /// The sync workers (Argo CD's operation processors) as a c-server queue with fixed
+    /// service: N apps changed at once through c workers of s each finish at ⌈N/c⌉·s.
+    #[test]
+    fn n_syncs_through_c_workers_of_fixed_time_s_take_ceil_n_over_c_times_s() {
+        for (n, c, s) in [
+            (100u32, 10u32, 3u64),
+            (101, 10, 3),
+            (7, 3, 5),
+            (1, 20, 2),
+            (40, 40, 1),
+        ] {
+            let mut cfg = argocd_resync();
+            cfg.concurrency = c;
+            cfg.apply = Dist::fixed(s * SECOND);
+            let initial: Vec<SpecId> = (0..n).collect();
+            let r = Reconciler::new(cfg, 0, &initial, ChaCha8Rng::seed_from_u64(1));
+            let mut h = Harness::new(r, initial, Script::default());
+            h.run_until(10 * SECOND);
+            h.commit((0..n).map(|a| n + a).collect());
+            for app in 0..n {
+                h.inject(Input::Webhook { app });
+            }
+            h.run_until(HOUR);
+            let a = h.applies();
+            assert_eq!(a.len(), n as usize);
+            let last_done = a.iter().map(|(t, ap)| t + ap.duration).max().unwrap();
+            assert_eq!(
+                last_done - 10 * SECOND,
+                n.div_ceil(c) as u64 * s * SECOND,
+                "n {n} c {c} s {s}"
+            );
+        }
     }
 
     #[test]

@@ -573,6 +573,8 @@ impl Model for Pipeline {
             // receiver of its own beyond the commit trigger.
             Input::Timer(_)
             | Input::Fetched { .. }
+            | Input::Resolved { .. }
+            | Input::ResolveFailed
             | Input::FetchFailed { .. }
             | Input::Webhook { .. }
             | Input::LiveChanged { .. }

@@ -354,8 +354,19 @@ fn pull_events(
     clusters: f64,
     d: f64,
 ) -> (f64, f64) {
-    let poll_period = secs(pull.poll.interval.0) + secs(pull.poll.jitter.0) / 2.0;
-    let mut pull_events = deployments * d / poll_period;
+    let mut pull_events = match pull.refresh {
+        super::models::Refresh::Poll => {
+            let poll_period = secs(pull.poll.interval.0) + secs(pull.poll.jitter.0) / 2.0;
+            deployments * d / poll_period
+        }
+        // Argo CD: a timer per comparison (one every t·e/(e − 1) on average, see
+        // model/refresh.rs) and one resync tick per controller every t.
+        super::models::Refresh::Resync => {
+            let t = secs(pull.poll.interval.0).max(1e-9);
+            let e = std::f64::consts::E;
+            deployments * d / (t * e / (e - 1.0)) + clusters * d / t
+        }
+    };
     if pull.webhook.is_some() {
         pull_events += all_commits * clusters;
     }
@@ -416,8 +427,9 @@ mod tests {
         let one = Estimate::of(&with(""), 1);
         let three = Estimate::of(&with("repetitions: 3\n"), 1);
         assert!((three.events / one.events - 3.0).abs() < 1e-9);
-        // 10 apps polled every 150 s on average for a day: 5,760 polls.
-        assert!(one.events > 5_760.0, "{}", one.events);
+        // 10 apps compared every 190 s on average for a day (Argo CD's resync with its
+        // skip): 4,552 refreshes, and 720 resync ticks.
+        assert!(one.events > 5_272.0, "{}", one.events);
         let big = Estimate::of(&with("fleet: { clusters: 100, apps: 100 }\n"), 1);
         assert!(
             big.events > 500.0 * one.events,

@@ -207,6 +207,19 @@ pub enum DriftDetection {
     None,
 }
 
+/// How a pull reconciler decides to compare an app with git.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Refresh {
+    /// Each app polls git on its own timer (`poll.interval` + up to `poll.jitter`), one
+    /// ref check per poll (Flux's GitRepository interval).
+    Poll,
+    /// Argo CD: the informer resyncs every `poll.interval`, each app's refresh follows
+    /// after up to `poll.jitter` and is skipped when the app was compared within the
+    /// interval; the branch resolves through a revision cache of `revision_cache`.
+    Resync,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Poll {
     pub interval: Dur,
@@ -328,7 +341,11 @@ impl RawBackoff {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PullConfig {
     pub preset: PullPreset,
+    pub refresh: Refresh,
     pub poll: Poll,
+    /// `refresh: resync`: how long a resolved branch revision is reused
+    /// (`--revision-cache-expiration`); 0 resolves at every refresh.
+    pub revision_cache: Dur,
     #[serde(serialize_with = "ser_webhook")]
     pub webhook: Option<Webhook>,
     pub drift_detection: DriftDetection,
@@ -358,6 +375,8 @@ impl PullConfig {
             // events with backoff 2 s × 3ⁿ capped at 300 s, 10 operation processors.
             PullPreset::Argocd | PullPreset::Custom => PullConfig {
                 preset: p,
+                refresh: Refresh::Resync,
+                revision_cache: Dur(3 * MINUTE),
                 poll: Poll {
                     interval: Dur(120 * SECOND),
                     jitter: Dur(60 * SECOND),
@@ -391,6 +410,8 @@ impl PullConfig {
             // (retryInterval defaults to interval).
             PullPreset::Flux => PullConfig {
                 preset: p,
+                refresh: Refresh::Poll,
+                revision_cache: Dur(0),
                 poll: Poll {
                     interval: Dur(57 * SECOND),
                     jitter: Dur(6 * SECOND),
@@ -424,6 +445,8 @@ impl PullConfig {
 #[serde(deny_unknown_fields)]
 pub struct RawPull {
     preset: Option<PullPreset>,
+    refresh: Option<Refresh>,
+    revision_cache: Option<Dur>,
     poll: Option<RawPoll>,
     webhook: Option<NoneOr<Webhook>>,
     drift_detection: Option<DriftDetection>,
@@ -446,6 +469,12 @@ impl RawPull {
 
     pub fn resolve(self) -> PullConfig {
         let mut c = PullConfig::preset(self.preset.unwrap_or_default());
+        if let Some(v) = self.refresh {
+            c.refresh = v;
+        }
+        if let Some(v) = self.revision_cache {
+            c.revision_cache = v;
+        }
         if let Some(p) = self.poll {
             if let Some(v) = p.interval {
                 c.poll.interval = v;

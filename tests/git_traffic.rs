@@ -1,0 +1,60 @@
+//! Git traffic as the hosts see it, on the shipped fleet scenario: Argo CD resolves the
+//! branch through its repo-server's 3-minute revision cache (one `ls-remote` per
+//! controller per TTL at most), fetches a revision once per controller, and CI checks out
+//! the source once per run; so pull's git requests are no longer thousands of times push's.
+
+use pushpull::measure::Counters;
+use std::path::Path;
+
+fn fleet() -> (Counters, Counters, pushpull::scenario::Scenario) {
+    let s = pushpull::scenario::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/fleet.yaml"),
+    )
+    .unwrap();
+    let runs = pushpull::sim::run(&s, 2);
+    let sum = |name: &str| {
+        let mut c = Counters::default();
+        for r in &runs.iter().find(|(n, _)| n == name).unwrap().1 {
+            c.add(&r.counters);
+        }
+        c
+    };
+    (sum("push"), sum("pull"), s)
+}
+
+#[test]
+fn argocd_ref_checks_are_bounded_by_the_revision_cache_and_fetches_by_new_revisions() {
+    let (push, pull, s) = fleet();
+    let days = s.duration.0 as f64 / 86_400e9;
+    let clusters = f64::from(s.clusters());
+    // One ls-remote per controller per 3 minutes at most (no webhook, no restart here).
+    assert!(
+        pull.git_ref_checks as f64 <= clusters * days * 480.0,
+        "{} ref checks",
+        pull.git_ref_checks
+    );
+    assert!(
+        pull.git_ref_checks as f64 > clusters * days * 300.0,
+        "{pull:?}"
+    );
+    // A fetch only for a config revision a controller did not have: at most one per
+    // controller per config commit (commits were written at most once per source commit
+    // and revert, fewer than 200 a day here).
+    assert!(
+        pull.git_fetches as f64 <= clusters * 200.0 * days,
+        "{pull:?}"
+    );
+    assert!(pull.git_fetches > 0 && pull.git_checkouts > 0);
+    assert_eq!((push.git_ref_checks, push.git_fetches), (0, 0));
+    // Neither setup's CI checks out more than once per source commit.
+    assert!(
+        push.git_checkouts <= 200 && pull.git_checkouts <= 200,
+        "{push:?} {pull:?}"
+    );
+    let git = |c: &Counters| (c.git_ref_checks + c.git_fetches + c.git_checkouts) as f64;
+    let ratio = git(&pull) / git(&push);
+    assert!(
+        ratio < 1000.0,
+        "pull makes {ratio:.0}× the git requests of push: a four-digit multiplier"
+    );
+}
