@@ -315,3 +315,41 @@ fn gate(key: &str, g: RawGate) -> Result<Gate, Refusal> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::calendar::DAY;
+    use crate::scenario::duration::{HOUR, MINUTE};
+    use rand::SeedableRng;
+
+    #[test]
+    fn an_approval_in_working_hours_asked_late_on_friday_ends_on_monday_morning() {
+        let gate = Gate::Approval {
+            delay: Dist::fixed(HOUR),
+            working_hours: Some(WorkingHours::new("mon-fri", "9-17", None).unwrap()),
+        };
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        // Friday 16:30: half an hour that day, the other half on Monday from 9:00.
+        let friday = 4 * DAY + 16 * HOUR + 30 * MINUTE;
+        let o = gate.outcome(friday, &mut r);
+        assert_eq!(o.at, 7 * DAY + 9 * HOUR + 30 * MINUTE);
+        assert!(o.passed);
+        // Asked on Saturday: the hour runs Monday 9-10.
+        assert_eq!(gate.outcome(5 * DAY, &mut r).at, 7 * DAY + 10 * HOUR);
+    }
+
+    #[test]
+    fn an_automated_check_fails_its_share_of_changes() {
+        let gate = Gate::Check {
+            duration: Dist::fixed(MINUTE),
+            failure: Percent(0.25),
+        };
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let n = 4000;
+        let failed = (0..n).filter(|_| !gate.outcome(0, &mut r).passed).count() as f64;
+        // Binomial sd: sqrt(4000 × 0.25 × 0.75) ≈ 27.
+        assert!((failed - 1000.0).abs() < 4.0 * 27.4, "{failed}");
+        assert_eq!(gate.outcome(5, &mut r).at, 5 + MINUTE);
+    }
+}
