@@ -961,4 +961,42 @@ mod tests {
             "no deploy step"
         );
     }
+
+    #[test]
+    fn with_environments_a_run_deploys_the_next_environment_only_after_the_first_rolled_out_and_its_gate()
+     {
+        let mut c = cfg();
+        c.wait_for_rollout = true;
+        let script = Script::default().on_rollout(|_, _, _| Some((5 * SECOND, true)));
+        let mut p = Pipeline::new(c, 3, &[0, 1], ChaCha8Rng::seed_from_u64(1));
+        p.set_environments(vec![(vec![0], false), (vec![1, 2], true)]);
+        let mut h = Harness::new(p, vec![0, 1], script);
+        commits(&mut h, &[&[2, 1]], 0);
+        h.run_until(120 * SECOND);
+        // Build 10 s, dev applied at 10 s (1 s), rolled out 5 s later; the gate (passed
+        // at once by the harness) opens at 16 s, then prod's two clusters.
+        assert_eq!(
+            applies(&h),
+            vec![
+                (10, 0, vec![(0, 2)]),
+                (16, 1, vec![(0, 2)]),
+                (16, 2, vec![(0, 2)]),
+            ]
+        );
+        let gates: Vec<_> = h
+            .actions()
+            .iter()
+            .filter_map(|(t, a)| match a {
+                Action::Gate { env, rev, .. } => Some((*t / SECOND, *env, *rev)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(gates, vec![(16, 1, 1)]);
+        // The trace of prod's apply says when its gate opened and passed.
+        let prod = &h.applies()[1].1.trace;
+        assert_eq!(
+            (prod.built, prod.gate_open, prod.gate_passed),
+            (10 * SECOND, 16 * SECOND, 16 * SECOND)
+        );
+    }
 }
