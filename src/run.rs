@@ -504,6 +504,14 @@ fn admit(
 ) -> Result<(), RunError> {
     crate::plan::Plan::ready(s)
         .map_err(|e| RunError::Scenario(format!("{}: {e}", file.display())))?;
+    if let Some(mode) = live
+        && s.environments.is_some()
+    {
+        return Err(RunError::Scenario(format!(
+            "{}: `environments:` runs in sim mode only for now: --mode {mode} has no per-environment config paths or promotion commits yet; run it without --mode, or remove `environments:` to run this fleet live as one stage",
+            file.display()
+        )));
+    }
     let est = Estimate::of(s, workers);
     budget.check(&est, live.is_none()).map_err(|why| {
         RunError::TooBig(format!(

@@ -160,7 +160,16 @@ pub fn render(f: &Findings, charts: &[ChartFile]) -> String {
     table(&mut o, &f.scenario);
 
     o.push_str("<h2 id=\"methodology\">Methodology</h2>\n<h3>Metrics</h3>\n<dl>\n");
+    // The environments' metrics are defined only in a run that has environments.
+    let environments = f
+        .results
+        .rows
+        .iter()
+        .any(|r| r.first().is_some_and(|c| c == "lead_time"));
     for (name, def) in DEFINITIONS {
+        if !environments && matches!(name, "lead_time" | "promotion" | "gate") {
+            continue;
+        }
         let _ = writeln!(o, "<dt><code>{name}</code></dt><dd>{}</dd>", esc(def));
     }
     o.push_str("</dl>\n<h3>Counters</h3>\n<dl>\n");

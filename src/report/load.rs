@@ -139,6 +139,7 @@ impl From<SummaryV1> for SummaryFile {
                         preset: "unknown".into(),
                         metrics: m.metrics,
                         counters: m.counters,
+                        environments: Named::default(),
                     },
                 ));
             }
@@ -152,6 +153,7 @@ impl From<SummaryV1> for SummaryFile {
                     preset: "unknown".into(),
                     metrics: m.metrics,
                     counters: m.counters,
+                    environments: Named::default(),
                 },
             ));
         }

@@ -34,7 +34,7 @@ const HEADLINE: [&str; 5] = [
     "rollback",
     "failed_deploy_recovery",
 ];
-const WHEN_PRESENT: [&str; 2] = ["fleet_deploy_latency", "cluster_restore"];
+const WHEN_PRESENT: [&str; 3] = ["lead_time", "fleet_deploy_latency", "cluster_restore"];
 
 /// What heads a setup's column: `push (github-actions)` for a setup named after its kind,
 /// `argocd (pull: argocd)` for any other name.
@@ -101,6 +101,7 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
         let cells: Vec<String> = setups.iter().map(|(_, m)| row(m.metric(name))).collect();
         let _ = writeln!(out, "{:<24} {}", name, cells.join(" │ "));
     }
+    env_rows(&mut out, &setups, row);
     let _ = writeln!(out);
     for (label, m) in &setups {
         let events = m.counter("drift_events");
@@ -179,6 +180,30 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
         }
     }
     out
+}
+
+/// With environments: a `lead_time@<env>` row per environment, in promotion order (the
+/// lead time to every cluster of that environment; the last one is `lead_time`).
+fn env_rows(
+    out: &mut String,
+    setups: &[(&str, &ModelSummary)],
+    row: impl Fn(Option<&MetricSummary>) -> String,
+) {
+    let Some((_, first)) = setups.first() else {
+        return;
+    };
+    for env in first.environments.names() {
+        let cells: Vec<String> = setups
+            .iter()
+            .map(|(_, m)| row(m.environments.get(env)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{:<24} {}",
+            format!("lead_time@{env}"),
+            cells.join(" │ ")
+        );
+    }
 }
 
 /// The comparison table of a sweep and its CSV form: one row per (variant, model).

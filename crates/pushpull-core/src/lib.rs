@@ -13,6 +13,7 @@ pub mod measure;
 pub mod metric;
 pub mod model;
 pub mod plan;
+pub mod promote;
 pub mod release;
 pub mod scenario;
 pub mod world;

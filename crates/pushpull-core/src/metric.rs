@@ -11,6 +11,8 @@ pub enum Metric {
     DeployLatency,
     /// Source commit created → rolled out on every cluster.
     FleetDeployLatency,
+    /// With environments: source commit → rolled out on every cluster of the last one.
+    LeadTime,
     /// New version ready for delivery (config commit; push: build ended) → rolled out.
     DeliveryLatency,
     /// Source commit → a CI runner starts its run.
@@ -23,6 +25,12 @@ pub enum Metric {
     Build,
     /// Pull: image published → the config commit carrying it lands.
     WriteBack,
+    /// With environments: ready in the first environment → the environment before this
+    /// one runs it everywhere (its gate opens).
+    Promotion,
+    /// With environments: the gate opens → passed (push) or the promotion commit lands
+    /// (pull).
+    Gate,
     /// Push: build ended → first apply.
     DeployStart,
     /// First apply → last apply acknowledged.
@@ -40,15 +48,18 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 15] = [
+    pub const ALL: [Metric; 18] = [
         Metric::DeployLatency,
         Metric::FleetDeployLatency,
+        Metric::LeadTime,
         Metric::DeliveryLatency,
         Metric::CiQueue,
         Metric::Detect,
         Metric::Queue,
         Metric::Build,
         Metric::WriteBack,
+        Metric::Promotion,
+        Metric::Gate,
         Metric::DeployStart,
         Metric::Apply,
         Metric::Rollout,
@@ -62,12 +73,15 @@ impl Metric {
         match self {
             Metric::DeployLatency => "deploy_latency",
             Metric::FleetDeployLatency => "fleet_deploy_latency",
+            Metric::LeadTime => "lead_time",
             Metric::DeliveryLatency => "delivery_latency",
             Metric::CiQueue => "ci_queue",
             Metric::Detect => "detect",
             Metric::Queue => "queue",
             Metric::Build => "build",
             Metric::WriteBack => "write_back",
+            Metric::Promotion => "promotion",
+            Metric::Gate => "gate",
             Metric::DeployStart => "deploy_start",
             Metric::Apply => "apply",
             Metric::Rollout => "rollout",
@@ -80,7 +94,7 @@ impl Metric {
 
     /// Each metric's definition (as the README's "What it measures" table), in
     /// [`Metric::ALL`] order: what the report's methodology section prints.
-    pub const DEFINITIONS: [(&'static str, &'static str); 15] = [
+    pub const DEFINITIONS: [(&'static str, &'static str); 18] = [
         (
             "deploy_latency",
             "one (commit, cluster) pair: source commit created → every app it changed rolled out on that cluster (kubectl rollout status rules: observedGeneration current, updated = available = desired replicas, no old replicas). With the shared CI stage (the default) it runs through CI and, for pull, the write-back; with `ci: none` the commit is the config commit.",
@@ -88,6 +102,10 @@ impl Metric {
         (
             "fleet_deploy_latency",
             "one commit: source commit created → rolled out on every cluster.",
+        ),
+        (
+            "lead_time",
+            "one commit, with environments: source commit created → rolled out on every cluster of the last environment (DORA lead time for changes, through every environment and gate on the way). Per environment: the same to every cluster of that environment, in summary.json's `environments` of each setup.",
         ),
         (
             "delivery_latency",
@@ -112,6 +130,14 @@ impl Metric {
         (
             "write_back",
             "stage of deploy_latency, pull: image published → the config commit carrying the new tag lands (a CI commit, a reviewed pull request, or an image-automation controller's commit).",
+        ),
+        (
+            "promotion",
+            "stage of deploy_latency, with environments: the change is ready in the first environment (push: image published; pull: config commit) → every cluster of the environment before this one runs it and the gate opens; 0 in the first environment.",
+        ),
+        (
+            "gate",
+            "stage of deploy_latency, with environments: the gate before the cluster's environment opens → it passes (push: soak, approval or check) or the promotion commit lands in the environment's path (pull: the gate and CI's git push); 0 in the first environment.",
         ),
         (
             "deploy_start",

@@ -35,6 +35,14 @@ pub enum Component {
     },
     /// When image-automation controllers first scan the registry.
     ImageScan,
+    /// The gate before environment `env` for one change: source commit `source` (a
+    /// workload commit for `kind` 0, a bad release for 1) or, for `kind` 2, the config
+    /// revision `source` (a revert). Keyed by the change, as [`Component::Source`].
+    Gate {
+        env: u32,
+        source: u32,
+        kind: u8,
+    },
 }
 
 impl Component {
@@ -50,6 +58,12 @@ impl Component {
             Component::Source { index, bad: false } => (8 << 32) | index as u64,
             Component::Source { index, bad: true } => (9 << 32) | index as u64,
             Component::ImageScan => 10,
+            Component::Gate { env, source, kind } => {
+                (0xC << 56)
+                    | ((kind as u64 & 0x3) << 54)
+                    | ((env as u64 & 0x3F_FFFF) << 32)
+                    | source as u64
+            }
         }
     }
 }

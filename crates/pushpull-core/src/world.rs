@@ -22,6 +22,7 @@ use crate::model::{
     Action, AppId, Apply, CiDraw, ClusterId, Input, Model, Note, NoteKind, Rev, SpecId, Timer,
 };
 use crate::plan::{Component, Plan, rng};
+use crate::promote::{self, Promotion};
 use crate::release::{Releases, Rollback};
 use crate::scenario::{
     Ci, Cut, DriftDetection, Fault, Nanos, Scenario, Setup, SetupConfig, WriteBack, WriteBackMethod,
@@ -55,6 +56,14 @@ pub enum Ev {
     /// Pull, image automation: the registry scan, and the automation run that commits.
     ImageScan,
     ImageUpdate,
+    /// With environments: the gate before `env` ends for push run `id` of model
+    /// instance `target`, or for pull change `id` ([`crate::promote::PROMOTER`]).
+    Gate {
+        target: u32,
+        env: u32,
+        id: u32,
+        passed: bool,
+    },
     ApplyDone {
         slot: u32,
     },
@@ -87,6 +96,8 @@ pub struct Source {
     pub at: Nanos,
     pub what: SourceWhat,
     pub draw: CiDraw,
+    /// The plan's commit this source is (its stream).
+    pub key: Component,
     /// This commit's own git push and review draws.
     pub git_push: Nanos,
     pub review: Nanos,
@@ -158,6 +169,8 @@ pub struct Core<'a> {
     /// Per model target: the newest revision it fetched with per-app polls (a poll of a
     /// revision already fetched is a ref check only).
     pub fetched_rev: Vec<Rev>,
+    /// Environments and promotion (`None` without `environments:`).
+    pub promotion: Option<Promotion>,
 }
 
 impl<'a> Core<'a> {
@@ -223,6 +236,18 @@ impl<'a> Core<'a> {
             (Some(_), ModelKind::Pull) => Stages::Pull,
         };
         let n = clusters as usize + usize::from(delivery.is_some());
+        let promotion = s
+            .environments
+            .as_ref()
+            .map(|e| Promotion::new(e, clusters, apps, &git.head, kind == ModelKind::Pull));
+        let mut models = models;
+        if let (Models::Push(p), Some(pr)) = (&mut models, &promotion) {
+            p.set_environments(pr.stages());
+        }
+        let mut tracker = Tracker::new(clusters, apps, stages);
+        if let Some(e) = &s.environments {
+            tracker.set_environments(e);
+        }
         Core {
             s,
             plan,
@@ -233,7 +258,7 @@ impl<'a> Core<'a> {
             ci,
             delivery,
             repetition,
-            tracker: Tracker::new(clusters, apps, stages),
+            tracker,
             releases: Releases::new(plan, apps),
             webhook_rng: rng(s.seed, repetition, Component::Webhook),
             faults: FaultState {
@@ -247,6 +272,7 @@ impl<'a> Core<'a> {
             processed: 0,
             reply: None,
             fetched_rev: vec![0; n],
+            promotion,
         }
     }
 
@@ -495,6 +521,12 @@ pub trait Shell<'a> {
             Ev::WriteBack(b) => self.write_back(b),
             Ev::ImageScan => self.image_scan(),
             Ev::ImageUpdate => self.image_update(),
+            Ev::Gate {
+                target,
+                env,
+                id,
+                passed,
+            } => promote::gate_ended(self, target, env, id, passed),
             other => return Some(other),
         }
         None
@@ -542,7 +574,7 @@ pub trait Shell<'a> {
                     },
                 );
             }
-            Action::Fetch { app, .. } => {
+            Action::Fetch { cluster, app } => {
                 // A poll asks the git host for the branch's ref; objects are transferred
                 // only when the instance has not fetched this revision yet.
                 self.core_mut().tracker.counters().git_ref_checks += 1;
@@ -557,21 +589,28 @@ pub trait Shell<'a> {
                     }
                     Input::Fetched {
                         app,
-                        spec: self.core().git.head[app as usize],
+                        spec: self.core().desired_spec(cluster, app),
                     }
                 } else {
                     Input::FetchFailed { app }
                 };
                 self.core_mut().reply = Some((target, reply));
             }
-            Action::Resolve { have, .. } => {
+            Action::Resolve { cluster, have } => {
                 self.core_mut().tracker.counters().git_ref_checks += 1;
                 let head = self.core().git.head_rev();
                 let reply = if self.core().git_reachable() && self.git_read(head) {
                     let core = self.core_mut();
                     let tree = (head != have).then(|| {
                         core.tracker.counters().git_fetches += 1;
-                        core.git.trees[head as usize].clone()
+                        match &core.promotion {
+                            // With environments each cluster reads its environment's
+                            // path of the config repository.
+                            Some(_) => (0..core.git.head.len() as AppId)
+                                .map(|a| core.desired_spec(cluster, a))
+                                .collect(),
+                            None => core.git.trees[head as usize].clone(),
+                        }
                     });
                     Input::Resolved { rev: head, tree }
                 } else {
@@ -613,6 +652,7 @@ pub trait Shell<'a> {
                 self.core_mut().tracker.counters().git_checkouts += 1;
                 self.published(upto, started)
             }
+            Action::Gate { run, env, rev } => promote::push_gate(self, target, run, env, rev),
         }
     }
 
@@ -700,9 +740,11 @@ pub trait Shell<'a> {
         let Some(rev) = self.write_git(&changes, GitWrite::Commit) else {
             return;
         };
-        self.core_mut()
-            .tracker
-            .commit(rev, now, &apps, CommitKind::Normal);
+        let core = self.core_mut();
+        core.tracker.commit(rev, now, &apps, CommitKind::Normal);
+        if let Some(p) = core.promotion.as_mut() {
+            p.note_source(rev, key);
+        }
         self.announce_with(rev, &apps, draw);
     }
 
@@ -734,6 +776,7 @@ pub trait Shell<'a> {
             at: now,
             what,
             draw,
+            key,
             git_push,
             review,
             started: now,
@@ -894,6 +937,9 @@ pub trait Shell<'a> {
             started: src.started,
             published: src.published,
         };
+        if let Some(p) = core.promotion.as_mut() {
+            p.note_source(core.git.head_rev() + 1, src.key);
+        }
         match src.what {
             SourceWhat::Commit(apps) => {
                 let changes: Vec<_> = apps.iter().map(|&a| (a, None, false)).collect();
@@ -957,6 +1003,9 @@ pub trait Shell<'a> {
         core.releases.shipped(i as usize, rev, app, good, spec);
         core.tracker.commit(rev, now, &[app], CommitKind::Bad);
         core.tracker.note_bad_release(rev, now);
+        if let Some(p) = core.promotion.as_mut() {
+            p.note_source(rev, key);
+        }
         self.announce_with(rev, &[app], draw);
     }
 
@@ -1018,6 +1067,7 @@ pub trait Shell<'a> {
     /// Tells whoever waits on the rollout of `spec` on (cluster, app) how it ended (as
     /// `kubectl rollout status` or a sync's health check would).
     fn rollout_finished(&mut self, cluster: ClusterId, app: AppId, spec: SpecId, ok: bool) {
+        promote::rolled_out(self, cluster, app, spec, ok);
         let target = self.core().target_of(cluster);
         self.deliver(
             target,

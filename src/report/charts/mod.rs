@@ -30,10 +30,12 @@ use render::{Job, in_parallel, render};
 use stages::Stages;
 use timeline::Timeline;
 
-pub const STAGES: [&str; 8] = [
+pub const STAGES: [&str; 10] = [
     "ci_queue",
     "build",
     "write_back",
+    "promotion",
+    "gate",
     "deploy_start",
     "detect",
     "queue",

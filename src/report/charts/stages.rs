@@ -83,6 +83,13 @@ impl Chart for Stages {
             .draw()
             .map_err(e)?;
         for (k, stage) in STAGES.iter().enumerate() {
+            // The environments' stages only in runs with environments (the chart of any
+            // other run stays as it was).
+            if matches!(*stage, "promotion" | "gate")
+                && self.rows.iter().all(|r| r.stages[k] == 0.0)
+            {
+                continue;
+            }
             let color = STAGE_COLORS[k];
             let rects: Vec<_> = self
                 .rows

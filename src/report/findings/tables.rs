@@ -10,7 +10,7 @@ use crate::report::dora::{self, Tier};
 use crate::report::table::human;
 
 /// Metrics shown in the results table, in this order.
-const RESULT_METRICS: [Metric; 15] = Metric::ALL;
+const RESULT_METRICS: [Metric; 18] = Metric::ALL;
 
 /// Deployments per day per cluster: successful (commit, cluster) rollouts over the
 /// simulated days of all repetitions.
@@ -50,8 +50,14 @@ impl View<'_> {
             }
             rows.push(r);
         };
-        row("Lead time for changes (p50 deploy_latency)", &|m| {
-            let v = self.p50(m, "deploy_latency");
+        // With environments DORA's lead time runs to the last one: `lead_time`.
+        let lead = if names.iter().any(|m| self.p50(m, "lead_time").is_some()) {
+            "lead_time"
+        } else {
+            "deploy_latency"
+        };
+        row(&format!("Lead time for changes (p50 {lead})"), &|m| {
+            let v = self.p50(m, lead);
             (dur(v), v.map(dora::lead_time))
         });
         let (days, working) = dora::days_counted(self.run.scenario.as_ref(), sm.duration_s);
@@ -179,6 +185,19 @@ impl View<'_> {
                 r.push(self.verdict_cell(name, other));
                 rows.push(r);
             }
+            for env in self.environments() {
+                let mut r = vec![format!("lead_time@{env}")];
+                for s in &names {
+                    let e = self.env_lead(s, &env);
+                    r.push(self.cell(e.and_then(|x| x.p50_s), e.and_then(|x| x.ci95_p50_s)));
+                }
+                for s in &names {
+                    r.push(dur(self.env_lead(s, &env).and_then(|x| x.p95_s)));
+                }
+                r.push("—".into());
+                r.push(String::new());
+                rows.push(r);
+            }
             let mut head = vec!["metric".to_string()];
             head.extend(names.iter().map(|s| format!("{s} p50{ci}")));
             head.extend(names.iter().map(|s| format!("{s} p95{ci}")));
@@ -207,6 +226,19 @@ impl View<'_> {
                     ]);
                 }
             }
+            for env in self.environments() {
+                for s in &names {
+                    let e = self.env_lead(s, &env);
+                    rows.push(vec![
+                        format!("lead_time@{env}"),
+                        self.label(s),
+                        self.cell(e.and_then(|x| x.p50_s), e.and_then(|x| x.ci95_p50_s)),
+                        dur(e.and_then(|x| x.p95_s)),
+                        "—".into(),
+                        String::new(),
+                    ]);
+                }
+            }
             vec![
                 "metric".to_string(),
                 "setup".to_string(),
@@ -231,6 +263,22 @@ impl View<'_> {
             )
         };
         (Table { head, rows }, note)
+    }
+
+    /// With environments: their names in promotion order (summary.json's
+    /// `environments` of the first setup).
+    fn environments(&self) -> Vec<String> {
+        self.names()
+            .first()
+            .and_then(|m| self.model(m))
+            .map(|m| m.environments.names().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
+    /// The lead time to environment `env` of setup `m` (`lead_time@<env>` rows: no
+    /// paired difference is computed for them).
+    fn env_lead(&self, m: &str, env: &str) -> Option<&crate::measure::summary::MetricSummary> {
+        self.model(m).and_then(|x| x.environments.get(env))
     }
 
     pub(super) fn counters(&self) -> Table {

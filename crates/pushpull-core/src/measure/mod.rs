@@ -107,11 +107,21 @@ pub enum EventKind {
     /// source commits and the apps it changes; its config commit comes with the
     /// write-back).
     SourceCommit,
+    /// With environments: a change reached the gate before an environment (`detail`: the
+    /// environment, the gate's kind, the push run or pull revision).
+    GateOpened,
+    /// With environments: the gate passed (push: the run goes on to the environment).
+    GatePassed,
+    /// With environments: an automated check failed; the change stops before the
+    /// environment.
+    GateFailed,
+    /// Pull with environments: a promotion commit put a change into an environment's path.
+    Promoted,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 35] = [
+    pub const ALL: [EventKind; 39] = [
         EventKind::Commit,
         EventKind::BadCommit,
         EventKind::RevertCommit,
@@ -147,6 +157,10 @@ impl EventKind {
         EventKind::ReconcilerRestarted,
         EventKind::WriteBackFailed,
         EventKind::SourceCommit,
+        EventKind::GateOpened,
+        EventKind::GatePassed,
+        EventKind::GateFailed,
+        EventKind::Promoted,
     ];
 
     /// The stable name events.csv writes.
@@ -187,6 +201,10 @@ impl EventKind {
             EventKind::ReconcilerRestarted => "reconciler_restarted",
             EventKind::WriteBackFailed => "write_back_failed",
             EventKind::SourceCommit => "source_commit",
+            EventKind::GateOpened => "gate_opened",
+            EventKind::GatePassed => "gate_passed",
+            EventKind::GateFailed => "gate_failed",
+            EventKind::Promoted => "promoted",
         }
     }
 

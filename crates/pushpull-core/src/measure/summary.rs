@@ -129,6 +129,11 @@ pub struct ModelSummary {
     pub preset: String,
     pub metrics: BTreeMap<String, MetricSummary>,
     pub counters: BTreeMap<String, u64>,
+    /// With environments: per environment in promotion order, the lead time to it
+    /// (source commit → rolled out on every cluster of that environment; the last one's
+    /// is `lead_time`).
+    #[serde(default, skip_serializing_if = "Named::is_empty")]
+    pub environments: Named<MetricSummary>,
 }
 
 impl ModelSummary {
@@ -140,10 +145,64 @@ impl ModelSummary {
     }
 }
 
+/// Per environment, the lead time to it: for each commit whose `deploy_latency` has a
+/// sample on every cluster of the environment, the latest of them.
+fn env_lead_times(
+    seed: u64,
+    name: &str,
+    envs: &crate::scenario::Environments,
+    reps: &[RunRecord],
+) -> Named<MetricSummary> {
+    let mut out = Vec::with_capacity(envs.len());
+    for (k, env) in envs.list.iter().enumerate() {
+        let size = env.clusters.len();
+        let mut values = Vec::new();
+        let mut per_rep = vec![Vec::new(); reps.len()];
+        for (i, r) in reps.iter().enumerate() {
+            // commit → (clusters seen, start, latest end)
+            let mut by_commit: BTreeMap<u32, (usize, Nanos, Nanos)> = BTreeMap::new();
+            for smp in &r.samples {
+                let (Metric::DeployLatency, Some(c), Some(rev)) =
+                    (smp.metric, smp.cluster, smp.commit)
+                else {
+                    continue;
+                };
+                if envs.env_of(c) as usize != k {
+                    continue;
+                }
+                let e = by_commit.entry(rev).or_insert((0, smp.start, smp.end));
+                e.0 += 1;
+                e.1 = e.1.min(smp.start);
+                e.2 = e.2.max(smp.end);
+            }
+            for (n, start, end) in by_commit.into_values() {
+                if n == size {
+                    let v = end.saturating_sub(start);
+                    values.push(v);
+                    per_rep[i].push(csv_micros(v));
+                }
+            }
+        }
+        let mut ms = MetricSummary::from_values(&mut values);
+        if ms.count > 0 {
+            let g = Groups::new(per_rep);
+            ms.ci95_p50_s = ci95_p50(seed, name, &format!("lead_time@{}", env.name), &g);
+        }
+        out.push((env.name.clone(), ms));
+    }
+    Named(out)
+}
+
 /// Values by setup name, in the scenario's order (a JSON object whose key order is kept:
 /// tables and charts list setups as the scenario does).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Named<T>(pub Vec<(String, T)>);
+
+impl<T> Default for Named<T> {
+    fn default() -> Self {
+        Named(Vec::new())
+    }
+}
 
 impl<T> Named<T> {
     pub fn get(&self, name: &str) -> Option<&T> {
@@ -315,6 +374,10 @@ impl Summary {
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v))
                 .collect();
+            let environments = match &s.environments {
+                Some(e) => env_lead_times(s.seed, name, e, reps),
+                None => Named::default(),
+            };
             models.push((
                 name.clone(),
                 ModelSummary {
@@ -322,6 +385,7 @@ impl Summary {
                     preset: setup.preset().to_string(),
                     metrics,
                     counters,
+                    environments,
                 },
             ));
         }

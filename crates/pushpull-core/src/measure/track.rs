@@ -12,12 +12,17 @@
 //! `detect`, `queue` (pull), then `apply` and `rollout`. `delivery_latency` runs from
 //! the moment the new version is ready for delivery: the config commit (pull) or the end
 //! of the pipeline's build (push).
+//!
+//! With environments ([`Tracker::set_environments`]) a (commit, cluster) sample of a
+//! later environment has two more stages, `promotion` (through the environments before)
+//! and `gate` (the gate before its own), 0 in the first environment; `lead_time` runs
+//! from the source commit to the last environment's last cluster.
 
 use super::{Counters, Event, EventKind, RunRecord, Sample};
 use crate::metric::Metric;
 use crate::model::{AppId, ClusterId, Rev, Trace};
-use crate::scenario::Nanos;
-use std::collections::VecDeque;
+use crate::scenario::{Environments, Nanos};
+use std::collections::{HashMap, VecDeque};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CommitKind {
@@ -61,6 +66,15 @@ struct CommitTrack {
     apps_left: Vec<u32>,
     clusters_left: u32,
     failed_on: Vec<bool>,
+    /// With environments: clusters per environment not yet done.
+    env_left: Vec<u32>,
+}
+
+/// The environments as the tracker needs them.
+struct EnvTrack {
+    of_cluster: Vec<u32>,
+    sizes: Vec<u32>,
+    last: u32,
 }
 
 #[derive(Default)]
@@ -101,6 +115,10 @@ pub struct Tracker {
     pub record: RunRecord,
     /// Record per-deployment timeline events (apply, rollout). Off for huge fleets.
     pub detailed_events: bool,
+    envs: Option<EnvTrack>,
+    /// Pull with environments: per config revision, when it reached each environment's
+    /// gate and when its promotion commit landed there.
+    promotions: HashMap<Rev, Vec<(u32, Nanos, Nanos)>>,
 }
 
 impl Tracker {
@@ -117,7 +135,60 @@ impl Tracker {
             restores: (0..clusters).map(|_| None).collect(),
             record: RunRecord::default(),
             detailed_events: true,
+            envs: None,
+            promotions: HashMap::new(),
         }
+    }
+
+    /// Measures promotion through `envs`: the `promotion` and `gate` stages and
+    /// `lead_time`.
+    pub fn set_environments(&mut self, envs: &Environments) {
+        self.envs = Some(EnvTrack {
+            of_cluster: (0..self.clusters).map(|c| envs.env_of(c)).collect(),
+            sizes: envs.list.iter().map(|e| e.clusters.len() as u32).collect(),
+            last: envs.last(),
+        });
+    }
+
+    /// Pull: config revision `rev` reached the gate before `env` at `open` and its
+    /// promotion commit landed in `env`'s path at `landed`.
+    pub fn promoted(&mut self, rev: Rev, env: u32, open: Nanos, landed: Nanos) {
+        self.promotions
+            .entry(rev)
+            .or_default()
+            .push((env, open, landed));
+    }
+
+    /// With environments: when the gate before `cluster`'s environment opened and passed
+    /// for the manifest of `spec_rev` (delivering `rev`); `Some(None)` in the first
+    /// environment, `None` without environments.
+    fn env_bounds(
+        &self,
+        cluster: ClusterId,
+        rev: Rev,
+        spec_rev: Rev,
+        trace: &Trace,
+    ) -> Option<Option<(Nanos, Nanos)>> {
+        let e = self.envs.as_ref()?;
+        let k = e.of_cluster.get(cluster as usize).copied().unwrap_or(0);
+        if k == 0 {
+            return Some(None);
+        }
+        let pull = matches!(
+            self.stages,
+            Stages::Pull | Stages::Direct { with_build: false }
+        );
+        if !pull {
+            return Some(Some((trace.gate_open, trace.gate_passed)));
+        }
+        let find = |r: Rev| {
+            self.promotions.get(&r).and_then(|v| {
+                v.iter()
+                    .find(|(env, ..)| *env == k)
+                    .map(|&(_, o, l)| (o, l))
+            })
+        };
+        Some(find(spec_rev).or_else(|| find(rev)))
     }
 
     pub fn counters(&mut self) -> &mut Counters {
@@ -193,6 +264,7 @@ impl Tracker {
             apps_left: vec![apps.len() as u32; self.clusters as usize],
             clusters_left: self.clusters,
             failed_on: Vec::new(),
+            env_left: self.envs.as_ref().map_or(Vec::new(), |e| e.sizes.clone()),
         }));
     }
 
@@ -239,13 +311,15 @@ impl Tracker {
             self.deploys[i].pending.pop_front();
             let trace = self.deploys[i].trace;
             let apply_ok = self.deploys[i].apply_ok;
-            self.app_delivered(rev, cluster, app, trace, apply_ok, now);
+            self.app_delivered(rev, spec_rev, cluster, app, trace, apply_ok, now);
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn app_delivered(
         &mut self,
         rev: Rev,
+        spec_rev: Rev,
         cluster: ClusterId,
         app: AppId,
         trace: Trace,
@@ -261,6 +335,20 @@ impl Tracker {
             return;
         }
         c.clusters_left -= 1;
+        // With environments: whether this cluster completes the last environment.
+        let last_env_done = match &self.envs {
+            Some(e) => {
+                let k = e.of_cluster.get(cluster as usize).copied().unwrap_or(0);
+                match c.env_left.get_mut(k as usize) {
+                    Some(left) => {
+                        *left = left.saturating_sub(1);
+                        *left == 0 && k == e.last
+                    }
+                    None => false,
+                }
+            }
+            None => false,
+        };
         let (at, source, kind, fleet_done) = (c.at, c.source, c.kind, c.clusters_left == 0);
         if fleet_done {
             self.commits[rev as usize] = None;
@@ -268,8 +356,19 @@ impl Tracker {
         match kind {
             CommitKind::Normal => {
                 self.record.counters.deploys += 1;
-                let start =
-                    self.deploy_samples(cluster, app, rev, at, source, trace, apply_ok, now);
+                let start = self.deploy_samples(
+                    cluster, app, rev, spec_rev, at, source, trace, apply_ok, now,
+                );
+                if last_env_done {
+                    self.record.samples.push(Sample {
+                        metric: Metric::LeadTime,
+                        cluster: None,
+                        app: None,
+                        commit: Some(rev),
+                        start,
+                        end: now,
+                    });
+                }
                 if fleet_done {
                     self.record.samples.push(Sample {
                         metric: Metric::FleetDeployLatency,
@@ -320,21 +419,63 @@ impl Tracker {
         cluster: ClusterId,
         app: AppId,
         rev: Rev,
+        spec_rev: Rev,
         at: Nanos,
         source: Option<SourceTimes>,
         trace: Trace,
         apply_ok: Nanos,
         now: Nanos,
     ) -> Nanos {
-        let mut out: Vec<(Metric, Nanos, Nanos)> = Vec::with_capacity(9);
+        let mut out: Vec<(Metric, Nanos, Nanos)> = Vec::with_capacity(11);
+        let envs = self.env_bounds(cluster, rev, spec_rev, &trace);
+        // The promotion and gate stages from `ready` on, clamped into order; without
+        // environments nothing is added and the next stage starts at `ready`.
+        let gates = |out: &mut Vec<(Metric, Nanos, Nanos)>, ready: Nanos| -> Nanos {
+            match envs {
+                None => ready,
+                Some(b) => {
+                    let (open, passed) = b.unwrap_or((ready, ready));
+                    let g1 = open.clamp(ready, now);
+                    let g2 = passed.clamp(g1, now);
+                    out.push((Metric::Promotion, ready, g1));
+                    out.push((Metric::Gate, g1, g2));
+                    g2
+                }
+            }
+        };
         let start = match self.stages {
-            Stages::Direct { with_build } => {
+            Stages::Direct {
+                with_build: true, ..
+            } if envs.is_some() => {
+                // A pipeline without the CI stage, environment by environment: the gate
+                // stage also holds the wait for the next deploy job's runner.
                 let b1 = trace.picked_up.clamp(at, now);
+                let b2 = trace.started.clamp(b1, now);
+                let built = trace.built.clamp(b2, now);
+                out.push((Metric::DeployLatency, at, now));
+                out.push((Metric::Detect, at, b1));
+                out.push((Metric::Queue, b1, b2));
+                out.push((Metric::Build, b2, built));
+                let g = gates(&mut out, built);
+                if let Some((m, s, _)) = out.pop() {
+                    let b3 = trace.first_apply.clamp(g, now);
+                    out.push((m, s, b3));
+                }
+                let b3 = trace.first_apply.clamp(g, now);
+                let b4 = apply_ok.clamp(b3, now);
+                out.push((Metric::Apply, b3, b4));
+                out.push((Metric::Rollout, b4, now));
+                out.push((Metric::DeliveryLatency, built, now));
+                at
+            }
+            Stages::Direct { with_build } => {
+                let g = if with_build { at } else { gates(&mut out, at) };
+                let b1 = trace.picked_up.clamp(g, now);
                 let b2 = trace.started.clamp(b1, now);
                 let b3 = trace.first_apply.clamp(b2, now);
                 let b4 = apply_ok.clamp(b3, now);
-                out.push((Metric::DeployLatency, at, now));
-                out.push((Metric::Detect, at, b1));
+                out.insert(0, (Metric::DeployLatency, at, now));
+                out.push((Metric::Detect, g, b1));
                 out.push((Metric::Queue, b1, b2));
                 if with_build {
                     out.push((Metric::Build, b2, b3));
@@ -352,12 +493,13 @@ impl Tracker {
             Stages::Push => {
                 let b1 = trace.started.clamp(at, now);
                 let b2 = trace.built.clamp(b1, now);
-                let b3 = trace.first_apply.clamp(b2, now);
-                let b4 = apply_ok.clamp(b3, now);
                 out.push((Metric::DeployLatency, at, now));
                 out.push((Metric::CiQueue, at, b1));
                 out.push((Metric::Build, b1, b2));
-                out.push((Metric::DeployStart, b2, b3));
+                let g = gates(&mut out, b2);
+                let b3 = trace.first_apply.clamp(g, now);
+                let b4 = apply_ok.clamp(b3, now);
+                out.push((Metric::DeployStart, g, b3));
                 out.push((Metric::Apply, b3, b4));
                 out.push((Metric::Rollout, b4, now));
                 out.push((Metric::DeliveryLatency, b2, now));
@@ -373,15 +515,16 @@ impl Tracker {
                 let c1 = src.started.clamp(s0, now);
                 let c2 = src.published.clamp(c1, now);
                 let c3 = at.clamp(c2, now);
-                let b1 = trace.picked_up.clamp(c3, now);
-                let b2 = trace.started.clamp(b1, now);
-                let b3 = trace.first_apply.clamp(b2, now);
-                let b4 = apply_ok.clamp(b3, now);
                 out.push((Metric::DeployLatency, s0, now));
                 out.push((Metric::CiQueue, s0, c1));
                 out.push((Metric::Build, c1, c2));
                 out.push((Metric::WriteBack, c2, c3));
-                out.push((Metric::Detect, c3, b1));
+                let g = gates(&mut out, c3);
+                let b1 = trace.picked_up.clamp(g, now);
+                let b2 = trace.started.clamp(b1, now);
+                let b3 = trace.first_apply.clamp(b2, now);
+                let b4 = apply_ok.clamp(b3, now);
+                out.push((Metric::Detect, g, b1));
                 // A sync worker applies as soon as it starts (b2 = b3 for pull).
                 out.push((Metric::Queue, b1, b3));
                 out.push((Metric::Apply, b3, b4));

@@ -392,6 +392,15 @@ impl<M: Model> Harness<M> {
                         }
                     }
                 }
+                // The scripted world passes every gate at once.
+                Action::Gate { run, env, .. } => self.schedule(
+                    now,
+                    Input::Gate {
+                        run,
+                        env,
+                        passed: true,
+                    },
+                ),
                 Action::Note(_) | Action::Published { .. } => {}
             }
         }

@@ -37,6 +37,11 @@ pub struct Trace {
     pub first_apply: Nanos,
     /// Push: the run's build ended (the image was published); 0 for pull.
     pub built: Nanos,
+    /// Push with environments: the run finished the environment before this one (its gate
+    /// opened), and the gate passed; both equal `built` in the first environment and 0
+    /// without environments.
+    pub gate_open: Nanos,
+    pub gate_passed: Nanos,
 }
 
 /// One source commit's CI draws: how long its pipeline takes to be triggered and to
@@ -144,6 +149,13 @@ pub enum Input {
         op: OpId,
         ok: bool,
     },
+    /// Push with environments: the gate before environment `env` of run `run` ended,
+    /// passed or failed (a failed automated check).
+    Gate {
+        run: u32,
+        env: u32,
+        passed: bool,
+    },
     /// A Deployment finished rolling out (`ok`) or exceeded its progress deadline.
     RolloutFinished {
         cluster: ClusterId,
@@ -200,6 +212,13 @@ pub enum Action {
     Published {
         upto: Rev,
         started: Nanos,
+    },
+    /// Push with environments: run `run` (deploying commit `rev`) waits for the gate
+    /// before environment `env`; the world answers with [`Input::Gate`].
+    Gate {
+        run: u32,
+        env: u32,
+        rev: Rev,
     },
     /// Something worth a line in the timeline.
     Note(Note),

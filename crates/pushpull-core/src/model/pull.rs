@@ -241,6 +241,8 @@ impl Reconciler {
                 started: now,
                 first_apply: now,
                 built: 0,
+                gate_open: 0,
+                gate_passed: 0,
             };
             self.active += 1;
             // The low half names the app (all `applied` reads back); the high half only
@@ -509,7 +511,8 @@ impl Model for Reconciler {
             | Input::Timer(_)
             | Input::CheckedOut { .. }
             | Input::CheckoutFailed { .. }
-            | Input::Runners { .. } => {}
+            | Input::Runners { .. }
+            | Input::Gate { .. } => {}
         }
     }
 

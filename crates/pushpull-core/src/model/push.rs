@@ -10,6 +10,15 @@
 //! groups). A scheduled `drift_check` job re-applies everything. The pipeline never
 //! looks at a cluster otherwise: drift stays until that app is deployed again.
 //!
+//! With environments ([`Pipeline::set_environments`]) a run deploys environment by
+//! environment, as a workflow with one deploy job per GitHub Actions environment (or a
+//! Jenkins stage behind an `input` step): the first environment's clusters, their
+//! rollouts, then the gate before the next (the world times it: [`Action::Gate`]), then
+//! the next environment. A run waiting at a gate holds no runner (a job waiting for its
+//! environment's protection rules is not assigned one) but keeps its concurrency group;
+//! it takes a runner again for the next deploy job. A failed environment or gate ends the
+//! run there.
+//!
 //! The same machine without a deploy step is the CI of a pull setup
 //! ([`Pipeline::ci_only`]): a run builds, publishes its image ([`Action::Published`]) and
 //! frees its runner; the world then writes the new version back to the config repository.
@@ -44,7 +53,16 @@ enum Phase {
     Building,
     Applying,
     AwaitingRollout,
+    /// Waiting for the gate before the next environment (no runner held).
+    Gated,
     Done,
+}
+
+/// The clusters of one environment, and whether a gate stands before it.
+#[derive(Clone, Debug)]
+struct Stage {
+    clusters: Vec<ClusterId>,
+    gated: bool,
 }
 
 /// The manifests a run is applying to one cluster, and the failed attempts so far.
@@ -71,6 +89,11 @@ struct Run {
     failed: bool,
     /// (cluster, app) → manifest whose rollout this run waits for.
     awaiting: HashMap<(ClusterId, AppId), SpecId>,
+    /// The environment (stage) this run deploys now, when its gate opened and passed.
+    env: u32,
+    gate_open: Nanos,
+    gate_passed: Nanos,
+    holds_runner: bool,
 }
 
 pub struct Pipeline {
@@ -93,6 +116,8 @@ pub struct Pipeline {
     claimed: Vec<SpecId>,
     /// A CI-only pipeline (a pull setup's CI): runs build and publish, never deploy.
     ci_only: bool,
+    /// The environments in order (one stage of every cluster without environments).
+    stages: Vec<Stage>,
     out: VecDeque<Action>,
 }
 
@@ -117,6 +142,10 @@ impl Pipeline {
             claimed: deployed.clone(),
             deployed,
             ci_only: false,
+            stages: vec![Stage {
+                clusters: (0..clusters).collect(),
+                gated: false,
+            }],
             out: VecDeque::new(),
         };
         if let Some(every) = p.cfg.drift_check {
@@ -136,6 +165,44 @@ impl Pipeline {
         let mut p = Pipeline::new(cfg, 0, &[], rng);
         p.ci_only = true;
         p
+    }
+
+    /// Deploys environment by environment: `stages` lists each environment's clusters
+    /// and whether a gate stands before it, in promotion order.
+    pub fn set_environments(&mut self, stages: Vec<(Vec<ClusterId>, bool)>) {
+        self.stages = stages
+            .into_iter()
+            .map(|(clusters, gated)| Stage { clusters, gated })
+            .collect();
+    }
+
+    fn with_environments(&self) -> bool {
+        self.stages.len() > 1
+    }
+
+    /// How many clusters run `id` deploys in its current stage (the drift check: all).
+    fn stage_len(&self, id: u32) -> u32 {
+        let run = &self.runs[id as usize];
+        match run.kind {
+            RunKind::DriftCheck => self.clusters,
+            RunKind::Commit(_) => self
+                .stages
+                .get(run.env as usize)
+                .map_or(0, |s| s.clusters.len() as u32),
+        }
+    }
+
+    /// The `i`th cluster of run `id`'s current stage.
+    fn stage_cluster(&self, id: u32, i: u32) -> ClusterId {
+        let run = &self.runs[id as usize];
+        match run.kind {
+            RunKind::DriftCheck => i,
+            RunKind::Commit(_) => self
+                .stages
+                .get(run.env as usize)
+                .and_then(|s| s.clusters.get(i as usize).copied())
+                .unwrap_or(i),
+        }
     }
 
     fn note(&mut self, kind: NoteKind, run: u32, cluster: Option<ClusterId>) {
@@ -165,6 +232,10 @@ impl Pipeline {
             applying: HashMap::new(),
             failed: false,
             awaiting: HashMap::new(),
+            env: 0,
+            gate_open: 0,
+            gate_passed: 0,
+            holds_runner: false,
         });
         id
     }
@@ -197,6 +268,12 @@ impl Pipeline {
             };
             self.free_runners -= 1;
             let run = &mut self.runs[id as usize];
+            run.holds_runner = true;
+            if run.phase == Phase::Gated {
+                // Past its gate: the next environment's deploy job.
+                self.deploy_env(now, id);
+                continue;
+            }
             run.started = now;
             run.phase = Phase::CheckingOut;
             self.note(NoteKind::RunStarted, id, None);
@@ -277,12 +354,81 @@ impl Pipeline {
     /// The deploy step: apply cluster by cluster.
     fn deploy(&mut self, now: Nanos, id: u32) {
         let run = &mut self.runs[id as usize];
-        run.first_apply = now;
         if run.kind != RunKind::DriftCheck {
             run.built = now;
         }
+        run.gate_open = now;
+        run.gate_passed = now;
+        self.deploy_env(now, id);
+    }
+
+    /// The deploy job of the run's current environment.
+    fn deploy_env(&mut self, now: Nanos, id: u32) {
+        let run = &mut self.runs[id as usize];
+        run.first_apply = now;
+        run.next_cluster = 0;
+        run.clusters_done = 0;
         run.phase = Phase::Applying;
         self.issue_applies(now, id);
+    }
+
+    /// The run's current environment is applied (and rolled out, if it waits): the
+    /// gate before the next one, or the end of the run.
+    fn env_done(&mut self, now: Nanos, id: u32) {
+        let next = self.runs[id as usize].env + 1;
+        let run = &self.runs[id as usize];
+        let more = matches!(run.kind, RunKind::Commit(_))
+            && !run.failed
+            && (next as usize) < self.stages.len();
+        if !more {
+            self.finish(now, id);
+            return;
+        }
+        let gated = self.stages[next as usize].gated;
+        let run = &mut self.runs[id as usize];
+        run.env = next;
+        run.gate_open = now;
+        run.awaiting = HashMap::new();
+        if !gated {
+            run.gate_passed = now;
+            self.deploy_env(now, id);
+            return;
+        }
+        run.phase = Phase::Gated;
+        let rev = match run.kind {
+            RunKind::Commit(rev) => rev,
+            RunKind::DriftCheck => 0,
+        };
+        // The job waiting for its environment's protection rules holds no runner.
+        if run.holds_runner {
+            run.holds_runner = false;
+            self.free_runners = self.free_runners.saturating_add(1);
+        }
+        self.out.push_back(Action::Gate {
+            run: id,
+            env: next,
+            rev,
+        });
+        self.start_runs(now);
+    }
+
+    /// The world's answer to [`Action::Gate`]: on to the next environment's deploy job
+    /// (it waits for a runner), or the run ends failed.
+    fn gate(&mut self, now: Nanos, id: u32, env: u32, passed: bool) {
+        let Some(run) = self.runs.get_mut(id as usize) else {
+            return;
+        };
+        if run.phase != Phase::Gated || run.env != env {
+            return;
+        }
+        if !passed {
+            run.failed = true;
+            self.finish(now, id);
+            return;
+        }
+        run.gate_passed = now;
+        self.fifo.push_back(id);
+        self.start_runs(now);
     }
 
     /// What a run applies to one cluster: the apps whose manifest in the run's tree is
@@ -292,8 +438,16 @@ impl Pipeline {
         let full = run.kind == RunKind::DriftCheck;
         let tree = run.tree.as_ref().expect("a run deploys after its checkout");
         let base = cluster as usize * self.apps as usize;
+        // With environments the scheduled job re-applies what each cluster was last
+        // deployed, never a change its environment has not been promoted to.
+        let redeploy = full && self.with_environments();
         let mut items = Vec::new();
         for (app, &spec) in tree.iter().enumerate() {
+            let spec = if redeploy {
+                self.deployed[base + app]
+            } else {
+                spec
+            };
             let claimed = &mut self.claimed[base + app];
             if spec > *claimed || (full && spec >= *claimed) {
                 items.push((app as AppId, spec));
@@ -306,10 +460,11 @@ impl Pipeline {
     fn issue_applies(&mut self, now: Nanos, id: u32) {
         loop {
             let run = &self.runs[id as usize];
-            if run.in_flight >= self.cfg.apply_parallelism || run.next_cluster >= self.clusters {
+            if run.in_flight >= self.cfg.apply_parallelism || run.next_cluster >= self.stage_len(id)
+            {
                 break;
             }
-            let cluster = run.next_cluster;
+            let cluster = self.stage_cluster(id, run.next_cluster);
             self.runs[id as usize].next_cluster += 1;
             let items = self.items_for(id, cluster);
             let run = &mut self.runs[id as usize];
@@ -333,6 +488,8 @@ impl Pipeline {
             started: run.started,
             first_apply: run.first_apply,
             built: run.built,
+            gate_open: run.gate_open,
+            gate_passed: run.gate_passed,
         };
         self.out.push_back(Action::Apply(Apply {
             op: op_id(id, cluster),
@@ -399,12 +556,13 @@ impl Pipeline {
 
     /// Once every cluster is applied or given up: finish, or wait for the rollouts.
     fn maybe_done(&mut self, now: Nanos, id: u32) {
+        let len = self.stage_len(id);
         let run = &mut self.runs[id as usize];
-        if run.phase != Phase::Applying || run.clusters_done < self.clusters || run.in_flight > 0 {
+        if run.phase != Phase::Applying || run.clusters_done < len || run.in_flight > 0 {
             return;
         }
         if run.awaiting.is_empty() {
-            self.finish(now, id);
+            self.env_done(now, id);
         } else {
             run.phase = Phase::AwaitingRollout;
         }
@@ -440,7 +598,7 @@ impl Pipeline {
             }
         }
         for id in done {
-            self.finish(now, id);
+            self.env_done(now, id);
         }
     }
 
@@ -451,6 +609,7 @@ impl Pipeline {
         run.tree = None;
         let failed = run.failed;
         let kind = run.kind;
+        let held = std::mem::replace(&mut run.holds_runner, false);
         self.note(
             if failed {
                 NoteKind::RunFailed
@@ -460,7 +619,9 @@ impl Pipeline {
             id,
             None,
         );
-        self.free_runners = self.free_runners.saturating_add(1);
+        if held {
+            self.free_runners = self.free_runners.saturating_add(1);
+        }
         match kind {
             RunKind::DriftCheck => self.drift_check_active = false,
             RunKind::Commit(_) => {
@@ -563,6 +724,7 @@ impl Model for Pipeline {
                 self.start_runs(now);
             }
             Input::Applied { op, ok } => self.applied(now, op, ok),
+            Input::Gate { run, env, passed } => self.gate(now, run, env, passed),
             Input::RolloutFinished {
                 cluster,
                 app,
@@ -799,6 +961,44 @@ mod tests {
         assert!(
             h.checkouts().is_empty() && h.applies().is_empty(),
             "no deploy step"
+        );
+    }
+
+    #[test]
+    fn with_environments_a_run_deploys_the_next_environment_only_after_the_first_rolled_out_and_its_gate()
+     {
+        let mut c = cfg();
+        c.wait_for_rollout = true;
+        let script = Script::default().on_rollout(|_, _, _| Some((5 * SECOND, true)));
+        let mut p = Pipeline::new(c, 3, &[0, 1], ChaCha8Rng::seed_from_u64(1));
+        p.set_environments(vec![(vec![0], false), (vec![1, 2], true)]);
+        let mut h = Harness::new(p, vec![0, 1], script);
+        commits(&mut h, &[&[2, 1]], 0);
+        h.run_until(120 * SECOND);
+        // Build 10 s, dev applied at 10 s (1 s), rolled out 5 s later; the gate (passed
+        // at once by the harness) opens at 16 s, then prod's two clusters.
+        assert_eq!(
+            applies(&h),
+            vec![
+                (10, 0, vec![(0, 2)]),
+                (16, 1, vec![(0, 2)]),
+                (16, 2, vec![(0, 2)]),
+            ]
+        );
+        let gates: Vec<_> = h
+            .actions()
+            .iter()
+            .filter_map(|(t, a)| match a {
+                Action::Gate { env, rev, .. } => Some((*t / SECOND, *env, *rev)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(gates, vec![(16, 1, 1)]);
+        // The trace of prod's apply says when its gate opened and passed.
+        let prod = &h.applies()[1].1.trace;
+        assert_eq!(
+            (prod.built, prod.gate_open, prod.gate_passed),
+            (10 * SECOND, 16 * SECOND, 16 * SECOND)
         );
     }
 }

@@ -6,6 +6,7 @@ pub mod bounds;
 pub mod calendar;
 pub mod dist;
 pub mod duration;
+pub mod environments;
 pub mod estimate;
 pub mod fault;
 pub mod fleet;
@@ -18,6 +19,7 @@ use crate::metric::{Metric, ModelKind, Quantile};
 pub use calendar::WorkingHours;
 pub use dist::Dist;
 pub use duration::{Dur, HOUR, MINUTE, Nanos, SECOND};
+pub use environments::{Environment, Environments, Gate};
 pub use estimate::Estimate;
 pub use fault::{Cut, DriftChange, Fault, When};
 pub use fleet::{AppGroup, Fleet, NamedCluster};
@@ -405,6 +407,10 @@ pub struct Scenario {
     pub baseline: String,
     pub faults: Vec<Fault>,
     pub thresholds: Vec<Threshold>,
+    /// The environments a change is promoted through, in order (`None`: every cluster
+    /// is one stage, as without the key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environments: Option<Environments>,
 }
 
 fn ser_ci<S: serde::Serializer>(v: &Option<Ci>, s: S) -> Result<S::Ok, S::Error> {
@@ -445,6 +451,8 @@ struct RawScenario {
     baseline: Option<String>,
     #[serde(default)]
     faults: Vec<fault::Addressed>,
+    #[serde(default)]
+    environments: Option<Vec<environments::RawEnvironment>>,
     #[serde(default)]
     thresholds: Vec<Threshold>,
 }
@@ -523,6 +531,12 @@ impl Scenario {
             ));
         }
         let fleet = raw.fleet.resolve().map_err(|(k, m)| invalid(&k, m))?;
+        let environments = match raw.environments {
+            None => None,
+            Some(list) => {
+                Some(environments::resolve(list, &fleet).map_err(|(k, m)| invalid(&k, m))?)
+            }
+        };
         if raw.workload.apps_per_commit > fleet.apps {
             return Err(invalid(
                 "workload.apps_per_commit",
@@ -696,6 +710,7 @@ impl Scenario {
             baseline,
             faults,
             thresholds: raw.thresholds,
+            environments,
         })
     }
 

@@ -1,0 +1,355 @@
+//! Environments and promotion: `environments:` lists the environments a change passes
+//! through in order (`dev`, `staging`, `prod`), each with the named clusters that say they
+//! belong to it and an optional gate before it (a soak time, a manual approval, an
+//! automated check). Without the key every cluster is one stage, as before.
+
+use super::calendar::WorkingHours;
+use super::dist::Dist;
+use super::duration::{Dur, Nanos};
+use super::fleet::Fleet;
+use super::{Percent, bounds, strict};
+use crate::model::ClusterId;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// What a change waits for before it enters an environment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gate {
+    /// The change runs this long in the environment before (GitHub Actions' wait timer,
+    /// a Kargo verification window).
+    Soak(Dur),
+    /// A person approves: a reviewer delay, counted in working time when `working_hours`
+    /// is given (GitHub Actions' required reviewers, Jenkins' `input` step).
+    Approval {
+        delay: Dist,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        working_hours: Option<WorkingHours>,
+    },
+    /// An automated check (smoke tests, an analysis run) that takes `duration` and fails
+    /// for a `failure` share of changes, which then stop here.
+    Check { duration: Dist, failure: Percent },
+}
+
+/// How a gate ended for one change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GateOutcome {
+    /// When the gate passes (or fails), in scenario time.
+    pub at: Nanos,
+    pub passed: bool,
+}
+
+impl Gate {
+    /// When a gate opened at `open` ends, drawing from `rng` (a soak draws nothing; an
+    /// approval draws its delay; a check draws its duration, then whether it fails).
+    pub fn outcome<R: Rng + ?Sized>(&self, open: Nanos, rng: &mut R) -> GateOutcome {
+        match self {
+            Gate::Soak(d) => GateOutcome {
+                at: open.saturating_add(d.0),
+                passed: true,
+            },
+            Gate::Approval {
+                delay,
+                working_hours,
+            } => {
+                let d = delay.sample(rng);
+                let at = match working_hours {
+                    // The reviewer's delay runs in working time: a change ready on Friday
+                    // evening waits for Monday morning.
+                    Some(wh) => wh
+                        .scenario_time(wh.working_time(open).saturating_add(d as u128))
+                        .max(open),
+                    None => open.saturating_add(d),
+                };
+                GateOutcome { at, passed: true }
+            }
+            Gate::Check { duration, failure } => {
+                let d = duration.sample(rng);
+                let passed = rng.random::<f64>() >= failure.0;
+                GateOutcome {
+                    at: open.saturating_add(d),
+                    passed,
+                }
+            }
+        }
+    }
+
+    /// The gate's kind as the timeline names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Gate::Soak(_) => "soak",
+            Gate::Approval { .. } => "approval",
+            Gate::Check { .. } => "check",
+        }
+    }
+}
+
+/// One environment: its name, the gate before it, and its clusters (indices, ascending).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Environment {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<Gate>,
+    #[serde(skip)]
+    pub clusters: Vec<ClusterId>,
+}
+
+/// The validated environments, in promotion order, and each cluster's environment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Environments {
+    pub list: Vec<Environment>,
+    #[serde(skip)]
+    pub of_cluster: Vec<u32>,
+}
+
+impl Environments {
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The environment of cluster `c`.
+    pub fn env_of(&self, c: ClusterId) -> u32 {
+        self.of_cluster.get(c as usize).copied().unwrap_or(0)
+    }
+
+    /// The last environment (production).
+    pub fn last(&self) -> u32 {
+        self.list.len().saturating_sub(1) as u32
+    }
+
+    pub fn name(&self, env: u32) -> &str {
+        self.list.get(env as usize).map_or("", |e| e.name.as_str())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEnvironment {
+    #[serde(deserialize_with = "strict::text")]
+    name: String,
+    #[serde(default)]
+    gate: Option<RawGate>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGate {
+    #[serde(default)]
+    soak: Option<Dur>,
+    #[serde(default)]
+    approval: Option<RawApproval>,
+    #[serde(default)]
+    check: Option<RawCheck>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApproval {
+    delay: Dist,
+    #[serde(default)]
+    working_hours: Option<WorkingHours>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    duration: Dist,
+    #[serde(default = "no_failure")]
+    failure: Percent,
+}
+
+fn no_failure() -> Percent {
+    Percent(0.0)
+}
+
+type Refusal = (String, String);
+
+/// Checks `environments:` against the fleet: names, gates, and that every named cluster
+/// names an environment that exists and every environment has a cluster. Errors carry
+/// their key path (`environments[1].gate`, `fleet.clusters[2].environment`).
+pub(super) fn resolve(raw: Vec<RawEnvironment>, fleet: &Fleet) -> Result<Environments, Refusal> {
+    if raw.is_empty() {
+        return Err((
+            "environments".into(),
+            "the list of environments is empty; list them in promotion order, e.g. `[{name: dev}, {name: prod, gate: {soak: 30m}}]`, or leave the key out".into(),
+        ));
+    }
+    if raw.len() > bounds::MAX_ENTRIES {
+        return Err((
+            "environments".into(),
+            format!(
+                "{} environments is more than {}",
+                raw.len(),
+                bounds::MAX_ENTRIES
+            ),
+        ));
+    }
+    let mut list: Vec<Environment> = Vec::with_capacity(raw.len());
+    for (i, e) in raw.into_iter().enumerate() {
+        let key = format!("environments[{i}]");
+        if !bounds::is_dns_label(&e.name) {
+            return Err((
+                format!("{key}.name"),
+                format!(
+                    "`{}` is not a valid environment name; expected a DNS-1123 label: 1 to {} lowercase letters, digits and `-`, starting and ending with a letter or digit",
+                    e.name,
+                    bounds::MAX_NAME
+                ),
+            ));
+        }
+        if let Some(j) = list.iter().position(|o| o.name == e.name) {
+            return Err((
+                format!("{key}.name"),
+                format!(
+                    "environment `{}` is listed twice (also environments[{j}]); environment names must be unique",
+                    e.name
+                ),
+            ));
+        }
+        let gate = match e.gate {
+            None => None,
+            Some(g) => Some(gate(&format!("{key}.gate"), g)?),
+        };
+        if i == 0 && gate.is_some() {
+            return Err((
+                format!("{key}.gate"),
+                format!(
+                    "`{}` is the first environment, which every build reaches directly; a gate stands before a later environment (move it to the next one)",
+                    e.name
+                ),
+            ));
+        }
+        list.push(Environment {
+            name: e.name,
+            gate,
+            clusters: Vec::new(),
+        });
+    }
+    if fleet.named_clusters.is_empty() {
+        return Err((
+            "fleet.clusters".into(),
+            format!(
+                "environments need named clusters, each with its environment: write `fleet.clusters: [{{name: {0}-1, environment: {0}}}, ...]` instead of a count",
+                list[0].name
+            ),
+        ));
+    }
+    let all = list
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let names = || all.clone();
+    let mut of_cluster = Vec::with_capacity(fleet.named_clusters.len());
+    for (c, nc) in fleet.named_clusters.iter().enumerate() {
+        let Some(env) = &nc.environment else {
+            return Err((
+                format!("fleet.clusters[{c}]"),
+                format!(
+                    "cluster `{}` has no `environment`; with `environments:` every cluster names one of {}",
+                    nc.name,
+                    names()
+                ),
+            ));
+        };
+        let Some(k) = list.iter().position(|e| &e.name == env) else {
+            return Err((
+                format!("fleet.clusters[{c}].environment"),
+                format!(
+                    "there is no environment `{env}`; the environments are {}",
+                    names()
+                ),
+            ));
+        };
+        list[k].clusters.push(c as ClusterId);
+        of_cluster.push(k as u32);
+    }
+    for (k, e) in list.iter().enumerate() {
+        if e.clusters.is_empty() {
+            return Err((
+                format!("environments[{k}].name"),
+                format!(
+                    "environment `{}` has no cluster; give a cluster `environment: {}` in fleet.clusters, or remove the environment",
+                    e.name, e.name
+                ),
+            ));
+        }
+    }
+    Ok(Environments { list, of_cluster })
+}
+
+fn gate(key: &str, g: RawGate) -> Result<Gate, Refusal> {
+    match (g.soak, g.approval, g.check) {
+        (Some(d), None, None) => Ok(Gate::Soak(d)),
+        (None, Some(a), None) => Ok(Gate::Approval {
+            delay: a.delay,
+            working_hours: a.working_hours,
+        }),
+        (None, None, Some(c)) => {
+            if c.failure.0 > 1.0 {
+                return Err((
+                    format!("{key}.check.failure"),
+                    format!(
+                        "{}% of changes cannot fail; a failure share runs from 0% to 100%",
+                        c.failure.0 * 100.0
+                    ),
+                ));
+            }
+            Ok(Gate::Check {
+                duration: c.duration,
+                failure: c.failure,
+            })
+        }
+        (None, None, None) => Err((
+            key.to_string(),
+            "a gate needs one of `soak` (e.g. `soak: 30m`), `approval` (`{delay: <dist>, working_hours: {...}}`) or `check` (`{duration: <dist>, failure: 5%}`)".into(),
+        )),
+        _ => Err((
+            key.to_string(),
+            "a gate is one of `soak`, `approval` or `check`, not several; put a second gate on a later environment".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::calendar::DAY;
+    use crate::scenario::duration::{HOUR, MINUTE};
+    use rand::SeedableRng;
+
+    #[test]
+    fn an_approval_in_working_hours_asked_late_on_friday_ends_on_monday_morning() {
+        let gate = Gate::Approval {
+            delay: Dist::fixed(HOUR),
+            working_hours: Some(WorkingHours::new("mon-fri", "9-17", None).unwrap()),
+        };
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        // Friday 16:30: half an hour that day, the other half on Monday from 9:00.
+        let friday = 4 * DAY + 16 * HOUR + 30 * MINUTE;
+        let o = gate.outcome(friday, &mut r);
+        assert_eq!(o.at, 7 * DAY + 9 * HOUR + 30 * MINUTE);
+        assert!(o.passed);
+        // Asked on Saturday: the hour runs Monday 9-10.
+        assert_eq!(gate.outcome(5 * DAY, &mut r).at, 7 * DAY + 10 * HOUR);
+    }
+
+    #[test]
+    fn an_automated_check_fails_its_share_of_changes() {
+        let gate = Gate::Check {
+            duration: Dist::fixed(MINUTE),
+            failure: Percent(0.25),
+        };
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let n = 4000;
+        let failed = (0..n).filter(|_| !gate.outcome(0, &mut r).passed).count() as f64;
+        // Binomial sd: sqrt(4000 × 0.25 × 0.75) ≈ 27.
+        assert!((failed - 1000.0).abs() < 4.0 * 27.4, "{failed}");
+        assert_eq!(gate.outcome(5, &mut r).at, 5 + MINUTE);
+    }
+}
