@@ -35,6 +35,11 @@ pub enum Component {
     },
     /// When image-automation controllers first scan the registry.
     ImageScan,
+    /// Bad release `index`'s rollback around git: the fix delay, the re-enable delay and
+    /// the undo applies.
+    Rollback {
+        index: u32,
+    },
 }
 
 impl Component {
@@ -50,6 +55,7 @@ impl Component {
             Component::Source { index, bad: false } => (8 << 32) | index as u64,
             Component::Source { index, bad: true } => (9 << 32) | index as u64,
             Component::ImageScan => 10,
+            Component::Rollback { index } => (11 << 32) | index as u64,
         }
     }
 }

@@ -107,11 +107,19 @@ pub enum EventKind {
     /// source commits and the apps it changes; its config commit comes with the
     /// write-back).
     SourceCommit,
+    /// Pull: automated sync was re-enabled after an app rollback (`detail`: the bad
+    /// release).
+    AutoSyncEnabled,
+    /// A rollback around git is live somewhere while git still names the bad version
+    /// (`detail`: the bad release).
+    GitDiverged,
+    /// Live state and git agree again after a rollback around git (`detail`: how).
+    GitConverged,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 35] = [
+    pub const ALL: [EventKind; 38] = [
         EventKind::Commit,
         EventKind::BadCommit,
         EventKind::RevertCommit,
@@ -147,6 +155,9 @@ impl EventKind {
         EventKind::ReconcilerRestarted,
         EventKind::WriteBackFailed,
         EventKind::SourceCommit,
+        EventKind::AutoSyncEnabled,
+        EventKind::GitDiverged,
+        EventKind::GitConverged,
     ];
 
     /// The stable name events.csv writes.
@@ -187,6 +198,9 @@ impl EventKind {
             EventKind::ReconcilerRestarted => "reconciler_restarted",
             EventKind::WriteBackFailed => "write_back_failed",
             EventKind::SourceCommit => "source_commit",
+            EventKind::AutoSyncEnabled => "auto_sync_enabled",
+            EventKind::GitDiverged => "git_diverged",
+            EventKind::GitConverged => "git_converged",
         }
     }
 
