@@ -484,7 +484,8 @@ fn live_failure(e: crate::live::LiveError) -> Failure {
         | E::KindClusters { .. }
         | E::Manifest(_)
         | E::TimeScale { .. }
-        | E::AppGroups { .. } => 2,
+        | E::AppGroups { .. }
+        | E::Rollback { .. } => 2,
         E::Interrupted(_) => 130,
         E::MissingTool { .. }
         | E::ContextUnresolved { .. }

@@ -34,7 +34,12 @@ const HEADLINE: [&str; 5] = [
     "rollback",
     "failed_deploy_recovery",
 ];
-const WHEN_PRESENT: [&str; 3] = ["lead_time", "fleet_deploy_latency", "cluster_restore"];
+const WHEN_PRESENT: [&str; 4] = [
+    "lead_time",
+    "fleet_deploy_latency",
+    "cluster_restore",
+    "git_divergence",
+];
 
 /// What heads a setup's column: `push (github-actions)` for a setup named after its kind,
 /// `argocd (pull: argocd)` for any other name.

@@ -45,10 +45,13 @@ pub enum Metric {
     FailedDeployRecovery,
     /// Empty cluster back online → every app at its desired revision again.
     ClusterRestore,
+    /// A rollback around git applied → git names the good version again (or the bad one
+    /// is live again).
+    GitDivergence,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 18] = [
+    pub const ALL: [Metric; 19] = [
         Metric::DeployLatency,
         Metric::FleetDeployLatency,
         Metric::LeadTime,
@@ -67,6 +70,7 @@ impl Metric {
         Metric::Rollback,
         Metric::FailedDeployRecovery,
         Metric::ClusterRestore,
+        Metric::GitDivergence,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,12 +93,13 @@ impl Metric {
             Metric::Rollback => "rollback",
             Metric::FailedDeployRecovery => "failed_deploy_recovery",
             Metric::ClusterRestore => "cluster_restore",
+            Metric::GitDivergence => "git_divergence",
         }
     }
 
     /// Each metric's definition (as the README's "What it measures" table), in
     /// [`Metric::ALL`] order: what the report's methodology section prints.
-    pub const DEFINITIONS: [(&'static str, &'static str); 18] = [
+    pub const DEFINITIONS: [(&'static str, &'static str); 19] = [
         (
             "deploy_latency",
             "one (commit, cluster) pair: source commit created → every app it changed rolled out on that cluster (kubectl rollout status rules: observedGeneration current, updated = available = desired replicas, no old replicas). With the shared CI stage (the default) it runs through CI and, for pull, the write-back; with `ci: none` the commit is the config commit.",
@@ -157,7 +162,7 @@ impl Metric {
         ),
         (
             "rollback",
-            "one bad release: rollback decided → last good version rolled out everywhere.",
+            "one bad release: rollback decided → last good version rolled out everywhere (on every cluster that ran the bad one, for a rollback around git: redeploy, rollout-undo, app-rollback).",
         ),
         (
             "failed_deploy_recovery",
@@ -166,6 +171,10 @@ impl Metric {
         (
             "cluster_restore",
             "one lost cluster: empty cluster back online → every app at its desired revision again.",
+        ),
+        (
+            "git_divergence",
+            "one bad release rolled back around git (redeploy, rollout-undo, app-rollback): the good version applied while git still names the bad one → git names the good version again (the fix commit) or the bad version is applied again; a divergence still open at the horizon has no sample.",
         ),
     ];
 

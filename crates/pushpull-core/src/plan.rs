@@ -43,6 +43,11 @@ pub enum Component {
         source: u32,
         kind: u8,
     },
+    /// Bad release `index`'s rollback around git: the fix delay, the re-enable delay and
+    /// the undo applies.
+    Rollback {
+        index: u32,
+    },
 }
 
 impl Component {
@@ -64,6 +69,7 @@ impl Component {
                     | ((env as u64 & 0x3F_FFFF) << 32)
                     | source as u64
             }
+            Component::Rollback { index } => (11 << 32) | index as u64,
         }
     }
 }

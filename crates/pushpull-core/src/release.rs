@@ -2,6 +2,10 @@
 //! breaks, when it is detected, the rollback decision, and the apps the team holds
 //! back until their revert lands (workload commits to a frozen app go to the next free
 //! one). Pure bookkeeping: the worlds do the commits, the clocks and the timeline.
+//!
+//! A rollback that leaves git behind (`redeploy`, `rollout-undo`, `app-rollback`) keeps
+//! the app held until the fix commit lands, so no workload commit ships on top of the bad
+//! one meanwhile.
 
 use crate::model::{AppId, Rev, SpecId};
 use crate::plan::Plan;
@@ -13,11 +17,14 @@ struct BadRelease {
     app: AppId,
     /// The image before the bad one: what the revert restores.
     good_image: u32,
+    /// The manifest before the bad one: what an undo or a re-run deploys again.
+    good_spec: SpecId,
     /// The broken manifest.
     spec: SpecId,
     rollback_after: Nanos,
     detected: bool,
     resolved: bool,
+    fixed: bool,
 }
 
 /// What a rollback decision does: revert `bad_rev` by restoring `good_image` on `app`.
@@ -26,6 +33,16 @@ pub struct Rollback {
     pub bad_rev: Rev,
     pub app: AppId,
     pub good_image: u32,
+}
+
+/// What a rollback that goes around git restores: `good_spec` in place of `bad_spec`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Undo {
+    pub bad_rev: Rev,
+    pub app: AppId,
+    pub good_image: u32,
+    pub good_spec: SpecId,
+    pub bad_spec: SpecId,
 }
 
 pub struct Releases {
@@ -43,10 +60,12 @@ impl Releases {
                     rev: None,
                     app: b.app,
                     good_image: 0,
+                    good_spec: 0,
                     spec: 0,
                     rollback_after: b.rollback_after,
                     detected: false,
                     resolved: false,
+                    fixed: false,
                 })
                 .collect(),
             frozen: vec![false; apps as usize],
@@ -87,14 +106,22 @@ impl Releases {
         self.bad[i].app = app;
     }
 
-    /// Bad release `i` was committed as `rev`, breaking `app` with manifest `spec`; the
-    /// app is frozen until its revert.
-    pub fn shipped(&mut self, i: usize, rev: Rev, app: AppId, good_image: u32, spec: SpecId) {
+    /// Bad release `i` was committed as `rev`, breaking `app` with manifest `spec` in
+    /// place of `good_spec` (image `good_image`); the app is frozen until its revert.
+    pub fn shipped(
+        &mut self,
+        i: usize,
+        rev: Rev,
+        app: AppId,
+        (good_image, good_spec): (u32, SpecId),
+        spec: SpecId,
+    ) {
         self.frozen[app as usize] = true;
         let b = &mut self.bad[i];
         b.rev = Some(rev);
         b.app = app;
         b.good_image = good_image;
+        b.good_spec = good_spec;
         b.spec = spec;
     }
 
@@ -129,6 +156,53 @@ impl Releases {
             good_image: b.good_image,
         })
     }
+
+    /// The rollback of bad release `i` is decided by a method that leaves git behind: the
+    /// app stays held until [`Releases::fix`]; what to restore is returned (once).
+    pub fn decide_undo(&mut self, i: usize) -> Option<Undo> {
+        let b = &mut self.bad[i];
+        let bad_rev = b.rev?;
+        if b.resolved {
+            return None;
+        }
+        b.resolved = true;
+        Some(Undo {
+            bad_rev,
+            app: b.app,
+            good_image: b.good_image,
+            good_spec: b.good_spec,
+            bad_spec: b.spec,
+        })
+    }
+
+    /// The fix commit of bad release `i` (after an undo) is due: the app is released and
+    /// the revert to make is returned (once).
+    pub fn fix(&mut self, i: usize) -> Option<Rollback> {
+        let b = &mut self.bad[i];
+        let bad_rev = b.rev?;
+        if !b.resolved || b.fixed {
+            return None;
+        }
+        b.fixed = true;
+        self.frozen[b.app as usize] = false;
+        Some(Rollback {
+            bad_rev,
+            app: b.app,
+            good_image: b.good_image,
+        })
+    }
+
+    /// The app rolled back by bad release `i`'s undo, and its bad manifest.
+    pub fn undone(&self, i: usize) -> Option<Undo> {
+        let b = &self.bad[i];
+        Some(Undo {
+            bad_rev: b.rev?,
+            app: b.app,
+            good_image: b.good_image,
+            good_spec: b.good_spec,
+            bad_spec: b.spec,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -152,7 +226,7 @@ mod tests {
     fn a_bad_release_freezes_its_app_until_the_rollback_decision() {
         let mut r = releases();
         assert_eq!(r.app_for(0), Some(2));
-        r.shipped(0, 7, 2, 2, 40);
+        r.shipped(0, 7, 2, (2, 2), 40);
         assert_eq!(
             r.commit_apps(&[2, 3]),
             vec![0, 3],
@@ -170,6 +244,28 @@ mod tests {
             })
         );
         assert_eq!(r.decide_rollback(0), None, "decided once");
+        assert_eq!(r.commit_apps(&[2]), vec![2]);
+    }
+
+    #[test]
+    fn an_undo_holds_the_app_until_its_fix_commit() {
+        let mut r = releases();
+        r.shipped(0, 7, 2, (2, 2), 40);
+        assert!(r.detected(40).is_some());
+        assert_eq!(r.fix(0), None, "no fix before the rollback is decided");
+        let u = r.decide_undo(0).expect("decided");
+        assert_eq!((u.good_spec, u.bad_spec, u.app), (2, 40, 2));
+        assert_eq!(r.decide_undo(0), None, "decided once");
+        assert_eq!(r.commit_apps(&[2]), vec![3], "still held after the undo");
+        assert_eq!(
+            r.fix(0),
+            Some(Rollback {
+                bad_rev: 7,
+                app: 2,
+                good_image: 2
+            })
+        );
+        assert_eq!(r.fix(0), None, "fixed once");
         assert_eq!(r.commit_apps(&[2]), vec![2]);
     }
 }

@@ -19,13 +19,15 @@ use crate::metric::ModelKind;
 use crate::model::pull::Reconciler;
 use crate::model::push::Pipeline;
 use crate::model::{
-    Action, AppId, Apply, CiDraw, ClusterId, Input, Model, Note, NoteKind, Rev, SpecId, Timer,
+    Action, AppId, Apply, CiDraw, ClusterId, Input, Model, Note, NoteKind, OpId, Rev, SpecId,
+    Timer, Trace,
 };
 use crate::plan::{Component, Plan, rng};
 use crate::promote::{self, Promotion};
-use crate::release::{Releases, Rollback};
+use crate::release::{Releases, Rollback, Undo};
 use crate::scenario::{
-    Ci, Cut, DriftDetection, Fault, Nanos, Scenario, Setup, SetupConfig, WriteBack, WriteBackMethod,
+    Ci, Cut, DriftDetection, Fault, Nanos, RollbackMethod, SECOND, Scenario, Setup, SetupConfig,
+    WriteBack, WriteBackMethod,
 };
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -64,6 +66,15 @@ pub enum Ev {
         id: u32,
         passed: bool,
     },
+    /// After a rollback that left git behind: the fix commit of bad release `i` is due.
+    RollbackFix(u32),
+    /// After an app rollback: someone re-enables automated sync of bad release `i`'s app.
+    AutoSyncEnable(u32),
+    /// A rollout undo of bad release `index` on `cluster` failed; the operator tries again.
+    UndoRetry {
+        index: u32,
+        cluster: ClusterId,
+    },
     ApplyDone {
         slot: u32,
     },
@@ -73,6 +84,10 @@ pub enum Ev {
         generation: u32,
     },
 }
+
+/// The operation id of an operator's rollout undo (the low half: the bad release). No
+/// model's operation has its high half all ones, so the models ignore its answer.
+pub const UNDO_OP: OpId = (u32::MAX as OpId) << 32;
 
 pub enum Models {
     Push(Box<Pipeline>),
@@ -527,6 +542,9 @@ pub trait Shell<'a> {
                 id,
                 passed,
             } => promote::gate_ended(self, target, env, id, passed),
+            Ev::RollbackFix(i) => self.rollback_fix(i),
+            Ev::AutoSyncEnable(i) => self.auto_sync_enable(i),
+            Ev::UndoRetry { index, cluster } => self.undo_apply(index, cluster, None),
             other => return Some(other),
         }
         None
@@ -956,13 +974,15 @@ pub trait Shell<'a> {
                 self.announce(rev, &apps);
             }
             SourceWhat::Bad { index, app } => {
-                let good = core.git.spec(core.git.head[app as usize]).image;
+                let good_spec = core.git.head[app as usize];
+                let good = core.git.spec(good_spec).image;
                 let Some(rev) = self.write_git(&[(app, None, true)], GitWrite::Commit) else {
                     return;
                 };
                 let core = self.core_mut();
                 let spec = core.git.head[app as usize];
-                core.releases.shipped(index as usize, rev, app, good, spec);
+                core.releases
+                    .shipped(index as usize, rev, app, (good, good_spec), spec);
                 core.tracker
                     .commit_from(rev, now, &[app], CommitKind::Bad, Some(times));
                 core.tracker.note_bad_release(rev, src.at);
@@ -993,14 +1013,16 @@ pub trait Shell<'a> {
             self.source(SourceWhat::Bad { index: i, app }, key);
             return;
         }
-        let good = core.git.spec(core.git.head[app as usize]).image;
+        let good_spec = core.git.head[app as usize];
+        let good = core.git.spec(good_spec).image;
         let draw = core.push_draw(key, &[app]);
         let Some(rev) = self.write_git(&[(app, None, true)], GitWrite::Commit) else {
             return;
         };
         let core = self.core_mut();
         let spec = core.git.head[app as usize];
-        core.releases.shipped(i as usize, rev, app, good, spec);
+        core.releases
+            .shipped(i as usize, rev, app, (good, good_spec), spec);
         core.tracker.commit(rev, now, &[app], CommitKind::Bad);
         core.tracker.note_bad_release(rev, now);
         if let Some(p) = core.promotion.as_mut() {
@@ -1027,8 +1049,14 @@ pub trait Shell<'a> {
         self.schedule(t.saturating_add(after), Ev::RollbackDecision(i as u32));
     }
 
-    /// The operator reverts a bad release: a revert commit restoring the last good image.
+    /// The operator rolls a bad release back by the setup's method: a revert commit
+    /// restoring the last good image, or (`redeploy`, `rollout-undo`, `app-rollback`) the
+    /// last good manifest put back around git, which is fixed later.
     fn rollback_decision(&mut self, i: u32) {
+        if self.core().setup.rollback().method.leaves_git_behind() {
+            self.undo_decision(i);
+            return;
+        }
         let Some(Rollback {
             bad_rev,
             app,
@@ -1064,6 +1092,151 @@ pub trait Shell<'a> {
         self.announce(rev, &[app]);
     }
 
+    /// A rollback around git: the last good manifest goes back on every cluster that runs
+    /// the bad one, by the pipeline's last good deploy job re-run (`redeploy`), the
+    /// operator's `kubectl rollout undo` (`rollout-undo`) or Argo CD's rollback
+    /// (`app-rollback`, which turns automated sync off). Git still names the bad version
+    /// until the fix commit, `fix_after` later; automated sync comes back
+    /// `reenable_after` later.
+    fn undo_decision(&mut self, i: u32) {
+        let now = self.now();
+        let Some(u) = self.core_mut().releases.decide_undo(i as usize) else {
+            return;
+        };
+        let core = self.core();
+        let rb = core.setup.rollback().clone();
+        // Draws of this rollback, the same for every setup: the fix, the re-enable, then
+        // one undo apply per cluster.
+        let mut r = rng(
+            core.s.seed,
+            core.repetition,
+            Component::Rollback { index: i },
+        );
+        let fix_after = rb.fix_after.sample(&mut r);
+        let reenable_after = rb.reenable_after.sample(&mut r);
+        let clusters: Vec<ClusterId> = (0..core.s.clusters())
+            .filter(|&c| self.live_spec(c, u.app) == u.bad_spec)
+            .collect();
+        let good_rev = self.core().git.spec(u.good_spec).rev;
+        let tracker = &mut self.core_mut().tracker;
+        tracker.event(
+            now,
+            None,
+            Some(u.app),
+            EventKind::RollbackDecided,
+            format!("bad={} method={}", u.bad_rev, rb.method.name()),
+        );
+        tracker.undo_started(u.bad_rev, u.app, good_rev, now, &clusters);
+        match rb.method {
+            RollbackMethod::Redeploy => self.deliver(
+                0,
+                Input::Redeploy {
+                    app: u.app,
+                    spec: u.good_spec,
+                    rev: good_rev,
+                },
+            ),
+            RollbackMethod::RolloutUndo => {
+                for &c in &clusters {
+                    let d = rb.apply.sample(&mut r);
+                    self.undo_apply(i, c, Some(d));
+                }
+            }
+            RollbackMethod::AppRollback => {
+                for &c in &clusters {
+                    self.deliver(
+                        c,
+                        Input::Rollback {
+                            app: u.app,
+                            spec: u.good_spec,
+                        },
+                    );
+                }
+                self.schedule(now.saturating_add(reenable_after), Ev::AutoSyncEnable(i));
+            }
+            RollbackMethod::RevertCommit => {}
+        }
+        self.schedule(now.saturating_add(fix_after), Ev::RollbackFix(i));
+    }
+
+    /// The operator's `kubectl rollout undo` of bad release `i` on `cluster`: one apply
+    /// of the last good manifest, outside any pipeline (`duration`: drawn with the
+    /// rollback; a retry draws again).
+    fn undo_apply(&mut self, i: u32, cluster: ClusterId, duration: Option<Nanos>) {
+        let now = self.now();
+        let core = self.core_mut();
+        let Some(Undo { app, good_spec, .. }) = core.releases.undone(i as usize) else {
+            return;
+        };
+        let duration = match duration {
+            Some(d) => d,
+            None => core.setup.rollback().apply.sample(&mut core.webhook_rng),
+        };
+        core.tracker.counters().api_requests += 1;
+        let trace = Trace {
+            picked_up: now,
+            started: now,
+            first_apply: now,
+            built: now,
+            gate_open: now,
+            gate_passed: now,
+        };
+        self.start_apply(
+            0,
+            Apply {
+                op: UNDO_OP | i as OpId,
+                cluster,
+                items: Arc::from([(app, good_spec)]),
+                duration,
+                trace,
+            },
+        );
+    }
+
+    /// The fix commit after a rollback around git: a revert of the bad commit through
+    /// the setup's whole path (push: a pipeline run; pull: the config repository), which
+    /// releases the app.
+    fn rollback_fix(&mut self, i: u32) {
+        let Some(Rollback {
+            bad_rev,
+            app,
+            good_image,
+        }) = self.core_mut().releases.fix(i as usize)
+        else {
+            return;
+        };
+        let now = self.now();
+        let Some(rev) = self.write_git(
+            &[(app, Some(good_image), false)],
+            GitWrite::Revert { bad: bad_rev },
+        ) else {
+            return;
+        };
+        self.core_mut()
+            .tracker
+            .commit(rev, now, &[app], CommitKind::Fix { bad: bad_rev });
+        self.announce(rev, &[app]);
+    }
+
+    /// Someone re-enables automated sync after an app rollback: each reconciler syncs
+    /// git's head, whatever it names by then.
+    fn auto_sync_enable(&mut self, i: u32) {
+        let now = self.now();
+        let Some(u) = self.core().releases.undone(i as usize) else {
+            return;
+        };
+        self.core_mut().tracker.event(
+            now,
+            None,
+            Some(u.app),
+            EventKind::AutoSyncEnabled,
+            format!("bad={}", u.bad_rev),
+        );
+        for c in 0..self.core().s.clusters() {
+            self.deliver(c, Input::AutoSyncEnabled { app: u.app });
+        }
+    }
+
     /// Tells whoever waits on the rollout of `spec` on (cluster, app) how it ended (as
     /// `kubectl rollout status` or a sync's health check would).
     fn rollout_finished(&mut self, cluster: ClusterId, app: AppId, spec: SpecId, ok: bool) {
@@ -1083,6 +1256,18 @@ pub trait Shell<'a> {
     /// An apply the API refused, or that never reached it.
     fn apply_failed(&mut self, apply: &Apply, current: bool) {
         let now = self.now();
+        if apply.op & UNDO_OP == UNDO_OP {
+            // The operator's undo: tried again after a short pause.
+            self.core_mut().tracker.counters().apply_errors += 1;
+            self.schedule(
+                now.saturating_add(10 * SECOND),
+                Ev::UndoRetry {
+                    index: apply.op as u32,
+                    cluster: apply.cluster,
+                },
+            );
+            return;
+        }
         let tracker = &mut self.core_mut().tracker;
         tracker.counters().apply_errors += apply.items.len() as u64;
         tracker.event(

@@ -285,8 +285,31 @@ impl View<'_> {
         let with =
             |metric: &'static str| move |m: &str| format!("{} with {m}", dur(self.p50(m, metric)));
         let rollbacks: Vec<String> = names.iter().map(|m| dur(self.p50(m, "rollback"))).collect();
+        // Rollbacks around git (redeploy, rollout-undo, app-rollback) leave git naming the
+        // bad version for a while: said where the rollback figures are.
+        let diverged: Vec<String> = names
+            .iter()
+            .filter_map(|&m| {
+                let count = self.metric(m, "git_divergence")?.count;
+                (count > 0).then(|| {
+                    format!(
+                        "{} with {m} ({count} of {} rollbacks)",
+                        dur(self.p50(m, "git_divergence")),
+                        n(m)
+                    )
+                })
+            })
+            .collect();
+        let divergence = if diverged.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Rolled back around git, the live state differed from git, which still named the bad version, for a median of {} (until the fix commit landed or the bad version was applied again).",
+                join_and(&diverged.iter().map(String::as_str).collect::<Vec<_>>())
+            )
+        };
         format!(
-            "Bad releases: recovering from a failed deploy (bad commit to healthy again) took a median of {}, and the rollback itself, once decided, took {}{}.",
+            "Bad releases: recovering from a failed deploy (bad commit to healthy again) took a median of {}, and the rollback itself, once decided, took {}{}.{divergence}",
             self.each(with("failed_deploy_recovery")),
             join_and(&rollbacks.iter().map(String::as_str).collect::<Vec<_>>()),
             judged

@@ -117,11 +117,19 @@ pub enum EventKind {
     GateFailed,
     /// Pull with environments: a promotion commit put a change into an environment's path.
     Promoted,
+    /// Pull: automated sync was re-enabled after an app rollback (`detail`: the bad
+    /// release).
+    AutoSyncEnabled,
+    /// A rollback around git is live somewhere while git still names the bad version
+    /// (`detail`: the bad release).
+    GitDiverged,
+    /// Live state and git agree again after a rollback around git (`detail`: how).
+    GitConverged,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 39] = [
+    pub const ALL: [EventKind; 42] = [
         EventKind::Commit,
         EventKind::BadCommit,
         EventKind::RevertCommit,
@@ -161,6 +169,9 @@ impl EventKind {
         EventKind::GatePassed,
         EventKind::GateFailed,
         EventKind::Promoted,
+        EventKind::AutoSyncEnabled,
+        EventKind::GitDiverged,
+        EventKind::GitConverged,
     ];
 
     /// The stable name events.csv writes.
@@ -205,6 +216,9 @@ impl EventKind {
             EventKind::GatePassed => "gate_passed",
             EventKind::GateFailed => "gate_failed",
             EventKind::Promoted => "promoted",
+            EventKind::AutoSyncEnabled => "auto_sync_enabled",
+            EventKind::GitDiverged => "git_diverged",
+            EventKind::GitConverged => "git_converged",
         }
     }
 

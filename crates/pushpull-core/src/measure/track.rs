@@ -32,6 +32,9 @@ pub enum CommitKind {
     Bad,
     /// The revert of a bad release: measured as rollback and failed-deploy recovery.
     Revert { bad: Rev, decided_at: Nanos },
+    /// The revert that fixes git after a rollback around it (the rollback was measured
+    /// when the good version rolled out): ends the git divergence.
+    Fix { bad: Rev },
 }
 
 /// When a pull setup's source commit went through CI: the config commit that carries it
@@ -94,6 +97,21 @@ struct RestoreTrack {
     left: u32,
 }
 
+/// A rollback around git (redeploy, rollout-undo, app-rollback): the clusters still to
+/// run the good manifest again, and the divergence between live state and git.
+struct UndoTrack {
+    bad: Rev,
+    app: AppId,
+    /// The commit that wrote the good manifest.
+    good_rev: Rev,
+    decided_at: Nanos,
+    left: Vec<ClusterId>,
+    /// The good manifest was first applied (live left git's head).
+    diverged: Option<Nanos>,
+    /// Live state and git agree again (or git was fixed before the undo landed).
+    converged: bool,
+}
+
 struct DriftTrack {
     at: Nanos,
     cluster: ClusterId,
@@ -110,6 +128,8 @@ pub struct Tracker {
     drifts: Vec<DriftTrack>,
     /// Bad releases and when they were committed.
     bad_times: Vec<(Rev, Nanos)>,
+    /// Rollbacks around git under way.
+    undos: Vec<UndoTrack>,
     /// Per cluster: a restore in progress after a cluster loss.
     restores: Vec<Option<RestoreTrack>>,
     pub record: RunRecord,
@@ -132,6 +152,7 @@ impl Tracker {
             deploys: (0..n).map(|_| DeployTrack::default()).collect(),
             drifts: Vec::new(),
             bad_times: Vec::new(),
+            undos: Vec::new(),
             restores: (0..clusters).map(|_| None).collect(),
             record: RunRecord::default(),
             detailed_events: true,
@@ -237,7 +258,7 @@ impl Tracker {
         let kind_name = match kind {
             CommitKind::Normal => EventKind::Commit,
             CommitKind::Bad => EventKind::BadCommit,
-            CommitKind::Revert { .. } => EventKind::RevertCommit,
+            CommitKind::Revert { .. } | CommitKind::Fix { .. } => EventKind::RevertCommit,
         };
         let list: Vec<String> = apps.iter().map(|a| a.to_string()).collect();
         self.event(
@@ -247,6 +268,9 @@ impl Tracker {
             kind_name,
             format!("rev={rev} apps={}", list.join(" ")),
         );
+        if let CommitKind::Fix { bad } = kind {
+            self.converge(bad, at, "fix_commit");
+        }
         if apps.is_empty() {
             self.commits.push(None);
             return;
@@ -280,6 +304,9 @@ impl Tracker {
         let i = self.idx(cluster, app);
         self.deploys[i].trace = trace;
         self.deploys[i].apply_ok = now;
+        if !self.undos.is_empty() {
+            self.undo_applied(app, spec_rev, now);
+        }
         if self.detailed_events {
             self.event(
                 now,
@@ -304,6 +331,9 @@ impl Tracker {
             );
         }
         self.restored(cluster, app, now);
+        if !self.undos.is_empty() {
+            self.undo_rolled_out(cluster, app, spec_rev, now);
+        }
         while let Some(&rev) = self.deploys[i].pending.front() {
             if rev > spec_rev {
                 break;
@@ -406,7 +436,122 @@ impl Tracker {
                     );
                 }
             }
+            CommitKind::Fix { .. } => self.record.counters.deploys += 1,
             CommitKind::Bad => {}
+        }
+    }
+
+    /// A rollback around git of bad release `bad` (on `app`, back to the manifest written
+    /// by `good_rev`) was decided at `now`, for the clusters running the bad manifest.
+    pub fn undo_started(
+        &mut self,
+        bad: Rev,
+        app: AppId,
+        good_rev: Rev,
+        now: Nanos,
+        clusters: &[ClusterId],
+    ) {
+        self.undos.push(UndoTrack {
+            bad,
+            app,
+            good_rev,
+            decided_at: now,
+            left: clusters.to_vec(),
+            diverged: None,
+            converged: false,
+        });
+    }
+
+    /// An apply of `app` from commit `spec_rev`: the good manifest of an undo starts the
+    /// divergence from git; the bad one applied again ends it (live equals git again).
+    fn undo_applied(&mut self, app: AppId, spec_rev: Rev, now: Nanos) {
+        let mut again = Vec::new();
+        for u in self
+            .undos
+            .iter_mut()
+            .filter(|u| u.app == app && !u.converged)
+        {
+            if spec_rev == u.good_rev && u.diverged.is_none() {
+                u.diverged = Some(now);
+                self.record.events.push(Event {
+                    t: now,
+                    cluster: None,
+                    app: Some(app),
+                    kind: EventKind::GitDiverged,
+                    detail: format!("bad={}", u.bad),
+                });
+            } else if spec_rev == u.bad && u.diverged.is_some() {
+                again.push(u.bad);
+            }
+        }
+        for bad in again {
+            self.converge(bad, now, "bad_reapplied");
+        }
+    }
+
+    /// Live state and git agree again for bad release `bad`'s undo: its divergence ends.
+    fn converge(&mut self, bad: Rev, now: Nanos, how: &str) {
+        let Some(u) = self.undos.iter_mut().find(|u| u.bad == bad && !u.converged) else {
+            return;
+        };
+        u.converged = true;
+        let (app, diverged) = (u.app, u.diverged);
+        if let Some(start) = diverged {
+            self.record.samples.push(Sample {
+                metric: Metric::GitDivergence,
+                cluster: None,
+                app: Some(app),
+                commit: Some(bad),
+                start,
+                end: now,
+            });
+            self.event(
+                now,
+                None,
+                Some(app),
+                EventKind::GitConverged,
+                format!("bad={bad} by={how}"),
+            );
+        }
+    }
+
+    /// The good manifest of an undo rolled out on `cluster`: once on every cluster that
+    /// ran the bad one, the rollback (and the failed deploy's recovery) is measured.
+    fn undo_rolled_out(&mut self, cluster: ClusterId, app: AppId, spec_rev: Rev, now: Nanos) {
+        let mut done = Vec::new();
+        for u in self.undos.iter_mut() {
+            if u.app != app || u.good_rev != spec_rev {
+                continue;
+            }
+            if let Some(p) = u.left.iter().position(|&c| c == cluster) {
+                u.left.swap_remove(p);
+                if u.left.is_empty() {
+                    done.push((u.bad, u.decided_at));
+                }
+            }
+        }
+        for (bad, decided_at) in done {
+            let bad_at = self.bad_release_time(bad).unwrap_or(decided_at);
+            for (metric, start) in [
+                (Metric::Rollback, decided_at),
+                (Metric::FailedDeployRecovery, bad_at),
+            ] {
+                self.record.samples.push(Sample {
+                    metric,
+                    cluster: None,
+                    app: None,
+                    commit: Some(bad),
+                    start,
+                    end: now,
+                });
+            }
+            self.event(
+                now,
+                None,
+                None,
+                EventKind::RollbackComplete,
+                format!("bad={bad} undo"),
+            );
         }
     }
 

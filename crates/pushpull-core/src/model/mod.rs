@@ -156,6 +156,23 @@ pub enum Input {
         env: u32,
         passed: bool,
     },
+    /// Push: the operator re-runs the last good deploy job: apply `spec` (app `app` at
+    /// revision `rev`) to every cluster again, without a build (rollback `redeploy`).
+    Redeploy {
+        app: AppId,
+        spec: SpecId,
+        rev: Rev,
+    },
+    /// Pull: `argocd app rollback`: automated sync of `app` is off from now on, and the
+    /// reconciler syncs the earlier manifest `spec` (rollback `app-rollback`).
+    Rollback {
+        app: AppId,
+        spec: SpecId,
+    },
+    /// Pull: someone re-enables automated sync of `app` after an app rollback.
+    AutoSyncEnabled {
+        app: AppId,
+    },
     /// A Deployment finished rolling out (`ok`) or exceeded its progress deadline.
     RolloutFinished {
         cluster: ClusterId,

@@ -72,6 +72,14 @@ struct AppState {
     last_heal: Option<Nanos>,
     heal_generation: u32,
     heal_pending: bool,
+    /// Automated sync is off (after `argocd app rollback`): no new revision is synced and
+    /// drift is not healed until someone re-enables it. Kept across a restart: it is
+    /// the Application's spec, not the controller's memory.
+    paused: bool,
+    /// The earlier manifest an app rollback syncs, until that sync succeeds.
+    rollback_to: Option<SpecId>,
+    /// Automated sync was re-enabled: the next answer from git syncs the head.
+    resync: bool,
 }
 
 impl AppState {
@@ -85,6 +93,9 @@ impl AppState {
             last_heal: None,
             heal_generation: 0,
             heal_pending: false,
+            paused: false,
+            rollback_to: None,
+            resync: false,
         }
     }
 }
@@ -234,8 +245,8 @@ impl Reconciler {
             a.state = SyncState::Syncing;
             a.force = false;
             let p = &mut self.polls[app as usize];
-            p.attempting = p.target;
-            let spec = p.target;
+            let spec = a.rollback_to.unwrap_or(p.target);
+            p.attempting = spec;
             let trace = Trace {
                 picked_up: p.target_seen,
                 started: now,
@@ -283,13 +294,23 @@ impl Reconciler {
             a.target = spec;
             a.target_seen = now;
         }
-        // Automated sync runs once per revision.
-        if a.target > a.synced && a.target > a.attempting {
+        let st = &mut self.apps[app as usize];
+        if st.resync {
+            st.resync = false;
+            self.enqueue(now, app, true);
+            return;
+        }
+        // Automated sync runs once per revision (and not at all while it is off).
+        if a.target > a.synced && a.target > a.attempting && !st.paused {
             self.enqueue(now, app, false);
         }
     }
 
     fn fetch_failed(&mut self, now: Nanos, app: AppId) {
+        if std::mem::take(&mut self.apps[app as usize].resync) {
+            // Re-enabled while git cannot be read: sync the head last seen.
+            self.enqueue(now, app, true);
+        }
         let a = &mut self.polls[app as usize];
         a.fetch_failures = a.fetch_failures.saturating_add(1);
         a.poll_generation = a.poll_generation.wrapping_add(1);
@@ -321,6 +342,7 @@ impl Reconciler {
         if ok {
             p.synced = p.synced.max(p.attempting);
             a.sync_failures = 0;
+            a.rollback_to = None;
             if p.target > p.synced || a.force {
                 let force = a.force;
                 self.enqueue(now, app, force);
@@ -351,7 +373,7 @@ impl Reconciler {
         }
         let heal = self.cfg.self_heal;
         let a = &mut self.apps[app as usize];
-        if a.heal_pending {
+        if a.heal_pending || a.paused {
             return;
         }
         // The backoff starts over once the app has stayed healthy for the cooldown.
@@ -384,7 +406,15 @@ impl Reconciler {
             let generation = p.poll_generation.wrapping_add(1);
             *p = PollState::new(spec);
             p.poll_generation = generation;
+            let (paused, rollback_to) = (a.paused, a.rollback_to);
             *a = AppState::new();
+            // The Application's sync policy and a pending rollback operation outlive the
+            // controller process.
+            a.paused = paused;
+            a.rollback_to = rollback_to;
+            if rollback_to.is_some() {
+                a.force = true;
+            }
         }
         self.note(NoteKind::Restarted, None, 0);
         self.arm_timers(now, true);
@@ -437,7 +467,9 @@ impl Model for Reconciler {
             }
             Input::Timer(Timer::SelfHeal { app, generation }) => {
                 let a = &mut self.apps[app as usize];
-                if a.heal_generation == generation && a.heal_pending {
+                if a.heal_generation == generation && a.heal_pending && a.paused {
+                    a.heal_pending = false;
+                } else if a.heal_generation == generation && a.heal_pending {
                     a.heal_pending = false;
                     a.heal_attempts = a.heal_attempts.saturating_add(1);
                     a.last_heal = Some(now);
@@ -495,9 +527,27 @@ impl Model for Reconciler {
             Input::FetchFailed { app } => self.fetch_failed(now, app),
             Input::LiveChanged { app } => self.live_changed(now, app),
             Input::Diffed { app, in_sync } => {
-                if in_sync == Some(false) {
+                if in_sync == Some(false) && !self.apps[app as usize].paused {
                     self.enqueue(now, app, true);
                 }
+            }
+            Input::Rollback { app, spec } => {
+                let a = &mut self.apps[app as usize];
+                a.paused = true;
+                a.heal_pending = false;
+                a.rollback_to = Some(spec);
+                self.enqueue(now, app, true);
+            }
+            Input::AutoSyncEnabled { app } => {
+                // Changing the Application refreshes it: the controller resolves the
+                // branch head again and, finding live state out of sync, syncs it.
+                let a = &mut self.apps[app as usize];
+                a.paused = false;
+                a.resync = true;
+                self.out.push_back(Action::Fetch {
+                    cluster: self.cluster,
+                    app,
+                });
             }
             Input::Restart { live } => self.restart(now, &live),
             Input::Applied { op, ok } => self.applied(now, op, ok),
@@ -508,6 +558,7 @@ impl Model for Reconciler {
             }
             // Inputs of the push model.
             Input::Commit { .. }
+            | Input::Redeploy { .. }
             | Input::Timer(_)
             | Input::CheckedOut { .. }
             | Input::CheckoutFailed { .. }

@@ -43,6 +43,9 @@ enum RunKind {
     Commit(Rev),
     /// The scheduled job: re-applies every app at the branch head.
     DriftCheck,
+    /// A re-run of the deploy job that last deployed `spec` of `app` (at `rev`): no
+    /// build, applies that manifest to every cluster whatever the record says.
+    Redeploy { rev: Rev, app: AppId, spec: SpecId },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,7 +187,9 @@ impl Pipeline {
     fn stage_len(&self, id: u32) -> u32 {
         let run = &self.runs[id as usize];
         match run.kind {
-            RunKind::DriftCheck => self.clusters,
+            // The drift check and a re-run deploy job (the last good version, to every
+            // cluster at once) are not promoted environment by environment.
+            RunKind::DriftCheck | RunKind::Redeploy { .. } => self.clusters,
             RunKind::Commit(_) => self
                 .stages
                 .get(run.env as usize)
@@ -196,7 +201,7 @@ impl Pipeline {
     fn stage_cluster(&self, id: u32, i: u32) -> ClusterId {
         let run = &self.runs[id as usize];
         match run.kind {
-            RunKind::DriftCheck => i,
+            RunKind::DriftCheck | RunKind::Redeploy { .. } => i,
             RunKind::Commit(_) => self
                 .stages
                 .get(run.env as usize)
@@ -294,7 +299,7 @@ impl Pipeline {
 
     fn checkout(&mut self, id: u32) {
         let rev = match self.runs[id as usize].kind {
-            RunKind::Commit(rev) => Some(rev),
+            RunKind::Commit(rev) | RunKind::Redeploy { rev, .. } => Some(rev),
             RunKind::DriftCheck => None,
         };
         self.out.push_back(Action::Checkout { run: id, rev });
@@ -346,8 +351,9 @@ impl Pipeline {
                     timer: Timer::Build { run: id },
                 });
             }
-            // The scheduled job only re-applies what is in git: no build step.
-            RunKind::DriftCheck => self.deploy(now, id),
+            // The scheduled job only re-applies what is in git, and a re-run deploy job
+            // only deploys: no build step.
+            RunKind::DriftCheck | RunKind::Redeploy { .. } => self.deploy(now, id),
         }
     }
 
@@ -396,7 +402,7 @@ impl Pipeline {
         }
         run.phase = Phase::Gated;
         let rev = match run.kind {
-            RunKind::Commit(rev) => rev,
+            RunKind::Commit(rev) | RunKind::Redeploy { rev, .. } => rev,
             RunKind::DriftCheck => 0,
         };
         // The job waiting for its environment's protection rules holds no runner.
@@ -435,6 +441,12 @@ impl Pipeline {
     /// newer than anything applied or being applied there (the drift check: not older).
     fn items_for(&mut self, id: u32, cluster: ClusterId) -> Vec<(AppId, SpecId)> {
         let run = &self.runs[id as usize];
+        if let RunKind::Redeploy { app, spec, .. } = run.kind {
+            // The old job applies its manifest as it did then. The record keeps the newest
+            // manifest applied, so later runs do not re-deploy what git still names unless
+            // they re-apply everything (the drift check).
+            return vec![(app, spec)];
+        }
         let full = run.kind == RunKind::DriftCheck;
         let tree = run.tree.as_ref().expect("a run deploys after its checkout");
         let base = cluster as usize * self.apps as usize;
@@ -624,6 +636,7 @@ impl Pipeline {
         }
         match kind {
             RunKind::DriftCheck => self.drift_check_active = false,
+            RunKind::Redeploy { .. } => {}
             RunKind::Commit(_) => {
                 if self.group_active == Some(id) {
                     self.group_active = self.group_pending.take();
@@ -717,6 +730,16 @@ impl Model for Pipeline {
                     self.admit(now, id);
                 }
             }
+            Input::Redeploy { app, spec, rev } => {
+                // A re-run waits for a runner like any job (queue_wait), outside the
+                // concurrency group of commit runs.
+                let id = self.new_run(RunKind::Redeploy { rev, app, spec });
+                let wait = self.cfg.queue_wait.sample(&mut self.rng);
+                self.out.push_back(Action::SetTimer {
+                    at: now.saturating_add(wait),
+                    timer: Timer::Trigger { run: id },
+                });
+            }
             Input::CheckedOut { run, tree, .. } => self.checked_out(now, run, tree),
             Input::CheckoutFailed { run } => self.checkout_failed(now, run),
             Input::Runners { available } => {
@@ -741,7 +764,9 @@ impl Model for Pipeline {
             | Input::Webhook { .. }
             | Input::LiveChanged { .. }
             | Input::Diffed { .. }
-            | Input::Restart { .. } => {}
+            | Input::Restart { .. }
+            | Input::Rollback { .. }
+            | Input::AutoSyncEnabled { .. } => {}
         }
     }
 

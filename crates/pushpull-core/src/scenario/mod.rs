@@ -24,8 +24,8 @@ pub use estimate::Estimate;
 pub use fault::{Cut, DriftChange, Fault, When};
 pub use fleet::{AppGroup, Fleet, NamedCluster};
 pub use models::{
-    Ci, Concurrency, DriftDetection, PullConfig, PushConfig, Setup, SetupConfig, WriteBack,
-    WriteBackMethod,
+    Ci, Concurrency, DriftDetection, PullConfig, PushConfig, Rollback, RollbackMethod, Setup,
+    SetupConfig, WriteBack, WriteBackMethod,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -1019,6 +1019,14 @@ fn check_pull(
         intervals.push((at("self_heal.cooldown"), pull.self_heal.cooldown));
     } else if let Some(c) = written_cooldown {
         intervals.push((at("self_heal.cooldown"), c));
+    }
+    if pull.rollback.method == RollbackMethod::AppRollback
+        && pull.preset == models::PullPreset::Flux
+    {
+        return Err((
+            at("rollback"),
+            "`app-rollback` is Argo CD's `argocd app rollback`; Flux has none (a team suspends the Kustomization and reverts in git): use `rollback: revert-commit`, or `preset: argocd`".into(),
+        ));
     }
     let w = &pull.write_back;
     intervals.push((at("write_back.retry"), w.retry));

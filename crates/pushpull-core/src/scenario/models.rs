@@ -85,6 +85,8 @@ pub struct PushConfig {
     pub concurrency: Concurrency,
     #[serde(serialize_with = "ser_drift_check")]
     pub drift_check: Option<Nanos>,
+    /// How the team rolls back a bad release.
+    pub rollback: Rollback,
 }
 
 fn ser_drift_check<S: serde::Serializer>(v: &Option<Nanos>, s: S) -> Result<S::Ok, S::Error> {
@@ -112,6 +114,7 @@ impl PushConfig {
                 wait_for_rollout: true,
                 concurrency: Concurrency::CancelPending,
                 drift_check: None,
+                rollback: Rollback::default(),
             },
             // Jenkins: the 5 s quiet period before a build is queued, executors as
             // runners, builds of one job queue up in order.
@@ -128,6 +131,7 @@ impl PushConfig {
                 wait_for_rollout: true,
                 concurrency: Concurrency::Queue,
                 drift_check: None,
+                rollback: Rollback::default(),
             },
         }
     }
@@ -147,6 +151,7 @@ pub struct RawPush {
     wait_for_rollout: Option<bool>,
     concurrency: Option<Concurrency>,
     drift_check: Option<NoneOr<DriftCheck>>,
+    rollback: Option<RawRollback<PushRollback>>,
 }
 
 impl RawPush {
@@ -180,6 +185,9 @@ impl RawPush {
         }
         if let Some(v) = self.drift_check {
             c.drift_check = v.0.map(|d| d.every.0);
+        }
+        if let Some(r) = self.rollback {
+            r.overlay(&mut c.rollback);
         }
         c
     }
@@ -359,6 +367,8 @@ pub struct PullConfig {
     pub concurrency: u32,
     /// How the new image tag reaches the config repository after CI.
     pub write_back: WriteBack,
+    /// How the team rolls back a bad release.
+    pub rollback: Rollback,
 }
 
 fn ser_webhook<S: serde::Serializer>(v: &Option<Webhook>, s: S) -> Result<S::Ok, S::Error> {
@@ -402,6 +412,7 @@ impl PullConfig {
                 apply: Dist::fixed(SECOND),
                 concurrency: 10,
                 write_back: WriteBack::preset(WriteBackMethod::CiCommit, p),
+                rollback: Rollback::default(),
             },
             // Flux: GitRepository interval 1 m, Kustomization interval 10 m (drift is
             // corrected only then), kustomize-controller --concurrent=4. Intervals carry
@@ -436,6 +447,7 @@ impl PullConfig {
                 apply: Dist::fixed(SECOND),
                 concurrency: 4,
                 write_back: WriteBack::preset(WriteBackMethod::CiCommit, p),
+                rollback: Rollback::default(),
             },
         }
     }
@@ -458,6 +470,7 @@ pub struct RawPull {
     #[serde(default, deserialize_with = "super::strict::opt_count")]
     concurrency: Option<NonZeroU32>,
     write_back: Option<RawWriteBack>,
+    rollback: Option<RawRollback<PullRollback>>,
 }
 
 impl RawPull {
@@ -517,6 +530,9 @@ impl RawPull {
         }
         if let Some(w) = self.write_back {
             w.overlay(&mut c.write_back, c.preset);
+        }
+        if let Some(r) = self.rollback {
+            r.overlay(&mut c.rollback);
         }
         c
     }
@@ -737,6 +753,187 @@ impl RawWriteBack {
     }
 }
 
+// ---------------------------------------------------------------- rollback
+
+/// How a team rolls back a bad release once it decides to (docs/PRESETS.md, "Rollback
+/// methods").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RollbackMethod {
+    /// A revert commit that goes the whole way (push: a pipeline run with its build;
+    /// pull: the config repository's revert picked up by the reconcilers).
+    #[default]
+    RevertCommit,
+    /// Push: re-run the last good deploy job (no build); git keeps the bad commit.
+    Redeploy,
+    /// Push: `kubectl rollout undo` / `helm rollback` by the operator, straight to the
+    /// clusters; git keeps the bad commit.
+    RolloutUndo,
+    /// Pull: `argocd app rollback` (automated sync off until someone re-enables it).
+    AppRollback,
+}
+
+impl RollbackMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            RollbackMethod::RevertCommit => "revert-commit",
+            RollbackMethod::Redeploy => "redeploy",
+            RollbackMethod::RolloutUndo => "rollout-undo",
+            RollbackMethod::AppRollback => "app-rollback",
+        }
+    }
+
+    /// Whether git keeps naming the bad version after the rollback, until a fix commit.
+    pub fn leaves_git_behind(self) -> bool {
+        self != RollbackMethod::RevertCommit
+    }
+}
+
+/// A setup's rollback: the method and its parameters (all listed, so a report shows what
+/// a switch of method would use).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Rollback {
+    pub method: RollbackMethod,
+    /// rollout-undo: the operator's `kubectl rollout undo` against one cluster.
+    pub apply: Dist,
+    /// redeploy, rollout-undo, app-rollback: rollback decided → the revert commit that
+    /// makes git name the good version again (through the setup's whole path).
+    pub fix_after: Dist,
+    /// app-rollback: rollback decided → someone re-enables automated sync.
+    pub reenable_after: Dist,
+}
+
+impl Default for Rollback {
+    fn default() -> Rollback {
+        Rollback {
+            method: RollbackMethod::RevertCommit,
+            apply: Dist::fixed(2 * SECOND),
+            fix_after: Dist::LogNormal {
+                median: 30 * MINUTE,
+                p99: 4 * super::duration::HOUR,
+            },
+            reenable_after: Dist::LogNormal {
+                median: super::duration::HOUR,
+                p99: 8 * super::duration::HOUR,
+            },
+        }
+    }
+}
+
+/// The methods one setup kind takes, with the sentence that refuses the others.
+pub trait RollbackKind {
+    fn method(word: &str) -> Result<RollbackMethod, String>;
+}
+
+/// A push setup's methods.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PushRollback;
+/// A pull setup's methods.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PullRollback;
+
+impl RollbackKind for PushRollback {
+    fn method(word: &str) -> Result<RollbackMethod, String> {
+        match word {
+            "revert-commit" => Ok(RollbackMethod::RevertCommit),
+            "redeploy" => Ok(RollbackMethod::Redeploy),
+            "rollout-undo" => Ok(RollbackMethod::RolloutUndo),
+            "app-rollback" => Err(
+                "`app-rollback` is Argo CD's rollback, a pull setup's method; a push setup rolls back with `revert-commit`, `redeploy` or `rollout-undo`".into(),
+            ),
+            _ => Err(format!(
+                "`{word}` is not a push rollback method; expected `revert-commit`, `redeploy` or `rollout-undo`"
+            )),
+        }
+    }
+}
+
+impl RollbackKind for PullRollback {
+    fn method(word: &str) -> Result<RollbackMethod, String> {
+        match word {
+            "revert-commit" => Ok(RollbackMethod::RevertCommit),
+            "app-rollback" => Ok(RollbackMethod::AppRollback),
+            "redeploy" | "rollout-undo" => Err(format!(
+                "`{word}` is a push pipeline's rollback; a pull setup rolls back with `revert-commit` (through git) or `app-rollback` (Argo CD's `argocd app rollback`)"
+            )),
+            _ => Err(format!(
+                "`{word}` is not a pull rollback method; expected `revert-commit` or `app-rollback`"
+            )),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRollbackMap {
+    method: Option<String>,
+    apply: Option<Dist>,
+    fix_after: Option<Dist>,
+    reenable_after: Option<Dist>,
+}
+
+/// `rollback: redeploy` (a method at its defaults) or a map (`{method: rollout-undo,
+/// fix_after: 1h}`), checked against the setup's kind `K`.
+#[derive(Clone, Debug)]
+pub struct RawRollback<K> {
+    method: Option<RollbackMethod>,
+    map: RawRollbackMap,
+    kind: std::marker::PhantomData<K>,
+}
+
+impl<'de, K: RollbackKind> Deserialize<'de> for RawRollback<K> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<K>(std::marker::PhantomData<K>);
+        impl<'de, K: RollbackKind> serde::de::Visitor<'de> for V<K> {
+            type Value = RawRollback<K>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a rollback method or a map of settings with `method`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawRollback {
+                    method: Some(K::method(v).map_err(E::custom)?),
+                    map: RawRollbackMap::default(),
+                    kind: std::marker::PhantomData,
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let m =
+                    RawRollbackMap::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                let method = match m.method.as_deref() {
+                    Some(w) => Some(K::method(w).map_err(serde::de::Error::custom)?),
+                    None => None,
+                };
+                Ok(RawRollback {
+                    method,
+                    map: m,
+                    kind: std::marker::PhantomData,
+                })
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+impl<K> RawRollback<K> {
+    fn overlay(self, r: &mut Rollback) {
+        if let Some(m) = self.method {
+            r.method = m;
+        }
+        if let Some(v) = self.map.apply {
+            r.apply = v;
+        }
+        if let Some(v) = self.map.fix_after {
+            r.fix_after = v;
+        }
+        if let Some(v) = self.map.reenable_after {
+            r.reenable_after = v;
+        }
+    }
+}
+
 // ---------------------------------------------------------------- named setups
 
 impl PushPreset {
@@ -802,6 +999,14 @@ impl Setup {
         match &self.config {
             SetupConfig::Pull(c) => Some(c),
             SetupConfig::Push(_) => None,
+        }
+    }
+
+    /// How the setup rolls back a bad release.
+    pub fn rollback(&self) -> &Rollback {
+        match &self.config {
+            SetupConfig::Push(c) => &c.rollback,
+            SetupConfig::Pull(c) => &c.rollback,
         }
     }
 }
