@@ -11,7 +11,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const INSTALL: &str = "python3 -m venv target/pyenv && target/pyenv/bin/pip install check-jsonschema==0.39.0";
+const INSTALL: &str =
+    "python3 -m venv target/pyenv && target/pyenv/bin/pip install check-jsonschema==0.39.0";
 
 fn repo(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
@@ -68,7 +69,10 @@ fn refused_by_schema(files: &[PathBuf]) -> Vec<PathBuf> {
         )
     });
     let parse_errors = report["parse_errors"].as_array().map_or(0, Vec::len);
-    assert_eq!(parse_errors, 0, "check-jsonschema could not read: {report:#}");
+    assert_eq!(
+        parse_errors, 0,
+        "check-jsonschema could not read: {report:#}"
+    );
     let mut refused: Vec<PathBuf> = report["errors"]
         .as_array()
         .into_iter()
@@ -91,7 +95,10 @@ fn validate(file: &Path) -> (Option<i32>, String) {
         .arg(file)
         .output()
         .expect("pushpull runs");
-    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 /// Every YAML file under scenarios/, at any depth.
@@ -105,10 +112,7 @@ fn library() -> Vec<PathBuf> {
         for p in entries {
             if p.is_dir() {
                 walk(&p, out);
-            } else if p
-                .extension()
-                .is_some_and(|e| e == "yaml" || e == "yml")
-            {
+            } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
                 out.push(p);
             }
         }
@@ -121,10 +125,8 @@ fn library() -> Vec<PathBuf> {
 
 /// A fresh folder for this test's files.
 fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "schema-{name}-{}",
-        std::process::id()
-    ));
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("schema-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("target tmpdir is writable");
     d
@@ -227,7 +229,11 @@ thresholds:
 const TYPOS: [(&str, &str, &str); 12] = [
     ("top-level", "repetitions: 2", "repetitons: 2"),
     ("setup block", "apply_parallelism: 5", "apply_paralelism: 5"),
-    ("setup sub-block", "interval: 3m, jitter", "intervall: 3m, jitter"),
+    (
+        "setup sub-block",
+        "interval: 3m, jitter",
+        "intervall: 3m, jitter",
+    ),
     ("write-back", "review: {", "reveiw: {"),
     ("fault", "at: 2h, duration: 15m", "at: 2h, durration: 15m"),
     ("ci block", "  runners: 2", "  runers: 2"),
@@ -252,7 +258,11 @@ fn misspelled_keys_at_every_depth_are_refused_by_validate_and_by_the_schema() {
     );
     let mut files = Vec::new();
     for (i, (place, from, to)) in TYPOS.iter().enumerate() {
-        assert_eq!(BASE.matches(from).count(), 1, "{place}: `{from}` once in BASE");
+        assert_eq!(
+            BASE.matches(from).count(),
+            1,
+            "{place}: `{from}` once in BASE"
+        );
         let f = dir.join(format!("typo-{i}.yaml"));
         std::fs::write(&f, BASE.replacen(from, to, 1)).unwrap();
         let (code, err) = validate(&f);
@@ -278,7 +288,11 @@ fn misspelled_keys_at_every_depth_are_refused_by_validate_and_by_the_schema() {
 }
 
 /// Forms the parser accepts that a schema could easily get wrong.
-const UNUSUAL: [(&str, &str); 12] = [
+const UNUSUAL: [(&str, &str); 13] = [
+    (
+        "empty values: the defaults",
+        "name: t\nduration: 1h\nfleet:\nworkload:\nfaults:\nthresholds:\nci:\nmodels:\n",
+    ),
     (
         "durations: 90s, 1h30m, 1h 30m, 1.5h, 250ms, 0",
         "name: t\nduration: 1h30m\nworkload: { commits: { arrival: fixed, interval: 90s } }\nmodels:\n  push: { apply: 250ms, drift_check: { every: 1.5h } }\n  pull: { reconcile_interval: 1h 30m, reconcile_jitter: 0 }\n",
@@ -291,10 +305,7 @@ const UNUSUAL: [(&str, &str); 12] = [
         "preset names only",
         "name: t\nduration: 1h\nmodels:\n  jenkins: { kind: push, preset: jenkins }\n  flux: { kind: pull, preset: flux }\n  own: { kind: pull, preset: custom }\n",
     ),
-    (
-        "ci: none",
-        "name: t\nduration: 1h\nci: none\n",
-    ),
+    ("ci: none", "name: t\nduration: 1h\nci: none\n"),
     (
         "the push/pull form, one side empty",
         "name: t\nduration: 1h\nmodels:\n  push:\n  pull: { preset: flux, webhook: none }\n",
@@ -352,6 +363,8 @@ fn values_the_parser_refuses_by_form_are_refused_by_the_schema() {
     // distribution, fault or preset, a count of 0, text where a number belongs.
     let cases = [
         "name: t\nduration: 90\n",
+        "name: t\nduration: soon\n",
+        "name: t\nduration: 1h\nworkload: { commits: { arrival: poisson, mean_interval: 5 parsecs } }\n",
         "name: t\nduration: 1h\nfleet: { rollout: { max_surge: 101% } }\n",
         "name: t\nduration: 1h\nci: { build: { dist: gamma, mean: 1m } }\n",
         "name: t\nduration: 1h\nfaults: [{ kind: meteor, at: 1h }]\n",

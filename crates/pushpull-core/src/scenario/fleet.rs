@@ -341,6 +341,7 @@ pub(super) struct RawFleet {
     replicas: Option<NonZeroU32>,
     /// How every app rolls out (app groups may override it).
     #[serde(default)]
+    #[schemars(with = "Option<Rollout>")]
     rollout: Rollout,
 }
 

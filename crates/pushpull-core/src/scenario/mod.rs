@@ -472,11 +472,15 @@ struct RawScenario {
     /// Live modes only: real seconds per simulated second, from 0.001 to 1.
     #[serde(default = "unit_scale")]
     time_scale: strict::Real,
+    // `Option` in a schema type here and below: YAML's empty value (`fleet:`), which
+    // serde_yaml_ng reads as an empty map or list, so the defaults.
     /// The clusters and apps.
     #[serde(default)]
+    #[schemars(with = "Option<fleet::RawFleet>")]
     fleet: fleet::RawFleet,
     /// The commits.
     #[serde(default)]
+    #[schemars(with = "Option<Workload>")]
     workload: Workload,
     /// Parsed after the rest (see [`parse_models`]): a setup's kind decides which keys
     /// it may hold.
@@ -492,9 +496,11 @@ struct RawScenario {
     baseline: Option<String>,
     /// Failures injected into every setup alike.
     #[serde(default)]
+    #[schemars(with = "Option<Vec<fault::Addressed>>")]
     faults: Vec<fault::Addressed>,
     /// Bounds on figures; a run that exceeds one exits 1.
     #[serde(default)]
+    #[schemars(with = "Option<Vec<Threshold>>")]
     thresholds: Vec<Threshold>,
 }
 

@@ -12,7 +12,9 @@ use std::num::NonZeroU32;
 
 /// The push pipeline a setup starts from: every key it does not write takes the preset's
 /// value (`custom` is github-actions' values, named as yours).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum PushPreset {
     #[default]
@@ -206,7 +208,9 @@ impl RawPush {
 
 /// The reconciler a setup starts from: every key it does not write takes the preset's
 /// value (`custom` is argocd's values, named as yours).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum PullPreset {
     #[default]

@@ -60,7 +60,12 @@ fn sorted(v: Value) -> Value {
 
 fn unwrap_lines(text: &str) -> String {
     text.split("\n\n")
-        .map(|para| para.split('\n').map(str::trim).collect::<Vec<_>>().join(" "))
+        .map(|para| {
+            para.split('\n')
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect::<Vec<_>>()
         .join("\n\n")
 }
@@ -539,10 +544,46 @@ mod tests {
         }
     }
 
+    /// Every map of keys in the schema refuses keys it does not list, as
+    /// `deny_unknown_fields` does; the one open map is `models`, whose keys are names.
+    #[test]
+    fn every_map_of_keys_refuses_unknown_keys() {
+        fn walk(v: &Value, at: &str, open: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    if m.contains_key("properties")
+                        && m.get("additionalProperties") != Some(&Value::Bool(false))
+                        && !m.contains_key("propertyNames")
+                    {
+                        open.push(at.to_string());
+                    }
+                    for (k, x) in m {
+                        walk(x, &format!("{at}/{k}"), open);
+                    }
+                }
+                Value::Array(a) => {
+                    for (i, x) in a.iter().enumerate() {
+                        walk(x, &format!("{at}/{i}"), open);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let schema = scenario_schema();
+        let mut open = Vec::new();
+        walk(&schema, "", &mut open);
+        assert!(open.is_empty(), "maps that take any key: {open:?}");
+        let defs = schema["definitions"].as_object().expect("definitions");
+        assert!(defs.len() > 25, "{:?}", defs.keys());
+    }
+
     #[test]
     fn the_text_form_is_pretty_sorted_and_ends_with_a_newline() {
         let t = scenario_schema_text();
-        assert!(t.ends_with("}\n") && t.starts_with("{\n  \"$schema\""), "{t}");
+        assert!(
+            t.ends_with("}\n") && t.starts_with("{\n  \"$schema\""),
+            "{t}"
+        );
         assert_eq!(t, scenario_schema_text(), "two calls differ");
     }
 }
