@@ -359,8 +359,9 @@ fn unusual_forms_the_parser_accepts_pass_the_schema() {
 
 #[test]
 fn values_the_parser_refuses_by_form_are_refused_by_the_schema() {
-    // Not keys but shapes: a duration without unit, a percentage above 100%, an unknown
-    // distribution, fault or preset, a count of 0, text where a number belongs.
+    // Not misspelled keys but shapes: a duration without unit, a percentage above 100%, an
+    // unknown distribution, fault or preset, another kind's key, a count of 0, text where a
+    // number belongs, a name that is not a DNS label, a word that is not `none`.
     let cases = [
         "name: t\nduration: 90\n",
         "name: t\nduration: soon\n",
@@ -368,6 +369,8 @@ fn values_the_parser_refuses_by_form_are_refused_by_the_schema() {
         "name: t\nduration: 1h\nfleet: { rollout: { max_surge: 101% } }\n",
         "name: t\nduration: 1h\nci: { build: { dist: gamma, mean: 1m } }\n",
         "name: t\nduration: 1h\nfaults: [{ kind: meteor, at: 1h }]\n",
+        "name: t\nduration: 1h\nci: { build: { dist: lognormal, mean: 4m, p99: 9m } }\n",
+        "name: t\nduration: 1h\nfaults: [{ kind: git_outage, at: 1h, duration: 5m, cluster: 0 }]\n",
         "name: t\nduration: 1h\nmodels: { push: { preset: gitlab } }\n",
         "name: t\nduration: 1h\nfleet: { apps: 0 }\n",
         "name: t\nduration: 1h\ntime_scale: \"0.5\"\n",

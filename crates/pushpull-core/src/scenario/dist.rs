@@ -153,7 +153,7 @@ fn erfc(x: f64) -> f64 {
 /// only its own keys.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "DistributionMap")]
+#[schemars(rename = "DistributionMap", transform = super::schema::dist_keys)]
 pub struct RawDist {
     #[serde(deserialize_with = "super::strict::text")]
     #[schemars(with = "super::schema::DistKind")]

@@ -265,7 +265,7 @@ const KINDS: &str = "drift, bad_release, git_outage, api_brownout, partition, \
 /// A fault: its `kind` and that kind's keys (`{kind: git_outage, at: 2h, duration: 15m}`).
 #[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(rename = "Fault")]
+#[schemars(rename = "Fault", transform = super::schema::fault_keys)]
 pub struct RawFault {
     #[serde(deserialize_with = "super::strict::text")]
     #[schemars(with = "super::schema::FaultKind")]

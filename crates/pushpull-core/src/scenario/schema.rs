@@ -350,6 +350,74 @@ impl JsonSchema for DistKind {
     }
 }
 
+/// The keys each distribution takes besides `dist`, as `Dist::try_from` allows them (a
+/// test below checks every key of every kind against the parser).
+pub const DIST_KEYS: [(&str, &[&str]); 6] = [
+    ("fixed", &["value"]),
+    ("uniform", &["min", "max"]),
+    ("exponential", &["mean"]),
+    ("normal", &["mean", "sd"]),
+    ("lognormal", &["median", "p99"]),
+    ("empirical", &["samples"]),
+];
+
+/// The keys each fault kind takes besides `kind`, as `fault.rs` allows them (checked
+/// against the parser by a test below).
+pub const FAULT_KEYS: [(&str, &[&str]); 8] = [
+    (
+        "drift",
+        &["change", "at", "arrival", "mean_interval", "cluster", "app"],
+    ),
+    ("bad_release", &["at", "rollback_after", "app"]),
+    ("git_outage", &["at", "duration"]),
+    (
+        "api_brownout",
+        &["at", "duration", "latency", "error_rate", "cluster"],
+    ),
+    ("partition", &["between", "at", "duration"]),
+    ("reconciler_crash", &["at", "restart_after", "cluster"]),
+    ("runner_outage", &["at", "duration"]),
+    ("cluster_loss", &["cluster", "at", "rebuild_after"]),
+];
+
+/// `#[schemars(transform)]` of the distribution map: each kind refuses the other kinds'
+/// keys, as the parser does.
+pub fn dist_keys(schema: &mut Schema) {
+    keys_of_kinds(schema, "dist", &DIST_KEYS);
+}
+
+/// `#[schemars(transform)]` of a fault: each kind refuses the other kinds' keys.
+pub fn fault_keys(schema: &mut Schema) {
+    keys_of_kinds(schema, "kind", &FAULT_KEYS);
+}
+
+/// For each kind in `table`, an `if {discriminator: kind} then {other keys: false}`: every
+/// key of the derived `properties` that the kind does not list is refused, so a key added
+/// to the struct later is refused for every kind until the table names it (and the test
+/// below says so).
+fn keys_of_kinds(schema: &mut Schema, discriminator: &str, table: &[(&str, &[&str])]) {
+    let keys: Vec<String> = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    let rules: Vec<Value> = table
+        .iter()
+        .map(|(kind, allowed)| {
+            let refused: serde_json::Map<String, Value> = keys
+                .iter()
+                .filter(|k| k.as_str() != discriminator && !allowed.contains(&k.as_str()))
+                .map(|k| (k.clone(), Value::Bool(false)))
+                .collect();
+            json!({
+                "if": {"properties": {discriminator: {"const": kind}}, "required": [discriminator]},
+                "then": {"properties": refused},
+            })
+        })
+        .collect();
+    schema.insert("allOf".into(), Value::Array(rules));
+}
+
 /// The arrival processes of `workload.commits`.
 pub struct ArrivalKind;
 
@@ -544,6 +612,58 @@ mod tests {
         }
     }
 
+    /// Whether the parser refuses `key` for `kind` because the kind does not take it.
+    fn parser_refuses_key(what: &str, kind: &str, key: &str) -> bool {
+        let value = match key {
+            "change" => "scale",
+            "arrival" => "poisson",
+            "cluster" | "app" => "0",
+            "error_rate" => "0.1",
+            "between" => "[pipeline, git]",
+            "samples" => "[1s]",
+            _ => "1s",
+        };
+        let e = match what {
+            "dist" => serde_yaml_ng::from_str::<super::super::Dist>(&format!(
+                "{{dist: {kind}, {key}: {value}}}"
+            ))
+            .err(),
+            _ => serde_yaml_ng::from_str::<super::super::fault::Addressed>(&format!(
+                "{{kind: {kind}, {key}: {value}}}"
+            ))
+            .err(),
+        };
+        let e = e.map(|e| e.to_string()).unwrap_or_default();
+        e.contains(&format!("`{key}` does not belong"))
+            || e.contains(&format!("`{key}` does not apply"))
+    }
+
+    /// The per-kind key tables agree with the parser for every key the derived struct has.
+    #[test]
+    fn each_kind_refuses_exactly_the_keys_the_parser_refuses() {
+        let schema = scenario_schema();
+        for (what, def, table) in [
+            ("dist", "DistributionMap", &DIST_KEYS[..]),
+            ("kind", "Fault", &FAULT_KEYS[..]),
+        ] {
+            let props = schema["definitions"][def]["properties"]
+                .as_object()
+                .expect("properties");
+            assert!(props.len() > 5, "{def}");
+            for (kind, allowed) in table {
+                for key in props.keys().filter(|k| k.as_str() != what) {
+                    let listed = allowed.contains(&key.as_str());
+                    assert_eq!(
+                        parser_refuses_key(what, kind, key),
+                        !listed,
+                        "{def} `{kind}`: the parser {} `{key}`; update the table in scenario/schema.rs",
+                        if listed { "refuses" } else { "takes" }
+                    );
+                }
+            }
+        }
+    }
+
     /// Every map of keys in the schema refuses keys it does not list, as
     /// `deny_unknown_fields` does; the one open map is `models`, whose keys are names.
     #[test]
@@ -557,7 +677,11 @@ mod tests {
                     {
                         open.push(at.to_string());
                     }
-                    for (k, x) in m {
+                    // `if`/`then` of a kind's rules narrow a map, they describe none.
+                    for (k, x) in m
+                        .iter()
+                        .filter(|(k, _)| !matches!(k.as_str(), "if" | "then"))
+                    {
                         walk(x, &format!("{at}/{k}"), open);
                     }
                 }
