@@ -482,8 +482,11 @@ struct RawScenario {
     #[serde(default)]
     #[schemars(with = "Option<Workload>")]
     workload: Workload,
-    /// Parsed after the rest (see [`parse_models`]): a setup's kind decides which keys
-    /// it may hold.
+    // Parsed after the rest (see [`parse_models`]): a setup's kind decides which keys
+    // it may hold.
+    /// The delivery setups the scenario compares, by name (2 to 8): `gha: {kind: push,
+    /// preset: github-actions}`, `argocd: {kind: pull, preset: argocd}`. The keys `push`
+    /// and `pull` name their own kind; a map of only those keys always holds both.
     #[serde(default)]
     #[schemars(schema_with = "schema::models")]
     models: Option<serde_yaml_ng::Mapping>,

@@ -533,8 +533,8 @@ pub fn models(g: &mut SchemaGenerator) -> Schema {
     let pull_settings = g.subschema_for::<RawPull>();
     let mut name = dns_label(bounds::MAX_SETUP_NAME, "A setup's name");
     name.remove("type");
+    // The description is the `models` field's doc comment.
     json_schema!({
-        "description": format!("The delivery setups the scenario compares, by name: 2 to {} (`gha: {{kind: push, preset: github-actions}}`, `argocd: {{kind: pull, preset: argocd}}`). The keys `push` and `pull` name their own kind; a map of only those keys always holds both, the missing one at its defaults.", bounds::MAX_SETUPS),
         "anyOf": [
             {"type": "null"},
             {
