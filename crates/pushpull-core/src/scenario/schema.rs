@@ -612,6 +612,44 @@ mod tests {
         }
     }
 
+    /// The words of "expected a, b or c" at the end of a refusal.
+    fn expected(e: &str) -> Vec<String> {
+        let e = e.split(" at line ").next().unwrap_or(e);
+        let list = e.rsplit_once("expected ").expect("an `expected` list").1;
+        list.replace(" or ", ", ")
+            .split(", ")
+            .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_'))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// A kind added to the parser (its refusal of an unknown kind lists them all) is one
+    /// the schema lists too.
+    #[test]
+    fn the_kind_lists_are_the_ones_the_parser_names() {
+        let dist = serde_yaml_ng::from_str::<super::super::Dist>("{dist: zzz}")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(expected(&dist), DIST_KINDS, "{dist}");
+        assert_eq!(
+            DIST_KEYS.map(|(k, _)| k),
+            DIST_KINDS,
+            "DIST_KEYS lists every kind"
+        );
+        let fault = serde_yaml_ng::from_str::<super::super::fault::Addressed>("{kind: zzz}")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(expected(&fault), FAULT_KINDS, "{fault}");
+        assert_eq!(
+            FAULT_KEYS.map(|(k, _)| k),
+            FAULT_KINDS,
+            "FAULT_KEYS lists every kind"
+        );
+        let arrival =
+            parses("name: t\nduration: 1h\nworkload: {commits: {arrival: zzz}}\n").unwrap_err();
+        assert_eq!(expected(&arrival), ARRIVAL_KINDS, "{arrival}");
+    }
+
     /// Whether the parser refuses `key` for `kind` because the kind does not take it.
     fn parser_refuses_key(what: &str, kind: &str, key: &str) -> bool {
         let value = match key {
