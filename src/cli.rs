@@ -1,4 +1,4 @@
-//! The command line (`pushpull run | validate | sweep | check | report | export | cluster |
+//! The command line (`pushpull run | validate | schema | sweep | check | report | export | cluster |
 //! emulator`): the clap argument types, their mapping to the options of the library entry
 //! points in `crate::run`, what is printed, and the exit codes the README documents (0 ok, 1 a
 //! threshold breached, 2 bad input or usage, 3 a needed tool or cluster is missing, 130
@@ -36,6 +36,9 @@ pub enum Command {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+    /// Print the JSON Schema of scenario files (docs/scenario.schema.json), for editors:
+    /// start a scenario with `# yaml-language-server: $schema=<path to it>`.
+    Schema,
     /// Run one scenario once per combination of values and compare the results.
     Sweep(SweepArgs),
     /// Compare a run with a baseline; exit 1 if a figure got worse than the tolerance.
@@ -348,6 +351,10 @@ pub fn main_with(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Validate { scenarios } => validate(&scenarios),
+        Command::Schema => {
+            print!("{}", crate::scenario::schema::scenario_schema_text());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sweep(args) => sweep(args),
         Command::Check(args) => check(args),
         Command::Cluster { command } => cluster(command),

@@ -27,13 +27,19 @@ pub struct WorkingHours {
     text: RawWorkingHours,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// `working_hours: {days: mon-fri, hours: 9-17, timezone: "+01:00"}`: commits arrive only
+/// in these hours of these days.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "WorkingHours")]
 struct RawWorkingHours {
+    /// Days and ranges of days, comma-separated: `mon-fri`, `mon,wed,fri`, `fri-mon`.
     #[serde(deserialize_with = "super::strict::text")]
     days: String,
+    /// `<start>-<end>` in 24-hour local time: `9-17`, `8:30-16:30` (the end excluded).
     #[serde(deserialize_with = "super::strict::text")]
     hours: String,
+    /// A fixed UTC offset: `UTC` (the default), `+01:00`, `-05:00` (no daylight saving).
     #[serde(
         default,
         deserialize_with = "super::strict::opt_text",
@@ -45,6 +51,16 @@ struct RawWorkingHours {
 impl Serialize for WorkingHours {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.text.serialize(s)
+    }
+}
+
+/// The schema of what [`RawWorkingHours`] reads.
+impl schemars::JsonSchema for WorkingHours {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "WorkingHours".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        RawWorkingHours::json_schema(g)
     }
 }
 

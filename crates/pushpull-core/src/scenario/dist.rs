@@ -149,27 +149,55 @@ fn erfc(x: f64) -> f64 {
     if x >= 0.0 { r } else { 2.0 - r }
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// A distribution as a map: `{dist: lognormal, median: 5s, p99: 30s}`; each kind takes
+/// only its own keys.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "DistributionMap", transform = super::schema::dist_keys)]
 pub struct RawDist {
     #[serde(deserialize_with = "super::strict::text")]
+    #[schemars(with = "super::schema::DistKind")]
     dist: String,
+    /// fixed: the one value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     value: Option<Dur>,
+    /// uniform: the smallest value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     min: Option<Dur>,
+    /// uniform: the largest value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     max: Option<Dur>,
+    /// exponential and normal: the mean.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mean: Option<Dur>,
+    /// normal: the standard deviation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sd: Option<Dur>,
+    /// lognormal: the median.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     median: Option<Dur>,
+    /// lognormal: the 99th percentile (at least the median).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     p99: Option<Dur>,
+    /// empirical: observed durations, drawn from with equal weight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     samples: Option<Vec<Dur>>,
+}
+
+/// A distribution map or a bare duration (a fixed one), as [`Dist`]'s `Deserialize` reads.
+impl schemars::JsonSchema for Dist {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Distribution".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A delay distribution: a map like `{dist: lognormal, median: 5s, p99: 30s}`, or a duration like `2s` for a fixed delay.",
+            "anyOf": [
+                g.subschema_for::<super::schema::DurationText>(),
+                g.subschema_for::<RawDist>(),
+            ],
+        })
+    }
 }
 
 /// A distribution is a map (`{dist: normal, mean: 4m, sd: 1m}`); a bare duration

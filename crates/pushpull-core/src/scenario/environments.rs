@@ -127,38 +127,54 @@ impl Environments {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// One environment a change passes through, in order (`dev`, `staging`, `prod`).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Environment")]
 pub(super) struct RawEnvironment {
+    /// The environment's name; clusters name it in `fleet.clusters[].environment`.
     #[serde(deserialize_with = "strict::text")]
+    #[schemars(with = "String")]
     name: String,
+    /// What a change must pass before it enters this environment (not before the first).
     #[serde(default)]
     gate: Option<RawGate>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A gate: one of a soak time, a manual approval or an automated check.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Gate")]
 struct RawGate {
+    /// The change runs this long in the environment before it goes on.
     #[serde(default)]
     soak: Option<Dur>,
+    /// A person approves, after the reviewer's delay.
     #[serde(default)]
     approval: Option<RawApproval>,
+    /// An automated check that takes `duration` and fails for the `failure` share.
     #[serde(default)]
     check: Option<RawCheck>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Approval")]
 struct RawApproval {
+    /// The reviewer's delay (counted in working time with `working_hours`).
     delay: Dist,
+    /// Reviewers approve only in these hours.
     #[serde(default)]
     working_hours: Option<WorkingHours>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Check")]
 struct RawCheck {
+    /// How long the check runs.
     duration: Dist,
+    /// The share of changes it fails (`5%` or 0.05).
     #[serde(default = "no_failure")]
     failure: Percent,
 }

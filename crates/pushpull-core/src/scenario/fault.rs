@@ -8,7 +8,7 @@ use super::duration::{Dur, Nanos};
 use super::models::Probability;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DriftChange {
     /// Someone runs `kubectl scale` on a Deployment.
@@ -262,26 +262,42 @@ impl Fault {
 const KINDS: &str = "drift, bad_release, git_outage, api_brownout, partition, \
                      reconciler_crash, runner_outage or cluster_loss";
 
-#[derive(Clone, Debug, Default, Deserialize)]
+/// A fault: its `kind` and that kind's keys (`{kind: git_outage, at: 2h, duration: 15m}`).
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Fault", transform = super::schema::fault_keys)]
 pub struct RawFault {
     #[serde(deserialize_with = "super::strict::text")]
+    #[schemars(with = "super::schema::FaultKind")]
     kind: String,
+    /// drift: what the hand edit changes.
     change: Option<DriftChange>,
+    /// When the fault starts (time since the start of the run).
     at: Option<Dur>,
     #[serde(default, deserialize_with = "super::strict::opt_text")]
+    #[schemars(with = "Option<super::schema::DriftArrival>")]
     arrival: Option<String>,
+    /// drift with `arrival: poisson`: the mean time between drifts.
     mean_interval: Option<Dur>,
+    /// bad_release: how long until someone reverts the bad commit.
     rollback_after: Option<Dur>,
+    /// The cluster, by number (0, 1, …) or by name; else every one or one at random.
     #[serde(default)]
     cluster: Option<Ref>,
+    /// The app, by number (0, 1, …) or by name; else one at random.
     #[serde(default)]
     app: Option<Ref>,
+    /// How long the outage, brownout or partition lasts.
     duration: Option<Dur>,
+    /// api_brownout: the extra latency of each API call.
     latency: Option<Dist>,
+    /// api_brownout: the share of API calls that fail (429/500/503).
     error_rate: Option<Probability>,
+    #[schemars(with = "Option<super::schema::CutSides>")]
     between: Option<Vec<super::strict::Text>>,
+    /// reconciler_crash: how long until the reconciler is back.
     restart_after: Option<Dur>,
+    /// cluster_loss: how long until the cluster is back, empty.
     rebuild_after: Option<Dur>,
 }
 
@@ -393,6 +409,23 @@ impl Ref {
     }
 }
 
+impl schemars::JsonSchema for Ref {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Ref".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": u32::MAX},
+                {"type": "string"},
+            ],
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Ref {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::value::{BoolDeserializer, F64Deserializer, I64Deserializer};
@@ -434,6 +467,16 @@ pub struct Addressed {
     pub fault: Fault,
     pub cluster: Option<String>,
     pub app: Option<String>,
+}
+
+/// The schema of what [`RawFault`] reads.
+impl schemars::JsonSchema for Addressed {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Fault".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        RawFault::json_schema(g)
+    }
 }
 
 impl<'de> Deserialize<'de> for Addressed {

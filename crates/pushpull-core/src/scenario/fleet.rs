@@ -13,11 +13,14 @@ use std::fmt;
 use std::num::NonZeroU32;
 
 /// A cluster the scenario names; `environment` is kept for environments and promotion.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NamedCluster {
     #[serde(deserialize_with = "strict::text")]
+    #[schemars(with = "super::schema::Label")]
     pub name: String,
+    /// The environment the cluster belongs to (`prod`, `staging`).
+    #[schemars(with = "Option<super::schema::Label>")]
     #[serde(
         default,
         deserialize_with = "strict::opt_text",
@@ -279,45 +282,66 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for CountOr<T> {
     }
 }
 
-/// An app group as written.
-#[derive(Debug, Deserialize)]
+/// An app group as written: one app (`name`) or `count` apps named `<prefix>-0`, … .
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "AppGroup")]
 pub(super) struct RawGroup {
+    /// One app of this name.
     #[serde(default, deserialize_with = "strict::opt_text")]
+    #[schemars(with = "Option<super::schema::Label>")]
     name: Option<String>,
+    /// With `count`: apps named `<prefix>-0`, `<prefix>-1`, … .
     #[serde(default, deserialize_with = "strict::opt_text")]
+    #[schemars(with = "Option<super::schema::Label>")]
     prefix: Option<String>,
+    /// With `prefix`: how many apps.
     #[serde(default, deserialize_with = "strict::opt_count")]
     count: Option<NonZeroU32>,
+    /// Pods per app (else the fleet's `replicas`).
     #[serde(default, deserialize_with = "strict::opt_count")]
     replicas: Option<NonZeroU32>,
+    /// Overrides of the fleet's rollout, key by key.
     #[serde(default)]
     rollout: Option<RawRollout>,
+    /// The build duration of these apps, overriding every setup's `build`.
     #[serde(default)]
     build: Option<Dist>,
 }
 
 /// A group's rollout: each key given overrides the fleet's.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "RolloutOverride")]
 struct RawRollout {
+    /// Pod created → Ready.
     pod_start: Option<Dist>,
+    /// Pods above the desired count during a rollout (`maxSurge`).
     max_surge: Option<IntOrPercent>,
+    /// Pods below the desired count during a rollout (`maxUnavailable`).
     max_unavailable: Option<IntOrPercent>,
+    /// A rollout without progress for this long is failed.
     progress_deadline: Option<super::Dur>,
 }
 
-/// `fleet:` as written.
-#[derive(Debug, Default, Deserialize)]
+/// `fleet:` as written: clusters and apps by count or by name.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Fleet")]
 pub(super) struct RawFleet {
+    /// How many clusters (`3`), or each by name (`[{name: prod-eu, environment: prod}]`).
     #[serde(default)]
     clusters: Option<CountOr<NamedCluster>>,
+    /// How many apps (`40`), or app groups (`[{name: payments, replicas: 6}, {prefix: svc,
+    /// count: 20}]`).
     #[serde(default)]
     apps: Option<CountOr<RawGroup>>,
+    /// Pods per app.
     #[serde(default, deserialize_with = "strict::opt_count")]
     replicas: Option<NonZeroU32>,
+    /// How every app rolls out (app groups may override it).
     #[serde(default)]
+    #[schemars(with = "Option<Rollout>")]
     rollout: Rollout,
 }
 

@@ -13,6 +13,7 @@ pub mod fleet;
 mod locate;
 pub mod models;
 mod nesting;
+pub mod schema;
 mod strict;
 
 use crate::metric::{Metric, ModelKind, Quantile};
@@ -140,15 +141,20 @@ impl<'de> Deserialize<'de> for IntOrPercent {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// How an app's Deployment rolls out a new version (Kubernetes' RollingUpdate).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rollout {
+    /// Pod created → Ready: image pull, start-up and readiness probe.
     #[serde(default = "default_pod_start")]
     pub pod_start: Dist,
+    /// How many pods above the desired count a rollout may create (`maxSurge`).
     #[serde(default = "default_quarter")]
     pub max_surge: IntOrPercent,
+    /// How many pods below the desired count a rollout may go (`maxUnavailable`).
     #[serde(default = "default_quarter")]
     pub max_unavailable: IntOrPercent,
+    /// A rollout without progress for this long is failed (`progressDeadlineSeconds`).
     #[serde(default = "default_deadline")]
     pub progress_deadline: Dur,
 }
@@ -208,18 +214,37 @@ pub enum Arrival {
     },
 }
 
-#[derive(Deserialize)]
+/// How commits arrive: `{arrival: poisson, mean_interval: 10m}`, `{arrival: fixed,
+/// interval: 10m}` (either optionally with `working_hours`) or `{arrival: replay, repo:
+/// ../app, branch: main}`.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawArrival {
     #[serde(deserialize_with = "strict::text")]
+    #[schemars(with = "schema::ArrivalKind")]
     arrival: String,
+    /// poisson: the mean time between commits (working time with `working_hours`).
     mean_interval: Option<Dur>,
+    /// fixed: the time between commits (working time with `working_hours`).
     interval: Option<Dur>,
+    /// replay: a git repository, relative to the scenario file's folder.
     #[serde(default, deserialize_with = "strict::opt_text")]
     repo: Option<String>,
+    /// replay: the branch whose commit times are replayed (default main).
     #[serde(default, deserialize_with = "strict::opt_text")]
     branch: Option<String>,
+    /// poisson and fixed: commits arrive only in these days and hours.
     working_hours: Option<WorkingHours>,
+}
+
+/// The schema of what [`RawArrival`] reads.
+impl schemars::JsonSchema for Arrival {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Arrival".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        RawArrival::json_schema(g)
+    }
 }
 
 impl<'de> Deserialize<'de> for Arrival {
@@ -268,11 +293,14 @@ impl<'de> Deserialize<'de> for Arrival {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The commits the setups deliver.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
+    /// How source commits arrive.
     #[serde(default = "default_commits")]
     pub commits: Arrival,
+    /// How many apps (chosen at random) each commit changes.
     #[serde(default = "one", deserialize_with = "strict::count")]
     pub apps_per_commit: NonZeroU32,
 }
@@ -341,14 +369,18 @@ impl Serialize for Models {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A bound on one figure: the run fails (exit 1) when it is exceeded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Threshold {
     /// The setup whose figure is bounded.
     #[serde(deserialize_with = "strict::text")]
     pub model: String,
+    /// The measured quantity (the README's metric table).
     pub metric: Metric,
+    /// The summary statistic of it that is bounded.
     pub quantile: Quantile,
+    /// The largest value that passes.
     pub max: Dur,
     /// How much worse than a baseline this figure may get before `pushpull check` calls it
     /// a regression (overrides `--tolerance` for this figure).
@@ -420,40 +452,67 @@ fn ser_ci<S: serde::Serializer>(v: &Option<Ci>, s: S) -> Result<S::Ok, S::Error>
     }
 }
 
-#[derive(Deserialize)]
+/// A pushpull scenario: the fleet, the commits, the delivery setups it compares, the
+/// faults it injects and the thresholds it checks (README, "Scenario files").
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Scenario", title = "pushpull scenario")]
 struct RawScenario {
     #[serde(default)]
+    #[schemars(with = "Option<schema::SchemaVersion>")]
     schema: Option<strict::Whole>,
     #[serde(deserialize_with = "strict::text")]
+    #[schemars(with = "schema::ScenarioName")]
     name: String,
+    /// What the scenario asks, in a sentence or two (shown in reports).
     #[serde(default, deserialize_with = "strict::text")]
     description: String,
+    /// The seed of every random draw: the same scenario and seed give the same results.
     #[serde(default = "default_seed")]
     seed: strict::Whole,
+    /// The simulated time each repetition covers (e.g. `6h`).
     duration: Dur,
+    /// How many times the run is repeated with derived seeds (confidence intervals).
     #[serde(default = "one", deserialize_with = "strict::count")]
     repetitions: NonZeroU32,
+    /// Live modes only: real seconds per simulated second, from 0.001 to 1.
     #[serde(default = "unit_scale")]
     time_scale: strict::Real,
+    // `Option` in a schema type here and below: YAML's empty value (`fleet:`), which
+    // serde_yaml_ng reads as an empty map or list, so the defaults.
+    /// The clusters and apps.
     #[serde(default)]
+    #[schemars(with = "Option<fleet::RawFleet>")]
     fleet: fleet::RawFleet,
+    /// The commits.
     #[serde(default)]
+    #[schemars(with = "Option<Workload>")]
     workload: Workload,
-    /// Parsed after the rest (see [`parse_models`]): a setup's kind decides which keys
-    /// it may hold.
+    // Parsed after the rest (see [`parse_models`]): a setup's kind decides which keys
+    // it may hold.
+    /// The delivery setups the scenario compares, by name (2 to 8): `gha: {kind: push,
+    /// preset: github-actions}`, `argocd: {kind: pull, preset: argocd}`. The keys `push`
+    /// and `pull` name their own kind; a map of only those keys always holds both.
     #[serde(default)]
+    #[schemars(schema_with = "schema::models")]
     models: Option<serde_yaml_ng::Mapping>,
-    /// `none`, or the shared CI stage's settings.
+    /// `none` (no CI stage: a delivery-only comparison), or the CI stage every setup
+    /// shares (by default the first push setup's pipeline).
     #[serde(default)]
     ci: Option<models::NoneOr<models::RawCi>>,
+    /// The setup the others are compared with (by default the first).
     #[serde(default, deserialize_with = "strict::opt_text")]
     baseline: Option<String>,
+    /// Failures injected into every setup alike.
     #[serde(default)]
+    #[schemars(with = "Option<Vec<fault::Addressed>>")]
     faults: Vec<fault::Addressed>,
+    /// The environments a change passes through, in order, each with an optional gate.
     #[serde(default)]
     environments: Option<Vec<environments::RawEnvironment>>,
+    /// Bounds on figures; a run that exceeds one exits 1.
     #[serde(default)]
+    #[schemars(with = "Option<Vec<Threshold>>")]
     thresholds: Vec<Threshold>,
 }
 

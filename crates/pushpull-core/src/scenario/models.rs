@@ -10,7 +10,11 @@ use std::num::NonZeroU32;
 
 // ---------------------------------------------------------------- push pipeline
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// The push pipeline a setup starts from: every key it does not write takes the preset's
+/// value (`custom` is github-actions' values, named as yours).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum PushPreset {
     #[default]
@@ -19,7 +23,8 @@ pub enum PushPreset {
     Custom,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What happens to a run when every runner is busy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Concurrency {
     /// Every run waits its turn for a runner, FIFO; none is dropped.
@@ -29,7 +34,8 @@ pub enum Concurrency {
     CancelPending,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+/// A scheduled job that re-applies everything (`drift_check: {every: 24h}`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DriftCheck {
     /// How often a scheduled job re-applies every app to every cluster.
@@ -137,19 +143,32 @@ impl PushConfig {
     }
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+/// A push setup's settings: a preset, then the keys that override it.
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "PushSettings")]
 pub struct RawPush {
+    /// The pipeline whose defaults the other keys override.
     preset: Option<PushPreset>,
+    /// CI runners (or Jenkins executors) that may run at once.
     #[serde(default, deserialize_with = "super::strict::opt_count")]
     runners: Option<NonZeroU32>,
+    /// Push event → the run enters the runner queue (shared CI stage; with a `ci:` block,
+    /// write it there).
     queue_wait: Option<Dist>,
+    /// Build and test steps up to the published image (shared CI stage; with a `ci:`
+    /// block, write it there).
     build: Option<Dist>,
+    /// One `kubectl apply` of one app to one cluster.
     apply: Option<Dist>,
+    /// How many applies the deploy job runs at once.
     #[serde(default, deserialize_with = "super::strict::opt_count")]
     apply_parallelism: Option<NonZeroU32>,
+    /// Whether the deploy job waits for each rollout to finish (`kubectl rollout status`).
     wait_for_rollout: Option<bool>,
+    /// What happens to a run when every runner is busy.
     concurrency: Option<Concurrency>,
+    /// `none`, or a scheduled job that re-applies everything (`{every: 24h}`).
     drift_check: Option<NoneOr<DriftCheck>>,
     rollback: Option<RawRollback<PushRollback>>,
 }
@@ -195,7 +214,11 @@ impl RawPush {
 
 // ---------------------------------------------------------------- pull reconciler
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// The reconciler a setup starts from: every key it does not write takes the preset's
+/// value (`custom` is argocd's values, named as yours).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum PullPreset {
     #[default]
@@ -204,7 +227,8 @@ pub enum PullPreset {
     Custom,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// How the reconciler notices and corrects a change made by hand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DriftDetection {
     /// React to a live change seen on the watch (Argo CD self-heal).
@@ -216,7 +240,7 @@ pub enum DriftDetection {
 }
 
 /// How a pull reconciler decides to compare an app with git.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Refresh {
     /// Each app polls git on its own timer (`poll.interval` + up to `poll.jitter`), one
@@ -234,17 +258,24 @@ pub struct Poll {
     pub jitter: Dur,
 }
 
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
+/// How often the reconciler fetches git.
+#[derive(Clone, Copy, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Poll")]
 struct RawPoll {
+    /// The time between fetches.
     interval: Option<Dur>,
+    /// A uniform extra of up to this much on each interval.
     jitter: Option<Dur>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A git webhook that triggers a fetch at once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Webhook {
+    /// Push → the webhook reaches the reconciler.
     pub delay: Dist,
+    /// The share of webhooks that never arrive (polling still catches the commit).
     #[serde(default)]
     pub loss: Probability,
 }
@@ -278,12 +309,18 @@ pub struct SelfHeal {
     pub cooldown: Dur,
 }
 
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
+/// Self-heal: a backoff between repairs of the same app, reset after a quiet cooldown.
+#[derive(Clone, Copy, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SelfHeal")]
 struct RawSelfHeal {
+    /// The delay before the first repair.
     initial: Option<Dur>,
+    /// Each further repair waits this many times longer.
     factor: Option<Factor>,
+    /// The longest delay.
     max: Option<Dur>,
+    /// How long an app must stay in sync before the backoff starts again from `initial`.
     cooldown: Option<Dur>,
 }
 
@@ -291,6 +328,23 @@ struct RawSelfHeal {
 #[derive(Clone, Copy, Debug, Deserialize)]
 #[serde(try_from = "super::strict::Real")]
 struct Factor(f64);
+
+impl schemars::JsonSchema for Factor {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Factor".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "number",
+            "minimum": 1,
+            "maximum": super::bounds::MAX_FACTOR,
+            "description": "A backoff factor from 1 (a constant delay) to 1000.",
+        })
+    }
+}
 
 impl TryFrom<super::strict::Real> for Factor {
     type Error = String;
@@ -323,11 +377,16 @@ impl Backoff {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
+/// A backoff: `initial × factorⁿ`, capped at `max`.
+#[derive(Clone, Copy, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Backoff")]
 struct RawBackoff {
+    /// The delay after the first failure.
     initial: Option<Dur>,
+    /// Each further failure waits this many times longer.
     factor: Option<Factor>,
+    /// The longest delay.
     max: Option<Dur>,
 }
 
@@ -453,22 +512,40 @@ impl PullConfig {
     }
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+/// A pull setup's settings: a preset, then the keys that override it.
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "PullSettings")]
 pub struct RawPull {
+    /// The reconciler whose defaults the other keys override.
     preset: Option<PullPreset>,
+    /// Where refreshes come from: `resync` (Argo CD's informer resync, with the
+    /// repo-server's revision cache) or `poll` (a fetch per app per interval).
     refresh: Option<Refresh>,
+    /// How long a resolved branch revision is reused (Argo CD
+    /// `--revision-cache-expiration`).
     revision_cache: Option<Dur>,
+    /// How often git is fetched (Argo CD `timeout.reconciliation`, Flux GitRepository
+    /// `interval`).
     poll: Option<RawPoll>,
+    /// `none`, or a webhook that triggers a fetch on push.
     webhook: Option<NoneOr<Webhook>>,
+    /// How a change made by hand is noticed and corrected.
     drift_detection: Option<DriftDetection>,
+    /// The backoff between repairs of one app (with `drift_detection: watch`).
     self_heal: Option<RawSelfHeal>,
+    /// A full diff and correction this often (Flux Kustomization `interval`).
     reconcile_interval: Option<Dur>,
+    /// A uniform extra of up to this much on each reconcile interval.
     reconcile_jitter: Option<Dur>,
+    /// Backoff after a failed fetch or sync.
     retry: Option<RawBackoff>,
+    /// One apply of one app to one cluster.
     apply: Option<Dist>,
+    /// Apps synced at once (Argo CD operation processors, Flux `--concurrent`).
     #[serde(default, deserialize_with = "super::strict::opt_count")]
     concurrency: Option<NonZeroU32>,
+    /// How the new image tag reaches the config repository after CI.
     write_back: Option<RawWriteBack>,
     rollback: Option<RawRollback<PullRollback>>,
 }
@@ -582,13 +659,18 @@ impl Ci {
 }
 
 /// The `ci:` block as written: `none`, or any of the CI keys of a push setup.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Ci")]
 pub struct RawCi {
+    /// Push event → the run enters the runner queue.
     pub queue_wait: Option<Dist>,
+    /// Build and test steps up to the published image.
     pub build: Option<Dist>,
+    /// Runners the CI may use at once.
     #[serde(default, deserialize_with = "super::strict::opt_count")]
     pub runners: Option<NonZeroU32>,
+    /// What happens to a run when every runner is busy.
     pub concurrency: Option<Concurrency>,
 }
 
@@ -613,7 +695,7 @@ impl RawCi {
 }
 
 /// How a pull setup's config repository gets the new image tag.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum WriteBackMethod {
     /// The CI pipeline commits the tag and pushes it.
@@ -678,20 +760,48 @@ impl WriteBack {
     }
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+/// A pull setup's write-back: the method and its parameters.
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "WriteBack")]
 struct RawWriteBackMap {
+    /// How the tag gets there (default ci-commit).
     method: Option<WriteBackMethod>,
+    /// One commit and `git push` to the config repository.
     git_push: Option<Dist>,
+    /// ci-commit and pull-request: the wait before a failed push is tried again.
     retry: Option<Dur>,
+    /// pull-request: opened → approved and merged.
     review: Option<Dist>,
+    /// image-automation: how often the registry is scanned for new tags.
     scan_interval: Option<Dur>,
+    /// image-automation: how often the automation commits what the scans found (0: at
+    /// the scan itself, as Argo CD Image Updater does).
     update_interval: Option<Dur>,
 }
 
 /// `write_back: ci-commit` (a method at its defaults) or a map of settings.
 #[derive(Clone, Debug, Default)]
 pub struct RawWriteBack(RawWriteBackMap);
+
+/// A method's name or the map, as [`RawWriteBack`]'s `Deserialize` reads.
+impl schemars::JsonSchema for RawWriteBack {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "WriteBackOrMethod".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "How the new image tag reaches the config repository: a method at its defaults (`ci-commit`), or a map of settings.",
+            "anyOf": [
+                g.subschema_for::<WriteBackMethod>(),
+                g.subschema_for::<RawWriteBackMap>(),
+            ],
+        })
+    }
+}
 
 impl<'de> Deserialize<'de> for RawWriteBack {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -863,12 +973,18 @@ impl RollbackKind for PullRollback {
     }
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "RollbackSettings")]
 struct RawRollbackMap {
+    /// The method (push: `revert-commit`, `redeploy`, `rollout-undo`; pull:
+    /// `revert-commit`, `app-rollback`).
     method: Option<String>,
+    /// How long the operator's own apply takes (`rollout-undo`, `app-rollback`).
     apply: Option<Dist>,
+    /// After a rollback around git, how long until a fix commit brings git back in line.
     fix_after: Option<Dist>,
+    /// After `app-rollback`, how long until someone re-enables automated sync.
     reenable_after: Option<Dist>,
 }
 
@@ -914,6 +1030,26 @@ impl<'de, K: RollbackKind> Deserialize<'de> for RawRollback<K> {
             }
         }
         d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// A method's name or the map, as [`RawRollback`]'s `Deserialize` reads (the kind's
+/// methods are checked by the parser, which names the methods of the other kind).
+impl<K> schemars::JsonSchema for RawRollback<K> {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RollbackOrMethod".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "How this setup rolls back a bad release: a method at its defaults (`revert-commit`, `redeploy`, `rollout-undo` for push; `revert-commit`, `app-rollback` for pull), or a map of settings with `method`.",
+            "anyOf": [
+                {"type": "string", "enum": ["revert-commit", "redeploy", "rollout-undo", "app-rollback"]},
+                g.subschema_for::<RawRollbackMap>(),
+            ],
+        })
     }
 }
 
