@@ -56,6 +56,9 @@ pub struct Promotion {
     sources: HashMap<Rev, (u32, u8)>,
     apps: u32,
     pull: bool,
+    /// Pull: promotion commits so far. Each is a new commit of the config repository,
+    /// so a reconciler that resolves the branch by revision (Argo CD) sees a new one.
+    pub commits: u32,
 }
 
 impl Promotion {
@@ -91,6 +94,7 @@ impl Promotion {
             sources: HashMap::new(),
             apps,
             pull,
+            commits: 0,
         }
     }
 
@@ -284,6 +288,7 @@ fn land<'a, S: Shell<'a> + ?Sized>(w: &mut S, id: u32, passed: bool) {
     let apps: Vec<AppId> = c.change.specs.iter().map(|&(a, _)| a).collect();
     let clusters = p.envs.list[env as usize].clusters.clone();
     p.waiting[env as usize].push(c.change);
+    p.commits = p.commits.saturating_add(1);
     core.tracker.promoted(rev, env, c.open, now);
     gate_event(w, EventKind::Promoted, env, format!("rev={rev}"));
     webhooks(w, &clusters, &apps);

@@ -617,9 +617,13 @@ pub trait Shell<'a> {
             Action::Resolve { cluster, have } => {
                 self.core_mut().tracker.counters().git_ref_checks += 1;
                 let head = self.core().git.head_rev();
+                // With environments every promotion is a commit of the config repository
+                // too: the branch's revision counts them.
+                let config_rev =
+                    head.saturating_add(self.core().promotion.as_ref().map_or(0, |p| p.commits));
                 let reply = if self.core().git_reachable() && self.git_read(head) {
                     let core = self.core_mut();
-                    let tree = (head != have).then(|| {
+                    let tree = (config_rev != have).then(|| {
                         core.tracker.counters().git_fetches += 1;
                         match &core.promotion {
                             // With environments each cluster reads its environment's
@@ -630,7 +634,10 @@ pub trait Shell<'a> {
                             None => core.git.trees[head as usize].clone(),
                         }
                     });
-                    Input::Resolved { rev: head, tree }
+                    Input::Resolved {
+                        rev: config_rev,
+                        tree,
+                    }
                 } else {
                     Input::ResolveFailed
                 };
