@@ -321,7 +321,7 @@ mod tests {
             working_hours: None,
         };
         // A fetch per app per poll, so that fetches meet the outage.
-        s.models.pull_mut().expect("a pull setup").refresh = crate::scenario::Refresh::Poll;
+        s.models.pull_mut().expect("a pull setup").refresh = crate::scenario::models::Refresh::Poll;
         s.models.pull_mut().expect("a pull setup").poll.interval = Dur(SECOND / 4);
         s.models.pull_mut().expect("a pull setup").poll.jitter = Dur(0);
         let plan = Plan::draw(&s, 0);
