@@ -215,7 +215,7 @@ fn env_rows(
 pub fn sweep(rows: &[(String, String, Summary)]) -> (String, String) {
     let mut out = String::new();
     let mut csv = String::from(
-        "variant,model,deploy_latency_p50_s,deploy_latency_p95_s,drift_recovery_p50_s,drift_unrecovered,rollback_p50_s,api_requests,git_fetches\n",
+        "variant,model,deploy_latency_p50_s,deploy_latency_p95_s,drift_recovery_p50_s,drift_unrecovered,rollback_p50_s,api_requests,git_ref_checks,git_fetches\n",
     );
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(7).max(7);
     let mw = rows
@@ -226,7 +226,7 @@ pub fn sweep(rows: &[(String, String, Summary)]) -> (String, String) {
         .max(5);
     let _ = writeln!(
         out,
-        "{:<width$}  {:<mw$} {:>10} {:>10} {:>10} {:>7} {:>10} {:>9} {:>10}",
+        "{:<width$}  {:<mw$} {:>10} {:>10} {:>10} {:>7} {:>10} {:>9} {:>10} {:>10}",
         "variant",
         "model",
         "deploy p50",
@@ -235,6 +235,7 @@ pub fn sweep(rows: &[(String, String, Summary)]) -> (String, String) {
         "drift∞",
         "rollback",
         "api req",
+        "git refs",
         "git fetch"
     );
     for (label, _, summary) in rows {
@@ -249,7 +250,7 @@ pub fn sweep(rows: &[(String, String, Summary)]) -> (String, String) {
             let c = |name: &str| m.counters.get(name).copied().unwrap_or(0);
             let _ = writeln!(
                 out,
-                "{:<width$}  {:<mw$} {:>10} {:>10} {:>10} {:>7} {:>10} {:>9} {:>10}",
+                "{:<width$}  {:<mw$} {:>10} {:>10} {:>10} {:>7} {:>10} {:>9} {:>10} {:>10}",
                 label,
                 model,
                 cell(dl50),
@@ -258,18 +259,20 @@ pub fn sweep(rows: &[(String, String, Summary)]) -> (String, String) {
                 c("drift_unrecovered"),
                 cell(rb50),
                 c("api_requests"),
+                c("git_ref_checks"),
                 c("git_fetches")
             );
             let f = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
             let _ = writeln!(
                 csv,
-                "\"{label}\",{model},{},{},{},{},{},{},{}",
+                "\"{label}\",{model},{},{},{},{},{},{},{},{}",
                 f(dl50),
                 f(dl95),
                 f(dr50),
                 c("drift_unrecovered"),
                 f(rb50),
                 c("api_requests"),
+                c("git_ref_checks"),
                 c("git_fetches")
             );
         }

@@ -104,7 +104,7 @@ pub fn all(run: &RunDir) -> Result<Vec<ChartFile>, ChartError> {
             &Cost::new(run, setups),
             "cost".into(),
             "Cost: load on the cluster API and on git, per scenario hour".into(),
-            "A push setup writes to the cluster API only when it deploys; a pull setup also polls git continuously, which shows as git fetches per hour.".into(),
+            "A push setup writes to the cluster API only when it deploys; a pull setup also checks git continuously, which shows as git ref checks and fetches per hour.".into(),
         )
     }));
     // The timelines take longest (a lane per cluster): started first, they finish with the
