@@ -17,9 +17,9 @@
 //! §4.2). It widens the tails by the factor a t interval would:
 //! α′/2 = Φ(−√(n/(n−1))·t₀.₉₇₅,ₙ₋₁), n the repetitions. Measured on the quickstart over
 //! 200 seeds each, against the p50 of a 1,000-repetition run (numbers in docs/STATISTICS.md):
-//! the plain percentile interval covered the deploy-latency p50 75–76% of the time with 3
-//! repetitions, 83% with 5, 91–92% with 10; the expanded one 76% with 3, 89–93% with 5,
-//! 95–97% with 10. Below [`MIN_REPETITIONS`] no method here holds 95%, so no interval is
+//! the plain percentile interval covered the deploy-latency p50 72–76% of the time with 3
+//! repetitions, 83% with 5, 90–92% with 10; the expanded one 72–76% with 3, 91–93% with 5,
+//! 94–97% with 10. Below [`MIN_REPETITIONS`] none holds 92% for every metric, so no interval is
 //! given and the figure is indicative.
 
 use rand::{Rng, SeedableRng};
