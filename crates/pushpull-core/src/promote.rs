@@ -17,7 +17,6 @@ use crate::model::{AppId, ClusterId, Input, Rev, SpecId};
 use crate::plan::{Component, rng};
 use crate::scenario::{Environments, Nanos, SetupConfig, WriteBackMethod};
 use crate::world::{Core, Ev, Shell};
-use rand::Rng;
 use std::collections::HashMap;
 
 /// The gate answer that goes to the pull promoter rather than a model instance.
@@ -309,16 +308,13 @@ fn webhooks<'a, S: Shell<'a> + ?Sized>(w: &mut S, clusters: &[ClusterId], apps: 
     if !core.git_reachable() {
         return;
     }
-    let mut sends = Vec::new();
-    for &c in clusters {
-        for &app in apps {
-            if core.webhook_rng.random::<f64>() < hook.loss.0 {
-                continue;
-            }
-            let delay = hook.delay.sample(&mut core.webhook_rng);
-            sends.push((now.saturating_add(delay), c, app));
-        }
-    }
+    let sends = crate::world::webhook_sends(
+        hook,
+        &mut core.webhook_rng,
+        now,
+        clusters.iter().copied(),
+        apps,
+    );
     for (at, cluster, app) in sends {
         w.schedule(at, Ev::Webhook { cluster, app });
     }

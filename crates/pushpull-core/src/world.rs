@@ -719,16 +719,8 @@ pub trait Shell<'a> {
                     );
                     return;
                 }
-                let mut sends = Vec::new();
-                for c in 0..core.s.clusters() {
-                    for &app in apps {
-                        if core.webhook_rng.random::<f64>() < hook.loss.0 {
-                            continue;
-                        }
-                        let delay = hook.delay.sample(&mut core.webhook_rng);
-                        sends.push((now.saturating_add(delay), c, app));
-                    }
-                }
+                let clusters = 0..core.s.clusters();
+                let sends = webhook_sends(hook, &mut core.webhook_rng, now, clusters, apps);
                 for (at, cluster, app) in sends {
                     self.schedule(at, Ev::Webhook { cluster, app });
                 }
@@ -1381,4 +1373,27 @@ pub trait Shell<'a> {
             }
         }
     }
+}
+
+/// When each webhook of a commit reaches each cluster's reconciler for each app: one draw
+/// of loss and one of delay per (cluster, app), clusters outermost, from `rng`; lost ones
+/// are left out.
+pub(crate) fn webhook_sends(
+    hook: &crate::scenario::models::Webhook,
+    rng: &mut ChaCha8Rng,
+    now: Nanos,
+    clusters: impl IntoIterator<Item = ClusterId>,
+    apps: &[AppId],
+) -> Vec<(Nanos, ClusterId, AppId)> {
+    let mut sends = Vec::new();
+    for c in clusters {
+        for &app in apps {
+            if rng.random::<f64>() < hook.loss.0 {
+                continue;
+            }
+            let delay = hook.delay.sample(rng);
+            sends.push((now.saturating_add(delay), c, app));
+        }
+    }
+    sends
 }
