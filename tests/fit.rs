@@ -13,7 +13,7 @@ fn bin() -> Command {
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/fit")
+        .join("tests/data")
         .join(name)
 }
 

@@ -10,13 +10,13 @@ jenkins.metrics.impl.TimeInQueueAction. Argo CD: `kubectl get applications -o js
 (status.history entries with deployStartedAt/deployedAt, status.operationState).
 
 Durations are drawn from known distributions (fixed seed) so tests can check the fit.
-Run from the repository root: python3 tests/data/fit/make_fixtures.py
+Run from the repository root: python3 tests/data/make_fixtures.py
 """
 import json, math, random
 from datetime import datetime, timedelta, timezone
 
 rng = random.Random(20240502)
-OUT = "tests/data/fit/"
+OUT = "tests/data/"
 t0 = datetime(2024, 5, 6, 8, 0, 0, tzinfo=timezone.utc)  # a Monday
 
 def iso(t):
