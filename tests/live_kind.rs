@@ -198,6 +198,9 @@ models:
     build: { dist: fixed, value: 2s }
   pull:
     preset: argocd
+    # A fetch per app every 5 s: Argo CD's resync with its 3-minute revision cache would
+    # see no commit in a 40-second run, and this test is about clusters, not refresh.
+    refresh: poll
     poll: { interval: 5s, jitter: 1s }
 faults:
   - { kind: drift, change: image, at: 15s }
