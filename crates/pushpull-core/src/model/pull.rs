@@ -121,6 +121,9 @@ pub struct Reconciler {
     out: VecDeque<Action>,
     /// `refresh: resync`: Argo CD's refresh state (`None` with `refresh: poll`).
     argo: Option<ArgoRefresh>,
+    /// Quiet refreshes are deferred instead of armed ([`Reconciler::refresh_is_quiet`]);
+    /// off only in the test that shows both ways emit the same actions.
+    defer_quiet: bool,
 }
 
 impl Reconciler {
@@ -142,6 +145,7 @@ impl Reconciler {
             next_op: 0,
             out: VecDeque::with_capacity(initial.len() * 2),
             argo: None,
+            defer_quiet: true,
         };
         if r.cfg.refresh == Refresh::Resync {
             r.argo = Some(ArgoRefresh::new(
@@ -268,6 +272,77 @@ impl Reconciler {
                 duration,
                 trace,
             }));
+        }
+    }
+
+    /// Argo CD: whether the periodic refresh of `app` at `at`, asked for by the resync at
+    /// `now`, will only move `reconciledAt`: the revision cache will answer it with a
+    /// manifest the app already targets, and nothing it would start (a sync, a retry of
+    /// git, an automated sync after re-enabling) is pending. Such a refresh is deferred
+    /// instead of armed as a timer; the first input that could change its outcome turns
+    /// it back into a timer ([`Reconciler::materialize_for`]), so the outputs are the
+    /// same as with a timer per refresh.
+    fn refresh_is_quiet(&self, now: Nanos, at: Nanos, app: AppId) -> bool {
+        let Some(argo) = self.argo.as_ref().filter(|_| self.defer_quiet) else {
+            return false;
+        };
+        let (p, a) = (&self.polls[app as usize], &self.apps[app as usize]);
+        argo.cached_spec_at(now, at, app)
+            .is_some_and(|spec| spec <= p.target)
+            && p.fetch_failures == 0
+            && !a.resync
+            && !(p.target > p.synced && p.target > p.attempting && !a.paused)
+    }
+
+    /// Ends the deferral of the refreshes `input` could affect: an input about one app
+    /// ends that app's, an answer from git with a new tree, a failed resolution, a
+    /// webhook (it resolves past the cache), a restart and the resync end every one.
+    fn materialize_for(&mut self, now: Nanos, input: &Input) {
+        let app = match input {
+            Input::Timer(
+                Timer::Poll { app, .. }
+                | Timer::SelfHeal { app, .. }
+                | Timer::SyncRetry { app, .. }
+                | Timer::Reconcile { app },
+            )
+            | Input::Fetched { app, .. }
+            | Input::FetchFailed { app }
+            | Input::LiveChanged { app }
+            | Input::Diffed { app, .. }
+            | Input::Rollback { app, .. }
+            | Input::AutoSyncEnabled { app }
+            | Input::RolloutFinished { app, .. } => Some(*app),
+            Input::Applied { op, .. } => Some(*op as AppId),
+            // The cache was refreshed with the revision the deferred refreshes read.
+            Input::Resolved { tree: None, .. } => return,
+            Input::Resolved { .. }
+            | Input::ResolveFailed
+            | Input::Webhook { .. }
+            | Input::Restart { .. }
+            | Input::Timer(_)
+            | Input::Commit { .. }
+            | Input::Redeploy { .. }
+            | Input::CheckedOut { .. }
+            | Input::CheckoutFailed { .. }
+            | Input::Runners { .. }
+            | Input::Gate { .. } => None,
+        };
+        let apps = match app {
+            Some(app) if (app as usize) < self.apps.len() => app..app + 1,
+            Some(_) => return,
+            None => 0..self.apps.len() as AppId,
+        };
+        for app in apps {
+            let Some(argo) = self.argo.as_mut() else {
+                return;
+            };
+            if let Some(at) = argo.materialize(now, app) {
+                let generation = self.polls[app as usize].poll_generation;
+                self.out.push_back(Action::SetTimer {
+                    at,
+                    timer: Timer::Poll { app, generation },
+                });
+            }
         }
     }
 
@@ -423,6 +498,9 @@ impl Reconciler {
 
 impl Model for Reconciler {
     fn handle(&mut self, now: Nanos, input: Input) {
+        if self.argo.as_ref().is_some_and(ArgoRefresh::has_deferred) {
+            self.materialize_for(now, &input);
+        }
         match input {
             Input::Timer(Timer::Poll { app, generation }) => {
                 if self.polls[app as usize].poll_generation != generation {
@@ -491,6 +569,12 @@ impl Model for Reconciler {
                     // refresh time now is not due then either: no timer (half the
                     // refreshes of a fleet, see docs/PERFORMANCE.md).
                     if !self.argo.as_ref().is_some_and(|a| a.due(at, app)) {
+                        continue;
+                    }
+                    if self.refresh_is_quiet(now, at, app) {
+                        if let Some(argo) = self.argo.as_mut() {
+                            argo.defer(app, at);
+                        }
                         continue;
                     }
                     let generation = self.polls[app as usize].poll_generation;
@@ -851,6 +935,85 @@ mod tests {
                 n.div_ceil(c) as u64 * s * SECOND,
                 "n {n} c {c} s {s}"
             );
+        }
+    }
+
+    /// Deferring quiet refreshes is an optimisation, not a behaviour: over random
+    /// commits, webhooks, drift, failed syncs and resolutions, rollbacks, re-enabled
+    /// syncs and restarts, the reconciler emits the same actions at the same times with
+    /// and without it, timers aside (the deferred refreshes arm none).
+    #[test]
+    fn deferring_quiet_refreshes_emits_the_same_actions_as_a_timer_per_refresh() {
+        use rand::Rng;
+        let run = |defer: bool, seed: u64| {
+            let mut events = ChaCha8Rng::seed_from_u64(seed);
+            let mut fail = ChaCha8Rng::seed_from_u64(seed + 1);
+            let mut fail_resolve = ChaCha8Rng::seed_from_u64(seed + 2);
+            let script = Script::default()
+                .latency(SECOND / 2)
+                .on_apply(move |_, _| fail.random_bool(0.8))
+                .on_resolve(move |_, h: &[crate::model::Tree]| {
+                    fail_resolve
+                        .random_bool(0.9)
+                        .then(|| (h.len() - 1) as crate::model::Rev)
+                })
+                .rollouts_finish_after(20 * SECOND);
+            let apps = 6u32;
+            // Syncs as long as the resync's jitter, so that syncs in flight at a resync
+            // end during its refreshes.
+            let mut cfg = argocd_resync();
+            cfg.apply = Dist::Uniform {
+                min: SECOND,
+                max: 90 * SECOND,
+            };
+            let mut r = Reconciler::new(
+                cfg,
+                0,
+                &vec![0; apps as usize],
+                ChaCha8Rng::seed_from_u64(seed),
+            );
+            r.defer_quiet = defer;
+            let mut h = Harness::new(r, vec![0; apps as usize], script);
+            let mut tree = vec![0; apps as usize];
+            let mut next_spec = 1;
+            let mut t = 0;
+            for _ in 0..400 {
+                t += events.random_range(1..120) * SECOND;
+                h.run_until(t);
+                let app = events.random_range(0..apps);
+                match events.random_range(0..10) {
+                    0..=2 => {
+                        tree[app as usize] = next_spec;
+                        next_spec += 1;
+                        h.commit(tree.clone());
+                    }
+                    3 => h.inject(Input::Webhook { app }),
+                    4 | 5 => h.inject(Input::LiveChanged { app }),
+                    6 => h.inject(Input::Rollback { app, spec: 0 }),
+                    7 => h.inject(Input::AutoSyncEnabled { app }),
+                    8 if events.random_bool(0.3) => h.inject(Input::Restart {
+                        live: std::sync::Arc::from(tree.clone()),
+                    }),
+                    _ => {}
+                }
+            }
+            h.run_until(t + HOUR);
+            h.actions()
+                .iter()
+                .filter(|(_, a)| !matches!(a, Action::SetTimer { .. }))
+                .map(|(t, a)| format!("{t} {a:?}"))
+                .collect::<Vec<_>>()
+        };
+        for seed in 0..8 {
+            let (with, without) = (run(true, seed), run(false, seed));
+            assert!(with.len() > 200, "seed {seed}: {} actions", with.len());
+            if let Some(i) = (0..with.len().min(without.len())).find(|&i| with[i] != without[i]) {
+                panic!(
+                    "seed {seed}: action {i} differs:\n{}\n{}",
+                    with[i], without[i]
+                );
+            }
+            assert_eq!(with.len(), without.len(), "seed {seed}");
         }
     }
 

@@ -62,6 +62,11 @@ pub struct ArgoRefresh {
     pub period: Nanos,
     /// Per app: when it was last compared with the latest revision (`reconciledAt`).
     reconciled: Vec<Nanos>,
+    /// Per app: the time of a periodic refresh the last resync asked for and the
+    /// reconciler found to be a no-op (see [`ArgoRefresh::defer`]), or [`NEVER`].
+    deferred: Vec<Nanos>,
+    /// How many entries of `deferred` are set.
+    deferred_count: u32,
     /// The newest revision the repo-server has fetched, and its tree.
     tree: Tree,
     tree_rev: Rev,
@@ -79,6 +84,8 @@ impl ArgoRefresh {
         ArgoRefresh {
             period,
             reconciled: vec![NEVER; initial.len()],
+            deferred: vec![NEVER; initial.len()],
+            deferred_count: 0,
             tree: initial,
             tree_rev: 0,
             cache: RevisionCache::new(revision_cache),
@@ -93,6 +100,50 @@ impl ArgoRefresh {
     pub fn due(&self, now: Nanos, app: AppId) -> bool {
         let at = self.reconciled[app as usize];
         at == NEVER || at.saturating_add(self.period) < now
+    }
+
+    /// The manifest a refresh of `app` at `at`, asked for now, will compare with, if the
+    /// cache will answer it: the entry is still fresh at `at` and no resolution is in
+    /// flight. Only a forced refresh (a webhook), a resolution, a failure or a restart can
+    /// change that before `at`, and the reconciler materializes deferred refreshes on each.
+    pub fn cached_spec_at(&self, now: Nanos, at: Nanos, app: AppId) -> Option<SpecId> {
+        (!self.resolving && at >= now && self.cache.get(at) == Some(self.tree_rev))
+            .then(|| self.tree[app as usize])
+    }
+
+    /// Records a periodic refresh of `app` at `at` whose outcome is known now to be a
+    /// comparison through the cache that finds nothing new: all it does is move
+    /// `reconciledAt` to `at`. No timer fires for it (most of a large fleet's events
+    /// were such refreshes, docs/PERFORMANCE.md); [`ArgoRefresh::materialize`] turns it
+    /// back into a timer as soon as something could change its outcome.
+    pub fn defer(&mut self, app: AppId, at: Nanos) {
+        let d = &mut self.deferred[app as usize];
+        if *d == NEVER {
+            self.deferred_count += 1;
+        }
+        *d = at;
+    }
+
+    /// Ends the deferral of `app` at `now`: a refresh whose time has come is applied
+    /// (`reconciledAt` moves to it); one still to come is returned, for the reconciler
+    /// to arm as an ordinary timer.
+    pub fn materialize(&mut self, now: Nanos, app: AppId) -> Option<Nanos> {
+        let d = std::mem::replace(&mut self.deferred[app as usize], NEVER);
+        if d == NEVER {
+            return None;
+        }
+        self.deferred_count -= 1;
+        if d <= now {
+            self.reconciled[app as usize] = d;
+            None
+        } else {
+            Some(d)
+        }
+    }
+
+    /// Whether any refresh is deferred.
+    pub fn has_deferred(&self) -> bool {
+        self.deferred_count > 0
     }
 
     /// A refresh of `app` at `now` that compares with the latest revision: through the
@@ -142,6 +193,8 @@ impl ArgoRefresh {
     /// A controller restart: nothing reconciled, no resolution in flight, the cache gone.
     pub fn restart(&mut self) {
         self.reconciled.iter_mut().for_each(|r| *r = NEVER);
+        self.deferred.iter_mut().for_each(|r| *r = NEVER);
+        self.deferred_count = 0;
         self.pending.clear();
         self.resolving = false;
         self.cache = RevisionCache::new(self.cache.ttl);
