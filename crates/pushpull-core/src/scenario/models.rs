@@ -568,15 +568,15 @@ pub const FLUX_APPLY_PER_OBJECT: Nanos = SECOND / 100;
 pub const FLUX_RENDER: Nanos = SECOND / 50;
 
 impl Kustomization {
-    /// The Kustomization API's defaults: no wait, `timeout` = the 10 m interval, and
-    /// kustomize-controller's fixed 5 s health-check poll; the app is a Deployment and a
-    /// ConfigMap (two objects).
+    /// The Kustomization API's defaults: no wait, `timeout` = the 10 m interval less
+    /// 30 s (`GetTimeout`), and kustomize-controller's fixed 5 s health-check poll; the
+    /// app is a Deployment and a ConfigMap (two objects).
     pub fn flux() -> Kustomization {
         Kustomization {
             render: Dist::fixed(FLUX_RENDER),
             objects: 2,
             wait: false,
-            timeout: Dur(10 * MINUTE),
+            timeout: Dur(9 * MINUTE + 30 * SECOND),
             health_poll: Dur(5 * SECOND),
         }
     }
