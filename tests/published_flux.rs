@@ -33,7 +33,11 @@ fn measure(file: &str) -> (f64, usize, u32) {
     let s = pushpull::scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
         .expect("the scenario loads");
     let runs = pushpull::sim::run(&s, 1);
-    let pull = &runs.iter().find(|(n, _)| n == "pull").expect("a pull setup").1[0];
+    let pull = &runs
+        .iter()
+        .find(|(n, _)| n == "pull")
+        .expect("a pull setup")
+        .1[0];
     let ready = pull
         .events
         .iter()
@@ -74,5 +78,8 @@ fn ten_times_the_kustomizations_take_about_ten_times_as_long() {
     let (small, _, _) = measure("scenarios/published/flux-benchmark-100.yaml");
     let (large, _, _) = measure("scenarios/published/flux-benchmark-1000.yaml");
     let ratio = large / small;
-    assert!((9.0..=10.5).contains(&ratio), "{large:.1} / {small:.1} = {ratio:.2}");
+    assert!(
+        (9.0..=10.5).contains(&ratio),
+        "{large:.1} / {small:.1} = {ratio:.2}"
+    );
 }

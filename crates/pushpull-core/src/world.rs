@@ -422,7 +422,8 @@ impl<'a> Core<'a> {
     /// A model's note as a timeline event (per-app sync starts only while the timeline
     /// stays readable).
     pub fn note(&mut self, now: Nanos, n: Note) {
-        if !self.tracker.detailed_events && matches!(n.kind, NoteKind::SyncStarted | NoteKind::Ready)
+        if !self.tracker.detailed_events
+            && matches!(n.kind, NoteKind::SyncStarted | NoteKind::Ready)
         {
             return;
         }

@@ -181,7 +181,11 @@ mod tests {
     fn a_changed_deployment_is_seen_ready_one_poll_after_the_apply_at_the_earliest() {
         let p = 5 * SECOND;
         assert_eq!(observed_at(100, 100, p, true), 100 + p);
-        assert_eq!(observed_at(100, 100, p, false), 100, "unchanged: the first poll");
+        assert_eq!(
+            observed_at(100, 100, p, false),
+            100,
+            "unchanged: the first poll"
+        );
         assert_eq!(observed_at(0, 7 * SECOND, p, true), 10 * SECOND);
         assert_eq!(observed_at(0, 10 * SECOND, p, true), 10 * SECOND);
         assert_eq!(observed_at(0, 10 * SECOND + 1, p, false), 15 * SECOND);
@@ -198,7 +202,10 @@ mod tests {
             outcome: None,
         };
         let g = f.start_check(0, c);
-        assert_eq!(f.rollout_finished(58 * SECOND, 0, 3, true, 5 * SECOND), None);
+        assert_eq!(
+            f.rollout_finished(58 * SECOND, 0, 3, true, 5 * SECOND),
+            None
+        );
         assert_eq!(f.check_ends(0, g), Some(false), "timed out");
         let g = f.start_check(0, c);
         assert_eq!(
@@ -243,8 +250,7 @@ mod tests {
     /// worker one health-check poll longer (a changed Deployment is seen ready at the
     /// second poll), ⌈N/c⌉·(s + poll).
     #[test]
-    fn fan_out_of_n_kustomizations_through_c_workers_of_fixed_time_s_takes_ceil_n_over_c_times_s()
-    {
+    fn fan_out_of_n_kustomizations_through_c_workers_of_fixed_time_s_takes_ceil_n_over_c_times_s() {
         for (n, c, s, wait) in [
             (100u32, 20u32, 3u64, false),
             (101, 20, 3, false),
@@ -331,7 +337,11 @@ mod tests {
                 a.items[0]
             })
             .collect();
-        assert_eq!(fan, vec![(0, 7), (1, 1), (2, 2)], "all three, unchanged too");
+        assert_eq!(
+            fan,
+            vec![(0, 7), (1, 1), (2, 2)],
+            "all three, unchanged too"
+        );
         h.run_until(2 * HOUR);
         let step = 2 * (SECOND / 100) + SECOND / 50;
         for app in 0..3 {
@@ -361,7 +371,14 @@ mod tests {
         cfg.drift_detection = crate::scenario::DriftDetection::None;
         let mut first = true;
         let script = Script::default().on_rollout(move |_, _, _| {
-            Some((if std::mem::take(&mut first) { 90 * SECOND } else { 0 }, true))
+            Some((
+                if std::mem::take(&mut first) {
+                    90 * SECOND
+                } else {
+                    0
+                },
+                true,
+            ))
         });
         let mut h = harness(cfg, 1, script);
         h.run_until(SECOND);
@@ -381,6 +398,10 @@ mod tests {
         // first poll sees it ready.
         let r = ready(&h);
         assert_eq!(r[0].0, applies[1] + step, "{r:?}");
-        assert!(h.timers().iter().any(|(_, _, t)| matches!(t, Timer::Health { .. })));
+        assert!(
+            h.timers()
+                .iter()
+                .any(|(_, _, t)| matches!(t, Timer::Health { .. }))
+        );
     }
 }

@@ -21,8 +21,7 @@
 use super::flux::{Check, FluxSource};
 use super::refresh::{ArgoRefresh, Route};
 use super::{
-    Action, AppId, Apply, ClusterId, Input, Model, Note, NoteKind, OpId, Rev, SpecId, Timer,
-    Trace,
+    Action, AppId, Apply, ClusterId, Input, Model, Note, NoteKind, OpId, Rev, SpecId, Timer, Trace,
 };
 use crate::scenario::models::Refresh;
 use crate::scenario::{DriftDetection, Nanos, PullConfig};
@@ -725,7 +724,10 @@ impl Model for Reconciler {
                 }
             }
             Input::Timer(Timer::Health { app, generation }) => {
-                if let Some(ok) = self.flux.as_mut().and_then(|f| f.check_ends(app, generation))
+                if let Some(ok) = self
+                    .flux
+                    .as_mut()
+                    .and_then(|f| f.check_ends(app, generation))
                 {
                     if !ok {
                         let spec = self.polls[app as usize].attempting;
