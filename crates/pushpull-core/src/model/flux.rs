@@ -404,4 +404,22 @@ mod tests {
                 .any(|(_, _, t)| matches!(t, Timer::Health { .. }))
         );
     }
+
+    /// kustomize-controller's `GetTimeout` never waits less than 30 s: a `timeout` of 1 s
+    /// still lets a 10 s rollout pass its health check (at the 10 s poll).
+    #[test]
+    fn a_timeout_below_30_s_waits_30_s_as_kustomize_controller_does() {
+        let mut cfg = flux();
+        cfg.kustomization.wait = true;
+        cfg.kustomization.timeout = Dur(SECOND);
+        cfg.poll.interval = Dur(10 * HOUR);
+        cfg.drift_detection = crate::scenario::DriftDetection::None;
+        let mut h = harness(cfg, 1, Script::default().rollouts_finish_after(10 * SECOND));
+        h.commit(vec![4]);
+        h.inject(Input::Webhook { app: 0 });
+        h.run_until(HOUR);
+        let step = 2 * (SECOND / 100) + SECOND / 50;
+        assert!(h.notes(NoteKind::SyncFailed).is_empty());
+        assert_eq!(ready(&h), vec![(step + 10 * SECOND, 0)]);
+    }
 }

@@ -578,7 +578,8 @@ impl Reconciler {
     /// none to run (not Flux, or no `wait`).
     fn flux_wait(&mut self, now: Nanos, app: AppId) -> bool {
         let k = &self.cfg.kustomization;
-        let (wait, timeout) = (k.wait, k.timeout.0);
+        // kustomize-controller's `GetTimeout` never waits less than 30 s.
+        let (wait, timeout) = (k.wait, k.timeout.0.max(30 * crate::scenario::SECOND));
         let spec = self.polls[app as usize].attempting;
         let Some(flux) = self.flux.as_mut() else {
             return false;

@@ -268,7 +268,8 @@ pub struct Kustomization {
     pub objects: u32,
     /// `spec.wait`: hold the worker until every applied object is ready.
     pub wait: bool,
-    /// `spec.timeout`: how long the health check may take.
+    /// `spec.timeout`: how long the health check may take (at least 30 s, as
+    /// kustomize-controller's `GetTimeout` makes it).
     pub timeout: Dur,
     /// How often the health check polls the objects' status.
     pub health_poll: Dur,
@@ -286,7 +287,8 @@ struct RawKustomization {
     objects: Option<NonZeroU32>,
     /// `spec.wait`: hold the worker until every applied object is ready.
     wait: Option<bool>,
-    /// `spec.timeout`: how long the health check may take.
+    /// `spec.timeout`: how long the health check may take (below 30 s counts as 30 s, as
+    /// in kustomize-controller).
     timeout: Option<Dur>,
     /// How often the health check polls the objects' status (kustomize-controller: 5 s).
     health_poll: Option<Dur>,
@@ -612,7 +614,8 @@ pub struct RawPull {
     reconcile_jitter: Option<Dur>,
     /// Backoff after a failed fetch or sync.
     retry: Option<RawBackoff>,
-    /// One apply of one app to one cluster.
+    /// One apply of one app to one cluster (with `refresh: source`: of one object of a
+    /// Kustomization, which applies `kustomization.objects` of them).
     apply: Option<Dist>,
     /// Apps synced at once (Argo CD operation processors, Flux `--concurrent`).
     #[serde(default, deserialize_with = "super::strict::opt_count")]
