@@ -1,7 +1,7 @@
 //! Flux's git traffic and fan-out in a whole run (`scenarios/three-way.yaml`, the flux
 //! setup): one GitRepository per cluster checks the branch once per 1 m ± 5% interval, so
-//! git sees clusters × 60 ref checks an hour whatever the number of apps, one fetch per
-//! new config revision per cluster, and every config commit reconciles every app.
+//! git sees clusters × 60 ref checks an hour whatever the number of apps, and one fetch
+//! per new config revision per cluster (the fan-out itself is pinned in model/flux.rs).
 
 use pushpull::measure::{Counters, EventKind};
 use std::path::Path;
@@ -45,31 +45,5 @@ fn flux_checks_git_once_per_interval_per_cluster_and_fetches_once_per_new_revisi
         c.git_fetches as f64 <= clusters * config_commits,
         "{} fetches for {config_commits} config commits",
         c.git_fetches
-    );
-}
-
-/// Every config commit reconciles every Kustomization of the source: each app on each
-/// cluster reports `ready` once per config revision its cluster fetched (and again at
-/// its interval), so ready events far outnumber the apps a commit changed.
-#[test]
-fn every_new_revision_reconciles_every_kustomization_not_only_the_changed_app() {
-    let mut s = pushpull::scenario::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/three-way.yaml"),
-    )
-    .unwrap();
-    s.repetitions = 1;
-    let runs = pushpull::sim::run(&s, 1);
-    let r = &runs.iter().find(|(n, _)| n == "flux").unwrap().1[0];
-    let ready = r
-        .events
-        .iter()
-        .filter(|e| e.kind == EventKind::Ready)
-        .count() as u64;
-    let apps = u64::from(s.apps()) * u64::from(s.clusters());
-    // Each fetch of a new revision by a cluster reconciles its ten apps.
-    assert!(
-        ready >= r.counters.git_fetches * u64::from(s.apps()),
-        "{ready} ready for {} fetches of {apps} apps",
-        r.counters.git_fetches
     );
 }

@@ -8,7 +8,9 @@
 //! reconcile lists the remote refs (one ref check at the git host) and fetches objects
 //! only for a new revision; the new artifact revision enqueues every Kustomization whose
 //! `sourceRef` is that GitRepository; a Kustomization reconcile builds, applies every
-//! object server-side (which corrects drift) and, with `wait`, polls the objects' status
+//! object server-side (a dry run finds what differs, so a reconcile of a manifest already
+//! applied changes only drifted objects, which it puts back) and, with `wait`, polls the
+//! objects' status
 //! every 5 s (the first poll at once) until all are Current or `timeout`; each reconcile
 //! ends with a requeue after `interval` (or `retryInterval` after a failure), so the
 //! interval timer starts over after a revision-triggered reconcile.
@@ -67,6 +69,9 @@ pub struct FluxSource {
     /// Per Kustomization: the manifest its last successful apply wrote (an apply of the
     /// same manifest again changes nothing the health check waits for).
     pub last_applied: Vec<SpecId>,
+    /// Per Kustomization: a reconcile of the manifest last applied waits for its dry run
+    /// (server-side apply's diff); when its worker is free if nothing drifted.
+    pub dry_run: Vec<Option<Nanos>>,
 }
 
 impl FluxSource {
@@ -76,6 +81,7 @@ impl FluxSource {
         let apps = initial.len();
         FluxSource {
             last_applied: initial.to_vec(),
+            dry_run: vec![None; apps],
             rev: 0,
             generation: 0,
             failures: 0,
@@ -147,6 +153,7 @@ impl FluxSource {
     /// what the cluster shows applied.
     pub fn restart(&mut self, live: &[SpecId]) {
         self.last_applied = live.to_vec();
+        self.dry_run.iter_mut().for_each(|d| *d = None);
         self.rev = Rev::MAX;
         self.failures = 0;
         self.last_check = None;
@@ -314,42 +321,61 @@ mod tests {
         }
     }
 
+    /// When each reconcile of `app` started: an apply, or for a manifest already applied
+    /// the server-side apply's dry run.
+    fn reconciles(h: &Harness<Reconciler>, app: AppId) -> Vec<Nanos> {
+        let mut t: Vec<Nanos> = h
+            .applies()
+            .iter()
+            .filter(|(_, a)| a.items[0].0 == app)
+            .map(|(t, _)| *t)
+            .chain(h.diffs().iter().filter(|d| d.2 == app).map(|d| d.0))
+            .collect();
+        t.sort();
+        // A dry run that found drift and the apply after it are one reconcile.
+        t.dedup();
+        t
+    }
+
     /// A new revision reconciles every Kustomization of the source, the unchanged ones
-    /// too (each re-applies its objects, which corrects drift), and each one's interval
-    /// timer starts over from the end of that reconcile.
+    /// too (a dry run of their objects; one that drifted is applied back), and each one's
+    /// interval timer starts over from the end of that reconcile.
     #[test]
     fn a_new_revision_reconciles_every_kustomization_and_restarts_its_interval_timer() {
         let mut cfg = flux();
         cfg.reconcile_jitter = Dur(0);
         cfg.poll.interval = Dur(10 * HOUR);
-        let mut h = harness(cfg, 3, Script::default());
+        // App 2 drifted: its dry run finds it out of sync.
+        let script = Script::default().on_diff(|_, _, app, _| Some(app != 2));
+        let mut h = harness(cfg, 3, script);
         // Every Kustomization's first interval reconcile falls in its first 570 s.
         h.run_until(600 * SECOND);
+        for app in 0..3 {
+            assert_eq!(reconciles(&h, app).len(), 1, "app {app}");
+        }
         let before = h.applies().len();
-        assert_eq!(before, 3);
         h.commit(vec![7, 1, 2]);
         h.inject(Input::Webhook { app: 0 });
         h.run_until(601 * SECOND);
-        let fan: Vec<(AppId, SpecId)> = h.applies()[before..]
+        let applied: Vec<(Nanos, (AppId, SpecId))> = h.applies()[before..]
             .iter()
-            .map(|(t, a)| {
-                assert_eq!(*t, 600 * SECOND);
-                a.items[0]
-            })
+            .map(|(t, a)| (*t, a.items[0]))
             .collect();
         assert_eq!(
-            fan,
-            vec![(0, 7), (1, 1), (2, 2)],
-            "all three, unchanged too"
+            applied,
+            vec![(600 * SECOND, (0, 7)), (600 * SECOND, (2, 2))],
+            "the new manifest, and the drifted app put back"
+        );
+        assert!(
+            h.diffs().iter().any(|d| d.0 == 600 * SECOND && d.2 == 1),
+            "the unchanged app is reconciled too"
         );
         h.run_until(2 * HOUR);
         let step = 2 * (SECOND / 100) + SECOND / 50;
         for app in 0..3 {
-            let times: Vec<Nanos> = h
-                .applies()
-                .iter()
-                .filter(|(t, a)| *t >= 600 * SECOND && a.items[0].0 == app)
-                .map(|(t, _)| *t)
+            let times: Vec<Nanos> = reconciles(&h, app)
+                .into_iter()
+                .filter(|&t| t >= 600 * SECOND)
                 .collect();
             assert_eq!(
                 times[1] - times[0],
@@ -392,12 +418,13 @@ mod tests {
             .map(|(t, _)| t)
             .collect();
         assert_eq!(fails[0], SECOND + step + MINUTE, "failed at the deadline");
-        let applies: Vec<Nanos> = h.applies().into_iter().map(|(t, _)| t).collect();
-        assert_eq!(applies[1], fails[0] + 10 * MINUTE, "retried after 10 m");
-        // The retry applies the same manifest again, whose rollout is over by then: the
-        // first poll sees it ready.
+        // The retry's dry run finds the objects as applied, the rollout over by then:
+        // Ready when the reconcile's time is up.
+        let retry = reconciles(&h, 0)[1];
+        assert_eq!(retry, fails[0] + 10 * MINUTE, "retried after 10 m");
+        assert_eq!(h.applies().len(), 1, "nothing to apply again");
         let r = ready(&h);
-        assert_eq!(r[0].0, applies[1] + step, "{r:?}");
+        assert_eq!(r[0].0, retry + step, "{r:?}");
         assert!(
             h.timers()
                 .iter()

@@ -8,8 +8,8 @@
 //! application informer's resync, skip apps compared recently and resolve the branch
 //! through a revision cache ([`super::refresh`]). With `refresh: source` (Flux) one
 //! GitRepository per cluster checks the branch every `poll.interval` and a new revision
-//! reconciles every app's Kustomization, each reconcile re-applying its objects (which
-//! corrects drift) and, with `kustomization.wait`, holding its worker through a health
+//! reconciles every app's Kustomization, each reconcile re-applying its objects (a dry
+//! run first for a manifest already applied; drift is put back) and, with `kustomization.wait`, holding its worker through a health
 //! check ([`super::flux`]). A new
 //! manifest is synced once (automated sync runs once per revision), at most `concurrency`
 //! syncs at a time; a failed sync is retried with `retry` backoff. Drift is corrected by
@@ -262,28 +262,37 @@ impl Reconciler {
             let p = &mut self.polls[app as usize];
             let spec = a.rollback_to.unwrap_or(p.target);
             p.attempting = spec;
-            let trace = Trace {
-                picked_up: p.target_seen,
-                started: now,
-                first_apply: now,
-                built: 0,
-                gate_open: 0,
-                gate_passed: 0,
-            };
             self.active += 1;
-            // The low half names the app (all `applied` reads back); the high half only
-            // tells operations apart, so it may wrap.
-            let op = (self.next_op << 32) | app as u64;
-            self.next_op = self.next_op.wrapping_add(1);
-            self.note(NoteKind::SyncStarted, Some(app), spec as u64);
-            self.out.push_back(Action::Apply(Apply {
-                op,
-                cluster: self.cluster,
-                items: Arc::from([(app, spec)]),
-                duration,
-                trace,
-            }));
+            if self.flux_dry_run(now, app, spec, duration) {
+                continue;
+            }
+            self.emit_apply(now, app, spec, duration);
         }
+    }
+
+    /// Applies `spec` of `app` (the worker is already taken).
+    fn emit_apply(&mut self, now: Nanos, app: AppId, spec: SpecId, duration: Nanos) {
+        let p = &self.polls[app as usize];
+        let trace = Trace {
+            picked_up: p.target_seen,
+            started: now,
+            first_apply: now,
+            built: 0,
+            gate_open: 0,
+            gate_passed: 0,
+        };
+        // The low half names the app (all `applied` reads back); the high half only
+        // tells operations apart, so it may wrap.
+        let op = (self.next_op << 32) | app as u64;
+        self.next_op = self.next_op.wrapping_add(1);
+        self.note(NoteKind::SyncStarted, Some(app), spec as u64);
+        self.out.push_back(Action::Apply(Apply {
+            op,
+            cluster: self.cluster,
+            items: Arc::from([(app, spec)]),
+            duration,
+            trace,
+        }));
     }
 
     /// Argo CD: a refresh that compares `app` with the latest revision, through the
@@ -365,11 +374,14 @@ impl Reconciler {
         self.active -= 1;
         let p = &mut self.polls[app as usize];
         if ok {
+            let before = p.synced;
             p.synced = p.synced.max(p.attempting);
             a.sync_failures = 0;
             a.rollback_to = None;
             let synced = p.synced;
-            if self.flux.is_some() {
+            // Flux reports every reconcile Ready; the timeline keeps the ones that
+            // brought a new manifest.
+            if self.flux.is_some() && synced != before {
                 self.note(NoteKind::Ready, Some(app), synced as u64);
             }
             let (a, p) = (&mut self.apps[app as usize], &self.polls[app as usize]);
@@ -574,6 +586,54 @@ impl Reconciler {
         });
     }
 
+    /// A reconcile of the manifest last applied: the server-side apply's dry run comes
+    /// first, and only a drifted app is applied (`true`: the dry run is on its way).
+    fn flux_dry_run(&mut self, now: Nanos, app: AppId, spec: SpecId, duration: Nanos) -> bool {
+        let Some(flux) = self.flux.as_mut() else {
+            return false;
+        };
+        if flux.last_applied[app as usize] != spec {
+            return false;
+        }
+        flux.dry_run[app as usize] = Some(now.saturating_add(duration));
+        self.out.push_back(Action::Diff {
+            cluster: self.cluster,
+            app,
+            spec,
+        });
+        true
+    }
+
+    /// The dry run answered: in sync, the worker is done when the reconcile's time is up;
+    /// drifted, the apply puts the objects back; unreachable, the reconcile failed.
+    fn flux_diffed(&mut self, now: Nanos, app: AppId, in_sync: Option<bool>) {
+        let spec = self.polls[app as usize].attempting;
+        let Some(flux) = self.flux.as_mut() else {
+            return;
+        };
+        let Some(done) = flux.dry_run[app as usize].take() else {
+            return;
+        };
+        match in_sync {
+            Some(true) => {
+                let check = Check {
+                    spec,
+                    applied: now,
+                    changed: false,
+                    deadline: Nanos::MAX,
+                    outcome: Some(true),
+                };
+                let generation = flux.start_check(app, check);
+                self.out.push_back(Action::SetTimer {
+                    at: done.max(now),
+                    timer: Timer::Health { app, generation },
+                });
+            }
+            Some(false) => self.emit_apply(now, app, spec, done.saturating_sub(now)),
+            None => self.sync_done(now, app, false),
+        }
+    }
+
     /// An apply returned: with `wait`, starts its health check; `false` when there is
     /// none to run (not Flux, or no `wait`).
     fn flux_wait(&mut self, now: Nanos, app: AppId) -> bool {
@@ -770,6 +830,9 @@ impl Model for Reconciler {
             Input::Fetched { app, spec } => self.fetched(now, app, spec),
             Input::FetchFailed { app } => self.fetch_failed(now, app),
             Input::LiveChanged { app } => self.live_changed(now, app),
+            Input::Diffed { app, in_sync } if self.flux.is_some() => {
+                self.flux_diffed(now, app, in_sync)
+            }
             Input::Diffed { app, in_sync } => {
                 if in_sync == Some(false) && !self.apps[app as usize].paused {
                     self.enqueue(now, app, true);
