@@ -422,11 +422,13 @@ impl<'a> Core<'a> {
     /// A model's note as a timeline event (per-app sync starts only while the timeline
     /// stays readable).
     pub fn note(&mut self, now: Nanos, n: Note) {
-        if !self.tracker.detailed_events && matches!(n.kind, NoteKind::SyncStarted) {
+        if !self.tracker.detailed_events
+            && matches!(n.kind, NoteKind::SyncStarted | NoteKind::Ready)
+        {
             return;
         }
         let detail = match n.kind {
-            NoteKind::SyncStarted | NoteKind::Degraded | NoteKind::SyncFailed => {
+            NoteKind::SyncStarted | NoteKind::Degraded | NoteKind::SyncFailed | NoteKind::Ready => {
                 format!("rev={}", self.git.spec(n.detail as SpecId).rev)
             }
             NoteKind::SelfHealScheduled => format!("backoff_ms={}", n.detail),

@@ -125,11 +125,14 @@ pub enum EventKind {
     GitDiverged,
     /// Live state and git agree again after a rollback around git (`detail`: how).
     GitConverged,
+    /// Pull, Flux: a Kustomization reported Ready for a revision (after its health check
+    /// with `wait`; `detail`: the revision).
+    Ready,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 42] = [
+    pub const ALL: [EventKind; 43] = [
         EventKind::Commit,
         EventKind::BadCommit,
         EventKind::RevertCommit,
@@ -172,6 +175,7 @@ impl EventKind {
         EventKind::AutoSyncEnabled,
         EventKind::GitDiverged,
         EventKind::GitConverged,
+        EventKind::Ready,
     ];
 
     /// The stable name events.csv writes.
@@ -219,6 +223,7 @@ impl EventKind {
             EventKind::AutoSyncEnabled => "auto_sync_enabled",
             EventKind::GitDiverged => "git_diverged",
             EventKind::GitConverged => "git_converged",
+            EventKind::Ready => "ready",
         }
     }
 
@@ -252,6 +257,7 @@ impl From<NoteKind> for EventKind {
             NoteKind::CheckoutFailed => EventKind::CheckoutFailed,
             NoteKind::ApplyFailed => EventKind::ApplyFailed,
             NoteKind::Restarted => EventKind::ReconcilerRestarted,
+            NoteKind::Ready => EventKind::Ready,
         }
     }
 }

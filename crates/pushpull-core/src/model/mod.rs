@@ -3,6 +3,7 @@
 //! drains [`Action`]s. A model never reads a clock, sleeps, spawns or does I/O, so the
 //! sim world (virtual time) and the live world (tokio, kube-rs, gix) drive the same code.
 
+pub mod flux;
 pub mod harness;
 pub mod pull;
 pub mod push;
@@ -82,6 +83,12 @@ pub enum Timer {
     /// Pull, Argo CD refresh: the application informer's resync, which asks every app
     /// for a refresh (see [`refresh`]).
     Resync { generation: u32 },
+    /// Pull, Flux (`refresh: source`): the GitRepository's interval (see [`flux`]).
+    Source { generation: u32 },
+    /// Pull, Flux: a Kustomization's own interval reconcile.
+    Kustomization { app: AppId, generation: u32 },
+    /// Pull, Flux: a Kustomization's health check ends (seen ready, failed or timed out).
+    Health { app: AppId, generation: u32 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -266,6 +273,9 @@ pub enum NoteKind {
     CheckoutFailed,
     ApplyFailed,
     Restarted,
+    /// Pull, Flux: a Kustomization reconciled a manifest and reported Ready (after its
+    /// health check with `wait`); `detail` is the manifest.
+    Ready,
 }
 
 /// What both delivery models look like to a world.

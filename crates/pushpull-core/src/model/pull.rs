@@ -6,7 +6,11 @@
 //! triggers an immediate fetch; a failed fetch keeps the last known revision and is
 //! retried with `retry` backoff. With `refresh: resync` (Argo CD) refreshes follow the
 //! application informer's resync, skip apps compared recently and resolve the branch
-//! through a revision cache ([`super::refresh`]). A new
+//! through a revision cache ([`super::refresh`]). With `refresh: source` (Flux) one
+//! GitRepository per cluster checks the branch every `poll.interval` and a new revision
+//! reconciles every app's Kustomization, each reconcile re-applying its objects (a dry
+//! run first for a manifest already applied; drift is put back) and, with `kustomization.wait`, holding its worker through a health
+//! check ([`super::flux`]). A new
 //! manifest is synced once (automated sync runs once per revision), at most `concurrency`
 //! syncs at a time; a failed sync is retried with `retry` backoff. Drift is corrected by
 //! watch-driven self-heal with backoff `initial × factorⁿ` capped at `max` (Argo CD), by
@@ -14,9 +18,10 @@
 //! agent knows only what it reads back, and re-checks every app against git and the
 //! cluster.
 
+use super::flux::{Check, FluxSource};
 use super::refresh::{ArgoRefresh, Route};
 use super::{
-    Action, AppId, Apply, ClusterId, Input, Model, Note, NoteKind, OpId, SpecId, Timer, Trace,
+    Action, AppId, Apply, ClusterId, Input, Model, Note, NoteKind, OpId, Rev, SpecId, Timer, Trace,
 };
 use crate::scenario::models::Refresh;
 use crate::scenario::{DriftDetection, Nanos, PullConfig};
@@ -124,6 +129,8 @@ pub struct Reconciler {
     /// Quiet refreshes are deferred instead of armed ([`Reconciler::refresh_is_quiet`]);
     /// off only in the test that shows both ways emit the same actions.
     defer_quiet: bool,
+    /// `refresh: source`: Flux's GitRepository and Kustomization state.
+    flux: Option<FluxSource>,
 }
 
 impl Reconciler {
@@ -146,7 +153,11 @@ impl Reconciler {
             out: VecDeque::with_capacity(initial.len() * 2),
             argo: None,
             defer_quiet: true,
+            flux: None,
         };
+        if r.cfg.refresh == Refresh::Source {
+            r.flux = Some(FluxSource::new(initial));
+        }
         if r.cfg.refresh == Refresh::Resync {
             r.argo = Some(ArgoRefresh::new(
                 r.cfg.poll.interval.0.max(1),
@@ -177,6 +188,10 @@ impl Reconciler {
                 at: now.saturating_add(first),
                 timer: Timer::Resync { generation },
             });
+        }
+        if self.flux.is_some() {
+            self.arm_flux_timers(now, now_first);
+            return;
         }
         for app in 0..self.apps.len() as AppId {
             let generation = self.polls[app as usize].poll_generation;
@@ -244,34 +259,18 @@ impl Reconciler {
             let Some(app) = self.queue.pop_front() else {
                 break;
             };
-            let duration = self.cfg.apply.sample(&mut self.rng);
+            let duration = self.step_duration();
             let a = &mut self.apps[app as usize];
             a.state = SyncState::Syncing;
             a.force = false;
             let p = &mut self.polls[app as usize];
             let spec = a.rollback_to.unwrap_or(p.target);
             p.attempting = spec;
-            let trace = Trace {
-                picked_up: p.target_seen,
-                started: now,
-                first_apply: now,
-                built: 0,
-                gate_open: 0,
-                gate_passed: 0,
-            };
             self.active += 1;
-            // The low half names the app (all `applied` reads back); the high half only
-            // tells operations apart, so it may wrap.
-            let op = (self.next_op << 32) | app as u64;
-            self.next_op = self.next_op.wrapping_add(1);
-            self.note(NoteKind::SyncStarted, Some(app), spec as u64);
-            self.out.push_back(Action::Apply(Apply {
-                op,
-                cluster: self.cluster,
-                items: Arc::from([(app, spec)]),
-                duration,
-                trace,
-            }));
+            if self.flux_dry_run(now, app, spec, duration) {
+                continue;
+            }
+            self.emit_apply(now, app, spec, duration);
         }
     }
 
@@ -346,6 +345,31 @@ impl Reconciler {
         }
     }
 
+    /// Applies `spec` of `app` (the worker is already taken).
+    fn emit_apply(&mut self, now: Nanos, app: AppId, spec: SpecId, duration: Nanos) {
+        let p = &self.polls[app as usize];
+        let trace = Trace {
+            picked_up: p.target_seen,
+            started: now,
+            first_apply: now,
+            built: 0,
+            gate_open: 0,
+            gate_passed: 0,
+        };
+        // The low half names the app (all `applied` reads back); the high half only
+        // tells operations apart, so it may wrap.
+        let op = (self.next_op << 32) | app as u64;
+        self.next_op = self.next_op.wrapping_add(1);
+        self.note(NoteKind::SyncStarted, Some(app), spec as u64);
+        self.out.push_back(Action::Apply(Apply {
+            op,
+            cluster: self.cluster,
+            items: Arc::from([(app, spec)]),
+            duration,
+            trace,
+        }));
+    }
+
     /// Argo CD: a refresh that compares `app` with the latest revision, through the
     /// revision cache unless `force`.
     fn refresh(&mut self, now: Nanos, app: AppId, force: bool) {
@@ -405,19 +429,37 @@ impl Reconciler {
 
     fn applied(&mut self, now: Nanos, op: OpId, ok: bool) {
         let app = op as u32;
-        let Some(a) = self.apps.get_mut(app as usize) else {
+        let Some(a) = self.apps.get(app as usize) else {
             return;
         };
         if a.state != SyncState::Syncing {
             return;
         }
+        if ok && self.flux_wait(now, app) {
+            // The worker stays with the Kustomization through its health check.
+            return;
+        }
+        self.sync_done(now, app, ok);
+    }
+
+    /// A sync (with Flux: a Kustomization reconcile) ended: the worker is free.
+    fn sync_done(&mut self, now: Nanos, app: AppId, ok: bool) {
+        let a = &mut self.apps[app as usize];
         a.state = SyncState::Idle;
         self.active -= 1;
         let p = &mut self.polls[app as usize];
         if ok {
+            let before = p.synced;
             p.synced = p.synced.max(p.attempting);
             a.sync_failures = 0;
             a.rollback_to = None;
+            let synced = p.synced;
+            // Flux reports every reconcile Ready; the timeline keeps the ones that
+            // brought a new manifest.
+            if self.flux.is_some() && synced != before {
+                self.note(NoteKind::Ready, Some(app), synced as u64);
+            }
+            let (a, p) = (&mut self.apps[app as usize], &self.polls[app as usize]);
             if p.target > p.synced || a.force {
                 let force = a.force;
                 self.enqueue(now, app, force);
@@ -439,6 +481,7 @@ impl Reconciler {
                 timer: Timer::SyncRetry { app, generation },
             });
         }
+        self.requeue_kustomization(now, app);
         self.dispatch(now);
     }
 
@@ -475,6 +518,9 @@ impl Reconciler {
         if let Some(argo) = self.argo.as_mut() {
             argo.restart();
         }
+        if let Some(flux) = self.flux.as_mut() {
+            flux.restart(live);
+        }
         self.queue.clear();
         self.active = 0;
         for ((p, a), &spec) in self.polls.iter_mut().zip(self.apps.iter_mut()).zip(live) {
@@ -493,6 +539,226 @@ impl Reconciler {
         }
         self.note(NoteKind::Restarted, None, 0);
         self.arm_timers(now, true);
+    }
+}
+
+/// Flux (`refresh: source`): the GitRepository, the fan-out and the Kustomizations'
+/// interval timers and health checks ([`super::flux`]).
+impl Reconciler {
+    fn arm_flux_timers(&mut self, now: Nanos, now_first: bool) {
+        let interval = self.cfg.poll.interval.0.max(1);
+        let ri = self.cfg.reconcile_interval.0.max(1);
+        let Some(flux) = self.flux.as_mut() else {
+            return;
+        };
+        // The controllers started at some moment before the run: a uniform phase of the
+        // source's interval and of each Kustomization's (a restart starts them at once).
+        let generation = flux.next_source_timer();
+        let first = if now_first {
+            0
+        } else {
+            self.rng.random_range(0..interval)
+        };
+        self.out.push_back(Action::SetTimer {
+            at: now.saturating_add(first),
+            timer: Timer::Source { generation },
+        });
+        for app in 0..self.apps.len() as AppId {
+            if now_first {
+                // The informer's initial list reconciles every Kustomization.
+                if !self.apps[app as usize].paused {
+                    self.enqueue(now, app, true);
+                }
+            } else if self.cfg.drift_detection == DriftDetection::Interval {
+                let first = self.rng.random_range(0..ri);
+                let Some(flux) = self.flux.as_mut() else {
+                    return;
+                };
+                let generation = flux.next_ks_timer(app);
+                self.out.push_back(Action::SetTimer {
+                    at: now.saturating_add(first),
+                    timer: Timer::Kustomization { app, generation },
+                });
+            }
+        }
+    }
+
+    /// How long a worker spends on one sync: with Flux the kustomize build and each
+    /// object's server-side apply, otherwise the `apply` step.
+    fn step_duration(&mut self) -> Nanos {
+        if self.flux.is_none() {
+            return self.cfg.apply.sample(&mut self.rng);
+        }
+        let k = &self.cfg.kustomization;
+        let mut d = k.render.sample(&mut self.rng);
+        for _ in 0..k.objects {
+            d = d.saturating_add(self.cfg.apply.sample(&mut self.rng));
+        }
+        d
+    }
+
+    /// One reconcile of the GitRepository: one ref check at the git host (and a fetch for
+    /// a new revision, `Action::Resolve`); the next one an interval after it.
+    fn check_source(&mut self, now: Nanos) {
+        let extra = self.jitter(self.cfg.poll.jitter.0);
+        let Some(flux) = self.flux.as_mut() else {
+            return;
+        };
+        flux.last_check = Some(now);
+        let generation = flux.next_source_timer();
+        let have = flux.rev;
+        let at = now
+            .saturating_add(self.cfg.poll.interval.0.max(1))
+            .saturating_add(extra);
+        self.out.push_back(Action::SetTimer {
+            at,
+            timer: Timer::Source { generation },
+        });
+        self.out.push_back(Action::Resolve {
+            cluster: self.cluster,
+            have,
+        });
+    }
+
+    /// The GitRepository's check answered: a new revision's artifact reconciles every
+    /// Kustomization of the source, changed or not (each re-applies its objects).
+    fn source_resolved(&mut self, now: Nanos, rev: Rev, tree: Option<super::Tree>) {
+        let Some(flux) = self.flux.as_mut() else {
+            return;
+        };
+        flux.failures = 0;
+        let Some(tree) = tree.filter(|t| t.len() == self.polls.len()) else {
+            return;
+        };
+        flux.rev = rev;
+        for app in 0..self.apps.len() as AppId {
+            let p = &mut self.polls[app as usize];
+            let spec = tree[app as usize];
+            if spec > p.target {
+                p.target = spec;
+                p.target_seen = now;
+            }
+            if !self.apps[app as usize].paused {
+                self.enqueue(now, app, true);
+            }
+        }
+    }
+
+    /// The GitRepository's check failed: the artifact already held stays; the source is
+    /// checked again after the retry backoff, never later than its interval.
+    fn source_failed(&mut self, now: Nanos) {
+        let Some(flux) = self.flux.as_mut() else {
+            return;
+        };
+        flux.failures = flux.failures.saturating_add(1);
+        let failures = flux.failures;
+        let generation = flux.next_source_timer();
+        let delay = retry_delay(self.cfg.retry.delay(failures).min(self.cfg.poll.interval.0));
+        self.note(NoteKind::FetchFailed, None, 0);
+        self.out.push_back(Action::SetTimer {
+            at: now.saturating_add(delay),
+            timer: Timer::Source { generation },
+        });
+    }
+
+    /// A reconcile of the manifest last applied: the server-side apply's dry run comes
+    /// first, and only a drifted app is applied (`true`: the dry run is on its way).
+    fn flux_dry_run(&mut self, now: Nanos, app: AppId, spec: SpecId, duration: Nanos) -> bool {
+        let Some(flux) = self.flux.as_mut() else {
+            return false;
+        };
+        if flux.last_applied[app as usize] != spec {
+            return false;
+        }
+        flux.dry_run[app as usize] = Some(now.saturating_add(duration));
+        self.out.push_back(Action::Diff {
+            cluster: self.cluster,
+            app,
+            spec,
+        });
+        true
+    }
+
+    /// The dry run answered: in sync, the worker is done when the reconcile's time is up;
+    /// drifted, the apply puts the objects back; unreachable, the reconcile failed.
+    fn flux_diffed(&mut self, now: Nanos, app: AppId, in_sync: Option<bool>) {
+        let spec = self.polls[app as usize].attempting;
+        let Some(flux) = self.flux.as_mut() else {
+            return;
+        };
+        let Some(done) = flux.dry_run[app as usize].take() else {
+            return;
+        };
+        match in_sync {
+            Some(true) => {
+                let check = Check {
+                    spec,
+                    applied: now,
+                    changed: false,
+                    deadline: Nanos::MAX,
+                    outcome: Some(true),
+                };
+                let generation = flux.start_check(app, check);
+                self.out.push_back(Action::SetTimer {
+                    at: done.max(now),
+                    timer: Timer::Health { app, generation },
+                });
+            }
+            Some(false) => self.emit_apply(now, app, spec, done.saturating_sub(now)),
+            None => self.sync_done(now, app, false),
+        }
+    }
+
+    /// An apply returned: with `wait`, starts its health check; `false` when there is
+    /// none to run (not Flux, or no `wait`).
+    fn flux_wait(&mut self, now: Nanos, app: AppId) -> bool {
+        let k = &self.cfg.kustomization;
+        // kustomize-controller's `GetTimeout` never waits less than 30 s.
+        let (wait, timeout) = (k.wait, k.timeout.0.max(30 * crate::scenario::SECOND));
+        let spec = self.polls[app as usize].attempting;
+        let Some(flux) = self.flux.as_mut() else {
+            return false;
+        };
+        let changed = std::mem::replace(&mut flux.last_applied[app as usize], spec) != spec;
+        if !wait {
+            return false;
+        }
+        let deadline = now.saturating_add(timeout);
+        let generation = flux.start_check(
+            app,
+            Check {
+                spec,
+                applied: now,
+                changed,
+                deadline,
+                outcome: None,
+            },
+        );
+        self.out.push_back(Action::SetTimer {
+            at: deadline,
+            timer: Timer::Health { app, generation },
+        });
+        true
+    }
+
+    /// A Kustomization reconcile ended: its next interval reconcile is an interval from
+    /// now (controller-runtime's `RequeueAfter`), whatever started this one.
+    fn requeue_kustomization(&mut self, now: Nanos, app: AppId) {
+        if self.cfg.drift_detection != DriftDetection::Interval {
+            return;
+        }
+        let extra = self.jitter(self.cfg.reconcile_jitter.0);
+        let Some(flux) = self.flux.as_mut() else {
+            return;
+        };
+        let generation = flux.next_ks_timer(app);
+        let at = now
+            .saturating_add(self.cfg.reconcile_interval.0.max(1))
+            .saturating_add(extra);
+        self.out.push_back(Action::SetTimer {
+            at,
+            timer: Timer::Kustomization { app, generation },
+        });
     }
 }
 
@@ -588,11 +854,49 @@ impl Model for Reconciler {
                     timer: Timer::Resync { generation },
                 });
             }
+            Input::Timer(Timer::Source { generation }) => {
+                if self.flux.as_ref().map(|f| f.generation) == Some(generation) {
+                    self.check_source(now);
+                }
+            }
+            Input::Timer(Timer::Kustomization { app, generation }) => {
+                let current = self
+                    .flux
+                    .as_ref()
+                    .is_some_and(|f| f.ks_generation[app as usize] == generation);
+                if current && !self.apps[app as usize].paused {
+                    self.enqueue(now, app, true);
+                }
+            }
+            Input::Timer(Timer::Health { app, generation }) => {
+                if let Some(ok) = self
+                    .flux
+                    .as_mut()
+                    .and_then(|f| f.check_ends(app, generation))
+                {
+                    if !ok {
+                        let spec = self.polls[app as usize].attempting;
+                        self.note(NoteKind::Degraded, Some(app), spec as u64);
+                    }
+                    self.sync_done(now, app, ok);
+                }
+            }
+            // A Flux Receiver asks for a reconcile of the GitRepository (webhooks of one
+            // push arriving together check once).
+            Input::Webhook { .. } if self.flux.is_some() => {
+                if self.flux.as_ref().and_then(|f| f.last_check) != Some(now) {
+                    self.check_source(now);
+                }
+            }
             Input::Webhook { app } if self.argo.is_some() => self.refresh(now, app, true),
             Input::Webhook { app } => self.out.push_back(Action::Fetch {
                 cluster: self.cluster,
                 app,
             }),
+            Input::Resolved { rev, tree } if self.flux.is_some() => {
+                self.source_resolved(now, rev, tree)
+            }
+            Input::ResolveFailed if self.flux.is_some() => self.source_failed(now),
             Input::Resolved { rev, tree } => {
                 if let Some(argo) = self.argo.as_mut() {
                     for (app, spec) in argo.resolved(now, rev, tree) {
@@ -610,6 +914,9 @@ impl Model for Reconciler {
             Input::Fetched { app, spec } => self.fetched(now, app, spec),
             Input::FetchFailed { app } => self.fetch_failed(now, app),
             Input::LiveChanged { app } => self.live_changed(now, app),
+            Input::Diffed { app, in_sync } if self.flux.is_some() => {
+                self.flux_diffed(now, app, in_sync)
+            }
             Input::Diffed { app, in_sync } => {
                 if in_sync == Some(false) && !self.apps[app as usize].paused {
                     self.enqueue(now, app, true);
@@ -636,7 +943,17 @@ impl Model for Reconciler {
             Input::Restart { live } => self.restart(now, &live),
             Input::Applied { op, ok } => self.applied(now, op, ok),
             Input::RolloutFinished { app, spec, ok, .. } => {
-                if !ok {
+                let poll = self.cfg.kustomization.health_poll.0;
+                if let Some((at, generation)) = self
+                    .flux
+                    .as_mut()
+                    .and_then(|f| f.rollout_finished(now, app, spec, ok, poll))
+                {
+                    self.out.push_back(Action::SetTimer {
+                        at,
+                        timer: Timer::Health { app, generation },
+                    });
+                } else if !ok {
                     self.note(NoteKind::Degraded, Some(app), spec as u64);
                 }
             }
@@ -837,6 +1154,7 @@ mod tests {
     #[test]
     fn interval_detection_ignores_the_watch_and_corrects_drift_at_the_next_diff() {
         let mut cfg = PullConfig::preset(PullPreset::Flux);
+        cfg.refresh = Refresh::Poll;
         cfg.drift_detection = DriftDetection::Interval;
         let drifted = std::rc::Rc::new(std::cell::Cell::new(false));
         let seen = drifted.clone();

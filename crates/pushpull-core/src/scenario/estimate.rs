@@ -361,6 +361,12 @@ fn pull_events(
         }
         // Argo CD: a timer per comparison (one every t·e/(e − 1) on average, see
         // model/refresh.rs) and one resync tick per controller every t.
+        // Flux: one source check per cluster per interval; each config commit
+        // reconciles every app of every cluster (the fan-out).
+        super::models::Refresh::Source => {
+            let poll_period = secs(pull.poll.interval.0) + secs(pull.poll.jitter.0) / 2.0;
+            clusters * d / poll_period + all_commits * deployments
+        }
         super::models::Refresh::Resync => {
             let t = secs(pull.poll.interval.0).max(1e-9);
             let e = std::f64::consts::E;

@@ -250,6 +250,48 @@ pub enum Refresh {
     /// after up to `poll.jitter` and is skipped when the app was compared within the
     /// interval; the branch resolves through a revision cache of `revision_cache`.
     Resync,
+    /// Flux: one GitRepository per config repository and cluster checks the branch once
+    /// per `poll.interval` (+ up to `poll.jitter`); a new revision is fetched once and
+    /// every Kustomization of the source (one per app) is reconciled through
+    /// `concurrency` workers (see `kustomization`).
+    Source,
+}
+
+/// A Flux Kustomization's reconcile (with `refresh: source`): kustomize build, a
+/// server-side apply of each object, and with `wait` a health check that polls until the
+/// objects are ready or `timeout`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Kustomization {
+    /// The kustomize build (render) of one Kustomization.
+    pub render: Dist,
+    /// Objects each Kustomization applies (`apply` is the time of one).
+    pub objects: u32,
+    /// `spec.wait`: hold the worker until every applied object is ready.
+    pub wait: bool,
+    /// `spec.timeout`: how long the health check may take (at least 30 s, as
+    /// kustomize-controller's `GetTimeout` makes it).
+    pub timeout: Dur,
+    /// How often the health check polls the objects' status.
+    pub health_poll: Dur,
+}
+
+/// A Flux Kustomization's reconcile (with `refresh: source`).
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Kustomization")]
+struct RawKustomization {
+    /// The kustomize build (render) of one Kustomization.
+    render: Option<Dist>,
+    /// Objects each Kustomization applies (`apply` is the time of one).
+    #[serde(default, deserialize_with = "super::strict::opt_count")]
+    objects: Option<NonZeroU32>,
+    /// `spec.wait`: hold the worker until every applied object is ready.
+    wait: Option<bool>,
+    /// `spec.timeout`: how long the health check may take (below 30 s counts as 30 s, as
+    /// in kustomize-controller).
+    timeout: Option<Dur>,
+    /// How often the health check polls the objects' status (kustomize-controller: 5 s).
+    health_poll: Option<Dur>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -422,8 +464,11 @@ pub struct PullConfig {
     pub reconcile_jitter: Dur,
     /// Backoff after a failed fetch or sync.
     pub retry: Backoff,
+    /// One apply of one app (with `refresh: source`: of one object of a Kustomization).
     pub apply: Dist,
     pub concurrency: u32,
+    /// `refresh: source`: how a Kustomization reconciles.
+    pub kustomization: Kustomization,
     /// How the new image tag reaches the config repository after CI.
     pub write_back: WriteBack,
     /// How the team rolls back a bad release.
@@ -470,17 +515,22 @@ impl PullConfig {
                 },
                 apply: Dist::fixed(SECOND),
                 concurrency: 10,
+                kustomization: Kustomization::flux(),
                 write_back: WriteBack::preset(WriteBackMethod::CiCommit, p),
                 rollback: Rollback::default(),
             },
-            // Flux: GitRepository interval 1 m, Kustomization interval 10 m (drift is
-            // corrected only then), kustomize-controller --concurrent=4. Intervals carry
+            // Flux (v2.9: source-controller v1.9, kustomize-controller v1.9; file:line in
+            // docs/PRESETS.md): one GitRepository per cluster checks the branch every 1 m,
+            // a new revision reconciles every Kustomization of the source through
+            // --concurrent=4 workers; each Kustomization also reconciles every 10 m (the
+            // bootstrap Kustomization's interval), which corrects drift. Intervals carry
             // Flux's ±5% jitter as a uniform extra on 95% of the interval (57 s + up to
             // 6 s is 60 s ± 5%); a failed reconcile is retried after the interval
-            // (retryInterval defaults to interval).
+            // (retryInterval defaults to interval). `apply` is one object's server-side
+            // apply.
             PullPreset::Flux => PullConfig {
                 preset: p,
-                refresh: Refresh::Poll,
+                refresh: Refresh::Source,
                 revision_cache: Dur(0),
                 poll: Poll {
                     interval: Dur(57 * SECOND),
@@ -503,11 +553,33 @@ impl PullConfig {
                     factor: 1.0,
                     max: Dur(10 * MINUTE),
                 },
-                apply: Dist::fixed(SECOND),
+                apply: Dist::fixed(FLUX_APPLY_PER_OBJECT),
                 concurrency: 4,
+                kustomization: Kustomization::flux(),
                 write_back: WriteBack::preset(WriteBackMethod::CiCommit, p),
                 rollback: Rollback::default(),
             },
+        }
+    }
+}
+
+/// Flux calibration, set once from the mechanism (docs/PRESETS.md, "Flux"): one object's
+/// server-side apply (a dry run and an apply, two requests of a few milliseconds each to
+/// the API server) and one kustomize build of a small package.
+pub const FLUX_APPLY_PER_OBJECT: Nanos = SECOND / 100;
+pub const FLUX_RENDER: Nanos = SECOND / 50;
+
+impl Kustomization {
+    /// The Kustomization API's defaults: no wait, `timeout` = the 10 m interval less
+    /// 30 s (`GetTimeout`), and kustomize-controller's fixed 5 s health-check poll; the
+    /// app is a Deployment and a ConfigMap (two objects).
+    pub fn flux() -> Kustomization {
+        Kustomization {
+            render: Dist::fixed(FLUX_RENDER),
+            objects: 2,
+            wait: false,
+            timeout: Dur(9 * MINUTE + 30 * SECOND),
+            health_poll: Dur(5 * SECOND),
         }
     }
 }
@@ -520,7 +592,9 @@ pub struct RawPull {
     /// The reconciler whose defaults the other keys override.
     preset: Option<PullPreset>,
     /// Where refreshes come from: `resync` (Argo CD's informer resync, with the
-    /// repo-server's revision cache) or `poll` (a fetch per app per interval).
+    /// repo-server's revision cache), `source` (Flux: one GitRepository check per
+    /// interval, a new revision reconciles every Kustomization) or `poll` (a fetch per app
+    /// per interval).
     refresh: Option<Refresh>,
     /// How long a resolved branch revision is reused (Argo CD
     /// `--revision-cache-expiration`).
@@ -540,11 +614,14 @@ pub struct RawPull {
     reconcile_jitter: Option<Dur>,
     /// Backoff after a failed fetch or sync.
     retry: Option<RawBackoff>,
-    /// One apply of one app to one cluster.
+    /// One apply of one app to one cluster (with `refresh: source`: of one object of a
+    /// Kustomization, which applies `kustomization.objects` of them).
     apply: Option<Dist>,
     /// Apps synced at once (Argo CD operation processors, Flux `--concurrent`).
     #[serde(default, deserialize_with = "super::strict::opt_count")]
     concurrency: Option<NonZeroU32>,
+    /// `refresh: source` (Flux): how each Kustomization reconciles.
+    kustomization: Option<RawKustomization>,
     /// How the new image tag reaches the config repository after CI.
     write_back: Option<RawWriteBack>,
     rollback: Option<RawRollback<PullRollback>>,
@@ -604,6 +681,23 @@ impl RawPull {
         }
         if let Some(v) = self.concurrency {
             c.concurrency = v.get();
+        }
+        if let Some(k) = self.kustomization {
+            if let Some(v) = k.render {
+                c.kustomization.render = v;
+            }
+            if let Some(v) = k.objects {
+                c.kustomization.objects = v.get();
+            }
+            if let Some(v) = k.wait {
+                c.kustomization.wait = v;
+            }
+            if let Some(v) = k.timeout {
+                c.kustomization.timeout = v;
+            }
+            if let Some(v) = k.health_poll {
+                c.kustomization.health_poll = v;
+            }
         }
         if let Some(w) = self.write_back {
             w.overlay(&mut c.write_back, c.preset);
