@@ -140,6 +140,7 @@ impl From<SummaryV1> for SummaryFile {
                         metrics: m.metrics,
                         counters: m.counters,
                         environments: Named::default(),
+                        ..ModelStats::empty(kind)
                     },
                 ));
             }
@@ -154,6 +155,7 @@ impl From<SummaryV1> for SummaryFile {
                     metrics: m.metrics,
                     counters: m.counters,
                     environments: Named::default(),
+                    ..ModelStats::empty(ModelKind::Push)
                 },
             ));
         }

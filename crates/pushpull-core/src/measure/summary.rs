@@ -156,6 +156,23 @@ pub struct ModelSummary {
 }
 
 impl ModelSummary {
+    /// A setup of `kind` with nothing measured (schema-1 summaries fill in the rest).
+    pub fn empty(kind: ModelKind) -> ModelSummary {
+        ModelSummary {
+            kind,
+            preset: String::new(),
+            metrics: BTreeMap::new(),
+            counters: BTreeMap::new(),
+            environments: Named::default(),
+            out_of_sync_share: None,
+            out_of_sync_share_ci95: None,
+            unexplained_change_share: None,
+            unexplained_change_share_ci95: None,
+            unexplained_changes: None,
+            credentials: None,
+            cost: None,
+        }
+    }
     pub fn metric(&self, name: &str) -> Option<&MetricSummary> {
         self.metrics.get(name)
     }
