@@ -100,7 +100,7 @@ pub fn of_run(s: &Scenario, setup: &Setup, p: &Prices, r: &RunRecord, horizon: N
     let job_minutes: f64 = job_lengths(r, horizon)
         .into_iter()
         .map(|d| (d.div_ceil(60_000_000_000)).max(1) as f64)
-        .sum();
+        .fold(0.0, |a, b| a + b);
     let ci_usd = match p.runners {
         RunnerBilling::GithubHosted => job_minutes * p.github_hosted_minute_usd,
         RunnerBilling::SelfHosted => {
@@ -131,7 +131,7 @@ pub fn monthly(p: &Prices, reps: &[RepCost], horizon: Nanos, seed: u64) -> Optio
         return None;
     }
     let k = MONTH as f64 / horizon as f64 / reps.len() as f64;
-    let sum = |f: fn(&RepCost) -> f64| reps.iter().map(f).sum::<f64>() * k;
+    let sum = |f: fn(&RepCost) -> f64| reps.iter().map(f).fold(0.0, |a, b| a + b) * k;
     let totals: Vec<f64> = reps.iter().map(|r| r.total()).collect();
     let ones = vec![1.0; reps.len()];
     let scale = MONTH as f64 / horizon as f64;
