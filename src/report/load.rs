@@ -176,6 +176,7 @@ impl From<SummaryV1> for SummaryFile {
                 events: 0,
                 wall_s: None,
             }),
+            sensitivity: None,
         }
     }
 }

@@ -59,3 +59,21 @@ impl SeedFigures {
         }
     }
 }
+
+/// `sensitivity` in summary.json: the one-at-a-time sensitivity pass of the decision
+/// card (`pushpull run` in sim mode re-runs the scenario with each key preset value
+/// scaled and records, per question, where the verdict flips).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sensitivity {
+    /// Repetitions each variant ran.
+    pub repetitions: u32,
+    /// The factors each value was scaled by.
+    pub factors: Vec<f64>,
+    /// Why the pass did not run (live modes), if it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// Per card question (`lead_time`, `drift_exposure`, ...): the assumption its
+    /// verdict is most sensitive to, in a sentence.
+    pub questions: std::collections::BTreeMap<String, String>,
+}

@@ -364,6 +364,10 @@ pub struct Summary {
     #[serde(default)]
     pub thresholds: Vec<ThresholdResult>,
     pub engine: Engine,
+    /// The decision card's sensitivity pass (`pushpull run` fills it in; `None` from
+    /// [`Summary::build`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensitivity: Option<super::seed::Sensitivity>,
 }
 
 impl Summary {
@@ -472,6 +476,7 @@ impl Summary {
                 events,
                 wall_s: None,
             },
+            sensitivity: None,
         }
     }
 
