@@ -597,7 +597,8 @@ fn execute(
     let (runs, mode, summary) = match live {
         None => {
             let runs = crate::sim::run(s, threads);
-            let summary = Summary::build(s, "sim", &runs);
+            let mut summary = Summary::build(s, "sim", &runs);
+            summary.sensitivity = Some(crate::sensitivity::pass(s, threads));
             (runs, "sim", summary)
         }
         Some(target) => {
@@ -626,6 +627,7 @@ fn execute(
                 summary.repetitions_run = Some(measured.unwrap_or(0) as u32);
             }
             summary.unsupported_faults = outcome.unsupported_faults;
+            summary.sensitivity = Some(crate::sensitivity::skipped_live());
             stopped_by = outcome.error;
             summary.engine.wall_s = Some((started.elapsed().as_secs_f64() * 1e3).round() / 1e3);
             (outcome.runs, mode, summary)

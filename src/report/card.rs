@@ -330,10 +330,9 @@ impl Card {
         if let Some(p) = &s.sensitivity
             && p.skipped.is_none()
         {
-            let factors: Vec<String> = p.factors.iter().map(|f| format!("×{f}")).collect();
             note.push_str(&format!(
-                " Sensitivity: each key preset value scaled one at a time by {} and the scenario re-run with {} repetitions.",
-                factors.join(", "),
+                " Most sensitive to: the nearest one-at-a-time scaling (×½, ×2, then ×¼, ×4) of {} that changes which setup leads, re-run with {} repetitions; a flip at ×½ or ×2 counts only if ×¼ or ×4 agrees.",
+                p.values.join(", "),
                 p.repetitions
             ));
         }

@@ -70,6 +70,9 @@ pub struct Sensitivity {
     pub repetitions: u32,
     /// The factors each value was scaled by.
     pub factors: Vec<f64>,
+    /// The values scaled (those the scenario has).
+    #[serde(default)]
+    pub values: Vec<String>,
     /// Why the pass did not run (live modes), if it did not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
