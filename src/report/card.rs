@@ -387,3 +387,41 @@ impl Card {
         o
     }
 }
+
+impl Card {
+    /// The card as an HTML table: figures wrap, the n below each figure, the verdict
+    /// in bold.
+    pub fn html(&self) -> String {
+        use super::html::esc;
+        let mut o = String::from(
+            "<div class=\"scroll\"><table class=\"card\">\n<thead><tr><th>question</th>",
+        );
+        for s in &self.setups {
+            o.push_str(&format!("<th>{}</th>", esc(s)));
+        }
+        o.push_str("<th>verdict</th><th>most sensitive to</th></tr></thead>\n<tbody>\n");
+        for r in &self.rows {
+            o.push_str(&format!("<tr><th scope=\"row\">{}</th>", esc(r.question)));
+            for (name, f) in &r.figures {
+                let win = r.winner.as_deref() == Some(name.as_str());
+                match f {
+                    Some(f) => o.push_str(&format!(
+                        "<td{}>{}<br><span class=\"note\">n={} {}</span></td>",
+                        if win { " class=\"lead\"" } else { "" },
+                        esc(&f.text),
+                        f.n,
+                        f.unit
+                    )),
+                    None => o.push_str("<td>—</td>"),
+                }
+            }
+            o.push_str(&format!(
+                "<td><b>{}</b></td><td>{}</td></tr>\n",
+                esc(&r.verdict),
+                esc(&r.sensitive_to)
+            ));
+        }
+        o.push_str("</tbody></table></div>\n");
+        o
+    }
+}

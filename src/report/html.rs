@@ -20,8 +20,9 @@ h3 { font-size:1.05rem; margin:1.4rem 0 .4rem; }
 .sub { color:var(--muted); margin:0 0 1rem; }
 .summary { background:#f5f7fa; border-left:4px solid var(--accent); padding:.8rem 1rem; border-radius:4px; }
 .summary p { margin:.35rem 0; }
-.card table { font-size:.86rem; }
-.card td:first-child { font-weight:600; white-space:nowrap; }
+table.card { font-size:.86rem; }
+table.card th[scope=row] { background:none; }
+table.card td.lead { background:#eaf5ee; }
 .note { color:var(--muted); font-size:.9rem; }
 .scroll { overflow-x:auto; -webkit-overflow-scrolling:touch; }
 table { border-collapse:collapse; width:100%; font-size:.92rem; margin:.4rem 0 .6rem; }
@@ -121,9 +122,9 @@ pub fn render(f: &Findings, card: &super::card::Card, charts: &[ChartFile]) -> S
         esc(&f.subtitle)
     );
 
-    o.push_str("<h2 id=\"card\">Decision card</h2>\n<div class=\"card\">\n");
-    table(&mut o, &card.table());
-    let _ = writeln!(o, "<p class=\"note\">{}</p>\n</div>", esc(&card.note));
+    o.push_str("<h2 id=\"card\">Decision card</h2>\n");
+    o.push_str(&card.html());
+    let _ = writeln!(o, "<p class=\"note\">{}</p>", esc(&card.note));
 
     o.push_str("<h2 id=\"summary\">Executive summary</h2>\n<div class=\"summary\">\n");
     for s in &f.summary {
