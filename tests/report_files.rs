@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const CHARTS: [&str; 7] = [
+const CHARTS: [&str; 8] = [
     "deploy_latency_cdf",
     "stages",
     "drift_recovery",
@@ -17,6 +17,7 @@ const CHARTS: [&str; 7] = [
     "timeline_push",
     "timeline_pull",
     "cost",
+    "money",
 ];
 
 /// Inputs of a report; everything else in a run directory is rebuilt from them.
