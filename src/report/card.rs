@@ -293,6 +293,8 @@ impl Card {
                 let exercised = figures.iter().any(|(_, f)| f.is_some());
                 let sensitive_to = if !exercised {
                     "—".to_string()
+                } else if verdict.starts_with("no clear difference") {
+                    "no leader to flip: the intervals overlap".to_string()
                 } else if key == "credential_exposure" {
                     "the topology alone (no simulated value changes it)".to_string()
                 } else {
