@@ -215,7 +215,7 @@ pub fn pass(s: &Scenario, threads: usize) -> Sensitivity {
             outcome[k][rank].as_ref().and_then(|w| w[q].as_ref())
         };
         let mut found: Option<String> = None;
-        'search: for rank in 0..FACTORS.len() {
+        'search: for (rank, &factor) in FACTORS.iter().enumerate() {
             for (k, knob) in KNOBS.iter().enumerate() {
                 let (Some(was), Some(now)) = (was, winner_at(k, rank)) else {
                     continue;
@@ -229,11 +229,11 @@ pub fn pass(s: &Scenario, threads: usize) -> Sensitivity {
                     continue;
                 }
                 let mut v = base.clone();
-                let value = (knob.scale)(&mut v, FACTORS[rank]).unwrap_or_default();
+                let value = (knob.scale)(&mut v, factor).unwrap_or_default();
                 found = Some(format!(
                     "flips to {now} if {} is {value} ({})",
                     knob.name,
-                    times(FACTORS[rank])
+                    times(factor)
                 ));
                 break 'search;
             }

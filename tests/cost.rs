@@ -76,8 +76,7 @@ fn a_bigger_runner_size_costs_its_rate() {
 #[test]
 fn a_negative_price_is_refused_naming_its_key() {
     let e = Scenario::parse(&scenario("prices: { vcpu_hour_usd: -1 }\n"), "t.yaml")
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(
         e.contains("vcpu_hour_usd") && e.contains("0 or more"),
