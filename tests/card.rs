@@ -149,3 +149,41 @@ fn run_prints_the_card_first_and_both_reports_show_it_above_the_charts() {
     assert!(card < md.find("## Charts").unwrap());
     assert!(md.contains("| credential exposure |"));
 }
+
+#[test]
+fn a_lost_cluster_never_restored_counts_as_longer_than_the_run_not_as_missing() {
+    let (_, mut s) = summary(TWO_EDITS);
+    for (name, m) in s.models.0.iter_mut() {
+        if name == "push" {
+            m.counters.insert("clusters_unrestored".into(), 1);
+        } else {
+            let r = m.metrics.get_mut("cluster_restore").unwrap();
+            r.count = 1;
+            r.p50_s = Some(30.0);
+        }
+    }
+    let card = Card::build(&s);
+    let restore = row(&card, "cluster_restore");
+    assert!(
+        restore.verdict.starts_with("pull better"),
+        "{}",
+        restore.verdict
+    );
+    let push = restore.figures[0].1.as_ref().unwrap();
+    assert!(push.text.starts_with("> run length"), "{}", push.text);
+}
+
+#[test]
+fn two_setups_tied_for_the_best_figure_are_named_together() {
+    // Three setups on two clusters: the push CI writes both, each pull agent one.
+    let three = TWO_EDITS.replace(
+        "  pull: { preset: argocd }\n",
+        "  pull: { preset: argocd }\n  flux: { kind: pull, preset: flux }\n",
+    );
+    let (_, s) = summary(&three);
+    let card = Card::build(&s);
+    assert_eq!(
+        row(&card, "credential_exposure").verdict,
+        "pull and flux better (tied)"
+    );
+}

@@ -130,7 +130,18 @@ pub fn figure(s: &Summary, m: &ModelSummary, key: &str) -> Option<Figure> {
         }
         "bad_release_recovery" => metric_figure(m, "failed_deploy_recovery", reps, "releases"),
         "rollback" => metric_figure(m, "rollback", reps, "rollbacks"),
-        "cluster_restore" => metric_figure(m, "cluster_restore", reps, "restores"),
+        "cluster_restore" => metric_figure(m, "cluster_restore", reps, "restores").or_else(|| {
+            // Never restored before the run ended: censored, worse than any restore.
+            let left = m.counter("clusters_unrestored");
+            (left > 0).then(|| Figure {
+                value: f64::INFINITY,
+                ci: Some([f64::INFINITY; 2]),
+                n: left,
+                unit: "clusters",
+                exact: false,
+                text: format!("> run length: {left} lost clusters never restored"),
+            })
+        }),
         "load" => {
             let hours = s.duration_s / 3600.0 * reps.max(1) as f64;
             if hours <= 0.0 {
@@ -230,10 +241,18 @@ fn verdict(figures: &[(String, Option<Figure>)]) -> (Option<String>, String) {
     let Some(&(best, bf)) = have.iter().min_by(|a, b| a.1.value.total_cmp(&b.1.value)) else {
         return (None, NOT_EXERCISED.into());
     };
-    let others: Vec<&(&str, &Figure)> = have.iter().filter(|(n, _)| *n != best).collect();
-    if others.iter().any(|(_, f)| f.value == bf.value) {
+    let tied: Vec<&str> = have
+        .iter()
+        .filter(|(_, f)| f.value == bf.value)
+        .map(|(n, _)| *n)
+        .collect();
+    if tied.len() == have.len() {
         return (None, "no difference".into());
     }
+    if tied.len() > 1 {
+        return (None, format!("{} better (tied)", tied.join(" and ")));
+    }
+    let others: Vec<&(&str, &Figure)> = have.iter().filter(|(n, _)| *n != best).collect();
     let overlaps = |f: &Figure| match (bf.ci, f.ci) {
         (Some([_, hi]), Some([lo, _])) => lo <= hi,
         _ => false,
