@@ -42,7 +42,7 @@ fn secs(n: u64) -> String {
     human(n as f64 / 1e9)
 }
 
-const KNOBS: [Knob; 7] = [
+const KNOBS: [Knob; 8] = [
     Knob {
         name: "the pull poll interval",
         simulate: true,
@@ -53,6 +53,22 @@ const KNOBS: [Knob; 7] = [
                     c.poll.interval.0 = scaled(c.poll.interval.0, f);
                     c.poll.jitter.0 = scaled(c.poll.jitter.0, f);
                     first.get_or_insert(secs(c.poll.interval.0));
+                }
+            }
+            first
+        },
+    },
+    Knob {
+        name: "the Argo CD revision cache",
+        simulate: true,
+        scale: |s, f| {
+            let mut first = None;
+            for setup in &mut s.models.setups {
+                if let SetupConfig::Pull(c) = &mut setup.config
+                    && c.revision_cache.0 > 0
+                {
+                    c.revision_cache.0 = scaled(c.revision_cache.0, f);
+                    first.get_or_insert(secs(c.revision_cache.0));
                 }
             }
             first
