@@ -175,6 +175,7 @@ pub fn run(opts: &RunOptions, sink: Sink<'_>) -> Result<RunOutcome, RunError> {
             workers,
             opts.live.clone(),
             &opts.command,
+            true,
             sink,
         )?;
         let written = relative_names(staging.path(), &done.written);
@@ -357,6 +358,7 @@ pub fn sweep(opts: &SweepOptions, sink: Sink<'_>) -> Result<SweepOutcome, RunErr
             threads,
             None,
             &opts.command,
+            false,
             sink,
         )?;
         breached |= !done.summary.thresholds_ok();
@@ -589,6 +591,7 @@ fn execute(
     threads: usize,
     live: Option<Target>,
     command: &str,
+    sensitivity: bool,
     sink: Sink<'_>,
 ) -> Result<Executed, RunError> {
     let started = Instant::now();
@@ -598,7 +601,11 @@ fn execute(
         None => {
             let runs = crate::sim::run(s, threads);
             let mut summary = Summary::build(s, "sim", &runs);
-            summary.sensitivity = Some(crate::sensitivity::pass(s, threads));
+            // The decision card's sensitivity pass (not for a sweep's variants: a sweep
+            // is itself the wider study, and its merged shards could not repeat it).
+            if sensitivity {
+                summary.sensitivity = Some(crate::sensitivity::pass(s, threads));
+            }
             (runs, "sim", summary)
         }
         Some(target) => {

@@ -23,7 +23,7 @@ pub const REPETITIONS: u32 = 3;
 
 /// The most engine events the whole pass may take (estimated); a larger scenario skips
 /// it and says so.
-pub const MAX_EVENTS: f64 = 20_000_000.0;
+pub const MAX_EVENTS: f64 = 250_000.0;
 
 /// A value the pass scales: its name in the sentence, whether it needs a new simulation
 /// (a price does not), and how to scale it (returns the new value as text, or `None`
@@ -172,16 +172,17 @@ pub fn pass(s: &Scenario, threads: usize) -> Sensitivity {
     let mut base = s.clone();
     base.repetitions = s.repetitions.min(REPETITIONS);
     let simulated = KNOBS.iter().filter(|k| k.simulate).count() * FACTORS.len() + 1;
-    let work = Estimate::of(&base, threads).events * simulated as f64;
+    let e = Estimate::of(&base, threads);
+    let work = (e.events + e.rollout_work) * simulated as f64;
     if work > MAX_EVENTS {
         return Sensitivity {
             repetitions: base.repetitions,
             factors: FACTORS.to_vec(),
             values: Vec::new(),
             skipped: Some(format!(
-                "not computed: the pass would take about {:.0} million engine events for this scenario (the limit is {:.0} million); a `pushpull sweep` over the value in question answers it",
-                work / 1e6,
-                MAX_EVENTS / 1e6
+                "not computed: the pass would take about {:.0}k engine events for this scenario (the limit is {:.0}k); a `pushpull sweep` over the value in question answers it",
+                work / 1e3,
+                MAX_EVENTS / 1e3
             )),
             questions: BTreeMap::new(),
         };

@@ -323,7 +323,9 @@ impl Card {
                             .clone()
                             .or_else(|| p.questions.get(key).cloned())
                             .unwrap_or_else(|| "—".into()),
-                        None => "not computed (no sensitivity pass in this run)".into(),
+                        None => {
+                            "not computed (a sweep's variants skip the sensitivity pass)".into()
+                        }
                     }
                 };
                 Row {
