@@ -584,6 +584,7 @@ struct Executed {
 
 /// Runs one validated scenario in sim mode, or live when `live` is given, and writes its
 /// results into `dir`.
+#[allow(clippy::too_many_arguments)]
 fn execute(
     s: &Scenario,
     file: &str,
