@@ -907,6 +907,8 @@ fn run(args: RunArgs) -> Result<ExitCode, Failure> {
                 );
             }
             Format::Text => {
+                print!("{}", report::card::Card::build(summary).render_text());
+                println!();
                 print!("{}", report::table::render(s, summary));
                 println!();
                 println!(

@@ -17,5 +17,6 @@ pub mod outdir;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod sensitivity;
 pub mod sim;
 pub mod sweep;

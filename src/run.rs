@@ -175,6 +175,7 @@ pub fn run(opts: &RunOptions, sink: Sink<'_>) -> Result<RunOutcome, RunError> {
             workers,
             opts.live.clone(),
             &opts.command,
+            true,
             sink,
         )?;
         let written = relative_names(staging.path(), &done.written);
@@ -357,6 +358,7 @@ pub fn sweep(opts: &SweepOptions, sink: Sink<'_>) -> Result<SweepOutcome, RunErr
             threads,
             None,
             &opts.command,
+            false,
             sink,
         )?;
         breached |= !done.summary.thresholds_ok();
@@ -582,6 +584,7 @@ struct Executed {
 
 /// Runs one validated scenario in sim mode, or live when `live` is given, and writes its
 /// results into `dir`.
+#[allow(clippy::too_many_arguments)]
 fn execute(
     s: &Scenario,
     file: &str,
@@ -589,6 +592,7 @@ fn execute(
     threads: usize,
     live: Option<Target>,
     command: &str,
+    sensitivity: bool,
     sink: Sink<'_>,
 ) -> Result<Executed, RunError> {
     let started = Instant::now();
@@ -597,7 +601,12 @@ fn execute(
     let (runs, mode, summary) = match live {
         None => {
             let runs = crate::sim::run(s, threads);
-            let summary = Summary::build(s, "sim", &runs);
+            let mut summary = Summary::build(s, "sim", &runs);
+            // The decision card's sensitivity pass (not for a sweep's variants: a sweep
+            // is itself the wider study, and its merged shards could not repeat it).
+            if sensitivity {
+                summary.sensitivity = Some(crate::sensitivity::pass(s, threads));
+            }
             (runs, "sim", summary)
         }
         Some(target) => {
@@ -626,6 +635,7 @@ fn execute(
                 summary.repetitions_run = Some(measured.unwrap_or(0) as u32);
             }
             summary.unsupported_faults = outcome.unsupported_faults;
+            summary.sensitivity = Some(crate::sensitivity::skipped_live());
             stopped_by = outcome.error;
             summary.engine.wall_s = Some((started.elapsed().as_secs_f64() * 1e3).round() / 1e3);
             (outcome.runs, mode, summary)

@@ -146,6 +146,7 @@ fn report_html_renders_offline_in_headless_chromium() {
         .unwrap();
     let dom = String::from_utf8_lossy(&o.stdout);
     for needle in [
+        "Decision card",
         "Executive summary",
         "DORA view",
         "Thresholds",
@@ -154,5 +155,5 @@ fn report_html_renders_offline_in_headless_chromium() {
     ] {
         assert!(dom.contains(needle), "rendered DOM lacks {needle}");
     }
-    assert_eq!(dom.matches("src=\"data:image/png;base64,").count(), 7);
+    assert_eq!(dom.matches("src=\"data:image/png;base64,").count(), 8);
 }

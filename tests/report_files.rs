@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const CHARTS: [&str; 7] = [
+const CHARTS: [&str; 8] = [
     "deploy_latency_cdf",
     "stages",
     "drift_recovery",
@@ -17,6 +17,7 @@ const CHARTS: [&str; 7] = [
     "timeline_push",
     "timeline_pull",
     "cost",
+    "money",
 ];
 
 /// Inputs of a report; everything else in a run directory is rebuilt from them.
@@ -329,6 +330,57 @@ fn allowed(dir: &Path) -> BTreeSet<String> {
                 ok.insert(format!("{:.1}×", b / a));
             }
         }
+    }
+    // The decision card and the money chart (docs/REPORT.md): shares as percents, the
+    // audit coverage as 1 − the unexplained share, dollars, requests per hour, how long
+    // unexplained changes stayed live.
+    let pct = |v: f64| {
+        let p = v * 100.0;
+        if p != 0.0 && p.abs() < 0.1 {
+            format!("{p:.2}%")
+        } else {
+            format!("{p:.1}%")
+        }
+    };
+    let usd = |v: f64| {
+        if v >= 100.0 {
+            format!("${v:.0}")
+        } else {
+            format!("${v:.2}")
+        }
+    };
+    let values = |v: &Value| -> Vec<f64> {
+        match v {
+            Value::Array(a) => a.iter().filter_map(Value::as_f64).collect(),
+            v => v.as_f64().into_iter().collect(),
+        }
+    };
+    for model in ["push", "pull"] {
+        for key in ["out_of_sync_share", "out_of_sync_share_ci95"] {
+            ok.extend(values(&m(model)[key]).into_iter().map(pct));
+        }
+        for key in ["unexplained_change_share", "unexplained_change_share_ci95"] {
+            ok.extend(values(&m(model)[key]).into_iter().map(|v| pct(1.0 - v)));
+        }
+        if let Some(live) = m(model)["unexplained_changes"]["mean_live_s"].as_f64() {
+            ok.insert(human(live));
+        }
+        let cost = &m(model)["cost"];
+        for key in [
+            "monthly_usd",
+            "monthly_usd_ci95",
+            "ci_runners_usd",
+            "reconcilers_usd",
+            "git_egress_usd",
+        ] {
+            ok.extend(values(&cost[key]).into_iter().map(usd));
+        }
+        ok.insert(format!("{:.0}", c(model, "api_requests") / hours));
+        ok.insert(format!("{:.0}", git(model) / hours));
+    }
+    // The sensitivity pass's factors and the month costs are scaled to.
+    for w in ["×½", "×2", "×¼", "×4", "30"] {
+        ok.insert(w.to_string());
     }
     let (pg, lg) = (git("push") / hours, git("pull") / hours);
     ok.insert(format!("{:.1}×", lg / pg));

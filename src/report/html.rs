@@ -1,6 +1,6 @@
 //! `report.html`: one self-contained page (charts inlined as PNG data URIs, CSS inline, no
 //! script, no font or network fetch) that reads on a phone and prints cleanly. Sections in
-//! the order a stakeholder reads: summary, DORA, charts, details, thresholds, scenario,
+//! the order a stakeholder reads: the decision card, summary, DORA, charts, details, thresholds, scenario,
 //! methodology, reproducibility.
 
 use super::charts::ChartFile;
@@ -20,6 +20,9 @@ h3 { font-size:1.05rem; margin:1.4rem 0 .4rem; }
 .sub { color:var(--muted); margin:0 0 1rem; }
 .summary { background:#f5f7fa; border-left:4px solid var(--accent); padding:.8rem 1rem; border-radius:4px; }
 .summary p { margin:.35rem 0; }
+table.card { font-size:.86rem; }
+table.card th[scope=row] { background:none; }
+table.card td.lead { background:#eaf5ee; }
 .note { color:var(--muted); font-size:.9rem; }
 .scroll { overflow-x:auto; -webkit-overflow-scrolling:touch; }
 table { border-collapse:collapse; width:100%; font-size:.92rem; margin:.4rem 0 .6rem; }
@@ -101,7 +104,7 @@ fn table(out: &mut String, t: &Table) {
     out.push_str("</tbody></table></div>\n");
 }
 
-pub fn render(f: &Findings, charts: &[ChartFile]) -> String {
+pub fn render(f: &Findings, card: &super::card::Card, charts: &[ChartFile]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut o = String::with_capacity(1 << 20);
     let _ = write!(
@@ -118,6 +121,10 @@ pub fn render(f: &Findings, charts: &[ChartFile]) -> String {
         esc(&f.title),
         esc(&f.subtitle)
     );
+
+    o.push_str("<h2 id=\"card\">Decision card</h2>\n");
+    o.push_str(&card.html());
+    let _ = writeln!(o, "<p class=\"note\">{}</p>", esc(&card.note));
 
     o.push_str("<h2 id=\"summary\">Executive summary</h2>\n<div class=\"summary\">\n");
     for s in &f.summary {

@@ -140,6 +140,7 @@ impl From<SummaryV1> for SummaryFile {
                         metrics: m.metrics,
                         counters: m.counters,
                         environments: Named::default(),
+                        ..ModelStats::empty(kind)
                     },
                 ));
             }
@@ -154,6 +155,7 @@ impl From<SummaryV1> for SummaryFile {
                     metrics: m.metrics,
                     counters: m.counters,
                     environments: Named::default(),
+                    ..ModelStats::empty(ModelKind::Push)
                 },
             ));
         }
@@ -174,6 +176,7 @@ impl From<SummaryV1> for SummaryFile {
                 events: 0,
                 wall_s: None,
             }),
+            sensitivity: None,
         }
     }
 }

@@ -26,9 +26,12 @@ fn table(o: &mut String, t: &Table) {
     o.push('\n');
 }
 
-pub fn render(f: &Findings, charts: &[ChartFile]) -> String {
+pub fn render(f: &Findings, card: &super::card::Card, charts: &[ChartFile]) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# {}\n\n_{}_\n", f.title, f.subtitle);
+    o.push_str("## Decision card\n\n");
+    table(&mut o, &card.table());
+    let _ = writeln!(o, "{}\n", card.note);
     o.push_str("## Executive summary\n\n");
     for s in &f.summary {
         let _ = writeln!(o, "{s}");

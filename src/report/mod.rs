@@ -5,6 +5,7 @@
 //! file + rename), so no reader sees a half-written file; a run writes them into a
 //! temporary folder that `crate::outdir` swaps in whole. Also renders the terminal table.
 
+pub mod card;
 pub mod charts;
 pub mod dora;
 pub mod findings;
@@ -302,8 +303,15 @@ fn reports_of(dir: &Path, run: &load::RunDir) -> Result<Vec<PathBuf>, ReportErro
         put(&format!("charts/{}.svg", c.name), c.svg.as_bytes())?;
         put(&format!("charts/{}.png", c.name), &c.png)?;
     }
-    put("report.html", html::render(&findings, &charts).as_bytes())?;
-    put("report.md", markdown::render(&findings, &charts).as_bytes())?;
+    let card = card::Card::build(&run.summary);
+    put(
+        "report.html",
+        html::render(&findings, &card, &charts).as_bytes(),
+    )?;
+    put(
+        "report.md",
+        markdown::render(&findings, &card, &charts).as_bytes(),
+    )?;
     Ok(written)
 }
 

@@ -7,6 +7,7 @@ mod cost;
 mod deploy_cdf;
 mod drift;
 mod legend;
+mod money;
 mod palette;
 mod recovery;
 mod render;
@@ -25,6 +26,7 @@ use crate::metric::ModelKind;
 use cost::Cost;
 use deploy_cdf::Cdf;
 use drift::Drift;
+use money::Money;
 use recovery::Recovery;
 use render::{Job, in_parallel, render};
 use stages::Stages;
@@ -109,6 +111,14 @@ pub fn all(run: &RunDir) -> Result<Vec<ChartFile>, ChartError> {
     }));
     // The timelines take longest (a lane per cluster): started first, they finish with the
     // rest instead of after it.
+    jobs.push(Box::new(|| {
+        render(
+            &Money::new(run, setups),
+            "money".into(),
+            "Money: monthly cost per setup at the scenario's prices".into(),
+            "Each bar is the run's use scaled to 30 days: CI job minutes (or a self-hosted pool's hours), reconciler CPU and memory requests around the clock, and git egress; the whisker is the bootstrap 95% interval of the total over repetitions. Prices and their sources are in docs/PRESETS.md.".into(),
+        )
+    }));
     let timelines = 4..4 + setups.len();
     let order: Vec<usize> = timelines
         .clone()

@@ -2,7 +2,11 @@
 //! tracker that turns world observations into metric samples, and the summary across
 //! repetitions. Pure: no clock, no files; the worlds feed it, the report writes it.
 
+pub mod audit;
 pub mod bootstrap;
+pub mod cost;
+pub mod credentials;
+pub mod seed;
 pub mod summary;
 pub mod survival;
 pub mod track;

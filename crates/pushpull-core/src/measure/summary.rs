@@ -134,9 +134,45 @@ pub struct ModelSummary {
     /// is `lead_time`).
     #[serde(default, skip_serializing_if = "Named::is_empty")]
     pub environments: Named<MetricSummary>,
+    /// Single source of truth: the share of app-time live state differed from git
+    /// (`measure/audit.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_sync_share: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_sync_share_ci95: Option<[f64; 2]>,
+    /// Auditability: the share of changes to live state no git revision explains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unexplained_change_share: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unexplained_change_share_ci95: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unexplained_changes: Option<super::audit::Unexplained>,
+    /// Security: who holds write credentials to which clusters (`measure/credentials.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<super::credentials::Credentials>,
+    /// Money: the monthly cost at the scenario's prices (`measure/cost.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<super::cost::Cost>,
 }
 
 impl ModelSummary {
+    /// A setup of `kind` with nothing measured (schema-1 summaries fill in the rest).
+    pub fn empty(kind: ModelKind) -> ModelSummary {
+        ModelSummary {
+            kind,
+            preset: String::new(),
+            metrics: BTreeMap::new(),
+            counters: BTreeMap::new(),
+            environments: Named::default(),
+            out_of_sync_share: None,
+            out_of_sync_share_ci95: None,
+            unexplained_change_share: None,
+            unexplained_change_share_ci95: None,
+            unexplained_changes: None,
+            credentials: None,
+            cost: None,
+        }
+    }
     pub fn metric(&self, name: &str) -> Option<&MetricSummary> {
         self.metrics.get(name)
     }
@@ -328,6 +364,10 @@ pub struct Summary {
     #[serde(default)]
     pub thresholds: Vec<ThresholdResult>,
     pub engine: Engine,
+    /// The decision card's sensitivity pass (`pushpull run` fills it in; `None` from
+    /// [`Summary::build`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensitivity: Option<super::seed::Sensitivity>,
 }
 
 impl Summary {
@@ -378,6 +418,7 @@ impl Summary {
                 Some(e) => env_lead_times(s.seed, name, e, reps),
                 None => Named::default(),
             };
+            let seed = super::seed::SeedFigures::build(s, setup, name, reps);
             models.push((
                 name.clone(),
                 ModelSummary {
@@ -386,6 +427,13 @@ impl Summary {
                     metrics,
                     counters,
                     environments,
+                    out_of_sync_share: seed.out_of_sync_share,
+                    out_of_sync_share_ci95: seed.out_of_sync_share_ci95,
+                    unexplained_change_share: seed.unexplained_change_share,
+                    unexplained_change_share_ci95: seed.unexplained_change_share_ci95,
+                    unexplained_changes: seed.unexplained_changes,
+                    credentials: Some(seed.credentials),
+                    cost: seed.cost,
                 },
             ));
         }
@@ -428,6 +476,7 @@ impl Summary {
                 events,
                 wall_s: None,
             },
+            sensitivity: None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod fleet;
 mod locate;
 pub mod models;
 mod nesting;
+pub mod prices;
 pub mod schema;
 mod strict;
 
@@ -443,6 +444,9 @@ pub struct Scenario {
     /// is one stage, as without the key).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub environments: Option<Environments>,
+    /// What CI minutes, runner hours, reconciler resources and git egress cost (the
+    /// monthly cost in the summary; defaults in docs/PRESETS.md).
+    pub prices: prices::Prices,
 }
 
 fn ser_ci<S: serde::Serializer>(v: &Option<Ci>, s: S) -> Result<S::Ok, S::Error> {
@@ -514,6 +518,10 @@ struct RawScenario {
     #[serde(default)]
     #[schemars(with = "Option<Vec<Threshold>>")]
     thresholds: Vec<Threshold>,
+    /// Prices for the monthly cost (every key optional; cited defaults).
+    #[serde(default)]
+    #[schemars(with = "Option<prices::RawPrices>")]
+    prices: prices::RawPrices,
 }
 
 fn default_seed() -> strict::Whole {
@@ -590,6 +598,7 @@ impl Scenario {
             ));
         }
         let fleet = raw.fleet.resolve().map_err(|(k, m)| invalid(&k, m))?;
+        let prices = raw.prices.resolve().map_err(|(k, m)| invalid(&k, m))?;
         let environments = match raw.environments {
             None => None,
             Some(list) => {
@@ -770,6 +779,7 @@ impl Scenario {
             faults,
             thresholds: raw.thresholds,
             environments,
+            prices,
         })
     }
 
