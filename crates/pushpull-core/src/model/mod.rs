@@ -4,10 +4,12 @@
 //! sim world (virtual time) and the live world (tokio, kube-rs, gix) drive the same code.
 
 pub mod harness;
+pub mod hub;
 pub mod pull;
 pub mod push;
 pub mod ratelimit;
 pub mod refresh;
+pub mod reposerver;
 
 use crate::scenario::Nanos;
 use std::sync::Arc;
@@ -82,6 +84,8 @@ pub enum Timer {
     /// Pull, Argo CD refresh: the application informer's resync, which asks every app
     /// for a refresh (see [`refresh`]).
     Resync { generation: u32 },
+    /// Argo CD hub: a step of one app slot's work that waits for time (see [`hub`]).
+    Hub { step: hub::HubStep, slot: u32 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
