@@ -17,10 +17,14 @@
 //! - Drift seen on the watch is healed after the self-heal backoff, as the per-cluster
 //!   reconciler does; a webhook refreshes past the revision cache.
 //!
-//! Cost: an app whose refresh finds nothing to do (its manifests cached, in sync) is
-//! handled inside a one-second tick with the others of its second, not with a timer of
-//! its own, which keeps a 50,000-app day to a few hundred thousand events
-//! (docs/PERFORMANCE.md); such a refresh changes no status and makes no request.
+//! Cost: an app whose refresh finds nothing to do (in sync with the cached revision's
+//! manifest) is handled inside a one-second tick with the others of its second, not with
+//! a timer of its own, which keeps a 50,000-app day to a few hundred thousand events
+//! (docs/PERFORMANCE.md); such a refresh changes no status and makes no request. When
+//! a commit left its rendered manifests stale, the re-render is done in passing if
+//! nothing limits the repo-server and no comparison waits for a status processor (its
+//! render time then holds no processor: an approximation, exact when those limits do
+//! not bind); otherwise it takes the full path.
 
 use super::ratelimit::TokenBucket;
 use super::refresh::RevisionCache;
@@ -254,16 +258,18 @@ impl Hub {
         !self.resolving && self.cache.get(now) == Some(self.tree_rev)
     }
 
-    /// Whether a comparison of `slot` now would change nothing: its manifests of the
-    /// cached revision are rendered and it is synced to them with nothing in flight.
+    /// Whether a comparison of `slot` now would change nothing: it is synced to the
+    /// cached revision's manifest with nothing in flight, and its manifests of that
+    /// revision are rendered, or would be rendered at once (no parallelism limit on the
+    /// repo-server, no comparison waiting for a status processor).
     fn idle_refresh(&self, slot: u32) -> bool {
         let s = &self.slots[slot as usize];
         let spec = self.tree[(slot % self.apps.max(1)) as usize];
-        self.repo.cached(slot, self.tree_rev)
-            && !s.in_status
-            && s.op == Op::Idle
-            && s.target >= spec
-            && s.synced >= s.target
+        let unchanged =
+            !s.in_status && s.op == Op::Idle && s.target >= spec && s.synced >= s.target;
+        unchanged
+            && (self.repo.cached(slot, self.tree_rev)
+                || (self.repo.unlimited() && self.status_queue.is_empty()))
     }
 
     // ------------------------------------------------------------ refresh
@@ -329,6 +335,7 @@ impl Hub {
                 continue;
             }
             if self.idle_refresh(slot) {
+                self.repo.rendered_in_passing(slot, self.tree_rev);
                 self.slots[slot as usize].reconciled = at.max(now);
             } else if at > now {
                 self.timer(at, HubStep::Refresh, slot);

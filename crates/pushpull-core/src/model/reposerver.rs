@@ -71,6 +71,17 @@ impl RepoServer {
         }
     }
 
+    /// Whether generations never wait (no parallelism limit).
+    pub fn unlimited(&self) -> bool {
+        self.slots == u32::MAX
+    }
+
+    /// Records a generation of `slot`'s manifests of `rev` that took no slot: the hub's
+    /// batched refresh of an unchanged app when nothing limits generations.
+    pub fn rendered_in_passing(&mut self, slot: u32, rev: Rev) {
+        self.rendered[slot as usize] = rev;
+    }
+
     /// Forgets every cached manifest (a restart of the cache).
     pub fn clear(&mut self) {
         self.rendered.iter_mut().for_each(|r| *r = NONE);
