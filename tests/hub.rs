@@ -132,3 +132,34 @@ fn a_sharded_hub_delivers_every_commit_with_stages_that_sum_to_deploy_latency() 
     };
     assert!(wait(hub) < wait(one));
 }
+
+/// A rebuilt cluster is re-listed by the hub's watch: every app of it is healed by the
+/// shard that serves it (the cluster's index is not a model instance of the hub).
+#[test]
+fn a_lost_cluster_served_by_a_shard_is_restored_after_its_rebuild() {
+    let s = Scenario::parse(
+        &format!(
+            "{}faults:\n  - {{ kind: cluster_loss, cluster: 5, at: 1h, rebuild_after: 10m }}\n",
+            scenario(
+                "  hub: { kind: pull, preset: argocd, topology: hub, shards: 2 }\n  one: { kind: pull, preset: argocd, topology: hub }\n"
+            )
+        ),
+        "t.yaml",
+    )
+    .unwrap();
+    let runs = pushpull::sim::run(&s, 2);
+    for (name, records) in &runs {
+        let r = &records[0];
+        assert_eq!(
+            r.counters.clusters_unrestored, 0,
+            "{name}: {:?}",
+            r.counters
+        );
+        let restores = r
+            .samples
+            .iter()
+            .filter(|x| x.metric == Metric::ClusterRestore)
+            .count();
+        assert_eq!(restores, 1, "{name}");
+    }
+}

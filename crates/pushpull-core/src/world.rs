@@ -1456,7 +1456,8 @@ pub trait Shell<'a> {
                 .is_some_and(|p| p.drift_detection == DriftDetection::Watch)
         {
             for app in 0..s.apps() {
-                self.deliver(*cluster, Input::LiveChanged { app });
+                let (target, app) = self.core().addressed(*cluster, app);
+                self.deliver(target, Input::LiveChanged { app });
             }
         }
     }
