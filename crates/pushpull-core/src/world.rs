@@ -221,7 +221,8 @@ impl<'a> Core<'a> {
             SetupConfig::Pull(cfg) if cfg.hub.is_some() => {
                 let h = cfg
                     .hub
-                    .clone()
+                    .as_deref()
+                    .cloned()
                     .unwrap_or_else(crate::scenario::models::Hub::preset);
                 let ids: Vec<String> = (0..clusters).map(|c| s.fleet.cluster_name(c)).collect();
                 let shard_of = hub::shard_of(&ids, h.shards, h.sharding);

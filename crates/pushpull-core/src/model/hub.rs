@@ -729,7 +729,7 @@ mod tests {
     fn config() -> (PullConfig, HubConfig) {
         let mut cfg = PullConfig::preset(PullPreset::Argocd);
         let hub = HubConfig::preset();
-        cfg.hub = Some(hub.clone());
+        cfg.hub = Some(Box::new(hub.clone()));
         (cfg, hub)
     }
 

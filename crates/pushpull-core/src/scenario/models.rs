@@ -431,7 +431,7 @@ pub struct PullConfig {
     /// `topology: hub`: the Argo CD application controller that serves every cluster
     /// (`None`: one reconciler per cluster, `topology: per-cluster`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub hub: Option<Hub>,
+    pub hub: Option<Box<Hub>>,
 }
 
 fn ser_webhook<S: serde::Serializer>(v: &Option<Webhook>, s: S) -> Result<S::Ok, S::Error> {
@@ -711,7 +711,7 @@ impl RawPull {
             if let Some(v) = self.resources_per_app {
                 h.resources_per_app = v.get();
             }
-            c.hub = Some(h);
+            c.hub = Some(Box::new(h));
         }
         c
     }
