@@ -430,7 +430,7 @@ impl<'a> LiveWorld<'a> {
         let view = self.views[i];
         let desired = self.core.git.spec(view.applied);
         let want = release(app, desired.image, desired.broken);
-        let target = self.core.target_of(cluster);
+        let (target, watched) = self.core.addressed(cluster, app);
         let watch = self
             .core
             .setup
@@ -442,7 +442,7 @@ impl<'a> LiveWorld<'a> {
                 self.views[i].clean = false;
                 self.interrupted(cluster, app);
                 if watch {
-                    self.deliver(target, Input::LiveChanged { app });
+                    self.deliver(target, Input::LiveChanged { app: watched });
                 }
             }
             Observation::Seen {
@@ -461,7 +461,7 @@ impl<'a> LiveWorld<'a> {
                     if view.drift_seen != Some(generation) {
                         self.views[i].drift_seen = Some(generation);
                         if watch {
-                            self.deliver(target, Input::LiveChanged { app });
+                            self.deliver(target, Input::LiveChanged { app: watched });
                         }
                     }
                 }

@@ -103,6 +103,7 @@ impl<'a> World<'a> {
                 Some(other) => unreachable!("handled by the shared dispatch: {other:?}"),
             }
         }
+        self.core.count_hub_requests();
         self.core.tracker.finish(self.core.processed)
     }
 }
@@ -419,7 +420,8 @@ impl World<'_> {
                     .tracker
                     .drift(cluster, app, self.now, change.name());
                 if self.core.kind == ModelKind::Pull {
-                    self.deliver(cluster, Input::LiveChanged { app });
+                    let (target, app) = self.core.addressed(cluster, app);
+                    self.deliver(target, Input::LiveChanged { app });
                 }
                 return;
             }
@@ -444,7 +446,8 @@ impl World<'_> {
             .drift(cluster, app, self.now, change.name());
         self.interrupt(cluster, app);
         if self.core.kind == ModelKind::Pull {
-            self.deliver(cluster, Input::LiveChanged { app });
+            let (target, app) = self.core.addressed(cluster, app);
+            self.deliver(target, Input::LiveChanged { app });
         }
     }
 

@@ -60,10 +60,15 @@ pub enum Metric {
     /// A rollback around git applied → git names the good version again (or the bad one
     /// is live again).
     GitDivergence,
+    /// Argo CD hub: an operation processor took the app → its apply went (the wait on the
+    /// controller's client-side rate limit and kubectl parallelism limit).
+    ApiThrottleWait,
+    /// Argo CD hub: the first app of a commit OutOfSync → the last rolled out (Synced).
+    FleetSyncTime,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 19] = [
+    pub const ALL: [Metric; 21] = [
         Metric::DeployLatency,
         Metric::FleetDeployLatency,
         Metric::LeadTime,
@@ -83,6 +88,8 @@ impl Metric {
         Metric::FailedDeployRecovery,
         Metric::ClusterRestore,
         Metric::GitDivergence,
+        Metric::ApiThrottleWait,
+        Metric::FleetSyncTime,
     ];
 
     pub fn name(self) -> &'static str {
@@ -106,12 +113,14 @@ impl Metric {
             Metric::FailedDeployRecovery => "failed_deploy_recovery",
             Metric::ClusterRestore => "cluster_restore",
             Metric::GitDivergence => "git_divergence",
+            Metric::ApiThrottleWait => "api_throttle_wait",
+            Metric::FleetSyncTime => "fleet_sync_time",
         }
     }
 
     /// Each metric's definition (as the README's "What it measures" table), in
     /// [`Metric::ALL`] order: what the report's methodology section prints.
-    pub const DEFINITIONS: [(&'static str, &'static str); 19] = [
+    pub const DEFINITIONS: [(&'static str, &'static str); 21] = [
         (
             "deploy_latency",
             "one (commit, cluster) pair: source commit created → every app it changed rolled out on that cluster (kubectl rollout status rules: observedGeneration current, updated = available = desired replicas, no old replicas). With the shared CI stage (the default) it runs through CI and, for pull, the write-back; with `ci: none` the commit is the config commit.",
@@ -187,6 +196,14 @@ impl Metric {
         (
             "git_divergence",
             "one bad release rolled back around git (redeploy, rollout-undo, app-rollback): the good version applied while git still names the bad one → git names the good version again (the fix commit) or the bad version is applied again; a divergence still open at the horizon has no sample.",
+        ),
+        (
+            "api_throttle_wait",
+            "stage of deploy_latency, Argo CD with `topology: hub`: an operation processor took the app → its apply went; the time its sync's API requests waited on the controller's client-side rate limit (`qps`, `burst`) and for a kubectl slot. Without the hub there is no such stage (and no sample).",
+        ),
+        (
+            "fleet_sync_time",
+            "one commit, Argo CD with `topology: hub`: the first app the commit changed goes OutOfSync (its comparison's status is written) on any cluster → the last one is rolled out (Synced) everywhere; the sync time of the AWS Argo CD scalability tests (docs/VALIDATION.md).",
         ),
     ];
 

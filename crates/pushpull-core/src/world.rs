@@ -16,6 +16,7 @@ use crate::git::GitHost;
 use crate::measure::EventKind;
 use crate::measure::track::{CommitKind, SourceTimes, Stages, Tracker};
 use crate::metric::ModelKind;
+use crate::model::hub::{self, Hub};
 use crate::model::pull::Reconciler;
 use crate::model::push::Pipeline;
 use crate::model::{
@@ -94,6 +95,13 @@ pub enum Models {
     /// The reconcilers (one per cluster, targets `0..clusters`) and, with the shared CI
     /// stage, the CI pipeline that builds for them (target `clusters`).
     Pull(Vec<Reconciler>, Option<Box<Pipeline>>),
+    /// Argo CD with `topology: hub`: one application controller per shard (targets
+    /// `0..shards`), the shard of each cluster, and the CI pipeline (target `shards`).
+    Hub {
+        hubs: Vec<Hub>,
+        shard_of: Vec<u32>,
+        ci: Option<Box<Pipeline>>,
+    },
 }
 
 /// What a source commit changes.
@@ -210,6 +218,40 @@ impl<'a> Core<'a> {
                 &git.head,
                 rng(s.seed, repetition, Component::Push),
             ))),
+            SetupConfig::Pull(cfg) if cfg.hub.is_some() => {
+                let h = cfg
+                    .hub
+                    .as_deref()
+                    .cloned()
+                    .unwrap_or_else(crate::scenario::models::Hub::preset);
+                let ids: Vec<String> = (0..clusters).map(|c| s.fleet.cluster_name(c)).collect();
+                let shard_of = hub::shard_of(&ids, h.shards, h.sharding);
+                let hubs = (0..h.shards.max(1))
+                    .map(|shard| {
+                        let served = (0..clusters)
+                            .filter(|&c| shard_of[c as usize] == shard)
+                            .collect();
+                        Hub::new(
+                            cfg.clone(),
+                            h.clone(),
+                            served,
+                            clusters,
+                            Arc::from(&git.head[..]),
+                            rng(s.seed, repetition, Component::Pull { cluster: shard }),
+                        )
+                    })
+                    .collect();
+                Models::Hub {
+                    hubs,
+                    shard_of,
+                    ci: ci.as_ref().map(|c| {
+                        Box::new(Pipeline::ci_only(
+                            c.pipeline(),
+                            rng(s.seed, repetition, Component::Push),
+                        ))
+                    }),
+                }
+            }
             SetupConfig::Pull(cfg) => Models::Pull(
                 (0..clusters)
                     .map(|c| {
@@ -250,7 +292,12 @@ impl<'a> Core<'a> {
             (Some(_), ModelKind::Push) => Stages::Push,
             (Some(_), ModelKind::Pull) => Stages::Pull,
         };
-        let n = clusters as usize + usize::from(delivery.is_some());
+        let n = match &models {
+            Models::Hub { hubs, .. } => hubs.len() + usize::from(delivery.is_some()),
+            Models::Push(_) | Models::Pull(..) => {
+                clusters as usize + usize::from(delivery.is_some())
+            }
+        };
         let promotion = s
             .environments
             .as_ref()
@@ -260,6 +307,9 @@ impl<'a> Core<'a> {
             p.set_environments(pr.stages());
         }
         let mut tracker = Tracker::new(clusters, apps, stages);
+        if matches!(models, Models::Hub { .. }) {
+            tracker.set_throttle_stage();
+        }
         if let Some(e) = &s.environments {
             tracker.set_environments(e);
         }
@@ -297,6 +347,7 @@ impl<'a> Core<'a> {
         match &self.models {
             Models::Push(_) => 1,
             Models::Pull(r, ci) => r.len() as u32 + u32::from(ci.is_some()),
+            Models::Hub { hubs, ci, .. } => hubs.len() as u32 + u32::from(ci.is_some()),
         }
     }
 
@@ -308,6 +359,11 @@ impl<'a> Core<'a> {
                 (None, Some(p)) => p.as_mut(),
                 (None, None) => unreachable!("target {target} is not a model instance"),
             },
+            Models::Hub { hubs, ci, .. } => match (hubs.get_mut(target as usize), ci) {
+                (Some(h), _) => h,
+                (None, Some(p)) => p.as_mut(),
+                (None, None) => unreachable!("target {target} is not a model instance"),
+            },
         }
     }
 
@@ -315,7 +371,10 @@ impl<'a> Core<'a> {
     pub fn ci_target(&self) -> Option<u32> {
         match &self.models {
             Models::Pull(r, Some(_)) => Some(r.len() as u32),
-            Models::Pull(_, None) | Models::Push(_) => None,
+            Models::Hub {
+                hubs, ci: Some(_), ..
+            } => Some(hubs.len() as u32),
+            Models::Pull(_, None) | Models::Hub { ci: None, .. } | Models::Push(_) => None,
         }
     }
 
@@ -377,9 +436,29 @@ impl<'a> Core<'a> {
     /// The model instance that hears about `cluster`.
     pub fn target_of(&self, cluster: ClusterId) -> u32 {
         // (The CI pipeline of a pull setup never hears about a cluster.)
-        match self.kind {
-            ModelKind::Push => 0,
-            ModelKind::Pull => cluster,
+        match (&self.models, self.kind) {
+            (Models::Hub { shard_of, .. }, _) => shard_of[cluster as usize],
+            (_, ModelKind::Push) => 0,
+            (_, ModelKind::Pull) => cluster,
+        }
+    }
+
+    /// The model instance that hears about `app` on `cluster`, and the app id it knows
+    /// the app by (a hub serves many clusters: `cluster × apps + app`).
+    pub fn addressed(&self, cluster: ClusterId, app: AppId) -> (u32, AppId) {
+        let target = self.target_of(cluster);
+        match &self.models {
+            Models::Hub { .. } => (target, cluster * self.s.apps() + app),
+            Models::Push(_) | Models::Pull(..) => (target, app),
+        }
+    }
+
+    /// Moves the API requests a hub counted itself (its refreshes' status patches and
+    /// its syncs) into the counters.
+    pub fn count_hub_requests(&mut self) {
+        if let Models::Hub { hubs, .. } = &mut self.models {
+            let n: u64 = hubs.iter_mut().map(Hub::take_requests).sum();
+            self.tracker.counters().api_requests += n;
         }
     }
 
@@ -534,7 +613,10 @@ pub trait Shell<'a> {
             Ev::RollbackDecision(i) => self.rollback_decision(i),
             Ev::FaultStart(i) => self.fault(i, true),
             Ev::FaultEnd(i) => self.fault(i, false),
-            Ev::Webhook { cluster, app } => self.deliver(cluster, Input::Webhook { app }),
+            Ev::Webhook { cluster, app } => {
+                let (target, app) = self.core().addressed(cluster, app);
+                self.deliver(target, Input::Webhook { app });
+            }
             Ev::WriteBack(b) => self.write_back(b),
             Ev::ImageScan => self.image_scan(),
             Ev::ImageUpdate => self.image_update(),
@@ -666,8 +748,14 @@ pub trait Shell<'a> {
                 }
             }
             Action::Apply(apply) => {
-                // One request per app (its Deployment and ConfigMap are one apply).
-                self.core_mut().tracker.counters().api_requests += apply.items.len() as u64;
+                // One request per app (its Deployment and ConfigMap are one apply); a hub
+                // counts its own, from its request model.
+                let core = self.core_mut();
+                if matches!(core.models, Models::Hub { .. }) {
+                    core.count_hub_requests();
+                } else {
+                    core.tracker.counters().api_requests += apply.items.len() as u64;
+                }
                 self.start_apply(target, apply);
             }
             Action::Note(n) => {
@@ -1371,7 +1459,8 @@ pub trait Shell<'a> {
                 .is_some_and(|p| p.drift_detection == DriftDetection::Watch)
         {
             for app in 0..s.apps() {
-                self.deliver(*cluster, Input::LiveChanged { app });
+                let (target, app) = self.core().addressed(*cluster, app);
+                self.deliver(target, Input::LiveChanged { app });
             }
         }
     }

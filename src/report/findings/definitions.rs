@@ -2,7 +2,7 @@
 //! prints them. They are written once, in pushpull-core beside the types they define.
 
 /// Each metric's definition (as the README's "What it measures" table), for the methodology section.
-pub const DEFINITIONS: [(&str, &str); 19] = crate::metric::Metric::DEFINITIONS;
+pub const DEFINITIONS: [(&str, &str); 21] = crate::metric::Metric::DEFINITIONS;
 
 /// Each counter's definition, in `measure::Counters::named()` order (a test checks both
 /// lists name the same counters).

@@ -10,7 +10,7 @@ use crate::report::dora::{self, Tier};
 use crate::report::table::human;
 
 /// Metrics shown in the results table, in this order.
-const RESULT_METRICS: [Metric; 19] = Metric::ALL;
+const RESULT_METRICS: [Metric; 21] = Metric::ALL;
 
 /// Deployments per day per cluster: successful (commit, cluster) rollouts over the
 /// simulated days of all repetitions.

@@ -71,6 +71,8 @@ struct CommitTrack {
     failed_on: Vec<bool>,
     /// With environments: clusters per environment not yet done.
     env_left: Vec<u32>,
+    /// The earliest an app of the commit was picked up (went OutOfSync), on any cluster.
+    first_picked: Nanos,
 }
 
 /// The environments as the tracker needs them.
@@ -123,6 +125,9 @@ pub struct Tracker {
     apps: u32,
     clusters: u32,
     stages: Stages,
+    /// Argo CD hub: a sync's wait on the rate limit is its own stage, `api_throttle_wait`
+    /// (started → first apply), split out of `queue`.
+    throttle_stage: bool,
     commits: Vec<Option<CommitTrack>>,
     deploys: Vec<DeployTrack>,
     drifts: Vec<DriftTrack>,
@@ -156,9 +161,16 @@ impl Tracker {
             restores: (0..clusters).map(|_| None).collect(),
             record: RunRecord::default(),
             detailed_events: true,
+            throttle_stage: false,
             envs: None,
             promotions: HashMap::new(),
         }
+    }
+
+    /// Measures a sync's wait on the rate limit (Argo CD hub) as the `api_throttle_wait`
+    /// stage: `queue` then ends when the operation processor took the app.
+    pub fn set_throttle_stage(&mut self) {
+        self.throttle_stage = true;
     }
 
     /// Measures promotion through `envs`: the `promotion` and `gate` stages and
@@ -289,6 +301,7 @@ impl Tracker {
             clusters_left: self.clusters,
             failed_on: Vec::new(),
             env_left: self.envs.as_ref().map_or(Vec::new(), |e| e.sizes.clone()),
+            first_picked: Nanos::MAX,
         }));
     }
 
@@ -359,6 +372,7 @@ impl Tracker {
         let Some(c) = self.commits[rev as usize].as_mut() else {
             return;
         };
+        c.first_picked = c.first_picked.min(trace.picked_up.max(c.at));
         let left = &mut c.apps_left[cluster as usize];
         *left -= 1;
         if *left > 0 {
@@ -380,6 +394,7 @@ impl Tracker {
             None => false,
         };
         let (at, source, kind, fleet_done) = (c.at, c.source, c.kind, c.clusters_left == 0);
+        let first_picked = c.first_picked.min(now);
         if fleet_done {
             self.commits[rev as usize] = None;
         }
@@ -408,6 +423,16 @@ impl Tracker {
                         start,
                         end: now,
                     });
+                    if self.throttle_stage {
+                        self.record.samples.push(Sample {
+                            metric: Metric::FleetSyncTime,
+                            cluster: None,
+                            app: None,
+                            commit: Some(rev),
+                            start: first_picked,
+                            end: now,
+                        });
+                    }
                 }
             }
             CommitKind::Revert { bad, decided_at } => {
@@ -622,6 +647,9 @@ impl Tracker {
                 out.insert(0, (Metric::DeployLatency, at, now));
                 out.push((Metric::Detect, g, b1));
                 out.push((Metric::Queue, b1, b2));
+                if self.throttle_stage {
+                    out.push((Metric::ApiThrottleWait, b2, b3));
+                }
                 if with_build {
                     out.push((Metric::Build, b2, b3));
                 }
@@ -670,8 +698,14 @@ impl Tracker {
                 let b3 = trace.first_apply.clamp(b2, now);
                 let b4 = apply_ok.clamp(b3, now);
                 out.push((Metric::Detect, g, b1));
-                // A sync worker applies as soon as it starts (b2 = b3 for pull).
-                out.push((Metric::Queue, b1, b3));
+                // A sync worker applies as soon as it starts (b2 = b3 for pull), unless it
+                // waits on the hub's rate limit.
+                if self.throttle_stage {
+                    out.push((Metric::Queue, b1, b2));
+                    out.push((Metric::ApiThrottleWait, b2, b3));
+                } else {
+                    out.push((Metric::Queue, b1, b3));
+                }
                 out.push((Metric::Apply, b3, b4));
                 out.push((Metric::Rollout, b4, now));
                 out.push((Metric::DeliveryLatency, c3, now));

@@ -5,10 +5,12 @@
 
 pub mod flux;
 pub mod harness;
+pub mod hub;
 pub mod pull;
 pub mod push;
 pub mod ratelimit;
 pub mod refresh;
+pub mod reposerver;
 
 use crate::scenario::Nanos;
 use std::sync::Arc;
@@ -89,6 +91,8 @@ pub enum Timer {
     Kustomization { app: AppId, generation: u32 },
     /// Pull, Flux: a Kustomization's health check ends (seen ready, failed or timed out).
     Health { app: AppId, generation: u32 },
+    /// Argo CD hub: a step of one app slot's work that waits for time (see [`hub`]).
+    Hub { step: hub::HubStep, slot: u32 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

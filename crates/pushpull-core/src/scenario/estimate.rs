@@ -359,6 +359,14 @@ fn pull_events(
             let poll_period = secs(pull.poll.interval.0) + secs(pull.poll.jitter.0) / 2.0;
             deployments * d / poll_period
         }
+        // The Argo CD hub: per shard and resync, one tick per second of jitter; per app
+        // delivered, its own refresh, render, status patch and rate-limit wait.
+        super::models::Refresh::Resync if pull.hub.is_some() => {
+            let shards = pull.hub.as_ref().map_or(1.0, |h| f64::from(h.shards));
+            let t = secs(pull.poll.interval.0).max(1e-9);
+            let ticks = secs(pull.poll.jitter.0).floor() + 2.0;
+            shards * d / t * ticks + deliveries * 4.0
+        }
         // Argo CD: a timer per comparison (one every t·e/(e − 1) on average, see
         // model/refresh.rs) and one resync tick per controller every t.
         // Flux: one source check per cluster per interval; each config commit

@@ -764,6 +764,8 @@ impl Scenario {
                 ));
             }
         }
+        models::check_hub_scenario(&models, &faults, environments.is_some())
+            .map_err(|(k, m)| invalid(&k, m))?;
         Ok(Scenario {
             name: raw.name,
             description: raw.description,
@@ -1028,6 +1030,14 @@ fn parse_models(
             ModelKind::Pull => {
                 let raw: models::RawPull =
                     serde_path_to_error::deserialize(Value::Mapping(map)).map_err(located)?;
+                if let Some(k) = raw.hub_key_without_hub() {
+                    return Err(invalid(
+                        &format!("models.{name}.{k}"),
+                        format!(
+                            "`{k}` sets the Argo CD hub; add `topology: hub` to this setup, or remove `{k}`"
+                        ),
+                    ));
+                }
                 let written_cooldown = raw.self_heal_cooldown();
                 let pull = raw.resolve();
                 check_pull(&name, &pull, written_cooldown).map_err(|(k, m)| invalid(&k, m))?;

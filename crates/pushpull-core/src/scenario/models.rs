@@ -473,6 +473,10 @@ pub struct PullConfig {
     pub write_back: WriteBack,
     /// How the team rolls back a bad release.
     pub rollback: Rollback,
+    /// `topology: hub`: the Argo CD application controller that serves every cluster
+    /// (`None`: one reconciler per cluster, `topology: per-cluster`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hub: Option<Box<Hub>>,
 }
 
 fn ser_webhook<S: serde::Serializer>(v: &Option<Webhook>, s: S) -> Result<S::Ok, S::Error> {
@@ -518,6 +522,7 @@ impl PullConfig {
                 kustomization: Kustomization::flux(),
                 write_back: WriteBack::preset(WriteBackMethod::CiCommit, p),
                 rollback: Rollback::default(),
+                hub: None,
             },
             // Flux (v2.9: source-controller v1.9, kustomize-controller v1.9; file:line in
             // docs/PRESETS.md): one GitRepository per cluster checks the branch every 1 m,
@@ -558,6 +563,7 @@ impl PullConfig {
                 kustomization: Kustomization::flux(),
                 write_back: WriteBack::preset(WriteBackMethod::CiCommit, p),
                 rollback: Rollback::default(),
+                hub: None,
             },
         }
     }
@@ -625,9 +631,66 @@ pub struct RawPull {
     /// How the new image tag reaches the config repository after CI.
     write_back: Option<RawWriteBack>,
     rollback: Option<RawRollback<PullRollback>>,
+    /// Argo CD: `per-cluster` (one controller per cluster, the compatible default) or
+    /// `hub` (one application controller, optionally sharded, serves every cluster with
+    /// shared processors, client rate limit and repo-server: how Argo CD runs).
+    topology: Option<Topology>,
+    /// `topology: hub`: controller replicas (shards) the clusters are spread over.
+    #[serde(default, deserialize_with = "super::strict::opt_count")]
+    shards: Option<NonZeroU32>,
+    /// `topology: hub`: how clusters are assigned to shards (`legacy`: FNV-32a hash of the
+    /// cluster id; `round-robin`: by rank in the sorted cluster list).
+    sharding: Option<Sharding>,
+    /// `topology: hub`: refreshes (comparisons) at once per controller
+    /// (`--status-processors`).
+    #[serde(default, deserialize_with = "super::strict::opt_count")]
+    status_processors: Option<NonZeroU32>,
+    /// `topology: hub`: syncs at once per controller (`--operation-processors`; the same
+    /// setting as `concurrency`).
+    #[serde(default, deserialize_with = "super::strict::opt_count")]
+    operation_processors: Option<NonZeroU32>,
+    /// `topology: hub`: the controller's client-side rate limit, requests a second
+    /// (`ARGOCD_K8S_CLIENT_QPS`).
+    qps: Option<super::strict::Real>,
+    /// `topology: hub`: the rate limit's burst (`ARGOCD_K8S_CLIENT_BURST`).
+    #[serde(default, deserialize_with = "super::strict::opt_count")]
+    burst: Option<NonZeroU32>,
+    /// `topology: hub`: kubectl applies at once per controller
+    /// (`--kubectl-parallelism-limit`; 0: no limit).
+    kubectl_parallelism_limit: Option<u32>,
+    /// `topology: hub`: the repo-server that renders manifests.
+    repo_server: Option<RawRepoServer>,
+    /// `topology: hub`: Kubernetes objects per app (each costs API requests in a sync).
+    #[serde(default, deserialize_with = "super::strict::opt_count")]
+    resources_per_app: Option<NonZeroU32>,
 }
 
 impl RawPull {
+    /// The `topology: hub` keys written with `topology: per-cluster` (or none), which
+    /// would be ignored: the first one's name.
+    pub fn hub_key_without_hub(&self) -> Option<&'static str> {
+        if self.topology == Some(Topology::Hub) {
+            return None;
+        }
+        [
+            ("shards", self.shards.is_some()),
+            ("sharding", self.sharding.is_some()),
+            ("status_processors", self.status_processors.is_some()),
+            ("operation_processors", self.operation_processors.is_some()),
+            ("qps", self.qps.is_some()),
+            ("burst", self.burst.is_some()),
+            (
+                "kubectl_parallelism_limit",
+                self.kubectl_parallelism_limit.is_some(),
+            ),
+            ("repo_server", self.repo_server.is_some()),
+            ("resources_per_app", self.resources_per_app.is_some()),
+        ]
+        .into_iter()
+        .find(|(_, set)| *set)
+        .map(|(k, _)| k)
+    }
+
     /// The self-heal cooldown the scenario writes, if it writes one (the Flux preset's
     /// is 0, unused since Flux does not self-heal on watch).
     pub fn self_heal_cooldown(&self) -> Option<Dur> {
@@ -705,9 +768,222 @@ impl RawPull {
         if let Some(r) = self.rollback {
             r.overlay(&mut c.rollback);
         }
+        if let Some(v) = self.operation_processors {
+            c.concurrency = v.get();
+        }
+        if self.topology == Some(Topology::Hub) {
+            let mut h = Hub::preset();
+            if let Some(v) = self.shards {
+                h.shards = v.get();
+            }
+            if let Some(v) = self.sharding {
+                h.sharding = v;
+            }
+            if let Some(v) = self.status_processors {
+                h.status_processors = v.get();
+            }
+            if let Some(v) = self.qps {
+                h.qps = v.0;
+            }
+            if let Some(v) = self.burst {
+                h.burst = v.get();
+            }
+            if let Some(v) = self.kubectl_parallelism_limit {
+                h.kubectl_parallelism_limit = v;
+            }
+            if let Some(r) = self.repo_server {
+                if let Some(v) = r.replicas {
+                    h.repo_server.replicas = v.get();
+                }
+                if let Some(v) = r.parallelism_limit {
+                    h.repo_server.parallelism_limit = v;
+                }
+                if let Some(v) = r.render {
+                    h.repo_server.render = v;
+                }
+            }
+            if let Some(v) = self.resources_per_app {
+                h.resources_per_app = v.get();
+            }
+            c.hub = Some(Box::new(h));
+        }
         c
     }
 }
+
+// ---------------------------------------------------------------- Argo CD hub
+
+/// Where Argo CD's application controller runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Topology {
+    /// One controller per cluster, each with its own processors (pushpull's original
+    /// model, kept as the default so older scenarios give the same figures).
+    PerCluster,
+    /// One application controller (split into `shards`) serves every cluster: its
+    /// processors, client rate limit and repo-server are shared by all their apps.
+    Hub,
+}
+
+/// Argo CD's cluster-to-shard assignment (`controller/sharding/sharding.go`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sharding {
+    /// FNV-32a hash of the cluster id modulo the shard count (uneven for few clusters).
+    Legacy,
+    /// The cluster's rank in the list sorted by id, modulo the shard count.
+    RoundRobin,
+}
+
+/// The repo-server: renders an app's manifests for a revision.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RepoServer {
+    pub replicas: u32,
+    /// Manifest generations at once per replica (`--parallelismlimit`; 0: no limit).
+    pub parallelism_limit: u32,
+    /// One app's manifest generation.
+    pub render: Dist,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "RepoServer")]
+struct RawRepoServer {
+    /// Repo-server replicas (each renders on its own).
+    #[serde(default, deserialize_with = "super::strict::opt_count")]
+    replicas: Option<NonZeroU32>,
+    /// Manifest generations at once per replica (`--parallelismlimit`; 0: no limit).
+    parallelism_limit: Option<u32>,
+    /// How long one app's manifest generation takes.
+    render: Option<Dist>,
+}
+
+/// The Argo CD hub's settings (`topology: hub`). Operation processors are the setup's
+/// `concurrency`. The request counts are the preset's calibration (docs/PRESETS.md).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Hub {
+    pub shards: u32,
+    pub sharding: Sharding,
+    pub status_processors: u32,
+    pub qps: f64,
+    pub burst: u32,
+    /// 0: no limit.
+    pub kubectl_parallelism_limit: u32,
+    pub repo_server: RepoServer,
+    pub resources_per_app: u32,
+    /// API requests of one sync besides its resources' (Application operation-state
+    /// updates).
+    pub sync_requests: u32,
+    /// API requests per resource in a sync (dry run and apply).
+    pub resource_requests: u32,
+    /// API requests of a comparison whose result changes the app's status (the status
+    /// patch).
+    pub status_requests: u32,
+}
+
+impl Hub {
+    /// Argo CD v3.5.1's defaults (file:line in docs/PRESETS.md).
+    pub fn preset() -> Hub {
+        Hub {
+            shards: 1,
+            sharding: Sharding::Legacy,
+            status_processors: 20,
+            qps: 50.0,
+            burst: 100,
+            kubectl_parallelism_limit: 20,
+            repo_server: RepoServer {
+                replicas: 1,
+                parallelism_limit: 0,
+                render: Dist::fixed(SECOND / 10),
+            },
+            resources_per_app: 2,
+            sync_requests: SYNC_REQUESTS,
+            resource_requests: RESOURCE_REQUESTS,
+            status_requests: 1,
+        }
+    }
+
+    /// API requests one sync of one app makes.
+    pub fn requests_per_sync(&self) -> u32 {
+        self.sync_requests.saturating_add(
+            self.resource_requests
+                .saturating_mul(self.resources_per_app),
+        )
+    }
+}
+
+/// What `topology: hub` does not model yet, refused with the key to change: another
+/// preset than Argo CD's, interval drift detection, app rollbacks, controller crashes
+/// and environments; a rate limit that is not a number of requests a second.
+pub fn check_hub_scenario(
+    models: &super::Models,
+    faults: &[super::Fault],
+    environments: bool,
+) -> Result<(), (String, String)> {
+    for setup in &models.setups {
+        let SetupConfig::Pull(p) = &setup.config else {
+            continue;
+        };
+        let Some(h) = &p.hub else {
+            continue;
+        };
+        let at = |k: &str| format!("models.{}.{k}", setup.name);
+        if p.preset == PullPreset::Flux {
+            return Err((
+                at("topology"),
+                "`topology: hub` is Argo CD's application controller; Flux runs its controllers in each cluster: use `preset: argocd`, or remove `topology`".into(),
+            ));
+        }
+        if p.drift_detection == DriftDetection::Interval {
+            return Err((
+                at("drift_detection"),
+                "the Argo CD hub heals drift from the watch: use `drift_detection: watch` or `none` with `topology: hub`".into(),
+            ));
+        }
+        if p.rollback.method == RollbackMethod::AppRollback {
+            return Err((
+                at("rollback"),
+                "`app-rollback` is not modelled with `topology: hub` yet: use `rollback: revert-commit`, or `topology: per-cluster`".into(),
+            ));
+        }
+        if !(h.qps.is_finite() && h.qps >= 0.0) {
+            return Err((
+                at("qps"),
+                format!(
+                    "{} is not a request rate; write requests a second, 0 for no limit",
+                    h.qps
+                ),
+            ));
+        }
+        if environments {
+            return Err((
+                "environments".into(),
+                format!(
+                    "environments are not modelled with `topology: hub` yet (setup `{}`): remove `topology: hub` or `environments`",
+                    setup.name
+                ),
+            ));
+        }
+        if let Some(i) = faults
+            .iter()
+            .position(|f| matches!(f, super::Fault::ReconcilerCrash { .. }))
+        {
+            return Err((
+                format!("faults[{i}]"),
+                format!(
+                    "a reconciler crash is not modelled with `topology: hub` yet (setup `{}`): remove the fault or `topology: hub`",
+                    setup.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Requests of one sync besides its resources'; see docs/PRESETS.md ("Argo CD hub").
+pub const SYNC_REQUESTS: u32 = 5;
+/// Requests per resource of one sync; see docs/PRESETS.md ("Argo CD hub").
+pub const RESOURCE_REQUESTS: u32 = 4;
 
 // ---------------------------------------------------------------- CI and write-back
 

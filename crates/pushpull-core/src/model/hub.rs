@@ -1,0 +1,914 @@
+//! Argo CD's application controller as it runs (`topology: hub`): one controller instance
+//! (one shard) serves every app of a set of clusters with shared capacity. A sans-IO state
+//! machine like [`super::pull::Reconciler`], addressed with app ids `cluster × apps + app`.
+//!
+//! - Refreshes follow the informer's resync (every `poll.interval`, each app after a
+//!   uniform jitter of up to `poll.jitter`, skipped when compared within the interval)
+//!   and resolve the branch through the revision cache ([`super::refresh`] has the same
+//!   rules for one cluster). A comparison takes one of `status_processors`; when the
+//!   app's rendered manifests are not of the resolved revision it waits for the
+//!   repo-server ([`super::reposerver`]); a comparison that changes the app's status
+//!   patches it (`status_requests` through the rate limit).
+//! - An app found OutOfSync waits for one of the operation processors (`concurrency`);
+//!   its sync's API requests (`sync_requests` + `resource_requests` per resource) pass
+//!   the controller's one client-side token bucket (`qps`, `burst`), then the apply takes
+//!   one of `kubectl_parallelism_limit` slots. The wait between the processor taking the
+//!   app and the apply is the `api_throttle_wait` stage.
+//! - Drift seen on the watch is healed after the self-heal backoff, as the per-cluster
+//!   reconciler does; a webhook refreshes past the revision cache.
+//!
+//! Cost: an app whose refresh finds nothing to do (in sync with the cached revision's
+//! manifest) is handled inside a one-second tick with the others of its second, not with
+//! a timer of its own, which keeps a 50,000-app day to a few hundred thousand events
+//! (docs/PERFORMANCE.md); such a refresh changes no status and makes no request. When
+//! a commit left its rendered manifests stale, the re-render is done in passing if
+//! nothing limits the repo-server and no comparison waits for a status processor (its
+//! render time then holds no processor: an approximation, exact when those limits do
+//! not bind); otherwise it takes the full path.
+
+use super::ratelimit::TokenBucket;
+use super::refresh::RevisionCache;
+use super::reposerver::RepoServer;
+use super::{
+    Action, AppId, Apply, ClusterId, Input, Model, Note, NoteKind, OpId, Rev, SpecId, Timer, Trace,
+    Tree,
+};
+use crate::scenario::models::Hub as HubConfig;
+use crate::scenario::{DriftDetection, Nanos, PullConfig, SECOND};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+/// A step of the hub's work that waits for time to pass (the `slot` of
+/// [`Timer::Hub`] is an app slot, or unused for [`HubStep::Tick`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HubStep {
+    /// The refreshes the last resync asked for in this second.
+    Tick,
+    /// One app's periodic refresh at its own time (it has something to do).
+    Refresh,
+    /// The repo-server finished rendering the app's manifests.
+    Rendered,
+    /// The comparison's status patch went through the rate limit.
+    StatusPatched,
+    /// The sync's requests went through the rate limit: the apply may go.
+    Throttled,
+    /// Retry a failed sync.
+    Retry,
+    /// Self-heal after the backoff.
+    Heal,
+}
+
+/// `reconciledAt` of an app never compared.
+const NEVER: Nanos = Nanos::MAX;
+/// The resync's refreshes are grouped by this much (see the module's cost note).
+const TICK: Nanos = SECOND;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Idle,
+    Queued,
+    Syncing,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    /// Newest manifest a comparison saw, and when the app went OutOfSync with it.
+    target: SpecId,
+    target_seen: Nanos,
+    synced: SpecId,
+    attempting: SpecId,
+    reconciled: Nanos,
+    op: Op,
+    /// Queued for or held by a status processor.
+    in_status: bool,
+    force: bool,
+    sync_started: Nanos,
+    sync_failures: u32,
+    heal_attempts: u32,
+    last_heal: Option<Nanos>,
+    heal_pending: bool,
+}
+
+/// One Argo CD application controller (shard).
+pub struct Hub {
+    cfg: PullConfig,
+    hub: HubConfig,
+    /// The clusters this shard serves, in id order; `local[cluster]` is the position of a
+    /// cluster in it (`u32::MAX`: another shard's).
+    clusters: Vec<ClusterId>,
+    local: Vec<u32>,
+    apps: u32,
+    rng: ChaCha8Rng,
+    slots: Vec<Slot>,
+    tree: Tree,
+    tree_rev: Rev,
+    cache: RevisionCache,
+    resolving: bool,
+    /// Comparisons (holding a status processor) waiting for the resolution in flight.
+    resolve_waiters: Vec<u32>,
+    /// Resync refreshes waiting for the resolution in flight, with their times.
+    tick_waiters: Vec<(u32, Nanos)>,
+    /// The resync's refreshes by the second they fall in.
+    bins: BTreeMap<Nanos, Vec<(u32, Nanos)>>,
+    status_queue: VecDeque<u32>,
+    status_busy: u32,
+    op_queue: VecDeque<u32>,
+    op_busy: u32,
+    kubectl_queue: VecDeque<u32>,
+    kubectl_busy: u32,
+    bucket: TokenBucket,
+    repo: RepoServer,
+    next_op: OpId,
+    /// API requests made and not yet counted by the world ([`Hub::take_requests`]).
+    requests: u64,
+    out: VecDeque<Action>,
+}
+
+impl Hub {
+    /// A controller serving `clusters` (of `all_clusters`), each with the apps of
+    /// `initial` already synced.
+    pub fn new(
+        cfg: PullConfig,
+        hub: HubConfig,
+        clusters: Vec<ClusterId>,
+        all_clusters: u32,
+        initial: Tree,
+        rng: ChaCha8Rng,
+    ) -> Hub {
+        let apps = initial.len() as u32;
+        let mut local = vec![u32::MAX; all_clusters as usize];
+        for (i, &c) in clusters.iter().enumerate() {
+            local[c as usize] = i as u32;
+        }
+        let n = clusters.len() * apps as usize;
+        let slots = (0..n)
+            .map(|s| {
+                let spec = initial[s % apps.max(1) as usize];
+                Slot {
+                    target: spec,
+                    target_seen: 0,
+                    synced: spec,
+                    attempting: spec,
+                    reconciled: NEVER,
+                    op: Op::Idle,
+                    in_status: false,
+                    force: false,
+                    sync_started: 0,
+                    sync_failures: 0,
+                    heal_attempts: 0,
+                    last_heal: None,
+                    heal_pending: false,
+                }
+            })
+            .collect();
+        let mut h = Hub {
+            bucket: TokenBucket::new(hub.qps, hub.burst),
+            repo: RepoServer::new(
+                n,
+                hub.repo_server.replicas,
+                hub.repo_server.parallelism_limit,
+            ),
+            cache: RevisionCache::new(cfg.revision_cache.0),
+            cfg,
+            hub,
+            clusters,
+            local,
+            apps,
+            rng,
+            slots,
+            tree: initial,
+            tree_rev: 0,
+            resolving: false,
+            resolve_waiters: Vec::new(),
+            tick_waiters: Vec::new(),
+            bins: BTreeMap::new(),
+            status_queue: VecDeque::new(),
+            status_busy: 0,
+            op_queue: VecDeque::new(),
+            op_busy: 0,
+            kubectl_queue: VecDeque::new(),
+            kubectl_busy: 0,
+            next_op: 0,
+            requests: 0,
+            out: VecDeque::new(),
+        };
+        // The informer's resync runs from when the controller started: a uniform phase.
+        let period = h.period();
+        let first = h.rng.random_range(0..period);
+        h.out.push_back(Action::SetTimer {
+            at: first,
+            timer: Timer::Resync { generation: 0 },
+        });
+        h
+    }
+
+    /// The API requests made since the last call (the world counts them).
+    pub fn take_requests(&mut self) -> u64 {
+        std::mem::take(&mut self.requests)
+    }
+
+    fn period(&self) -> Nanos {
+        self.cfg.poll.interval.0.max(1)
+    }
+
+    /// The slot of an app id `cluster × apps + app`, if this shard serves the cluster.
+    fn slot_of(&self, id: AppId) -> Option<u32> {
+        let apps = self.apps.max(1);
+        let (cluster, app) = (id / apps, id % apps);
+        let l = *self.local.get(cluster as usize)?;
+        (l != u32::MAX).then(|| l * self.apps + app)
+    }
+
+    fn place(&self, slot: u32) -> (ClusterId, AppId) {
+        let apps = self.apps.max(1);
+        (self.clusters[(slot / apps) as usize], slot % apps)
+    }
+
+    fn timer(&mut self, at: Nanos, step: HubStep, slot: u32) {
+        self.out.push_back(Action::SetTimer {
+            at,
+            timer: Timer::Hub { step, slot },
+        });
+    }
+
+    fn note(&mut self, kind: NoteKind, slot: Option<u32>, detail: u64) {
+        let (cluster, app) = match slot {
+            Some(s) => {
+                let (c, a) = self.place(s);
+                (Some(c), Some(a))
+            }
+            None => (None, None),
+        };
+        self.out.push_back(Action::Note(Note {
+            kind,
+            cluster,
+            app,
+            detail,
+        }));
+    }
+
+    fn due(&self, at: Nanos, slot: u32) -> bool {
+        let r = self.slots[slot as usize].reconciled;
+        r == NEVER || r.saturating_add(self.period()) < at
+    }
+
+    fn cache_fresh(&self, now: Nanos) -> bool {
+        !self.resolving && self.cache.get(now) == Some(self.tree_rev)
+    }
+
+    /// Whether a comparison of `slot` now would change nothing: it is synced to the
+    /// cached revision's manifest with nothing in flight, and its manifests of that
+    /// revision are rendered, or would be rendered at once (no parallelism limit on the
+    /// repo-server, no comparison waiting for a status processor).
+    fn idle_refresh(&self, slot: u32) -> bool {
+        let s = &self.slots[slot as usize];
+        let spec = self.tree[(slot % self.apps.max(1)) as usize];
+        let unchanged =
+            !s.in_status && s.op == Op::Idle && s.target >= spec && s.synced >= s.target;
+        unchanged
+            && (self.repo.cached(slot, self.tree_rev)
+                || (self.repo.unlimited() && self.status_queue.is_empty()))
+    }
+
+    // ------------------------------------------------------------ refresh
+
+    /// The resync: every due app is asked for a refresh after its jitter.
+    fn resync(&mut self, now: Nanos, generation: u32) {
+        let jitter = self.cfg.poll.jitter.0;
+        for slot in 0..self.slots.len() as u32 {
+            let extra = if jitter > 0 {
+                self.rng.random_range(0..=jitter)
+            } else {
+                0
+            };
+            let at = now.saturating_add(extra);
+            if !self.due(at, slot) {
+                continue;
+            }
+            let bin = now.saturating_add(extra / TICK * TICK);
+            let list = self.bins.entry(bin).or_default();
+            if list.is_empty() {
+                self.out.push_back(Action::SetTimer {
+                    at: bin,
+                    timer: Timer::Hub {
+                        step: HubStep::Tick,
+                        slot: 0,
+                    },
+                });
+            }
+            list.push((slot, at));
+        }
+        self.out.push_back(Action::SetTimer {
+            at: now.saturating_add(self.period()),
+            timer: Timer::Resync { generation },
+        });
+    }
+
+    fn tick(&mut self, now: Nanos) {
+        let mut ready = Vec::new();
+        while let Some(entry) = self.bins.first_entry() {
+            if *entry.key() > now {
+                break;
+            }
+            ready.extend(entry.remove());
+        }
+        if ready.is_empty() {
+            return;
+        }
+        if !self.cache_fresh(now) {
+            // The first refresh of the second resolves the branch; the others of the
+            // second wait for it.
+            self.tick_waiters.extend(ready);
+            self.resolve();
+            return;
+        }
+        self.tick_refreshes(now, ready);
+    }
+
+    /// Resync refreshes with a fresh revision cache: the idle ones are done here, the
+    /// others go to a status processor at their own time.
+    fn tick_refreshes(&mut self, now: Nanos, ready: Vec<(u32, Nanos)>) {
+        for (slot, at) in ready {
+            if !self.due(at, slot) || self.slots[slot as usize].in_status {
+                continue;
+            }
+            if self.idle_refresh(slot) {
+                self.repo.rendered_in_passing(slot, self.tree_rev);
+                self.slots[slot as usize].reconciled = at.max(now);
+            } else if at > now {
+                self.timer(at, HubStep::Refresh, slot);
+            } else {
+                self.request(now, slot, false);
+            }
+        }
+    }
+
+    fn resolve(&mut self) {
+        if self.resolving {
+            return;
+        }
+        self.resolving = true;
+        let cluster = self.clusters.first().copied().unwrap_or(0);
+        self.out.push_back(Action::Resolve {
+            cluster,
+            have: self.tree_rev,
+        });
+    }
+
+    /// A refresh of `slot`: queued for a status processor (once; `force` goes past the
+    /// revision cache).
+    fn request(&mut self, now: Nanos, slot: u32, force: bool) {
+        let s = &mut self.slots[slot as usize];
+        s.force |= force;
+        if s.in_status {
+            return;
+        }
+        s.in_status = true;
+        self.status_queue.push_back(slot);
+        self.dispatch_status(now);
+    }
+
+    fn dispatch_status(&mut self, now: Nanos) {
+        while self.status_busy < self.hub.status_processors {
+            let Some(slot) = self.status_queue.pop_front() else {
+                break;
+            };
+            self.status_busy += 1;
+            let force = std::mem::take(&mut self.slots[slot as usize].force);
+            if force || !self.cache_fresh(now) {
+                self.resolve_waiters.push(slot);
+                self.resolve();
+            } else {
+                self.with_revision(now, slot);
+            }
+        }
+    }
+
+    /// The revision is known: render the manifests if they are not cached, then compare.
+    fn with_revision(&mut self, now: Nanos, slot: u32) {
+        if self.repo.cached(slot, self.tree_rev) {
+            self.compare(now, slot);
+        } else if self.repo.submit(slot) {
+            let d = self.hub.repo_server.render.sample(&mut self.rng);
+            self.timer(now.saturating_add(d), HubStep::Rendered, slot);
+        }
+    }
+
+    fn rendered(&mut self, now: Nanos, slot: u32) {
+        if let Some(next) = self.repo.done(slot, self.tree_rev) {
+            let d = self.hub.repo_server.render.sample(&mut self.rng);
+            self.timer(now.saturating_add(d), HubStep::Rendered, next);
+        }
+        self.compare(now, slot);
+    }
+
+    /// CompareAppState: the app against the resolved revision. OutOfSync: its status is
+    /// patched (through the rate limit), then it waits for an operation processor.
+    fn compare(&mut self, now: Nanos, slot: u32) {
+        let spec = self.tree[(slot % self.apps.max(1)) as usize];
+        let s = &mut self.slots[slot as usize];
+        s.reconciled = now;
+        if spec > s.target {
+            s.target = spec;
+        }
+        let out_of_sync = s.target > s.synced && s.target > s.attempting && s.op == Op::Idle;
+        if !out_of_sync {
+            self.release_status(now, slot);
+            return;
+        }
+        let n = self.hub.status_requests;
+        self.requests += u64::from(n);
+        let at = self.bucket.take_n(now, n);
+        if at > now {
+            self.timer(at, HubStep::StatusPatched, slot);
+        } else {
+            self.status_patched(now, slot);
+        }
+    }
+
+    fn status_patched(&mut self, now: Nanos, slot: u32) {
+        self.slots[slot as usize].target_seen = now;
+        self.release_status(now, slot);
+        self.enqueue(now, slot, false);
+    }
+
+    fn release_status(&mut self, now: Nanos, slot: u32) {
+        self.slots[slot as usize].in_status = false;
+        self.status_busy = self.status_busy.saturating_sub(1);
+        self.dispatch_status(now);
+    }
+
+    fn resolved(&mut self, now: Nanos, rev: Rev, tree: Option<Tree>) {
+        self.resolving = false;
+        if let Some(t) = tree
+            && t.len() == self.tree.len()
+        {
+            self.tree = t;
+            self.tree_rev = rev;
+        }
+        self.cache.put(self.tree_rev, now);
+        for slot in std::mem::take(&mut self.resolve_waiters) {
+            self.with_revision(now, slot);
+        }
+        let ticks = std::mem::take(&mut self.tick_waiters);
+        self.tick_refreshes(now, ticks);
+    }
+
+    fn resolve_failed(&mut self, now: Nanos) {
+        self.resolving = false;
+        self.tick_waiters.clear();
+        for slot in std::mem::take(&mut self.resolve_waiters) {
+            self.note(NoteKind::FetchFailed, Some(slot), 0);
+            self.release_status(now, slot);
+        }
+    }
+
+    // ------------------------------------------------------------ sync
+
+    fn enqueue(&mut self, now: Nanos, slot: u32, force: bool) {
+        let s = &mut self.slots[slot as usize];
+        s.force |= force;
+        if s.op == Op::Idle {
+            s.op = Op::Queued;
+            self.op_queue.push_back(slot);
+            self.dispatch_ops(now);
+        }
+    }
+
+    fn dispatch_ops(&mut self, now: Nanos) {
+        while self.op_busy < self.cfg.concurrency {
+            let Some(slot) = self.op_queue.pop_front() else {
+                break;
+            };
+            self.op_busy += 1;
+            let s = &mut self.slots[slot as usize];
+            s.op = Op::Syncing;
+            s.force = false;
+            s.attempting = s.target;
+            s.sync_started = now;
+            let n = self.hub.requests_per_sync();
+            self.requests += u64::from(n);
+            let at = self.bucket.take_n(now, n);
+            if at > now {
+                self.timer(at, HubStep::Throttled, slot);
+            } else {
+                self.kubectl(now, slot);
+            }
+        }
+    }
+
+    /// The sync's requests went through: the apply waits for a kubectl slot.
+    fn kubectl(&mut self, now: Nanos, slot: u32) {
+        let limit = self.hub.kubectl_parallelism_limit;
+        if limit == 0 || self.kubectl_busy < limit {
+            self.kubectl_busy += 1;
+            self.apply(now, slot);
+        } else {
+            self.kubectl_queue.push_back(slot);
+        }
+    }
+
+    fn apply(&mut self, now: Nanos, slot: u32) {
+        let (cluster, app) = self.place(slot);
+        let duration = self.cfg.apply.sample(&mut self.rng);
+        let s = &self.slots[slot as usize];
+        let (spec, trace) = (
+            s.attempting,
+            Trace {
+                picked_up: s.target_seen,
+                started: s.sync_started,
+                first_apply: now,
+                built: 0,
+                gate_open: 0,
+                gate_passed: 0,
+            },
+        );
+        let op = (self.next_op << 32) | u64::from(slot);
+        self.next_op = self.next_op.wrapping_add(1);
+        self.note(NoteKind::SyncStarted, Some(slot), u64::from(spec));
+        self.out.push_back(Action::Apply(Apply {
+            op,
+            cluster,
+            items: Arc::from([(app, spec)]),
+            duration,
+            trace,
+        }));
+    }
+
+    fn applied(&mut self, now: Nanos, op: OpId, ok: bool) {
+        let slot = op as u32;
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        if s.op != Op::Syncing {
+            return;
+        }
+        s.op = Op::Idle;
+        self.op_busy = self.op_busy.saturating_sub(1);
+        if let Some(next) = self.kubectl_queue.pop_front() {
+            self.apply(now, next);
+        } else {
+            self.kubectl_busy = self.kubectl_busy.saturating_sub(1);
+        }
+        let s = &mut self.slots[slot as usize];
+        if ok {
+            s.synced = s.synced.max(s.attempting);
+            s.sync_failures = 0;
+            // The refresh after the sync finds it Synced: a status patch, through the
+            // rate limit, that holds nothing up.
+            let n = self.hub.status_requests;
+            self.requests += u64::from(n);
+            self.bucket.take_n(now, n);
+            let s = &self.slots[slot as usize];
+            if s.target > s.synced || s.force {
+                let force = s.force;
+                self.enqueue(now, slot, force);
+            }
+        } else {
+            s.sync_failures = s.sync_failures.saturating_add(1);
+            let (failures, spec) = (s.sync_failures, s.attempting);
+            s.attempting = s.synced;
+            let delay = self
+                .cfg
+                .retry
+                .delay(failures)
+                .max(super::pull::MIN_RETRY_DELAY);
+            self.note(NoteKind::SyncFailed, Some(slot), u64::from(spec));
+            self.timer(now.saturating_add(delay), HubStep::Retry, slot);
+        }
+        self.dispatch_ops(now);
+    }
+
+    fn live_changed(&mut self, now: Nanos, slot: u32) {
+        if self.cfg.drift_detection != DriftDetection::Watch {
+            return;
+        }
+        let heal = self.cfg.self_heal;
+        let s = &mut self.slots[slot as usize];
+        if s.heal_pending {
+            return;
+        }
+        if s.last_heal
+            .is_some_and(|t| now.saturating_sub(t) >= heal.cooldown.0)
+        {
+            s.heal_attempts = 0;
+        }
+        let delay = heal.backoff.delay(s.heal_attempts.saturating_add(1));
+        s.heal_pending = true;
+        self.note(NoteKind::SelfHealScheduled, Some(slot), delay / 1_000_000);
+        self.timer(now.saturating_add(delay), HubStep::Heal, slot);
+    }
+}
+
+impl Model for Hub {
+    fn handle(&mut self, now: Nanos, input: Input) {
+        match input {
+            Input::Timer(Timer::Resync { generation }) => self.resync(now, generation),
+            Input::Timer(Timer::Hub { step, slot }) => match step {
+                HubStep::Tick => self.tick(now),
+                HubStep::Refresh => {
+                    if self.due(now, slot) {
+                        self.request(now, slot, false);
+                    }
+                }
+                HubStep::Rendered => self.rendered(now, slot),
+                HubStep::StatusPatched => self.status_patched(now, slot),
+                HubStep::Throttled => self.kubectl(now, slot),
+                HubStep::Retry => {
+                    if self.slots[slot as usize].op == Op::Idle {
+                        self.enqueue(now, slot, true);
+                    }
+                }
+                HubStep::Heal => {
+                    let s = &mut self.slots[slot as usize];
+                    if s.heal_pending {
+                        s.heal_pending = false;
+                        s.heal_attempts = s.heal_attempts.saturating_add(1);
+                        s.last_heal = Some(now);
+                        self.enqueue(now, slot, true);
+                    }
+                }
+            },
+            Input::Webhook { app } => {
+                if let Some(slot) = self.slot_of(app) {
+                    self.request(now, slot, true);
+                }
+            }
+            Input::LiveChanged { app } => {
+                if let Some(slot) = self.slot_of(app) {
+                    self.live_changed(now, slot);
+                }
+            }
+            Input::Resolved { rev, tree } => self.resolved(now, rev, tree),
+            Input::ResolveFailed => self.resolve_failed(now),
+            Input::Applied { op, ok } => self.applied(now, op, ok),
+            Input::RolloutFinished {
+                cluster,
+                app,
+                spec,
+                ok,
+            } => {
+                if !ok && let Some(slot) = self.slot_of(cluster.saturating_mul(self.apps) + app) {
+                    self.note(NoteKind::Degraded, Some(slot), u64::from(spec));
+                }
+            }
+            // What the hub is never asked (the scenario refuses crashes, app rollbacks
+            // and environments with `topology: hub`), and the push model's inputs.
+            Input::Timer(_)
+            | Input::Fetched { .. }
+            | Input::FetchFailed { .. }
+            | Input::Diffed { .. }
+            | Input::Restart { .. }
+            | Input::Rollback { .. }
+            | Input::AutoSyncEnabled { .. }
+            | Input::Commit { .. }
+            | Input::Redeploy { .. }
+            | Input::CheckedOut { .. }
+            | Input::CheckoutFailed { .. }
+            | Input::Runners { .. }
+            | Input::Gate { .. } => {}
+        }
+    }
+
+    fn poll_action(&mut self) -> Option<Action> {
+        self.out.pop_front()
+    }
+}
+
+/// The shard each cluster belongs to (`controller/sharding/sharding.go` of Argo CD
+/// v3.5.1): `legacy` hashes the cluster id with FNV-32a modulo the shard count
+/// (`LegacyDistributionFunction`, :106-131); `round-robin` takes the cluster's rank in
+/// the list sorted by id modulo the shard count (`RoundRobinDistributionFunction`,
+/// :141-161, `getSortedClustersList` :280). `ids` are the clusters' ids (names).
+pub fn shard_of(
+    ids: &[String],
+    shards: u32,
+    sharding: crate::scenario::models::Sharding,
+) -> Vec<u32> {
+    use crate::scenario::models::Sharding;
+    let shards = shards.max(1);
+    match sharding {
+        Sharding::Legacy => ids
+            .iter()
+            .map(|id| fnv32a(id.as_bytes()) % shards)
+            .collect(),
+        Sharding::RoundRobin => {
+            let mut order: Vec<usize> = (0..ids.len()).collect();
+            order.sort_by(|&a, &b| ids[a].cmp(&ids[b]));
+            let mut out = vec![0; ids.len()];
+            for (rank, &i) in order.iter().enumerate() {
+                out[i] = rank as u32 % shards;
+            }
+            out
+        }
+    }
+}
+
+/// FNV-1a, 32 bits (Go's `hash/fnv` `New32a`).
+fn fnv32a(bytes: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in bytes {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::harness::{Harness, Script};
+    use crate::scenario::models::{Hub as HubConfig, PullPreset, Sharding};
+    use crate::scenario::{Dist, Dur};
+    use rand::SeedableRng;
+
+    const HOUR: Nanos = 3600 * SECOND;
+
+    fn config() -> (PullConfig, HubConfig) {
+        let mut cfg = PullConfig::preset(PullPreset::Argocd);
+        let hub = HubConfig::preset();
+        cfg.hub = Some(Box::new(hub.clone()));
+        (cfg, hub)
+    }
+
+    fn hub(cfg: PullConfig, h: HubConfig, clusters: u32, initial: Vec<SpecId>) -> Hub {
+        Hub::new(
+            cfg,
+            h,
+            (0..clusters).collect(),
+            clusters,
+            Arc::from(initial),
+            ChaCha8Rng::seed_from_u64(5),
+        )
+    }
+
+    #[test]
+    fn fnv32a_matches_go_hash_fnv() {
+        // Go: fnv.New32a() of "" and "a" (the published FNV test vectors).
+        assert_eq!(fnv32a(b""), 0x811c_9dc5);
+        assert_eq!(fnv32a(b"a"), 0xe40c_292c);
+        assert_eq!(fnv32a(b"foobar"), 0xbf9c_f968);
+    }
+
+    #[test]
+    fn round_robin_spreads_clusters_evenly_and_legacy_by_hash() {
+        let ids: Vec<String> = (0..10).map(|i| format!("cluster-{i:02}")).collect();
+        let rr = shard_of(&ids, 3, Sharding::RoundRobin);
+        assert_eq!(rr, vec![0, 1, 2, 0, 1, 2, 0, 1, 2, 0]);
+        let legacy = shard_of(&ids, 3, Sharding::Legacy);
+        for (id, s) in ids.iter().zip(&legacy) {
+            assert_eq!(*s, fnv32a(id.as_bytes()) % 3);
+        }
+        assert!(shard_of(&ids, 1, Sharding::Legacy).iter().all(|&s| s == 0));
+    }
+
+    /// N apps changed at once through c operation processors with a fixed sync time s and
+    /// no rate limit finish ⌈N/c⌉·s after the first sync starts, whatever the number of
+    /// clusters they are spread over: the processors are the controller's, not a
+    /// cluster's.
+    #[test]
+    fn n_apps_through_c_operation_processors_of_fixed_time_s_take_ceil_n_over_c_times_s() {
+        for (clusters, apps, c, s) in [
+            (1u32, 100u32, 10u32, 3u64),
+            (4, 25, 10, 3),
+            (3, 7, 3, 5),
+            (10, 4, 7, 2),
+            (2, 20, 40, 1),
+        ] {
+            let (mut cfg, mut h) = config();
+            cfg.concurrency = c;
+            cfg.apply = Dist::fixed(s * SECOND);
+            h.qps = 0.0; // no rate limit
+            h.kubectl_parallelism_limit = 0;
+            h.repo_server.render = Dist::fixed(0);
+            let initial: Vec<SpecId> = (0..apps).collect();
+            let model = hub(cfg, h, clusters, initial.clone());
+            let mut harness = Harness::new(model, initial, Script::default());
+            harness.run_until(10 * SECOND);
+            harness.commit((0..apps).map(|a| apps + a).collect());
+            for id in 0..clusters * apps {
+                harness.inject(Input::Webhook { app: id });
+            }
+            harness.run_until(HOUR);
+            let a = harness.applies();
+            let n = clusters * apps;
+            assert_eq!(a.len(), n as usize, "one sync per app on every cluster");
+            let first = a.iter().map(|(t, _)| *t).min().unwrap();
+            let last_done = a.iter().map(|(t, ap)| t + ap.duration).max().unwrap();
+            assert_eq!(
+                last_done - first,
+                u64::from(n.div_ceil(c)) * s * SECOND,
+                "clusters {clusters} apps {apps} c {c} s {s}"
+            );
+        }
+    }
+
+    /// With the rate limit the bottleneck, N syncs of k requests each end when the bucket
+    /// has let N·k requests through: (N·k − b)/r after the burst, not N/c·s.
+    #[test]
+    fn syncs_wait_on_the_shared_token_bucket_when_it_is_the_bottleneck() {
+        let (mut cfg, mut h) = config();
+        cfg.apply = Dist::fixed(0);
+        cfg.concurrency = 50;
+        h.qps = 10.0;
+        h.burst = 20;
+        h.status_requests = 0;
+        h.repo_server.render = Dist::fixed(0);
+        let k = h.requests_per_sync();
+        let apps = 40u32;
+        let initial: Vec<SpecId> = (0..apps).collect();
+        let model = hub(cfg, h, 2, initial.clone());
+        let mut harness = Harness::new(model, initial, Script::default());
+        harness.run_until(HOUR);
+        harness.commit((0..apps).map(|a| apps + a).collect());
+        for id in 0..2 * apps {
+            harness.inject(Input::Webhook { app: id });
+        }
+        harness.run_until(2 * HOUR);
+        let a = harness.applies();
+        assert_eq!(a.len(), 80);
+        let last = a.iter().map(|(t, _)| *t).max().unwrap();
+        let expected = ((80 * k - 20) as f64 / 10.0 * 1e9) as Nanos;
+        assert_eq!(last - HOUR, expected);
+        let waited: Vec<Nanos> = a
+            .iter()
+            .map(|(_, ap)| ap.trace.first_apply - ap.trace.started)
+            .collect();
+        assert!(waited.iter().any(|&w| w > 0), "the throttle wait is traced");
+    }
+
+    /// A commit invalidates every app's rendered manifests: each app's next comparison
+    /// waits for the repo-server, whose parallelism limit queues the generations.
+    #[test]
+    fn a_commit_makes_every_app_wait_for_the_repo_server() {
+        let (mut cfg, mut h) = config();
+        cfg.apply = Dist::fixed(0);
+        h.qps = 0.0;
+        h.repo_server.parallelism_limit = 2;
+        h.repo_server.render = Dist::fixed(SECOND);
+        let apps = 10u32;
+        let initial: Vec<SpecId> = (0..apps).collect();
+        let model = hub(cfg, h, 1, initial.clone());
+        let mut harness = Harness::new(model, initial, Script::default());
+        harness.run_until(HOUR);
+        // Only app 0 changes; every app is refreshed.
+        let mut next: Vec<SpecId> = (0..apps).collect();
+        next[0] = 100;
+        harness.commit(next);
+        for id in 0..apps {
+            harness.inject(Input::Webhook { app: id });
+        }
+        harness.run_until(2 * HOUR);
+        let a = harness.applies();
+        assert_eq!(a.len(), 1, "one app changed");
+        // Two generations at a time of 1 s: app 0 is among the first two.
+        assert_eq!(a[0].0, HOUR + SECOND);
+    }
+
+    /// Periodic refreshes through the resync and the revision cache: a commit without a
+    /// webhook is seen within one resync period plus its jitter and the cache's TTL, and
+    /// git sees at most one resolution per TTL.
+    #[test]
+    fn resync_detects_a_commit_within_period_jitter_and_cache_ttl() {
+        let (cfg, mut h) = config();
+        h.repo_server.render = Dist::fixed(0);
+        let apps = 50u32;
+        let initial: Vec<SpecId> = (0..apps).collect();
+        let model = hub(cfg, h, 2, initial.clone());
+        let mut harness = Harness::new(model, initial, Script::default());
+        harness.run_until(HOUR);
+        harness.commit((0..apps).map(|a| apps + a).collect());
+        harness.run_until(2 * HOUR);
+        let a = harness.applies();
+        assert_eq!(a.len(), 100);
+        let latest = a.iter().map(|(t, _)| *t - HOUR).max().unwrap();
+        assert!(
+            latest <= (120 + 60 + 180 + 120 + 60) * SECOND,
+            "{}",
+            latest / SECOND
+        );
+        let r = harness.resolves();
+        assert!(r.windows(2).all(|w| w[1] - w[0] >= 180 * SECOND), "{r:?}");
+        assert!(r.len() <= 2 * 3600 / 180 + 1);
+    }
+
+    #[test]
+    fn self_heal_reapplies_after_the_backoff_on_the_drifted_cluster_only() {
+        let (mut cfg, h) = config();
+        cfg.self_heal.cooldown = Dur(u64::MAX);
+        let model = hub(cfg, h, 3, vec![0, 1]);
+        let mut harness = Harness::new(model, vec![0, 1], Script::default());
+        harness.run_until(100 * SECOND);
+        // Cluster 2, app 1.
+        harness.inject(Input::LiveChanged { app: 2 * 2 + 1 });
+        harness.run_until(200 * SECOND);
+        let a = harness.applies();
+        assert_eq!(a.len(), 1);
+        assert_eq!(
+            (a[0].0, a[0].1.cluster, a[0].1.items.to_vec()),
+            (102 * SECOND, 2, vec![(1, 1)])
+        );
+    }
+}
