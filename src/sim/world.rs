@@ -103,7 +103,7 @@ impl<'a> World<'a> {
                 Some(other) => unreachable!("handled by the shared dispatch: {other:?}"),
             }
         }
-        self.core.tracker.finish(self.core.processed)
+        self.core.tracker.finish(horizon, self.core.processed)
     }
 }
 
