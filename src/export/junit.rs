@@ -7,7 +7,7 @@
 //! `tests/export.rs`): a `<testsuites>` of `<testsuite>`s, each with `id`, `package`,
 //! `timestamp`, `hostname`, `<properties>`, `<system-out>` and `<system-err>`.
 
-use crate::check::{Report, Verdict};
+use crate::check::{Report, Unit, Verdict};
 use crate::report::load::SummaryFile;
 use crate::report::table::human;
 use std::fmt::Write;
@@ -89,7 +89,16 @@ fn comparison(scenario: &str, r: &Report) -> Vec<Case> {
     r.rows
         .iter()
         .map(|row| {
-            let cell = |v: Option<f64>| v.map(human).unwrap_or_else(|| "none".into());
+            let unit = row.unit;
+            let cell = |v: Option<f64>| match (v, unit) {
+                (Some(v), Unit::Seconds) => human(v),
+                (Some(v), Unit::Count) => format!("{v:.0}"),
+                (Some(v), Unit::Share) => format!("{:.1}%", v * 100.0),
+                (None, _) => match row.now_beyond_s {
+                    Some(b) => format!("more than {}", human(b)),
+                    None => "none".into(),
+                },
+            };
             let failure = match row.verdict {
                 Verdict::Worse => Some((
                     "regression",
@@ -112,6 +121,18 @@ fn comparison(scenario: &str, r: &Report) -> Vec<Case> {
                         row.metric,
                         row.quantile,
                         cell(row.baseline_s)
+                    ),
+                )),
+                Verdict::Unknown => Some((
+                    "unknown",
+                    format!(
+                        "{} {} {} is {} (still open when the run ended), against the baseline's {}: it cannot be shown to be within the tolerance of {:.0}%",
+                        row.model,
+                        row.metric,
+                        row.quantile,
+                        cell(row.now_s),
+                        cell(row.baseline_s),
+                        row.tolerance * 100.0
                     ),
                 )),
                 Verdict::Ok | Verdict::Better | Verdict::Noise => None,

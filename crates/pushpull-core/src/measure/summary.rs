@@ -273,6 +273,86 @@ impl ModelSummary {
     pub fn counter(&self, name: &str) -> u64 {
         self.counters.get(name).copied().unwrap_or(0)
     }
+
+    /// The share `name` (one of [`SHARES`]) from the counters: `None` when its
+    /// denominator is 0 (nothing to be a share of) or `name` is not a share.
+    pub fn share(&self, name: &str) -> Option<f64> {
+        let (_, top, bottom) = SHARES.iter().find(|(n, ..)| *n == name)?;
+        let total: u64 = bottom.iter().map(|c| self.counter(c)).sum();
+        (total > 0).then(|| self.counter(top) as f64 / total as f64)
+    }
+
+    /// Any figure a threshold or `check` may bound, by name: a counter of
+    /// [`BAD_COUNTERS`] or a share of [`SHARES`] (durations are read per quantile from
+    /// [`ModelSummary::metric`]).
+    pub fn count_or_share(&self, name: &str) -> Option<f64> {
+        if BAD_COUNTERS.contains(&name) {
+            Some(self.counter(name) as f64)
+        } else {
+            self.share(name)
+        }
+    }
+}
+
+/// Counters where more is worse, which thresholds and `pushpull check --metric` accept
+/// beside the duration metrics (summed over every repetition).
+pub const BAD_COUNTERS: [&str; 5] = [
+    "drift_unrecovered",
+    "deploys_incomplete",
+    "apply_errors",
+    "clusters_unrestored",
+    "failed_deploys",
+];
+
+/// Shares (0 to 1) thresholds and `check --metric` accept: (name, counter, the
+/// counters whose sum it is a share of).
+pub const SHARES: [(&str, &str, &[&str]); 2] = [
+    (
+        "drift_unrecovered_share",
+        "drift_unrecovered",
+        &["drift_events"],
+    ),
+    (
+        "deploys_incomplete_share",
+        "deploys_incomplete",
+        &["deploys", "deploys_incomplete"],
+    ),
+];
+
+/// What kind of figure a name a threshold or `check --metric` gives is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FigureKind {
+    /// A duration metric, bounded per quantile in seconds.
+    Duration(Metric),
+    /// A counter of [`BAD_COUNTERS`].
+    Count,
+    /// A share of [`SHARES`].
+    Share,
+}
+
+impl FigureKind {
+    /// The kind of figure `name` is, if any.
+    pub fn of(name: &str) -> Option<FigureKind> {
+        if let Some(m) = Metric::from_name(name) {
+            Some(FigureKind::Duration(m))
+        } else if BAD_COUNTERS.contains(&name) {
+            Some(FigureKind::Count)
+        } else if SHARES.iter().any(|(n, ..)| *n == name) {
+            Some(FigureKind::Share)
+        } else {
+            None
+        }
+    }
+
+    /// Every name accepted, for messages: metrics, then counters, then shares.
+    pub fn names() -> Vec<&'static str> {
+        Metric::ALL
+            .iter()
+            .map(|m| m.name())
+            .chain(BAD_COUNTERS)
+            .chain(SHARES.iter().map(|(n, ..)| *n))
+            .collect()
+    }
 }
 
 /// Per environment, the lead time to it: for each commit whose `deploy_latency` has a
