@@ -168,7 +168,7 @@ pub fn mismatches(now: &SummaryFile, baseline: &SummaryFile) -> Vec<String> {
 fn tolerance_for(now: &SummaryFile, model: &str, metric: &str, quantile: &str) -> Option<f64> {
     now.thresholds
         .iter()
-        .find(|t| t.model == model && t.metric.name() == metric && t.quantile.name() == quantile)
+        .find(|t| t.model == model && t.metric == metric && t.statistic() == quantile)
         .and_then(|t| t.tolerance)
 }
 
@@ -176,7 +176,7 @@ fn tolerance_for(now: &SummaryFile, model: &str, metric: &str, quantile: &str) -
 fn tolerance_for_named(now: &SummaryFile, model: &str, name: &str) -> Option<f64> {
     now.thresholds
         .iter()
-        .find(|t| t.model == model && t.metric.name() == name)
+        .find(|t| t.model == model && t.metric == name)
         .and_then(|t| t.tolerance)
 }
 

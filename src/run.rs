@@ -246,19 +246,18 @@ pub struct SweepOutcome {
 /// The thresholds each variant of a sweep breached, one line each: "variant `<label>`:
 /// <setup> <metric> <quantile> is <value>, over its threshold of <max>".
 pub fn sweep_breaches(rows: &[(String, String, Summary)]) -> Vec<String> {
-    use crate::report::table::human;
     rows.iter()
         .flat_map(|(label, _, summary)| {
             summary.thresholds.iter().filter(|t| !t.ok).map(move |t| {
                 format!(
                     "variant `{label}`: {} {} {} is {}, over its threshold of {}",
                     t.model,
-                    t.metric.name(),
-                    t.quantile.name(),
+                    t.metric,
+                    t.statistic(),
                     t.value_s
-                        .map(human)
+                        .map(|v| crate::report::table::threshold_value(t, v))
                         .unwrap_or_else(|| "without samples".into()),
-                    human(t.max_s)
+                    crate::report::table::threshold_value(t, t.max_s)
                 )
             })
         })

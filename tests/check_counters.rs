@@ -197,3 +197,73 @@ fn a_median_still_open_at_the_end_is_never_passed_as_known() {
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["rows"][0]["verdict"], "unknown");
 }
+
+/// A scenario with thresholds on a share and a counter: the run judges them in
+/// summary.json (`metric`, no `quantile`, the bound and value as a share or count),
+/// prints them, and exits 1 for the one breached.
+#[test]
+fn thresholds_on_a_share_and_a_counter_are_judged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("shares.yaml");
+    std::fs::write(
+        &scenario,
+        "name: shares\nduration: 2h\nrepetitions: 2\nseed: 11\n\
+         fleet: { clusters: 1, apps: 10, replicas: 2 }\n\
+         workload:\n  commits: { arrival: poisson, mean_interval: 2h }\n  apps_per_commit: 1\n\
+         models:\n  push: { preset: github-actions }\n  pull: { preset: argocd }\n\
+         faults:\n  - { kind: drift, change: scale, arrival: poisson, mean_interval: 10m }\n\
+         thresholds:\n\
+         \x20 - { model: pull, metric: drift_unrecovered_share, max: 5% }\n\
+         \x20 - { model: push, metric: drift_unrecovered_share, max: 0.05 }\n\
+         \x20 - { model: pull, metric: drift_unrecovered, max: 0 }\n",
+    )
+    .unwrap();
+    let o = bin()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("push drift_unrecovered_share share ≤ 5.0%:")
+            && stdout.contains("BREACHED"),
+        "{stdout}"
+    );
+    let s: Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("shares/summary.json")).unwrap())
+            .unwrap();
+    let t = s["thresholds"].as_array().unwrap();
+    let push = &s["models"]["push"]["counters"];
+    let share =
+        push["drift_unrecovered"].as_f64().unwrap() / push["drift_events"].as_f64().unwrap();
+    assert_eq!(t[1]["metric"], "drift_unrecovered_share");
+    assert!(t[1].get("quantile").is_none());
+    assert_eq!(t[1]["max_s"], 0.05);
+    assert_eq!(t[1]["value_s"].as_f64(), Some(share));
+    assert_eq!(t[1]["ok"], share <= 0.05);
+    assert_eq!(
+        (t[0]["ok"].as_bool(), t[2]["ok"].as_bool()),
+        (Some(true), Some(true))
+    );
+    // The run folder, thresholds and all, is read back by `check` (as its own baseline).
+    let dir = tmp.path().join("shares");
+    let o = check(
+        &dir,
+        &dir.join("summary.json"),
+        &["--metric", "drift_unrecovered_share"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

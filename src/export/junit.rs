@@ -58,26 +58,27 @@ fn thresholds(s: &SummaryFile) -> Vec<Case> {
     s.thresholds
         .iter()
         .map(|t| {
-            let (metric, q) = (t.metric.name(), t.quantile.name());
+            let (metric, q) = (t.metric.as_str(), t.statistic());
+            let show = |v: f64| crate::report::table::threshold_value(t, v);
             let failure = (!t.ok).then(|| {
                 let message = match t.value_s {
                     Some(v) => format!(
                         "{} {metric} {q} is {}, over its threshold of {}",
                         t.model,
-                        human(v),
-                        human(t.max_s)
+                        show(v),
+                        show(t.max_s)
                     ),
                     None => format!(
-                        "{} {metric} has no samples, so its {q} cannot be held to {}",
+                        "{} {metric} has no figure (no samples, or still open at the end of the run), so its {q} cannot be held to {}",
                         t.model,
-                        human(t.max_s)
+                        show(t.max_s)
                     ),
                 };
                 ("threshold", message)
             });
             Case {
                 classname: format!("pushpull.{}.{}", s.scenario, t.model),
-                name: format!("{metric} {q} max {}", human(t.max_s)),
+                name: format!("{metric} {q} max {}", show(t.max_s)),
                 failure,
             }
         })

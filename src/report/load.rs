@@ -560,6 +560,23 @@ fn check_summary(s: &SummaryFile) -> Result<(), String> {
     for (i, t) in s.thresholds.iter().enumerate() {
         let field = format!("thresholds[{i}]");
         model_name(&format!("{field}.model"), &t.model, s)?;
+        match (
+            crate::measure::summary::FigureKind::of(&t.metric),
+            t.quantile,
+        ) {
+            (None, _) => {
+                return Err(format!(
+                    "{field}.metric: `{}` is not a pushpull metric, counter or share",
+                    t.metric
+                ));
+            }
+            (Some(crate::measure::summary::FigureKind::Duration(_)), None) => {
+                return Err(format!(
+                    "{field}.quantile is missing: a threshold on a metric bounds one of its quantiles"
+                ));
+            }
+            _ => {}
+        }
         seconds(&format!("{field}.max_s"), t.max_s)?;
         if let Some(v) = t.value_s {
             seconds(&format!("{field}.value_s"), v)?;

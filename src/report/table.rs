@@ -38,6 +38,15 @@ pub fn figure(m: &MetricSummary, q: Quantile) -> String {
     }
 }
 
+/// A threshold's bound or value in its figure's unit: a duration, a count or a share.
+pub fn threshold_value(t: &crate::measure::summary::ThresholdResult, v: f64) -> String {
+    match t.statistic() {
+        "count" => format!("{v:.0}"),
+        "share" => format!("{:.1}%", v * 100.0),
+        _ => human(v),
+    }
+}
+
 /// How many observations a figure of `m` stands on: the completed ones and those still
 /// open at the end (`n` in the tables).
 pub fn observations(m: &MetricSummary) -> u64 {
@@ -203,22 +212,27 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
         let _ = writeln!(out);
         let _ = writeln!(out, "thresholds");
         for t in &summary.thresholds {
-            let m = summary
-                .model(&t.model)
-                .and_then(|m| m.metric(t.metric.name()));
-            let value = match (t.value_s, m.and_then(|m| m.beyond(t.quantile))) {
-                (Some(v), _) => human(v),
+            let setup = summary.model(&t.model);
+            let m = setup.and_then(|m| m.metric(&t.metric));
+            let beyond = t.quantile.and_then(|q| m.and_then(|m| m.beyond(q)));
+            let value = match (t.value_s, beyond) {
+                (Some(v), _) => threshold_value(t, v),
                 (None, Some(b)) => format!("> {} (not reached)", human(b)),
+                (None, None) if t.quantile.is_none() => "nothing to count".into(),
                 (None, None) => "no samples".into(),
             };
-            let n = m.map_or(0, observations);
+            // A counter or share stands on the setup's repetitions.
+            let n = match t.quantile {
+                Some(_) => format!("n={}", m.map_or(0, observations)),
+                None => format!("{} repetitions", summary.repetitions),
+            };
             let _ = writeln!(
                 out,
-                "  {} {} {} ≤ {}: {} (n={n}) {}",
+                "  {} {} {} ≤ {}: {} ({n}) {}",
                 t.model,
-                t.metric.name(),
-                t.quantile.name(),
-                human(t.max_s),
+                t.metric,
+                t.statistic(),
+                threshold_value(t, t.max_s),
                 value,
                 if t.ok { "ok" } else { "BREACHED" }
             );

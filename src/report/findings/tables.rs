@@ -7,7 +7,7 @@ use crate::measure::bootstrap::MIN_REPETITIONS;
 use crate::metric::{Metric, Quantile};
 use crate::report::charts::{COST_COUNTERS, rate, simulated_hours};
 use crate::report::dora::{self, Tier};
-use crate::report::table::human;
+use crate::report::table::{human, threshold_value};
 
 /// Metrics shown in the results table, in this order.
 const RESULT_METRICS: [Metric; 19] = Metric::ALL;
@@ -344,10 +344,12 @@ impl View<'_> {
             .map(|t| {
                 vec![
                     t.model.clone(),
-                    t.metric.name().to_string(),
-                    t.quantile.name().to_string(),
-                    format!("≤ {}", human(t.max_s)),
-                    t.value_s.map(human).unwrap_or_else(|| "no samples".into()),
+                    t.metric.clone(),
+                    t.statistic().to_string(),
+                    format!("≤ {}", threshold_value(t, t.max_s)),
+                    t.value_s
+                        .map(|v| threshold_value(t, v))
+                        .unwrap_or_else(|| "no samples".into()),
                     if t.ok { "ok" } else { "BREACHED" }.to_string(),
                 ]
             })

@@ -488,14 +488,31 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Named<T> {
 pub struct ThresholdResult {
     /// The setup the threshold bounds.
     pub model: String,
-    pub metric: Metric,
-    pub quantile: Quantile,
+    /// A metric, a counter or a share ([`FigureKind::of`]).
+    pub metric: String,
+    /// The statistic of a metric; absent for a counter or a share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantile: Option<Quantile>,
+    /// The bound, in seconds for a metric, as a count or a share (0 to 1) for the others.
     pub max_s: f64,
+    /// The figure, in the same unit; `null` when there is none (no samples, nothing to
+    /// be a share of, or a quantile still open at the end).
     pub value_s: Option<f64>,
     pub ok: bool,
     /// The scenario's tolerance for this figure in `pushpull check`, as a fraction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<f64>,
+}
+
+impl ThresholdResult {
+    /// The quantile's name for a metric, `count` or `share` for the others.
+    pub fn statistic(&self) -> &'static str {
+        match (self.quantile, FigureKind::of(&self.metric)) {
+            (Some(q), _) => q.name(),
+            (None, Some(FigureKind::Share)) => "share",
+            (None, _) => "count",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -626,14 +643,19 @@ impl Summary {
             .thresholds
             .iter()
             .map(|t| {
-                let value_s = models
-                    .get(&t.model)
-                    .and_then(|m| m.metrics.get(t.metric.name()))
-                    .and_then(|ms| ms.get(t.quantile));
-                let max_s = secs(t.max.0);
+                let kind = t.metric.kind();
+                let setup = models.get(&t.model);
+                let value_s = match (kind, t.quantile) {
+                    (FigureKind::Duration(m), Some(q)) => setup
+                        .and_then(|x| x.metrics.get(m.name()))
+                        .and_then(|ms| ms.get(q)),
+                    _ => setup.and_then(|x| x.count_or_share(t.metric.as_str())),
+                };
+                // `Scenario::parse` checked that the bound fits the figure.
+                let max_s = t.max.value_for(kind).unwrap_or(0.0);
                 ThresholdResult {
                     model: t.model.clone(),
-                    metric: t.metric,
+                    metric: t.metric.as_str().to_string(),
                     quantile: t.quantile,
                     max_s,
                     value_s,
