@@ -649,12 +649,18 @@ impl Scenario {
         let raw: RawScenario = serde_path_to_error::deserialize(de).map_err(|e| {
             let key_path = clean_path(&e.path().to_string());
             let inner = e.into_inner();
-            let (line, column) = match inner.location() {
-                Some(l) => (Some(l.line()), Some(l.column())),
-                None => match locate::locate(text, &key_path) {
-                    Some((l, c)) => (Some(l), Some(c)),
-                    None => (None, None),
-                },
+            let located = if key_path.is_empty() {
+                None
+            } else {
+                locate::locate(text, &key_path)
+            };
+            let (line, column) = match (inner.location(), located) {
+                // A value refused after it was read (`repetitions: 0`) is placed by the
+                // parser where its mapping starts, before the key: name the key's line.
+                (Some(l), Some((kl, kc))) if l.line() < kl => (Some(kl), Some(kc)),
+                (Some(l), _) => (Some(l.line()), Some(l.column())),
+                (None, Some((l, c))) => (Some(l), Some(c)),
+                (None, None) => (None, None),
             };
             let message = strip_location(&inner.to_string(), &key_path);
             ScenarioError::Invalid {

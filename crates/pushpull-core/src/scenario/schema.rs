@@ -209,10 +209,14 @@ impl JsonSchema for Probability {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "type": "number",
-            "minimum": 0,
-            "maximum": 1,
-            "description": "A share from 0.0 to 1.0 (0.3 is 30%).",
+            "description": "A share from 0 to 1, as a number (0.05) or a percentage up to 100% (`5%`).",
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 1},
+                {
+                    "type": "string",
+                    "pattern": r"^\s*\+?0*(?:100(?:\.0*)?|[0-9]{1,2}(?:\.[0-9]*)?|\.[0-9]+)\s*%\s*$",
+                },
+            ],
         })
     }
 }
