@@ -805,3 +805,17 @@ fn a_bad_name_points_at_the_name_line() {
     assert!(e.starts_with("test.yaml:3:"), "{e}");
     assert!(e.contains("name"), "{e}");
 }
+
+/// A fault's cluster given as a negative or fractional number is refused as a number,
+/// not as a missing "option".
+#[test]
+fn a_fault_cluster_that_is_not_an_index_says_what_an_index_is() {
+    for bad in ["-1", "1.5"] {
+        let e = err(&format!(
+            "{BASE}faults:\n  - {{ kind: drift, change: scale, at: 10m, cluster: {bad} }}\n"
+        ));
+        assert!(e.contains("faults[0].cluster"), "{e}");
+        assert!(!e.contains("expected option"), "{e}");
+        assert!(e.contains("whole number"), "{e}");
+    }
+}
