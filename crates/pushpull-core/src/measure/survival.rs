@@ -207,23 +207,24 @@ pub fn difference_ci(
     let (pa, pb) = (pooled(a.0, a.1, n), pooled(b.0, b.1, n));
     const UP: i64 = i64::MAX;
     const DOWN: i64 = i64::MIN;
-    let stats: Vec<i64> = bootstrap::weightings(n, seed)
-        .filter_map(|w| {
-            let x = weighted_quantile(&pa, &w, q)?;
-            let y = weighted_quantile(&pb, &w, q)?;
-            Some(match (x, y) {
-                (Some(x), Some(y)) => {
-                    (x as i128 - y as i128).clamp(DOWN as i128 + 1, UP as i128 - 1) as i64
-                }
-                (None, Some(_)) => UP,
-                (Some(_), None) => DOWN,
-                // Both beyond what was observed: the difference is unknown either way.
-                (None, None) => return Some(None),
-            })
-            .map(Some)
-        })
-        .collect::<Option<Vec<i64>>>()
-        .unwrap_or_default();
+    // A resample where only one side reaches its quantile puts the difference at an
+    // unbounded end; one where neither does leaves it unknown, and then no interval
+    // is given.
+    let mut stats: Vec<i64> = Vec::with_capacity(bootstrap::RESAMPLES);
+    for w in bootstrap::weightings(n, seed) {
+        let (Some(x), Some(y)) = (weighted_quantile(&pa, &w, q), weighted_quantile(&pb, &w, q))
+        else {
+            continue;
+        };
+        stats.push(match (x, y) {
+            (Some(x), Some(y)) => {
+                (x as i128 - y as i128).clamp(DOWN as i128 + 1, UP as i128 - 1) as i64
+            }
+            (None, Some(_)) => UP,
+            (Some(_), None) => DOWN,
+            (None, None) => return None,
+        });
+    }
     match bootstrap::percentile_interval(stats, n)? {
         [DOWN, _] | [_, UP] => None,
         pair => Some(pair),
@@ -341,6 +342,22 @@ mod tests {
         // Fewer than ten repetitions: no interval, as for completed samples.
         let g = Groups::new((0..9).map(|r| vec![r]).collect());
         assert_eq!(quantile_ci(&g, &g, 0.5, 3), None);
+    }
+
+    /// A paired difference of censored medians: a constant shift of every completed
+    /// value (the censored ones far above both medians) is that shift; a side whose
+    /// median is never reached leaves the interval without an end.
+    #[test]
+    fn the_paired_difference_of_censored_medians_is_the_shift_or_absent() {
+        let a = Groups::new((0..10).map(|r| vec![r * 100, r * 100 + 50]).collect());
+        let b = Groups::new((0..10).map(|r| vec![r * 100 + 7, r * 100 + 57]).collect());
+        let open = Groups::new((0..10).map(|_| vec![100_000]).collect());
+        assert_eq!(
+            difference_ci((&a, &open), (&b, &open), 0.5, 3),
+            Some([-7, -7])
+        );
+        let never = Groups::new((0..10).map(|_| vec![100_000; 5]).collect());
+        assert_eq!(difference_ci((&a, &never), (&b, &open), 0.5, 3), None);
     }
 
     /// Without censoring the estimate is the empirical distribution.
