@@ -254,9 +254,22 @@ pub fn sweep_breaches(rows: &[(String, String, Summary)]) -> Vec<String> {
                     t.model,
                     t.metric,
                     t.statistic(),
-                    t.value_s
-                        .map(|v| crate::report::table::threshold_value(t, v))
-                        .unwrap_or_else(|| "without samples".into()),
+                    match (
+                        t.value_s,
+                        t.quantile.and_then(|q| {
+                            summary
+                                .model(&t.model)
+                                .and_then(|m| m.metric(&t.metric))
+                                .and_then(|m| m.beyond(q))
+                        })
+                    ) {
+                        (Some(v), _) => crate::report::table::threshold_value(t, v),
+                        (None, Some(b)) => format!(
+                            "more than {} (still open at the end of the run)",
+                            crate::report::table::human(b)
+                        ),
+                        (None, None) => "without samples".into(),
+                    },
                     crate::report::table::threshold_value(t, t.max_s)
                 )
             })
