@@ -4,7 +4,15 @@
 //! intervals is noise, not a regression. A baseline of another experiment (scenario,
 //! seed, mode, repetitions, duration, completeness) and a comparison of nothing are
 //! errors, not passes. Pure: two checked summaries in, verdicts out.
+//!
+//! Counters where more is worse (`drift_unrecovered`, `deploys_incomplete`,
+//! `apply_errors`, `clusters_unrestored`, `failed_deploys`) and shares
+//! (`drift_unrecovered_share`, `deploys_incomplete_share`) are compared when
+//! `--metric` names them. A duration figure the Kaplan–Meier estimate of this run never
+//! reaches (more than `beyond_s`) is `worse` when even that bound is a regression and
+//! `unknown` otherwise; both count as regressions (it cannot be shown to hold).
 
+use crate::measure::summary::FigureKind;
 use crate::report::load::{MetricStats, SummaryFile};
 use serde::Serialize;
 
@@ -64,6 +72,20 @@ pub enum Verdict {
     Worse,
     /// The baseline has samples and this run has none.
     Missing,
+    /// This run's figure is more than its longest observation (still open at the end),
+    /// which is not beyond the tolerance: it may or may not be worse.
+    Unknown,
+}
+
+/// What a row's figures are in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    Seconds,
+    /// A counter summed over every repetition.
+    Count,
+    /// A share from 0 to 1.
+    Share,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -71,8 +93,14 @@ pub struct Row {
     pub model: String,
     pub metric: String,
     pub quantile: String,
+    /// What `baseline_s` and `now_s` hold: seconds, or a count or share for a counter
+    /// or share named by `--metric`.
+    pub unit: Unit,
     pub baseline_s: Option<f64>,
     pub now_s: Option<f64>,
+    /// When this run's figure is not reached by its estimate: it is more than this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub now_beyond_s: Option<f64>,
     /// Relative change (0.2 = 20% slower).
     pub change: Option<f64>,
     pub tolerance: f64,
@@ -140,8 +168,30 @@ pub fn mismatches(now: &SummaryFile, baseline: &SummaryFile) -> Vec<String> {
 fn tolerance_for(now: &SummaryFile, model: &str, metric: &str, quantile: &str) -> Option<f64> {
     now.thresholds
         .iter()
-        .find(|t| t.model == model && t.metric.name() == metric && t.quantile.name() == quantile)
+        .find(|t| t.model == model && t.metric == metric && t.statistic() == quantile)
         .and_then(|t| t.tolerance)
+}
+
+/// A threshold's tolerance for a counter or share `name`, from this run's summary.
+fn tolerance_for_named(now: &SummaryFile, model: &str, name: &str) -> Option<f64> {
+    now.thresholds
+        .iter()
+        .find(|t| t.model == model && t.metric == name)
+        .and_then(|t| t.tolerance)
+}
+
+fn quantile_of(name: &str) -> Option<crate::metric::Quantile> {
+    use crate::metric::Quantile;
+    [
+        Quantile::Mean,
+        Quantile::P50,
+        Quantile::P90,
+        Quantile::P95,
+        Quantile::P99,
+        Quantile::Max,
+    ]
+    .into_iter()
+    .find(|q| q.name() == name)
 }
 
 fn figure(m: &MetricStats, quantile: &str) -> Option<f64> {
@@ -183,8 +233,15 @@ pub fn compare(
                 let n = nm.and_then(|m| figure(m, q));
                 let Some(bv) = b else { continue };
                 let tolerance = tolerance_for(now, model, metric, q).unwrap_or(opts.tolerance);
+                let beyond = nm.and_then(|m| m.beyond(quantile_of(q)?));
                 let (change, verdict) = match n {
-                    None => (None, Verdict::Missing),
+                    None => match beyond {
+                        Some(lo) if lo - bv > opts.min_change_s && lo > bv * (1.0 + tolerance) => {
+                            (None, Verdict::Worse)
+                        }
+                        Some(_) => (None, Verdict::Unknown),
+                        None => (None, Verdict::Missing),
+                    },
                     Some(nv) => {
                         let diff = nv - bv;
                         let change = if bv > 0.0 { Some(diff / bv) } else { None };
@@ -211,13 +268,64 @@ pub fn compare(
                     model: model.into(),
                     metric: metric.clone(),
                     quantile: q.into(),
+                    unit: Unit::Seconds,
                     baseline_s: b,
                     now_s: n,
+                    now_beyond_s: beyond,
                     change,
                     tolerance,
                     verdict,
                 });
             }
+        }
+        // Counters and shares, when named.
+        for name in &opts.metrics {
+            let unit = match FigureKind::of(name) {
+                Some(FigureKind::Count) => Unit::Count,
+                Some(FigureKind::Share) => Unit::Share,
+                _ => continue,
+            };
+            let Some(bv) = b_model.count_or_share(name) else {
+                continue;
+            };
+            let nv = now.model(model).and_then(|m| m.count_or_share(name));
+            let tolerance = tolerance_for_named(now, model, name).unwrap_or(opts.tolerance);
+            // One more event, or a share point in ten thousand, is the least change.
+            let least = match unit {
+                Unit::Count => 0.5,
+                _ => 1e-4,
+            };
+            let (change, verdict) = match nv {
+                None => (None, Verdict::Missing),
+                Some(nv) => {
+                    let diff = nv - bv;
+                    let change = (bv > 0.0).then(|| diff / bv);
+                    let verdict = if diff > least && change.is_none_or(|c| c > tolerance) {
+                        Verdict::Worse
+                    } else if -diff > least && change.is_some_and(|c| c < -tolerance) {
+                        Verdict::Better
+                    } else {
+                        Verdict::Ok
+                    };
+                    (change, verdict)
+                }
+            };
+            rows.push(Row {
+                model: model.into(),
+                metric: name.clone(),
+                quantile: match unit {
+                    Unit::Count => "count",
+                    _ => "share",
+                }
+                .into(),
+                unit,
+                baseline_s: Some(bv),
+                now_s: nv,
+                now_beyond_s: None,
+                change,
+                tolerance,
+                verdict,
+            });
         }
     }
     if rows.is_empty() {
@@ -240,7 +348,12 @@ pub fn compare(
     }
     let regressions = rows
         .iter()
-        .filter(|r| matches!(r.verdict, Verdict::Worse | Verdict::Missing))
+        .filter(|r| {
+            matches!(
+                r.verdict,
+                Verdict::Worse | Verdict::Missing | Verdict::Unknown
+            )
+        })
         .count();
     Ok(Report {
         scenario: now.scenario.clone(),

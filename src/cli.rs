@@ -564,12 +564,10 @@ fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
         }
     }
     for m in &args.metrics {
-        if crate::metric::Metric::from_name(m).is_none() {
+        if crate::measure::summary::FigureKind::of(m).is_none() {
             return Err(Failure::bad_input(format!(
-                "--metric {m}: not a pushpull metric; expected one of {} (the README's table under \"What it measures\" says what each one measures)",
-                crate::metric::Metric::ALL
-                    .map(crate::metric::Metric::name)
-                    .join(", ")
+                "--metric {m}: not a pushpull metric, counter or share; expected one of {} (the README's table under \"What it measures\" says what each one measures)",
+                crate::measure::summary::FigureKind::names().join(", ")
             )));
         }
     }
@@ -617,16 +615,28 @@ fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
                     Verdict::Noise => "within noise (95% CIs overlap)".to_string(),
                     Verdict::Worse => format!("WORSE (tolerance {:.0}%)", r.tolerance * 100.0),
                     Verdict::Missing => "MISSING (no samples now)".to_string(),
+                    Verdict::Unknown => {
+                        "UNKNOWN (not reached: still open at the end of the run)".to_string()
+                    }
                 };
-                let cell =
-                    |v: Option<f64>| v.map(report::table::human).unwrap_or_else(|| "—".into());
+                let unit = r.unit;
+                let cell = |v: Option<f64>| match (v, unit) {
+                    (Some(v), crate::check::Unit::Seconds) => report::table::human(v),
+                    (Some(v), crate::check::Unit::Count) => format!("{v:.0}"),
+                    (Some(v), crate::check::Unit::Share) => format!("{:.1}%", v * 100.0),
+                    (None, _) => "—".into(),
+                };
+                let now = match (r.now_s, r.now_beyond_s) {
+                    (None, Some(b)) => format!("> {}", report::table::human(b)),
+                    (v, _) => cell(v),
+                };
                 println!(
                     "{:<6} {:<24} {:<5} {:>10} {:>10} {:>8}  {}",
                     r.model,
                     r.metric,
                     r.quantile,
                     cell(r.baseline_s),
-                    cell(r.now_s),
+                    now,
                     change,
                     verdict
                 );

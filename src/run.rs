@@ -247,19 +247,31 @@ pub struct SweepOutcome {
 /// The thresholds each variant of a sweep breached, one line each: "variant `<label>`:
 /// <setup> <metric> <quantile> is <value>, over its threshold of <max>".
 pub fn sweep_breaches(rows: &[(String, String, Summary)]) -> Vec<String> {
-    use crate::report::table::human;
     rows.iter()
         .flat_map(|(label, _, summary)| {
             summary.thresholds.iter().filter(|t| !t.ok).map(move |t| {
                 format!(
                     "variant `{label}`: {} {} {} is {}, over its threshold of {}",
                     t.model,
-                    t.metric.name(),
-                    t.quantile.name(),
-                    t.value_s
-                        .map(human)
-                        .unwrap_or_else(|| "without samples".into()),
-                    human(t.max_s)
+                    t.metric,
+                    t.statistic(),
+                    match (
+                        t.value_s,
+                        t.quantile.and_then(|q| {
+                            summary
+                                .model(&t.model)
+                                .and_then(|m| m.metric(&t.metric))
+                                .and_then(|m| m.beyond(q))
+                        })
+                    ) {
+                        (Some(v), _) => crate::report::table::threshold_value(t, v),
+                        (None, Some(b)) => format!(
+                            "more than {} (still open at the end of the run)",
+                            crate::report::table::human(b)
+                        ),
+                        (None, None) => "without samples".into(),
+                    },
+                    crate::report::table::threshold_value(t, t.max_s)
                 )
             })
         })

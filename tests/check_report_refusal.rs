@@ -177,7 +177,7 @@ fn report_refuses_an_events_csv_cut_to_its_header_by_the_samples_it_lacks() {
 fn report_refuses_a_row_with_a_field_too_many_or_too_few() {
     let (_t, dir) = copy();
     edit_line(&dir, "samples.csv", 4, |l| format!("{l},9"));
-    refused(&report(&dir), "samples.csv:4:", &["10 field(s)"]);
+    refused(&report(&dir), "samples.csv:4:", &["11 field(s)"]);
     let (_t, dir) = copy();
     edit_line(&dir, "events.csv", 6, |l| {
         l.rsplit_once(',').map(|(a, _)| a.to_string()).unwrap()

@@ -65,9 +65,9 @@ fn quickstart_writes_outputs_and_prints_the_table() {
         }
     }
     let samples = String::from_utf8(read(out.join("samples.csv"))).unwrap();
-    assert!(
-        samples.starts_with("repetition,model,metric,cluster,app,commit,start_s,end_s,value_s\n")
-    );
+    assert!(samples.starts_with(
+        "repetition,model,metric,cluster,app,commit,start_s,end_s,value_s,censored\n"
+    ));
     let events = String::from_utf8(read(out.join("events.csv"))).unwrap();
     assert!(events.starts_with("repetition,model,t_s,cluster,app,event,detail\n"));
     // No temporary files are left behind.

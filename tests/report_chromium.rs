@@ -155,5 +155,5 @@ fn report_html_renders_offline_in_headless_chromium() {
     ] {
         assert!(dom.contains(needle), "rendered DOM lacks {needle}");
     }
-    assert_eq!(dom.matches("src=\"data:image/png;base64,").count(), 8);
+    assert_eq!(dom.matches("src=\"data:image/png;base64,").count(), 9);
 }

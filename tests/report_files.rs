@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const CHARTS: [&str; 8] = [
+const CHARTS: [&str; 9] = [
     "deploy_latency_cdf",
     "stages",
     "drift_recovery",
@@ -18,6 +18,7 @@ const CHARTS: [&str; 8] = [
     "timeline_pull",
     "cost",
     "money",
+    "hand_edit_survival",
 ];
 
 /// Inputs of a report; everything else in a run directory is rebuilt from them.
@@ -319,6 +320,14 @@ fn allowed(dir: &Path) -> BTreeSet<String> {
         let (d, f) = (c(model, "deploys"), c(model, "failed_deploys"));
         ok.insert(format!("{:.1}%", f / (d + f) * 100.0));
         ok.insert((c(model, "drift_events") - c(model, "drift_unrecovered")).to_string());
+    }
+    // Shares of hand edits corrected within 1m / 10m / 1h, as percentages.
+    for model in ["push", "pull"] {
+        if let Some(c) = m(model)["metrics"]["drift_recovery"]["corrected_within"].as_object() {
+            for v in c.values().filter_map(Value::as_f64) {
+                ok.insert(format!("{:.0}%", v * 100.0));
+            }
+        }
     }
     let metrics = m("push")["metrics"].as_object().unwrap();
     for name in metrics.keys() {

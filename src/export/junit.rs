@@ -7,7 +7,7 @@
 //! `tests/export.rs`): a `<testsuites>` of `<testsuite>`s, each with `id`, `package`,
 //! `timestamp`, `hostname`, `<properties>`, `<system-out>` and `<system-err>`.
 
-use crate::check::{Report, Verdict};
+use crate::check::{Report, Unit, Verdict};
 use crate::report::load::SummaryFile;
 use crate::report::table::human;
 use std::fmt::Write;
@@ -58,26 +58,27 @@ fn thresholds(s: &SummaryFile) -> Vec<Case> {
     s.thresholds
         .iter()
         .map(|t| {
-            let (metric, q) = (t.metric.name(), t.quantile.name());
+            let (metric, q) = (t.metric.as_str(), t.statistic());
+            let show = |v: f64| crate::report::table::threshold_value(t, v);
             let failure = (!t.ok).then(|| {
                 let message = match t.value_s {
                     Some(v) => format!(
                         "{} {metric} {q} is {}, over its threshold of {}",
                         t.model,
-                        human(v),
-                        human(t.max_s)
+                        show(v),
+                        show(t.max_s)
                     ),
                     None => format!(
-                        "{} {metric} has no samples, so its {q} cannot be held to {}",
+                        "{} {metric} has no figure (no samples, or still open at the end of the run), so its {q} cannot be held to {}",
                         t.model,
-                        human(t.max_s)
+                        show(t.max_s)
                     ),
                 };
                 ("threshold", message)
             });
             Case {
                 classname: format!("pushpull.{}.{}", s.scenario, t.model),
-                name: format!("{metric} {q} max {}", human(t.max_s)),
+                name: format!("{metric} {q} max {}", show(t.max_s)),
                 failure,
             }
         })
@@ -89,7 +90,16 @@ fn comparison(scenario: &str, r: &Report) -> Vec<Case> {
     r.rows
         .iter()
         .map(|row| {
-            let cell = |v: Option<f64>| v.map(human).unwrap_or_else(|| "none".into());
+            let unit = row.unit;
+            let cell = |v: Option<f64>| match (v, unit) {
+                (Some(v), Unit::Seconds) => human(v),
+                (Some(v), Unit::Count) => format!("{v:.0}"),
+                (Some(v), Unit::Share) => format!("{:.1}%", v * 100.0),
+                (None, _) => match row.now_beyond_s {
+                    Some(b) => format!("more than {}", human(b)),
+                    None => "none".into(),
+                },
+            };
             let failure = match row.verdict {
                 Verdict::Worse => Some((
                     "regression",
@@ -112,6 +122,18 @@ fn comparison(scenario: &str, r: &Report) -> Vec<Case> {
                         row.metric,
                         row.quantile,
                         cell(row.baseline_s)
+                    ),
+                )),
+                Verdict::Unknown => Some((
+                    "unknown",
+                    format!(
+                        "{} {} {} is {} (still open when the run ended), against the baseline's {}: it cannot be shown to be within the tolerance of {:.0}%",
+                        row.model,
+                        row.metric,
+                        row.quantile,
+                        cell(row.now_s),
+                        cell(row.baseline_s),
+                        row.tolerance * 100.0
                     ),
                 )),
                 Verdict::Ok | Verdict::Better | Verdict::Noise => None,

@@ -159,8 +159,8 @@ pub fn render(run: &Run) -> String {
                 ("scenario", sc),
                 ("setup", t.model.as_str()),
                 ("kind", kind),
-                ("metric", t.metric.name()),
-                ("statistic", t.quantile.name()),
+                ("metric", t.metric.as_str()),
+                ("statistic", t.statistic()),
             ])
         };
         for t in &s.thresholds {

@@ -268,7 +268,9 @@ impl<'a> LiveWorld<'a> {
         for w in watches {
             w.abort();
         }
-        (self.core.tracker.finish(self.core.processed), partial)
+        // Open observations are censored where the run stopped (the horizon, or earlier).
+        let end = self.now().min(horizon);
+        (self.core.tracker.finish(end, self.core.processed), partial)
     }
 
     /// Reads a revision back from the repository and checks it against the manifests the

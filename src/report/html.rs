@@ -152,6 +152,11 @@ pub fn render(f: &Findings, card: &super::card::Card, charts: &[ChartFile]) -> S
     o.push_str("<h2 id=\"results\">Results in detail</h2>\n");
     table(&mut o, &f.results);
     let _ = writeln!(o, "<p class=\"note\">{}</p>", esc(&f.results_note));
+    if !f.hand_edits.rows.is_empty() {
+        o.push_str("<h3 id=\"hand-edits\">Hand edits corrected</h3>\n");
+        table(&mut o, &f.hand_edits);
+        let _ = writeln!(o, "<p class=\"note\">{}</p>", esc(&f.hand_edits_note));
+    }
     o.push_str("<h3>Counters</h3>\n");
     table(&mut o, &f.counters);
 

@@ -23,8 +23,24 @@ pub const MODES: [&str; 4] = ["sim", "emulated", "kind", "kubeconfig"];
 /// The statistics a figure can be (`summary.json`'s `<quantile>_s` keys, thresholds).
 pub const QUANTILES: [&str; 6] = ["mean", "p50", "p90", "p95", "p99", "max"];
 
-/// The columns of `samples.csv`, in order.
-pub const SAMPLES_HEADER: [&str; 9] = [
+/// The columns of `samples.csv`, in order. `censored` is 1 for an observation still open
+/// when the run ended (its `end_s` is the run's end: it lasted at least `value_s`), 0
+/// for a completed one.
+pub const SAMPLES_HEADER: [&str; 10] = [
+    "repetition",
+    "model",
+    "metric",
+    "cluster",
+    "app",
+    "commit",
+    "start_s",
+    "end_s",
+    "value_s",
+    "censored",
+];
+
+/// The columns of `samples.csv` before censored rows (still read: every row completed).
+pub const SAMPLES_HEADER_UNCENSORED: [&str; 9] = [
     "repetition",
     "model",
     "metric",
@@ -218,6 +234,9 @@ pub struct RunDir {
     pub summary: SummaryFile,
     /// `(model, metric)` → values in microseconds, one vector per repetition.
     pub samples: BTreeMap<(String, String), Groups>,
+    /// `(model, metric)` → the censored observations (still open at the end, lasting at
+    /// least this long), likewise; only metrics that have some.
+    pub censored: BTreeMap<(String, String), Groups>,
     /// The timeline of repetition 0 (the timeline chart draws only that one).
     pub events: Vec<EventRow>,
     pub run: Option<RunFile>,
@@ -228,6 +247,11 @@ pub struct RunDir {
 impl RunDir {
     pub fn samples(&self, model: &str, metric: &str) -> Option<&Groups> {
         self.samples.get(&(model.to_string(), metric.to_string()))
+    }
+
+    /// The censored observations of one setup's metric, if it has any.
+    pub fn censored(&self, model: &str, metric: &str) -> Option<&Groups> {
+        self.censored.get(&(model.to_string(), metric.to_string()))
     }
 
     /// Why a run measured no hand edit, in a sentence: the scenario plans none, the run
@@ -477,8 +501,18 @@ fn check_summary(s: &SummaryFile) -> Result<(), String> {
                 ("max_s", ms.max_s),
             ];
             for (key, v) in figures {
+                let unreached = ms
+                    .unreached
+                    .iter()
+                    .any(|q| format!("{}_s", q.name()) == key);
                 match v {
+                    Some(v) if unreached => {
+                        return Err(format!(
+                            "{field}.{key} is {v} although `unreached` lists it: an unreached figure is null"
+                        ));
+                    }
                     Some(v) => seconds(&format!("{field}.{key}"), v)?,
+                    None if unreached => {}
                     None if ms.count > 0 => {
                         return Err(format!(
                             "{field}.{key} is null although count is {}: a metric with samples has every figure",
@@ -492,6 +526,20 @@ fn check_summary(s: &SummaryFile) -> Result<(), String> {
                         "{field}.{key} is set although count is 0: a metric without samples has no figures"
                     ));
                 }
+            }
+            if !ms.unreached.is_empty() && ms.censored == 0 {
+                return Err(format!(
+                    "{field}.unreached is set although censored is 0: only observations still open at the end leave a figure unreached"
+                ));
+            }
+            match ms.beyond_s {
+                Some(b) => seconds(&format!("{field}.beyond_s"), b)?,
+                None if !ms.unreached.is_empty() => {
+                    return Err(format!(
+                        "{field}.unreached is set without beyond_s: an unreached figure is more than the longest observation"
+                    ));
+                }
+                None => {}
             }
             if let Some([lo, hi]) = ms.ci95_p50_s {
                 seconds(&format!("{field}.ci95_p50_s[0]"), lo)?;
@@ -515,6 +563,23 @@ fn check_summary(s: &SummaryFile) -> Result<(), String> {
     for (i, t) in s.thresholds.iter().enumerate() {
         let field = format!("thresholds[{i}]");
         model_name(&format!("{field}.model"), &t.model, s)?;
+        match (
+            crate::measure::summary::FigureKind::of(&t.metric),
+            t.quantile,
+        ) {
+            (None, _) => {
+                return Err(format!(
+                    "{field}.metric: `{}` is not a pushpull metric, counter or share",
+                    t.metric
+                ));
+            }
+            (Some(crate::measure::summary::FigureKind::Duration(_)), None) => {
+                return Err(format!(
+                    "{field}.quantile is missing: a threshold on a metric bounds one of its quantiles"
+                ));
+            }
+            _ => {}
+        }
         seconds(&format!("{field}.max_s"), t.max_s)?;
         if let Some(v) = t.value_s {
             seconds(&format!("{field}.value_s"), v)?;
@@ -623,6 +688,15 @@ impl Csv {
         Ok(Csv { path, bytes })
     }
 
+    /// Like [`Csv::open`], for a file that may have either of two headers (the current
+    /// one, named in the error, or an older one still read).
+    fn open_either(path: PathBuf, header: &[&str], older: &[&str]) -> Result<Csv, LoadError> {
+        match Csv::open(path.clone(), header) {
+            Ok(c) => Ok(c),
+            Err(e) => Csv::open(path, older).map_err(|_| e),
+        }
+    }
+
     /// Every record with its line; each has as many fields as the header.
     fn records(&self) -> impl Iterator<Item = Result<(u64, csv::StringRecord), LoadError>> + '_ {
         csv::Reader::from_reader(self.bytes.as_slice())
@@ -659,6 +733,7 @@ struct SampleRow {
     model: String,
     metric: Metric,
     value: u64,
+    censored: bool,
 }
 
 /// The latest time a row of a run of `duration_s` may name, in microseconds: the
@@ -712,11 +787,18 @@ fn sample_row(r: &csv::StringRecord, summary: &SummaryFile) -> Result<SampleRow,
     let model = f(1).to_string();
     let metric =
         Metric::from_name(f(2)).ok_or_else(|| format!("metric: `{}` is not a metric", f(2)))?;
+    // The tenth column, absent from files written before censored rows.
+    let censored = match r.get(9) {
+        None | Some("0") => false,
+        Some("1") => true,
+        Some(other) => return Err(format!("censored `{other}` is neither 0 nor 1")),
+    };
     Ok(SampleRow {
         rep,
         model,
         metric,
         value,
+        censored,
     })
 }
 
@@ -772,11 +854,16 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
         },
     };
 
-    let samples_csv = Csv::open(dir.join("samples.csv"), &SAMPLES_HEADER)?;
+    let samples_csv = Csv::open_either(
+        dir.join("samples.csv"),
+        &SAMPLES_HEADER,
+        &SAMPLES_HEADER_UNCENSORED,
+    )?;
     // Values per (model, metric) and repetition, grown as rows name repetitions (each is
     // below `measured`, checked per row), so no allocation is sized by a number read from
     // summary.json before the rows confirm it.
     let mut per: BTreeMap<(String, Metric), Vec<Vec<u64>>> = BTreeMap::new();
+    let mut open: BTreeMap<(String, Metric), Vec<Vec<u64>>> = BTreeMap::new();
     let mut rows: u64 = 0;
     // (repetition, model) → the first line with a sample of it, until an event of it.
     let mut sampled: BTreeMap<(u32, String), u64> = BTreeMap::new();
@@ -790,7 +877,8 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
         if row.rep >= measured {
             return Err(beyond(&samples_csv.path, line, row.rep));
         }
-        let groups = per.entry((row.model.clone(), row.metric)).or_default();
+        let into = if row.censored { &mut open } else { &mut per };
+        let groups = into.entry((row.model.clone(), row.metric)).or_default();
         let rep = row.rep as usize;
         if groups.len() <= rep {
             groups.resize_with(rep + 1, Vec::new);
@@ -849,9 +937,19 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
                     ms.count
                 )));
             }
+            let have = open
+                .iter()
+                .find(|((m, x), _)| m == model && x.name() == metric)
+                .map_or(0, |(_, groups)| count(groups));
+            if have != ms.censored {
+                return Err(invalid(format!(
+                    "models.{model}.metrics.{metric}.censored is {}, but samples.csv holds {have} such censored row(s): the files are not of one run",
+                    ms.censored
+                )));
+            }
         }
     }
-    for ((model, metric), groups) in &per {
+    for ((model, metric), groups) in per.iter().chain(&open) {
         let (model, metric, n) = (model.as_str(), metric.name(), count(groups));
         if summary
             .model(model)
@@ -871,7 +969,7 @@ pub fn load(dir: &Path) -> Result<RunDir, LoadError> {
         )));
     }
 
-    finish(dir, summary, per, events)
+    finish(dir, summary, per, open, events)
 }
 
 /// The run directory from its checked summary, the values per (setup, metric) and
@@ -880,22 +978,26 @@ fn finish(
     dir: &Path,
     summary: SummaryFile,
     per: BTreeMap<(String, Metric), Vec<Vec<u64>>>,
+    open: BTreeMap<(String, Metric), Vec<Vec<u64>>>,
     events: Vec<EventRow>,
 ) -> Result<RunDir, LoadError> {
     // Every repetition has a group, if an empty one.
     let reps = summary.repetitions as usize;
-    let samples = per
-        .into_iter()
-        .map(|((model, metric), mut groups)| {
-            if groups.len() < reps {
-                groups.resize_with(reps, Vec::new);
-            }
-            ((model, metric.name().to_string()), Groups::new(groups))
-        })
-        .collect();
+    let grouped = |per: BTreeMap<(String, Metric), Vec<Vec<u64>>>| {
+        per.into_iter()
+            .map(|((model, metric), mut groups)| {
+                if groups.len() < reps {
+                    groups.resize_with(reps, Vec::new);
+                }
+                ((model, metric.name().to_string()), Groups::new(groups))
+            })
+            .collect()
+    };
+    let (samples, censored) = (grouped(per), grouped(open));
     Ok(RunDir {
         summary,
         samples,
+        censored,
         events,
         run: optional_json(&dir.join("run.json"))?,
         scenario: optional_json(&dir.join("scenario.json"))?,
@@ -913,15 +1015,18 @@ pub fn from_records(
     use super::micros_of;
     let summary = read_summary(&dir.join("summary.json"))?;
     let mut per: BTreeMap<(String, Metric), Vec<Vec<u64>>> = BTreeMap::new();
+    let mut open: BTreeMap<(String, Metric), Vec<Vec<u64>>> = BTreeMap::new();
     let mut events = Vec::new();
     for (name, reps) in runs {
         for (rep, r) in reps.iter().enumerate() {
-            for smp in &r.samples {
-                let groups = per.entry((name.clone(), smp.metric)).or_default();
-                if groups.len() <= rep {
-                    groups.resize_with(rep + 1, Vec::new);
+            for (into, list) in [(&mut per, &r.samples), (&mut open, &r.censored)] {
+                for smp in list {
+                    let groups = into.entry((name.clone(), smp.metric)).or_default();
+                    if groups.len() <= rep {
+                        groups.resize_with(rep + 1, Vec::new);
+                    }
+                    groups[rep].push(micros_of(smp.value()));
                 }
-                groups[rep].push(micros_of(smp.value()));
             }
             if rep == 0 {
                 events.extend(r.events.iter().map(|e| EventRow {
@@ -936,7 +1041,7 @@ pub fn from_records(
             }
         }
     }
-    finish(dir, summary, per, events)
+    finish(dir, summary, per, open, events)
 }
 
 #[cfg(test)]
@@ -952,6 +1057,7 @@ mod tests {
         RunDir {
             summary,
             samples: BTreeMap::new(),
+            censored: BTreeMap::new(),
             events: Vec::new(),
             run: None,
             scenario: faults.map(|f| serde_json::json!({ "faults": f })),

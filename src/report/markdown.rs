@@ -52,6 +52,11 @@ pub fn render(f: &Findings, card: &super::card::Card, charts: &[ChartFile]) -> S
     o.push_str("## Results in detail\n\n");
     table(&mut o, &f.results);
     let _ = writeln!(o, "{}\n", f.results_note);
+    if !f.hand_edits.rows.is_empty() {
+        o.push_str("### Hand edits corrected\n\n");
+        table(&mut o, &f.hand_edits);
+        let _ = writeln!(o, "{}\n", f.hand_edits_note);
+    }
     table(&mut o, &f.counters);
     o.push_str("## Thresholds\n\n");
     if f.thresholds.rows.is_empty() {

@@ -143,13 +143,15 @@ fn header(columns: &[&str]) -> Vec<u8> {
 pub fn samples_csv(runs: &[(String, Vec<RunRecord>)]) -> Vec<u8> {
     let rows: usize = runs
         .iter()
-        .flat_map(|(_, reps)| reps.iter().map(|r| r.samples.len()))
+        .flat_map(|(_, reps)| reps.iter().map(|r| r.samples.len() + r.censored.len()))
         .sum();
     let mut buf = header(&load::SAMPLES_HEADER);
-    buf.reserve(rows * 72);
+    buf.reserve(rows * 74);
     for (name, reps) in runs {
         for (rep, r) in reps.iter().enumerate() {
-            for smp in &r.samples {
+            // Completed observations, then those still open at the end (`censored` 1).
+            let rows = r.samples.iter().map(|s| (s, b'0'));
+            for (smp, censored) in rows.chain(r.censored.iter().map(|s| (s, b'1'))) {
                 push_u64(&mut buf, rep as u64);
                 buf.push(b',');
                 push_field(&mut buf, name.as_bytes(), b',');
@@ -165,6 +167,8 @@ pub fn samples_csv(runs: &[(String, Vec<RunRecord>)]) -> Vec<u8> {
                 push_secs(&mut buf, smp.end);
                 buf.push(b',');
                 push_secs(&mut buf, smp.value());
+                buf.push(b',');
+                buf.push(censored);
                 buf.push(b'\n');
             }
         }

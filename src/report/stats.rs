@@ -21,10 +21,16 @@
 //! of the two setups `push` and `pull` (baseline `push`) that is the stream the
 //! `push − pull` interval of schema 1 drew, and since a paired draw serves both sides,
 //! `pull − push` is exactly that interval negated.
+//!
+//! A setup's metric with censored rows (observations still open at the end) takes its
+//! intervals from the Kaplan–Meier estimate over both kinds of rows
+//! (`measure::survival::quantile_ci`, `difference_ci`: the same streams and resampling);
+//! an interval whose end the estimate does not reach is `null`.
 
 use super::load::{Named, RunDir};
 use crate::measure::bootstrap::{self, Groups};
 use crate::measure::summary;
+use crate::measure::survival;
 use crate::metric::Metric;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -123,7 +129,10 @@ impl Intervals {
                 .names()
                 .map(|s| (s, run.samples(s, name).unwrap_or(&empty)))
                 .collect();
-            if groups.iter().all(|(_, g)| g.quantile(0.5).is_none()) {
+            if groups
+                .iter()
+                .all(|(s, g)| g.quantile(0.5).is_none() && run.censored(s, name).is_none())
+            {
                 continue;
             }
             let base = run.samples(baseline, name).unwrap_or(&empty);
@@ -131,14 +140,19 @@ impl Intervals {
                 .iter()
                 .map(|&(setup, g)| {
                     let iv = QuantileIntervals {
-                        // The very function summary.json's `ci95_p50_s` comes from.
-                        ci95_p50_s: summary::ci95_p50(seed, setup, name, g),
-                        ci95_p95_s: bootstrap::quantile_ci(
-                            g,
-                            0.95,
-                            bootstrap::stream_seed(seed, &[setup, name, "p95"]),
-                        )
-                        .map(secs_pair),
+                        // The very functions summary.json's `ci95_p50_s` comes from.
+                        ci95_p50_s: match run.censored(setup, name) {
+                            None => summary::ci95_p50(seed, setup, name, g),
+                            Some(c) => summary::ci95_p50_censored(seed, setup, name, g, c),
+                        },
+                        ci95_p95_s: {
+                            let stream = bootstrap::stream_seed(seed, &[setup, name, "p95"]);
+                            match run.censored(setup, name) {
+                                None => bootstrap::quantile_ci(g, 0.95, stream),
+                                Some(c) => survival::quantile_ci(g, c, 0.95, stream),
+                            }
+                            .map(secs_pair)
+                        },
                     };
                     (setup.to_string(), iv)
                 })
@@ -149,12 +163,16 @@ impl Intervals {
                 .map(|&(setup, g)| {
                     let stream = format!("{baseline}-{setup}");
                     let diff = |q: f64, label: &str| {
-                        bootstrap::difference_ci(
-                            g,
-                            base,
-                            q,
-                            bootstrap::stream_seed(seed, &[&stream, name, label]),
-                        )
+                        let seed = bootstrap::stream_seed(seed, &[&stream, name, label]);
+                        match (run.censored(setup, name), run.censored(baseline, name)) {
+                            (None, None) => bootstrap::difference_ci(g, base, q, seed),
+                            (c, cb) => survival::difference_ci(
+                                (g, c.unwrap_or(&empty)),
+                                (base, cb.unwrap_or(&empty)),
+                                q,
+                                seed,
+                            ),
+                        }
                     };
                     let (d50, d95) = (diff(0.5, "p50"), diff(0.95, "p95"));
                     let s = |d: Option<[i64; 2]>| d.map(|[a, b]| [a as f64 / 1e6, b as f64 / 1e6]);
@@ -237,6 +255,7 @@ mod tests {
         RunDir {
             summary,
             samples,
+            censored: BTreeMap::new(),
             events: Vec::new(),
             run: None,
             scenario: None,

@@ -2,6 +2,7 @@
 //! headline metrics and the counters, in units a person reads at a glance.
 
 use crate::measure::summary::{MetricSummary, ModelSummary, Summary};
+use crate::metric::Quantile;
 use crate::scenario::Scenario;
 use std::fmt::Write;
 
@@ -24,6 +25,32 @@ pub fn human(s: f64) -> String {
 
 fn cell(v: Option<f64>) -> String {
     v.map(human).unwrap_or_else(|| "—".into())
+}
+
+/// A figure of `m`: its value, `> 4h34m` when the Kaplan–Meier estimate never reaches it
+/// (more than the longest observation, which is at most the run's length), `—` when
+/// there is none.
+pub fn figure(m: &MetricSummary, q: Quantile) -> String {
+    match (m.get(q), m.beyond(q)) {
+        (Some(v), _) => human(v),
+        (None, Some(b)) => format!("> {}", human(b)),
+        (None, None) => "—".into(),
+    }
+}
+
+/// A threshold's bound or value in its figure's unit: a duration, a count or a share.
+pub fn threshold_value(t: &crate::measure::summary::ThresholdResult, v: f64) -> String {
+    match t.statistic() {
+        "count" => format!("{v:.0}"),
+        "share" => format!("{:.1}%", v * 100.0),
+        _ => human(v),
+    }
+}
+
+/// How many observations a figure of `m` stands on: the completed ones and those still
+/// open at the end (`n` in the tables).
+pub fn observations(m: &MetricSummary) -> u64 {
+    m.count + m.censored
 }
 
 /// Rows always shown, then rows shown when any setup has samples.
@@ -87,12 +114,17 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
     let row = |m: Option<&MetricSummary>| match m {
         Some(m) if full => format!(
             "{:>5} {:>7} {:>7} {:>7}",
-            m.count,
-            cell(m.p50_s),
-            cell(m.p95_s),
-            cell(m.max_s)
+            observations(m),
+            figure(m, Quantile::P50),
+            figure(m, Quantile::P95),
+            figure(m, Quantile::Max)
         ),
-        Some(m) => format!("{:>5} {:>7} {:>7}", m.count, cell(m.p50_s), cell(m.p95_s)),
+        Some(m) => format!(
+            "{:>5} {:>7} {:>7}",
+            observations(m),
+            figure(m, Quantile::P50),
+            figure(m, Quantile::P95)
+        ),
         None => format!("{:>width$}", "—"),
     };
     // With one cluster the fleet latency is the deploy latency: not worth a row.
@@ -124,6 +156,9 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
                 "  {label}: {never} of {events} drift events were never corrected before the end of the run"
             );
         }
+        if let Some(line) = corrected_within_line(m) {
+            let _ = writeln!(out, "  {label}: {line}");
+        }
     }
     let _ = writeln!(out);
     // The stages some setup has (a push pipeline has no write-back, a reconciler no
@@ -142,7 +177,12 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
     }
     let _ = writeln!(out, "{}", head.trim_end());
     for (label, m) in &setups {
-        let mut line = format!("{label:<24}");
+        // Every stage has one sample per completed deploy: their n.
+        let n = stages
+            .iter()
+            .find_map(|st| m.metric(st).map(|x| x.count))
+            .unwrap_or(0);
+        let mut line = format!("{:<24}", format!("{label} (n={n})"));
         for st in &stages {
             let v = m
                 .metric(st)
@@ -172,19 +212,50 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
         let _ = writeln!(out);
         let _ = writeln!(out, "thresholds");
         for t in &summary.thresholds {
+            let setup = summary.model(&t.model);
+            let m = setup.and_then(|m| m.metric(&t.metric));
+            let beyond = t.quantile.and_then(|q| m.and_then(|m| m.beyond(q)));
+            let value = match (t.value_s, beyond) {
+                (Some(v), _) => threshold_value(t, v),
+                (None, Some(b)) => format!("> {} (not reached)", human(b)),
+                (None, None) if t.quantile.is_none() => "nothing to count".into(),
+                (None, None) => "no samples".into(),
+            };
+            // A counter or share stands on the setup's repetitions.
+            let n = match t.quantile {
+                Some(_) => format!("n={}", m.map_or(0, observations)),
+                None => format!("{} repetitions", summary.repetitions),
+            };
             let _ = writeln!(
                 out,
-                "  {} {} {} ≤ {}: {} {}",
+                "  {} {} {} ≤ {}: {} ({n}) {}",
                 t.model,
-                t.metric.name(),
-                t.quantile.name(),
-                human(t.max_s),
-                t.value_s.map(human).unwrap_or_else(|| "no samples".into()),
+                t.metric,
+                t.statistic(),
+                threshold_value(t, t.max_s),
+                value,
                 if t.ok { "ok" } else { "BREACHED" }
             );
         }
     }
     out
+}
+
+/// `hand edits corrected within 1m / 10m / 1h: 1% / 12% / 48% (n=81)` for a setup with
+/// hand edits (Kaplan–Meier shares; `?` past the longest observation).
+pub fn corrected_within_line(m: &ModelSummary) -> Option<String> {
+    let d = m.metric("drift_recovery")?;
+    let c = d.corrected_within.as_ref()?;
+    let shares: Vec<String> = c
+        .shares()
+        .iter()
+        .map(|s| s.map_or("?".into(), |x| format!("{:.0}%", x * 100.0)))
+        .collect();
+    Some(format!(
+        "hand edits corrected within 1m / 10m / 1h: {} (n={})",
+        shares.join(" / "),
+        observations(d)
+    ))
 }
 
 /// With environments: a `lead_time@<env>` row per environment, in promotion order (the

@@ -104,7 +104,7 @@ impl<'a> World<'a> {
             }
         }
         self.core.count_hub_requests();
-        self.core.tracker.finish(self.core.processed)
+        self.core.tracker.finish(horizon, self.core.processed)
     }
 }
 

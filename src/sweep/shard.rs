@@ -164,6 +164,9 @@ struct SetupRecord {
     engine_events: u64,
     counters: BTreeMap<String, u64>,
     samples: Vec<SampleRow>,
+    /// Observations still open at the end (`RunRecord::censored`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    censored: Vec<SampleRow>,
     events: Vec<EventRow>,
 }
 
@@ -171,6 +174,29 @@ struct SetupRecord {
 type SampleRow = (String, Option<u32>, Option<u32>, Option<u32>, u64, u64);
 /// `[t_ns, cluster, app, event, detail]`.
 type EventRow = (u64, Option<u32>, Option<u32>, String, String);
+
+fn sample_row(s: &Sample) -> SampleRow {
+    (
+        s.metric.name().to_string(),
+        s.cluster,
+        s.app,
+        s.commit,
+        s.start,
+        s.end,
+    )
+}
+
+fn sample_of((m, cluster, app, commit, start, end): SampleRow) -> Result<Sample, String> {
+    let metric = Metric::from_name(&m).ok_or_else(|| format!("unknown metric `{m}`"))?;
+    Ok(Sample {
+        metric,
+        cluster,
+        app,
+        commit,
+        start,
+        end,
+    })
+}
 
 impl SetupRecord {
     fn of(name: &str, r: &RunRecord) -> SetupRecord {
@@ -183,20 +209,8 @@ impl SetupRecord {
                 .iter()
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
-            samples: r
-                .samples
-                .iter()
-                .map(|s| {
-                    (
-                        s.metric.name().to_string(),
-                        s.cluster,
-                        s.app,
-                        s.commit,
-                        s.start,
-                        s.end,
-                    )
-                })
-                .collect(),
+            samples: r.samples.iter().map(sample_row).collect(),
+            censored: r.censored.iter().map(sample_row).collect(),
             events: r
                 .events
                 .iter()
@@ -242,18 +256,12 @@ impl SetupRecord {
         let samples = self
             .samples
             .into_iter()
-            .map(|(m, cluster, app, commit, start, end)| {
-                let metric =
-                    Metric::from_name(&m).ok_or_else(|| format!("unknown metric `{m}`"))?;
-                Ok(Sample {
-                    metric,
-                    cluster,
-                    app,
-                    commit,
-                    start,
-                    end,
-                })
-            })
+            .map(sample_of)
+            .collect::<Result<Vec<_>, String>>()?;
+        let censored = self
+            .censored
+            .into_iter()
+            .map(sample_of)
             .collect::<Result<Vec<_>, String>>()?;
         let events = self
             .events
@@ -272,6 +280,7 @@ impl SetupRecord {
             .collect::<Result<Vec<_>, String>>()?;
         Ok(RunRecord {
             samples,
+            censored,
             events,
             counters: c,
             engine_events: self.engine_events,
@@ -692,6 +701,14 @@ mod tests {
                 start: 5,
                 end: u64::MAX,
             }],
+            censored: vec![Sample {
+                metric: Metric::DriftRecovery,
+                cluster: Some(0),
+                app: Some(3),
+                commit: None,
+                start: 11,
+                end: 20,
+            }],
             events: vec![Event {
                 t: 9,
                 cluster: None,
@@ -710,6 +727,7 @@ mod tests {
         let back: SetupRecord = serde_json::from_slice(&json).unwrap();
         let back = back.record().unwrap();
         assert_eq!(back.samples, r.samples);
+        assert_eq!(back.censored, r.censored);
         assert_eq!(back.events, r.events);
         assert_eq!(back.counters, r.counters);
         assert_eq!(back.engine_events, 42);

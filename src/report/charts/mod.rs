@@ -12,6 +12,7 @@ mod palette;
 mod recovery;
 mod render;
 mod stages;
+mod survival;
 mod timeline;
 
 pub use cost::{COST_COUNTERS, rate};
@@ -30,6 +31,7 @@ use money::Money;
 use recovery::Recovery;
 use render::{Job, in_parallel, render};
 use stages::Stages;
+use survival::HandEdits;
 use timeline::Timeline;
 
 pub const STAGES: [&str; 10] = [
@@ -107,6 +109,14 @@ pub fn all(run: &RunDir) -> Result<Vec<ChartFile>, ChartError> {
             "cost".into(),
             "Cost: load on the cluster API and on git, per scenario hour".into(),
             "A push setup writes to the cluster API only when it deploys; a pull setup also checks git continuously, which shows as git ref checks and fetches per hour.".into(),
+        )
+    }));
+    jobs.push(Box::new(|| {
+        render(
+            &HandEdits::new(run, setups),
+            "hand_edit_survival".into(),
+            "Hand edits still live, by time since the edit".into(),
+            "Kaplan–Meier estimate per setup: edits still live when the run ended count as censored, not dropped, so a curve that stays high is drift nobody corrected; each curve ends at its longest observation, and a median the curve never reaches is reported as more than that.".into(),
         )
     }));
     // The timelines take longest (a lane per cluster): started first, they finish with the

@@ -2,6 +2,7 @@
 //! from the numbers (`summary`), the tables (`tables`) and the definitions (`definitions`).
 //! The HTML and Markdown writers only lay these out, so both say exactly the same thing.
 
+mod censoring;
 mod definitions;
 mod format;
 mod summary;
@@ -33,6 +34,9 @@ pub struct Findings {
     pub dora_note: String,
     pub results: Table,
     pub results_note: String,
+    /// Hand edits corrected within 1m / 10m / 1h per setup (empty without hand edits).
+    pub hand_edits: Table,
+    pub hand_edits_note: String,
     pub counters: Table,
     pub thresholds: Table,
     pub description: String,
@@ -154,6 +158,7 @@ pub fn build(run: &RunDir, iv: &Intervals) -> Findings {
     }
     let (dora, dora_note) = v.dora();
     let (results, results_note) = v.results();
+    let (hand_edits, hand_edits_note) = v.hand_edits();
     let mut scenario = Table {
         head: vec!["parameter (presets expanded)".into(), "value".into()],
         rows: Vec::new(),
@@ -235,6 +240,8 @@ pub fn build(run: &RunDir, iv: &Intervals) -> Findings {
         dora_note,
         results,
         results_note,
+        hand_edits,
+        hand_edits_note,
         counters: v.counters(),
         thresholds: v.thresholds(),
         description,

@@ -4,10 +4,10 @@
 use super::format::{dur, interval, percent, signed, signed_interval, verdict_text};
 use super::{Table, View};
 use crate::measure::bootstrap::MIN_REPETITIONS;
-use crate::metric::Metric;
+use crate::metric::{Metric, Quantile};
 use crate::report::charts::{COST_COUNTERS, rate, simulated_hours};
 use crate::report::dora::{self, Tier};
-use crate::report::table::human;
+use crate::report::table::{human, threshold_value};
 
 /// Metrics shown in the results table, in this order.
 const RESULT_METRICS: [Metric; 21] = Metric::ALL;
@@ -115,6 +115,25 @@ impl View<'_> {
         }
     }
 
+    /// A figure of `setup`'s `metric` as [`Self::cell`] gives it, or `> 4h34m` when the
+    /// Kaplan–Meier estimate over completed and censored observations never reaches it
+    /// (it is more than the longest observation; never a smaller number).
+    fn figure_cell(&self, setup: &str, metric: &str, q: Quantile, ci: Option<[f64; 2]>) -> String {
+        let m = self.metric(setup, metric);
+        match m.and_then(|m| m.beyond(q)) {
+            Some(b) => format!("> {}", human(b)),
+            None => self.cell(m.and_then(|m| m.get(q)), ci),
+        }
+    }
+
+    /// Whether a figure of `metric` is not reached by some setup's estimate.
+    fn unreached(&self, metric: &str, q: Quantile) -> bool {
+        self.names().iter().any(|s| {
+            self.metric(s, metric)
+                .is_some_and(|m| m.beyond(q).is_some())
+        })
+    }
+
     /// `setup − baseline` at p50 with its interval, or "—".
     fn diff_cell(&self, metric: &str, setup: &str) -> String {
         match (self.p50(setup, metric), self.p50(self.base(), metric)) {
@@ -140,6 +159,9 @@ impl View<'_> {
             None if (self.reps() as usize) < MIN_REPETITIONS => {
                 verdict_text(None, setup, self.base())
             }
+            None if self.unreached(metric, Quantile::P50) => {
+                "n/a (a p50 is beyond what the run observed)".to_string()
+            }
             None => "n/a (a setup has no samples)".to_string(),
         }
     }
@@ -156,9 +178,10 @@ impl View<'_> {
         let base = self.base();
         let names = self.names();
         let measured = |metric: &str| {
-            names
-                .iter()
-                .any(|m| self.metric(m, metric).is_some_and(|s| s.count > 0))
+            names.iter().any(|m| {
+                self.metric(m, metric)
+                    .is_some_and(|s| s.count + s.censored > 0)
+            })
         };
         let p50ci = |m: &str, metric: &str| self.metric(m, metric).and_then(|s| s.ci95_p50_s);
         let p95ci = |m: &str, metric: &str| {
@@ -176,10 +199,10 @@ impl View<'_> {
                 }
                 let mut r = vec![name.to_string()];
                 for s in &names {
-                    r.push(self.cell(self.p50(s, name), p50ci(s, name)));
+                    r.push(self.figure_cell(s, name, Quantile::P50, p50ci(s, name)));
                 }
                 for s in &names {
-                    r.push(self.cell(self.p95(s, name), p95ci(s, name)));
+                    r.push(self.figure_cell(s, name, Quantile::P95, p95ci(s, name)));
                 }
                 r.push(self.diff_cell(name, other));
                 r.push(self.verdict_cell(name, other));
@@ -219,8 +242,8 @@ impl View<'_> {
                     rows.push(vec![
                         name.to_string(),
                         self.label(s),
-                        self.cell(self.p50(s, name), p50ci(s, name)),
-                        self.cell(self.p95(s, name), p95ci(s, name)),
+                        self.figure_cell(s, name, Quantile::P50, p50ci(s, name)),
+                        self.figure_cell(s, name, Quantile::P95, p95ci(s, name)),
                         diff,
                         verdict,
                     ]);
@@ -321,10 +344,12 @@ impl View<'_> {
             .map(|t| {
                 vec![
                     t.model.clone(),
-                    t.metric.name().to_string(),
-                    t.quantile.name().to_string(),
-                    format!("≤ {}", human(t.max_s)),
-                    t.value_s.map(human).unwrap_or_else(|| "no samples".into()),
+                    t.metric.clone(),
+                    t.statistic().to_string(),
+                    format!("≤ {}", threshold_value(t, t.max_s)),
+                    t.value_s
+                        .map(|v| threshold_value(t, v))
+                        .unwrap_or_else(|| "no samples".into()),
                     if t.ok { "ok" } else { "BREACHED" }.to_string(),
                 ]
             })

@@ -76,6 +76,11 @@ impl Groups {
         self.reps.iter().flatten().copied()
     }
 
+    /// The sorted values of repetition `r` (empty beyond the last).
+    pub fn group(&self, r: usize) -> &[u64] {
+        self.reps.get(r).map_or(&[], |g| g.as_slice())
+    }
+
     pub fn repetitions(&self) -> usize {
         self.reps.len()
     }
@@ -125,7 +130,7 @@ pub fn stream_seed(seed: u64, parts: &[&str]) -> u64 {
 
 /// Draws `RESAMPLES` repetition weightings: each is `n` draws with replacement of
 /// `0..n`, written as how often each repetition was drawn.
-fn weightings(n: usize, seed: u64) -> impl Iterator<Item = Vec<u32>> {
+pub(crate) fn weightings(n: usize, seed: u64) -> impl Iterator<Item = Vec<u32>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..RESAMPLES).map(move |_| {
         let mut w = vec![0u32; n];
@@ -139,7 +144,7 @@ fn weightings(n: usize, seed: u64) -> impl Iterator<Item = Vec<u32>> {
 /// The expanded percentile interval of bootstrap statistics over `reps` repetitions;
 /// `None` if fewer than half of the resamples produced a statistic (too many resamples
 /// drew only empty repetitions).
-fn percentile_interval<T: Copy + Ord>(mut stats: Vec<T>, reps: usize) -> Option<[T; 2]> {
+pub(crate) fn percentile_interval<T: Copy + Ord>(mut stats: Vec<T>, reps: usize) -> Option<[T; 2]> {
     if stats.len() * 2 < RESAMPLES {
         return None;
     }

@@ -382,7 +382,13 @@ pub type Runs = Vec<(String, Vec<RunRecord>)>;
 /// Everything one model observed in one repetition.
 #[derive(Clone, Debug, Default)]
 pub struct RunRecord {
+    /// Completed observations.
     pub samples: Vec<Sample>,
+    /// Right-censored observations: a drift, deploy, rollback or restore still open when
+    /// the run ended, its `end` the run's end (it lasted *at least* `value()`). Only
+    /// drift_recovery, deploy_latency, rollback, failed_deploy_recovery and
+    /// cluster_restore have them.
+    pub censored: Vec<Sample>,
     pub events: Vec<Event>,
     pub counters: Counters,
     /// Events the engine processed (for engine statistics).

@@ -1,9 +1,13 @@
 //! Summaries across repetitions: HdrHistogram per (model, metric) for quantiles, exact
 //! mean and max from the raw samples, a bootstrap 95% confidence interval for the median
 //! (over repetitions, so `null` with one repetition), thresholds, and the `summary.json`
-//! shape that `check` and other tools read (schema 2).
+//! shape that `check` and other tools read (schema 2). A metric with observations still
+//! open at the end (censored) takes its figures from the Kaplan–Meier estimate
+//! (`survival.rs`) instead, and a figure the estimate never reaches is `null` and listed
+//! in `unreached`: more than `beyond_s`, never a smaller number.
 
 use super::bootstrap::{self, Groups};
+use super::survival::{self, Survival};
 use super::{Counters, RunRecord};
 use crate::metric::{Metric, ModelKind, Quantile};
 use crate::scenario::{Nanos, Scenario, duration::secs};
@@ -23,6 +27,65 @@ pub struct MetricSummary {
     pub p99_s: Option<f64>,
     pub max_s: Option<f64>,
     pub ci95_p50_s: Option<[f64; 2]>,
+    /// Observations still open when the run ended (right-censored; `count` has the
+    /// completed ones). Absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub censored: u64,
+    /// With censored observations: the figures (`mean`, `p50` ... `max`) the
+    /// Kaplan–Meier estimate never reaches. Each is `null` above and more than
+    /// `beyond_s`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreached: Vec<Quantile>,
+    /// With unreached figures: the longest observation, open or not (the estimate's
+    /// horizon), in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beyond_s: Option<f64>,
+    /// For drift_recovery with any observation: the estimated share of hand edits
+    /// corrected within 1 minute, 10 minutes and 1 hour (Kaplan–Meier, so edits still
+    /// open at the end count as not corrected by then only while they were observed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrected_within: Option<CorrectedWithin>,
+}
+
+/// Shares (0 to 1) of observations closed within three horizons; `null` for a horizon
+/// past the longest observation while some are still open (the estimate does not reach
+/// it).
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectedWithin {
+    #[serde(rename = "1m")]
+    pub m1: Option<f64>,
+    #[serde(rename = "10m")]
+    pub m10: Option<f64>,
+    #[serde(rename = "1h")]
+    pub h1: Option<f64>,
+}
+
+impl CorrectedWithin {
+    /// The three horizons, in seconds, with their labels.
+    pub const HORIZONS: [(&'static str, u64); 3] = [("1m", 60), ("10m", 600), ("1h", 3_600)];
+
+    /// The shares in [`CorrectedWithin::HORIZONS`] order.
+    pub fn shares(&self) -> [Option<f64>; 3] {
+        [self.m1, self.m10, self.h1]
+    }
+
+    fn of(km: &Survival) -> CorrectedWithin {
+        // Microseconds, as the estimate is built.
+        let share = |s: u64| {
+            let t = s * 1_000_000;
+            (t <= km.horizon || km.complete()).then(|| (km.share_within(t) * 1e6).round() / 1e6)
+        };
+        CorrectedWithin {
+            m1: share(60),
+            m10: share(600),
+            h1: share(3_600),
+        }
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl MetricSummary {
@@ -37,6 +100,47 @@ impl MetricSummary {
         }
     }
 
+    /// The figure `q` is not reached by the estimate: it is more than this many seconds.
+    pub fn beyond(&self, q: Quantile) -> Option<f64> {
+        if self.unreached.contains(&q) {
+            self.beyond_s
+        } else {
+            None
+        }
+    }
+
+    /// Summarises completed values and censored ones (both in nanoseconds). Without
+    /// censored ones this is [`MetricSummary::from_values`]; with them every figure comes
+    /// from the Kaplan–Meier estimate over both, in the microseconds samples.csv holds,
+    /// and a figure it never reaches is `None` and listed in `unreached`.
+    pub fn from_observations(values: &mut [Nanos], censored: &[Nanos]) -> MetricSummary {
+        let mut ms = MetricSummary::from_values(values);
+        if censored.is_empty() {
+            return ms;
+        }
+        let obs: Vec<u64> = values.iter().map(|&v| csv_micros(v)).collect();
+        let cen: Vec<u64> = censored.iter().map(|&v| csv_micros(v)).collect();
+        let km = Survival::estimate(&obs, &cen);
+        let us = |v: u64| round_us(v as f64 / 1e6);
+        let mut unreached = Vec::new();
+        let mut fig = |q: Quantile, v: Option<f64>| {
+            if v.is_none() {
+                unreached.push(q);
+            }
+            v
+        };
+        ms.mean_s = fig(Quantile::Mean, km.mean().map(|m| round_us(m / 1e6)));
+        ms.p50_s = fig(Quantile::P50, km.quantile(0.50).map(us));
+        ms.p90_s = fig(Quantile::P90, km.quantile(0.90).map(us));
+        ms.p95_s = fig(Quantile::P95, km.quantile(0.95).map(us));
+        ms.p99_s = fig(Quantile::P99, km.quantile(0.99).map(us));
+        ms.max_s = fig(Quantile::Max, km.max().map(us));
+        ms.censored = censored.len() as u64;
+        ms.beyond_s = (!unreached.is_empty()).then(|| us(km.horizon));
+        ms.unreached = unreached;
+        ms
+    }
+
     /// Summarises raw values in nanoseconds.
     pub fn from_values(values: &mut [Nanos]) -> MetricSummary {
         if values.is_empty() {
@@ -49,6 +153,10 @@ impl MetricSummary {
                 p99_s: None,
                 max_s: None,
                 ci95_p50_s: None,
+                censored: 0,
+                unreached: Vec::new(),
+                beyond_s: None,
+                corrected_within: None,
             };
         }
         // Microsecond resolution up to 115 days, three significant digits (0.1% relative
@@ -80,6 +188,10 @@ impl MetricSummary {
             // Filled by `Summary::build` from repetitions; samples alone cannot give an
             // honest interval because samples of one repetition are correlated.
             ci95_p50_s: None,
+            censored: 0,
+            unreached: Vec::new(),
+            beyond_s: None,
+            corrected_within: None,
         }
     }
 }
@@ -113,6 +225,24 @@ pub fn csv_micros(n: Nanos) -> u64 {
 pub fn ci95_p50(seed: u64, model: &str, metric: &str, g: &Groups) -> Option<[f64; 2]> {
     bootstrap::quantile_ci(
         g,
+        0.5,
+        bootstrap::stream_seed(seed, &[model, metric, "p50"]),
+    )
+    .map(|[lo, hi]| [lo as f64 / 1e6, hi as f64 / 1e6])
+}
+
+/// [`ci95_p50`] for a metric with censored observations: the interval of the
+/// Kaplan–Meier median over the same resampled repetitions (same seed stream).
+pub fn ci95_p50_censored(
+    seed: u64,
+    model: &str,
+    metric: &str,
+    observed: &Groups,
+    censored: &Groups,
+) -> Option<[f64; 2]> {
+    survival::quantile_ci(
+        observed,
+        censored,
         0.5,
         bootstrap::stream_seed(seed, &[model, metric, "p50"]),
     )
@@ -178,6 +308,86 @@ impl ModelSummary {
     }
     pub fn counter(&self, name: &str) -> u64 {
         self.counters.get(name).copied().unwrap_or(0)
+    }
+
+    /// The share `name` (one of [`SHARES`]) from the counters: `None` when its
+    /// denominator is 0 (nothing to be a share of) or `name` is not a share.
+    pub fn share(&self, name: &str) -> Option<f64> {
+        let (_, top, bottom) = SHARES.iter().find(|(n, ..)| *n == name)?;
+        let total: u64 = bottom.iter().map(|c| self.counter(c)).sum();
+        (total > 0).then(|| self.counter(top) as f64 / total as f64)
+    }
+
+    /// Any figure a threshold or `check` may bound, by name: a counter of
+    /// [`BAD_COUNTERS`] or a share of [`SHARES`] (durations are read per quantile from
+    /// [`ModelSummary::metric`]).
+    pub fn count_or_share(&self, name: &str) -> Option<f64> {
+        if BAD_COUNTERS.contains(&name) {
+            Some(self.counter(name) as f64)
+        } else {
+            self.share(name)
+        }
+    }
+}
+
+/// Counters where more is worse, which thresholds and `pushpull check --metric` accept
+/// beside the duration metrics (summed over every repetition).
+pub const BAD_COUNTERS: [&str; 5] = [
+    "drift_unrecovered",
+    "deploys_incomplete",
+    "apply_errors",
+    "clusters_unrestored",
+    "failed_deploys",
+];
+
+/// Shares (0 to 1) thresholds and `check --metric` accept: (name, counter, the
+/// counters whose sum it is a share of).
+pub const SHARES: [(&str, &str, &[&str]); 2] = [
+    (
+        "drift_unrecovered_share",
+        "drift_unrecovered",
+        &["drift_events"],
+    ),
+    (
+        "deploys_incomplete_share",
+        "deploys_incomplete",
+        &["deploys", "deploys_incomplete"],
+    ),
+];
+
+/// What kind of figure a name a threshold or `check --metric` gives is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FigureKind {
+    /// A duration metric, bounded per quantile in seconds.
+    Duration(Metric),
+    /// A counter of [`BAD_COUNTERS`].
+    Count,
+    /// A share of [`SHARES`].
+    Share,
+}
+
+impl FigureKind {
+    /// The kind of figure `name` is, if any.
+    pub fn of(name: &str) -> Option<FigureKind> {
+        if let Some(m) = Metric::from_name(name) {
+            Some(FigureKind::Duration(m))
+        } else if BAD_COUNTERS.contains(&name) {
+            Some(FigureKind::Count)
+        } else if SHARES.iter().any(|(n, ..)| *n == name) {
+            Some(FigureKind::Share)
+        } else {
+            None
+        }
+    }
+
+    /// Every name accepted, for messages: metrics, then counters, then shares.
+    pub fn names() -> Vec<&'static str> {
+        Metric::ALL
+            .iter()
+            .map(|m| m.name())
+            .chain(BAD_COUNTERS)
+            .chain(SHARES.iter().map(|(n, ..)| *n))
+            .collect()
     }
 }
 
@@ -314,14 +524,31 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Named<T> {
 pub struct ThresholdResult {
     /// The setup the threshold bounds.
     pub model: String,
-    pub metric: Metric,
-    pub quantile: Quantile,
+    /// A metric, a counter or a share ([`FigureKind::of`]).
+    pub metric: String,
+    /// The statistic of a metric; absent for a counter or a share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantile: Option<Quantile>,
+    /// The bound, in seconds for a metric, as a count or a share (0 to 1) for the others.
     pub max_s: f64,
+    /// The figure, in the same unit; `null` when there is none (no samples, nothing to
+    /// be a share of, or a quantile still open at the end).
     pub value_s: Option<f64>,
     pub ok: bool,
     /// The scenario's tolerance for this figure in `pushpull check`, as a fraction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<f64>,
+}
+
+impl ThresholdResult {
+    /// The quantile's name for a metric, `count` or `share` for the others.
+    pub fn statistic(&self) -> &'static str {
+        match (self.quantile, FigureKind::of(&self.metric)) {
+            (Some(q), _) => q.name(),
+            (None, Some(FigureKind::Share)) => "share",
+            (None, _) => "count",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -387,6 +614,9 @@ impl Summary {
                 .iter()
                 .map(|&m| (m, vec![Vec::new(); reps.len()]))
                 .collect();
+            // Observations still open at the end, likewise (only metrics that have some).
+            let mut open: BTreeMap<Metric, Vec<Nanos>> = BTreeMap::new();
+            let mut open_rep: BTreeMap<Metric, Vec<Vec<u64>>> = BTreeMap::new();
             for (i, r) in reps.iter().enumerate() {
                 counters.add(&r.counters);
                 events = r.engine_events.saturating_add(events);
@@ -397,14 +627,33 @@ impl Summary {
                         .or_insert_with(|| vec![Vec::new(); reps.len()])[i]
                         .push(csv_micros(smp.value()));
                 }
+                for smp in &r.censored {
+                    open.entry(smp.metric).or_default().push(smp.value());
+                    open_rep
+                        .entry(smp.metric)
+                        .or_insert_with(|| vec![Vec::new(); reps.len()])[i]
+                        .push(csv_micros(smp.value()));
+                }
             }
             let metrics = values
                 .into_iter()
                 .map(|(m, mut v)| {
-                    let mut ms = MetricSummary::from_values(&mut v);
-                    if ms.count > 0 {
-                        let g = Groups::new(per_rep.remove(&m).unwrap_or_default());
-                        ms.ci95_p50_s = ci95_p50(s.seed, name, m.name(), &g);
+                    let cen = open.remove(&m).unwrap_or_default();
+                    let mut ms = MetricSummary::from_observations(&mut v, &cen);
+                    let g = Groups::new(per_rep.remove(&m).unwrap_or_default());
+                    if cen.is_empty() {
+                        if ms.count > 0 {
+                            ms.ci95_p50_s = ci95_p50(s.seed, name, m.name(), &g);
+                        }
+                    } else {
+                        let c = Groups::new(open_rep.remove(&m).unwrap_or_default());
+                        ms.ci95_p50_s = ci95_p50_censored(s.seed, name, m.name(), &g, &c);
+                    }
+                    if m == Metric::DriftRecovery && ms.count + ms.censored > 0 {
+                        let obs: Vec<u64> = v.iter().map(|&x| csv_micros(x)).collect();
+                        let c: Vec<u64> = cen.iter().map(|&x| csv_micros(x)).collect();
+                        ms.corrected_within =
+                            Some(CorrectedWithin::of(&Survival::estimate(&obs, &c)));
                     }
                     (m.name().to_string(), ms)
                 })
@@ -442,14 +691,19 @@ impl Summary {
             .thresholds
             .iter()
             .map(|t| {
-                let value_s = models
-                    .get(&t.model)
-                    .and_then(|m| m.metrics.get(t.metric.name()))
-                    .and_then(|ms| ms.get(t.quantile));
-                let max_s = secs(t.max.0);
+                let kind = t.metric.kind();
+                let setup = models.get(&t.model);
+                let value_s = match (kind, t.quantile) {
+                    (FigureKind::Duration(m), Some(q)) => setup
+                        .and_then(|x| x.metrics.get(m.name()))
+                        .and_then(|ms| ms.get(q)),
+                    _ => setup.and_then(|x| x.count_or_share(t.metric.as_str())),
+                };
+                // `Scenario::parse` checked that the bound fits the figure.
+                let max_s = t.max.value_for(kind).unwrap_or(0.0);
                 ThresholdResult {
                     model: t.model.clone(),
-                    metric: t.metric,
+                    metric: t.metric.as_str().to_string(),
                     quantile: t.quantile,
                     max_s,
                     value_s,

@@ -854,18 +854,90 @@ impl Tracker {
         }
     }
 
-    /// Ends the run at the horizon: what never finished is counted, not dropped.
-    pub fn finish(mut self, engine_events: u64) -> RunRecord {
+    /// Ends the run at `end` (the horizon, or when a live run was stopped): what never
+    /// finished is counted, not dropped, and each open drift, deploy, rollback and
+    /// restore becomes a right-censored observation lasting from its start to `end`
+    /// (`RunRecord::censored`, in that order).
+    pub fn finish(mut self, end: Nanos, engine_events: u64) -> RunRecord {
         self.record.counters.drift_unrecovered =
             self.drifts.iter().filter(|d| !d.recovered).count() as u64;
+        let mut censored = Vec::new();
+        let open = |metric, cluster, app, commit, start: Nanos| Sample {
+            metric,
+            cluster,
+            app,
+            commit,
+            start: start.min(end),
+            end,
+        };
+        for d in self.drifts.iter().filter(|d| !d.recovered) {
+            censored.push(open(
+                Metric::DriftRecovery,
+                Some(d.cluster),
+                Some(d.app),
+                None,
+                d.at,
+            ));
+        }
         let mut incomplete = 0u64;
-        for c in self.commits.iter().flatten() {
-            if c.kind == CommitKind::Normal {
-                incomplete += c.apps_left.iter().filter(|&&l| l > 0).count() as u64;
+        for (rev, c) in self.commits.iter().enumerate() {
+            let Some(c) = c else { continue };
+            match c.kind {
+                CommitKind::Normal => {
+                    // A deploy starts at the source commit (see `deploy_samples`).
+                    let start = match (self.stages, c.source) {
+                        (Stages::Pull, Some(src)) => src.at.min(c.at),
+                        _ => c.at,
+                    };
+                    for (cluster, &left) in c.apps_left.iter().enumerate() {
+                        if left > 0 {
+                            incomplete += 1;
+                            censored.push(open(
+                                Metric::DeployLatency,
+                                Some(cluster as ClusterId),
+                                None,
+                                Some(rev as Rev),
+                                start,
+                            ));
+                        }
+                    }
+                }
+                CommitKind::Revert { bad, decided_at } => {
+                    // Not yet on every cluster: the rollback is still under way.
+                    let bad_at = self.bad_release_time(bad).unwrap_or(c.at);
+                    for (metric, start) in [
+                        (Metric::Rollback, decided_at),
+                        (Metric::FailedDeployRecovery, bad_at),
+                    ] {
+                        censored.push(open(metric, None, None, Some(rev as Rev), start));
+                    }
+                }
+                CommitKind::Bad | CommitKind::Fix { .. } => {}
+            }
+        }
+        for u in self.undos.iter().filter(|u| !u.left.is_empty()) {
+            let bad_at = self.bad_release_time(u.bad).unwrap_or(u.decided_at);
+            for (metric, start) in [
+                (Metric::Rollback, u.decided_at),
+                (Metric::FailedDeployRecovery, bad_at),
+            ] {
+                censored.push(open(metric, None, None, Some(u.bad), start));
+            }
+        }
+        for (cluster, r) in self.restores.iter().enumerate() {
+            if let Some(r) = r {
+                censored.push(open(
+                    Metric::ClusterRestore,
+                    Some(cluster as ClusterId),
+                    None,
+                    None,
+                    r.start,
+                ));
             }
         }
         self.record.counters.deploys_incomplete = incomplete;
         self.record.counters.clusters_unrestored = self.restores.iter().flatten().count() as u64;
+        self.record.censored = censored;
         self.record.engine_events = engine_events;
         self.record
     }

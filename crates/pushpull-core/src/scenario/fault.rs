@@ -441,16 +441,16 @@ impl<'de> Deserialize<'de> for Ref {
                 })
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Ref, E> {
-                super::strict::opt_index(I64Deserializer::<E>::new(v))
-                    .map(|i| Ref::Index(i.unwrap_or(0)))
+                super::strict::Index::deserialize(I64Deserializer::<E>::new(v))
+                    .map(|i| Ref::Index(i.0))
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Ref, E> {
-                super::strict::opt_index(F64Deserializer::<E>::new(v))
-                    .map(|i| Ref::Index(i.unwrap_or(0)))
+                super::strict::Index::deserialize(F64Deserializer::<E>::new(v))
+                    .map(|i| Ref::Index(i.0))
             }
             fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Ref, E> {
-                super::strict::opt_index(BoolDeserializer::<E>::new(v))
-                    .map(|i| Ref::Index(i.unwrap_or(0)))
+                super::strict::Index::deserialize(BoolDeserializer::<E>::new(v))
+                    .map(|i| Ref::Index(i.0))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Ref, E> {
                 Ok(Ref::Name(v.to_string()))

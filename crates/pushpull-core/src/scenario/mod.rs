@@ -17,7 +17,8 @@ pub mod prices;
 pub mod schema;
 mod strict;
 
-use crate::metric::{Metric, ModelKind, Quantile};
+use crate::measure::summary::FigureKind;
+use crate::metric::{ModelKind, Quantile};
 pub use calendar::WorkingHours;
 pub use dist::Dist;
 pub use duration::{Dur, HOUR, MINUTE, Nanos, SECOND};
@@ -370,23 +371,140 @@ impl Serialize for Models {
     }
 }
 
-/// A bound on one figure: the run fails (exit 1) when it is exceeded.
+/// A bound on one figure: the run fails (exit 1) when it is exceeded. The figure is a
+/// duration metric at a quantile (`max: 5m`), a counter (`max: 3`) or a share
+/// (`max: 5%` or `max: 0.05`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Threshold {
     /// The setup whose figure is bounded.
     #[serde(deserialize_with = "strict::text")]
     pub model: String,
-    /// The measured quantity (the README's metric table).
-    pub metric: Metric,
-    /// The summary statistic of it that is bounded.
-    pub quantile: Quantile,
-    /// The largest value that passes.
-    pub max: Dur,
+    /// The measured quantity: a metric (the README's metric table), a counter where more
+    /// is worse (`drift_unrecovered`, `deploys_incomplete`, `apply_errors`,
+    /// `clusters_unrestored`, `failed_deploys`) or a share (`drift_unrecovered_share`,
+    /// `deploys_incomplete_share`).
+    pub metric: FigureName,
+    /// The summary statistic of a metric that is bounded (not given for a counter or a
+    /// share).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantile: Option<Quantile>,
+    /// The largest value that passes: a duration for a metric, a whole number for a
+    /// counter, a share like `5%` or `0.05` for a share.
+    pub max: Bound,
     /// How much worse than a baseline this figure may get before `pushpull check` calls it
     /// a regression (overrides `--tolerance` for this figure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<Percent>,
+}
+
+/// The name of a figure a threshold bounds: a metric, a counter or a share
+/// ([`FigureKind::names`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct FigureName(pub String);
+
+impl FigureName {
+    pub fn kind(&self) -> FigureKind {
+        // Only names `of` knows are ever built (see `Deserialize`).
+        FigureKind::of(&self.0).unwrap_or(FigureKind::Count)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for FigureName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = strict::Text::deserialize(d)?.0;
+        match FigureKind::of(&s) {
+            Some(_) => Ok(FigureName(s)),
+            None => Err(serde::de::Error::custom(format!(
+                "`{s}` is not a metric, counter or share; expected one of {}",
+                FigureKind::names().join(", ")
+            ))),
+        }
+    }
+}
+
+/// A threshold's `max` as written: a duration (`5m`), a number (`3`, `0.05`) or a
+/// percentage (`5%`); which one fits is checked against the figure.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Bound {
+    Duration(Dur),
+    Number(f64),
+    Percent(Percent),
+}
+
+impl Bound {
+    /// The bound in the figure's unit (seconds, a count, a share), or why it does not
+    /// fit `kind`.
+    pub fn value_for(&self, kind: FigureKind) -> Result<f64, String> {
+        match (kind, *self) {
+            (FigureKind::Duration(_), Bound::Duration(d)) => Ok(duration::secs(d.0)),
+            (FigureKind::Duration(m), _) => Err(format!(
+                "{m} is a duration: expected a duration like `5m` or `90s`"
+            )),
+            (FigureKind::Count, Bound::Number(n)) if n >= 0.0 && n.fract() == 0.0 => Ok(n),
+            (FigureKind::Count, _) => {
+                Err("this counter is a whole number of events: expected a number like 3".into())
+            }
+            (FigureKind::Share, Bound::Number(n)) if (0.0..=1.0).contains(&n) => Ok(n),
+            (FigureKind::Share, Bound::Percent(p)) if p.0 <= 1.0 => Ok(p.0),
+            (FigureKind::Share, _) => {
+                Err("this is a share from 0 to 1: expected a number like 0.05 or 5%".into())
+            }
+        }
+    }
+}
+
+impl Serialize for Bound {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Bound::Duration(d) => d.serialize(s),
+            Bound::Number(n) => s.serialize_f64(*n),
+            Bound::Percent(p) => p.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Bound {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Bound;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a duration like `5m`, a count like 3, or a share like 0.05 or 5%")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Bound, E> {
+                if v.trim().ends_with('%') {
+                    Percent::parse(v).map(Bound::Percent).map_err(E::custom)
+                } else {
+                    Dur::parse(v).map(Bound::Duration).map_err(|e| {
+                        E::custom(format!(
+                            "{e} (or, for a counter or a share, a number like 3, 0.05 or 5%)"
+                        ))
+                    })
+                }
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Bound, E> {
+                Ok(Bound::Number(v as f64))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Bound, E> {
+                if v < 0 {
+                    return Err(E::custom(format!("{v} is negative: a bound is 0 or more")));
+                }
+                Ok(Bound::Number(v as f64))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Bound, E> {
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err(E::custom(format!("{v} is not a number of 0 or more")));
+                }
+                Ok(Bound::Number(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A percentage written `10%` (or `2.5%`), held as a fraction.
@@ -539,12 +657,18 @@ impl Scenario {
         let raw: RawScenario = serde_path_to_error::deserialize(de).map_err(|e| {
             let key_path = clean_path(&e.path().to_string());
             let inner = e.into_inner();
-            let (line, column) = match inner.location() {
-                Some(l) => (Some(l.line()), Some(l.column())),
-                None => match locate::locate(text, &key_path) {
-                    Some((l, c)) => (Some(l), Some(c)),
-                    None => (None, None),
-                },
+            let located = if key_path.is_empty() {
+                None
+            } else {
+                locate::locate(text, &key_path)
+            };
+            let (line, column) = match (inner.location(), located) {
+                // A value refused after it was read (`repetitions: 0`) is placed by the
+                // parser where its mapping starts, before the key: name the key's line.
+                (Some(l), Some((kl, kc))) if l.line() < kl => (Some(kl), Some(kc)),
+                (Some(l), _) => (Some(l.line()), Some(l.column())),
+                (None, Some((l, c))) => (Some(l), Some(c)),
+                (None, None) => (None, None),
             };
             let message = strip_location(&inner.to_string(), &key_path);
             ScenarioError::Invalid {
@@ -741,6 +865,31 @@ impl Scenario {
             faults.push(f);
         }
         for (i, t) in raw.thresholds.iter().enumerate() {
+            let kind = t.metric.kind();
+            if let Err(why) = t.max.value_for(kind) {
+                return Err(invalid(&format!("thresholds[{i}].max"), why));
+            }
+            match (kind, t.quantile) {
+                (FigureKind::Duration(m), None) => {
+                    return Err(invalid(
+                        &format!("thresholds[{i}].quantile"),
+                        format!(
+                            "a threshold on {m} needs the quantile it bounds: one of p50, p90, p95, p99, max, mean"
+                        ),
+                    ));
+                }
+                (FigureKind::Count | FigureKind::Share, Some(q)) => {
+                    return Err(invalid(
+                        &format!("thresholds[{i}].quantile"),
+                        format!(
+                            "`{}` is a single figure per setup, not a distribution: remove `quantile: {}`",
+                            t.metric.as_str(),
+                            q.name()
+                        ),
+                    ));
+                }
+                _ => {}
+            }
             if models.get(&t.model).is_none() {
                 return Err(invalid(
                     &format!("thresholds[{i}].model"),

@@ -322,22 +322,62 @@ pub struct Webhook {
     pub loss: Probability,
 }
 
-/// A share between 0 and 1 inclusive.
-#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize, Deserialize, Default)]
-#[serde(try_from = "super::strict::Real")]
+/// A share between 0 and 1 inclusive, written as a number (`0.05`) or a percentage
+/// (`5%`); always written out as the number.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize, Default)]
 pub struct Probability(pub f64);
 
-impl TryFrom<super::strict::Real> for Probability {
-    type Error = String;
-    fn try_from(v: super::strict::Real) -> Result<Self, String> {
-        let v = v.0;
+impl Probability {
+    /// `v` as a share, or a message in the scenario's words.
+    fn of(v: f64, written: &str) -> Result<Probability, String> {
         if (0.0..=1.0).contains(&v) {
             Ok(Probability(v))
         } else {
             Err(format!(
-                "`{v}` is not a probability; expected a number from 0.0 to 1.0"
+                "`{written}` is not a share from 0 to 1; expected a number like 0.05 or 5%"
             ))
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Probability {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Probability;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number like 0.05 or 5%")
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Probability, E> {
+                Probability::of(v, &v.to_string()).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Probability, E> {
+                Probability::of(v as f64, &v.to_string()).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Probability, E> {
+                Probability::of(v as f64, &v.to_string()).map_err(E::custom)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Probability, E> {
+                if v.trim().ends_with('%') {
+                    let p = super::Percent::parse(v).map_err(|_| {
+                        E::custom(format!(
+                            "`{v}` is not a share; expected a number like 0.05 or 5%"
+                        ))
+                    })?;
+                    Probability::of(p.0, v).map_err(E::custom)
+                } else {
+                    Err(E::custom(format!(
+                        "`{v}` is text; expected a number like 0.05 or 5%"
+                    )))
+                }
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Probability, E> {
+                Err(E::custom(format!(
+                    "`{v}` is not a share; expected a number like 0.05 or 5%"
+                )))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

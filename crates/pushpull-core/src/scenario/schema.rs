@@ -10,7 +10,7 @@ use super::duration::Dur;
 use super::fleet::CountOr;
 use super::models::{NoneOr, Probability, RawPull, RawPush};
 use super::strict::{Count, Index, Real, Text, Whole};
-use super::{IntOrPercent, Percent, RawScenario};
+use super::{Bound, FigureName, IntOrPercent, Percent, RawScenario};
 use schemars::generate::SchemaSettings;
 use schemars::transform::{Transform, transform_subschemas};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
@@ -209,10 +209,14 @@ impl JsonSchema for Probability {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "type": "number",
-            "minimum": 0,
-            "maximum": 1,
-            "description": "A share from 0.0 to 1.0 (0.3 is 30%).",
+            "description": "A share from 0 to 1, as a number (0.05) or a percentage up to 100% (`5%`).",
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 1},
+                {
+                    "type": "string",
+                    "pattern": r"^\s*\+?0*(?:100(?:\.0*)?|[0-9]{1,2}(?:\.[0-9]*)?|\.[0-9]+)\s*%\s*$",
+                },
+            ],
         })
     }
 }
@@ -229,6 +233,52 @@ impl JsonSchema for Percent {
             "type": "string",
             "pattern": r"^\s*\+?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*%\s*$",
             "description": "A percentage of 0 or more written with `%`, like `10%` or `2.5%`.",
+        })
+    }
+}
+
+impl JsonSchema for FigureName {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "FigureName".into()
+    }
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        use crate::measure::summary::{BAD_COUNTERS, SHARES};
+        let mut any = vec![g.subschema_for::<crate::metric::Metric>().to_value()];
+        for (name, def) in crate::measure::Counters::DEFINITIONS {
+            if BAD_COUNTERS.contains(&name) {
+                any.push(json!({"const": name, "type": "string",
+                    "description": format!("Counter: {def} Bounded with a whole number.")}));
+            }
+        }
+        for (name, top, bottom) in SHARES {
+            any.push(json!({"const": name, "type": "string",
+                "description": format!("Share: {top} over {}, from 0 to 1. Bounded with a number like 0.05 or 5%.", bottom.join(" + "))}));
+        }
+        json_schema!({
+            "description": "A metric (bounded at a quantile), a counter where more is worse, or a share.",
+            "anyOf": any,
+        })
+    }
+}
+
+impl JsonSchema for Bound {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "Bound".into()
+    }
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A duration like `5m` for a metric, a whole number like 3 for a counter, a share like 0.05 or `5%` for a share.",
+            "anyOf": [
+                g.subschema_for::<Dur>(),
+                {"type": "number", "minimum": 0},
+                g.subschema_for::<Percent>(),
+            ],
         })
     }
 }

@@ -183,11 +183,6 @@ pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
     Option::<Text>::deserialize(d).map(|t| t.map(|t| t.0))
 }
 
-/// `#[serde(deserialize_with)]` for an optional u32 index (with `default`).
-pub fn opt_index<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    Option::<Index>::deserialize(d).map(|t| t.map(|t| t.0))
-}
-
 /// `#[serde(deserialize_with)]` for an optional u32 count of 1 or more (with `default`).
 pub fn opt_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NonZeroU32>, D::Error> {
     Option::<Count>::deserialize(d).map(|t| t.map(|t| t.0))

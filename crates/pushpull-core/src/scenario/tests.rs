@@ -219,7 +219,7 @@ fn bad_faults_are_refused_with_their_place() {
     let e = err(&format!(
         "{BASE}faults:\n  - {{ kind: api_brownout, at: 5m, duration: 1m, error_rate: 1.5 }}\n"
     ));
-    assert!(e.contains("probability"), "{e}");
+    assert!(e.contains("not a share from 0 to 1"), "{e}");
 }
 
 #[test]
@@ -767,4 +767,55 @@ fn write_back_presets_follow_the_pull_tool() {
             .method,
         WriteBackMethod::CiCommit
     );
+}
+
+/// Shares are written as a number or a percentage wherever a fraction is, and a wrong
+/// one is refused in the scenario's words, not the parser's types.
+#[test]
+fn a_share_is_accepted_as_a_percentage_and_refused_in_the_scenarios_words() {
+    let brownout = |rate: &str| {
+        format!(
+            "{BASE}faults:\n  - {{ kind: api_brownout, at: 10m, duration: 5m, latency: 1s, error_rate: {rate} }}\n"
+        )
+    };
+    let a = parse(&brownout("5%")).unwrap();
+    let b = parse(&brownout("0.05")).unwrap();
+    assert_eq!(a.faults, b.faults);
+    for bad in ["150%", "1.5", "lots", "true"] {
+        let e = err(&brownout(bad));
+        assert!(e.contains("faults[0].error_rate"), "{e}");
+        assert!(e.contains("a number like 0.05 or 5%"), "{bad}: {e}");
+        assert!(!e.contains("f64"), "{e}");
+    }
+}
+
+/// A value refused after it was read (a top-level count of 0) names its own line, not
+/// the top of the file.
+#[test]
+fn a_refused_top_level_value_names_its_line() {
+    let e = err("description: x\nseed: 3\nname: t\nduration: 1h\nrepetitions: 0\n");
+    assert!(e.starts_with("test.yaml:5:"), "{e}");
+    assert!(!e.contains("nonzero"), "{e}");
+}
+
+/// A bad `name` points at the `name` line wherever it is.
+#[test]
+fn a_bad_name_points_at_the_name_line() {
+    let e = err("description: x\nseed: 3\nname: Bad Name!\nduration: 1h\n");
+    assert!(e.starts_with("test.yaml:3:"), "{e}");
+    assert!(e.contains("name"), "{e}");
+}
+
+/// A fault's cluster given as a negative or fractional number is refused as a number,
+/// not as a missing "option".
+#[test]
+fn a_fault_cluster_that_is_not_an_index_says_what_an_index_is() {
+    for bad in ["-1", "1.5"] {
+        let e = err(&format!(
+            "{BASE}faults:\n  - {{ kind: drift, change: scale, at: 10m, cluster: {bad} }}\n"
+        ));
+        assert!(e.contains("faults[0].cluster"), "{e}");
+        assert!(!e.contains("expected option"), "{e}");
+        assert!(e.contains("whole number"), "{e}");
+    }
 }
