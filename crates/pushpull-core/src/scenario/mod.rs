@@ -1075,7 +1075,9 @@ fn check_pull(
     if pull.drift_detection == DriftDetection::Watch {
         intervals.push((at("self_heal.initial"), pull.self_heal.backoff.initial));
         intervals.push((at("self_heal.max"), pull.self_heal.backoff.max));
-        intervals.push((at("self_heal.cooldown"), pull.self_heal.cooldown));
+        if let Some(c) = pull.self_heal.cooldown {
+            intervals.push((at("self_heal.cooldown"), c));
+        }
     } else if let Some(c) = written_cooldown {
         intervals.push((at("self_heal.cooldown"), c));
     }

@@ -304,9 +304,83 @@ impl TryFrom<super::strict::Real> for Probability {
 pub struct SelfHeal {
     #[serde(flatten)]
     pub backoff: Backoff,
-    /// How long an app must stay in sync before the backoff starts again from `initial`
-    /// (Argo CD `--self-heal-backoff-cooldown-seconds`).
-    pub cooldown: Dur,
+    /// How long after its last sync an app that is still in sync starts the backoff again
+    /// from `initial` (Argo CD v3.1–v3.2 `--self-heal-backoff-cooldown-seconds`); `None`:
+    /// never, the count resets only when a new revision is synced (Argo CD ≥ v3.3, where
+    /// the flag has no effect).
+    #[serde(serialize_with = "ser_opt_dur")]
+    pub cooldown: Option<Dur>,
+}
+
+fn ser_opt_dur<S: serde::Serializer>(v: &Option<Dur>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        None => s.serialize_str("none"),
+        Some(d) => d.serialize(s),
+    }
+}
+
+fn ser_opt_count<S: serde::Serializer>(v: &Option<u32>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        None => s.serialize_str("none"),
+        Some(n) => s.serialize_u32(*n),
+    }
+}
+
+/// A scalar setting or the word `none` (`cooldown: none`, `limit: 5`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OrNone<T>(pub Option<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OrNone<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::IntoDeserializer;
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+            type Value = OrNone<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`none` or a value")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                if v == "none" {
+                    return Ok(OrNone(None));
+                }
+                let de: serde::de::value::StrDeserializer<E> = v.into_deserializer();
+                T::deserialize(de).map(|t| OrNone(Some(t)))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(OrNone(None))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                let de: serde::de::value::U64Deserializer<E> = v.into_deserializer();
+                T::deserialize(de).map(|t| OrNone(Some(t)))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                let de: serde::de::value::I64Deserializer<E> = v.into_deserializer();
+                T::deserialize(de).map(|t| OrNone(Some(t)))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                let de: serde::de::value::F64Deserializer<E> = v.into_deserializer();
+                T::deserialize(de).map(|t| OrNone(Some(t)))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+impl<T: schemars::JsonSchema> schemars::JsonSchema for OrNone<T> {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("OrNone_{}", T::schema_name()).into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                {"enum": ["none", null], "description": "`none`: switched off."},
+                g.subschema_for::<T>(),
+            ],
+        })
+    }
 }
 
 /// Self-heal: a backoff between repairs of the same app, reset after a quiet cooldown.
@@ -320,8 +394,9 @@ struct RawSelfHeal {
     factor: Option<Factor>,
     /// The longest delay.
     max: Option<Dur>,
-    /// How long an app must stay in sync before the backoff starts again from `initial`.
-    cooldown: Option<Dur>,
+    /// How long after its last sync an app still in sync starts the backoff again from
+    /// `initial` (Argo CD v3.1–v3.2); `none`: only a new revision resets it (Argo CD ≥ v3.3).
+    cooldown: Option<OrNone<Dur>>,
 }
 
 /// A backoff factor: from 1 to [`MAX_FACTOR`](super::bounds::MAX_FACTOR) (1,000).
@@ -377,7 +452,30 @@ impl Backoff {
     }
 }
 
-/// A backoff: `initial × factorⁿ`, capped at `max`.
+/// A pull setup's retry of a failed fetch or sync: a backoff, a limit on sync retries,
+/// and which revision a retry syncs.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Retry {
+    #[serde(flatten)]
+    pub backoff: Backoff,
+    /// Retries of one failed sync before the reconciler gives that revision up (Argo CD's
+    /// `syncPolicy.retry.limit`, 5 for automated sync); `None`: retried until it works
+    /// (Flux). A fetch is always retried.
+    #[serde(serialize_with = "ser_opt_count")]
+    pub limit: Option<u32>,
+    /// A retry syncs the newest revision known rather than the one that failed (Argo CD's
+    /// `syncPolicy.retry.refresh`, false by default; Flux reconciles the latest artifact).
+    pub refresh: bool,
+}
+
+impl std::ops::Deref for Retry {
+    type Target = Backoff;
+    fn deref(&self) -> &Backoff {
+        &self.backoff
+    }
+}
+
+/// A backoff: `initial × factorⁿ`, capped at `max`, with a limit on sync retries.
 #[derive(Clone, Copy, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Backoff")]
@@ -388,6 +486,12 @@ struct RawBackoff {
     factor: Option<Factor>,
     /// The longest delay.
     max: Option<Dur>,
+    /// Retries of one failed sync before that revision is given up (Argo CD
+    /// `syncPolicy.retry.limit`); `none`: no limit.
+    limit: Option<OrNone<u32>>,
+    /// A retry syncs the newest revision known, not the one that failed (Argo CD
+    /// `syncPolicy.retry.refresh`).
+    refresh: Option<bool>,
 }
 
 impl RawBackoff {
@@ -401,6 +505,16 @@ impl RawBackoff {
         }
         if let Some(v) = self.max {
             b.max = v;
+        }
+    }
+
+    fn overlay_retry(self, r: &mut Retry) {
+        self.overlay(&mut r.backoff);
+        if let Some(v) = self.limit {
+            r.limit = v.0;
+        }
+        if let Some(v) = self.refresh {
+            r.refresh = v;
         }
     }
 }
@@ -420,8 +534,8 @@ pub struct PullConfig {
     pub reconcile_interval: Dur,
     /// A uniform extra of up to this much on each reconcile interval.
     pub reconcile_jitter: Dur,
-    /// Backoff after a failed fetch or sync.
-    pub retry: Backoff,
+    /// Backoff after a failed fetch or sync, and the limit on sync retries.
+    pub retry: Retry,
     pub apply: Dist,
     pub concurrency: u32,
     /// How the new image tag reaches the config repository after CI.
@@ -458,15 +572,22 @@ impl PullConfig {
                         factor: 3.0,
                         max: Dur(300 * SECOND),
                     },
-                    cooldown: Dur(330 * SECOND),
+                    // v3.5.1: the cooldown flag is deprecated and has no effect.
+                    cooldown: None,
                 },
                 reconcile_interval: Dur(10 * MINUTE),
                 reconcile_jitter: Dur(0),
-                // Sync retry with backoff: 5 s × 2ⁿ capped at 3 m (retry.backoff).
-                retry: Backoff {
-                    initial: Dur(5 * SECOND),
-                    factor: 2.0,
-                    max: Dur(3 * MINUTE),
+                // Sync retry: `duration: 5s`, `factor: 2`, `maxDuration: 3m`, `limit: 5`
+                // for automated sync. The first retry waits 10 s: the controller computes
+                // the wait with the retry count already incremented (docs/PRESETS.md).
+                retry: Retry {
+                    backoff: Backoff {
+                        initial: Dur(10 * SECOND),
+                        factor: 2.0,
+                        max: Dur(3 * MINUTE),
+                    },
+                    limit: Some(5),
+                    refresh: false,
                 },
                 apply: Dist::fixed(SECOND),
                 concurrency: 10,
@@ -494,14 +615,18 @@ impl PullConfig {
                         factor: 1.0,
                         max: Dur(10 * MINUTE),
                     },
-                    cooldown: Dur(0),
+                    cooldown: None,
                 },
                 reconcile_interval: Dur(570 * SECOND),
                 reconcile_jitter: Dur(60 * SECOND),
-                retry: Backoff {
-                    initial: Dur(10 * MINUTE),
-                    factor: 1.0,
-                    max: Dur(10 * MINUTE),
+                retry: Retry {
+                    backoff: Backoff {
+                        initial: Dur(10 * MINUTE),
+                        factor: 1.0,
+                        max: Dur(10 * MINUTE),
+                    },
+                    limit: None,
+                    refresh: true,
                 },
                 apply: Dist::fixed(SECOND),
                 concurrency: 4,
@@ -551,10 +676,9 @@ pub struct RawPull {
 }
 
 impl RawPull {
-    /// The self-heal cooldown the scenario writes, if it writes one (the Flux preset's
-    /// is 0, unused since Flux does not self-heal on watch).
+    /// The self-heal cooldown the scenario writes, if it writes a duration.
     pub fn self_heal_cooldown(&self) -> Option<Dur> {
-        self.self_heal.and_then(|s| s.cooldown)
+        self.self_heal.and_then(|s| s.cooldown).and_then(|c| c.0)
     }
 
     pub fn resolve(self) -> PullConfig {
@@ -584,10 +708,11 @@ impl RawPull {
                 initial: s.initial,
                 factor: s.factor,
                 max: s.max,
+                ..RawBackoff::default()
             };
             backoff.overlay(&mut c.self_heal.backoff);
             if let Some(v) = s.cooldown {
-                c.self_heal.cooldown = v;
+                c.self_heal.cooldown = v.0;
             }
         }
         if let Some(v) = self.reconcile_interval {
@@ -597,7 +722,7 @@ impl RawPull {
             c.reconcile_jitter = v;
         }
         if let Some(b) = self.retry {
-            b.overlay(&mut c.retry);
+            b.overlay_retry(&mut c.retry);
         }
         if let Some(v) = self.apply {
             c.apply = v;
