@@ -1080,6 +1080,14 @@ fn check_push(name: &str, push: &PushConfig) -> Result<(), (String, String)> {
     if let Some(every) = push.drift_check {
         min_interval(Dur(every)).map_err(|m| (at("drift_check.every"), m))?;
     }
+    if push.concurrency_scope == models::ConcurrencyScope::DeployJob
+        && push.concurrency != Concurrency::CancelPending
+    {
+        return Err((
+            at("concurrency_scope"),
+            "`deploy-job` scopes a GitHub Actions concurrency group; it needs `concurrency: cancel-pending` (or leave `concurrency_scope` out)".into(),
+        ));
+    }
     Ok(())
 }
 

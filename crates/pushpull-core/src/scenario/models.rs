@@ -32,6 +32,25 @@ pub enum Concurrency {
     /// GitHub Actions concurrency group: one running, one pending; a newer run
     /// replaces (cancels) the pending one.
     CancelPending,
+    /// Jenkins with `disableConcurrentBuilds()`: one build of the job runs at a time, and
+    /// a trigger while a build of the job waits in the queue (its quiet period, or behind
+    /// the running one) folds into it; that build builds the newest commit.
+    Fold,
+}
+
+/// What a `cancel-pending` concurrency group wraps (GitHub Actions `concurrency:` at the
+/// workflow's top level or on the deploy job).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConcurrencyScope {
+    /// The whole workflow: a run waits in the group before it builds.
+    #[default]
+    Workflow,
+    /// Only the deploy job: builds run side by side; a run joins the group when its build
+    /// ends, and its deploy job takes a runner again once admitted.
+    DeployJob,
 }
 
 /// A scheduled job that re-applies everything (`drift_check: {every: 24h}`).
@@ -89,6 +108,8 @@ pub struct PushConfig {
     pub apply_parallelism: u32,
     pub wait_for_rollout: bool,
     pub concurrency: Concurrency,
+    /// What the `cancel-pending` group wraps.
+    pub concurrency_scope: ConcurrencyScope,
     #[serde(serialize_with = "ser_drift_check")]
     pub drift_check: Option<Nanos>,
     /// How the team rolls back a bad release.
@@ -105,12 +126,17 @@ fn ser_drift_check<S: serde::Serializer>(v: &Option<Nanos>, s: S) -> Result<S::O
 impl PushConfig {
     pub fn preset(p: PushPreset) -> PushConfig {
         match p {
-            // GitHub-hosted runners: a short wait for a runner, one deploy job per
-            // concurrency group with the newest pending run replacing older ones.
+            // GitHub-hosted runners: a wait for a runner that is mostly seconds with a
+            // tail of minutes (lognormal, median 5 s, p99 5 min: docs/PRESETS.md), one
+            // deploy per concurrency group with the newest pending run replacing older
+            // ones.
             PushPreset::GithubActions | PushPreset::Custom => PushConfig {
                 preset: p,
                 runners: 2,
-                queue_wait: Dist::Exponential { mean: 30 * SECOND },
+                queue_wait: Dist::LogNormal {
+                    median: 5 * SECOND,
+                    p99: 5 * MINUTE,
+                },
                 build: Dist::Normal {
                     mean: 4 * MINUTE,
                     sd: MINUTE,
@@ -119,11 +145,13 @@ impl PushConfig {
                 apply_parallelism: 5,
                 wait_for_rollout: true,
                 concurrency: Concurrency::CancelPending,
+                concurrency_scope: ConcurrencyScope::Workflow,
                 drift_check: None,
                 rollback: Rollback::default(),
             },
             // Jenkins: the 5 s quiet period before a build is queued, executors as
-            // runners, builds of one job queue up in order.
+            // runners, `disableConcurrentBuilds()`: one build at a time, later triggers
+            // folded into the one queued build.
             PushPreset::Jenkins => PushConfig {
                 preset: p,
                 runners: 2,
@@ -135,7 +163,8 @@ impl PushConfig {
                 apply: Dist::fixed(2 * SECOND),
                 apply_parallelism: 5,
                 wait_for_rollout: true,
-                concurrency: Concurrency::Queue,
+                concurrency: Concurrency::Fold,
+                concurrency_scope: ConcurrencyScope::Workflow,
                 drift_check: None,
                 rollback: Rollback::default(),
             },
@@ -168,6 +197,9 @@ pub struct RawPush {
     wait_for_rollout: Option<bool>,
     /// What happens to a run when every runner is busy.
     concurrency: Option<Concurrency>,
+    /// What a `cancel-pending` group wraps: `workflow` (the whole run) or `deploy-job`
+    /// (builds run side by side; only deploys queue in the group).
+    concurrency_scope: Option<ConcurrencyScope>,
     /// `none`, or a scheduled job that re-applies everything (`{every: 24h}`).
     drift_check: Option<NoneOr<DriftCheck>>,
     rollback: Option<RawRollback<PushRollback>>,
@@ -201,6 +233,9 @@ impl RawPush {
         }
         if let Some(v) = self.concurrency {
             c.concurrency = v;
+        }
+        if let Some(v) = self.concurrency_scope {
+            c.concurrency_scope = v;
         }
         if let Some(v) = self.drift_check {
             c.drift_check = v.0.map(|d| d.every.0);

@@ -687,7 +687,7 @@ fn without_a_ci_block_the_ci_is_the_first_push_setups_pipeline() {
     let ci = s.ci.expect("a CI stage by default");
     assert_eq!(ci.from, "jk");
     assert_eq!(ci.queue_wait, Dist::fixed(5 * SECOND));
-    assert_eq!(ci.concurrency, Concurrency::Queue);
+    assert_eq!(ci.concurrency, Concurrency::Fold);
     let only_pull = parse(&format!(
         "{BASE}models:\n  a: {{ kind: pull }}\n  b: {{ kind: pull, preset: flux }}\n"
     ))
