@@ -1358,8 +1358,10 @@ pub trait Shell<'a> {
             Fault::ApiBrownout { .. } | Fault::Drift { .. } | Fault::BadRelease { .. } => {}
         }
         self.fault_effect(i, &clusters, start);
-        // A watching reconciler re-lists the rebuilt cluster and finds every app missing;
-        // a diffing one finds out at its next interval.
+        // A watching reconciler re-lists the rebuilt cluster and finds every app missing
+        // (out of sync); a diffing one finds out at its next interval. A comparison, not a
+        // drift: Argo CD starts no automated sync while it cannot compare an unreachable
+        // cluster, so syncs the model failed during the loss do not hold the app back.
         if let Fault::ClusterLoss { cluster, .. } = f
             && !start
             && self
@@ -1369,7 +1371,13 @@ pub trait Shell<'a> {
                 .is_some_and(|p| p.drift_detection == DriftDetection::Watch)
         {
             for app in 0..s.apps() {
-                self.deliver(*cluster, Input::LiveChanged { app });
+                self.deliver(
+                    *cluster,
+                    Input::Diffed {
+                        app,
+                        in_sync: Some(false),
+                    },
+                );
             }
         }
     }
