@@ -294,7 +294,7 @@ mod tests {
         let mut s = base("");
         // Delivery alone: the commit lands in git inside the brownout, as planned.
         s.ci = None;
-        s.models.pull_mut().expect("a pull setup").retry = Backoff {
+        s.models.pull_mut().expect("a pull setup").retry.backoff = Backoff {
             initial: Dur(0),
             factor: 1.0,
             max: Dur(0),
