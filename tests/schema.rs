@@ -366,7 +366,7 @@ fn values_the_parser_refuses_by_form_are_refused_by_the_schema() {
         "name: t\nduration: 90\n",
         "name: t\nduration: soon\n",
         "name: t\nduration: 1h\nworkload: { commits: { arrival: poisson, mean_interval: 5 parsecs } }\n",
-        "name: t\nduration: 1h\nfleet: { rollout: { max_surge: 101% } }\n",
+        "name: t\nduration: 1h\nfleet: { rollout: { max_unavailable: 101% } }\n",
         "name: t\nduration: 1h\nci: { build: { dist: gamma, mean: 1m } }\n",
         "name: t\nduration: 1h\nfaults: [{ kind: meteor, at: 1h }]\n",
         "name: t\nduration: 1h\nci: { build: { dist: lognormal, mean: 4m, p99: 9m } }\n",

@@ -175,13 +175,13 @@ mod tests {
         pull.poll.jitter = max;
         pull.reconcile_interval = max;
         pull.reconcile_jitter = max;
-        pull.retry = Backoff {
+        pull.retry.backoff = Backoff {
             initial: max,
             factor: f64::MAX,
             max,
         };
-        pull.self_heal.backoff = pull.retry;
-        pull.self_heal.cooldown = max;
+        pull.self_heal.backoff = pull.retry.backoff;
+        pull.self_heal.cooldown = Some(max);
         pull.apply = Dist::Exponential { mean: Nanos::MAX };
         pull.concurrency = u32::MAX;
         pull.webhook = Some(crate::scenario::models::Webhook {
@@ -267,7 +267,7 @@ mod tests {
         pull.poll.interval = Dur(1);
         pull.poll.jitter = Dur(1);
         pull.self_heal.backoff.initial = Dur(1);
-        pull.self_heal.cooldown = Dur(1);
+        pull.self_heal.cooldown = Some(Dur(1));
         s.models.push_mut().expect("a push setup").drift_check = Some(1);
         s.faults = vec![Fault::Drift {
             change: DriftChange::Env,
@@ -294,7 +294,7 @@ mod tests {
         let mut s = base("");
         // Delivery alone: the commit lands in git inside the brownout, as planned.
         s.ci = None;
-        s.models.pull_mut().expect("a pull setup").retry = Backoff {
+        s.models.pull_mut().expect("a pull setup").retry.backoff = Backoff {
             initial: Dur(0),
             factor: 1.0,
             max: Dur(0),

@@ -51,10 +51,11 @@ impl<'a> World<'a> {
         let shapes: Vec<Shape> = (0..apps)
             .map(|a| {
                 let (replicas, rollout) = (s.fleet.replicas_of(a), s.fleet.rollout_of(a));
+                let (surge, unavailable) = rollout.fenceposts(replicas);
                 Shape {
                     replicas,
-                    surge: rollout.max_surge.resolve(replicas, true),
-                    unavailable: rollout.max_unavailable.resolve(replicas, false),
+                    surge,
+                    unavailable,
                 }
             })
             .collect();

@@ -1448,8 +1448,10 @@ pub trait Shell<'a> {
             Fault::ApiBrownout { .. } | Fault::Drift { .. } | Fault::BadRelease { .. } => {}
         }
         self.fault_effect(i, &clusters, start);
-        // A watching reconciler re-lists the rebuilt cluster and finds every app missing;
-        // a diffing one finds out at its next interval.
+        // A watching reconciler re-lists the rebuilt cluster and finds every app missing
+        // (out of sync); a diffing one finds out at its next interval. A comparison, not a
+        // drift: Argo CD starts no automated sync while it cannot compare an unreachable
+        // cluster, so syncs the model failed during the loss do not hold the app back.
         if let Fault::ClusterLoss { cluster, .. } = f
             && !start
             && self
@@ -1460,7 +1462,17 @@ pub trait Shell<'a> {
         {
             for app in 0..s.apps() {
                 let (target, app) = self.core().addressed(*cluster, app);
-                self.deliver(target, Input::LiveChanged { app });
+                // A reconciler compares the rebuilt cluster and finds every app out of
+                // sync; a hub hears of it through its watch.
+                let input = if matches!(self.core().models, Models::Hub { .. }) {
+                    Input::LiveChanged { app }
+                } else {
+                    Input::Diffed {
+                        app,
+                        in_sync: Some(false),
+                    }
+                };
+                self.deliver(target, input);
             }
         }
     }

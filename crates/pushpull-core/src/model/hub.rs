@@ -590,8 +590,9 @@ impl Hub {
         if s.heal_pending {
             return;
         }
-        if s.last_heal
-            .is_some_and(|t| now.saturating_sub(t) >= heal.cooldown.0)
+        // The cooldown of Argo CD v3.1–v3.2 (`self_heal.cooldown`); v3.5.1 has none.
+        if let (Some(t), Some(cooldown)) = (s.last_heal, heal.cooldown)
+            && now.saturating_sub(t) >= cooldown.0
         {
             s.heal_attempts = 0;
         }
@@ -721,7 +722,7 @@ mod tests {
     use super::*;
     use crate::model::harness::{Harness, Script};
     use crate::scenario::models::{Hub as HubConfig, PullPreset, Sharding};
-    use crate::scenario::{Dist, Dur};
+    use crate::scenario::Dist;
     use rand::SeedableRng;
 
     const HOUR: Nanos = 3600 * SECOND;
@@ -897,7 +898,7 @@ mod tests {
     #[test]
     fn self_heal_reapplies_after_the_backoff_on_the_drifted_cluster_only() {
         let (mut cfg, h) = config();
-        cfg.self_heal.cooldown = Dur(u64::MAX);
+        cfg.self_heal.cooldown = None;
         let model = hub(cfg, h, 3, vec![0, 1]);
         let mut harness = Harness::new(model, vec![0, 1], Script::default());
         harness.run_until(100 * SECOND);

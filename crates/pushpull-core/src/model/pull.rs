@@ -12,11 +12,13 @@
 //! run first for a manifest already applied; drift is put back) and, with `kustomization.wait`, holding its worker through a health
 //! check ([`super::flux`]). A new
 //! manifest is synced once (automated sync runs once per revision), at most `concurrency`
-//! syncs at a time; a failed sync is retried with `retry` backoff. Drift is corrected by
-//! watch-driven self-heal with backoff `initial × factorⁿ` capped at `max` (Argo CD), by
-//! a diff-and-apply every `reconcile_interval` (Flux), or not at all. After a restart the
-//! agent knows only what it reads back, and re-checks every app against git and the
-//! cluster.
+//! syncs at a time; a failed sync is retried on the `retry` backoff, up to `retry.limit`
+//! times, and a refresh that sees the failed revision again does not sync it. Drift is
+//! corrected by watch-driven self-heal (Argo CD: the first attempt at once, then
+//! `initial × factorⁿ` capped at `max`, counted from the last sync's end; the count
+//! starts over with a new revision), by a diff-and-apply every `reconcile_interval`
+//! (Flux), or not at all. After a restart the agent knows only what it reads back, and
+//! re-checks every app against git and the cluster.
 
 use super::flux::{Check, FluxSource};
 use super::refresh::{ArgoRefresh, Route};
@@ -71,10 +73,17 @@ struct AppState {
     /// A diff-and-correct, self-heal or retry re-applies the target even when that
     /// revision was synced before.
     force: bool,
+    /// Failed attempts of the current sync operation (0 once one succeeds).
     sync_failures: u32,
     retry_generation: u32,
+    /// A retry is due: the revision it syncs (Argo CD keeps the operation's revision; with
+    /// `retry.refresh` the newest is synced instead). An operation is in progress until
+    /// then, so no other automated sync or self-heal starts.
+    retry_spec: Option<SpecId>,
+    /// Self-heal syncs of the synced revision so far (Argo CD `SelfHealAttemptsCount`).
     heal_attempts: u32,
-    last_heal: Option<Nanos>,
+    /// When the last sync operation ended (Argo CD `operationState.finishedAt`).
+    last_op_end: Option<Nanos>,
     heal_generation: u32,
     heal_pending: bool,
     /// Automated sync is off (after `argocd app rollback`): no new revision is synced and
@@ -94,8 +103,9 @@ impl AppState {
             force: false,
             sync_failures: 0,
             retry_generation: 0,
+            retry_spec: None,
             heal_attempts: 0,
-            last_heal: None,
+            last_op_end: None,
             heal_generation: 0,
             heal_pending: false,
             paused: false,
@@ -264,7 +274,8 @@ impl Reconciler {
             a.state = SyncState::Syncing;
             a.force = false;
             let p = &mut self.polls[app as usize];
-            let spec = a.rollback_to.unwrap_or(p.target);
+            let retry = a.retry_spec.filter(|_| !self.cfg.retry.refresh);
+            let spec = a.rollback_to.or(retry).unwrap_or(p.target);
             p.attempting = spec;
             self.active += 1;
             if self.flux_dry_run(now, app, spec, duration) {
@@ -399,8 +410,18 @@ impl Reconciler {
             self.enqueue(now, app, true);
             return;
         }
-        // Automated sync runs once per revision (and not at all while it is off).
-        if a.target > a.synced && a.target > a.attempting && !st.paused {
+        // Automated sync runs once per revision (and not at all while it is off): a
+        // revision whose sync failed is retried on the backoff, not at the next refresh.
+        // While a retry is due the operation is still in progress (Argo CD); with
+        // `retry.refresh` (Flux) a new revision is reconciled at once and replaces it.
+        let pending = st.retry_spec.is_some() && !self.cfg.retry.refresh;
+        if a.target > a.synced && a.target > a.attempting && !st.paused && !pending {
+            if st.state == SyncState::Idle {
+                // A new operation: its own retry count.
+                st.sync_failures = 0;
+                st.retry_spec = None;
+                st.retry_generation = st.retry_generation.wrapping_add(1);
+            }
             self.enqueue(now, app, false);
         }
     }
@@ -447,11 +468,18 @@ impl Reconciler {
         let a = &mut self.apps[app as usize];
         a.state = SyncState::Idle;
         self.active -= 1;
+        a.last_op_end = Some(now);
         let p = &mut self.polls[app as usize];
         if ok {
             let before = p.synced;
+            if p.attempting > p.synced {
+                // A new revision synced: self-heal counts from zero again (Argo CD copies
+                // `SelfHealAttemptsCount` only into an operation of the same revision).
+                a.heal_attempts = 0;
+            }
             p.synced = p.synced.max(p.attempting);
             a.sync_failures = 0;
+            a.retry_spec = None;
             a.rollback_to = None;
             let synced = p.synced;
             // Flux reports every reconcile Ready; the timeline keeps the ones that
@@ -469,17 +497,34 @@ impl Reconciler {
                 self.refresh(now, app, false);
             }
         } else {
-            // The sync failed: retry the same revision after a backoff.
+            // The sync failed: retry the same revision after a backoff, up to the limit.
+            // `attempting` keeps the failed revision, so a refresh that sees it again
+            // does not sync it (Argo CD `alreadyAttemptedSync`).
             a.sync_failures = a.sync_failures.saturating_add(1);
             a.retry_generation = a.retry_generation.wrapping_add(1);
             let (failures, generation, spec) = (a.sync_failures, a.retry_generation, p.attempting);
-            p.attempting = p.synced;
-            let at = now.saturating_add(retry_delay(self.cfg.retry.delay(failures)));
-            self.note(NoteKind::SyncFailed, Some(app), spec as u64);
-            self.out.push_back(Action::SetTimer {
-                at,
-                timer: Timer::SyncRetry { app, generation },
-            });
+            let newer = p.target > spec && !a.paused;
+            if self.cfg.retry.limit.is_none_or(|l| failures <= l) {
+                a.retry_spec = Some(spec);
+                let at = now.saturating_add(retry_delay(self.cfg.retry.delay(failures)));
+                self.note(NoteKind::SyncFailed, Some(app), spec as u64);
+                self.out.push_back(Action::SetTimer {
+                    at,
+                    timer: Timer::SyncRetry { app, generation },
+                });
+            } else {
+                // Retries used up: the revision is given up until a newer one arrives
+                // (or one arrived during the retries).
+                a.retry_spec = None;
+                a.rollback_to = None;
+                if newer {
+                    a.sync_failures = 0;
+                }
+                self.note(NoteKind::SyncFailed, Some(app), spec as u64);
+                if newer {
+                    self.enqueue(now, app, false);
+                }
+            }
         }
         self.requeue_kustomization(now, app);
         self.dispatch(now);
@@ -491,18 +536,28 @@ impl Reconciler {
         }
         let heal = self.cfg.self_heal;
         let a = &mut self.apps[app as usize];
-        if a.heal_pending || a.paused {
+        // No self-heal while an operation is in progress (a retry due) or after the last
+        // sync failed: Argo CD self-heals only a revision it synced successfully.
+        if a.heal_pending || a.paused || a.sync_failures > 0 {
             return;
         }
-        // The backoff starts over once the app has stayed healthy for the cooldown.
-        if a.last_heal
-            .is_some_and(|t| now.saturating_sub(t) >= heal.cooldown.0)
+        let since = a.last_op_end.map(|t| now.saturating_sub(t));
+        // Argo CD v3.1–v3.2: the count starts over once the app stayed synced for the
+        // cooldown after its last operation (no cooldown from v3.3 on).
+        if let (Some(c), Some(since)) = (heal.cooldown, since)
+            && since >= c.0
         {
             a.heal_attempts = 0;
         }
+        // The first attempt is immediate; the n-th further one waits `initial ×
+        // factorⁿ⁻¹` (capped) after the last operation ended (`selfHealRemainingBackoff`).
         // A self-heal follows a change seen on the cluster, never another heal, so a zero
-        // backoff cannot loop.
-        let delay = heal.backoff.delay(a.heal_attempts.saturating_add(1));
+        // delay cannot loop.
+        let backoff = match a.heal_attempts {
+            0 => 0,
+            n => heal.backoff.delay(n),
+        };
+        let delay = since.map_or(backoff, |s| backoff.saturating_sub(s));
         a.heal_pending = true;
         a.heal_generation = a.heal_generation.wrapping_add(1);
         let generation = a.heal_generation;
@@ -816,12 +871,12 @@ impl Model for Reconciler {
                 } else if a.heal_generation == generation && a.heal_pending {
                     a.heal_pending = false;
                     a.heal_attempts = a.heal_attempts.saturating_add(1);
-                    a.last_heal = Some(now);
                     self.enqueue(now, app, true);
                 }
             }
             Input::Timer(Timer::SyncRetry { app, generation }) => {
-                if self.apps[app as usize].retry_generation == generation {
+                let a = &self.apps[app as usize];
+                if a.retry_generation == generation && a.retry_spec.is_some() {
                     self.enqueue(now, app, true);
                 }
             }
@@ -1075,7 +1130,7 @@ mod tests {
         assert_eq!(applies(&h), vec![(200 * SECOND + SECOND / 2, vec![(0, 5)])]);
     }
 
-    /// Argo CD retries with `retry.backoff` (5 s × 2ⁿ), capped here by the poll interval:
+    /// Argo CD retries with `retry.backoff` (10 s × 2ⁿ), capped here by the poll interval:
     /// a failed fetch never waits longer than a poll would.
     #[test]
     fn a_failed_fetch_is_retried_with_the_configured_backoff_capped_at_the_poll_interval() {
@@ -1085,7 +1140,7 @@ mod tests {
         let mut h = harness(argocd(), script);
         h.run_until(HOUR);
         let g: Vec<Nanos> = gaps(&h.fetches(0)).iter().map(|g| g / SECOND).collect();
-        assert_eq!(&g[..7], &[5, 10, 20, 40, 80, 120, 120], "{g:?}");
+        assert_eq!(&g[..7], &[10, 20, 40, 80, 120, 120, 120], "{g:?}");
         assert!(h.notes(NoteKind::FetchFailed).len() > 20);
         assert!(h.applies().is_empty(), "the last known revision is kept");
     }
@@ -1105,50 +1160,60 @@ mod tests {
         h.run_until(HOUR);
         let a = applies(&h);
         let times: Vec<Nanos> = a.iter().map(|(t, _)| *t / SECOND).collect();
-        // Each apply takes 1 s; retries wait 5, 10 then 20 s after the failure.
-        assert_eq!(times, vec![0, 6, 17, 38]);
+        // Each apply takes 1 s; retries wait 10, 20 then 40 s after the failure.
+        assert_eq!(times, vec![0, 11, 32, 73]);
         assert!(a.iter().all(|(_, items)| items == &[(0, 4)]));
         assert_eq!(h.notes(NoteKind::SyncFailed).len(), 3);
     }
 
-    /// Argo CD's self-heal: a change seen on the watch is undone after a backoff of
-    /// 2 s × 3ⁿ capped at 300 s (the attempts count until the cooldown passes).
+    /// Argo CD's self-heal: the first repair of a synced revision is immediate, each
+    /// further one waits 2 s × 3ⁿ⁻¹ capped at 300 s after the last sync ended.
     #[test]
-    fn self_heal_reapplies_the_synced_manifest_after_drift_with_a_backoff_that_grows_and_caps() {
-        let mut cfg = argocd();
-        cfg.self_heal.cooldown = Dur(u64::MAX);
-        let mut h = harness(cfg, Script::default());
+    fn self_heal_reapplies_the_synced_manifest_at_once_then_with_a_backoff_that_grows_and_caps() {
+        let mut h = harness(argocd(), Script::default());
         let mut delays = Vec::new();
-        for i in 0..7u64 {
-            let drift = i * 1000 * SECOND;
-            h.run_until(drift);
+        let mut t = 100 * SECOND;
+        h.run_until(t);
+        for _ in 0..7 {
+            // Drift right as the last sync ends: the whole backoff is still to wait.
+            let drift = h.now();
+            let before = h.applies().len();
             h.inject(Input::LiveChanged { app: 1 });
-            h.run_until(drift + 400 * SECOND);
-            let heals: Vec<(Nanos, Vec<(AppId, SpecId)>)> = applies(&h)
-                .into_iter()
-                .filter(|(t, _)| *t >= drift)
-                .collect();
-            assert_eq!(heals.len(), 1, "one heal per drift: {heals:?}");
-            assert_eq!(heals[0].1, vec![(1, 1)], "the synced manifest again");
-            delays.push((heals[0].0 - drift) / SECOND);
+            while h.applies().len() == before {
+                t += SECOND;
+                h.run_until(t);
+            }
+            assert_eq!(h.applies().len(), before + 1, "one heal per drift");
+            let (at, heal) = h.applies().pop().expect("a heal");
+            assert_eq!(&*heal.items, &[(1, 1)], "the synced manifest again");
+            delays.push((at - drift) / SECOND);
+            t = at + heal.duration;
+            h.run_until(t);
         }
-        assert_eq!(delays, vec![2, 6, 18, 54, 162, 300, 300]);
+        assert_eq!(delays, vec![0, 2, 6, 18, 54, 162, 300]);
     }
 
+    /// Argo CD v3.1–v3.2's `--self-heal-backoff-cooldown-seconds`: an app that stayed
+    /// synced for the cooldown after its last sync starts the backoff over. Without a
+    /// cooldown (v3.3 on, the preset) the count keeps growing.
     #[test]
-    fn self_heal_backoff_starts_over_after_the_cooldown() {
-        let mut h = harness(argocd(), Script::default());
-        for drift in [0, 10 * SECOND, 1000 * SECOND] {
-            h.run_until(drift);
-            h.inject(Input::LiveChanged { app: 0 });
-        }
-        h.run_until(HOUR);
-        let times: Vec<Nanos> = applies(&h).iter().map(|(t, _)| t / SECOND).collect();
-        assert_eq!(
-            times,
-            vec![2, 16, 1002],
-            "2 s, 6 s, then 2 s again after 330 s healthy"
-        );
+    fn self_heal_backoff_starts_over_after_the_cooldown_when_one_is_set() {
+        let heal_times = |cooldown: Option<Dur>| {
+            let mut cfg = argocd();
+            cfg.self_heal.cooldown = cooldown;
+            let mut h = harness(cfg, Script::default());
+            for drift in [0, 1, 4, 11, 60] {
+                h.run_until(drift * SECOND);
+                h.inject(Input::LiveChanged { app: 0 });
+            }
+            h.run_until(HOUR);
+            applies(&h)
+                .iter()
+                .map(|(t, _)| t / SECOND)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(heal_times(Some(Dur(20 * SECOND))), vec![0, 3, 10, 29, 60]);
+        assert_eq!(heal_times(None), vec![0, 3, 10, 29, 84]);
     }
 
     #[test]

@@ -7,8 +7,12 @@
 //! backoff, then the run fails and a later run picks the cluster up), and optionally
 //! waits for the rollouts. With `concurrency: cancel-pending` at most one run is active
 //! and one pending, a newer run replacing the pending one (GitHub Actions concurrency
-//! groups). A scheduled `drift_check` job re-applies everything. The pipeline never
-//! looks at a cluster otherwise: drift stays until that app is deployed again.
+//! groups); with `concurrency_scope: deploy-job` the group holds only the deploy job, so
+//! builds run side by side. With `concurrency: fold` (Jenkins `disableConcurrentBuilds()`)
+//! one build runs, and a trigger while a build waits in the queue folds into it: that
+//! build builds the newest commit. A scheduled `drift_check` job re-applies everything.
+//! The pipeline never looks at a cluster otherwise: drift stays until that app is
+//! deployed again.
 //!
 //! With environments ([`Pipeline::set_environments`]) a run deploys environment by
 //! environment, as a workflow with one deploy job per GitHub Actions environment (or a
@@ -27,6 +31,7 @@ use super::{
     Action, AppId, Apply, CiDraw, ClusterId, Input, Model, Note, NoteKind, OpId, Rev, SpecId,
     Timer, Trace, Tree,
 };
+use crate::scenario::models::ConcurrencyScope;
 use crate::scenario::{Concurrency, Nanos, PushConfig, SECOND};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{HashMap, VecDeque};
@@ -58,6 +63,9 @@ enum Phase {
     AwaitingRollout,
     /// Waiting for the gate before the next environment (no runner held).
     Gated,
+    /// Built; its deploy job waits in the concurrency group or for a runner
+    /// (`concurrency_scope: deploy-job`; no runner held).
+    DeployPending,
     Done,
 }
 
@@ -97,6 +105,8 @@ struct Run {
     gate_open: Nanos,
     gate_passed: Nanos,
     holds_runner: bool,
+    /// When its trigger fires (a folded trigger may bring it forward).
+    due: Nanos,
 }
 
 pub struct Pipeline {
@@ -112,6 +122,9 @@ pub struct Pipeline {
     /// single pending successor.
     group_active: Option<u32>,
     group_pending: Option<u32>,
+    /// fold: the job's one queue item (in its quiet period or waiting behind the running
+    /// build) that later triggers fold into.
+    queued_item: Option<u32>,
     drift_check_active: bool,
     /// Per (cluster, app): the newest manifest applied successfully (the deploy record).
     deployed: Vec<SpecId>,
@@ -141,6 +154,7 @@ impl Pipeline {
             fifo: VecDeque::new(),
             group_active: None,
             group_pending: None,
+            queued_item: None,
             drift_check_active: false,
             claimed: deployed.clone(),
             deployed,
@@ -241,8 +255,61 @@ impl Pipeline {
             gate_open: 0,
             gate_passed: 0,
             holds_runner: false,
+            due: 0,
         });
         id
+    }
+
+    /// Whether commit runs enter the concurrency group when triggered (the whole
+    /// workflow), rather than when their build ends (`deploy-job`; a CI-only pipeline has
+    /// no deploy job, so no group).
+    fn group_wraps_workflow(&self) -> bool {
+        match self.cfg.concurrency {
+            Concurrency::Queue => false,
+            Concurrency::Fold => true,
+            Concurrency::CancelPending => self.cfg.concurrency_scope == ConcurrencyScope::Workflow,
+        }
+    }
+
+    /// A commit run joins the group: it goes ahead when the group is free, else it waits
+    /// as the pending one (cancel-pending: replacing and cancelling an older pending run).
+    fn join_group(&mut self, id: u32) {
+        if self.group_active.is_none() {
+            self.group_active = Some(id);
+            self.fifo.push_back(id);
+        } else if let Some(old) = self.group_pending.replace(id)
+            && old != id
+        {
+            self.runs[old as usize].phase = Phase::Done;
+            self.note(NoteKind::RunCancelled, old, None);
+        }
+    }
+
+    /// fold: a commit while the job has an item in the queue folds into it (Jenkins
+    /// `Queue.scheduleInternal`): that build will build this newer commit, with this
+    /// commit's build draw, and its quiet period ends at the earlier of the two due times.
+    /// Returns whether it folded.
+    fn fold(&mut self, now: Nanos, rev: Rev, ci: Option<CiDraw>, wait: Nanos) -> bool {
+        let Some(id) = self.queued_item else {
+            return false;
+        };
+        let run = &mut self.runs[id as usize];
+        if !matches!(run.phase, Phase::Triggering | Phase::Queued) {
+            return false;
+        }
+        run.kind = RunKind::Commit(rev);
+        if let Some(CiDraw { build, .. }) = ci {
+            run.build = Some(build);
+        }
+        let due = now.saturating_add(wait);
+        if run.phase == Phase::Triggering && due < run.due {
+            run.due = due;
+            self.out.push_back(Action::SetTimer {
+                at: due,
+                timer: Timer::Trigger { run: id },
+            });
+        }
+        true
     }
 
     /// A triggered run joins the queue, subject to the concurrency mode.
@@ -252,14 +319,8 @@ impl Pipeline {
         run.phase = Phase::Queued;
         let is_commit = matches!(run.kind, RunKind::Commit(_));
         self.note(NoteKind::RunQueued, id, None);
-        if is_commit && self.cfg.concurrency == Concurrency::CancelPending {
-            if self.group_active.is_none() {
-                self.group_active = Some(id);
-                self.fifo.push_back(id);
-            } else if let Some(old) = self.group_pending.replace(id) {
-                self.runs[old as usize].phase = Phase::Done;
-                self.note(NoteKind::RunCancelled, old, None);
-            }
+        if is_commit && self.group_wraps_workflow() {
+            self.join_group(id);
         } else {
             self.fifo.push_back(id);
         }
@@ -272,6 +333,10 @@ impl Pipeline {
                 break;
             };
             self.free_runners -= 1;
+            if self.queued_item == Some(id) {
+                // Started: no longer an item in the queue to fold into.
+                self.queued_item = None;
+            }
             let run = &mut self.runs[id as usize];
             run.holds_runner = true;
             if run.phase == Phase::Gated {
@@ -279,6 +344,12 @@ impl Pipeline {
                 self.deploy_env(now, id);
                 continue;
             }
+            if run.phase == Phase::DeployPending {
+                // Admitted to the group: the deploy job on a runner of its own.
+                self.deploy_env(now, id);
+                continue;
+            }
+
             run.started = now;
             run.phase = Phase::CheckingOut;
             self.note(NoteKind::RunStarted, id, None);
@@ -359,12 +430,26 @@ impl Pipeline {
 
     /// The deploy step: apply cluster by cluster.
     fn deploy(&mut self, now: Nanos, id: u32) {
+        let deploy_job_group = self.cfg.concurrency == Concurrency::CancelPending
+            && !self.group_wraps_workflow()
+            && !self.ci_only;
         let run = &mut self.runs[id as usize];
         if run.kind != RunKind::DriftCheck {
             run.built = now;
         }
         run.gate_open = now;
         run.gate_passed = now;
+        let is_commit = matches!(run.kind, RunKind::Commit(_));
+        if is_commit && deploy_job_group {
+            // The build job ends and frees its runner; the deploy job joins the group.
+            run.phase = Phase::DeployPending;
+            if std::mem::replace(&mut run.holds_runner, false) {
+                self.free_runners = self.free_runners.saturating_add(1);
+            }
+            self.join_group(id);
+            self.start_runs(now);
+            return;
+        }
         self.deploy_env(now, id);
     }
 
@@ -677,14 +762,21 @@ impl Model for Pipeline {
     fn handle(&mut self, now: Nanos, input: Input) {
         match input {
             Input::Commit { rev, ci } => {
-                let id = self.new_run(RunKind::Commit(rev));
                 let wait = match ci {
-                    Some(CiDraw { trigger, build }) => {
-                        self.runs[id as usize].build = Some(build);
-                        trigger
-                    }
+                    Some(CiDraw { trigger, .. }) => trigger,
                     None => self.cfg.queue_wait.sample(&mut self.rng),
                 };
+                if self.cfg.concurrency == Concurrency::Fold && self.fold(now, rev, ci, wait) {
+                    return;
+                }
+                let id = self.new_run(RunKind::Commit(rev));
+                if let Some(CiDraw { build, .. }) = ci {
+                    self.runs[id as usize].build = Some(build);
+                }
+                self.runs[id as usize].due = now.saturating_add(wait);
+                if self.cfg.concurrency == Concurrency::Fold {
+                    self.queued_item = Some(id);
+                }
                 if wait == 0 {
                     self.admit(now, id);
                 } else {
@@ -694,7 +786,13 @@ impl Model for Pipeline {
                     });
                 }
             }
-            Input::Timer(Timer::Trigger { run }) => self.admit(now, run),
+            Input::Timer(Timer::Trigger { run }) => {
+                // A folded trigger may have brought the due time forward: the first timer
+                // admits, a later one finds the run past triggering.
+                if self.phase(run) == Some(Phase::Triggering) {
+                    self.admit(now, run);
+                }
+            }
             Input::Timer(Timer::Build { run }) => {
                 if self.phase(run) == Some(Phase::Building) {
                     if self.ci_only {

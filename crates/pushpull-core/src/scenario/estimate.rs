@@ -153,9 +153,8 @@ impl Estimate {
 
         // ------------------------------------------------------------ rollouts
         let shape = |replicas: u32, rollout: &super::Rollout| {
-            let starting = (rollout.max_surge.resolve(replicas, true) as f64
-                + rollout.max_unavailable.resolve(replicas, false) as f64)
-                .max(1.0);
+            let (surge, unavailable) = rollout.fenceposts(replicas);
+            let starting = (surge as f64 + unavailable as f64).max(1.0);
             (starting, replicas as f64 * (1.0 + starting.log2()))
         };
         // Pod steps per rollout: the fleet's shape, or the mean over apps of their

@@ -316,7 +316,10 @@ pub(super) struct RawGroup {
 struct RawRollout {
     /// Pod created → Ready.
     pod_start: Option<Dist>,
-    /// Pods above the desired count during a rollout (`maxSurge`).
+    /// Pods above the desired count during a rollout (`maxSurge`; a percentage may exceed
+    /// 100%).
+    #[serde(default)]
+    #[schemars(schema_with = "super::schema::surge_schema")]
     max_surge: Option<IntOrPercent>,
     /// Pods below the desired count during a rollout (`maxUnavailable`).
     max_unavailable: Option<IntOrPercent>,
@@ -630,12 +633,22 @@ fn check_shape(key: &str, replicas: NonZeroU32, rollout: &Rollout) -> Result<(),
             ),
         );
     }
-    if rollout.max_surge.resolve(replicas, true) == 0
-        && rollout.max_unavailable.resolve(replicas, false) == 0
-    {
+    // The API server refuses both written as zero; both rounding to zero is allowed and
+    // resolved to maxUnavailable 1 (`Rollout::fenceposts`).
+    if rollout.max_surge.is_zero() && rollout.max_unavailable.is_zero() {
         return refuse(
             format!("{key}.rollout.max_surge"),
-            "max_surge and max_unavailable are both zero for this replica count, so a rollout could never progress (Kubernetes refuses this too); raise one of them".into(),
+            "max_surge and max_unavailable are both zero, so a rollout could never progress (Kubernetes refuses this too: maxUnavailable may not be 0 when maxSurge is 0); raise one of them".into(),
+        );
+    }
+    if let IntOrPercent::Percent(p) = rollout.max_unavailable
+        && p > 100
+    {
+        return refuse(
+            format!("{key}.rollout.max_unavailable"),
+            format!(
+                "`{p}%` is above 100%; max_unavailable can be at most 100% of the pods (maxSurge may exceed it)"
+            ),
         );
     }
     Ok(())

@@ -87,9 +87,15 @@ impl IntOrPercent {
             IntOrPercent::Count(n) => n,
             IntOrPercent::Percent(p) => {
                 let x = replicas as u64 * p as u64;
-                (if round_up { x.div_ceil(100) } else { x / 100 }) as u32
+                let n = if round_up { x.div_ceil(100) } else { x / 100 };
+                u32::try_from(n).unwrap_or(u32::MAX)
             }
         }
+    }
+
+    /// Written as zero (`0` or `0%`): what the API server checks, before rounding.
+    pub fn is_zero(self) -> bool {
+        matches!(self, IntOrPercent::Count(0) | IntOrPercent::Percent(0))
     }
 }
 
@@ -108,7 +114,7 @@ impl<'de> Deserialize<'de> for IntOrPercent {
         impl serde::de::Visitor<'_> for V {
             type Value = IntOrPercent;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a percentage from 0% to 100% or a whole number of pods")
+                f.write_str("a whole percentage like `25%` or a whole number of pods")
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<IntOrPercent, E> {
                 u32::try_from(v)
@@ -118,7 +124,7 @@ impl<'de> Deserialize<'de> for IntOrPercent {
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<IntOrPercent, E> {
                 if v < 0 {
                     return Err(E::custom(format!(
-                        "`{v}` is negative; expected a percentage from 0% to 100% or a whole number of pods"
+                        "`{v}` is negative; expected a whole percentage like `25%` or a whole number of pods"
                     )));
                 }
                 self.visit_u64(v as u64)
@@ -126,14 +132,17 @@ impl<'de> Deserialize<'de> for IntOrPercent {
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IntOrPercent, E> {
                 let bad = || {
                     E::custom(format!(
-                        "`{v}` is not a percentage; expected a whole percentage from 0% to 100%, like `25%`"
+                        "`{v}` is not a percentage; expected a whole percentage, like `25%`"
                     ))
                 };
                 let num = v.trim().strip_suffix('%').ok_or_else(bad)?;
                 let p: i64 = num.trim().parse().map_err(|_| bad())?;
-                if !(0..=100).contains(&p) {
+                // maxSurge may exceed 100%; maxUnavailable's bound is checked with the
+                // fleet (`fleet::check_shape`).
+                if !(0..=i64::from(i32::MAX)).contains(&p) {
                     return Err(E::custom(format!(
-                        "`{v}` is outside 0%..100%; a percentage of pods can be at most 100%"
+                        "`{v}` is outside 0%..{}%; Kubernetes' IntOrString is an int32",
+                        i32::MAX
                     )));
                 }
                 Ok(IntOrPercent::Percent(p as u32))
@@ -150,8 +159,10 @@ pub struct Rollout {
     /// Pod created → Ready: image pull, start-up and readiness probe.
     #[serde(default = "default_pod_start")]
     pub pod_start: Dist,
-    /// How many pods above the desired count a rollout may create (`maxSurge`).
+    /// How many pods above the desired count a rollout may create (`maxSurge`; a
+    /// percentage may exceed 100%).
     #[serde(default = "default_quarter")]
+    #[schemars(schema_with = "schema::surge_schema")]
     pub max_surge: IntOrPercent,
     /// How many pods below the desired count a rollout may go (`maxUnavailable`).
     #[serde(default = "default_quarter")]
@@ -172,6 +183,20 @@ fn default_quarter() -> IntOrPercent {
 }
 fn default_deadline() -> Dur {
     Dur(600 * SECOND)
+}
+
+impl Rollout {
+    /// maxSurge and maxUnavailable resolved against `replicas` together, as Kubernetes'
+    /// `ResolveFenceposts`: when both round to zero, maxUnavailable is 1.
+    pub fn fenceposts(&self, replicas: u32) -> (u32, u32) {
+        let surge = self.max_surge.resolve(replicas, true);
+        let unavailable = self.max_unavailable.resolve(replicas, false);
+        if surge == 0 && unavailable == 0 {
+            (0, 1)
+        } else {
+            (surge, unavailable)
+        }
+    }
 }
 
 impl Default for Rollout {
@@ -1224,6 +1249,14 @@ fn check_push(name: &str, push: &PushConfig) -> Result<(), (String, String)> {
     if let Some(every) = push.drift_check {
         min_interval(Dur(every)).map_err(|m| (at("drift_check.every"), m))?;
     }
+    if push.concurrency_scope == models::ConcurrencyScope::DeployJob
+        && push.concurrency != Concurrency::CancelPending
+    {
+        return Err((
+            at("concurrency_scope"),
+            "`deploy-job` scopes a GitHub Actions concurrency group; it needs `concurrency: cancel-pending` (or leave `concurrency_scope` out)".into(),
+        ));
+    }
     Ok(())
 }
 
@@ -1244,7 +1277,9 @@ fn check_pull(
     if pull.drift_detection == DriftDetection::Watch {
         intervals.push((at("self_heal.initial"), pull.self_heal.backoff.initial));
         intervals.push((at("self_heal.max"), pull.self_heal.backoff.max));
-        intervals.push((at("self_heal.cooldown"), pull.self_heal.cooldown));
+        if let Some(c) = pull.self_heal.cooldown {
+            intervals.push((at("self_heal.cooldown"), c));
+        }
     } else if let Some(c) = written_cooldown {
         intervals.push((at("self_heal.cooldown"), c));
     }

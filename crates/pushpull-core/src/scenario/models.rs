@@ -32,6 +32,25 @@ pub enum Concurrency {
     /// GitHub Actions concurrency group: one running, one pending; a newer run
     /// replaces (cancels) the pending one.
     CancelPending,
+    /// Jenkins with `disableConcurrentBuilds()`: one build of the job runs at a time, and
+    /// a trigger while a build of the job waits in the queue (its quiet period, or behind
+    /// the running one) folds into it; that build builds the newest commit.
+    Fold,
+}
+
+/// What a `cancel-pending` concurrency group wraps (GitHub Actions `concurrency:` at the
+/// workflow's top level or on the deploy job).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConcurrencyScope {
+    /// The whole workflow: a run waits in the group before it builds.
+    #[default]
+    Workflow,
+    /// Only the deploy job: builds run side by side; a run joins the group when its build
+    /// ends, and its deploy job takes a runner again once admitted.
+    DeployJob,
 }
 
 /// A scheduled job that re-applies everything (`drift_check: {every: 24h}`).
@@ -89,6 +108,8 @@ pub struct PushConfig {
     pub apply_parallelism: u32,
     pub wait_for_rollout: bool,
     pub concurrency: Concurrency,
+    /// What the `cancel-pending` group wraps.
+    pub concurrency_scope: ConcurrencyScope,
     #[serde(serialize_with = "ser_drift_check")]
     pub drift_check: Option<Nanos>,
     /// How the team rolls back a bad release.
@@ -105,12 +126,17 @@ fn ser_drift_check<S: serde::Serializer>(v: &Option<Nanos>, s: S) -> Result<S::O
 impl PushConfig {
     pub fn preset(p: PushPreset) -> PushConfig {
         match p {
-            // GitHub-hosted runners: a short wait for a runner, one deploy job per
-            // concurrency group with the newest pending run replacing older ones.
+            // GitHub-hosted runners: a wait for a runner that is mostly seconds with a
+            // tail of minutes (lognormal, median 5 s, p99 5 min: docs/PRESETS.md), one
+            // deploy per concurrency group with the newest pending run replacing older
+            // ones.
             PushPreset::GithubActions | PushPreset::Custom => PushConfig {
                 preset: p,
                 runners: 2,
-                queue_wait: Dist::Exponential { mean: 30 * SECOND },
+                queue_wait: Dist::LogNormal {
+                    median: 5 * SECOND,
+                    p99: 5 * MINUTE,
+                },
                 build: Dist::Normal {
                     mean: 4 * MINUTE,
                     sd: MINUTE,
@@ -119,11 +145,13 @@ impl PushConfig {
                 apply_parallelism: 5,
                 wait_for_rollout: true,
                 concurrency: Concurrency::CancelPending,
+                concurrency_scope: ConcurrencyScope::Workflow,
                 drift_check: None,
                 rollback: Rollback::default(),
             },
             // Jenkins: the 5 s quiet period before a build is queued, executors as
-            // runners, builds of one job queue up in order.
+            // runners, `disableConcurrentBuilds()`: one build at a time, later triggers
+            // folded into the one queued build.
             PushPreset::Jenkins => PushConfig {
                 preset: p,
                 runners: 2,
@@ -135,7 +163,8 @@ impl PushConfig {
                 apply: Dist::fixed(2 * SECOND),
                 apply_parallelism: 5,
                 wait_for_rollout: true,
-                concurrency: Concurrency::Queue,
+                concurrency: Concurrency::Fold,
+                concurrency_scope: ConcurrencyScope::Workflow,
                 drift_check: None,
                 rollback: Rollback::default(),
             },
@@ -168,6 +197,9 @@ pub struct RawPush {
     wait_for_rollout: Option<bool>,
     /// What happens to a run when every runner is busy.
     concurrency: Option<Concurrency>,
+    /// What a `cancel-pending` group wraps: `workflow` (the whole run) or `deploy-job`
+    /// (builds run side by side; only deploys queue in the group).
+    concurrency_scope: Option<ConcurrencyScope>,
     /// `none`, or a scheduled job that re-applies everything (`{every: 24h}`).
     drift_check: Option<NoneOr<DriftCheck>>,
     rollback: Option<RawRollback<PushRollback>>,
@@ -201,6 +233,9 @@ impl RawPush {
         }
         if let Some(v) = self.concurrency {
             c.concurrency = v;
+        }
+        if let Some(v) = self.concurrency_scope {
+            c.concurrency_scope = v;
         }
         if let Some(v) = self.drift_check {
             c.drift_check = v.0.map(|d| d.every.0);
@@ -386,9 +421,83 @@ impl<'de> Deserialize<'de> for Probability {
 pub struct SelfHeal {
     #[serde(flatten)]
     pub backoff: Backoff,
-    /// How long an app must stay in sync before the backoff starts again from `initial`
-    /// (Argo CD `--self-heal-backoff-cooldown-seconds`).
-    pub cooldown: Dur,
+    /// How long after its last sync an app that is still in sync starts the backoff again
+    /// from `initial` (Argo CD v3.1–v3.2 `--self-heal-backoff-cooldown-seconds`); `None`:
+    /// never, the count resets only when a new revision is synced (Argo CD ≥ v3.3, where
+    /// the flag has no effect).
+    #[serde(serialize_with = "ser_opt_dur")]
+    pub cooldown: Option<Dur>,
+}
+
+fn ser_opt_dur<S: serde::Serializer>(v: &Option<Dur>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        None => s.serialize_str("none"),
+        Some(d) => d.serialize(s),
+    }
+}
+
+fn ser_opt_count<S: serde::Serializer>(v: &Option<u32>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        None => s.serialize_str("none"),
+        Some(n) => s.serialize_u32(*n),
+    }
+}
+
+/// A scalar setting or the word `none` (`cooldown: none`, `limit: 5`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OrNone<T>(pub Option<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OrNone<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::IntoDeserializer;
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+            type Value = OrNone<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`none` or a value")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                if v == "none" {
+                    return Ok(OrNone(None));
+                }
+                let de: serde::de::value::StrDeserializer<E> = v.into_deserializer();
+                T::deserialize(de).map(|t| OrNone(Some(t)))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(OrNone(None))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                let de: serde::de::value::U64Deserializer<E> = v.into_deserializer();
+                T::deserialize(de).map(|t| OrNone(Some(t)))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                let de: serde::de::value::I64Deserializer<E> = v.into_deserializer();
+                T::deserialize(de).map(|t| OrNone(Some(t)))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                let de: serde::de::value::F64Deserializer<E> = v.into_deserializer();
+                T::deserialize(de).map(|t| OrNone(Some(t)))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+impl<T: schemars::JsonSchema> schemars::JsonSchema for OrNone<T> {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("OrNone_{}", T::schema_name()).into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                {"enum": ["none", null], "description": "`none`: switched off."},
+                g.subschema_for::<T>(),
+            ],
+        })
+    }
 }
 
 /// Self-heal: a backoff between repairs of the same app, reset after a quiet cooldown.
@@ -402,8 +511,9 @@ struct RawSelfHeal {
     factor: Option<Factor>,
     /// The longest delay.
     max: Option<Dur>,
-    /// How long an app must stay in sync before the backoff starts again from `initial`.
-    cooldown: Option<Dur>,
+    /// How long after its last sync an app still in sync starts the backoff again from
+    /// `initial` (Argo CD v3.1–v3.2); `none`: only a new revision resets it (Argo CD ≥ v3.3).
+    cooldown: Option<OrNone<Dur>>,
 }
 
 /// A backoff factor: from 1 to [`MAX_FACTOR`](super::bounds::MAX_FACTOR) (1,000).
@@ -459,7 +569,30 @@ impl Backoff {
     }
 }
 
-/// A backoff: `initial × factorⁿ`, capped at `max`.
+/// A pull setup's retry of a failed fetch or sync: a backoff, a limit on sync retries,
+/// and which revision a retry syncs.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Retry {
+    #[serde(flatten)]
+    pub backoff: Backoff,
+    /// Retries of one failed sync before the reconciler gives that revision up (Argo CD's
+    /// `syncPolicy.retry.limit`, 5 for automated sync); `None`: retried until it works
+    /// (Flux). A fetch is always retried.
+    #[serde(serialize_with = "ser_opt_count")]
+    pub limit: Option<u32>,
+    /// A retry syncs the newest revision known rather than the one that failed (Argo CD's
+    /// `syncPolicy.retry.refresh`, false by default; Flux reconciles the latest artifact).
+    pub refresh: bool,
+}
+
+impl std::ops::Deref for Retry {
+    type Target = Backoff;
+    fn deref(&self) -> &Backoff {
+        &self.backoff
+    }
+}
+
+/// A backoff: `initial × factorⁿ`, capped at `max`, with a limit on sync retries.
 #[derive(Clone, Copy, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Backoff")]
@@ -470,6 +603,12 @@ struct RawBackoff {
     factor: Option<Factor>,
     /// The longest delay.
     max: Option<Dur>,
+    /// Retries of one failed sync before that revision is given up (Argo CD
+    /// `syncPolicy.retry.limit`); `none`: no limit.
+    limit: Option<OrNone<u32>>,
+    /// A retry syncs the newest revision known, not the one that failed (Argo CD
+    /// `syncPolicy.retry.refresh`).
+    refresh: Option<bool>,
 }
 
 impl RawBackoff {
@@ -483,6 +622,16 @@ impl RawBackoff {
         }
         if let Some(v) = self.max {
             b.max = v;
+        }
+    }
+
+    fn overlay_retry(self, r: &mut Retry) {
+        self.overlay(&mut r.backoff);
+        if let Some(v) = self.limit {
+            r.limit = v.0;
+        }
+        if let Some(v) = self.refresh {
+            r.refresh = v;
         }
     }
 }
@@ -502,8 +651,8 @@ pub struct PullConfig {
     pub reconcile_interval: Dur,
     /// A uniform extra of up to this much on each reconcile interval.
     pub reconcile_jitter: Dur,
-    /// Backoff after a failed fetch or sync.
-    pub retry: Backoff,
+    /// Backoff after a failed fetch or sync, and the limit on sync retries.
+    pub retry: Retry,
     /// One apply of one app (with `refresh: source`: of one object of a Kustomization).
     pub apply: Dist,
     pub concurrency: u32,
@@ -547,15 +696,22 @@ impl PullConfig {
                         factor: 3.0,
                         max: Dur(300 * SECOND),
                     },
-                    cooldown: Dur(330 * SECOND),
+                    // v3.5.1: the cooldown flag is deprecated and has no effect.
+                    cooldown: None,
                 },
                 reconcile_interval: Dur(10 * MINUTE),
                 reconcile_jitter: Dur(0),
-                // Sync retry with backoff: 5 s × 2ⁿ capped at 3 m (retry.backoff).
-                retry: Backoff {
-                    initial: Dur(5 * SECOND),
-                    factor: 2.0,
-                    max: Dur(3 * MINUTE),
+                // Sync retry: `duration: 5s`, `factor: 2`, `maxDuration: 3m`, `limit: 5`
+                // for automated sync. The first retry waits 10 s: the controller computes
+                // the wait with the retry count already incremented (docs/PRESETS.md).
+                retry: Retry {
+                    backoff: Backoff {
+                        initial: Dur(10 * SECOND),
+                        factor: 2.0,
+                        max: Dur(3 * MINUTE),
+                    },
+                    limit: Some(5),
+                    refresh: false,
                 },
                 apply: Dist::fixed(SECOND),
                 concurrency: 10,
@@ -589,14 +745,18 @@ impl PullConfig {
                         factor: 1.0,
                         max: Dur(10 * MINUTE),
                     },
-                    cooldown: Dur(0),
+                    cooldown: None,
                 },
                 reconcile_interval: Dur(570 * SECOND),
                 reconcile_jitter: Dur(60 * SECOND),
-                retry: Backoff {
-                    initial: Dur(10 * MINUTE),
-                    factor: 1.0,
-                    max: Dur(10 * MINUTE),
+                retry: Retry {
+                    backoff: Backoff {
+                        initial: Dur(10 * MINUTE),
+                        factor: 1.0,
+                        max: Dur(10 * MINUTE),
+                    },
+                    limit: None,
+                    refresh: true,
                 },
                 apply: Dist::fixed(FLUX_APPLY_PER_OBJECT),
                 concurrency: 4,
@@ -731,10 +891,9 @@ impl RawPull {
         .map(|(k, _)| k)
     }
 
-    /// The self-heal cooldown the scenario writes, if it writes one (the Flux preset's
-    /// is 0, unused since Flux does not self-heal on watch).
+    /// The self-heal cooldown the scenario writes, if it writes a duration.
     pub fn self_heal_cooldown(&self) -> Option<Dur> {
-        self.self_heal.and_then(|s| s.cooldown)
+        self.self_heal.and_then(|s| s.cooldown).and_then(|c| c.0)
     }
 
     pub fn resolve(self) -> PullConfig {
@@ -764,10 +923,11 @@ impl RawPull {
                 initial: s.initial,
                 factor: s.factor,
                 max: s.max,
+                ..RawBackoff::default()
             };
             backoff.overlay(&mut c.self_heal.backoff);
             if let Some(v) = s.cooldown {
-                c.self_heal.cooldown = v;
+                c.self_heal.cooldown = v.0;
             }
         }
         if let Some(v) = self.reconcile_interval {
@@ -777,7 +937,7 @@ impl RawPull {
             c.reconcile_jitter = v;
         }
         if let Some(b) = self.retry {
-            b.overlay(&mut c.retry);
+            b.overlay_retry(&mut c.retry);
         }
         if let Some(v) = self.apply {
             c.apply = v;

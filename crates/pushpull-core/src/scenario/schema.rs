@@ -283,6 +283,17 @@ impl JsonSchema for Bound {
     }
 }
 
+/// `maxSurge`: as [`IntOrPercent`], but a percentage may exceed 100%.
+pub fn surge_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "description": "A whole number of pods (`1`) or a whole percentage of the replicas (`25%`, above 100% allowed), as Kubernetes' IntOrString.",
+        "anyOf": [
+            {"type": "integer", "minimum": 0, "maximum": u32::MAX},
+            {"type": "string", "pattern": r"^\s*(?:\+?[0-9]{1,10}|-0+)\s*%\s*$"},
+        ],
+    })
+}
+
 impl JsonSchema for IntOrPercent {
     fn inline_schema() -> bool {
         true

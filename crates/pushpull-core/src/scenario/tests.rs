@@ -123,11 +123,14 @@ fn unknown_preset_lists_the_known_ones() {
 }
 
 #[test]
-fn percentage_over_100_is_refused() {
-    let e = err(&format!("{BASE}fleet:\n  rollout:\n    max_surge: 150%\n"));
+fn max_unavailable_over_100_percent_is_refused_max_surge_over_100_percent_is_not() {
+    let e = err(&format!(
+        "{BASE}fleet:\n  rollout:\n    max_unavailable: 150%\n"
+    ));
     assert!(e.starts_with("test.yaml:5:"), "{e}");
-    assert!(e.contains("fleet.rollout.max_surge"), "{e}");
+    assert!(e.contains("fleet.rollout.max_unavailable"), "{e}");
     assert!(e.contains("at most 100%"), "{e}");
+    assert!(parse(&format!("{BASE}fleet:\n  rollout:\n    max_surge: 150%\n")).is_ok());
 }
 
 #[test]
@@ -684,7 +687,7 @@ fn without_a_ci_block_the_ci_is_the_first_push_setups_pipeline() {
     let ci = s.ci.expect("a CI stage by default");
     assert_eq!(ci.from, "jk");
     assert_eq!(ci.queue_wait, Dist::fixed(5 * SECOND));
-    assert_eq!(ci.concurrency, Concurrency::Queue);
+    assert_eq!(ci.concurrency, Concurrency::Fold);
     let only_pull = parse(&format!(
         "{BASE}models:\n  a: {{ kind: pull }}\n  b: {{ kind: pull, preset: flux }}\n"
     ))
