@@ -4,7 +4,7 @@
 
 use crate::metric::ModelKind;
 use crate::scenario::Scenario;
-use crate::scenario::models::Setup;
+use crate::scenario::models::{Setup, SetupConfig, Sharding};
 use serde::{Deserialize, Serialize};
 
 /// One system holding write credentials to clusters.
@@ -51,11 +51,13 @@ pub enum Placement {
     Hub,
 }
 
-/// The placement of a pull setup's reconcilers. HOOK for `topology: hub`: every pull
-/// setup is per-cluster until the scenario key exists; return [`Placement::Hub`] here
-/// for a setup that declares it and the table follows.
-pub fn placement(_s: &Scenario, _setup: &Setup) -> Placement {
-    Placement::PerCluster
+/// The placement of a pull setup's reconcilers: `topology: hub` is one controller (per
+/// shard) outside the fleet, anything else an agent per cluster.
+pub fn placement(_s: &Scenario, setup: &Setup) -> Placement {
+    match &setup.config {
+        SetupConfig::Pull(p) if p.hub.is_some() => Placement::Hub,
+        SetupConfig::Pull(_) | SetupConfig::Push(_) => Placement::PerCluster,
+    }
 }
 
 /// The credential table of `setup` in `s`'s fleet.
@@ -97,17 +99,46 @@ pub fn of_setup(s: &Scenario, setup: &Setup) -> Credentials {
             blast_radius: 1,
             clusters: n,
         },
-        (ModelKind::Pull, Placement::Hub) => Credentials {
-            topology: "pull-hub".into(),
-            holders: vec![Holder {
-                system: format!("{} hub controller", setup.preset()),
-                runs: "outside".into(),
-                clusters: names.clone(),
-            }],
-            inbound_paths: outside("hub controller"),
-            blast_radius: n,
-            clusters: n,
-        },
+        (ModelKind::Pull, Placement::Hub) => {
+            // One controller per shard, each holding the credentials of its clusters.
+            let (shards, sharding) = match &setup.config {
+                SetupConfig::Pull(p) => p
+                    .hub
+                    .as_ref()
+                    .map_or((1, Sharding::Legacy), |h| (h.shards.max(1), h.sharding)),
+                SetupConfig::Push(_) => (1, Sharding::Legacy),
+            };
+            let of = crate::model::hub::shard_of(&names, shards, sharding);
+            let holders: Vec<Holder> = (0..shards)
+                .map(|k| Holder {
+                    system: if shards == 1 {
+                        format!("{} hub controller", setup.preset())
+                    } else {
+                        format!("{} hub controller, shard {k}", setup.preset())
+                    },
+                    runs: "outside".into(),
+                    clusters: names
+                        .iter()
+                        .zip(&of)
+                        .filter(|&(_, &sh)| sh == k)
+                        .map(|(c, _)| c.clone())
+                        .collect(),
+                })
+                .filter(|h| !h.clusters.is_empty())
+                .collect();
+            let blast_radius = holders
+                .iter()
+                .map(|h| h.clusters.len() as u32)
+                .max()
+                .unwrap_or(0);
+            Credentials {
+                topology: "pull-hub".into(),
+                holders,
+                inbound_paths: outside("hub controller"),
+                blast_radius,
+                clusters: n,
+            }
+        }
     }
 }
 
@@ -141,5 +172,20 @@ mod tests {
         assert!(c.holders.iter().all(|h| h.clusters.len() == 1));
         assert!(c.inbound_paths.is_empty());
         assert_eq!(c.blast_radius, 1);
+    }
+
+    #[test]
+    fn a_sharded_hub_holds_every_cluster_and_one_leak_writes_the_largest_shard() {
+        let text = "name: t\nduration: 1h\nfleet: {clusters: 5, apps: 2}\nmodels:\n  gha: {kind: push, preset: github-actions}\n  hub: {kind: pull, preset: argocd, topology: hub, shards: 2, sharding: round-robin}\n";
+        let s = Scenario::parse(text, "t.yaml").unwrap();
+        let c = of_setup(&s, &s.models.setups[1]);
+        assert_eq!(c.topology, "pull-hub");
+        assert_eq!(c.holders.len(), 2);
+        let mut sizes: Vec<usize> = c.holders.iter().map(|h| h.clusters.len()).collect();
+        sizes.sort();
+        // Round-robin over five sorted clusters: shards of 3 and 2.
+        assert_eq!(sizes, [2, 3]);
+        assert_eq!(c.blast_radius, 3);
+        assert_eq!(c.inbound_paths.len(), 5);
     }
 }

@@ -721,8 +721,8 @@ fn fnv32a(bytes: &[u8]) -> u32 {
 mod tests {
     use super::*;
     use crate::model::harness::{Harness, Script};
-    use crate::scenario::models::{Hub as HubConfig, PullPreset, Sharding};
     use crate::scenario::Dist;
+    use crate::scenario::models::{Hub as HubConfig, PullPreset, Sharding};
     use rand::SeedableRng;
 
     const HOUR: Nanos = 3600 * SECOND;
