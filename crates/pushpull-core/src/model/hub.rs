@@ -277,6 +277,9 @@ impl Hub {
     /// The resync: every due app is asked for a refresh after its jitter.
     fn resync(&mut self, now: Nanos, generation: u32) {
         let jitter = self.cfg.poll.jitter.0;
+        // Sorted into the resync's seconds here, then moved into `bins` once a second:
+        // a map lookup per app was most of a large hub's time (docs/PERFORMANCE.md).
+        let mut seconds: Vec<Vec<(u32, Nanos)>> = vec![Vec::new(); (jitter / TICK) as usize + 1];
         for slot in 0..self.slots.len() as u32 {
             let extra = if jitter > 0 {
                 self.rng.random_range(0..=jitter)
@@ -287,7 +290,13 @@ impl Hub {
             if !self.due(at, slot) {
                 continue;
             }
-            let bin = now.saturating_add(extra / TICK * TICK);
+            seconds[(extra / TICK) as usize].push((slot, at));
+        }
+        for (k, ready) in seconds.into_iter().enumerate() {
+            if ready.is_empty() {
+                continue;
+            }
+            let bin = now.saturating_add(k as Nanos * TICK);
             let list = self.bins.entry(bin).or_default();
             if list.is_empty() {
                 self.out.push_back(Action::SetTimer {
@@ -298,7 +307,7 @@ impl Hub {
                     },
                 });
             }
-            list.push((slot, at));
+            list.extend(ready);
         }
         self.out.push_back(Action::SetTimer {
             at: now.saturating_add(self.period()),
@@ -554,6 +563,11 @@ impl Hub {
         }
         let s = &mut self.slots[slot as usize];
         if ok {
+            if s.attempting > s.synced {
+                // A new revision synced: self-heal counts from zero again, as the
+                // reconciler's (`SelfHealAttemptsCount` is kept only within a revision).
+                s.heal_attempts = 0;
+            }
             s.synced = s.synced.max(s.attempting);
             s.sync_failures = 0;
             // The refresh after the sync finds it Synced: a status patch, through the
@@ -596,7 +610,12 @@ impl Hub {
         {
             s.heal_attempts = 0;
         }
-        let delay = heal.backoff.delay(s.heal_attempts.saturating_add(1));
+        // Argo CD v3.5.1, as the per-cluster reconciler: the first attempt is immediate,
+        // the n-th further one waits `initial × factorⁿ⁻¹` (capped).
+        let delay = match s.heal_attempts {
+            0 => 0,
+            n => heal.backoff.delay(n),
+        };
         s.heal_pending = true;
         self.note(NoteKind::SelfHealScheduled, Some(slot), delay / 1_000_000);
         self.timer(now.saturating_add(delay), HubStep::Heal, slot);
@@ -896,7 +915,7 @@ mod tests {
     }
 
     #[test]
-    fn self_heal_reapplies_after_the_backoff_on_the_drifted_cluster_only() {
+    fn self_heal_reapplies_at_once_on_the_drifted_cluster_only() {
         let (mut cfg, h) = config();
         cfg.self_heal.cooldown = None;
         let model = hub(cfg, h, 3, vec![0, 1]);
@@ -909,7 +928,7 @@ mod tests {
         assert_eq!(a.len(), 1);
         assert_eq!(
             (a[0].0, a[0].1.cluster, a[0].1.items.to_vec()),
-            (102 * SECOND, 2, vec![(1, 1)])
+            (100 * SECOND, 2, vec![(1, 1)])
         );
     }
 }
