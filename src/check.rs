@@ -7,7 +7,8 @@
 //!
 //! Counters where more is worse (`drift_unrecovered`, `deploys_incomplete`,
 //! `apply_errors`, `clusters_unrestored`, `failed_deploys`) and shares
-//! (`drift_unrecovered_share`, `deploys_incomplete_share`) are compared when
+//! (`drift_unrecovered_share`, `deploys_incomplete_share`, `out_of_sync_share`,
+//! `unexplained_change_share`) are compared when
 //! `--metric` names them. A duration figure the Kaplan–Meier estimate of this run never
 //! reaches (more than `beyond_s`) is `worse` when even that bound is a regression and
 //! `unknown` otherwise; both count as regressions (it cannot be shown to hold).

@@ -267,3 +267,68 @@ fn thresholds_on_a_share_and_a_counter_are_judged() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// The decision card's shares are bounded like any other: a threshold on push's
+/// out-of-sync share (hand edits it leaves live) breaches, one on pull's holds, and
+/// `check --metric out_of_sync_share` compares them.
+#[test]
+fn thresholds_and_check_on_the_out_of_sync_share() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("oos.yaml");
+    std::fs::write(
+        &scenario,
+        "name: oos\nduration: 2h\nrepetitions: 2\nseed: 11\n\
+         fleet: { clusters: 1, apps: 10, replicas: 2 }\n\
+         workload:\n  commits: { arrival: poisson, mean_interval: 2h }\n  apps_per_commit: 1\n\
+         models:\n  push: { preset: github-actions }\n  pull: { preset: argocd }\n\
+         faults:\n  - { kind: drift, change: scale, arrival: poisson, mean_interval: 10m }\n\
+         thresholds:\n\
+         \x20 - { model: pull, metric: out_of_sync_share, max: 1% }\n\
+         \x20 - { model: push, metric: out_of_sync_share, max: 1% }\n",
+    )
+    .unwrap();
+    let o = bin()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let s: Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("oos/summary.json")).unwrap())
+            .unwrap();
+    let t = s["thresholds"].as_array().unwrap();
+    for (i, model) in [(0, "pull"), (1, "push")] {
+        let share = s["models"][model]["out_of_sync_share"].as_f64().unwrap();
+        assert_eq!(t[i]["metric"], "out_of_sync_share");
+        assert_eq!(t[i]["value_s"].as_f64(), Some(share), "{model}");
+        assert_eq!(t[i]["ok"], share <= 0.01, "{model}: {share}");
+    }
+    assert_eq!(
+        (t[0]["ok"].as_bool(), t[1]["ok"].as_bool()),
+        (Some(true), Some(false))
+    );
+    let dir = tmp.path().join("oos");
+    let o = check(
+        &dir,
+        &dir.join("summary.json"),
+        &["--metric", "out_of_sync_share"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("out_of_sync_share"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}

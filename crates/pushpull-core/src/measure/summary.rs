@@ -313,6 +313,11 @@ impl ModelSummary {
     /// The share `name` (one of [`SHARES`]) from the counters: `None` when its
     /// denominator is 0 (nothing to be a share of) or `name` is not a share.
     pub fn share(&self, name: &str) -> Option<f64> {
+        match name {
+            "out_of_sync_share" => return self.out_of_sync_share,
+            "unexplained_change_share" => return self.unexplained_change_share,
+            _ => {}
+        }
         let (_, top, bottom) = SHARES.iter().find(|(n, ..)| *n == name)?;
         let total: u64 = bottom.iter().map(|c| self.counter(c)).sum();
         (total > 0).then(|| self.counter(top) as f64 / total as f64)
@@ -355,6 +360,20 @@ pub const SHARES: [(&str, &str, &[&str]); 2] = [
     ),
 ];
 
+/// Shares (0 to 1) measured over app-time or over changes, each kept under its own key
+/// of the setup's summary (the decision card's drift exposure and audit coverage):
+/// (name, what it is a share of).
+pub const MEASURED_SHARES: [(&str, &str); 2] = [
+    (
+        "out_of_sync_share",
+        "app-time during which live state differed from git",
+    ),
+    (
+        "unexplained_change_share",
+        "changes to live state that no git revision explains",
+    ),
+];
+
 /// What kind of figure a name a threshold or `check --metric` gives is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FigureKind {
@@ -373,7 +392,9 @@ impl FigureKind {
             Some(FigureKind::Duration(m))
         } else if BAD_COUNTERS.contains(&name) {
             Some(FigureKind::Count)
-        } else if SHARES.iter().any(|(n, ..)| *n == name) {
+        } else if SHARES.iter().any(|(n, ..)| *n == name)
+            || MEASURED_SHARES.iter().any(|(n, _)| *n == name)
+        {
             Some(FigureKind::Share)
         } else {
             None
@@ -387,6 +408,7 @@ impl FigureKind {
             .map(|m| m.name())
             .chain(BAD_COUNTERS)
             .chain(SHARES.iter().map(|(n, ..)| *n))
+            .chain(MEASURED_SHARES.iter().map(|(n, _)| *n))
             .collect()
     }
 }

@@ -408,7 +408,7 @@ pub struct Threshold {
     /// The measured quantity: a metric (the README's metric table), a counter where more
     /// is worse (`drift_unrecovered`, `deploys_incomplete`, `apply_errors`,
     /// `clusters_unrestored`, `failed_deploys`) or a share (`drift_unrecovered_share`,
-    /// `deploys_incomplete_share`).
+    /// `deploys_incomplete_share`, `out_of_sync_share`, `unexplained_change_share`).
     pub metric: FigureName,
     /// The summary statistic of a metric that is bounded (not given for a counter or a
     /// share).

@@ -257,6 +257,10 @@ impl JsonSchema for FigureName {
             any.push(json!({"const": name, "type": "string",
                 "description": format!("Share: {top} over {}, from 0 to 1. Bounded with a number like 0.05 or 5%.", bottom.join(" + "))}));
         }
+        for (name, of) in crate::measure::summary::MEASURED_SHARES {
+            any.push(json!({"const": name, "type": "string",
+                "description": format!("Share of {of}, from 0 to 1. Bounded with a number like 0.05 or 5%.")}));
+        }
         json_schema!({
             "description": "A metric (bounded at a quantile), a counter where more is worse, or a share.",
             "anyOf": any,
