@@ -17,14 +17,20 @@
 //! - Drift seen on the watch is healed after the self-heal backoff, as the per-cluster
 //!   reconciler does; a webhook refreshes past the revision cache.
 //!
-//! Cost: an app whose refresh finds nothing to do (in sync with the cached revision's
-//! manifest) is handled inside a one-second tick with the others of its second, not with
-//! a timer of its own, which keeps a 50,000-app day to a few hundred thousand events
-//! (docs/PERFORMANCE.md); such a refresh changes no status and makes no request. When
-//! a commit left its rendered manifests stale, the re-render is done in passing if
-//! nothing limits the repo-server and no comparison waits for a status processor (its
-//! render time then holds no processor: an approximation, exact when those limits do
-//! not bind); otherwise it takes the full path.
+//! Cost: an app whose resync refresh finds nothing to do (in sync with the cached
+//! revision's manifest, rendered or renderable at once) changes no status and makes no
+//! request, so it is not handled at its own time: the resync marks it `pending`, and the
+//! refresh is applied when the app is next looked at (settled: its `reconciledAt` and its
+//! manifests' revision as the refresh would have left them). Anything that could make
+//! the refresh do something (a request, a sync, a new revision of the app's manifests)
+//! looks at the app first, and a refresh still ahead becomes a timer of its own. Only
+//! the revision cache's expiry needs the refreshes' seconds: a one-second tick resolves
+//! the branch when a refresh of that second finds the cache stale, and the refreshes of
+//! that second wait for the answer. This keeps a 100,000-app day to a pass over the apps
+//! per resync and a few hundred thousand events (docs/PERFORMANCE.md). When a commit
+//! left the manifests stale, the re-render is done in passing if nothing limits the
+//! repo-server (its render time then holds no processor: an approximation, exact when
+//! the status processors do not bind); otherwise the refresh takes the full path.
 
 use super::ratelimit::TokenBucket;
 use super::refresh::RevisionCache;
@@ -37,14 +43,14 @@ use crate::scenario::models::Hub as HubConfig;
 use crate::scenario::{DriftDetection, Nanos, PullConfig, SECOND};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// A step of the hub's work that waits for time to pass (the `slot` of
 /// [`Timer::Hub`] is an app slot, or unused for [`HubStep::Tick`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HubStep {
-    /// The refreshes the last resync asked for in this second.
+    /// A second in which resync refreshes fall: the revision cache is checked.
     Tick,
     /// One app's periodic refresh at its own time (it has something to do).
     Refresh,
@@ -62,6 +68,8 @@ pub enum HubStep {
 
 /// `reconciledAt` of an app never compared.
 const NEVER: Nanos = Nanos::MAX;
+/// No resync refresh pending.
+const NONE: Nanos = Nanos::MAX;
 /// The resync's refreshes are grouped by this much (see the module's cost note).
 const TICK: Nanos = SECOND;
 
@@ -79,7 +87,6 @@ struct Slot {
     target_seen: Nanos,
     synced: SpecId,
     attempting: SpecId,
-    reconciled: Nanos,
     op: Op,
     /// Queued for or held by a status processor.
     in_status: bool,
@@ -89,6 +96,35 @@ struct Slot {
     heal_attempts: u32,
     last_heal: Option<Nanos>,
     heal_pending: bool,
+}
+
+/// What the resync pass reads and writes for every app, apart from the rest of its state.
+#[derive(Clone, Copy, Debug)]
+struct Hot {
+    /// `reconciledAt`: when the app was last compared (settled refreshes included).
+    reconciled: Nanos,
+    /// When a resync refresh of an idle app falls that has not been applied yet.
+    pending: Nanos,
+}
+
+/// What became of the pending resync refreshes of one second.
+#[derive(Clone, Copy, Debug)]
+enum Outcome {
+    /// Done with the revision `rev`, at their own time or, when they waited for a
+    /// resolution, when it ended.
+    Applied { not_before: Nanos, rev: Rev },
+    /// They waited for a resolution that failed.
+    Dropped,
+    /// They wait for the resolution in flight.
+    Waiting,
+}
+
+/// How a revision-cache resolution that resync refreshes waited for ended.
+#[derive(Clone, Copy, Debug)]
+struct Resolution {
+    at: Nanos,
+    rev: Rev,
+    ok: bool,
 }
 
 /// One Argo CD application controller (shard).
@@ -102,16 +138,23 @@ pub struct Hub {
     apps: u32,
     rng: ChaCha8Rng,
     slots: Vec<Slot>,
+    hot: Vec<Hot>,
     tree: Tree,
     tree_rev: Rev,
     cache: RevisionCache,
     resolving: bool,
     /// Comparisons (holding a status processor) waiting for the resolution in flight.
     resolve_waiters: Vec<u32>,
-    /// Resync refreshes waiting for the resolution in flight, with their times.
+    /// Resync refreshes taken out of `pending` while they wait for the resolution in
+    /// flight, with their times.
     tick_waiters: Vec<(u32, Nanos)>,
-    /// The resync's refreshes by the second they fall in.
-    bins: BTreeMap<Nanos, Vec<(u32, Nanos)>>,
+    /// The ticks that found the revision cache stale, in time order, each with the index
+    /// in `resolutions` of the resolution its refreshes waited for.
+    waits: Vec<(Nanos, usize)>,
+    /// Resolutions that ticks waited for, in the order they ended.
+    resolutions: Vec<Resolution>,
+    /// The revision of `tree` from each time on.
+    revs: Vec<(Nanos, Rev)>,
     status_queue: VecDeque<u32>,
     status_busy: u32,
     op_queue: VecDeque<u32>,
@@ -151,7 +194,6 @@ impl Hub {
                     target_seen: 0,
                     synced: spec,
                     attempting: spec,
-                    reconciled: NEVER,
                     op: Op::Idle,
                     in_status: false,
                     force: false,
@@ -178,12 +220,21 @@ impl Hub {
             apps,
             rng,
             slots,
+            hot: vec![
+                Hot {
+                    reconciled: NEVER,
+                    pending: NONE,
+                };
+                n
+            ],
             tree: initial,
             tree_rev: 0,
             resolving: false,
             resolve_waiters: Vec::new(),
             tick_waiters: Vec::new(),
-            bins: BTreeMap::new(),
+            waits: Vec::new(),
+            resolutions: Vec::new(),
+            revs: vec![(0, 0)],
             status_queue: VecDeque::new(),
             status_busy: 0,
             op_queue: VecDeque::new(),
@@ -249,8 +300,10 @@ impl Hub {
         }));
     }
 
+    /// Whether a refresh at `at` is due (the app was not compared within the interval);
+    /// the slot's pending refresh must be settled first.
     fn due(&self, at: Nanos, slot: u32) -> bool {
-        let r = self.slots[slot as usize].reconciled;
+        let r = self.hot[slot as usize].reconciled;
         r == NEVER || r.saturating_add(self.period()) < at
     }
 
@@ -261,25 +314,27 @@ impl Hub {
     /// Whether a comparison of `slot` now would change nothing: it is synced to the
     /// cached revision's manifest with nothing in flight, and its manifests of that
     /// revision are rendered, or would be rendered at once (no parallelism limit on the
-    /// repo-server, no comparison waiting for a status processor).
+    /// repo-server).
     fn idle_refresh(&self, slot: u32) -> bool {
         let s = &self.slots[slot as usize];
         let spec = self.tree[(slot % self.apps.max(1)) as usize];
         let unchanged =
             !s.in_status && s.op == Op::Idle && s.target >= spec && s.synced >= s.target;
-        unchanged
-            && (self.repo.cached(slot, self.tree_rev)
-                || (self.repo.unlimited() && self.status_queue.is_empty()))
+        unchanged && (self.repo.unlimited() || self.repo.cached(slot, self.tree_rev))
     }
 
     // ------------------------------------------------------------ refresh
 
-    /// The resync: every due app is asked for a refresh after its jitter.
+    /// The resync: every due app is asked for a refresh after its jitter. An idle app's
+    /// refresh is left pending (module docs); the others get a timer of their own.
     fn resync(&mut self, now: Nanos, generation: u32) {
         let jitter = self.cfg.poll.jitter.0;
-        // Sorted into the resync's seconds here, then moved into `bins` once a second:
-        // a map lookup per app was most of a large hub's time (docs/PERFORMANCE.md).
-        let mut seconds: Vec<Vec<(u32, Nanos)>> = vec![Vec::new(); (jitter / TICK) as usize + 1];
+        let first = now / TICK;
+        let mut seconds = vec![false; (jitter / TICK) as usize + 2];
+        // The last resync's refreshes fall in the seconds just before: their outcomes,
+        // looked up once a second rather than once an app.
+        let lo = now.saturating_sub(self.period().saturating_add(jitter)) / TICK;
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; (first - lo) as usize + 1];
         for slot in 0..self.slots.len() as u32 {
             let extra = if jitter > 0 {
                 self.rng.random_range(0..=jitter)
@@ -287,27 +342,43 @@ impl Hub {
                 0
             };
             let at = now.saturating_add(extra);
+            let p = self.hot[slot as usize].pending;
+            if p != NONE {
+                if p <= now {
+                    let bin = p / TICK * TICK;
+                    let k = (p / TICK).saturating_sub(lo) as usize;
+                    let outcome = match outcomes.get_mut(k) {
+                        Some(o) if p / TICK >= lo => *o.get_or_insert_with(|| self.outcome(bin)),
+                        _ => self.outcome(bin),
+                    };
+                    self.settle_as(slot, outcome);
+                } else {
+                    // A refresh of the last resync still ahead (jitter above the
+                    // interval): it keeps its own time.
+                    self.hot[slot as usize].pending = NONE;
+                    self.timer(p, HubStep::Refresh, slot);
+                }
+            }
             if !self.due(at, slot) {
                 continue;
             }
-            seconds[(extra / TICK) as usize].push((slot, at));
-        }
-        for (k, ready) in seconds.into_iter().enumerate() {
-            if ready.is_empty() {
-                continue;
+            if self.idle_refresh(slot) {
+                self.hot[slot as usize].pending = at;
+                seconds[(at / TICK - first) as usize] = true;
+            } else if !self.slots[slot as usize].in_status {
+                self.timer(at, HubStep::Refresh, slot);
             }
-            let bin = now.saturating_add(k as Nanos * TICK);
-            let list = self.bins.entry(bin).or_default();
-            if list.is_empty() {
+        }
+        for (k, any) in seconds.into_iter().enumerate() {
+            if any {
                 self.out.push_back(Action::SetTimer {
-                    at: bin,
+                    at: (first + k as Nanos) * TICK,
                     timer: Timer::Hub {
                         step: HubStep::Tick,
                         slot: 0,
                     },
                 });
             }
-            list.extend(ready);
         }
         self.out.push_back(Action::SetTimer {
             at: now.saturating_add(self.period()),
@@ -315,29 +386,85 @@ impl Hub {
         });
     }
 
+    /// A second with pending refreshes: when the revision cache is stale the first of
+    /// them resolves the branch and the others of the second wait for it.
     fn tick(&mut self, now: Nanos) {
-        let mut ready = Vec::new();
-        while let Some(entry) = self.bins.first_entry() {
-            if *entry.key() > now {
-                break;
-            }
-            ready.extend(entry.remove());
-        }
-        if ready.is_empty() {
+        if self.cache_fresh(now) {
             return;
         }
-        if !self.cache_fresh(now) {
-            // The first refresh of the second resolves the branch; the others of the
-            // second wait for it.
-            self.tick_waiters.extend(ready);
-            self.resolve();
-            return;
+        if self.waits.last().map(|w| w.0) != Some(now) {
+            self.waits.push((now, self.resolutions.len()));
         }
-        self.tick_refreshes(now, ready);
+        self.resolve();
     }
 
-    /// Resync refreshes with a fresh revision cache: the idle ones are done here, the
-    /// others go to a status processor at their own time.
+    /// What happened to the resync refreshes of the second starting at `bin`.
+    fn outcome(&self, bin: Nanos) -> Outcome {
+        let waited = self
+            .waits
+            .binary_search_by_key(&bin, |w| w.0)
+            .ok()
+            .map(|i| self.waits[i].1);
+        match waited {
+            Some(i) => match self.resolutions.get(i) {
+                Some(r) if r.ok => Outcome::Applied {
+                    not_before: r.at,
+                    rev: r.rev,
+                },
+                Some(_) => Outcome::Dropped,
+                None => Outcome::Waiting,
+            },
+            None => {
+                let k = self.revs.partition_point(|r| r.0 <= bin);
+                Outcome::Applied {
+                    not_before: 0,
+                    rev: self.revs[k.saturating_sub(1)].1,
+                }
+            }
+        }
+    }
+
+    /// Applies `slot`'s pending refresh, which fell at or before now on an app that
+    /// stayed idle until then: `reconciledAt` and its manifests' revision as the
+    /// refresh left them. A refresh waiting for the resolution in flight joins
+    /// `tick_waiters` instead.
+    fn settle(&mut self, slot: u32) {
+        let at = self.hot[slot as usize].pending;
+        if at != NONE {
+            let outcome = self.outcome(at / TICK * TICK);
+            self.settle_as(slot, outcome);
+        }
+    }
+
+    fn settle_as(&mut self, slot: u32, outcome: Outcome) {
+        let at = std::mem::replace(&mut self.hot[slot as usize].pending, NONE);
+        match outcome {
+            Outcome::Applied { not_before, rev } => {
+                self.hot[slot as usize].reconciled = at.max(not_before);
+                self.repo.rendered_in_passing(slot, rev);
+            }
+            Outcome::Dropped => {}
+            Outcome::Waiting => self.tick_waiters.push((slot, at)),
+        }
+    }
+
+    /// Something is about to change `slot`: a pending refresh already past is applied,
+    /// one still ahead gets its own timer (it may now have work to do).
+    fn touch(&mut self, now: Nanos, slot: u32) {
+        let p = self.hot[slot as usize].pending;
+        if p == NONE {
+            return;
+        }
+        if p > now {
+            self.hot[slot as usize].pending = NONE;
+            self.timer(p, HubStep::Refresh, slot);
+        } else {
+            self.settle(slot);
+        }
+    }
+
+    /// Resync refreshes that waited for a resolution, with the cache fresh again: the
+    /// idle ones are done here, the others go to a status processor at their own time.
     fn tick_refreshes(&mut self, now: Nanos, ready: Vec<(u32, Nanos)>) {
         for (slot, at) in ready {
             if !self.due(at, slot) || self.slots[slot as usize].in_status {
@@ -345,7 +472,7 @@ impl Hub {
             }
             if self.idle_refresh(slot) {
                 self.repo.rendered_in_passing(slot, self.tree_rev);
-                self.slots[slot as usize].reconciled = at.max(now);
+                self.hot[slot as usize].reconciled = at.max(now);
             } else if at > now {
                 self.timer(at, HubStep::Refresh, slot);
             } else {
@@ -369,6 +496,7 @@ impl Hub {
     /// A refresh of `slot`: queued for a status processor (once; `force` goes past the
     /// revision cache).
     fn request(&mut self, now: Nanos, slot: u32, force: bool) {
+        self.touch(now, slot);
         let s = &mut self.slots[slot as usize];
         s.force |= force;
         if s.in_status {
@@ -417,8 +545,8 @@ impl Hub {
     /// patched (through the rate limit), then it waits for an operation processor.
     fn compare(&mut self, now: Nanos, slot: u32) {
         let spec = self.tree[(slot % self.apps.max(1)) as usize];
+        self.hot[slot as usize].reconciled = now;
         let s = &mut self.slots[slot as usize];
-        s.reconciled = now;
         if spec > s.target {
             s.target = spec;
         }
@@ -454,9 +582,33 @@ impl Hub {
         if let Some(t) = tree
             && t.len() == self.tree.len()
         {
+            // The apps whose refreshes may now have work: those whose manifest changed,
+            // or every app when the repo-server cannot re-render in passing. Their
+            // pending refreshes are settled (or given timers) under the old revision.
+            let apps = self.apps.max(1) as usize;
+            let changed: Vec<bool> = if self.repo.unlimited() {
+                (0..apps).map(|a| t[a] != self.tree[a]).collect()
+            } else {
+                vec![true; apps]
+            };
+            if changed.iter().any(|&c| c) {
+                for slot in 0..self.slots.len() as u32 {
+                    if changed[slot as usize % apps] {
+                        self.touch(now, slot);
+                    }
+                }
+            }
             self.tree = t;
             self.tree_rev = rev;
+            if self.revs.last().map(|r| r.1) != Some(rev) {
+                self.revs.push((now, rev));
+            }
         }
+        self.resolutions.push(Resolution {
+            at: now,
+            rev: self.tree_rev,
+            ok: true,
+        });
         self.cache.put(self.tree_rev, now);
         for slot in std::mem::take(&mut self.resolve_waiters) {
             self.with_revision(now, slot);
@@ -468,6 +620,11 @@ impl Hub {
     fn resolve_failed(&mut self, now: Nanos) {
         self.resolving = false;
         self.tick_waiters.clear();
+        self.resolutions.push(Resolution {
+            at: now,
+            rev: self.tree_rev,
+            ok: false,
+        });
         for slot in std::mem::take(&mut self.resolve_waiters) {
             self.note(NoteKind::FetchFailed, Some(slot), 0);
             self.release_status(now, slot);
@@ -477,6 +634,7 @@ impl Hub {
     // ------------------------------------------------------------ sync
 
     fn enqueue(&mut self, now: Nanos, slot: u32, force: bool) {
+        self.touch(now, slot);
         let s = &mut self.slots[slot as usize];
         s.force |= force;
         if s.op == Op::Idle {
@@ -629,6 +787,7 @@ impl Model for Hub {
             Input::Timer(Timer::Hub { step, slot }) => match step {
                 HubStep::Tick => self.tick(now),
                 HubStep::Refresh => {
+                    self.touch(now, slot);
                     if self.due(now, slot) {
                         self.request(now, slot, false);
                     }
