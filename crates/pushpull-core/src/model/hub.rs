@@ -82,14 +82,9 @@ enum Op {
 
 #[derive(Clone, Copy, Debug)]
 struct Slot {
-    /// Newest manifest a comparison saw, and when the app went OutOfSync with it.
-    target: SpecId,
+    /// When the app went OutOfSync with its `target`.
     target_seen: Nanos,
-    synced: SpecId,
     attempting: SpecId,
-    op: Op,
-    /// Queued for or held by a status processor.
-    in_status: bool,
     force: bool,
     sync_started: Nanos,
     sync_failures: u32,
@@ -105,6 +100,12 @@ struct Hot {
     reconciled: Nanos,
     /// When a resync refresh of an idle app falls that has not been applied yet.
     pending: Nanos,
+    /// Newest manifest a comparison saw.
+    target: SpecId,
+    synced: SpecId,
+    op: Op,
+    /// Queued for or held by a status processor.
+    in_status: bool,
 }
 
 /// What became of the pending resync refreshes of one second.
@@ -190,12 +191,8 @@ impl Hub {
             .map(|s| {
                 let spec = initial[s % apps.max(1) as usize];
                 Slot {
-                    target: spec,
                     target_seen: 0,
-                    synced: spec,
                     attempting: spec,
-                    op: Op::Idle,
-                    in_status: false,
                     force: false,
                     sync_started: 0,
                     sync_failures: 0,
@@ -220,13 +217,19 @@ impl Hub {
             apps,
             rng,
             slots,
-            hot: vec![
-                Hot {
-                    reconciled: NEVER,
-                    pending: NONE,
-                };
-                n
-            ],
+            hot: (0..n)
+                .map(|s| {
+                    let spec = initial[s % apps.max(1) as usize];
+                    Hot {
+                        reconciled: NEVER,
+                        pending: NONE,
+                        target: spec,
+                        synced: spec,
+                        op: Op::Idle,
+                        in_status: false,
+                    }
+                })
+                .collect(),
             tree: initial,
             tree_rev: 0,
             resolving: false,
@@ -316,7 +319,7 @@ impl Hub {
     /// revision are rendered, or would be rendered at once (no parallelism limit on the
     /// repo-server).
     fn idle_refresh(&self, slot: u32) -> bool {
-        let s = &self.slots[slot as usize];
+        let s = &self.hot[slot as usize];
         let spec = self.tree[(slot % self.apps.max(1)) as usize];
         let unchanged =
             !s.in_status && s.op == Op::Idle && s.target >= spec && s.synced >= s.target;
@@ -365,7 +368,7 @@ impl Hub {
             if self.idle_refresh(slot) {
                 self.hot[slot as usize].pending = at;
                 seconds[(at / TICK - first) as usize] = true;
-            } else if !self.slots[slot as usize].in_status {
+            } else if !self.hot[slot as usize].in_status {
                 self.timer(at, HubStep::Refresh, slot);
             }
         }
@@ -467,7 +470,7 @@ impl Hub {
     /// idle ones are done here, the others go to a status processor at their own time.
     fn tick_refreshes(&mut self, now: Nanos, ready: Vec<(u32, Nanos)>) {
         for (slot, at) in ready {
-            if !self.due(at, slot) || self.slots[slot as usize].in_status {
+            if !self.due(at, slot) || self.hot[slot as usize].in_status {
                 continue;
             }
             if self.idle_refresh(slot) {
@@ -497,8 +500,8 @@ impl Hub {
     /// revision cache).
     fn request(&mut self, now: Nanos, slot: u32, force: bool) {
         self.touch(now, slot);
-        let s = &mut self.slots[slot as usize];
-        s.force |= force;
+        self.slots[slot as usize].force |= force;
+        let s = &mut self.hot[slot as usize];
         if s.in_status {
             return;
         }
@@ -545,12 +548,14 @@ impl Hub {
     /// patched (through the rate limit), then it waits for an operation processor.
     fn compare(&mut self, now: Nanos, slot: u32) {
         let spec = self.tree[(slot % self.apps.max(1)) as usize];
-        self.hot[slot as usize].reconciled = now;
-        let s = &mut self.slots[slot as usize];
+        let s = &mut self.hot[slot as usize];
+        s.reconciled = now;
         if spec > s.target {
             s.target = spec;
         }
-        let out_of_sync = s.target > s.synced && s.target > s.attempting && s.op == Op::Idle;
+        let attempting = self.slots[slot as usize].attempting;
+        let s = &self.hot[slot as usize];
+        let out_of_sync = s.target > s.synced && s.target > attempting && s.op == Op::Idle;
         if !out_of_sync {
             self.release_status(now, slot);
             return;
@@ -572,7 +577,7 @@ impl Hub {
     }
 
     fn release_status(&mut self, now: Nanos, slot: u32) {
-        self.slots[slot as usize].in_status = false;
+        self.hot[slot as usize].in_status = false;
         self.status_busy = self.status_busy.saturating_sub(1);
         self.dispatch_status(now);
     }
@@ -635,8 +640,8 @@ impl Hub {
 
     fn enqueue(&mut self, now: Nanos, slot: u32, force: bool) {
         self.touch(now, slot);
-        let s = &mut self.slots[slot as usize];
-        s.force |= force;
+        self.slots[slot as usize].force |= force;
+        let s = &mut self.hot[slot as usize];
         if s.op == Op::Idle {
             s.op = Op::Queued;
             self.op_queue.push_back(slot);
@@ -650,10 +655,12 @@ impl Hub {
                 break;
             };
             self.op_busy += 1;
+            let h = &mut self.hot[slot as usize];
+            h.op = Op::Syncing;
+            let target = h.target;
             let s = &mut self.slots[slot as usize];
-            s.op = Op::Syncing;
             s.force = false;
-            s.attempting = s.target;
+            s.attempting = target;
             s.sync_started = now;
             let n = self.hub.requests_per_sync();
             self.requests += u64::from(n);
@@ -706,42 +713,45 @@ impl Hub {
 
     fn applied(&mut self, now: Nanos, op: OpId, ok: bool) {
         let slot = op as u32;
-        let Some(s) = self.slots.get_mut(slot as usize) else {
+        let Some(h) = self.hot.get_mut(slot as usize) else {
             return;
         };
-        if s.op != Op::Syncing {
+        if h.op != Op::Syncing {
             return;
         }
-        s.op = Op::Idle;
+        h.op = Op::Idle;
         self.op_busy = self.op_busy.saturating_sub(1);
         if let Some(next) = self.kubectl_queue.pop_front() {
             self.apply(now, next);
         } else {
             self.kubectl_busy = self.kubectl_busy.saturating_sub(1);
         }
+        let synced = self.hot[slot as usize].synced;
         let s = &mut self.slots[slot as usize];
         if ok {
-            if s.attempting > s.synced {
+            if s.attempting > synced {
                 // A new revision synced: self-heal counts from zero again, as the
                 // reconciler's (`SelfHealAttemptsCount` is kept only within a revision).
                 s.heal_attempts = 0;
             }
-            s.synced = s.synced.max(s.attempting);
+            let attempting = s.attempting;
             s.sync_failures = 0;
+            let h = &mut self.hot[slot as usize];
+            h.synced = h.synced.max(attempting);
             // The refresh after the sync finds it Synced: a status patch, through the
             // rate limit, that holds nothing up.
             let n = self.hub.status_requests;
             self.requests += u64::from(n);
             self.bucket.take_n(now, n);
-            let s = &self.slots[slot as usize];
-            if s.target > s.synced || s.force {
+            let (h, s) = (&self.hot[slot as usize], &self.slots[slot as usize]);
+            if h.target > h.synced || s.force {
                 let force = s.force;
                 self.enqueue(now, slot, force);
             }
         } else {
             s.sync_failures = s.sync_failures.saturating_add(1);
             let (failures, spec) = (s.sync_failures, s.attempting);
-            s.attempting = s.synced;
+            s.attempting = synced;
             let delay = self
                 .cfg
                 .retry
@@ -796,7 +806,7 @@ impl Model for Hub {
                 HubStep::StatusPatched => self.status_patched(now, slot),
                 HubStep::Throttled => self.kubectl(now, slot),
                 HubStep::Retry => {
-                    if self.slots[slot as usize].op == Op::Idle {
+                    if self.hot[slot as usize].op == Op::Idle {
                         self.enqueue(now, slot, true);
                     }
                 }
