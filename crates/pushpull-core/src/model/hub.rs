@@ -338,6 +338,9 @@ impl Hub {
         // looked up once a second rather than once an app.
         let lo = now.saturating_sub(self.period().saturating_add(jitter)) / TICK;
         let mut outcomes: Vec<Option<Outcome>> = vec![None; (first - lo) as usize + 1];
+        let (period, unlimited) = (self.period(), self.repo.unlimited());
+        let apps = self.apps.max(1) as usize;
+        let mut app_of = 0usize;
         for slot in 0..self.slots.len() as u32 {
             let extra = if jitter > 0 {
                 self.rng.random_range(0..=jitter)
@@ -362,13 +365,22 @@ impl Hub {
                     self.timer(p, HubStep::Refresh, slot);
                 }
             }
-            if !self.due(at, slot) {
+            let app = app_of;
+            app_of = if app_of + 1 == apps { 0 } else { app_of + 1 };
+            let h = &self.hot[slot as usize];
+            if h.reconciled != NEVER && h.reconciled.saturating_add(period) >= at {
                 continue;
             }
-            if self.idle_refresh(slot) {
+            // `idle_refresh`, with the app's index counted rather than divided out.
+            let idle = !h.in_status
+                && h.op == Op::Idle
+                && h.target >= self.tree[app]
+                && h.synced >= h.target
+                && (unlimited || self.repo.cached(slot, self.tree_rev));
+            if idle {
                 self.hot[slot as usize].pending = at;
                 seconds[(at / TICK - first) as usize] = true;
-            } else if !self.hot[slot as usize].in_status {
+            } else if !h.in_status {
                 self.timer(at, HubStep::Refresh, slot);
             }
         }
