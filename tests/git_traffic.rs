@@ -120,3 +120,31 @@ fn the_summary_reports_git_traffic_per_repository_per_day() {
         }
     }
 }
+
+/// The report on fleet.yaml shows the "Git traffic per repository" table and a load
+/// sentence whose multiplier is read with its per-repository figures, and small: the
+/// hub's config repository sees hundreds of requests a day, so pull's git requests are
+/// a few times push's CI checkouts, not thousands of times.
+#[test]
+fn the_fleet_report_shows_git_traffic_per_repository_and_a_small_multiplier() {
+    let out = std::env::temp_dir().join(format!("pushpull-git-traffic-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_pushpull"))
+        .args(["run", "scenarios/fleet.yaml", "--out"])
+        .arg(&out)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{status:?}");
+    let md = std::fs::read_to_string(out.join("fleet/report.md")).unwrap();
+    let html = std::fs::read_to_string(out.join("fleet/report.html")).unwrap();
+    assert!(md.contains("### Git traffic per repository"));
+    assert!(html.contains("Git traffic per repository"));
+    assert!(md.contains("| pull (argocd) | config |"), "{md}");
+    let load = md.lines().find(|l| l.starts_with("Load: ")).unwrap();
+    let at = load.find("× the git requests of").unwrap();
+    let multiplier: f64 = load[..at].rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(multiplier < 10.0, "{load}");
+    assert!(load.contains("config repository"), "{load}");
+    let _ = std::fs::remove_dir_all(&out);
+}
