@@ -473,12 +473,23 @@ impl View<'_> {
                 .into_iter()
                 .filter(|t| !t.is_empty())
                 .collect();
-            s.push_str(&format!(
-                "; {more} makes {} the git requests of {less}",
-                times(git(more), git(less))
-            ));
-            if !detail.is_empty() {
-                s.push_str(&format!(" (a day, {})", detail.join("; ")));
+            if detail.is_empty() {
+                // A summary written before `git_traffic` existed: its words as then.
+                let polling = |m: &str| match self.model(m).map(|x| x.kind) {
+                    Some(crate::metric::ModelKind::Pull) => format!("{m}'s polling"),
+                    _ => m.to_string(),
+                };
+                s.push_str(&format!(
+                    "; {} costs {} the git requests of {less}",
+                    polling(more),
+                    times(git(more), git(less))
+                ));
+            } else {
+                s.push_str(&format!(
+                    "; {more} makes {} the git requests of {less} (a day, {})",
+                    times(git(more), git(less)),
+                    detail.join("; ")
+                ));
             }
         }
         s.push('.');
