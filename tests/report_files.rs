@@ -316,6 +316,21 @@ fn allowed(dir: &Path) -> BTreeSet<String> {
             ok.insert(rate(c(model, name) / hours));
         }
         ok.insert(rate(git(model) / hours));
+        // The git traffic table and sentence: summary.json's per-day figures per
+        // repository, as the report rounds them.
+        for t in m(model)["git_traffic"].as_array().into_iter().flatten() {
+            let mut total = 0.0;
+            for k in [
+                "git_ref_checks_per_day",
+                "git_fetches_per_day",
+                "git_checkouts_per_day",
+            ] {
+                let v = t[k].as_f64().unwrap_or(0.0);
+                total += v;
+                ok.insert(rate(v));
+            }
+            ok.insert(rate(total));
+        }
         ok.insert(rate(c(model, "deploys") / days / clusters));
         let (d, f) = (c(model, "deploys"), c(model, "failed_deploys"));
         ok.insert(format!("{:.1}%", f / (d + f) * 100.0));

@@ -159,6 +159,10 @@ pub fn render(f: &Findings, card: &super::card::Card, charts: &[ChartFile]) -> S
     }
     o.push_str("<h3>Counters</h3>\n");
     table(&mut o, &f.counters);
+    if !f.git_traffic.rows.is_empty() {
+        o.push_str("<h3 id=\"git-traffic\">Git traffic per repository</h3>\n");
+        table(&mut o, &f.git_traffic);
+    }
 
     o.push_str("<h2 id=\"thresholds\">Thresholds</h2>\n");
     if f.thresholds.rows.is_empty() {

@@ -58,6 +58,10 @@ pub fn render(f: &Findings, card: &super::card::Card, charts: &[ChartFile]) -> S
         let _ = writeln!(o, "{}\n", f.hand_edits_note);
     }
     table(&mut o, &f.counters);
+    if !f.git_traffic.rows.is_empty() {
+        o.push_str("### Git traffic per repository\n\n");
+        table(&mut o, &f.git_traffic);
+    }
     o.push_str("## Thresholds\n\n");
     if f.thresholds.rows.is_empty() {
         o.push_str("The scenario sets no thresholds.\n\n");

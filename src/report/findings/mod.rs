@@ -38,6 +38,8 @@ pub struct Findings {
     pub hand_edits: Table,
     pub hand_edits_note: String,
     pub counters: Table,
+    /// Git traffic per setup and repository, per day (empty for older summaries).
+    pub git_traffic: Table,
     pub thresholds: Table,
     pub description: String,
     pub scenario: Table,
@@ -243,6 +245,7 @@ pub fn build(run: &RunDir, iv: &Intervals) -> Findings {
         hand_edits,
         hand_edits_note,
         counters: v.counters(),
+        git_traffic: v.git_traffic(),
         thresholds: v.thresholds(),
         description,
         scenario,

@@ -4,7 +4,6 @@
 use super::View;
 use super::format::{capitalised, dur, join_and, signed_interval, times};
 use crate::measure::bootstrap::MIN_REPETITIONS;
-use crate::metric::ModelKind;
 use crate::report::charts::{rate, simulated_hours};
 use crate::report::stats::Verdict;
 use crate::report::table::human;
@@ -431,23 +430,65 @@ impl View<'_> {
         let mut s = format!("Load: per scenario hour {}", parts.join(", "));
         let base = self.base();
         let bg = git(base);
+        // The comparison names what each setup's git requests are, per repository and
+        // day (summary.json's `git_traffic`), so a multiplier reads with its figures.
+        let repos = |m: &str| -> String {
+            let Some(x) = self.model(m) else {
+                return String::new();
+            };
+            let list: Vec<String> = x
+                .git_traffic
+                .iter()
+                .filter(|t| t.total_per_day() > 0.0)
+                .map(|t| {
+                    let mut what = Vec::new();
+                    if t.git_ref_checks_per_day > 0.0 {
+                        what.push(format!("{} ref checks", rate(t.git_ref_checks_per_day)));
+                    }
+                    if t.git_fetches_per_day > 0.0 {
+                        what.push(format!("{} fetches", rate(t.git_fetches_per_day)));
+                    }
+                    if t.git_checkouts_per_day > 0.0 {
+                        what.push(format!("{} CI checkouts", rate(t.git_checkouts_per_day)));
+                    }
+                    format!("{} repository {}", t.repository, what.join(" and "))
+                })
+                .collect();
+            if list.is_empty() {
+                String::new()
+            } else {
+                format!("{m}: {}", list.join(", "))
+            }
+        };
         for o in self.others() {
             let og = git(o);
-            let polling = |m: &str| match self.model(m).map(|x| x.kind) {
-                Some(ModelKind::Pull) => format!("{m}'s polling"),
-                _ => m.to_string(),
-            };
-            if bg > 0.0 && og > bg {
-                s.push_str(&format!(
-                    "; {} costs {} the git requests of {base}",
-                    polling(o),
-                    times(og, bg)
-                ));
+            let (more, less) = if bg > 0.0 && og > bg {
+                (o, base)
             } else if og > 0.0 && bg > og {
+                (base, o)
+            } else {
+                continue;
+            };
+            let detail: Vec<String> = [repos(more), repos(less)]
+                .into_iter()
+                .filter(|t| !t.is_empty())
+                .collect();
+            if detail.is_empty() {
+                // A summary written before `git_traffic` existed: its words as then.
+                let polling = |m: &str| match self.model(m).map(|x| x.kind) {
+                    Some(crate::metric::ModelKind::Pull) => format!("{m}'s polling"),
+                    _ => m.to_string(),
+                };
                 s.push_str(&format!(
-                    "; {} costs {} the git requests of {o}",
-                    polling(base),
-                    times(bg, og)
+                    "; {} costs {} the git requests of {less}",
+                    polling(more),
+                    times(git(more), git(less))
+                ));
+            } else {
+                s.push_str(&format!(
+                    "; {more} makes {} the git requests of {less} (a day, {})",
+                    times(git(more), git(less)),
+                    detail.join("; ")
                 ));
             }
         }

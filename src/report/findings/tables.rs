@@ -335,6 +335,38 @@ impl View<'_> {
         Table { head, rows }
     }
 
+    /// Git traffic per repository and setup, per simulated day (summary.json's
+    /// `git_traffic`); no rows when the summary has none (written by an older pushpull).
+    pub(super) fn git_traffic(&self) -> Table {
+        let mut rows = Vec::new();
+        for m in self.names() {
+            let Some(x) = self.model(m) else { continue };
+            for t in &x.git_traffic {
+                rows.push(vec![
+                    self.label(m),
+                    t.repository.clone(),
+                    rate(t.git_ref_checks_per_day),
+                    rate(t.git_fetches_per_day),
+                    rate(t.git_checkouts_per_day),
+                    rate(t.total_per_day()),
+                ]);
+            }
+        }
+        Table {
+            head: [
+                "setup",
+                "repository",
+                "ref checks/day",
+                "fetches/day",
+                "CI checkouts/day",
+                "git requests/day",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows,
+        }
+    }
+
     pub(super) fn thresholds(&self) -> Table {
         let rows = self
             .run

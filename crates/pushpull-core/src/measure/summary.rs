@@ -283,6 +283,54 @@ pub struct ModelSummary {
     /// Money: the monthly cost at the scenario's prices (`measure/cost.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<super::cost::Cost>,
+    /// Git traffic per repository the setup reads, per simulated day ([`RepoTraffic`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub git_traffic: Vec<RepoTraffic>,
+}
+
+/// What one repository's git host sees from a setup, per simulated day (the counters
+/// over every repetition, divided by the repetitions' simulated days). The scenario's
+/// reconcilers read one config repository (`config`: ref checks and object fetches) and
+/// CI checks out one source repository (`source`: CI checkouts).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoTraffic {
+    /// `config` or `source`.
+    pub repository: String,
+    pub git_ref_checks_per_day: f64,
+    pub git_fetches_per_day: f64,
+    pub git_checkouts_per_day: f64,
+}
+
+impl RepoTraffic {
+    /// Every git request per day at this repository.
+    pub fn total_per_day(&self) -> f64 {
+        self.git_ref_checks_per_day + self.git_fetches_per_day + self.git_checkouts_per_day
+    }
+
+    /// The repositories of a setup of `kind` whose counters over `days` simulated days
+    /// (every repetition's) are `c`: a pull setup's config repository, then the source
+    /// repository CI checks out (a push setup reads only that one; it writes the config
+    /// repository, which is not a read at the git host's fetch side).
+    pub fn of(kind: ModelKind, c: &Counters, days: f64) -> Vec<RepoTraffic> {
+        let per = |n: u64| if days > 0.0 { n as f64 / days } else { 0.0 };
+        let mut out = Vec::with_capacity(2);
+        if kind == ModelKind::Pull || c.git_ref_checks + c.git_fetches > 0 {
+            out.push(RepoTraffic {
+                repository: "config".into(),
+                git_ref_checks_per_day: per(c.git_ref_checks),
+                git_fetches_per_day: per(c.git_fetches),
+                git_checkouts_per_day: 0.0,
+            });
+        }
+        out.push(RepoTraffic {
+            repository: "source".into(),
+            git_ref_checks_per_day: 0.0,
+            git_fetches_per_day: 0.0,
+            git_checkouts_per_day: per(c.git_checkouts),
+        });
+        out
+    }
 }
 
 impl ModelSummary {
@@ -301,6 +349,7 @@ impl ModelSummary {
             unexplained_changes: None,
             credentials: None,
             cost: None,
+            git_traffic: Vec::new(),
         }
     }
     pub fn metric(&self, name: &str) -> Option<&MetricSummary> {
@@ -680,6 +729,8 @@ impl Summary {
                     (m.name().to_string(), ms)
                 })
                 .collect();
+            let days = reps.len() as f64 * s.duration.0 as f64 / 86_400e9;
+            let git_traffic = RepoTraffic::of(setup.kind(), &counters, days);
             let counters = counters
                 .named()
                 .into_iter()
@@ -705,6 +756,7 @@ impl Summary {
                     unexplained_changes: seed.unexplained_changes,
                     credentials: Some(seed.credentials),
                     cost: seed.cost,
+                    git_traffic,
                 },
             ));
         }
