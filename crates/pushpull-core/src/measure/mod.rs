@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod cost;
 pub mod credentials;
 pub mod seed;
+pub mod select;
 pub mod summary;
 pub mod survival;
 pub mod track;

@@ -15,6 +15,7 @@ pub mod models;
 mod nesting;
 pub mod prices;
 pub mod schema;
+pub mod selection;
 mod strict;
 
 use crate::measure::summary::FigureKind;
@@ -421,6 +422,28 @@ pub struct Threshold {
     /// a regression (overrides `--tolerance` for this figure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<Percent>,
+    /// Bound only this cluster's samples of the metric: a name of `fleet.clusters` or a
+    /// number (0, 1, …). Default: the whole fleet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<fault::Ref>,
+    /// Bound only this app's samples: an app's name, an app group's name (`prefix` of
+    /// `fleet.apps`, all its apps) or a number. Default: every app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<fault::Ref>,
+    /// Bound only the samples of this environment's clusters (a name of `environments`,
+    /// or of `fleet.clusters[].environment`). Default: every environment.
+    #[serde(
+        default,
+        deserialize_with = "strict::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<schema::Label>")]
+    pub environment: Option<String>,
+    /// The samples `cluster`, `app` and `environment` select, resolved against the fleet
+    /// by `Scenario::parse` (`None`: the whole fleet).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub selection: Option<selection::Selection>,
 }
 
 /// The name of a figure a threshold bounds: a metric, a counter or a share
@@ -889,6 +912,7 @@ impl Scenario {
             }
             faults.push(f);
         }
+        let mut selected = Vec::with_capacity(raw.thresholds.len());
         for (i, t) in raw.thresholds.iter().enumerate() {
             let kind = t.metric.kind();
             if let Err(why) = t.max.value_for(kind) {
@@ -925,6 +949,9 @@ impl Scenario {
                     ),
                 ));
             }
+            let selection = selection::resolve(t, i, &fleet, environments.as_ref())
+                .map_err(|(k, m)| invalid(&k, m))?;
+            selected.push(selection);
             if let Some(p) = t.tolerance
                 && p.0 > bounds::MAX_TOLERANCE
             {
@@ -953,7 +980,12 @@ impl Scenario {
             ci,
             baseline,
             faults,
-            thresholds: raw.thresholds,
+            thresholds: raw
+                .thresholds
+                .into_iter()
+                .zip(selected)
+                .map(|(t, selection)| Threshold { selection, ..t })
+                .collect(),
             environments,
             prices,
         })
