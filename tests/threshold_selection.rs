@@ -152,6 +152,11 @@ fn an_unknown_cluster_app_or_environment_in_a_threshold_is_refused_naming_the_kn
             "counted over the whole fleet",
         ),
         (
+            "{ model: argocd, metric: rollout, quantile: p50, max: 30s, app: web, tolerance: 5% }",
+            "thresholds[0].tolerance",
+            "compares the whole fleet's figures",
+        ),
+        (
             "{ model: argocd, metric: lead_time, quantile: p50, max: 1h, cluster: prod-eu }",
             "thresholds[0].cluster",
             "measured once for the whole fleet",

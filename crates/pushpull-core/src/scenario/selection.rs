@@ -81,6 +81,14 @@ pub(super) fn resolve(
     } else {
         "app"
     };
+    if t.tolerance.is_some() {
+        return Err((
+            key("tolerance"),
+            format!(
+                "`pushpull check` compares the whole fleet's figures with a baseline, so a tolerance on a threshold that bounds `{first}` would never apply; put it on a threshold without `cluster`, `app` or `environment`"
+            ),
+        ));
+    }
     let metric = match t.metric.kind() {
         FigureKind::Duration(m) => m,
         FigureKind::Count | FigureKind::Share => {
