@@ -311,7 +311,7 @@ fn gate(key: &str, g: RawGate) -> Result<Gate, Refusal> {
                 return Err((
                     format!("{key}.check.failure"),
                     format!(
-                        "{}% of changes cannot fail; a failure share runs from 0% to 100%",
+                        "{}% of changes cannot fail; a failure share runs from 0 to 1 (0% to 100%): expected a number like 0.05 or 5%",
                         c.failure.0 * 100.0
                     ),
                 ));

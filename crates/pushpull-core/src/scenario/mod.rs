@@ -17,6 +17,7 @@ pub mod prices;
 pub mod schema;
 pub mod selection;
 mod strict;
+mod words;
 
 use crate::measure::summary::FigureKind;
 use crate::metric::{ModelKind, Quantile};
@@ -66,7 +67,7 @@ fn render_invalid(
         _ => file.to_string(),
     };
     let key = if key_path.is_empty() {
-        "(document)"
+        "top level"
     } else {
         key_path
     };
@@ -579,10 +580,50 @@ impl Serialize for Percent {
     }
 }
 
+/// `5%` or the fraction `0.05`: a share is accepted either way, as everywhere a
+/// scenario takes one.
 impl<'de> Deserialize<'de> for Percent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = strict::Text::deserialize(d)?.0;
-        Percent::parse(&s).map_err(serde::de::Error::custom)
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Percent;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number like 0.05 or 5%")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Percent, E> {
+                if !v.trim().ends_with('%') {
+                    return Err(E::custom(format!(
+                        "`{v}` is text; expected a number like 0.05 or 5%"
+                    )));
+                }
+                Percent::parse(v).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Percent, E> {
+                Ok(Percent(v as f64))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Percent, E> {
+                if v < 0 {
+                    return Err(E::custom(format!(
+                        "`{v}` is negative; expected a number of 0 or more like 0.05 or 5%"
+                    )));
+                }
+                Ok(Percent(v as f64))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Percent, E> {
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err(E::custom(format!(
+                        "`{v}` is not a number of 0 or more; expected a number like 0.05 or 5%"
+                    )));
+                }
+                Ok(Percent(v))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Percent, E> {
+                Err(E::custom(format!(
+                    "`{v}` is a true/false value; expected a number like 0.05 or 5%"
+                )))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -703,7 +744,7 @@ impl Scenario {
         check_nesting(text, file)?;
         let de = serde_yaml_ng::Deserializer::from_str(text);
         let raw: RawScenario = serde_path_to_error::deserialize(de).map_err(|e| {
-            let key_path = clean_path(&e.path().to_string());
+            let mut key_path = clean_path(&e.path().to_string());
             let inner = e.into_inner();
             let located = if key_path.is_empty() {
                 None
@@ -718,7 +759,23 @@ impl Scenario {
                 (None, Some((l, c))) => (Some(l), Some(c)),
                 (None, None) => (None, None),
             };
-            let message = strip_location(&inner.to_string(), &key_path);
+            let mut message = strip_location(&inner.to_string(), &key_path);
+            let (mut line, mut column) = (line, column);
+            // serde names a key given twice but not where: the second one's line.
+            if let Some(field) = message
+                .strip_prefix("duplicate field `")
+                .and_then(|r| r.strip_suffix('`'))
+                .map(str::to_string)
+                && let Some((l, c, first)) = words::duplicate_at(text, &key_path, &field)
+            {
+                message = format!("`{field}` is given twice (first on line {first}); keep one");
+                (line, column) = (Some(l), Some(c));
+                key_path = if key_path.is_empty() {
+                    field.to_string()
+                } else {
+                    format!("{key_path}.{field}")
+                };
+            }
             ScenarioError::Invalid {
                 file: file.to_string(),
                 line,
@@ -1401,7 +1458,7 @@ fn strip_location(msg: &str, key_path: &str) -> String {
     {
         m = rest;
     }
-    m.to_string()
+    words::plain(m)
 }
 
 #[cfg(test)]
