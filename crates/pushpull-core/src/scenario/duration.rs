@@ -64,7 +64,7 @@ impl Dur {
                 "`{t}` is not a duration ({e}); expected a duration like `90s`, `2m` or `1h30m`"
             )),
             Err(_) => Err(format!(
-                "`{t}` is not a duration; expected a number and a unit, like `90s`, `2m` or `1h30m`"
+                "`{t}` is not a duration; expected a duration: a number and a unit, like `90s`, `2m` or `1h30m`"
             )),
         }
     }

@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn text_refuses_booleans_and_numbers_but_takes_quoted_ones() {
-        assert!(de("text: true").unwrap_err().contains("boolean"));
+        assert!(de("text: true").unwrap_err().contains("true/false"));
         assert!(de("text: 123").unwrap_err().contains("number"));
         assert!(de("text: 1.5").unwrap_err().contains("number"));
         assert_eq!(de("text: \"true\"").unwrap().text.as_deref(), Some("true"));
