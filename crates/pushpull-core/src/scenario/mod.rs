@@ -24,7 +24,7 @@ use crate::metric::{ModelKind, Quantile};
 pub use calendar::WorkingHours;
 pub use dist::Dist;
 pub use duration::{Dur, HOUR, MINUTE, Nanos, SECOND};
-pub use environments::{Environment, Environments, Gate};
+pub use environments::{Environment, Environments, Gate, Promotion as EnvPromotion};
 pub use estimate::Estimate;
 pub use fault::{Cut, DriftChange, Fault, When};
 pub use fleet::{AppGroup, Fleet, NamedCluster};
