@@ -280,7 +280,7 @@ fn every_bad_value_is_refused_in_the_scenarios_words_at_its_line() {
         let (code, err) = validate(&yaml);
         let place = format!("bad.yaml:{line}:");
         let ok = code == 2
-            && err.contains(&format!("{place}"))
+            && err.contains(&place)
             && err.contains(&format!(": {key}: "))
             && err.contains(says)
             && !TYPE_WORDS.iter().any(|w| has_word(&err, w));
