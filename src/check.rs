@@ -165,10 +165,13 @@ pub fn mismatches(now: &SummaryFile, baseline: &SummaryFile) -> Vec<String> {
     out
 }
 
-/// A threshold's tolerance for (model, metric, quantile), from this run's summary.
+/// A threshold's tolerance for (model, metric, quantile), from this run's summary. `check`
+/// compares the whole fleet's figures, so a threshold on part of the fleet (`cluster:`,
+/// `app:`, `environment:`) gives none.
 fn tolerance_for(now: &SummaryFile, model: &str, metric: &str, quantile: &str) -> Option<f64> {
     now.thresholds
         .iter()
+        .filter(|t| t.selection.is_none())
         .find(|t| t.model == model && t.metric == metric && t.statistic() == quantile)
         .and_then(|t| t.tolerance)
 }

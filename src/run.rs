@@ -251,18 +251,23 @@ pub fn sweep_breaches(rows: &[(String, String, Summary)]) -> Vec<String> {
         .flat_map(|(label, _, summary)| {
             summary.thresholds.iter().filter(|t| !t.ok).map(move |t| {
                 format!(
-                    "variant `{label}`: {} {} {} is {}, over its threshold of {}",
+                    "variant `{label}`: {} {} {}{} is {}, over its threshold of {}",
                     t.model,
                     t.metric,
                     t.statistic(),
+                    t.scope(),
                     match (
                         t.value_s,
-                        t.quantile.and_then(|q| {
-                            summary
-                                .model(&t.model)
-                                .and_then(|m| m.metric(&t.metric))
-                                .and_then(|m| m.beyond(q))
-                        })
+                        // A selection's own estimate, else the whole fleet's.
+                        match t.selection {
+                            Some(_) => t.beyond_s,
+                            None => t.quantile.and_then(|q| {
+                                summary
+                                    .model(&t.model)
+                                    .and_then(|m| m.metric(&t.metric))
+                                    .and_then(|m| m.beyond(q))
+                            }),
+                        }
                     ) {
                         (Some(v), _) => crate::report::table::threshold_value(t, v),
                         (None, Some(b)) => format!(

@@ -63,14 +63,16 @@ fn thresholds(s: &SummaryFile) -> Vec<Case> {
             let failure = (!t.ok).then(|| {
                 let message = match t.value_s {
                     Some(v) => format!(
-                        "{} {metric} {q} is {}, over its threshold of {}",
+                        "{} {metric} {q}{} is {}, over its threshold of {}",
                         t.model,
+                        t.scope(),
                         show(v),
                         show(t.max_s)
                     ),
                     None => format!(
-                        "{} {metric} has no figure (no samples, or still open at the end of the run), so its {q} cannot be held to {}",
+                        "{} {metric}{} has no figure (no samples, or still open at the end of the run), so its {q} cannot be held to {}",
                         t.model,
+                        t.scope(),
                         show(t.max_s)
                     ),
                 };
@@ -78,7 +80,7 @@ fn thresholds(s: &SummaryFile) -> Vec<Case> {
             });
             Case {
                 classname: format!("pushpull.{}.{}", s.scenario, t.model),
-                name: format!("{metric} {q} max {}", show(t.max_s)),
+                name: format!("{metric} {q}{} max {}", t.scope(), show(t.max_s)),
                 failure,
             }
         })

@@ -155,13 +155,18 @@ pub fn render(run: &Run) -> String {
         );
         let threshold_labels = |t: &crate::report::load::ThresholdStats| {
             let kind = s.model(&t.model).map_or("", |m| m.kind.name());
-            labels(&[
+            let mut l = vec![
                 ("scenario", sc),
                 ("setup", t.model.as_str()),
                 ("kind", kind),
                 ("metric", t.metric.as_str()),
                 ("statistic", t.statistic()),
-            ])
+            ];
+            // A threshold on part of the fleet: which part (two on one figure differ here).
+            if let Some(sel) = &t.selection {
+                l.push(("selection", sel.as_str()));
+            }
+            labels(&l)
         };
         for t in &s.thresholds {
             let _ = writeln!(

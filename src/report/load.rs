@@ -258,11 +258,7 @@ impl RunDir {
     /// was interrupted before the first, or its mode cannot inject them. Without
     /// scenario.json it says only what was measured.
     pub fn no_drift_reason(&self) -> &'static str {
-        let planned = self.scenario.as_ref().map(|s| {
-            s["faults"]
-                .as_array()
-                .is_some_and(|f| f.iter().any(|x| x["kind"] == "drift"))
-        });
+        let planned = self.plans("drift");
         let unsupported = self.summary.unsupported_faults.iter().any(|f| f == "drift");
         match planned {
             Some(false) => "the scenario injects no drift",
@@ -272,6 +268,34 @@ impl RunDir {
             }
             Some(true) => "none of the scenario's hand edits fell inside the run",
             None => "no hand edit was measured in this run",
+        }
+    }
+
+    /// Whether the scenario plans a fault of `kind` (`None` without scenario.json).
+    fn plans(&self, kind: &str) -> Option<bool> {
+        self.scenario.as_ref().map(|s| {
+            s["faults"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|x| x["kind"] == kind))
+        })
+    }
+
+    /// Why a run measured no bad release, as [`RunDir::no_drift_reason`] says it for hand
+    /// edits: never "none was injected" when the scenario planned one.
+    pub fn no_bad_release_reason(&self) -> &'static str {
+        let unsupported = self
+            .summary
+            .unsupported_faults
+            .iter()
+            .any(|f| f == "bad_release");
+        match self.plans("bad_release") {
+            Some(false) => "the scenario injects no bad release",
+            _ if unsupported => "this mode cannot inject the scenario's bad releases",
+            Some(true) if self.summary.partial => {
+                "the run was stopped before the scenario's first bad release was rolled back"
+            }
+            Some(true) => "none of the scenario's bad releases was rolled back inside the run",
+            None => "no bad release was measured in this run",
         }
     }
 }
@@ -1081,12 +1105,30 @@ mod tests {
             "none of the scenario's hand edits fell inside the run"
         );
         assert_eq!(
-            run_with(Some(other), true, &[]).no_drift_reason(),
+            run_with(Some(other.clone()), true, &[]).no_drift_reason(),
             "the scenario injects no drift"
         );
         assert_eq!(
             run_with(None, true, &[]).no_drift_reason(),
             "no hand edit was measured in this run"
+        );
+        let bad = serde_json::json!([{"kind": "bad_release", "at": "3h", "rollback_after": "5m"}]);
+        assert_eq!(
+            run_with(Some(bad.clone()), true, &[]).no_bad_release_reason(),
+            "the run was stopped before the scenario's first bad release was rolled back"
+        );
+        assert_eq!(
+            run_with(Some(bad), false, &["bad_release"]).no_bad_release_reason(),
+            "this mode cannot inject the scenario's bad releases"
+        );
+        assert_eq!(
+            run_with(Some(other), false, &[]).no_bad_release_reason(),
+            "none of the scenario's bad releases was rolled back inside the run"
+        );
+        assert_eq!(
+            run_with(Some(serde_json::json!([{"kind": "drift"}])), false, &[])
+                .no_bad_release_reason(),
+            "the scenario injects no bad release"
         );
     }
 

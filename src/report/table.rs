@@ -214,7 +214,10 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
         for t in &summary.thresholds {
             let setup = summary.model(&t.model);
             let m = setup.and_then(|m| m.metric(&t.metric));
-            let beyond = t.quantile.and_then(|q| m.and_then(|m| m.beyond(q)));
+            let beyond = match t.selection {
+                Some(_) => t.beyond_s,
+                None => t.quantile.and_then(|q| m.and_then(|m| m.beyond(q))),
+            };
             let value = match (t.value_s, beyond) {
                 (Some(v), _) => threshold_value(t, v),
                 (None, Some(b)) => format!("> {} (not reached)", human(b)),
@@ -222,16 +225,18 @@ pub fn render(s: &Scenario, summary: &Summary) -> String {
                 (None, None) => "no samples".into(),
             };
             // A counter or share stands on the setup's repetitions.
-            let n = match t.quantile {
-                Some(_) => format!("n={}", m.map_or(0, observations)),
-                None => format!("{} repetitions", summary.repetitions),
+            let n = match (t.quantile, t.n) {
+                (Some(_), Some(n)) => format!("n={n}"),
+                (Some(_), None) => format!("n={}", m.map_or(0, observations)),
+                (None, _) => format!("{} repetitions", summary.repetitions),
             };
             let _ = writeln!(
                 out,
-                "  {} {} {} ≤ {}: {} ({n}) {}",
+                "  {} {} {}{} ≤ {}: {} ({n}) {}",
                 t.model,
                 t.metric,
                 t.statistic(),
+                t.scope(),
                 threshold_value(t, t.max_s),
                 value,
                 if t.ok { "ok" } else { "BREACHED" }

@@ -7,7 +7,9 @@
 //! world to time each gate ([`Action::Gate`](crate::model::Action::Gate)). For pull, the
 //! write-back commits to the first environment's path (the branch head); when every
 //! cluster of an environment runs a change, the gate before the next opens, and when it
-//! passes CI commits the change to the next path after a git push. A reconciler reads
+//! passes CI commits the change to the next path after a git push, or, with the
+//! environment's `promotion: pull-request`, a bot pushes a branch and opens a pull request
+//! that someone reviews and merges after the gate (both waits are paid). A reconciler reads
 //! only its environment's path. A change overtaken in its environment by a newer one of
 //! the same apps is promoted with it rather than on its own, as Kargo promotes the newest
 //! freight.
@@ -34,6 +36,8 @@ struct Crossing {
     env: u32,
     change: Change,
     open: Nanos,
+    /// A promotion PR: when it was opened (its merge is the landing).
+    pr_opened: Option<Nanos>,
 }
 
 /// A world's environments and, for pull, its per-environment config paths.
@@ -289,6 +293,19 @@ fn land<'a, S: Shell<'a> + ?Sized>(w: &mut S, id: u32, passed: bool) {
     p.waiting[env as usize].push(c.change);
     p.commits = p.commits.saturating_add(1);
     core.tracker.promoted(rev, env, c.open, now);
+    if let Some(opened) = c.pr_opened {
+        let secs = |n: Nanos| n as f64 / 1e9;
+        gate_event(
+            w,
+            EventKind::PromotionMerged,
+            env,
+            format!(
+                "rev={rev} opened_s={:.6} review_s={:.6}",
+                secs(opened),
+                secs(now.saturating_sub(opened))
+            ),
+        );
+    }
     gate_event(w, EventKind::Promoted, env, format!("rev={rev}"));
     webhooks(w, &clusters, &apps);
     check(w, env);
@@ -401,6 +418,7 @@ fn check<'a, S: Shell<'a> + ?Sized>(w: &mut S, env: u32) {
         return;
     }
     let gate = p.envs.list[next as usize].gate.clone();
+    let promotion = p.envs.list[next as usize].promotion.clone();
     let SetupConfig::Pull(cfg) = &core.setup.config else {
         return;
     };
@@ -415,14 +433,20 @@ fn check<'a, S: Shell<'a> + ?Sized>(w: &mut S, env: u32) {
             }
             None => (now, true),
         };
-        // CI commits the change to the next path: its git push.
+        // CI commits the change to the next path (its git push), or a bot pushes a
+        // branch and opens the promotion PR, which lands when it is merged.
         let at = at.saturating_add(git_push.sample(&mut r));
+        let (at, pr_opened) = match promotion.merged_at(at, &mut r) {
+            Some(merged) if passed => (merged, Some(at)),
+            _ => (at, None),
+        };
         let id = p.crossings.len() as u32;
         opened.push((id, change.rev, at, passed));
         p.crossings.push(Some(Crossing {
             env: next,
             change,
             open: now,
+            pr_opened,
         }));
     }
     for (id, rev, at, passed) in opened {

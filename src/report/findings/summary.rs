@@ -241,7 +241,10 @@ impl View<'_> {
                 .unwrap_or(0)
         };
         if failed == 0 && names.iter().all(|m| n(m) == 0) {
-            return "No bad release was injected in this scenario.".into();
+            return format!(
+                "No recovery from a bad release was measured: {}.",
+                self.run.no_bad_release_reason()
+            );
         }
         let metric = "failed_deploy_recovery";
         let judged = if let [other] = self.others()[..] {

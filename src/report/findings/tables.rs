@@ -376,7 +376,7 @@ impl View<'_> {
             .map(|t| {
                 vec![
                     t.model.clone(),
-                    t.metric.clone(),
+                    format!("{}{}", t.metric, t.scope()),
                     t.statistic().to_string(),
                     format!("≤ {}", threshold_value(t, t.max_s)),
                     t.value_s

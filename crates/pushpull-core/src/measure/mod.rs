@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod cost;
 pub mod credentials;
 pub mod seed;
+pub mod select;
 pub mod summary;
 pub mod survival;
 pub mod track;
@@ -121,6 +122,10 @@ pub enum EventKind {
     GateFailed,
     /// Pull with environments: a promotion commit put a change into an environment's path.
     Promoted,
+    /// Pull with `promotion: pull-request`: the promotion PR into an environment's path
+    /// was reviewed and merged (`detail`: the environment, the revision, when the PR was
+    /// opened and how long its review took); the `promoted` event follows at once.
+    PromotionMerged,
     /// Pull: automated sync was re-enabled after an app rollback (`detail`: the bad
     /// release).
     AutoSyncEnabled,
@@ -136,7 +141,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 43] = [
+    pub const ALL: [EventKind; 44] = [
         EventKind::Commit,
         EventKind::BadCommit,
         EventKind::RevertCommit,
@@ -176,6 +181,7 @@ impl EventKind {
         EventKind::GatePassed,
         EventKind::GateFailed,
         EventKind::Promoted,
+        EventKind::PromotionMerged,
         EventKind::AutoSyncEnabled,
         EventKind::GitDiverged,
         EventKind::GitConverged,
@@ -224,6 +230,7 @@ impl EventKind {
             EventKind::GatePassed => "gate_passed",
             EventKind::GateFailed => "gate_failed",
             EventKind::Promoted => "promoted",
+            EventKind::PromotionMerged => "promotion_pr_merged",
             EventKind::AutoSyncEnabled => "auto_sync_enabled",
             EventKind::GitDiverged => "git_diverged",
             EventKind::GitConverged => "git_converged",

@@ -609,6 +609,17 @@ pub struct ThresholdResult {
     /// The scenario's tolerance for this figure in `pushpull check`, as a fraction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<f64>,
+    /// The part of the fleet the figure is computed from, as the scenario names it
+    /// (`environment prod`, `cluster prod-eu-1, app payments`); absent: the whole fleet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<String>,
+    /// With a selection: the observations selected (completed and still open).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<u64>,
+    /// With a selection: the figure is more than this many seconds (the estimate never
+    /// reaches the quantile before the run ends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beyond_s: Option<f64>,
 }
 
 impl ThresholdResult {
@@ -618,6 +629,15 @@ impl ThresholdResult {
             (Some(q), _) => q.name(),
             (None, Some(FigureKind::Share)) => "share",
             (None, _) => "count",
+        }
+    }
+
+    /// ` in environment prod` when the threshold bounds part of the fleet, else empty:
+    /// appended to the figure's name wherever a threshold is shown.
+    pub fn scope(&self) -> String {
+        match &self.selection {
+            Some(s) => format!(" in {s}"),
+            None => String::new(),
         }
     }
 }
@@ -767,8 +787,16 @@ impl Summary {
             .map(|t| {
                 let kind = t.metric.kind();
                 let setup = models.get(&t.model);
-                let value_s = match (kind, t.quantile) {
-                    (FigureKind::Duration(m), Some(q)) => setup
+                let mut selected = None;
+                let value_s = match (kind, t.quantile, &t.selection) {
+                    (FigureKind::Duration(m), Some(q), Some(sel)) => {
+                        let reps = runs.iter().find(|(n, _)| *n == t.model).map(|(_, r)| r);
+                        let ms = super::select::figure(reps.map_or(&[][..], Vec::as_slice), m, sel);
+                        let v = ms.get(q);
+                        selected = Some((ms.count + ms.censored, ms.beyond(q)));
+                        v
+                    }
+                    (FigureKind::Duration(m), Some(q), None) => setup
                         .and_then(|x| x.metrics.get(m.name()))
                         .and_then(|ms| ms.get(q)),
                     _ => setup.and_then(|x| x.count_or_share(t.metric.as_str())),
@@ -784,6 +812,9 @@ impl Summary {
                     // A threshold on a metric with no samples cannot be shown to hold.
                     ok: value_s.is_some_and(|v| v <= max_s),
                     tolerance: t.tolerance.map(|p| p.0),
+                    selection: t.selection.as_ref().map(|x| x.label.clone()),
+                    n: selected.map(|(n, _)| n),
+                    beyond_s: selected.and_then(|(_, b)| b),
                 }
             })
             .collect();

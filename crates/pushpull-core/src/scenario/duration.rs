@@ -50,7 +50,7 @@ impl Dur {
         }
         let too_long = || {
             format!(
-                "`{t}` is too long; a duration may be at most 100 years (virtual time is u64 nanoseconds, which end at 584 years, and a time plus a delay must stay below that)"
+                "`{t}` is too long; a duration may be at most 100 years (the simulator counts time in nanoseconds, which run out at 584 years, and a time plus a delay must stay below that)"
             )
         };
         match humantime::parse_duration(t) {
@@ -58,8 +58,13 @@ impl Dur {
                 Ok(n) if n <= super::bounds::MAX_SPAN => Ok(Dur(n)),
                 _ => Err(too_long()),
             },
-            Err(e) => Err(format!(
+            // Only a unit humantime does not know is worth repeating ("unknown time unit
+            // \"hrs\", supported units: ..."); a character position is parser talk.
+            Err(e @ humantime::DurationError::UnknownUnit { .. }) => Err(format!(
                 "`{t}` is not a duration ({e}); expected a duration like `90s`, `2m` or `1h30m`"
+            )),
+            Err(_) => Err(format!(
+                "`{t}` is not a duration; expected a duration: a number and a unit, like `90s`, `2m` or `1h30m`"
             )),
         }
     }

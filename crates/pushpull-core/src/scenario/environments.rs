@@ -1,7 +1,9 @@
 //! Environments and promotion: `environments:` lists the environments a change passes
 //! through in order (`dev`, `staging`, `prod`), each with the named clusters that say they
 //! belong to it and an optional gate before it (a soak time, a manual approval, an
-//! automated check). Without the key every cluster is one stage, as before.
+//! automated check). Without the key every cluster is one stage, as before. A pull
+//! setup's change enters a later environment's path by a CI commit once the gate passes,
+//! or by a promotion pull request reviewed after the gate (`promotion: pull-request`).
 
 use super::calendar::WorkingHours;
 use super::dist::Dist;
@@ -39,6 +41,67 @@ pub struct GateOutcome {
     pub passed: bool,
 }
 
+/// A person's delay from `open`, counted in working time when `working_hours` is given
+/// (a change ready on Friday evening waits for Monday morning).
+fn review_end<R: Rng + ?Sized>(
+    delay: &Dist,
+    working_hours: &Option<WorkingHours>,
+    open: Nanos,
+    rng: &mut R,
+) -> Nanos {
+    let d = delay.sample(rng);
+    match working_hours {
+        Some(wh) => wh
+            .scenario_time(wh.working_time(open).saturating_add(d as u128))
+            .max(open),
+        None => open.saturating_add(d),
+    }
+}
+
+/// How a pull setup's change enters an environment's path once the gate before it has
+/// passed (push pipelines deploy environment by environment and ignore it).
+#[derive(Clone, Debug, PartialEq, Serialize, Default)]
+#[serde(rename_all = "kebab-case", tag = "method")]
+pub enum Promotion {
+    /// CI commits the change to the environment's path after the gate (one git push).
+    #[default]
+    CiCommit,
+    /// A bot pushes a branch and opens a pull request to the environment's path; someone
+    /// reviews and merges it, after the gate and apart from it (Kargo's PR promotion
+    /// step, a GitHub flow with required reviews on the environment's folder).
+    PullRequest {
+        review: Dist,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        working_hours: Option<WorkingHours>,
+    },
+}
+
+impl Promotion {
+    pub fn is_ci_commit(&self) -> bool {
+        matches!(self, Promotion::CiCommit)
+    }
+
+    /// When a promotion PR opened at `open` is merged (`None` for a CI commit).
+    pub fn merged_at<R: Rng + ?Sized>(&self, open: Nanos, rng: &mut R) -> Option<Nanos> {
+        match self {
+            Promotion::CiCommit => None,
+            Promotion::PullRequest {
+                review,
+                working_hours,
+            } => Some(review_end(review, working_hours, open, rng)),
+        }
+    }
+
+    /// The default review of a promotion PR: as `write_back: pull-request`'s (a median
+    /// of 15 minutes, 99% within 8 hours).
+    fn default_review() -> Dist {
+        Dist::LogNormal {
+            median: 15 * super::duration::MINUTE,
+            p99: 8 * super::duration::HOUR,
+        }
+    }
+}
+
 impl Gate {
     /// When a gate opened at `open` ends, drawing from `rng` (a soak draws nothing; an
     /// approval draws its delay; a check draws its duration, then whether it fails).
@@ -51,18 +114,10 @@ impl Gate {
             Gate::Approval {
                 delay,
                 working_hours,
-            } => {
-                let d = delay.sample(rng);
-                let at = match working_hours {
-                    // The reviewer's delay runs in working time: a change ready on Friday
-                    // evening waits for Monday morning.
-                    Some(wh) => wh
-                        .scenario_time(wh.working_time(open).saturating_add(d as u128))
-                        .max(open),
-                    None => open.saturating_add(d),
-                };
-                GateOutcome { at, passed: true }
-            }
+            } => GateOutcome {
+                at: review_end(delay, working_hours, open, rng),
+                passed: true,
+            },
             Gate::Check { duration, failure } => {
                 let d = duration.sample(rng);
                 let passed = rng.random::<f64>() >= failure.0;
@@ -90,6 +145,9 @@ pub struct Environment {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gate: Option<Gate>,
+    /// Pull: how a change enters this environment's path after the gate.
+    #[serde(skip_serializing_if = "Promotion::is_ci_commit")]
+    pub promotion: Promotion,
     #[serde(skip)]
     pub clusters: Vec<ClusterId>,
 }
@@ -139,6 +197,107 @@ pub(super) struct RawEnvironment {
     /// What a change must pass before it enters this environment (not before the first).
     #[serde(default)]
     gate: Option<RawGate>,
+    /// Pull setups: how a change enters this environment's path after the gate:
+    /// `ci-commit` (default), `pull-request`, or `{method: pull-request, review: <dist>,
+    /// working_hours: {...}}`. Not on the first environment.
+    #[serde(default)]
+    promotion: Option<RawPromotion>,
+}
+
+/// `promotion: ci-commit`, `promotion: pull-request` or a map of settings.
+#[derive(Debug, Default)]
+struct RawPromotion(RawPromotionMap);
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Promotion")]
+struct RawPromotionMap {
+    /// `ci-commit` (CI commits after the gate) or `pull-request` (a reviewed PR).
+    #[serde(default, deserialize_with = "strict::opt_text")]
+    #[schemars(with = "Option<PromotionMethod>")]
+    method: Option<String>,
+    /// pull-request: opened → approved and merged (default lognormal, median 15m, p99 8h).
+    #[serde(default)]
+    review: Option<Dist>,
+    /// pull-request: reviewers merge only in these hours.
+    #[serde(default)]
+    working_hours: Option<WorkingHours>,
+}
+
+/// The promotion methods, for the schema.
+#[derive(schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[allow(dead_code)]
+enum PromotionMethod {
+    CiCommit,
+    PullRequest,
+}
+
+impl schemars::JsonSchema for RawPromotion {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PromotionOrMethod".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Pull setups: how a change enters the environment's path after the gate: a method (`ci-commit`, `pull-request`) or a map of settings.",
+            "anyOf": [
+                g.subschema_for::<PromotionMethod>(),
+                g.subschema_for::<RawPromotionMap>(),
+            ],
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for RawPromotion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawPromotion;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`ci-commit`, `pull-request` or a map of settings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawPromotion(RawPromotionMap {
+                    method: Some(v.to_string()),
+                    ..RawPromotionMap::default()
+                }))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                RawPromotionMap::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawPromotion)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn promotion(key: &str, raw: RawPromotion) -> Result<Promotion, Refusal> {
+    let m = raw.0;
+    match m.method.as_deref() {
+        Some("ci-commit") => {
+            if m.review.is_some() || m.working_hours.is_some() {
+                return Err((
+                    key.to_string(),
+                    "`review` and `working_hours` belong to `method: pull-request`; a CI commit has no review".into(),
+                ));
+            }
+            Ok(Promotion::CiCommit)
+        }
+        Some("pull-request") | None => Ok(Promotion::PullRequest {
+            review: m.review.unwrap_or_else(Promotion::default_review),
+            working_hours: m.working_hours,
+        }),
+        Some(other) => Err((
+            format!("{key}.method"),
+            format!("`{other}` is not a promotion method; expected `ci-commit` or `pull-request`"),
+        )),
+    }
 }
 
 /// A gate: one of a soak time, a manual approval or an automated check.
@@ -231,6 +390,19 @@ pub(super) fn resolve(raw: Vec<RawEnvironment>, fleet: &Fleet) -> Result<Environ
             None => None,
             Some(g) => Some(gate(&format!("{key}.gate"), g)?),
         };
+        let promotion = match e.promotion {
+            None => Promotion::CiCommit,
+            Some(_) if i == 0 => {
+                return Err((
+                    format!("{key}.promotion"),
+                    format!(
+                        "`{}` is the first environment, which the write-back reaches directly; a promotion moves a change into a later environment (move it to the next one)",
+                        e.name
+                    ),
+                ));
+            }
+            Some(p) => promotion(&format!("{key}.promotion"), p)?,
+        };
         if i == 0 && gate.is_some() {
             return Err((
                 format!("{key}.gate"),
@@ -243,6 +415,7 @@ pub(super) fn resolve(raw: Vec<RawEnvironment>, fleet: &Fleet) -> Result<Environ
         list.push(Environment {
             name: e.name,
             gate,
+            promotion,
             clusters: Vec::new(),
         });
     }
@@ -311,7 +484,7 @@ fn gate(key: &str, g: RawGate) -> Result<Gate, Refusal> {
                 return Err((
                     format!("{key}.check.failure"),
                     format!(
-                        "{}% of changes cannot fail; a failure share runs from 0% to 100%",
+                        "{}% of changes cannot fail; a failure share runs from 0 to 1 (0% to 100%): expected a number like 0.05 or 5%",
                         c.failure.0 * 100.0
                     ),
                 ));

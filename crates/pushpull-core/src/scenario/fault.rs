@@ -386,9 +386,10 @@ impl TryFrom<RawFault> for Addressed {
     }
 }
 
-/// A cluster or an app as a fault addresses it: by number or by name.
-#[derive(Clone, Debug, PartialEq)]
-enum Ref {
+/// A cluster or an app as a fault or a threshold addresses it: by number or by name.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Ref {
     Index(u32),
     Name(String),
 }
@@ -401,7 +402,7 @@ impl Ref {
             Ref::Name(_) => 0,
         }
     }
-    fn name(&self) -> Option<String> {
+    pub(super) fn name(&self) -> Option<String> {
         match self {
             Ref::Index(_) => None,
             Ref::Name(n) => Some(n.clone()),

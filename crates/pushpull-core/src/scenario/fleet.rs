@@ -841,7 +841,7 @@ mod tests {
                 "fleet.apps",
                 "more than 100000",
             ),
-            ("apps: 1.5", "fleet.apps", "floating-point"),
+            ("apps: 1.5", "fleet.apps", "decimal number"),
             ("clusters: \"3\"", "fleet.clusters", "text"),
         ] {
             let e = refused(&format!("name: t\nduration: 1h\nfleet:\n  {fleet}\n"));

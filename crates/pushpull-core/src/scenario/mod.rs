@@ -15,14 +15,16 @@ pub mod models;
 mod nesting;
 pub mod prices;
 pub mod schema;
+pub mod selection;
 mod strict;
+mod words;
 
 use crate::measure::summary::FigureKind;
 use crate::metric::{ModelKind, Quantile};
 pub use calendar::WorkingHours;
 pub use dist::Dist;
 pub use duration::{Dur, HOUR, MINUTE, Nanos, SECOND};
-pub use environments::{Environment, Environments, Gate};
+pub use environments::{Environment, Environments, Gate, Promotion as EnvPromotion};
 pub use estimate::Estimate;
 pub use fault::{Cut, DriftChange, Fault, When};
 pub use fleet::{AppGroup, Fleet, NamedCluster};
@@ -65,7 +67,7 @@ fn render_invalid(
         _ => file.to_string(),
     };
     let key = if key_path.is_empty() {
-        "(document)"
+        "top level"
     } else {
         key_path
     };
@@ -421,6 +423,28 @@ pub struct Threshold {
     /// a regression (overrides `--tolerance` for this figure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<Percent>,
+    /// Bound only this cluster's samples of the metric: a name of `fleet.clusters` or a
+    /// number (0, 1, …). Default: the whole fleet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<fault::Ref>,
+    /// Bound only this app's samples: an app's name, an app group's name (`prefix` of
+    /// `fleet.apps`, all its apps) or a number. Default: every app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<fault::Ref>,
+    /// Bound only the samples of this environment's clusters (a name of `environments`,
+    /// or of `fleet.clusters[].environment`). Default: every environment.
+    #[serde(
+        default,
+        deserialize_with = "strict::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<schema::Label>")]
+    pub environment: Option<String>,
+    /// The samples `cluster`, `app` and `environment` select, resolved against the fleet
+    /// by `Scenario::parse` (`None`: the whole fleet).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub selection: Option<selection::Selection>,
 }
 
 /// The name of a figure a threshold bounds: a metric, a counter or a share
@@ -556,10 +580,50 @@ impl Serialize for Percent {
     }
 }
 
+/// `5%` or the fraction `0.05`: a share is accepted either way, as everywhere a
+/// scenario takes one.
 impl<'de> Deserialize<'de> for Percent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = strict::Text::deserialize(d)?.0;
-        Percent::parse(&s).map_err(serde::de::Error::custom)
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Percent;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number like 0.05 or 5%")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Percent, E> {
+                if !v.trim().ends_with('%') {
+                    return Err(E::custom(format!(
+                        "`{v}` is text; expected a number like 0.05 or 5%"
+                    )));
+                }
+                Percent::parse(v).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Percent, E> {
+                Ok(Percent(v as f64))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Percent, E> {
+                if v < 0 {
+                    return Err(E::custom(format!(
+                        "`{v}` is negative; expected a number of 0 or more like 0.05 or 5%"
+                    )));
+                }
+                Ok(Percent(v as f64))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Percent, E> {
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err(E::custom(format!(
+                        "`{v}` is not a number of 0 or more; expected a number like 0.05 or 5%"
+                    )));
+                }
+                Ok(Percent(v))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Percent, E> {
+                Err(E::custom(format!(
+                    "`{v}` is a true/false value; expected a number like 0.05 or 5%"
+                )))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -680,7 +744,7 @@ impl Scenario {
         check_nesting(text, file)?;
         let de = serde_yaml_ng::Deserializer::from_str(text);
         let raw: RawScenario = serde_path_to_error::deserialize(de).map_err(|e| {
-            let key_path = clean_path(&e.path().to_string());
+            let mut key_path = clean_path(&e.path().to_string());
             let inner = e.into_inner();
             let located = if key_path.is_empty() {
                 None
@@ -695,7 +759,23 @@ impl Scenario {
                 (None, Some((l, c))) => (Some(l), Some(c)),
                 (None, None) => (None, None),
             };
-            let message = strip_location(&inner.to_string(), &key_path);
+            let mut message = strip_location(&inner.to_string(), &key_path);
+            let (mut line, mut column) = (line, column);
+            // serde names a key given twice but not where: the second one's line.
+            if let Some(field) = message
+                .strip_prefix("duplicate field `")
+                .and_then(|r| r.strip_suffix('`'))
+                .map(str::to_string)
+                && let Some((l, c, first)) = words::duplicate_at(text, &key_path, &field)
+            {
+                message = format!("`{field}` is given twice (first on line {first}); keep one");
+                (line, column) = (Some(l), Some(c));
+                key_path = if key_path.is_empty() {
+                    field.to_string()
+                } else {
+                    format!("{key_path}.{field}")
+                };
+            }
             ScenarioError::Invalid {
                 file: file.to_string(),
                 line,
@@ -889,6 +969,7 @@ impl Scenario {
             }
             faults.push(f);
         }
+        let mut selected = Vec::with_capacity(raw.thresholds.len());
         for (i, t) in raw.thresholds.iter().enumerate() {
             let kind = t.metric.kind();
             if let Err(why) = t.max.value_for(kind) {
@@ -925,6 +1006,9 @@ impl Scenario {
                     ),
                 ));
             }
+            let selection = selection::resolve(t, i, &fleet, environments.as_ref())
+                .map_err(|(k, m)| invalid(&k, m))?;
+            selected.push(selection);
             if let Some(p) = t.tolerance
                 && p.0 > bounds::MAX_TOLERANCE
             {
@@ -953,7 +1037,12 @@ impl Scenario {
             ci,
             baseline,
             faults,
-            thresholds: raw.thresholds,
+            thresholds: raw
+                .thresholds
+                .into_iter()
+                .zip(selected)
+                .map(|(t, selection)| Threshold { selection, ..t })
+                .collect(),
             environments,
             prices,
         })
@@ -1369,7 +1458,7 @@ fn strip_location(msg: &str, key_path: &str) -> String {
     {
         m = rest;
     }
-    m.to_string()
+    words::plain(m)
 }
 
 #[cfg(test)]

@@ -230,9 +230,14 @@ impl JsonSchema for Percent {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "type": "string",
-            "pattern": r"^\s*\+?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*%\s*$",
-            "description": "A percentage of 0 or more written with `%`, like `10%` or `2.5%`.",
+            "anyOf": [
+                {
+                    "type": "string",
+                    "pattern": r"^\s*\+?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*%\s*$",
+                },
+                {"type": "number", "minimum": 0},
+            ],
+            "description": "A share of 0 or more: a percentage written with `%`, like `10%` or `2.5%`, or a fraction like 0.1.",
         })
     }
 }

@@ -8,7 +8,7 @@ use std::num::NonZeroU32;
 
 /// What a scalar was written as, for messages.
 fn kind_of_bool(v: bool) -> String {
-    format!("`{v}` is a boolean")
+    format!("`{v}` is a true/false value")
 }
 
 /// Text: a YAML string (quoted or plain), never a number or boolean.
@@ -65,41 +65,57 @@ pub struct Whole(pub u64);
 
 impl<'de> Deserialize<'de> for Whole {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = Whole;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a whole number like 3")
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Whole, E> {
-                Ok(Whole(v))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Whole, E> {
-                u64::try_from(v).map(Whole).map_err(|_| {
-                    E::custom(format!(
-                        "`{v}` is negative; expected a whole number of 0 or more"
-                    ))
-                })
-            }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Whole, E> {
-                Err(E::custom(format!(
-                    "`{v}` is written as a floating-point number; expected a whole number written with digits only, like 3"
-                )))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Whole, E> {
-                Err(E::custom(format!(
-                    "`{v}` is text; expected a whole number written with digits only and no quotes, like 3"
-                )))
-            }
-            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Whole, E> {
-                Err(E::custom(format!(
-                    "{}; expected a whole number like 3",
-                    kind_of_bool(v)
-                )))
-            }
-        }
-        d.deserialize_any(V)
+        whole(d, "of 0 or more")
     }
+}
+
+/// A [`Whole`]; `range` says in messages which ones the key takes ("of 0 or more", "of
+/// at least 1").
+fn whole<'de, D: Deserializer<'de>>(d: D, range: &'static str) -> Result<Whole, D::Error> {
+    struct V(&'static str);
+    impl serde::de::Visitor<'_> for V {
+        type Value = Whole;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "a whole number {}, like 3", self.0)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Whole, E> {
+            Ok(Whole(v))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Whole, E> {
+            u64::try_from(v).map(Whole).map_err(|_| {
+                E::custom(format!(
+                    "`{v}` is negative; expected a whole number {}, like 3",
+                    self.0
+                ))
+            })
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Whole, E> {
+            Err(E::custom(format!(
+                "`{v}` is written as a decimal number; expected a whole number {} written with digits only, like 3",
+                self.0
+            )))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Whole, E> {
+            Err(E::custom(format!(
+                "`{v}` is text; expected a whole number {} written with digits only and no quotes, like 3",
+                self.0
+            )))
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Whole, E> {
+            Err(E::custom(format!(
+                "{}; expected a whole number {}, like 3",
+                kind_of_bool(v),
+                self.0
+            )))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Whole, E> {
+            Err(E::custom(format!(
+                "the value is empty; expected a whole number {}, like 3",
+                self.0
+            )))
+        }
+    }
+    d.deserialize_any(V(range))
 }
 
 /// A count of at least 1 that fits a u32 (its own bound is checked by validation).
@@ -108,13 +124,15 @@ pub struct Count(pub NonZeroU32);
 
 impl<'de> Deserialize<'de> for Count {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = Whole::deserialize(d)?.0;
+        let n = whole(d, "of at least 1")?.0;
         let n = u32::try_from(n).map_err(|_| {
             serde::de::Error::custom(format!("`{n}` is too large (the limit is {})", u32::MAX))
         })?;
-        NonZeroU32::new(n)
-            .map(Count)
-            .ok_or_else(|| serde::de::Error::custom("`0` is not allowed; expected 1 or more"))
+        NonZeroU32::new(n).map(Count).ok_or_else(|| {
+            serde::de::Error::custom(
+                "`0` is not allowed; expected a whole number of at least 1, like 3",
+            )
+        })
     }
 }
 
@@ -208,7 +226,7 @@ mod tests {
 
     #[test]
     fn text_refuses_booleans_and_numbers_but_takes_quoted_ones() {
-        assert!(de("text: true").unwrap_err().contains("boolean"));
+        assert!(de("text: true").unwrap_err().contains("true/false"));
         assert!(de("text: 123").unwrap_err().contains("number"));
         assert!(de("text: 1.5").unwrap_err().contains("number"));
         assert_eq!(de("text: \"true\"").unwrap().text.as_deref(), Some("true"));

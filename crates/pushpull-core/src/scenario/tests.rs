@@ -329,7 +329,7 @@ fn floats_and_text_where_counts_belong_are_refused_with_the_line() {
     ] {
         let e = located(extra, key);
         assert!(
-            e.contains("floating-point") || e.contains("text") || e.contains("boolean"),
+            e.contains("decimal number") || e.contains("text") || e.contains("true/false"),
             "{extra}: {e}"
         );
     }
