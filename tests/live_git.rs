@@ -5,7 +5,6 @@
 use pushpull::live::git::{GitError, LiveRepo, ManifestParams, replay_offsets};
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 const EPOCH: i64 = 1_700_000_000;
 const APPS: u32 = 5;
@@ -51,7 +50,6 @@ struct Run {
     subjects: Vec<String>,
     ids: Vec<String>,
     /// Wall time of each workload commit call.
-    commit_wall: Vec<Duration>,
 }
 
 /// Rev 0, 20 workload commits (every third one touches two or three apps; rev `BAD` gives
@@ -66,7 +64,6 @@ fn run(dir: &Path) -> Run {
         trees: vec![(0..APPS).map(|a| (a, false)).collect()],
         changed: vec![vec![]],
         subjects: vec![format!("Initial manifests: {APPS} apps, app i at spec i")],
-        commit_wall: Vec::new(),
     };
     let mut next_spec = APPS;
     let mut at = 0u64;
@@ -98,12 +95,10 @@ fn run(dir: &Path) -> Run {
             })
             .collect();
         let subject = format!("Deploy {apps:?} (workload commit {k})");
-        let t0 = Instant::now();
         let (rev, id) = run
             .repo
             .commit(at, &changes, &format!("{subject}\n\nbody line"))
             .expect("commit");
-        run.commit_wall.push(t0.elapsed());
         assert_eq!(rev, k);
         run.times.push(at);
         run.trees.push(tree);
@@ -297,19 +292,6 @@ fn a_run_history_is_a_valid_git_repository_with_the_times_and_trees_committed() 
     let offsets = replay_offsets(&dir, "main").expect("replay");
     let want: Vec<u64> = run.times.iter().map(|t| t / SEC * SEC).collect();
     assert_eq!(offsets, want);
-}
-
-#[test]
-fn commits_are_fast_enough_for_a_live_run() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let run = run(&tmp.path().join("git"));
-    let total: Duration = run.commit_wall.iter().sum();
-    let mean = total / run.commit_wall.len() as u32;
-    let max = run.commit_wall.iter().max().copied().unwrap_or_default();
-    eprintln!("commit wall time: mean {mean:?}, max {max:?} over 20 commits");
-    // Well under 10 ms in release builds; the bound leaves room for unoptimised test builds
-    // on a loaded CI machine.
-    assert!(mean < Duration::from_millis(50), "mean {mean:?}");
 }
 
 #[test]
