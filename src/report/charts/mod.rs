@@ -18,6 +18,7 @@ mod timeline;
 pub use cost::{COST_COUNTERS, rate};
 pub use recovery::RECOVERY_METRICS;
 pub use render::{ChartError, ChartFile};
+pub use stages::{Waterfall, waterfall};
 pub use timeline::MAX_LANES;
 
 use super::font;
@@ -34,7 +35,9 @@ use stages::Stages;
 use survival::HandEdits;
 use timeline::Timeline;
 
-pub const STAGES: [&str; 10] = [
+/// The stages of deploy_latency, in the order a deploy passes them (`api_throttle_wait`
+/// only with an Argo CD hub).
+pub const STAGES: [&str; 11] = [
     "ci_queue",
     "build",
     "write_back",
@@ -43,6 +46,7 @@ pub const STAGES: [&str; 10] = [
     "deploy_start",
     "detect",
     "queue",
+    "api_throttle_wait",
     "apply",
     "rollout",
 ];
@@ -72,8 +76,8 @@ pub fn all(run: &RunDir) -> Result<Vec<ChartFile>, ChartError> {
             render(
                 &Stages::new(run, setups),
                 "stages".into(),
-                "Where a deploy spends its time, by stage".into(),
-                "Each bar splits deploy latency into stages; the black tick is the deploy_latency quantile itself (each stage's quantile is computed on its own, so the stages need not add up to it).".into(),
+                "Where a deploy spends its time: mean of each stage".into(),
+                "A waterfall per setup: each stage's mean over the completed deploys starts where the previous one ended, and they add up to the mean deploy_latency of the same deploys (the last bar). Deploys still rolling out when the run ended have no complete stages, so they are left out here; the table's deploy_latency mean counts them (Kaplan–Meier), which makes it a little higher.".into(),
             )
         }),
         Box::new(|| {
