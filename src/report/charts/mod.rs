@@ -6,6 +6,7 @@ mod axis;
 mod cost;
 mod deploy_cdf;
 mod drift;
+mod in_sync;
 mod legend;
 mod money;
 mod palette;
@@ -16,6 +17,7 @@ mod survival;
 mod timeline;
 
 pub use cost::{COST_COUNTERS, rate};
+pub use in_sync::{SyncShare, sync_share};
 pub use recovery::RECOVERY_METRICS;
 pub use render::{ChartError, ChartFile};
 pub use stages::{Waterfall, waterfall};
@@ -28,6 +30,7 @@ use crate::metric::ModelKind;
 use cost::Cost;
 use deploy_cdf::Cdf;
 use drift::Drift;
+use in_sync::InSync;
 use money::Money;
 use recovery::Recovery;
 use render::{Job, in_parallel, render};
@@ -98,13 +101,24 @@ pub fn all(run: &RunDir) -> Result<Vec<ChartFile>, ChartError> {
         }),
     ];
     for (i, setup) in setups.iter().enumerate() {
+        let clusters = timeline::clusters(run, setup);
         jobs.push(Box::new(move || {
-            render(
-                &Timeline::new(run, setup),
-                format!("timeline_{}", setup.name),
-                format!("Timeline of repetition 0: {}", setup.label),
-                timeline_caption(setup, i == 0),
-            )
+            if clusters > MAX_LANES {
+                // A lane per cluster would be many identical lanes: the share in sync.
+                render(
+                    &InSync::new(run, setup, clusters),
+                    format!("timeline_{}", setup.name),
+                    format!("In sync with git over repetition 0: {}", setup.label),
+                    in_sync_caption(setup, clusters, i == 0),
+                )
+            } else {
+                render(
+                    &Timeline::new(run, setup),
+                    format!("timeline_{}", setup.name),
+                    format!("Timeline of repetition 0: {}", setup.label),
+                    timeline_caption(setup, i == 0),
+                )
+            }
         }));
     }
     jobs.push(Box::new(|| {
@@ -141,17 +155,35 @@ pub fn all(run: &RunDir) -> Result<Vec<ChartFile>, ChartError> {
     in_parallel(&jobs, &order)
 }
 
-/// What to read from a setup's timeline; the first one explains the marks.
-fn timeline_caption(s: &SetupView, first: bool) -> String {
-    // A setup named after its kind (`push`, `pull`) opens the sentence capitalised.
-    let who = if s.name == s.kind.name() {
+/// A setup named after its kind (`push`, `pull`) opens a sentence capitalised.
+fn who(s: &SetupView) -> String {
+    if s.name == s.kind.name() {
         let mut c = s.name.chars();
         c.next()
             .map(|f| f.to_uppercase().chain(c).collect())
             .unwrap_or_default()
     } else {
         s.name.clone()
-    };
+    }
+}
+
+/// What to read from a large fleet's share-in-sync chart; the first one explains it.
+fn in_sync_caption(s: &SetupView, clusters: usize, first: bool) -> String {
+    let who = who(s);
+    if first {
+        format!(
+            "{who}: with {clusters} clusters a lane each would be unreadable, so the chart shows the share of cluster × app pairs whose live revision is the one git names and that carry no hand edit (solid), and the share of clusters with every app in sync (thin); shaded spans are faults (grey) and a bad release until its rollback completed (red)."
+        )
+    } else {
+        format!(
+            "{who}: the same share in sync; compare how deep each commit's dip goes and how fast the line returns to 100%."
+        )
+    }
+}
+
+/// What to read from a setup's timeline; the first one explains the marks.
+fn timeline_caption(s: &SetupView, first: bool) -> String {
+    let who = who(s);
     if first {
         format!(
             "{who}: the live revision of each cluster (coloured) follows the desired revision in git (grey); shaded spans are live drift (orange) and a bad release until its rollback completed (red)."
