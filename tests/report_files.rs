@@ -545,7 +545,11 @@ fn the_stages_waterfall_adds_up_to_the_mean_deploy_latency_of_the_same_deploys()
         let km = summary["models"][&setup]["metrics"]["deploy_latency"]["mean_s"]
             .as_f64()
             .unwrap();
-        assert!(open == 0 || km > w.total_s, "{setup}: {km} vs {}", w.total_s);
+        assert!(
+            open == 0 || km > w.total_s,
+            "{setup}: {km} vs {}",
+            w.total_s
+        );
         let names: Vec<&str> = w.stages.iter().map(|s| s.0).collect();
         let svg = text(&dir.join("charts/stages.svg"));
         for st in &names {

@@ -14,6 +14,7 @@ mod recovery;
 mod render;
 mod stages;
 mod survival;
+mod sweep;
 mod timeline;
 
 pub use cost::{COST_COUNTERS, rate};
@@ -21,6 +22,7 @@ pub use in_sync::{SyncShare, sync_share};
 pub use recovery::RECOVERY_METRICS;
 pub use render::{ChartError, ChartFile};
 pub use stages::{Waterfall, waterfall};
+pub use sweep::{SweepChart, SweepPanel, SweepSeries, SweepUnit, render_sweep};
 pub use timeline::MAX_LANES;
 
 use super::font;
