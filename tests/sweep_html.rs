@@ -11,7 +11,7 @@ fn a_sweep_page_draws_each_metric_per_setup_with_bands_only_where_intervals_exis
     let scenario = tmp.path().join("tiny.yaml");
     std::fs::write(
         &scenario,
-        "name: tiny\nseed: 1\nduration: 1h\nrepetitions: 10\n\
+        "name: tiny\nseed: 1\nduration: 30m\nrepetitions: 10\n\
          fleet: { clusters: 1, apps: 2, replicas: 1 }\n\
          workload: { commits: { arrival: poisson, mean_interval: 5m }, apps_per_commit: 1 }\n\
          models: { push: { preset: github-actions }, pull: { preset: argocd } }\n",
