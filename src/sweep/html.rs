@@ -18,6 +18,8 @@ type Figure = Option<(f64, Option<[f64; 2]>)>;
 /// of a variant's summary (value and interval).
 struct Metric {
     name: &'static str,
+    /// The summary metric whose p50 this is (for "> run length" when never reached).
+    metric: Option<&'static str>,
     title: &'static str,
     unit: SweepUnit,
     read: fn(&Summary, &str) -> Figure,
@@ -31,24 +33,28 @@ fn p50(s: &Summary, setup: &str, metric: &str) -> Figure {
 const METRICS: [Metric; 5] = [
     Metric {
         name: "sweep_deploy_latency",
+        metric: Some("deploy_latency"),
         title: "Deploy latency p50",
         unit: SweepUnit::Duration,
         read: |s, m| p50(s, m, "deploy_latency"),
     },
     Metric {
         name: "sweep_drift_recovery",
+        metric: Some("drift_recovery"),
         title: "Drift recovery p50",
         unit: SweepUnit::Duration,
         read: |s, m| p50(s, m, "drift_recovery"),
     },
     Metric {
         name: "sweep_rollback",
+        metric: Some("rollback"),
         title: "Rollback p50",
         unit: SweepUnit::Duration,
         read: |s, m| p50(s, m, "rollback"),
     },
     Metric {
         name: "sweep_out_of_sync_share",
+        metric: None,
         title: "Out-of-sync share (app-time live state differs from git)",
         unit: SweepUnit::Share,
         read: |s, m| {
@@ -58,6 +64,7 @@ const METRICS: [Metric; 5] = [
     },
     Metric {
         name: "sweep_api_requests",
+        metric: None,
         title: "Cluster API requests per scenario hour",
         unit: SweepUnit::Count,
         read: |s, m| {
@@ -168,7 +175,7 @@ pub fn write(
     let mut body = String::new();
     let _ = writeln!(
         body,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>pushpull sweep: {n}</title><style>body{{margin:0 auto;max-width:1000px;padding:1.5rem 1rem;font:16px/1.5 system-ui,sans-serif;color:#1d2125}}figure{{margin:1.2rem 0 2rem}}figure svg{{width:100%;height:auto;border:1px solid #d9dde3}}table{{border-collapse:collapse;font-size:.9rem}}th,td{{border-bottom:1px solid #d9dde3;padding:.3rem .5rem;text-align:left}}td.num{{font-variant-numeric:tabular-nums;white-space:nowrap}}.note{{color:#5b6470}}</style></head><body>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>pushpull sweep: {n}</title><style>body{{margin:0 auto;max-width:1000px;padding:1.5rem 1rem;font:16px/1.5 system-ui,sans-serif;color:#1d2125}}figure{{margin:1.2rem 0 2rem}}figure svg{{width:100%;height:auto;border:1px solid #d9dde3}}table{{border-collapse:collapse;font-size:.9rem}}th,td{{border-bottom:1px solid #d9dde3;padding:.3rem .5rem;text-align:left}}td.num{{font-variant-numeric:tabular-nums;white-space:nowrap}}figcaption b{{display:block}}.note{{color:#5b6470}}</style></head><body>",
         n = esc(name)
     );
     let _ = writeln!(body, "<h1>Sweep: {}</h1>", esc(name));
@@ -194,6 +201,7 @@ pub fn write(
     let _ = writeln!(body, "</ul>");
     let mut files = 0;
     for c in &charts {
+        let m = METRICS.iter().find(|m| m.name == c.name);
         let f = render_sweep(c)?;
         write_atomic(
             &dir.join("charts").join(format!("{}.svg", f.name)),
@@ -213,7 +221,7 @@ pub fn write(
         // The same figures as a table, each with its interval or "indicative".
         let _ = writeln!(
             body,
-            "<table><tr><th>{}</th><th>variant</th><th>setup</th><th>figure</th><th>95% interval</th></tr>",
+            "<table><tr><th>{}</th><th>other parameters</th><th>setup</th><th>figure</th><th>95% interval</th></tr>",
             esc(&c.x_key)
         );
         for p in &c.panels {
@@ -232,6 +240,28 @@ pub fn write(
                             (None, SweepUnit::Count) => "a count".into(),
                             (None, _) => "none (indicative)".into(),
                         }
+                    );
+                }
+            }
+        }
+        // A p50 the Kaplan–Meier estimate never reaches has no point: the table says
+        // it is more than the variant's longest observation, never a smaller number.
+        for (v, x) in variants.iter().zip(&summaries) {
+            let Some(metric) = m.and_then(|m| m.metric) else {
+                continue;
+            };
+            for (setup, ms) in x.models.iter() {
+                if let Some(b) = ms
+                    .metric(metric)
+                    .and_then(|mm| mm.beyond(crate::metric::Quantile::P50))
+                {
+                    let _ = writeln!(
+                        body,
+                        "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">&gt; {}</td><td>not reached: too many still open at the end of the run</td></tr>",
+                        esc(v.settings.first().map_or("", |s| s.1.as_str())),
+                        esc(&panel_of(v)),
+                        esc(setup),
+                        esc(&crate::report::table::human(b)),
                     );
                 }
             }
