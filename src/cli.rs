@@ -736,7 +736,7 @@ fn print_sweep(done: &crate::run::SweepOutcome, how: &str) {
     );
     print!("{}", done.table);
     println!(
-        "\nwrote {}/{{sweep.csv, <variant>/...}}",
+        "\nwrote {}/{{sweep.csv, sweep.html, charts/, <variant>/...}}",
         done.root.display()
     );
     if !done.breaches.is_empty() {

@@ -69,7 +69,7 @@ pub enum OutdirError {
 pub enum Kind {
     /// `OUT/<name>/`: the files of one run (and a `sweep/` folder, which is kept).
     Run,
-    /// `OUT/<name>/sweep/`: `sweep.csv` and one run folder per variant.
+    /// `OUT/<name>/sweep/`: `sweep.csv`, `sweep.html` (with `charts/`) and one run folder per variant.
     Sweep,
     /// `OUT/<name>.shards/<I>-of-<N>/`: one shard of a sweep (`shard.json`, `units/`).
     Shard,
@@ -766,7 +766,7 @@ fn check_replaceable(target: &Path, kind: Kind) -> Result<(), OutdirError> {
         let ours = is_ours_hidden(&name)
             || match kind {
                 Kind::Run => RUN_ENTRIES.contains(&name.as_str()),
-                Kind::Sweep => name == "sweep.csv" || is_dir,
+                Kind::Sweep => name == "sweep.csv" || name == "sweep.html" || is_dir,
                 Kind::Shard => name == "shard.json" || (name == "units" && is_dir),
             };
         if !ours {

@@ -383,6 +383,7 @@ pub fn sweep(opts: &SweepOptions, sink: Sink<'_>) -> Result<SweepOutcome, RunErr
     }
     let (table, csv) = report::table::sweep(&rows);
     report::write_atomic(&staging.path().join("sweep.csv"), csv.as_bytes())?;
+    crate::sweep::html::write(staging.path(), &name, &variants, &rows)?;
     staging.commit()?;
     Ok(SweepOutcome {
         name,

@@ -3,6 +3,7 @@
 //! document before validation, so every variant is checked exactly like a file, and an
 //! `arrival: replay` is read from its repository exactly as `pushpull run` reads it.
 
+pub mod html;
 pub mod job;
 pub mod shard;
 

@@ -536,7 +536,7 @@ fn a_run_keeps_the_sweep_folder_and_a_sweep_replaces_its_folder_whole() {
     let variants = leftovers_of(&dir.join("sweep"));
     assert_eq!(
         variants,
-        vec!["fleet-apps-3", "sweep.csv"],
+        vec!["charts", "fleet-apps-3", "sweep.csv", "sweep.html"],
         "replaced whole"
     );
     assert!(dir.join("summary.json").is_file(), "the run is untouched");

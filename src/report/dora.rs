@@ -1,15 +1,23 @@
-//! The DORA view of a run: the four key measures and the performance tier each model
-//! reaches. Thresholds are the cluster boundaries of the DORA "Accelerate State of DevOps
-//! Report 2023" (Google Cloud / DORA), table "Software delivery performance":
-//!   elite:  lead time < 1 day,  deploys on demand (several a day), change failure rate 5%,
-//!           failed deployment recovery < 1 hour;
-//!   high:   1 day – 1 week,     once a day – once a week,          10%,  < 1 day;
-//!   medium: 1 week – 1 month,   once a week – once a month,        15%,  1 day – 1 week;
-//!   low:    beyond medium on any measure (the report's low cluster: 64% failures,
-//!           recovery of one to six months).
-//! The report's ranges touch or overlap; a measure takes the best tier whose bound it meets.
-//! Deployment frequency counts calendar days, or working days when commits follow
-//! working hours (a team that ships every working day is "daily", weekends or not).
+//! The DORA view of a run: the four key measures and the performance cluster each setup's
+//! figure falls in. The clusters are those of the *Accelerate State of DevOps Report 2024*
+//! (Google Cloud / DORA, October 2024), table "Software delivery performance levels"
+//! (p. 14), which the report derives by cluster analysis of its survey:
+//!
+//! | cluster (share) | lead time for changes | deployment frequency | change failure rate | failed deployment recovery time |
+//! |---|---|---|---|---|
+//! | elite (19%) | less than one day | on demand (multiple deploys per day) | 5% | less than one hour |
+//! | high (22%) | between one day and one week | between once per day and once per week | 20% | less than one day |
+//! | medium (35%) | between one week and one month | between once per week and once per month | 10% | less than one day |
+//! | low (25%) | between one month and six months | between once per month and once every six months | 40% | between one week and one month |
+//!
+//! Lead time, frequency and recovery are ranges: a figure takes the best cluster whose
+//! range it meets (so recovery under a day is "high", which medium shares, and recovery
+//! between a day and a week, which no cluster covers, is "low"). The change failure
+//! rates are one typical value per cluster and are not in order (2024's high cluster
+//! fails more often than its medium one): a rate takes the cluster whose value is
+//! nearest, the better on a tie. Deployment frequency counts calendar days, or working
+//! days when commits follow working hours (a team that ships every working day is
+//! "daily", weekends or not).
 
 use crate::scenario::WorkingHours;
 use std::fmt;
@@ -41,34 +49,80 @@ const MONTH: f64 = 30.0 * DAY;
 
 /// Upper bounds of lead time (seconds) for elite, high and medium.
 pub const LEAD_TIME_S: [f64; 3] = [DAY, WEEK, MONTH];
-/// Lower bounds of deployments per day for elite, high and medium.
+/// Lower bounds of deployments per day for elite (more than this), high and medium (at
+/// least this).
 pub const DEPLOYS_PER_DAY: [f64; 3] = [1.0, 1.0 / 7.0, 1.0 / 30.0];
-/// Upper bounds of the change failure rate (a fraction) for elite, high and medium.
-pub const CHANGE_FAILURE_RATE: [f64; 3] = [0.05, 0.10, 0.15];
-/// Upper bounds of failed deployment recovery time (seconds) for elite, high and medium.
-pub const RECOVERY_S: [f64; 3] = [HOUR, DAY, WEEK];
+/// Each cluster's change failure rate (a fraction): elite, high, medium, low.
+pub const CHANGE_FAILURE_RATE: [f64; 4] = [0.05, 0.20, 0.10, 0.40];
+/// Upper bounds of failed deployment recovery time (seconds) for elite, high, medium
+/// and low (2024's high and medium clusters share "less than one day").
+pub const RECOVERY_S: [f64; 4] = [HOUR, DAY, DAY, MONTH];
 
-const TIERS: [Tier; 3] = [Tier::Elite, Tier::High, Tier::Medium];
+const TIERS: [Tier; 4] = [Tier::Elite, Tier::High, Tier::Medium, Tier::Low];
 
-fn below(v: f64, bounds: [f64; 3], strict: bool) -> Tier {
+/// The four measures, for [`cluster_value`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    LeadTime,
+    DeploymentFrequency,
+    ChangeFailureRate,
+    RecoveryTime,
+}
+
+/// What the 2024 report gives for `tier` on `measure`, as the report words it: printed
+/// beside the tier so a reader sees what the tier means.
+pub fn cluster_value(measure: Measure, tier: Tier) -> &'static str {
+    let i = TIERS.iter().position(|&t| t == tier).unwrap_or(3);
+    match measure {
+        Measure::LeadTime => [
+            "less than one day",
+            "one day to one week",
+            "one week to one month",
+            "one to six months",
+        ][i],
+        Measure::DeploymentFrequency => [
+            "several a day",
+            "daily to weekly",
+            "weekly to monthly",
+            "monthly to every six months",
+        ][i],
+        Measure::ChangeFailureRate => ["5%", "20%", "10%", "40%"][i],
+        Measure::RecoveryTime => [
+            "less than one hour",
+            "less than one day",
+            "less than one day",
+            "one week to one month",
+        ][i],
+    }
+}
+
+/// `elite (less than one day)`: the tier and its cluster's value.
+pub fn describe(measure: Measure, tier: Tier) -> String {
+    format!("{tier} ({})", cluster_value(measure, tier))
+}
+
+fn below(v: f64, bounds: &[f64]) -> Tier {
     TIERS
         .into_iter()
         .zip(bounds)
-        .find(|&(_, b)| if strict { v < b } else { v <= b })
+        .find(|&(_, &b)| v < b)
         .map(|(t, _)| t)
         .unwrap_or(Tier::Low)
 }
 
 pub fn lead_time(seconds: f64) -> Tier {
-    below(seconds, LEAD_TIME_S, true)
+    below(seconds, &LEAD_TIME_S)
 }
 
 pub fn deployment_frequency(per_day: f64) -> Tier {
-    TIERS
-        .into_iter()
-        .zip(DEPLOYS_PER_DAY)
-        .find(|&(_, b)| per_day >= b)
-        .map(|(t, _)| t)
+    if per_day > DEPLOYS_PER_DAY[0] {
+        return Tier::Elite;
+    }
+    TIERS[1..]
+        .iter()
+        .zip(&DEPLOYS_PER_DAY[1..])
+        .find(|&(_, &b)| per_day >= b)
+        .map(|(&t, _)| t)
         .unwrap_or(Tier::Low)
 }
 
@@ -89,12 +143,21 @@ pub fn days_counted(scenario: Option<&serde_json::Value>, duration_s: f64) -> (f
     }
 }
 
+/// The cluster whose change failure rate is nearest to `fraction` (the better on a tie).
 pub fn change_failure_rate(fraction: f64) -> Tier {
-    below(fraction, CHANGE_FAILURE_RATE, false)
+    // Distances in basis points, so 15% sits exactly between 10% and 20%.
+    let bp = |v: f64| ((fraction - v).abs() * 1e4).round();
+    TIERS
+        .into_iter()
+        .zip(CHANGE_FAILURE_RATE)
+        .min_by(|a, b| bp(a.1).total_cmp(&bp(b.1)).then(a.0.cmp(&b.0)))
+        .map_or(Tier::Low, |(t, _)| t)
 }
 
+/// Failed deployment recovery time: beyond a month, still low (the report's low
+/// cluster ends at a month; nothing slower is better).
 pub fn recovery_time(seconds: f64) -> Tier {
-    below(seconds, RECOVERY_S, true)
+    below(seconds, &RECOVERY_S[..3])
 }
 
 #[cfg(test)]
@@ -102,23 +165,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tiers_follow_the_dora_bounds() {
+    fn tiers_follow_the_2024_dora_clusters() {
         assert_eq!(lead_time(3600.0), Tier::Elite);
         assert_eq!(lead_time(2.0 * DAY), Tier::High);
         assert_eq!(lead_time(2.0 * WEEK), Tier::Medium);
         assert_eq!(lead_time(2.0 * MONTH), Tier::Low);
         assert_eq!(deployment_frequency(12.0), Tier::Elite);
+        // Once a day is the top of "between once per day and once per week".
+        assert_eq!(deployment_frequency(1.0), Tier::High);
         assert_eq!(deployment_frequency(0.5), Tier::High);
         assert_eq!(deployment_frequency(0.1), Tier::Medium);
         assert_eq!(deployment_frequency(0.01), Tier::Low);
-        assert_eq!(change_failure_rate(0.05), Tier::Elite);
-        assert_eq!(change_failure_rate(0.08), Tier::High);
-        assert_eq!(change_failure_rate(0.15), Tier::Medium);
+        assert_eq!(change_failure_rate(0.0), Tier::Elite);
+        assert_eq!(change_failure_rate(0.07), Tier::Elite);
+        // Nearer 2024's medium cluster (10%) than its high one (20%).
+        assert_eq!(change_failure_rate(0.08), Tier::Medium);
+        assert_eq!(change_failure_rate(0.12), Tier::Medium);
+        // Halfway between medium and high: the better.
+        assert_eq!(change_failure_rate(0.15), Tier::High);
+        assert_eq!(change_failure_rate(0.25), Tier::High);
         assert_eq!(change_failure_rate(0.5), Tier::Low);
         assert_eq!(recovery_time(1800.0), Tier::Elite);
         assert_eq!(recovery_time(2.0 * HOUR), Tier::High);
-        assert_eq!(recovery_time(3.0 * DAY), Tier::Medium);
-        assert_eq!(recovery_time(2.0 * WEEK), Tier::Low);
+        // Between a day and a week no 2024 cluster lies: the low one's range is next.
+        assert_eq!(recovery_time(3.0 * DAY), Tier::Low);
+        assert_eq!(recovery_time(2.0 * MONTH), Tier::Low);
+        assert_eq!(
+            describe(Measure::ChangeFailureRate, Tier::Medium),
+            "medium (10%)"
+        );
+        assert_eq!(
+            describe(Measure::LeadTime, Tier::Elite),
+            "elite (less than one day)"
+        );
     }
 
     #[test]

@@ -73,8 +73,8 @@ pub fn esc(s: &str) -> String {
 
 fn cell_class(text: &str) -> &'static str {
     match text {
-        "elite" => " class=\"elite\"",
-        "low" => " class=\"low\"",
+        t if t == "elite" || t.starts_with("elite (") => " class=\"elite\"",
+        t if t == "low" || t.starts_with("low (") => " class=\"low\"",
         "ok" => " class=\"ok\"",
         "BREACHED" => " class=\"breached\"",
         t if t.starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '\u{2212}') => {

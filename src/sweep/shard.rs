@@ -611,6 +611,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, sink: Sink<'_>) -> Result<SweepOutcom
     }
     let (table, csv) = crate::report::table::sweep(&rows);
     crate::report::write_atomic(&staging.path().join("sweep.csv"), csv.as_bytes())?;
+    crate::sweep::html::write(staging.path(), &name, &variants, &rows)?;
     staging.commit()?;
     sink(Progress::Note(format!(
         "merged {} shard(s) of {name}: {} variant(s)",

@@ -6,6 +6,7 @@ mod axis;
 mod cost;
 mod deploy_cdf;
 mod drift;
+mod in_sync;
 mod legend;
 mod money;
 mod palette;
@@ -13,11 +14,15 @@ mod recovery;
 mod render;
 mod stages;
 mod survival;
+mod sweep;
 mod timeline;
 
 pub use cost::{COST_COUNTERS, rate};
+pub use in_sync::{SyncShare, sync_share};
 pub use recovery::RECOVERY_METRICS;
 pub use render::{ChartError, ChartFile};
+pub use stages::{Waterfall, waterfall};
+pub use sweep::{SweepChart, SweepPanel, SweepSeries, SweepUnit, render_sweep};
 pub use timeline::MAX_LANES;
 
 use super::font;
@@ -27,6 +32,7 @@ use crate::metric::ModelKind;
 use cost::Cost;
 use deploy_cdf::Cdf;
 use drift::Drift;
+use in_sync::InSync;
 use money::Money;
 use recovery::Recovery;
 use render::{Job, in_parallel, render};
@@ -34,7 +40,9 @@ use stages::Stages;
 use survival::HandEdits;
 use timeline::Timeline;
 
-pub const STAGES: [&str; 10] = [
+/// The stages of deploy_latency, in the order a deploy passes them (`api_throttle_wait`
+/// only with an Argo CD hub).
+pub const STAGES: [&str; 11] = [
     "ci_queue",
     "build",
     "write_back",
@@ -43,6 +51,7 @@ pub const STAGES: [&str; 10] = [
     "deploy_start",
     "detect",
     "queue",
+    "api_throttle_wait",
     "apply",
     "rollout",
 ];
@@ -72,8 +81,8 @@ pub fn all(run: &RunDir) -> Result<Vec<ChartFile>, ChartError> {
             render(
                 &Stages::new(run, setups),
                 "stages".into(),
-                "Where a deploy spends its time, by stage".into(),
-                "Each bar splits deploy latency into stages; the black tick is the deploy_latency quantile itself (each stage's quantile is computed on its own, so the stages need not add up to it).".into(),
+                "Where a deploy spends its time: mean of each stage".into(),
+                "A waterfall per setup: each stage's mean over the completed deploys starts where the previous one ended, and they add up to the mean deploy_latency of the same deploys (the last bar). Deploys still rolling out when the run ended have no complete stages, so they are left out here; the table's deploy_latency mean counts them (Kaplan–Meier), which makes it a little higher.".into(),
             )
         }),
         Box::new(|| {
@@ -94,13 +103,24 @@ pub fn all(run: &RunDir) -> Result<Vec<ChartFile>, ChartError> {
         }),
     ];
     for (i, setup) in setups.iter().enumerate() {
+        let clusters = timeline::clusters(run, setup);
         jobs.push(Box::new(move || {
-            render(
-                &Timeline::new(run, setup),
-                format!("timeline_{}", setup.name),
-                format!("Timeline of repetition 0: {}", setup.label),
-                timeline_caption(setup, i == 0),
-            )
+            if clusters > MAX_LANES {
+                // A lane per cluster would be many identical lanes: the share in sync.
+                render(
+                    &InSync::new(run, setup, clusters),
+                    format!("timeline_{}", setup.name),
+                    format!("In sync with git over repetition 0: {}", setup.label),
+                    in_sync_caption(setup, clusters, i == 0),
+                )
+            } else {
+                render(
+                    &Timeline::new(run, setup),
+                    format!("timeline_{}", setup.name),
+                    format!("Timeline of repetition 0: {}", setup.label),
+                    timeline_caption(setup, i == 0),
+                )
+            }
         }));
     }
     jobs.push(Box::new(|| {
@@ -137,17 +157,35 @@ pub fn all(run: &RunDir) -> Result<Vec<ChartFile>, ChartError> {
     in_parallel(&jobs, &order)
 }
 
-/// What to read from a setup's timeline; the first one explains the marks.
-fn timeline_caption(s: &SetupView, first: bool) -> String {
-    // A setup named after its kind (`push`, `pull`) opens the sentence capitalised.
-    let who = if s.name == s.kind.name() {
+/// A setup named after its kind (`push`, `pull`) opens a sentence capitalised.
+fn who(s: &SetupView) -> String {
+    if s.name == s.kind.name() {
         let mut c = s.name.chars();
         c.next()
             .map(|f| f.to_uppercase().chain(c).collect())
             .unwrap_or_default()
     } else {
         s.name.clone()
-    };
+    }
+}
+
+/// What to read from a large fleet's share-in-sync chart; the first one explains it.
+fn in_sync_caption(s: &SetupView, clusters: usize, first: bool) -> String {
+    let who = who(s);
+    if first {
+        format!(
+            "{who}: with {clusters} clusters a lane each would be unreadable, so the chart shows the share of cluster × app pairs whose live revision is the one git names and that carry no hand edit (solid), and the share of clusters with every app in sync (thin); shaded spans are faults (grey) and a bad release until its rollback completed (red)."
+        )
+    } else {
+        format!(
+            "{who}: the same share in sync; compare how deep each commit's dip goes and how fast the line returns to 100%."
+        )
+    }
+}
+
+/// What to read from a setup's timeline; the first one explains the marks.
+fn timeline_caption(s: &SetupView, first: bool) -> String {
+    let who = who(s);
     if first {
         format!(
             "{who}: the live revision of each cluster (coloured) follows the desired revision in git (grey); shaded spans are live drift (orange) and a bad release until its rollback completed (red)."

@@ -14,7 +14,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// The parts of a monthly cost, bottom to top, with their colours (Okabe–Ito).
 const PARTS: [(&str, RGBColor); 3] = [
-    ("CI runners", STAGE_COLORS[9]),
+    ("CI runners", STAGE_COLORS[10]),
     ("reconcilers", STAGE_COLORS[1]),
     ("git egress", STAGE_COLORS[7]),
 ];

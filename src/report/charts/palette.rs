@@ -14,7 +14,7 @@ pub(super) const DESIRED: RGBColor = RGBColor(150, 150, 150);
 /// Fault windows (outages, partitions, crashes, cluster losses): a neutral slate.
 pub(super) const FAULT: RGBColor = RGBColor(90, 100, 120);
 /// Stage colours (Okabe–Ito, readable with colour blindness), in `STAGES` order.
-pub(super) const STAGE_COLORS: [RGBColor; 10] = [
+pub(super) const STAGE_COLORS: [RGBColor; 11] = [
     RGBColor(120, 120, 120),
     RGBColor(0, 158, 115),
     RGBColor(240, 228, 66),
@@ -24,6 +24,8 @@ pub(super) const STAGE_COLORS: [RGBColor; 10] = [
     RGBColor(213, 94, 0),
     RGBColor(86, 180, 233),
     RGBColor(230, 159, 0),
+    // api_throttle_wait (Argo CD hub): a brown apart from the rest.
+    RGBColor(140, 90, 40),
     RGBColor(204, 121, 167),
     RGBColor(0, 114, 178),
 ];

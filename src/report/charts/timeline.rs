@@ -12,7 +12,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 
-/// Most timeline lanes drawn; larger fleets show their first clusters.
+/// Most timeline lanes drawn; a larger fleet gets the share in sync instead (`in_sync`).
 pub const MAX_LANES: usize = 20;
 
 /// A step function: value from each time on, starting at `(0, 0)`.
@@ -46,20 +46,26 @@ fn push_step(s: &mut Steps, t: f64, v: u64) {
     }
 }
 
+/// Clusters in the fleet: scenario.json's, or the highest cluster in the setup's events.
+pub(super) fn clusters(run: &RunDir, setup: &SetupView) -> usize {
+    crate::report::fleet::clusters(run.scenario.as_ref())
+        .map(|c| c as usize)
+        .unwrap_or_else(|| {
+            run.events
+                .iter()
+                .filter(|e| e.model == setup.name)
+                .filter_map(|e| e.cluster)
+                .max()
+                .map_or(1, |c| c as usize + 1)
+        })
+        .max(1)
+}
+
 impl Timeline {
     pub(super) fn new(run: &RunDir, setup: &SetupView) -> Timeline {
         let model = setup.name.as_str();
         let events: Vec<&EventRow> = run.events.iter().filter(|e| e.model == model).collect();
-        let from_events = events
-            .iter()
-            .filter_map(|e| e.cluster)
-            .max()
-            .map(|c| c as usize + 1)
-            .unwrap_or(1);
-        let clusters = crate::report::fleet::clusters(run.scenario.as_ref())
-            .map(|c| c as usize)
-            .unwrap_or(from_events)
-            .max(1);
+        let clusters = clusters(run, setup);
         let lanes = clusters.min(MAX_LANES);
         let horizon_h = run.summary.duration_s / 3600.0;
         let h = |e: &EventRow| e.t_s / 3600.0;

@@ -39,27 +39,36 @@ impl View<'_> {
             head.push(self.label(m));
             head.push(format!("{m} tier"));
         }
-        let tier = |t: Option<Tier>| t.map(|t| t.to_string()).unwrap_or_else(|| "n/a".into());
-        let mut rows = Vec::new();
-        let mut row = |name: &str, cell: &dyn Fn(&str) -> (String, Option<Tier>)| {
-            let mut r = vec![name.to_string()];
-            for m in &names {
-                let (v, t) = cell(m);
-                r.push(v);
-                r.push(tier(t));
-            }
-            rows.push(r);
+        // Each tier with what the 2024 report gives for it on that measure.
+        let tier = |measure, t: Option<Tier>| {
+            t.map(|t| dora::describe(measure, t))
+                .unwrap_or_else(|| "n/a".into())
         };
+        let mut rows = Vec::new();
+        let mut row =
+            |name: &str, measure: dora::Measure, cell: &dyn Fn(&str) -> (String, Option<Tier>)| {
+                let mut r = vec![name.to_string()];
+                for m in &names {
+                    let (v, t) = cell(m);
+                    r.push(v);
+                    r.push(tier(measure, t));
+                }
+                rows.push(r);
+            };
         // With environments DORA's lead time runs to the last one: `lead_time`.
         let lead = if names.iter().any(|m| self.p50(m, "lead_time").is_some()) {
             "lead_time"
         } else {
             "deploy_latency"
         };
-        row(&format!("Lead time for changes (p50 {lead})"), &|m| {
-            let v = self.p50(m, lead);
-            (dur(v), v.map(dora::lead_time))
-        });
+        row(
+            &format!("Lead time for changes (p50 {lead})"),
+            dora::Measure::LeadTime,
+            &|m| {
+                let v = self.p50(m, lead);
+                (dur(v), v.map(dora::lead_time))
+            },
+        );
         let (days, working) = dora::days_counted(self.run.scenario.as_ref(), sm.duration_s);
         let (label, unit) = if working {
             (
@@ -69,7 +78,7 @@ impl View<'_> {
         } else {
             ("Deployment frequency (per cluster)", "per day")
         };
-        row(label, &|m| {
+        row(label, dora::Measure::DeploymentFrequency, &|m| {
             let v = deploys_per_day(
                 self.counter(m, "deploys"),
                 clusters,
@@ -81,21 +90,29 @@ impl View<'_> {
                 Some(dora::deployment_frequency(v)),
             )
         });
-        row("Change failure rate", &|m| {
-            let v = change_failure_rate(
-                self.counter(m, "deploys"),
-                self.counter(m, "failed_deploys"),
-            );
-            (
-                v.map(percent).unwrap_or_else(|| "—".into()),
-                v.map(dora::change_failure_rate),
-            )
-        });
-        row("Failed deployment recovery time (p50)", &|m| {
-            let v = self.p50(m, "failed_deploy_recovery");
-            (dur(v), v.map(dora::recovery_time))
-        });
-        let note = "Tiers use the DORA 2023 State of DevOps bounds: elite means lead time under a day, several deploys a day, at most 5% failed changes and recovery within an hour; high means under a week, at least weekly, 10% and a day; medium means under a month, at least monthly, 15% and a week. Deployment frequency and change failure rate are set by the simulated workload and its bad releases, so they say more about the scenario than about the delivery setup.".to_string()
+        row(
+            "Change failure rate",
+            dora::Measure::ChangeFailureRate,
+            &|m| {
+                let v = change_failure_rate(
+                    self.counter(m, "deploys"),
+                    self.counter(m, "failed_deploys"),
+                );
+                (
+                    v.map(percent).unwrap_or_else(|| "—".into()),
+                    v.map(dora::change_failure_rate),
+                )
+            },
+        );
+        row(
+            "Failed deployment recovery time (p50)",
+            dora::Measure::RecoveryTime,
+            &|m| {
+                let v = self.p50(m, "failed_deploy_recovery");
+                (dur(v), v.map(dora::recovery_time))
+            },
+        );
+        let note = "Tiers are the performance clusters of the Accelerate State of DevOps Report 2024 (DORA), with each cluster's value beside it: elite is lead time under a day, several deploys a day, 5% failed changes and recovery within an hour; high is a day to a week, daily to weekly, 20% and under a day; medium is a week to a month, weekly to monthly, 10% and under a day; low is one to six months, monthly or rarer, 40% and a week to a month. A figure takes the best cluster whose range it meets, and a change failure rate the nearest cluster (2024's high cluster fails more often than its medium one). Deployment frequency and change failure rate are set by the simulated workload and its bad releases, so they say more about the scenario than about the delivery setup.".to_string()
             + if working {
                 " Commits follow working hours here, so deployment frequency counts working days (the working time of the run over one working day), not calendar days."
             } else {
