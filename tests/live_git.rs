@@ -49,7 +49,6 @@ struct Run {
     changed: Vec<Vec<u32>>,
     subjects: Vec<String>,
     ids: Vec<String>,
-    /// Wall time of each workload commit call.
 }
 
 /// Rev 0, 20 workload commits (every third one touches two or three apps; rev `BAD` gives
