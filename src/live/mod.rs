@@ -86,9 +86,11 @@ pub enum LiveError {
     )]
     AppGroups { group: String },
     #[error(
-        "setup `{setup}` rolls back with `{method}`, which live modes do not carry out yet \
-         (they roll back by a revert commit); run this scenario with --mode sim, or write \
-         `rollback: revert-commit` for that setup"
+        "setup `{setup}` rolls back with `{method}` (Argo CD's `argocd app rollback`), which \
+         live modes do not carry out yet: the live harness runs no Argo CD Application whose \
+         automated sync it could suspend (they carry out `revert-commit`, `redeploy` and \
+         `rollout-undo`); run this scenario with --mode sim, or write `rollback: revert-commit` \
+         for that setup"
     )]
     Rollback { setup: String, method: &'static str },
 }
