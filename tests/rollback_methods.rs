@@ -297,7 +297,7 @@ fn a_live_run_refuses_a_rollback_it_cannot_carry_out_with_exit_2() {
     let file = dir.join("undo.yaml");
     std::fs::write(
         &file,
-        "name: undo\nduration: 10m\nmodels:\n  gha: { kind: push, rollback: rollout-undo }\n  argocd: { kind: pull }\n",
+        "name: undo\nduration: 10m\nmodels:\n  gha: { kind: push, rollback: rollout-undo }\n  argocd: { kind: pull, preset: argocd, rollback: app-rollback }\n",
     )
     .expect("scenario written");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pushpull"))
@@ -309,7 +309,7 @@ fn a_live_run_refuses_a_rollback_it_cannot_carry_out_with_exit_2() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("setup `gha` rolls back with `rollout-undo`")
+        stderr.contains("setup `argocd` rolls back with `app-rollback`")
             && stderr.contains("--mode sim"),
         "{stderr}"
     );

@@ -231,7 +231,15 @@ impl ClusterHandle {
     /// `pod-template-hash` label, replaces `spec.template`, and its annotations replace the
     /// Deployment's except the controller's and kubectl's own, in one JSON patch. The
     /// Deployment controller then rolls that template out as the newest revision.
-    pub async fn rollout_undo(&self, app: AppId, release: &str) -> Result<Undone, LiveError> {
+    ///
+    /// The PATCH waits until `not_before`: the model's step time (kubectl's run) covers
+    /// the reads, so only the write's own round trip comes on top of it.
+    pub async fn rollout_undo(
+        &self,
+        app: AppId,
+        release: &str,
+        not_before: Instant,
+    ) -> Result<Undone, LiveError> {
         let name = app_name(app);
         let undo_err = |why: String| {
             LiveError::Setup(format!(
@@ -357,6 +365,7 @@ impl ClusterHandle {
         {
             *v = media;
         }
+        tokio::time::sleep_until(not_before.into()).await;
         self.client
             .request::<Deployment>(request)
             .await
@@ -646,7 +655,10 @@ mod tests {
         assert_eq!(before[1].0, bad);
         assert_eq!(before[1].1, "2");
 
-        let done = handle.rollout_undo(app, &good).await.expect("undo");
+        let done = handle
+            .rollout_undo(app, &good, Instant::now())
+            .await
+            .expect("undo");
         assert_eq!(done, Undone::To(1), "undo to the revision that ran {good}");
         let (live, obs) = settled(&handle, app).await;
         assert!(
@@ -688,12 +700,15 @@ mod tests {
             "the old ReplicaSet is the newest revision, the broken one scaled down"
         );
         assert_eq!(
-            handle.rollout_undo(app, &good).await.expect("second undo"),
+            handle
+                .rollout_undo(app, &good, Instant::now())
+                .await
+                .expect("second undo"),
             Undone::Skipped(3),
             "the template already matches"
         );
         let err = handle
-            .rollout_undo(app, &release(app, 99, false))
+            .rollout_undo(app, &release(app, 99, false), Instant::now())
             .await
             .expect_err("no such revision");
         assert!(err.to_string().contains("revision not found"), "{err}");

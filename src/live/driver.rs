@@ -347,8 +347,9 @@ impl<'a> LiveWorld<'a> {
     }
 
     /// The operator's `kubectl rollout undo` of a bad release (`rollback: rollout-undo`):
-    /// after the model's step time, the Deployment's template goes back to the revision
-    /// that ran the last good release, straight to the cluster; git keeps the bad commit.
+    /// the Deployment's template goes back to the revision that ran the last good release,
+    /// straight to the cluster, its PATCH sent once the model's step time has passed (the
+    /// reads before it fall within that step); git keeps the bad commit.
     fn begin_undo(&mut self, target: u32, apply: Apply) {
         let epoch = self.core.faults.epochs[target as usize];
         let slot = self.applies.len();
@@ -365,10 +366,10 @@ impl<'a> LiveWorld<'a> {
         self.applies.push(Some((apply, epoch)));
         let tx = self.tx.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(wait).await;
+            let not_before = Instant::now() + wait;
             let mut ok = true;
             for (app, release) in &releases {
-                match cluster.rollout_undo(*app, release).await {
+                match cluster.rollout_undo(*app, release, not_before).await {
                     Ok(done) => tracing::debug!(app, ?done, "rollout undo"),
                     Err(e) => {
                         tracing::warn!("{e}");
