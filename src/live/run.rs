@@ -10,7 +10,7 @@ pub use super::preflight::{Target, preflight};
 use crate::emulator::{Emulator, EmulatorConfig, InjectedError, PodStartDelay, RunningEmulator};
 use crate::model::{AppId, Rev};
 use crate::plan::Plan;
-use crate::scenario::{Dist, Fault, Nanos, RollbackMethod, Scenario, Setup as DeliverySetup};
+use crate::scenario::{Dist, Fault, Nanos, Scenario, Setup as DeliverySetup};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::task::Poll;
@@ -78,25 +78,6 @@ pub fn check_app_groups(s: &Scenario) -> Result<(), LiveError> {
         None => Ok(()),
         Some(g) => Err(LiveError::AppGroups {
             group: g.name.clone(),
-        }),
-    }
-}
-
-/// Live worlds carry out a revert commit (through git), `redeploy` (the pipeline's last
-/// good deploy job: an apply of that revision's manifests) and `rollout-undo` (the
-/// operator's `kubectl rollout undo` against each cluster's API server). Argo CD's
-/// `app-rollback` runs in the simulator only.
-pub fn check_rollback(s: &Scenario) -> Result<(), LiveError> {
-    match s
-        .models
-        .setups
-        .iter()
-        .find(|m| m.rollback().method == RollbackMethod::AppRollback)
-    {
-        None => Ok(()),
-        Some(m) => Err(LiveError::Rollback {
-            setup: m.name.clone(),
-            method: m.rollback().method.name(),
         }),
     }
 }
