@@ -491,8 +491,7 @@ fn live_failure(e: crate::live::LiveError) -> Failure {
         | E::KindClusters { .. }
         | E::Manifest(_)
         | E::TimeScale { .. }
-        | E::AppGroups { .. }
-        | E::Rollback { .. } => 2,
+        | E::AppGroups { .. } => 2,
         E::Interrupted(_) => 130,
         E::MissingTool { .. }
         | E::ContextUnresolved { .. }

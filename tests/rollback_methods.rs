@@ -289,30 +289,3 @@ fn a_method_of_the_other_kind_is_refused_at_its_line() {
         assert!(e.contains(at) && e.contains(says), "{e}");
     }
 }
-
-#[test]
-fn a_live_run_refuses_a_rollback_it_cannot_carry_out_with_exit_2() {
-    let dir = std::env::temp_dir().join(format!("pushpull-rollback-live-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join("undo.yaml");
-    std::fs::write(
-        &file,
-        "name: undo\nduration: 10m\nmodels:\n  gha: { kind: push, rollback: rollout-undo }\n  argocd: { kind: pull }\n",
-    )
-    .expect("scenario written");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pushpull"))
-        .args(["run", "--mode", "emulated", "--out"])
-        .arg(dir.join("out"))
-        .arg(&file)
-        .output()
-        .expect("pushpull runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("setup `gha` rolls back with `rollout-undo`")
-            && stderr.contains("--mode sim"),
-        "{stderr}"
-    );
-    assert!(!dir.join("out").join("undo").exists(), "nothing was run");
-    let _ = std::fs::remove_dir_all(&dir);
-}

@@ -8,9 +8,9 @@ use super::LiveError;
 use super::git::{BROKEN_IMAGE, HAND_IMAGES, IMAGE, LOG_LEVEL, LOG_LEVEL_ENV, RELEASE_ENV};
 use crate::model::{AppId, ClusterId};
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
 use std::time::Instant;
@@ -20,6 +20,31 @@ use tokio::sync::mpsc::UnboundedSender;
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by=pushpull";
 /// The field manager of hand edits (drift).
 pub const HAND_EDIT_MANAGER: &str = "kubectl-edit";
+/// The field manager of the operator's `kubectl rollout undo`.
+pub const ROLLOUT_MANAGER: &str = "kubectl-rollout";
+
+/// The Deployment controller's annotations, and kubectl's own: a rollback keeps the
+/// Deployment's values of these and takes every other annotation from the ReplicaSet
+/// (kubectl rollback.go `annotationsToSkip`).
+const UNDO_KEEPS: [&str; 6] = [
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "deployment.kubernetes.io/revision",
+    "deployment.kubernetes.io/revision-history",
+    "deployment.kubernetes.io/desired-replicas",
+    "deployment.kubernetes.io/max-replicas",
+    "deprecated.deployment.rollback.to",
+];
+const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
+const HASH_LABEL: &str = "pod-template-hash";
+
+/// What `rollout_undo` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Undone {
+    /// The Deployment's template was patched back to this revision's.
+    To(i64),
+    /// The Deployment already runs this revision's template (kubectl: "skipped rollback").
+    Skipped(i64),
+}
 /// The value a hand `kubectl set env LOG_LEVEL=debug` gives the manifests' log level.
 pub const HAND_LOG_LEVEL: &str = "debug";
 
@@ -198,6 +223,156 @@ impl ClusterHandle {
         Ok(())
     }
 
+    /// `kubectl rollout undo deploy/<app> --to-revision=N`, with N the newest revision
+    /// whose pod template runs `release` (the one `kubectl rollout history` shows the
+    /// operator; the previous revision unless releases came between). As kubectl's
+    /// `DeploymentRollbacker` (rollback.go): the Deployment's ReplicaSets are those its
+    /// selector matches and it controls; the chosen one's template, without its
+    /// `pod-template-hash` label, replaces `spec.template`, and its annotations replace the
+    /// Deployment's except the controller's and kubectl's own, in one JSON patch. The
+    /// Deployment controller then rolls that template out as the newest revision.
+    ///
+    /// The PATCH waits until `not_before`: the model's step time (kubectl's run) covers
+    /// the reads, so only the write's own round trip comes on top of it.
+    pub async fn rollout_undo(
+        &self,
+        app: AppId,
+        release: &str,
+        not_before: Instant,
+    ) -> Result<Undone, LiveError> {
+        let name = app_name(app);
+        let undo_err = |why: String| {
+            LiveError::Setup(format!(
+                "cluster {}: rollout undo {name}: {why}",
+                self.index
+            ))
+        };
+        let deployment = self
+            .deployments()
+            .get(&name)
+            .await
+            .map_err(|e| self.err("rollout undo: get deployment", e))?;
+        let uid = deployment.metadata.uid.clone().unwrap_or_default();
+        let selector = deployment
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.match_labels.as_ref())
+            .map(|labels| {
+                labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default();
+        let sets: Api<ReplicaSet> = Api::namespaced(self.client.clone(), &self.namespace);
+        let listed = sets
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(|e| self.err("rollout undo: list replicasets", e))?;
+        let mut target: Option<(i64, Value, Value)> = None;
+        for rs in listed.items {
+            let controlled = rs
+                .metadata
+                .owner_references
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .any(|o| o.controller == Some(true) && o.uid == uid);
+            let revision = rs
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(REVISION_ANNOTATION))
+                .and_then(|r| r.parse::<i64>().ok());
+            let (true, Some(revision)) = (controlled, revision) else {
+                continue;
+            };
+            let Some(template) = rs.spec.as_ref().and_then(|s| s.template.as_ref()) else {
+                continue;
+            };
+            let template = serde_json::to_value(template)
+                .map_err(|e| undo_err(format!("ReplicaSet template: {e}")))?;
+            if template_release(&template) != Some(release)
+                || target.as_ref().is_some_and(|(r, _, _)| *r > revision)
+            {
+                continue;
+            }
+            let annotations = serde_json::to_value(rs.metadata.annotations.unwrap_or_default())
+                .map_err(|e| undo_err(format!("ReplicaSet annotations: {e}")))?;
+            target = Some((revision, template, annotations));
+        }
+        let Some((revision, mut template, rs_annotations)) = target else {
+            return Err(undo_err(format!(
+                "no revision in its rollout history runs {release} (kubectl: revision not found)"
+            )));
+        };
+        if let Some(labels) = template
+            .pointer_mut("/metadata/labels")
+            .and_then(Value::as_object_mut)
+        {
+            labels.remove(HASH_LABEL);
+        }
+        let current = deployment
+            .spec
+            .as_ref()
+            .map(|s| serde_json::to_value(&s.template))
+            .transpose()
+            .map_err(|e| undo_err(format!("Deployment template: {e}")))?
+            .unwrap_or(Value::Null);
+        if current == template {
+            return Ok(Undone::Skipped(revision));
+        }
+        let mut annotations = serde_json::Map::new();
+        let own = deployment.metadata.annotations.unwrap_or_default();
+        for key in UNDO_KEEPS {
+            if let Some(v) = own.get(key) {
+                annotations.insert(key.into(), json!(v));
+            }
+        }
+        if let Some(map) = rs_annotations.as_object() {
+            for (k, v) in map {
+                if !UNDO_KEEPS.contains(&k.as_str()) {
+                    annotations.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        let ops = json!([
+            {"op": "replace", "path": "/spec/template", "value": template},
+            {"op": "replace", "path": "/metadata/annotations", "value": annotations},
+        ]);
+        let pp = PatchParams {
+            field_manager: Some(ROLLOUT_MANAGER.into()),
+            ..PatchParams::default()
+        };
+        // kube-rs sends JSON patches only with its `jsonpatch` feature (a typed patch
+        // crate): the request is built as a merge patch and given kubectl's JSON patch
+        // body and media type instead.
+        let url = format!("/apis/apps/v1/namespaces/{}/deployments", self.namespace);
+        let mut request = kube::core::Request::new(url)
+            .patch(&name, &pp, &Patch::Merge(&ops))
+            .map_err(|e| self.err("rollout undo: build patch", kube::Error::BuildRequest(e)))?;
+        let body = serde_json::to_vec(&ops).map_err(|e| undo_err(format!("patch body: {e}")))?;
+        *request.body_mut() = body;
+        let media = "application/json-patch+json"
+            .parse()
+            .map_err(|_| undo_err("patch media type".into()))?;
+        if let Some(v) = request
+            .headers_mut()
+            .iter_mut()
+            .find(|(k, _)| k.as_str() == "content-type")
+            .map(|(_, v)| v)
+        {
+            *v = media;
+        }
+        tokio::time::sleep_until(not_before.into()).await;
+        self.client
+            .request::<Deployment>(request)
+            .await
+            .map_err(|e| self.err("rollout undo: patch deployment", e))?;
+        Ok(Undone::To(revision))
+    }
+
     /// The live Deployment of an app, if any.
     pub async fn get(&self, app: AppId) -> Result<Option<Deployment>, LiveError> {
         self.deployments()
@@ -299,6 +474,17 @@ pub enum HandEdit {
     Delete,
 }
 
+/// The release a pod template runs (its first container's [`RELEASE_ENV`]).
+fn template_release(template: &Value) -> Option<&str> {
+    template
+        .pointer("/spec/containers/0/env")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|e| e.get("name").and_then(Value::as_str) == Some(RELEASE_ENV))
+        .and_then(|e| e.get("value"))
+        .and_then(Value::as_str)
+}
+
 /// kubectl's `rollout status` rules on a Deployment object.
 pub fn observe(d: &Deployment) -> Observation {
     let generation = d.metadata.generation.unwrap_or(0);
@@ -358,6 +544,7 @@ mod tests {
     use super::*;
     use crate::emulator::{Emulator, EmulatorConfig, PodStartDelay};
     use crate::live::git::{ManifestParams, configmap, deployment, release};
+    use std::path::PathBuf;
     use std::time::Duration;
 
     fn params() -> ManifestParams {
@@ -390,6 +577,183 @@ mod tests {
     fn clean(obs: &Observation, want: &str) -> bool {
         matches!(obs, Observation::Seen { release, hand_image: false, env_drift: false,
                   replicas: 3, state: RolloutState::Complete, .. } if release == want)
+    }
+
+    /// `rollout_undo` does what `kubectl rollout undo` does on a real cluster: the
+    /// Deployment's template goes back to the good revision's, that ReplicaSet becomes the
+    /// newest revision (3, remembering 1), the broken one is scaled to nothing, kubectl's
+    /// `rollout history` shows it, and undoing again to the same release changes nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rollout_undo_makes_the_good_revision_the_newest_as_kubectl_does() {
+        let emulator = Emulator::start(EmulatorConfig {
+            pod_start: PodStartDelay::Fixed(Duration::from_millis(10)),
+            ..EmulatorConfig::default()
+        })
+        .await
+        .expect("emulator starts");
+        let mut config = kube::Config::new(emulator.url().parse().expect("URL"));
+        config.default_retry = false;
+        let handle = ClusterHandle {
+            index: 0,
+            client: kube::Client::try_from(config).expect("client"),
+            namespace: "pushpull-undo".into(),
+        };
+        handle.ensure_namespace().await.expect("namespace");
+        let app = 2;
+        let good = release(app, 5, false);
+        let bad = release(app, 6, true);
+        handle
+            .apply(
+                "pushpull-gha",
+                &deployment(&params(), app, 5, false),
+                &configmap(app, 5),
+            )
+            .await
+            .expect("good apply");
+        let (_, obs) = settled(&handle, app).await;
+        assert!(clean(&obs, &good), "{obs:?}");
+        handle
+            .apply(
+                "pushpull-gha",
+                &deployment(&params(), app, 6, true),
+                &configmap(app, 6),
+            )
+            .await
+            .expect("bad apply");
+        let sets: Api<ReplicaSet> = Api::namespaced(handle.client.clone(), &handle.namespace);
+        let revisions = || async {
+            let mut v: Vec<(String, String, String, i32)> = sets
+                .list(&ListParams::default())
+                .await
+                .expect("list")
+                .items
+                .into_iter()
+                .map(|rs| {
+                    let a = rs.metadata.annotations.clone().unwrap_or_default();
+                    let t = serde_json::to_value(rs.spec.as_ref().and_then(|s| s.template.clone()))
+                        .expect("template");
+                    (
+                        template_release(&t).unwrap_or_default().to_string(),
+                        a.get(REVISION_ANNOTATION).cloned().unwrap_or_default(),
+                        a.get("deployment.kubernetes.io/revision-history")
+                            .cloned()
+                            .unwrap_or_default(),
+                        rs.spec.and_then(|s| s.replicas).unwrap_or(-1),
+                    )
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while revisions().await.len() < 2 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let before = revisions().await;
+        assert_eq!(before[0].0, good);
+        assert_eq!(before[0].1, "1");
+        assert_eq!(before[1].0, bad);
+        assert_eq!(before[1].1, "2");
+
+        let done = handle
+            .rollout_undo(app, &good, Instant::now())
+            .await
+            .expect("undo");
+        assert_eq!(done, Undone::To(1), "undo to the revision that ran {good}");
+        let (live, obs) = settled(&handle, app).await;
+        assert!(
+            clean(&obs, &good),
+            "the good release rolled out again: {obs:?}"
+        );
+        let template = live.spec.as_ref().map(|s| &s.template).expect("template");
+        let image = template
+            .spec
+            .as_ref()
+            .and_then(|p| p.containers.first())
+            .and_then(|c| c.image.as_deref());
+        assert_eq!(image, Some(IMAGE));
+        assert!(
+            template
+                .metadata
+                .as_ref()
+                .and_then(|m| m.labels.as_ref())
+                .is_none_or(|l| !l.contains_key(HASH_LABEL)),
+            "the hash label is not copied into the Deployment"
+        );
+        let annotations = live.metadata.annotations.clone().unwrap_or_default();
+        assert_eq!(
+            annotations.get(REVISION_ANNOTATION).map(String::as_str),
+            Some("3")
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut after = revisions().await;
+        while after.iter().any(|r| r.0 == bad && r.3 != 0) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            after = revisions().await;
+        }
+        assert_eq!(
+            after,
+            vec![
+                (good.clone(), "3".into(), "1".into(), 3),
+                (bad.clone(), "2".into(), String::new(), 0),
+            ],
+            "the old ReplicaSet is the newest revision, the broken one scaled down"
+        );
+        assert_eq!(
+            handle
+                .rollout_undo(app, &good, Instant::now())
+                .await
+                .expect("second undo"),
+            Undone::Skipped(3),
+            "the template already matches"
+        );
+        let err = handle
+            .rollout_undo(app, &release(app, 99, false), Instant::now())
+            .await
+            .expect_err("no such revision");
+        assert!(err.to_string().contains("revision not found"), "{err}");
+
+        // What the operator sees afterwards with kubectl.
+        if let Ok(kubectl) = which_kubectl() {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("kubeconfig");
+            emulator.write_kubeconfig(&path).expect("kubeconfig");
+            let out = std::process::Command::new(kubectl)
+                .arg("--kubeconfig")
+                .arg(&path)
+                .args([
+                    "-n",
+                    "pushpull-undo",
+                    "rollout",
+                    "history",
+                    "deployment/app-002",
+                ])
+                .output()
+                .expect("kubectl runs");
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "{text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let rows: Vec<&str> = text
+                .lines()
+                .filter_map(|l| l.split_whitespace().next())
+                .filter(|w| w.parse::<u32>().is_ok())
+                .collect();
+            assert_eq!(rows, ["2", "3"], "{text}");
+        }
+        emulator.shutdown().await;
+    }
+
+    fn which_kubectl() -> Result<PathBuf, ()> {
+        std::env::var_os("PATH")
+            .and_then(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join("kubectl"))
+                    .find(|f| f.is_file())
+            })
+            .ok_or(())
     }
 
     /// Every kind of hand edit shows as drift in what the watch reports, and one forced

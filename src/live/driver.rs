@@ -12,7 +12,7 @@ use crate::measure::RunRecord;
 use crate::model::{AppId, Apply, ClusterId, Input, Rev, SpecId};
 use crate::plan::Plan;
 use crate::scenario::{DriftChange, DriftDetection, Fault, Nanos, Scenario, Setup};
-use crate::world::{Core, Ev, GitWrite, Shell};
+use crate::world::{Core, Ev, GitWrite, Shell, UNDO_OP};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
@@ -305,6 +305,10 @@ impl<'a> LiveWorld<'a> {
     }
 
     fn begin_apply(&mut self, target: u32, apply: Apply) {
+        if apply.op & UNDO_OP == UNDO_OP {
+            self.begin_undo(target, apply);
+            return;
+        }
         let mut manifests = Vec::with_capacity(apply.items.len());
         for &(app, spec) in apply.items.iter() {
             let rev = self.core.git.spec(spec).rev;
@@ -336,6 +340,42 @@ impl<'a> LiveWorld<'a> {
                 if cluster.apply(&manager, dep, cm).await.is_err() {
                     ok = false;
                     break;
+                }
+            }
+            let _ = tx.send(Msg::ApplyDone { slot, ok });
+        });
+    }
+
+    /// The operator's `kubectl rollout undo` of a bad release (`rollback: rollout-undo`):
+    /// the Deployment's template goes back to the revision that ran the last good release,
+    /// straight to the cluster, its PATCH sent once the model's step time has passed (the
+    /// reads before it fall within that step); git keeps the bad commit.
+    fn begin_undo(&mut self, target: u32, apply: Apply) {
+        let epoch = self.core.faults.epochs[target as usize];
+        let slot = self.applies.len();
+        let cluster = self.clusters[apply.cluster as usize].clone();
+        let wait = real_span(apply.duration, self.scale);
+        let releases: Vec<(AppId, String)> = apply
+            .items
+            .iter()
+            .map(|&(app, spec)| {
+                let sp = self.core.git.spec(spec);
+                (app, release(app, sp.image, sp.broken))
+            })
+            .collect();
+        self.applies.push(Some((apply, epoch)));
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let not_before = Instant::now() + wait;
+            let mut ok = true;
+            for (app, release) in &releases {
+                match cluster.rollout_undo(*app, release, not_before).await {
+                    Ok(done) => tracing::debug!(app, ?done, "rollout undo"),
+                    Err(e) => {
+                        tracing::warn!("{e}");
+                        ok = false;
+                        break;
+                    }
                 }
             }
             let _ = tx.send(Msg::ApplyDone { slot, ok });

@@ -12,8 +12,8 @@ pub mod preflight;
 mod run;
 
 pub use run::{
-    LiveOptions, LiveOutcome, Target, check_app_groups, check_rollback, check_time_scale,
-    preflight, run_live, unsupported_faults,
+    LiveOptions, LiveOutcome, Target, check_app_groups, check_time_scale, preflight, run_live,
+    unsupported_faults,
 };
 
 use crate::model::ClusterId;
@@ -85,10 +85,4 @@ pub enum LiveError {
          every group the fleet's replicas and rollout"
     )]
     AppGroups { group: String },
-    #[error(
-        "setup `{setup}` rolls back with `{method}`, which live modes do not carry out yet \
-         (they roll back by a revert commit); run this scenario with --mode sim, or write \
-         `rollback: revert-commit` for that setup"
-    )]
-    Rollback { setup: String, method: &'static str },
 }

@@ -82,23 +82,6 @@ pub fn check_app_groups(s: &Scenario) -> Result<(), LiveError> {
     }
 }
 
-/// Live worlds roll a bad release back by a revert commit only: a setup with another
-/// rollback method runs in the simulator.
-pub fn check_rollback(s: &Scenario) -> Result<(), LiveError> {
-    match s
-        .models
-        .setups
-        .iter()
-        .find(|m| m.rollback().method.leaves_git_behind())
-    {
-        None => Ok(()),
-        Some(m) => Err(LiveError::Rollback {
-            setup: m.name.clone(),
-            method: m.rollback().method.name(),
-        }),
-    }
-}
-
 struct EmuFaults(crate::emulator::Faults);
 
 impl ApiFaults for EmuFaults {

@@ -607,9 +607,16 @@ impl Store {
         self.deployments_changed.notify_one();
     }
 
-    /// Deployments written since the last call (for the rollout controller).
+    /// Deployments written since the last call (for the rollout controller), each once
+    /// in the order of its first write: like kube-controller-manager's work queue, a burst
+    /// of writes to one Deployment is one sync.
     pub(crate) fn take_dirty_deployments(&self) -> Vec<(String, String)> {
-        std::mem::take(&mut self.lock().dirty_deployments)
+        let mut keys = std::mem::take(&mut self.lock().dirty_deployments);
+        if keys.len() > 1 {
+            let mut seen = std::collections::HashSet::with_capacity(keys.len());
+            keys.retain(|k| seen.insert(k.clone()));
+        }
+        keys
     }
 
     /// The controller's status write; skipped when the status did not change or the
