@@ -288,13 +288,13 @@ fn environment_mistakes_are_refused_with_their_line() {
 }
 
 #[test]
-fn a_live_mode_refuses_environments_with_exit_2_and_names_the_limitation() {
+fn a_live_mode_refuses_an_environment_name_that_cannot_be_a_folder_with_exit_2() {
     let dir = std::env::temp_dir().join(format!("pushpull-envs-live-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("envs.yaml");
     std::fs::write(
         &file,
-        "name: envs-live\nduration: 10m\nfleet:\n  clusters: [{name: dev-1, environment: dev}, {name: prod-1, environment: prod}]\n  apps: 2\nenvironments: [{name: dev}, {name: prod, gate: {soak: 1m}}]\nmodels: { push: {}, pull: {} }\n",
+        "name: envs-live\nduration: 10m\nfleet:\n  clusters: [{name: dev-1, environment: dev}, {name: prod-1, environment: prod eu}]\n  apps: 2\nenvironments: [{name: dev}, {name: prod eu, gate: {soak: 1m}}]\nmodels: { push: {}, pull: {} }\n",
     )
     .expect("write scenario");
     let out = Command::new(env!("CARGO_BIN_EXE_pushpull"))
@@ -306,7 +306,7 @@ fn a_live_mode_refuses_environments_with_exit_2_and_names_the_limitation() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("`environments:` runs in sim mode only") && err.contains("--mode emulated"),
+        err.contains("environment `prod eu` cannot name a folder") && err.contains("envs/<name>/"),
         "{err}"
     );
     let _ = std::fs::remove_dir_all(&dir);
