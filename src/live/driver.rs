@@ -28,8 +28,9 @@ pub enum Writer {
     Developer,
     /// `write_back: ci-commit`: the CI pipeline commits the new tag.
     Ci,
-    /// `write_back: pull-request`: a bot's pull request, merged after review.
-    PullRequest,
+    /// `write_back: pull-request`: a bot's pull request opened at scenario time `opened`,
+    /// merged after review (now).
+    PullRequest { opened: Nanos },
     /// `write_back: image-automation`: the controller's own commit.
     ImageAutomation,
 }
@@ -346,6 +347,25 @@ impl<'a> LiveWorld<'a> {
         }
     }
 
+    /// When the pull request merged now was opened: its bot pushed the branch after the
+    /// CI published the image, and the review took the rest. The write-back due now is
+    /// the newest published source whose push and review have run out (a retry after a
+    /// git outage merges later, but was opened then too).
+    fn pr_opened(&self, now: Nanos) -> Nanos {
+        let Some(d) = self.core.delivery.as_ref() else {
+            return now;
+        };
+        d.sources[..d.published.min(d.sources.len())]
+            .iter()
+            .rev()
+            .map(|s| {
+                let opened = s.published.saturating_add(s.git_push);
+                (opened, opened.saturating_add(s.review))
+            })
+            .find(|&(_, due)| due <= now)
+            .map_or(now, |(opened, _)| opened.min(now))
+    }
+
     fn begin_apply(&mut self, target: u32, apply: Apply) {
         let mut manifests = Vec::with_capacity(apply.items.len());
         let env = self.env_path(apply.cluster);
@@ -657,7 +677,9 @@ impl<'a> Shell<'a> for LiveWorld<'a> {
                 let by = match self.core.delivery.as_ref().map(|d| d.write_back.method) {
                     None => Writer::Developer,
                     Some(WriteBackMethod::CiCommit) => Writer::Ci,
-                    Some(WriteBackMethod::PullRequest) => Writer::PullRequest,
+                    Some(WriteBackMethod::PullRequest) => Writer::PullRequest {
+                        opened: self.pr_opened(now),
+                    },
                     Some(WriteBackMethod::ImageAutomation) => Writer::ImageAutomation,
                 };
                 self.repo.commit(now, &with_images, &message, by)

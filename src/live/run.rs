@@ -180,11 +180,11 @@ impl Repo for GitRepo {
                 self.0
                     .commit_by(at, changes, message, Who::IMAGE_AUTOMATION)
             }
-            // The core times the review: the pull request is opened and merged when its
-            // write-back lands (one pull request per config commit).
-            Writer::PullRequest => self
+            // One pull request per config commit: the branch's commit dated when the bot
+            // opened it, the merge when the core's review delay ran out (now).
+            Writer::PullRequest { opened } => self
                 .0
-                .merge_pull_request(at, at, changes, message)
+                .merge_pull_request(opened, at, changes, message)
                 .map(|(rev, id, _)| (rev, id)),
         };
         done.map(|(rev, _)| rev)
