@@ -905,6 +905,103 @@ mod tests {
     }
 
     #[test]
+    fn a_pull_request_is_a_branch_and_a_merge_commit_with_two_parents() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut repo = LiveRepo::create(&tmp.path().join("r"), 2, params(), 0).expect("create");
+        let (rev, id, n) = repo
+            .merge_pull_request(
+                60 * NANOS_PER_SEC,
+                300 * NANOS_PER_SEC,
+                &[(1, 5, false)],
+                "Release app-001",
+            )
+            .expect("merge");
+        assert_eq!((rev, n), (1, 1));
+        {
+            let merge = repo
+                .repo
+                .find_commit(ObjectId::from_hex(id.as_bytes()).expect("hex"))
+                .expect("merge commit");
+            let parents: Vec<ObjectId> = merge.parent_ids().map(|p| p.detach()).collect();
+            assert_eq!(parents.len(), 2);
+            assert_eq!(parents[0], repo.commit_id(0).expect("rev 0"));
+            let branch = repo
+                .repo
+                .find_reference("refs/heads/pushpull/pr-1")
+                .expect("the pull request's branch")
+                .into_fully_peeled_id()
+                .expect("peeled")
+                .detach();
+            assert_eq!(branch, parents[1]);
+            let head = repo.repo.find_commit(branch).expect("branch commit");
+            assert_eq!(head.author().expect("author").name, "release-bot");
+            assert_eq!(head.time().expect("time").seconds, 60);
+            assert_eq!(merge.committer().expect("committer").name, "reviewer");
+            assert_eq!(merge.time().expect("time").seconds, 300);
+        }
+        assert_eq!(repo.read_tree(1).expect("tree")[1], (5, false));
+        // The next pull request is number 2; a revert of a merged one restores the file.
+        let (_, _, n) = repo
+            .merge_pull_request(
+                400 * NANOS_PER_SEC,
+                400 * NANOS_PER_SEC,
+                &[(0, 6, true)],
+                "bad",
+            )
+            .expect("second");
+        assert_eq!(n, 2);
+        repo.revert(500 * NANOS_PER_SEC, 2)
+            .expect("revert of a merge");
+        assert_eq!(
+            repo.read_tree(3).expect("tree"),
+            vec![(0, false), (5, false)]
+        );
+    }
+
+    #[test]
+    fn a_promotion_writes_only_its_environment_path_and_is_no_revision() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let envs = ["dev".to_string(), "prod".to_string()];
+        let mut repo =
+            LiveRepo::create_with_environments(&tmp.path().join("r"), 2, &envs, params(), 0)
+                .expect("create");
+        assert_eq!(repo.env_paths(), ["envs/dev", "envs/prod"]);
+        let (rev, _) = repo
+            .commit_by(1, &[(0, 7, false)], "Release app-000", Who::CI)
+            .expect("commit");
+        assert_eq!(rev, 1);
+        // Prod still runs spec 0 at rev 1; dev has 7.
+        let (dev, _) = repo.manifests_in(0, 1, 0, 7).expect("dev");
+        let (prod, _) = repo.manifests_in(1, 1, 0, 0).expect("prod");
+        assert!(dev.contains("app-000:spec-7"), "{dev}");
+        assert!(prod.contains("app-000:spec-0"), "{prod}");
+        repo.promote(2, 1, &[(0, 7, false)], "Promote app-000 to prod")
+            .expect("promote");
+        assert_eq!(repo.head_rev(), 1, "a promotion is no revision");
+        let (prod, _) = repo.manifests_in(1, 1, 0, 7).expect("prod");
+        assert!(prod.contains("app-000:spec-7"), "{prod}");
+        // The next revision's parent is the promotion, and it changes dev only.
+        let (rev, _) = repo
+            .commit(3, &[(1, 8, false)], "Release app-001")
+            .expect("commit");
+        assert_eq!(repo.changed_apps(rev - 1, rev).expect("diff"), vec![1]);
+        assert!(matches!(
+            repo.promote(4, 0, &[(0, 7, false)], "x").unwrap_err(),
+            GitError::InvalidParams { .. }
+        ));
+        let err = LiveRepo::create_with_environments(
+            &tmp.path().join("bad"),
+            2,
+            &["prod eu".to_string()],
+            params(),
+            0,
+        )
+        .err()
+        .expect("refused");
+        assert!(err.to_string().contains("\"prod eu\""), "{err}");
+    }
+
+    #[test]
     fn reverting_twice_is_refused() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let mut repo = LiveRepo::create(&tmp.path().join("r"), 2, params(), 0).expect("create");
