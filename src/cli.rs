@@ -492,8 +492,7 @@ fn live_failure(e: crate::live::LiveError) -> Failure {
         | E::Manifest(_)
         | E::TimeScale { .. }
         | E::AppGroups { .. }
-        | E::Rollback { .. }
-        | E::EnvironmentName { .. } => 2,
+        | E::Rollback { .. } => 2,
         E::Interrupted(_) => 130,
         E::MissingTool { .. }
         | E::ContextUnresolved { .. }

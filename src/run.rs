@@ -149,7 +149,6 @@ pub fn run(opts: &RunOptions, sink: Sink<'_>) -> Result<RunOutcome, RunError> {
             crate::live::check_time_scale(&s, target)
                 .and_then(|()| crate::live::check_app_groups(&s))
                 .and_then(|()| crate::live::check_rollback(&s))
-                .and_then(|()| crate::live::check_environments(&s))
                 .map_err(|e| RunError::Scenario(format!("{}: {e}", p.display())))?;
         }
         admit(&s, p, &budget, workers, mode_name, sink)?;

@@ -12,8 +12,8 @@ pub mod preflight;
 mod run;
 
 pub use run::{
-    LiveOptions, LiveOutcome, Target, check_app_groups, check_environments, check_rollback,
-    check_time_scale, preflight, run_live, unsupported_faults,
+    LiveOptions, LiveOutcome, Target, check_app_groups, check_rollback, check_time_scale,
+    preflight, run_live, unsupported_faults,
 };
 
 use crate::model::ClusterId;
@@ -91,10 +91,4 @@ pub enum LiveError {
          `rollback: revert-commit` for that setup"
     )]
     Rollback { setup: String, method: &'static str },
-    #[error(
-        "environment `{name}` cannot name a folder of the live config repository (each \
-         environment's manifests live in envs/<name>/): use letters, digits, `-`, `_` and `.` \
-         (at most 63, not starting with `.`), or run this scenario with --mode sim"
-    )]
-    EnvironmentName { name: String },
 }

@@ -99,20 +99,6 @@ pub fn check_rollback(s: &Scenario) -> Result<(), LiveError> {
     }
 }
 
-/// A pull setup's environments are folders of the live config repository
-/// (`envs/<name>/`): each name must be one path component git and every file system keep.
-pub fn check_environments(s: &Scenario) -> Result<(), LiveError> {
-    let Some(envs) = &s.environments else {
-        return Ok(());
-    };
-    match envs.list.iter().find(|e| !super::git::env_name_ok(&e.name)) {
-        None => Ok(()),
-        Some(e) => Err(LiveError::EnvironmentName {
-            name: e.name.clone(),
-        }),
-    }
-}
-
 struct EmuFaults(crate::emulator::Faults);
 
 impl ApiFaults for EmuFaults {

@@ -37,7 +37,8 @@ pub fn pr_branch(n: u32) -> String {
 }
 
 /// Whether an environment name can be its folder `envs/<name>/`: letters, digits, `-`,
-/// `_` and `.`, at most 63, not starting with `.`.
+/// `_` and `.`, at most 63, not starting with `.` (a scenario's environment names are
+/// DNS-1123 labels, which always are).
 pub fn env_name_ok(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('.')
