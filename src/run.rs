@@ -524,14 +524,6 @@ fn admit(
 ) -> Result<(), RunError> {
     crate::plan::Plan::ready(s)
         .map_err(|e| RunError::Scenario(format!("{}: {e}", file.display())))?;
-    if let Some(mode) = live
-        && s.environments.is_some()
-    {
-        return Err(RunError::Scenario(format!(
-            "{}: `environments:` runs in sim mode only for now: --mode {mode} has no per-environment config paths or promotion commits yet; run it without --mode, or remove `environments:` to run this fleet live as one stage",
-            file.display()
-        )));
-    }
     let est = Estimate::of(s, workers);
     budget.check(&est, live.is_none()).map_err(|why| {
         RunError::TooBig(format!(
@@ -633,11 +625,6 @@ fn execute(
                 sink(Progress::Note(format!(
                     "--mode {mode} cannot inject {}: those faults are skipped and listed in summary.json (unsupported_faults)",
                     unsupported.join(", ")
-                )));
-            }
-            if s.ci.is_some() {
-                sink(Progress::Note(format!(
-                    "--mode {mode} has no shared CI stage yet: it runs as `ci: none` (commits are config commits, as before the CI stage), so compare it with a sim run of `ci: none`"
                 )));
             }
             let opts = crate::live::LiveOptions {

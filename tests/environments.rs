@@ -8,7 +8,6 @@ use pushpull::measure::RunRecord;
 use pushpull::metric::Metric;
 use pushpull::scenario::{Nanos, SECOND, Scenario};
 use std::collections::BTreeMap;
-use std::process::Command;
 
 const MINUTE: Nanos = 60 * SECOND;
 
@@ -285,29 +284,4 @@ fn environment_mistakes_are_refused_with_their_line() {
     );
     let s = Scenario::parse(&ok, "ok.yaml").unwrap_or_else(|e| panic!("{e}"));
     assert!(s.environments.is_none());
-}
-
-#[test]
-fn a_live_mode_refuses_environments_with_exit_2_and_names_the_limitation() {
-    let dir = std::env::temp_dir().join(format!("pushpull-envs-live-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join("envs.yaml");
-    std::fs::write(
-        &file,
-        "name: envs-live\nduration: 10m\nfleet:\n  clusters: [{name: dev-1, environment: dev}, {name: prod-1, environment: prod}]\n  apps: 2\nenvironments: [{name: dev}, {name: prod, gate: {soak: 1m}}]\nmodels: { push: {}, pull: {} }\n",
-    )
-    .expect("write scenario");
-    let out = Command::new(env!("CARGO_BIN_EXE_pushpull"))
-        .args(["run", "--mode", "emulated", "--out"])
-        .arg(dir.join("out"))
-        .arg(&file)
-        .output()
-        .expect("run pushpull");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("`environments:` runs in sim mode only") && err.contains("--mode emulated"),
-        "{err}"
-    );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -159,8 +159,9 @@ fn p50(
 /// Argo CD's first self-heal at once, a 5 s step left pull's drift recovery at 6 s, of
 /// which the live overhead was 0.9 s: 15.1% apart in a CI rehearsal). Pods
 /// start in a fixed second so that a hand edit's rollout has always finished when
-/// self-heal reverts it: both worlds then roll the same pods back. `ci: none`: live mode
-/// has no shared CI stage yet, so the sim compares without it too.
+/// self-heal reverts it: both worlds then roll the same pods back. `ci: none`: this
+/// calibrates delivery alone (tests/live_change_path.rs compares the whole path, CI
+/// stage, write-back and environments included).
 #[test]
 fn sim_and_emulated_agree_within_15_percent() {
     let _serial = serial();

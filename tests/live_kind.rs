@@ -202,6 +202,9 @@ models:
     # see no commit in a 40-second run, and this test is about clusters, not refresh.
     refresh: poll
     poll: { interval: 5s, jitter: 1s }
+# Commits are config commits: this test is about clusters, not the change path (a CI
+# stage and a write-back would leave too few deploys in 20-second repetitions).
+ci: none
 faults:
   - { kind: drift, change: image, at: 15s }
 ";

@@ -11,7 +11,9 @@ use super::git::release;
 use crate::measure::RunRecord;
 use crate::model::{AppId, Apply, ClusterId, Input, Rev, SpecId};
 use crate::plan::Plan;
-use crate::scenario::{DriftChange, DriftDetection, Fault, Nanos, Scenario, Setup};
+use crate::scenario::{
+    DriftChange, DriftDetection, Fault, Nanos, Scenario, Setup, WriteBackMethod,
+};
 use crate::world::{Core, Ev, GitWrite, Shell, UNDO_OP};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -19,22 +21,53 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
+/// Who writes a config commit, and how it reaches `main`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Writer {
+    /// A developer's config commit (no CI stage, or a push setup's source commit).
+    Developer,
+    /// `write_back: ci-commit`: the CI pipeline commits the new tag.
+    Ci,
+    /// `write_back: pull-request`: a bot's pull request opened at scenario time `opened`,
+    /// merged after review (now).
+    PullRequest { opened: Nanos },
+    /// `write_back: image-automation`: the controller's own commit.
+    ImageAutomation,
+}
+
 /// The git repository as the live world needs it. Image numbers are the ids the sim's git
 /// model gives manifests; the repository stores them in image tags.
 pub trait Repo: Send {
-    /// Commits new manifests `(app, image, broken)` at scenario time `at`; returns the rev.
+    /// Commits new manifests `(app, image, broken)` at scenario time `at` as `by` writes
+    /// them (a pull request: a branch and a merge commit); returns the rev.
     fn commit(
         &mut self,
         at: Nanos,
         changes: &[(AppId, u32, bool)],
         message: &str,
+        by: Writer,
     ) -> Result<Rev, LiveError>;
     /// Commits the revert of `bad` at scenario time `at`; returns the rev.
     fn revert(&mut self, at: Nanos, bad: Rev) -> Result<Rev, LiveError>;
+    /// Commits `(app, image, broken)` into environment `env`'s path (a promotion).
+    fn promote(
+        &mut self,
+        at: Nanos,
+        env: u32,
+        changes: &[(AppId, u32, bool)],
+        message: &str,
+    ) -> Result<(), LiveError>;
     /// Reads `(image, broken)` of every app at `rev` back from the repository.
     fn read_tree(&self, rev: Rev) -> Result<Vec<(u32, bool)>, LiveError>;
-    /// The Deployment and ConfigMap YAML of `app` at `rev`.
-    fn manifests(&self, rev: Rev, app: AppId) -> Result<(String, String), LiveError>;
+    /// The Deployment and ConfigMap YAML of `app` at `image` (written by `rev`), as
+    /// environment `env`'s path holds it (0: the first environment, or the only path).
+    fn manifests(
+        &self,
+        env: u32,
+        rev: Rev,
+        app: AppId,
+        image: u32,
+    ) -> Result<(String, String), LiveError>;
 }
 
 /// Hooks into a cluster's API server for faults a client cannot cause (the emulator has
@@ -130,7 +163,8 @@ pub struct LiveWorld<'a> {
     /// Revisions already read back from git and checked (trees never change), and the
     /// manifests read for applies.
     checked: std::collections::HashSet<Rev>,
-    manifest_cache: std::collections::HashMap<(Rev, AppId), (String, String)>,
+    /// Manifests read for applies, by (environment path, manifest).
+    manifest_cache: std::collections::HashMap<(u32, SpecId), (String, String)>,
     manager: Arc<str>,
     replicas: u32,
 }
@@ -165,9 +199,9 @@ impl<'a> LiveWorld<'a> {
             })
             .collect();
         LiveWorld {
-            // Live mode has no CI stage yet: commits are config commits, as before the
-            // shared CI stage (the write-back to a real repository is later work).
-            core: Core::new(s, plan, setup, repetition, false),
+            // The shared CI stage as in the sim: its steps are timers; the write-back is
+            // a real commit (a pull request: a branch and a merge commit).
+            core: Core::new(s, plan, setup, repetition, true),
             t0: Instant::now(),
             scale: s.time_scale,
             repo,
@@ -304,24 +338,56 @@ impl<'a> LiveWorld<'a> {
         }
     }
 
+    /// The path of the config repository `cluster`'s reconciler reads: its environment's
+    /// (a pull setup with environments), else the only one (0).
+    pub fn env_path(&self, cluster: ClusterId) -> u32 {
+        match &self.core.promotion {
+            Some(p) if self.core.setup.pull().is_some() => p.envs.env_of(cluster),
+            _ => 0,
+        }
+    }
+
+    /// When the pull request merged now was opened: its bot pushed the branch after the
+    /// CI published the image, and the review took the rest. The write-back due now is
+    /// the newest published source whose push and review have run out (a retry after a
+    /// git outage merges later, but was opened then too).
+    fn pr_opened(&self, now: Nanos) -> Nanos {
+        let Some(d) = self.core.delivery.as_ref() else {
+            return now;
+        };
+        d.sources[..d.published.min(d.sources.len())]
+            .iter()
+            .rev()
+            .map(|s| {
+                let opened = s.published.saturating_add(s.git_push);
+                (opened, opened.saturating_add(s.review))
+            })
+            .find(|&(_, due)| due <= now)
+            .map_or(now, |(opened, _)| opened.min(now))
+    }
+
     fn begin_apply(&mut self, target: u32, apply: Apply) {
         if apply.op & UNDO_OP == UNDO_OP {
             self.begin_undo(target, apply);
             return;
         }
         let mut manifests = Vec::with_capacity(apply.items.len());
+        let env = self.env_path(apply.cluster);
         for &(app, spec) in apply.items.iter() {
-            let rev = self.core.git.spec(spec).rev;
-            if let Some(m) = self.manifest_cache.get(&(rev, app)) {
+            if let Some(m) = self.manifest_cache.get(&(env, spec)) {
                 manifests.push(m.clone());
                 continue;
             }
-            match self.repo.manifests(rev, app) {
+            let sp = self.core.git.spec(spec);
+            match self.repo.manifests(env, sp.rev, app, sp.image) {
                 Ok(m) => {
-                    self.manifest_cache.insert((rev, app), m.clone());
+                    self.manifest_cache.insert((env, spec), m.clone());
                     manifests.push(m);
                 }
-                Err(e) => tracing::error!("cannot read manifests of app {app} at rev {rev}: {e}"),
+                Err(e) => tracing::error!(
+                    "cannot read manifests of app {app} at rev {} (environment path {env}): {e}",
+                    sp.rev
+                ),
             }
         }
         let epoch = self.core.faults.epochs[target as usize];
@@ -647,7 +713,16 @@ impl<'a> Shell<'a> for LiveWorld<'a> {
                         (app, git.spec(git.head[app as usize]).image, broken)
                     })
                     .collect();
-                self.repo.commit(now, &with_images, &message)
+                // With the CI stage a pull setup's config commits are its write-back's.
+                let by = match self.core.delivery.as_ref().map(|d| d.write_back.method) {
+                    None => Writer::Developer,
+                    Some(WriteBackMethod::CiCommit) => Writer::Ci,
+                    Some(WriteBackMethod::PullRequest) => Writer::PullRequest {
+                        opened: self.pr_opened(now),
+                    },
+                    Some(WriteBackMethod::ImageAutomation) => Writer::ImageAutomation,
+                };
+                self.repo.commit(now, &with_images, &message, by)
             }
             GitWrite::Revert { bad } => self.repo.revert(now, bad),
         };
@@ -661,6 +736,42 @@ impl<'a> Shell<'a> for LiveWorld<'a> {
                 tracing::error!("git write failed: {e}");
                 None
             }
+        }
+    }
+
+    /// The promotion commit goes to the repository: that environment's path gets what
+    /// the core's path now holds for the promoted apps (a newer change that overtook
+    /// this one stays).
+    fn write_promotion(&mut self, env: u32, rev: Rev, specs: &[(AppId, SpecId)]) {
+        let now = self.now();
+        let Some(p) = self.core.promotion.as_ref() else {
+            return;
+        };
+        let first = p
+            .envs
+            .list
+            .get(env as usize)
+            .and_then(|e| e.clusters.first());
+        let git = &self.core.git;
+        let changes: Vec<(AppId, u32, bool)> = specs
+            .iter()
+            .map(|&(app, spec)| {
+                let now_there = first.and_then(|&c| p.desired(c, app)).unwrap_or(spec);
+                let sp = git.spec(now_there);
+                (app, sp.image, sp.broken)
+            })
+            .collect();
+        let names: Vec<String> = changes
+            .iter()
+            .map(|&(app, _, _)| super::cluster::app_name(app))
+            .collect();
+        let message = format!(
+            "Promote {} to {} (config rev {rev})",
+            names.join(", "),
+            p.envs.name(env)
+        );
+        if let Err(e) = self.repo.promote(now, env, &changes, &message) {
+            tracing::error!("promotion commit failed: {e}");
         }
     }
 

@@ -4,7 +4,7 @@
 
 use super::LiveError;
 use super::cluster::ClusterHandle;
-use super::driver::{ApiFaults, LiveWorld, Repo};
+use super::driver::{ApiFaults, LiveWorld, Repo, Writer};
 use super::git::{LiveRepo, ManifestParams};
 pub use super::preflight::{Target, preflight};
 use crate::emulator::{Emulator, EmulatorConfig, InjectedError, PodStartDelay, RunningEmulator};
@@ -139,10 +139,36 @@ impl Repo for GitRepo {
         at: Nanos,
         changes: &[(AppId, u32, bool)],
         message: &str,
+        by: Writer,
     ) -> Result<Rev, LiveError> {
+        use super::git::Who;
+        let done = match by {
+            Writer::Developer => self.0.commit(at, changes, message),
+            Writer::Ci => self.0.commit_by(at, changes, message, Who::CI),
+            Writer::ImageAutomation => {
+                self.0
+                    .commit_by(at, changes, message, Who::IMAGE_AUTOMATION)
+            }
+            // One pull request per config commit: the branch's commit dated when the bot
+            // opened it, the merge when the core's review delay ran out (now).
+            Writer::PullRequest { opened } => self
+                .0
+                .merge_pull_request(opened, at, changes, message)
+                .map(|(rev, id, _)| (rev, id)),
+        };
+        done.map(|(rev, _)| rev)
+            .map_err(|e| LiveError::Git(e.to_string()))
+    }
+    fn promote(
+        &mut self,
+        at: Nanos,
+        env: u32,
+        changes: &[(AppId, u32, bool)],
+        message: &str,
+    ) -> Result<(), LiveError> {
         self.0
-            .commit(at, changes, message)
-            .map(|(rev, _)| rev)
+            .promote(at, env, changes, message)
+            .map(|_| ())
             .map_err(|e| LiveError::Git(e.to_string()))
     }
     fn revert(&mut self, at: Nanos, bad: Rev) -> Result<Rev, LiveError> {
@@ -156,9 +182,15 @@ impl Repo for GitRepo {
             .read_tree(rev)
             .map_err(|e| LiveError::Git(e.to_string()))
     }
-    fn manifests(&self, rev: Rev, app: AppId) -> Result<(String, String), LiveError> {
+    fn manifests(
+        &self,
+        env: u32,
+        rev: Rev,
+        app: AppId,
+        image: u32,
+    ) -> Result<(String, String), LiveError> {
         self.0
-            .manifests(rev, app)
+            .manifests_in(env, rev, app, image)
             .map_err(|e| LiveError::Git(e.to_string()))
     }
 }
@@ -276,7 +308,13 @@ async fn setup(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let repo = LiveRepo::create(&dir, s.apps(), params, epoch)
+    // A pull setup with environments reads one path per environment (`envs/<env>/`); a
+    // push pipeline deploys the same manifests environment by environment.
+    let envs: Vec<String> = match (&s.environments, delivery.pull()) {
+        (Some(e), Some(_)) => e.list.iter().map(|e| e.name.clone()).collect(),
+        _ => Vec::new(),
+    };
+    let repo = LiveRepo::create_with_environments(&dir, s.apps(), &envs, params, epoch)
         .map_err(|e| LiveError::Git(e.to_string()))?;
     Ok(Setup {
         clusters,
@@ -302,10 +340,14 @@ async fn deploy_initial(
     let manager = super::driver::field_manager(delivery);
     let manager = manager.as_str();
     for c in &setup.clusters {
+        let env = match (&s.environments, delivery.pull()) {
+            (Some(e), Some(_)) => e.env_of(c.index),
+            _ => 0,
+        };
         for app in 0..s.apps() {
             let (dep, cm) = setup
                 .repo
-                .manifests(0, app)
+                .manifests_in(env, 0, app, app)
                 .map_err(|e| LiveError::Git(e.to_string()))?;
             c.apply(manager, &dep, &cm).await?;
         }

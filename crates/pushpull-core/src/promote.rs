@@ -290,6 +290,7 @@ fn land<'a, S: Shell<'a> + ?Sized>(w: &mut S, id: u32, passed: bool) {
     }
     let apps: Vec<AppId> = c.change.specs.iter().map(|&(a, _)| a).collect();
     let clusters = p.envs.list[env as usize].clusters.clone();
+    let specs = c.change.specs.clone();
     p.waiting[env as usize].push(c.change);
     p.commits = p.commits.saturating_add(1);
     core.tracker.promoted(rev, env, c.open, now);
@@ -306,6 +307,7 @@ fn land<'a, S: Shell<'a> + ?Sized>(w: &mut S, id: u32, passed: bool) {
             ),
         );
     }
+    w.write_promotion(env, rev, &specs);
     gate_event(w, EventKind::Promoted, env, format!("rev={rev}"));
     webhooks(w, &clusters, &apps);
     check(w, env);

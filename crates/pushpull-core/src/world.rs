@@ -550,6 +550,10 @@ pub trait Shell<'a> {
     /// What a fault does to this world's clusters or API servers (brownouts, a cluster's
     /// loss), after the shared bookkeeping.
     fn fault_effect(&mut self, fault: u32, clusters: &[ClusterId], start: bool);
+    /// A promotion commit: `specs` (app, manifest) of config revision `rev` entered
+    /// environment `env`'s path (a later environment). The core keeps the paths itself
+    /// ([`crate::promote`]); a world with a real repository commits them there too.
+    fn write_promotion(&mut self, _env: u32, _rev: Rev, _specs: &[(AppId, SpecId)]) {}
 
     /// Every app's live manifest on `cluster`.
     fn live_specs(&self, cluster: ClusterId) -> Arc<[SpecId]> {
