@@ -220,6 +220,33 @@ mod tests {
         assert_eq!(observed_at(0, 10 * SECOND + 1, p, false), 15 * SECOND);
     }
 
+    /// Health-check polls (each k + 2 API requests): one at the apply and one every 5 s
+    /// until the outcome is seen; a timed-out check polled every 5 s before its deadline;
+    /// objects already in sync are Current at the first poll.
+    #[test]
+    fn a_health_check_counts_its_polls_up_to_the_outcome_or_the_deadline() {
+        let p = 5 * SECOND;
+        let c = Check {
+            spec: 1,
+            applied: 100 * SECOND,
+            changed: true,
+            deadline: 160 * SECOND,
+            outcome: None,
+        };
+        assert_eq!(c.polls(105 * SECOND, p), 2, "seen at the second poll");
+        assert_eq!(c.polls(130 * SECOND, p), 7);
+        assert_eq!(
+            c.polls(160 * SECOND, p),
+            12,
+            "timed out: polls at 0, 5, …, 55 s"
+        );
+        let in_sync = Check {
+            deadline: Nanos::MAX,
+            ..c
+        };
+        assert_eq!(in_sync.polls(103 * SECOND, p), 1);
+    }
+
     #[test]
     fn a_rollout_seen_after_the_timeout_leaves_the_deadline_to_end_the_check() {
         let mut f = FluxSource::new(&[0]);
