@@ -462,6 +462,22 @@ impl<'a> Core<'a> {
         }
     }
 
+    /// Moves the API requests Flux reconciler `target` counted itself (its request
+    /// model: status patches, dry runs, applies, health-check polls) into the counters;
+    /// whether `target` is one.
+    pub fn count_flux_requests(&mut self, target: u32) -> bool {
+        let n = match &mut self.models {
+            Models::Pull(rs, _) => rs
+                .get_mut(target as usize)
+                .and_then(Reconciler::take_requests),
+            _ => None,
+        };
+        if let Some(n) = n {
+            self.tracker.counters().api_requests += n;
+        }
+        n.is_some()
+    }
+
     /// Index of a (cluster, app) pair in per-Deployment tables.
     pub fn idx(&self, cluster: ClusterId, app: AppId) -> usize {
         cluster as usize * self.s.apps() as usize + app as usize
@@ -659,8 +675,12 @@ pub trait Shell<'a> {
             {
                 let now = self.now();
                 self.core_mut().model(to).handle(now, input);
+                self.core_mut().count_flux_requests(to);
             }
         }
+        // A Flux reconciler counts its requests itself (a health check's polls end on a
+        // timer, with no action to count them by).
+        self.core_mut().count_flux_requests(target);
     }
 
     /// Carries out one of a model's actions: what every world does alike (timers with the
@@ -746,7 +766,9 @@ pub trait Shell<'a> {
                 self.core_mut().reply = Some((target, reply));
             }
             Action::Diff { cluster, app, spec } => {
-                self.core_mut().tracker.counters().api_requests += 1;
+                if !self.core_mut().count_flux_requests(target) {
+                    self.core_mut().tracker.counters().api_requests += 1;
+                }
                 if let Some(in_sync) = self.diff(target, cluster, app, spec) {
                     self.core_mut().reply = Some((target, Input::Diffed { app, in_sync }));
                 }
@@ -757,6 +779,8 @@ pub trait Shell<'a> {
                 let core = self.core_mut();
                 if matches!(core.models, Models::Hub { .. }) {
                     core.count_hub_requests();
+                } else if core.count_flux_requests(target) {
+                    // Flux's request model counted the apply's requests.
                 } else {
                     core.tracker.counters().api_requests += apply.items.len() as u64;
                 }

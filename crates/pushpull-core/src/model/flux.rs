@@ -34,6 +34,24 @@ pub struct Check {
     pub outcome: Option<bool>,
 }
 
+impl Check {
+    /// How many status polls the health check made when it ended at `end`: one at the
+    /// apply and one every `poll` up to the one that saw the outcome; a check that timed
+    /// out polled every `poll` before its deadline. A check of objects already in sync
+    /// (no deadline) sees them Current at its first poll.
+    pub fn polls(&self, end: Nanos, poll: Nanos) -> u64 {
+        if self.deadline == Nanos::MAX || poll == 0 {
+            return 1;
+        }
+        let span = end.min(self.deadline).saturating_sub(self.applied);
+        if end >= self.deadline {
+            span.div_ceil(poll).max(1)
+        } else {
+            span / poll + 1
+        }
+    }
+}
+
 /// When a health check that polls at `applied + k·poll` (k = 0, 1, …) first sees an object
 /// that became ready at `ready`. kstatus calls a Deployment Current only once its
 /// controller has observed the applied generation (`status.observedGeneration`), which
@@ -72,6 +90,9 @@ pub struct FluxSource {
     /// Per Kustomization: a reconcile of the manifest last applied waits for its dry run
     /// (server-side apply's diff); when its worker is free if nothing drifted.
     pub dry_run: Vec<Option<Nanos>>,
+    /// API requests the reconciles made and the world has not counted yet (the request
+    /// model: [`crate::scenario::models::FLUX_STATUS_PATCHES`] and the constants after it).
+    pub requests: u64,
 }
 
 impl FluxSource {
@@ -89,6 +110,7 @@ impl FluxSource {
             ks_generation: vec![0; apps],
             checks: vec![None; apps],
             check_generation: vec![0; apps],
+            requests: 0,
         }
     }
 
@@ -196,6 +218,33 @@ mod tests {
         assert_eq!(observed_at(0, 7 * SECOND, p, true), 10 * SECOND);
         assert_eq!(observed_at(0, 10 * SECOND, p, true), 10 * SECOND);
         assert_eq!(observed_at(0, 10 * SECOND + 1, p, false), 15 * SECOND);
+    }
+
+    /// Health-check polls (each k + 2 API requests): one at the apply and one every 5 s
+    /// until the outcome is seen; a timed-out check polled every 5 s before its deadline;
+    /// objects already in sync are Current at the first poll.
+    #[test]
+    fn a_health_check_counts_its_polls_up_to_the_outcome_or_the_deadline() {
+        let p = 5 * SECOND;
+        let c = Check {
+            spec: 1,
+            applied: 100 * SECOND,
+            changed: true,
+            deadline: 160 * SECOND,
+            outcome: None,
+        };
+        assert_eq!(c.polls(105 * SECOND, p), 2, "seen at the second poll");
+        assert_eq!(c.polls(130 * SECOND, p), 7);
+        assert_eq!(
+            c.polls(160 * SECOND, p),
+            12,
+            "timed out: polls at 0, 5, …, 55 s"
+        );
+        let in_sync = Check {
+            deadline: Nanos::MAX,
+            ..c
+        };
+        assert_eq!(in_sync.polls(103 * SECOND, p), 1);
     }
 
     #[test]

@@ -25,7 +25,10 @@ use super::refresh::{ArgoRefresh, Route};
 use super::{
     Action, AppId, Apply, ClusterId, Input, Model, Note, NoteKind, OpId, Rev, SpecId, Timer, Trace,
 };
-use crate::scenario::models::Refresh;
+use crate::scenario::models::{
+    FLUX_CHANGED_OBJECTS, FLUX_POLL_EXTRA_REQUESTS, FLUX_REQUESTS_PER_OBJECT, FLUX_STATUS_PATCHES,
+    FLUX_WAIT_STATUS_PATCHES, Refresh,
+};
 use crate::scenario::{DriftDetection, Nanos, PullConfig};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -278,6 +281,13 @@ impl Reconciler {
             let spec = a.rollback_to.or(retry).unwrap_or(p.target);
             p.attempting = spec;
             self.active += 1;
+            if let Some(flux) = self.flux.as_mut() {
+                // Every reconcile reports its progress and diffs every object, whatever
+                // it then applies.
+                let k = u64::from(self.cfg.kustomization.objects);
+                flux.requests +=
+                    u64::from(FLUX_STATUS_PATCHES) + k * u64::from(FLUX_REQUESTS_PER_OBJECT);
+            }
             if self.flux_dry_run(now, app, spec, duration) {
                 continue;
             }
@@ -372,6 +382,9 @@ impl Reconciler {
         let op = (self.next_op << 32) | app as u64;
         self.next_op = self.next_op.wrapping_add(1);
         self.note(NoteKind::SyncStarted, Some(app), spec as u64);
+        if let Some(flux) = self.flux.as_mut() {
+            flux.requests += u64::from(FLUX_CHANGED_OBJECTS);
+        }
         self.out.push_back(Action::Apply(Apply {
             op,
             cluster: self.cluster,
@@ -796,6 +809,37 @@ impl Reconciler {
         true
     }
 
+    /// The health check of `app` ends at `now` (its timer `generation` fired): with
+    /// `wait`, its status polls (one GET per object and the Deployment's ReplicaSet and
+    /// Pod lists each) and the status patches around it count as API requests.
+    fn count_health_check(&mut self, now: Nanos, app: AppId, generation: u32) {
+        let k = &self.cfg.kustomization;
+        if !k.wait {
+            return;
+        }
+        let poll = k.health_poll.0;
+        let per_poll = u64::from(k.objects) + u64::from(FLUX_POLL_EXTRA_REQUESTS);
+        let Some(flux) = self.flux.as_mut() else {
+            return;
+        };
+        if flux.check_generation[app as usize] != generation {
+            return;
+        }
+        let Some(c) = flux.checks[app as usize].as_ref() else {
+            return;
+        };
+        let passed = c.outcome == Some(true) && now < c.deadline;
+        // The patch that records a pass is not made for a failed check.
+        let patches = u64::from(FLUX_WAIT_STATUS_PATCHES) - u64::from(!passed);
+        flux.requests += c.polls(now, poll) * per_poll + patches;
+    }
+
+    /// The API requests of Flux's request model made since the last call, `None` when
+    /// this reconciler is not Flux (the world then counts one per dry run and apply).
+    pub fn take_requests(&mut self) -> Option<u64> {
+        self.flux.as_mut().map(|f| std::mem::take(&mut f.requests))
+    }
+
     /// A Kustomization reconcile ended: its next interval reconcile is an interval from
     /// now (controller-runtime's `RequeueAfter`), whatever started this one.
     fn requeue_kustomization(&mut self, now: Nanos, app: AppId) {
@@ -924,6 +968,7 @@ impl Model for Reconciler {
                 }
             }
             Input::Timer(Timer::Health { app, generation }) => {
+                self.count_health_check(now, app, generation);
                 if let Some(ok) = self
                     .flux
                     .as_mut()

@@ -775,6 +775,24 @@ impl PullConfig {
 pub const FLUX_APPLY_PER_OBJECT: Nanos = SECOND / 100;
 pub const FLUX_RENDER: Nanos = SECOND / 50;
 
+/// Flux's API request model, per Kustomization reconcile (kustomize-controller v1.9.0,
+/// fluxcd/pkg ssa v0.76.0, fluxcd/cli-utils v1.2.1; file:line in docs/PRESETS.md, "Flux
+/// as it runs"). Status patches of the Kustomization every reconcile makes: three
+/// progress reports before the apply and the final status (with the inventory).
+pub const FLUX_STATUS_PATCHES: u32 = 4;
+/// Per object, every reconcile: the server-side apply's GET of the live object and its
+/// dry-run apply (the diff).
+pub const FLUX_REQUESTS_PER_OBJECT: u32 = 2;
+/// Objects a new manifest or a drift correction applies for real (the Deployment whose
+/// image changed, or the one object that drifted); the dry run leaves the others alone.
+pub const FLUX_CHANGED_OBJECTS: u32 = 1;
+/// With `wait`: the status patch that starts the health check and the one that records
+/// it passed.
+pub const FLUX_WAIT_STATUS_PATCHES: u32 = 2;
+/// Per health-check poll, besides one GET per object: the Deployment's status reader
+/// lists its ReplicaSets and the ReplicaSet's Pods.
+pub const FLUX_POLL_EXTRA_REQUESTS: u32 = 2;
+
 impl Kustomization {
     /// The Kustomization API's defaults: no wait, `timeout` = the 10 m interval less
     /// 30 s (`GetTimeout`), and kustomize-controller's fixed 5 s health-check poll; the
