@@ -358,12 +358,10 @@ impl Hub {
                         _ => self.outcome(bin),
                     };
                     self.settle_as(slot, outcome);
-                } else {
-                    // A refresh of the last resync still ahead (jitter above the
-                    // interval): it keeps its own time.
-                    self.hot[slot as usize].pending = NONE;
-                    self.timer(p, HubStep::Refresh, slot);
                 }
+                // Else a refresh of the last resync is still ahead (jitter above the
+                // interval): the refresh queue holds an app once, at the earlier of the
+                // two times (client-go's delaying queue keeps the earlier ready time).
             }
             let app = app_of;
             app_of = if app_of + 1 == apps { 0 } else { app_of + 1 };
@@ -378,8 +376,11 @@ impl Hub {
                 && h.synced >= h.target
                 && (unlimited || self.repo.cached(slot, self.tree_rev));
             if idle {
-                self.hot[slot as usize].pending = at;
-                seconds[(at / TICK - first) as usize] = true;
+                let hot = &mut self.hot[slot as usize];
+                if at < hot.pending {
+                    hot.pending = at;
+                    seconds[(at / TICK - first) as usize] = true;
+                }
             } else if !h.in_status {
                 self.timer(at, HubStep::Refresh, slot);
             }
