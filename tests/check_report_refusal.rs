@@ -362,6 +362,7 @@ fn as_schema_1(s: &mut Value) {
             "unexplained_changes",
             "credentials",
             "cost",
+            "git_traffic",
         ] {
             m.remove(key);
         }
