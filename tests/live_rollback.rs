@@ -11,6 +11,15 @@ use pushpull::scenario::Scenario;
 use std::path::Path;
 use std::process::Command;
 
+/// The two live runs take turns: each is a real-time run whose figures include the
+/// harness's own request and watch time, which two runs side by side on a 2-core CI
+/// machine inflate (one rollback took 39.5 s against the sim's 21 s at load 10).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Two bad releases (apps 0 and 1, shipped by one pipeline run), rolled back 30 s after
 /// their rollouts fail the 60 s progress deadline; git is fixed 2 m after each decision.
 /// `max_surge: 0, max_unavailable: 100%`: the bad rollout takes every good pod down
@@ -78,6 +87,7 @@ fn git_log(dir: &Path) -> Vec<String> {
 /// apart; with a 10 s pod start the same overhead was 8-29% of a 12 s rollback).
 #[test]
 fn rollout_undo_and_redeploy_roll_back_live_as_in_the_sim() {
+    let _serial = serial();
     let s = Scenario::parse(SCENARIO, "undo-live.yaml").expect("valid scenario");
     let sim = pushpull::sim::run(&s, 2);
     let dir = tempfile::tempdir().expect("temp dir");
@@ -174,6 +184,7 @@ fn rollout_undo_and_redeploy_roll_back_live_as_in_the_sim() {
 /// within 20% of the sim's (21.0 s against 21.9 s, the same reasons as the undo's).
 #[test]
 fn argocd_app_rollback_rolls_back_live_as_in_the_sim() {
+    let _serial = serial();
     let yaml = SCENARIO
         .replace("name: undo-live", "name: argo-live")
         .replace(

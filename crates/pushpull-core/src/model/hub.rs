@@ -349,19 +349,17 @@ impl Hub {
             };
             let at = now.saturating_add(extra);
             let p = self.hot[slot as usize].pending;
-            if p != NONE {
-                if p <= now {
-                    let bin = p / TICK * TICK;
-                    let k = (p / TICK).saturating_sub(lo) as usize;
-                    let outcome = match outcomes.get_mut(k) {
-                        Some(o) if p / TICK >= lo => *o.get_or_insert_with(|| self.outcome(bin)),
-                        _ => self.outcome(bin),
-                    };
-                    self.settle_as(slot, outcome);
-                }
-                // Else a refresh of the last resync is still ahead (jitter above the
-                // interval): the refresh queue holds an app once, at the earlier of the
-                // two times (client-go's delaying queue keeps the earlier ready time).
+            // A refresh of the last resync still ahead (jitter above the interval) stays:
+            // the refresh queue holds an app once, at the earlier of the two times
+            // (client-go's delaying queue keeps the earlier ready time).
+            if p != NONE && p <= now {
+                let bin = p / TICK * TICK;
+                let k = (p / TICK).saturating_sub(lo) as usize;
+                let outcome = match outcomes.get_mut(k) {
+                    Some(o) if p / TICK >= lo => *o.get_or_insert_with(|| self.outcome(bin)),
+                    _ => self.outcome(bin),
+                };
+                self.settle_as(slot, outcome);
             }
             let app = app_of;
             app_of = if app_of + 1 == apps { 0 } else { app_of + 1 };
