@@ -542,7 +542,7 @@ pub fn observe(d: &Deployment) -> Observation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::{Emulator, EmulatorConfig, PodStartDelay};
+    use crate::emulator::{Emulator, EmulatorConfig, PodStartDelay, RunningEmulator};
     use crate::live::git::{ManifestParams, configmap, deployment, release};
     use std::path::PathBuf;
     use std::time::Duration;
@@ -554,19 +554,43 @@ mod tests {
         }
     }
 
+    /// An emulator whose pods start in 10 ms, and a handle on its namespace `namespace`
+    /// (the emulator stops when the first value is dropped).
+    async fn emulated(namespace: &str) -> (RunningEmulator, ClusterHandle) {
+        let emulator = Emulator::start(EmulatorConfig {
+            pod_start: PodStartDelay::Fixed(Duration::from_millis(10)),
+            ..EmulatorConfig::default()
+        })
+        .await
+        .expect("emulator starts");
+        let mut config = kube::Config::new(emulator.url().parse().expect("URL"));
+        config.default_retry = false;
+        let handle = ClusterHandle {
+            index: 0,
+            client: kube::Client::try_from(config).expect("client"),
+            namespace: namespace.into(),
+        };
+        (emulator, handle)
+    }
+
     /// The Deployment once its rollout is complete, or the last one seen after 10 s.
     async fn settled(handle: &ClusterHandle, app: AppId) -> (Deployment, Observation) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let d = handle.get(app).await.expect("get").expect("exists");
             let obs = observe(&d);
-            let done = matches!(
-                obs,
-                Observation::Seen {
-                    state: RolloutState::Complete,
-                    ..
-                }
-            );
+            // As `kubectl rollout status`: a status the controller wrote for an older
+            // generation says nothing about this one.
+            let observed =
+                d.status.as_ref().and_then(|s| s.observed_generation) >= d.metadata.generation;
+            let done = observed
+                && matches!(
+                    obs,
+                    Observation::Seen {
+                        state: RolloutState::Complete,
+                        ..
+                    }
+                );
             if done || Instant::now() > deadline {
                 return (d, obs);
             }
@@ -585,19 +609,7 @@ mod tests {
     /// `rollout history` shows it, and undoing again to the same release changes nothing.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn rollout_undo_makes_the_good_revision_the_newest_as_kubectl_does() {
-        let emulator = Emulator::start(EmulatorConfig {
-            pod_start: PodStartDelay::Fixed(Duration::from_millis(10)),
-            ..EmulatorConfig::default()
-        })
-        .await
-        .expect("emulator starts");
-        let mut config = kube::Config::new(emulator.url().parse().expect("URL"));
-        config.default_retry = false;
-        let handle = ClusterHandle {
-            index: 0,
-            client: kube::Client::try_from(config).expect("client"),
-            namespace: "pushpull-undo".into(),
-        };
+        let (emulator, handle) = emulated("pushpull-undo").await;
         handle.ensure_namespace().await.expect("namespace");
         let app = 2;
         let good = release(app, 5, false);
@@ -680,11 +692,22 @@ mod tests {
                 .is_none_or(|l| !l.contains_key(HASH_LABEL)),
             "the hash label is not copied into the Deployment"
         );
-        let annotations = live.metadata.annotations.clone().unwrap_or_default();
-        assert_eq!(
-            annotations.get(REVISION_ANNOTATION).map(String::as_str),
-            Some("3")
-        );
+        // The controller writes the revision annotation in its own update of the
+        // Deployment, which may land just after the rollout's status.
+        let revision = |d: &Deployment| {
+            d.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(REVISION_ANNOTATION).cloned())
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut annotated = revision(&live);
+        while annotated.as_deref() != Some("3") && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let d = handle.get(app).await.expect("get").expect("exists");
+            annotated = revision(&d);
+        }
+        assert_eq!(annotated.as_deref(), Some("3"));
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut after = revisions().await;
         while after.iter().any(|r| r.0 == bad && r.3 != 0) && Instant::now() < deadline {
@@ -760,19 +783,7 @@ mod tests {
     /// server-side apply of the manifests in git takes each back, as it does in the sim.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn hand_edits_are_drift_and_an_apply_of_git_takes_each_back() {
-        let emulator = Emulator::start(EmulatorConfig {
-            pod_start: PodStartDelay::Fixed(Duration::from_millis(10)),
-            ..EmulatorConfig::default()
-        })
-        .await
-        .expect("emulator starts");
-        let mut config = kube::Config::new(emulator.url().parse().expect("URL"));
-        config.default_retry = false;
-        let handle = ClusterHandle {
-            index: 0,
-            client: kube::Client::try_from(config).expect("client"),
-            namespace: "pushpull-handedit".into(),
-        };
+        let (emulator, handle) = emulated("pushpull-handedit").await;
         handle.ensure_namespace().await.expect("namespace");
         let (app, spec) = (4, 9);
         let (dep, cm) = (

@@ -14,6 +14,11 @@ const DURATION_TICKS: [f64; 31] = [
     172800.0, 345600.0, 604800.0, 1209600.0,
 ];
 
+/// A tick of an axis in hours of scenario time, as a duration (`0` at the origin).
+pub(super) fn hours_tick(v: &f64) -> String {
+    tick(*v * 3600.0)
+}
+
 /// An axis tick: a whole duration without its zero parts (`15s`, `30m`, `1h`, `1h30m`),
 /// where [`human`] would print `15.0s` or `30m00s`; other values as [`human`] prints them.
 pub(super) fn tick(s: f64) -> String {

@@ -2,7 +2,7 @@
 //! cluster, the share of cluster × app pairs in sync with git over repetition 0, and the
 //! share of clusters with every app in sync, with faults and bad releases shaded.
 
-use super::axis::{lin, linear_duration_ticks, tick};
+use super::axis::{hours_tick, lin, linear_duration_ticks};
 use super::legend::{Swatch, legend};
 use super::palette::{BAD, FAULT, GRID, ROLLBACK, setup_color, style};
 use super::render::{Chart, Drawn, e, no_data};
@@ -295,13 +295,7 @@ impl Chart for InSync {
         chart
             .configure_mesh()
             .y_label_formatter(&|v| format!("{v:.0}%"))
-            .x_label_formatter(&|v| {
-                if *v == 0.0 {
-                    "0".into()
-                } else {
-                    tick(*v * 3600.0)
-                }
-            })
+            .x_label_formatter(&hours_tick)
             .x_desc("scenario time")
             .y_desc("in sync with git")
             .bold_line_style(GRID)

@@ -2,7 +2,7 @@
 //! git against the live revision, with drift, bad releases, failed rollouts, rollback
 //! decisions and fault windows, all rebuilt from events.csv.
 
-use super::axis::{lane_label, lanes, lin, linear_duration_ticks, tick};
+use super::axis::{hours_tick, lane_label, lanes, lin, linear_duration_ticks};
 use super::legend::{Swatch, legend};
 use super::palette::{BAD, DESIRED, DRIFT, FAULT, GRID, ROLLBACK, setup_color, style};
 use super::render::{Chart, Drawn, e};
@@ -238,13 +238,7 @@ impl Chart for Timeline {
             .configure_mesh()
             .disable_y_mesh()
             .y_label_formatter(&|v| lane_label(&labels, *v))
-            .x_label_formatter(&|v| {
-                if *v == 0.0 {
-                    "0".into()
-                } else {
-                    tick(*v * 3600.0)
-                }
-            })
+            .x_label_formatter(&hours_tick)
             .x_desc("scenario time")
             .bold_line_style(GRID)
             .label_style(style(14))

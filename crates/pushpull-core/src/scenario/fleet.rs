@@ -218,6 +218,22 @@ impl Fleet {
         list(self.named_clusters.iter().map(|c| c.name.clone()))
     }
 
+    /// The message for a cluster name the fleet does not have (a fault's or a
+    /// threshold's `cluster:`), with the names it has or how to give them.
+    pub fn unknown_cluster(&self, name: &str) -> String {
+        if self.named_clusters.is_empty() {
+            format!(
+                "there is no cluster named `{name}`: this fleet's clusters are numbered 0..{}; name them with `fleet.clusters: [{{name: ...}}]` or give a number",
+                self.clusters
+            )
+        } else {
+            format!(
+                "there is no cluster named `{name}`; the clusters are {}",
+                self.cluster_names()
+            )
+        }
+    }
+
     /// The names a fault may give for an app, for an error message.
     pub fn app_names(&self) -> String {
         list(self.groups.iter().map(|g| match g.count {

@@ -908,17 +908,7 @@ impl Scenario {
                     None => {
                         return Err(invalid(
                             &format!("faults[{i}].cluster"),
-                            if fleet.named_clusters.is_empty() {
-                                format!(
-                                    "there is no cluster named `{name}`: this fleet's clusters are numbered 0..{}; name them with `fleet.clusters: [{{name: ...}}]` or give a number",
-                                    fleet.clusters
-                                )
-                            } else {
-                                format!(
-                                    "there is no cluster named `{name}`; the clusters are {}",
-                                    fleet.cluster_names()
-                                )
-                            },
+                            fleet.unknown_cluster(&name),
                         ));
                     }
                 }

@@ -160,22 +160,9 @@ pub(super) fn resolve(
                     ),
                 ));
             }
-            Ref::Name(name) => fleet.cluster_index(name).ok_or_else(|| {
-                (
-                    key("cluster"),
-                    if fleet.named_clusters.is_empty() {
-                        format!(
-                            "there is no cluster named `{name}`: this fleet's clusters are numbered 0..{}; name them with `fleet.clusters: [{{name: ...}}]` or give a number",
-                            fleet.clusters
-                        )
-                    } else {
-                        format!(
-                            "there is no cluster named `{name}`; the clusters are {}",
-                            fleet.cluster_names()
-                        )
-                    },
-                )
-            })?,
+            Ref::Name(name) => fleet
+                .cluster_index(name)
+                .ok_or_else(|| (key("cluster"), fleet.unknown_cluster(name)))?,
         };
         if let Some(members) = &clusters
             && !members.contains(&c)
