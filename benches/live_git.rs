@@ -1,6 +1,6 @@
 //! One commit of a live run's config repository (`LiveRepo::commit`: the manifests of
 //! the changed apps written, a tree and a commit object, the branch moved), measured as
-//! a live run makes it every time the scenario commits. Figures in docs/PERFORMANCE.md.
+//! a live run makes it every time the scenario commits: `cargo bench --bench live_git`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use pushpull::live::git::{LiveRepo, ManifestParams};
