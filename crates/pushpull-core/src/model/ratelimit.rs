@@ -66,6 +66,26 @@ impl TokenBucket {
         now.max(before_last.saturating_sub(self.tolerance))
     }
 
+    /// Takes `milli` thousandths of a token for requests asked together at `now`: an
+    /// average cost that is not a whole number of requests (a calibration, as the Argo CD
+    /// hub's requests per sync are). Returns when the last thousandth may go; `take_n(now,
+    /// n)` is `take_milli(now, 1000·n)`.
+    pub fn take_milli(&mut self, now: Nanos, milli: u64) -> Nanos {
+        if self.interval == 0 || milli == 0 {
+            return now;
+        }
+        // As take_n with the batch's span `milli/1000` intervals instead of `n`: the
+        // batch ends where a whole request would have started one interval earlier.
+        let base = self.tat.max(now);
+        let span = (u128::from(self.interval) * u128::from(milli) / 1000) as Nanos;
+        let end = base.saturating_add(span);
+        self.tat = end;
+        now.max(
+            end.saturating_sub(self.interval)
+                .saturating_sub(self.tolerance),
+        )
+    }
+
     /// Whether the bucket limits anything.
     pub fn limited(&self) -> bool {
         self.interval > 0
@@ -102,6 +122,42 @@ mod tests {
             );
             assert_eq!(many, one, "and leaves the bucket in the same state");
         }
+    }
+
+    #[test]
+    fn take_milli_of_whole_requests_is_take_n() {
+        for (pre, at, n) in [
+            (0u32, 0, 10u32),
+            (150, 0, 10),
+            (30, SECOND, 200),
+            (101, 0, 1),
+        ] {
+            let mut a = TokenBucket::new(50.0, 100);
+            for _ in 0..pre {
+                a.take(0);
+            }
+            let mut b = a;
+            assert_eq!(a.take_n(at, n), b.take_milli(at, 1000 * u64::from(n)));
+            assert_eq!(a, b);
+        }
+    }
+
+    /// N batches of c·1000 thousandths through a bucket of rate r drain at r/c batches a
+    /// second once the burst is spent: the last of N goes at (N·c − b)/r, with c = 11.6.
+    #[test]
+    fn fractional_batches_drain_at_rate_over_cost() {
+        let (qps, burst) = (50.0, 100u32);
+        let mut b = TokenBucket::new(qps, burst);
+        let n = 1000u64;
+        let mut last = 0;
+        for _ in 0..n {
+            last = b.take_milli(0, 11_600);
+        }
+        let expected = (n as f64 * 11.6 - f64::from(burst)) / qps * 1e9;
+        assert!(
+            (last as f64 - expected).abs() < 1e6,
+            "last batch at {last} ns, expected {expected} ns"
+        );
     }
 
     #[test]

@@ -957,6 +957,7 @@ impl RawPull {
         if let Some(b) = self.retry {
             b.overlay_retry(&mut c.retry);
         }
+        let apply_set = self.apply.is_some();
         if let Some(v) = self.apply {
             c.apply = v;
         }
@@ -1022,6 +1023,14 @@ impl RawPull {
             }
             if let Some(v) = self.resources_per_app {
                 h.resources_per_app = v.get();
+            }
+            if !apply_set {
+                // The hub's sync of k objects: a fixed part and a part per object (the
+                // preset's one second is an app of two; docs/PRESETS.md).
+                c.apply = Dist::fixed(
+                    HUB_SYNC_FIXED
+                        + HUB_SYNC_PER_OBJECT.saturating_mul(u64::from(h.resources_per_app)),
+                );
             }
             c.hub = Some(Box::new(h));
         }
@@ -1090,8 +1099,8 @@ pub struct Hub {
     pub repo_server: RepoServer,
     pub resources_per_app: u32,
     /// API requests of one sync besides its resources' (Application operation-state
-    /// updates).
-    pub sync_requests: u32,
+    /// updates), an average: the calibration is not a whole number (docs/PRESETS.md).
+    pub sync_requests: f64,
     /// API requests per resource in a sync (dry run and apply).
     pub resource_requests: u32,
     /// API requests of a comparison whose result changes the app's status (the status
@@ -1121,12 +1130,10 @@ impl Hub {
         }
     }
 
-    /// API requests one sync of one app makes.
-    pub fn requests_per_sync(&self) -> u32 {
-        self.sync_requests.saturating_add(
-            self.resource_requests
-                .saturating_mul(self.resources_per_app),
-        )
+    /// API requests one sync of one app makes, on average, in thousandths.
+    pub fn requests_per_sync_milli(&self) -> u64 {
+        let whole = f64::from(self.resource_requests) * f64::from(self.resources_per_app);
+        ((self.sync_requests + whole) * 1000.0).round() as u64
     }
 }
 
@@ -1198,8 +1205,15 @@ pub fn check_hub_scenario(
     Ok(())
 }
 
-/// Requests of one sync besides its resources'; see docs/PRESETS.md ("Argo CD hub").
-pub const SYNC_REQUESTS: u32 = 5;
+/// Requests of one sync besides its resources', on average; see docs/PRESETS.md ("Argo CD
+/// hub", "API requests").
+pub const SYNC_REQUESTS: f64 = 5.6;
+/// The hub's sync of one app without a set `apply`: this plus [`HUB_SYNC_PER_OBJECT`] per
+/// Kubernetes object, 1 s for the preset's app of two objects (the per-cluster preset's
+/// `apply`) and 0.7 s for one ConfigMap; docs/PRESETS.md ("Argo CD hub", "Sync time").
+pub const HUB_SYNC_FIXED: Nanos = 400 * SECOND / 1000;
+/// The hub's sync time per object; see [`HUB_SYNC_FIXED`].
+pub const HUB_SYNC_PER_OBJECT: Nanos = 300 * SECOND / 1000;
 /// Requests per resource of one sync; see docs/PRESETS.md ("Argo CD hub").
 pub const RESOURCE_REQUESTS: u32 = 4;
 
