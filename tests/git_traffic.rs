@@ -148,3 +148,39 @@ fn the_fleet_report_shows_git_traffic_per_repository_and_a_small_multiplier() {
     assert!(load.contains("config repository"), "{load}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// The shards of one Argo CD installation share the repo-server and its Redis: the
+/// branch is resolved at the git host once per revision-cache TTL for the installation,
+/// not once per shard, and a revision is fetched once. fleet.yaml with its hub split into
+/// five shards makes the git traffic of one controller (the old per-shard caches made
+/// five times as many ref checks and fetches).
+#[test]
+fn the_shards_of_one_installation_share_the_revision_cache_and_the_fetches() {
+    let (_, one, s) = fleet();
+    let mut sharded = s.clone();
+    for m in sharded.models.setups.iter_mut() {
+        if let pushpull::scenario::models::SetupConfig::Pull(p) = &mut m.config
+            && let Some(h) = p.hub.as_mut()
+        {
+            h.shards = 5;
+            h.sharding = pushpull::scenario::models::Sharding::RoundRobin;
+        }
+    }
+    let runs = pushpull::sim::run(&sharded, 2);
+    let mut five = Counters::default();
+    for r in &runs.iter().find(|(n, _)| n == "pull").unwrap().1 {
+        five.add(&r.counters);
+    }
+    let days = s.duration.0 as f64 / 86_400e9;
+    assert!(
+        five.git_ref_checks as f64 <= days * 480.0,
+        "5 shards made {} ref checks in {days} days: more than one per 3 minutes",
+        five.git_ref_checks
+    );
+    assert!(
+        five.git_fetches as f64 <= 1.1 * one.git_fetches as f64,
+        "5 shards fetched {} times, one controller {}",
+        five.git_fetches,
+        one.git_fetches
+    );
+}

@@ -101,7 +101,23 @@ pub enum Models {
         hubs: Vec<Hub>,
         shard_of: Vec<u32>,
         ci: Option<Box<Pipeline>>,
+        refs: SharedRefs,
     },
+}
+
+/// What the shards of one Argo CD installation share of git: the repo-server's revision
+/// cache in Redis (`git-refs` entries kept for `--revision-cache-expiration`, argo-cd
+/// `reposerver/cache/cache.go:225-268`) and the objects it fetched. A shard whose own
+/// view of the cache expired asks; within the TTL of another shard's `ls-remote` the
+/// answer comes from Redis, with no request to the git host (docs/PRESETS.md), and a
+/// revision is fetched once for the installation.
+#[derive(Clone, Debug)]
+pub struct SharedRefs {
+    ttl: Nanos,
+    /// The last resolution that reached the git host: its revision and time.
+    entry: Option<(Rev, Nanos)>,
+    /// The newest revision the repo-server fetched.
+    fetched: Option<Rev>,
 }
 
 /// What a source commit changes.
@@ -250,6 +266,11 @@ impl<'a> Core<'a> {
                             rng(s.seed, repetition, Component::Push),
                         ))
                     }),
+                    refs: SharedRefs {
+                        ttl: cfg.revision_cache.0,
+                        entry: None,
+                        fetched: Some(0),
+                    },
                 }
             }
             SetupConfig::Pull(cfg) => Models::Pull(
@@ -635,6 +656,11 @@ pub trait Shell<'a> {
             Ev::FaultEnd(i) => self.fault(i, false),
             Ev::Webhook { cluster, app } => {
                 let (target, app) = self.core().addressed(cluster, app);
+                // The webhook refreshes past the revision cache: the installation's
+                // shared entry too (the next shard to resolve asks the git host).
+                if let Models::Hub { refs, .. } = &mut self.core_mut().models {
+                    refs.entry = None;
+                }
                 self.deliver(target, Input::Webhook { app });
             }
             Ev::WriteBack(b) => self.write_back(b),
@@ -723,6 +749,18 @@ pub trait Shell<'a> {
                 self.core_mut().reply = Some((target, reply));
             }
             Action::Resolve { cluster, have } => {
+                let now = self.now();
+                // An Argo CD shard asks Redis first: another shard's resolution within the
+                // TTL answers, with no request to the git host.
+                if let Models::Hub { refs, .. } = &self.core().models
+                    && self.core().promotion.is_none()
+                    && let Some((rev, at)) = refs.entry
+                    && now < at.saturating_add(refs.ttl)
+                {
+                    let tree = (rev != have).then(|| self.core().git.trees[rev as usize].clone());
+                    self.core_mut().reply = Some((target, Input::Resolved { rev, tree, at }));
+                    return;
+                }
                 self.core_mut().tracker.counters().git_ref_checks += 1;
                 let head = self.core().git.head_rev();
                 // With environments every promotion is a commit of the config repository
@@ -731,8 +769,20 @@ pub trait Shell<'a> {
                     head.saturating_add(self.core().promotion.as_ref().map_or(0, |p| p.commits));
                 let reply = if self.core().git_reachable() && self.git_read(head) {
                     let core = self.core_mut();
+                    // The shards share the repo-server: a revision is fetched once.
+                    let shared = match &mut core.models {
+                        Models::Hub { refs, .. } => {
+                            refs.entry = Some((config_rev, now));
+                            let new = refs.fetched != Some(config_rev);
+                            refs.fetched = Some(config_rev);
+                            Some(new)
+                        }
+                        _ => None,
+                    };
                     let tree = (config_rev != have).then(|| {
-                        core.tracker.counters().git_fetches += 1;
+                        if shared.unwrap_or(true) {
+                            core.tracker.counters().git_fetches += 1;
+                        }
                         match &core.promotion {
                             // With environments each cluster reads its environment's
                             // path of the config repository.
@@ -745,6 +795,7 @@ pub trait Shell<'a> {
                     Input::Resolved {
                         rev: config_rev,
                         tree,
+                        at: now,
                     }
                 } else {
                     Input::ResolveFailed

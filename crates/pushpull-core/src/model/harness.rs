@@ -355,6 +355,7 @@ impl<M: Model> Harness<M> {
                             Some((rev, tree)) => Input::Resolved {
                                 rev,
                                 tree: (rev != have).then(|| tree.clone()),
+                                at: now,
                             },
                             None => Input::ResolveFailed,
                         };

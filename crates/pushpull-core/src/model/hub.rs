@@ -606,7 +606,7 @@ impl Hub {
         self.dispatch_status(now);
     }
 
-    fn resolved(&mut self, now: Nanos, rev: Rev, tree: Option<Tree>) {
+    fn resolved(&mut self, now: Nanos, rev: Rev, tree: Option<Tree>, at: Nanos) {
         self.resolving = false;
         if let Some(t) = tree
             && t.len() == self.tree.len()
@@ -638,7 +638,7 @@ impl Hub {
             rev: self.tree_rev,
             ok: true,
         });
-        self.cache.put(self.tree_rev, now);
+        self.cache.put(self.tree_rev, at.min(now));
         for slot in std::mem::take(&mut self.resolve_waiters) {
             self.with_revision(now, slot);
         }
@@ -854,7 +854,7 @@ impl Model for Hub {
                     self.live_changed(now, slot);
                 }
             }
-            Input::Resolved { rev, tree } => self.resolved(now, rev, tree),
+            Input::Resolved { rev, tree, at } => self.resolved(now, rev, tree, at),
             Input::ResolveFailed => self.resolve_failed(now),
             Input::Applied { op, ok } => self.applied(now, op, ok),
             Input::RolloutFinished {

@@ -129,10 +129,13 @@ pub enum Input {
         app: AppId,
     },
     /// Pull: the answer to [`Action::Resolve`]: the branch's head revision, and its tree
-    /// when it is not the revision the reconciler already has.
+    /// when it is not the revision the reconciler already has. `at`: when the git host
+    /// was asked (now, unless an Argo CD installation's shared revision cache answered
+    /// with a resolution another shard made earlier).
     Resolved {
         rev: Rev,
         tree: Option<Tree>,
+        at: Nanos,
     },
     /// Pull: a branch resolution failed (git unreachable).
     ResolveFailed,

@@ -993,11 +993,11 @@ impl Model for Reconciler {
                 cluster: self.cluster,
                 app,
             }),
-            Input::Resolved { rev, tree } if self.flux.is_some() => {
+            Input::Resolved { rev, tree, .. } if self.flux.is_some() => {
                 self.source_resolved(now, rev, tree)
             }
             Input::ResolveFailed if self.flux.is_some() => self.source_failed(now),
-            Input::Resolved { rev, tree } => {
+            Input::Resolved { rev, tree, .. } => {
                 if let Some(argo) = self.argo.as_mut() {
                     for (app, spec) in argo.resolved(now, rev, tree) {
                         self.fetched(now, app, spec);
