@@ -221,6 +221,9 @@ pub struct Hub {
     out: VecDeque<Action>,
     /// The resync's jitter per slot (a buffer kept between resyncs).
     jitters: Vec<Nanos>,
+    /// In slot order, the slots whose `pending` the resyncs set (some may have been
+    /// settled since): the next resync applies those that fell.
+    pending_slots: Vec<u32>,
 }
 
 impl Hub {
@@ -301,6 +304,7 @@ impl Hub {
             requests: 0,
             out: VecDeque::new(),
             jitters: Vec::new(),
+            pending_slots: Vec::new(),
         };
         // The informer's resync runs from when the controller started: a uniform phase.
         let period = h.period();
@@ -418,71 +422,101 @@ impl Hub {
             ..
         } = self;
         let (tree_rev, rendered) = (*tree_rev, repo.rendered_mut());
+        // First the pending refreshes that fell since the last resync are applied
+        // (`settle_as` on the fields at hand), in slot order: the slots the resyncs left
+        // pending are listed (an entry whose refresh was applied since is skipped), so
+        // the pass over every app below need not branch on them. Settling an app first
+        // changes nothing for the others: each app's check reads only its own state.
+        let mut pending = std::mem::take(&mut self.pending_slots);
+        let mut kept = 0;
+        for i in 0..pending.len() {
+            let slot = pending[i];
+            let h = &mut hot[slot as usize];
+            let p = h.pending;
+            if p == NONE {
+                continue;
+            }
+            // A refresh of the last resync still ahead (jitter above the interval) stays:
+            // the refresh queue holds an app once, at the earlier of the two times
+            // (client-go's delaying queue keeps the earlier ready time).
+            if p > now {
+                pending[kept] = slot;
+                kept += 1;
+                continue;
+            }
+            let bin = p / TICK * TICK;
+            let k = (p / TICK).saturating_sub(lo) as usize;
+            let outcome = match outcomes.get_mut(k) {
+                Some(o) if p / TICK >= lo => {
+                    *o.get_or_insert_with(|| outcome_of(waits, resolutions, revs, bin))
+                }
+                _ => outcome_of(waits, resolutions, revs, bin),
+            };
+            h.pending = NONE;
+            match outcome {
+                Outcome::Applied { not_before, rev } => {
+                    h.reconciled = p.max(not_before);
+                    rendered[slot as usize] = rev;
+                }
+                Outcome::Dropped => {}
+                Outcome::Waiting => tick_waiters.push((slot, p)),
+            }
+        }
+        // Then every app's check, without a branch on the coin flips of the jitter (an
+        // idle app's refresh is due about every other resync): whether it is due and
+        // idle is computed for each, its `pending` and second set or left, and its slot
+        // listed or not, by arithmetic. Only an app with work to do branches (a timer).
+        let base = kept;
+        pending.truncate(base);
+        pending.resize(base + hot.len(), 0);
+        let mut listed = base;
         let mut slot = 0u32;
         // Slots are `cluster × apps + app`: a cluster's apps, then the next cluster's.
         for ((hots, rendered), jitters) in hot
             .chunks_mut(apps)
-            .zip(rendered.chunks_mut(apps))
+            .zip(rendered.chunks(apps))
             .zip(jitters.chunks(apps))
         {
-            for (((h, rendered), &extra), &spec) in hots
+            for (((h, &rendered), &extra), &spec) in hots
                 .iter_mut()
-                .zip(rendered.iter_mut())
+                .zip(rendered)
                 .zip(jitters)
                 .zip(tree.iter())
             {
                 let at = now.saturating_add(extra);
-                let p = h.pending;
-                // A refresh of the last resync still ahead (jitter above the interval)
-                // stays: the refresh queue holds an app once, at the earlier of the two
-                // times (client-go's delaying queue keeps the earlier ready time).
-                if p != NONE && p <= now {
-                    let bin = p / TICK * TICK;
-                    let k = (p / TICK).saturating_sub(lo) as usize;
-                    let outcome = match outcomes.get_mut(k) {
-                        Some(o) if p / TICK >= lo => {
-                            *o.get_or_insert_with(|| outcome_of(waits, resolutions, revs, bin))
-                        }
-                        _ => outcome_of(waits, resolutions, revs, bin),
-                    };
-                    // `settle_as`, on the fields at hand.
-                    h.pending = NONE;
-                    match outcome {
-                        Outcome::Applied { not_before, rev } => {
-                            h.reconciled = p.max(not_before);
-                            *rendered = rev;
-                        }
-                        Outcome::Dropped => {}
-                        Outcome::Waiting => tick_waiters.push((slot, p)),
-                    }
-                }
-                let this = slot;
-                slot += 1;
-                if h.reconciled != NEVER && h.reconciled.saturating_add(period) >= at {
-                    continue;
-                }
+                let r = h.reconciled;
+                let due = (r == NEVER) | (r.saturating_add(period) < at);
                 // `idle_refresh`, with the app's manifest at hand.
                 let idle = !h.in_status
-                    && h.op == Op::Idle
-                    && h.target >= spec
-                    && h.synced >= h.target
-                    && (unlimited || *rendered == tree_rev);
-                if idle {
-                    if at < h.pending {
-                        h.pending = at;
-                        seconds[(at / TICK - first) as usize] = true;
-                    }
-                } else if !h.in_status {
+                    & (h.op == Op::Idle)
+                    & (h.target >= spec)
+                    & (h.synced >= h.target)
+                    & (unlimited | (rendered == tree_rev));
+                if due & !idle & !h.in_status {
                     out.push_back(Action::SetTimer {
                         at,
                         timer: Timer::Hub {
                             step: HubStep::Refresh,
-                            slot: this,
+                            slot,
                         },
                     });
                 }
+                let set = due & idle & (at < h.pending);
+                h.pending = if set { at } else { h.pending };
+                if let Some(second) = seconds.get_mut((at / TICK - first) as usize) {
+                    *second |= set;
+                }
+                pending[listed] = slot;
+                listed += usize::from(set);
+                slot += 1;
             }
         }
+        pending.truncate(listed);
+        if base > 0 {
+            pending.sort_unstable();
+            pending.dedup();
+        }
+        self.pending_slots = pending;
         self.jitters = jitters;
         for (k, any) in seconds.into_iter().enumerate() {
             if any {
