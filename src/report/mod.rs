@@ -148,7 +148,10 @@ const CHUNK: usize = 512 << 10;
 /// name (a DNS label) or a metric name, none of which a CSV quotes, so rows are formatted
 /// straight into a buffer (a test compares them with the csv crate's), written out
 /// whenever it holds [`CHUNK`] bytes.
-pub fn write_samples_csv(out: &mut impl Write, runs: &[(String, Vec<RunRecord>)]) -> io::Result<()> {
+pub fn write_samples_csv(
+    out: &mut impl Write,
+    runs: &[(String, Vec<RunRecord>)],
+) -> io::Result<()> {
     let mut buf = header(&load::SAMPLES_HEADER);
     buf.reserve(CHUNK + 256);
     for (name, reps) in runs {
@@ -257,11 +260,12 @@ pub fn write_csvs(
 ) -> Result<Vec<PathBuf>, ReportError> {
     let mut written = Vec::new();
     let p = dir.join("samples.csv");
-    crate::outdir::write_file_synced_with(&p, |f| write_samples_csv(f, runs))
-        .map_err(|source| ReportError::Write {
+    crate::outdir::write_file_synced_with(&p, |f| write_samples_csv(f, runs)).map_err(
+        |source| ReportError::Write {
             path: p.clone(),
             source,
-        })?;
+        },
+    )?;
     written.push(p);
     let p = dir.join("events.csv");
     crate::outdir::write_file_synced(&p, &events_csv(runs)).map_err(|source| {

@@ -477,11 +477,8 @@ impl Hub {
             .zip(rendered.chunks(apps))
             .zip(jitters.chunks(apps))
         {
-            for (((h, &rendered), &extra), &spec) in hots
-                .iter_mut()
-                .zip(rendered)
-                .zip(jitters)
-                .zip(tree.iter())
+            for (((h, &rendered), &extra), &spec) in
+                hots.iter_mut().zip(rendered).zip(jitters).zip(tree.iter())
             {
                 let at = now.saturating_add(extra);
                 let r = h.reconciled;
