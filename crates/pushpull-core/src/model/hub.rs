@@ -27,7 +27,9 @@
 //! the revision cache's expiry needs the refreshes' seconds: a one-second tick resolves
 //! the branch when a refresh of that second finds the cache stale, and the refreshes of
 //! that second wait for the answer. This keeps a 100,000-app day to a pass over the apps
-//! per resync and a few hundred thousand events (docs/PERFORMANCE.md). When a commit
+//! per resync and a few hundred thousand events (docs/PERFORMANCE.md); the resync keeps
+//! a list of the slots it left pending, so the next one applies those that fell without
+//! a branch per app, and decides each app's refresh by arithmetic. When a commit
 //! left the manifests stale, the re-render is done in passing if nothing limits the
 //! repo-server (its render time then holds no processor: an approximation, exact when
 //! the status processors do not bind); otherwise the refresh takes the full path.
