@@ -784,7 +784,7 @@ fn check_replaceable(target: &Path, kind: Kind) -> Result<(), OutdirError> {
 /// replaces a link at `path` rather than writing through it). `path`'s folder must be a
 /// real folder; if it is missing, it is created (one level only).
 pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let result = write_file_inner(path, bytes, false);
+    let result = write_file_inner(path, |f| f.write_all(bytes), false);
     if result.is_err() {
         halt_if_interrupted();
     }
@@ -795,14 +795,31 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// written on a thread of its own, so that its flush overlaps other work instead of
 /// waiting for the commit (which flushes it again, then at no cost).
 pub fn write_file_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let result = write_file_inner(path, bytes, true);
+    let result = write_file_inner(path, |f| f.write_all(bytes), true);
     if result.is_err() {
         halt_if_interrupted();
     }
     result
 }
 
-fn write_file_inner(path: &Path, bytes: &[u8], sync_now: bool) -> io::Result<()> {
+/// [`write_file_synced`] of what `fill` writes into the file: for a file too large to
+/// hold in memory whole, which `fill` streams through a buffer of its own.
+pub fn write_file_synced_with(
+    path: &Path,
+    fill: impl FnOnce(&mut fs::File) -> io::Result<()>,
+) -> io::Result<()> {
+    let result = write_file_inner(path, fill, true);
+    if result.is_err() {
+        halt_if_interrupted();
+    }
+    result
+}
+
+fn write_file_inner(
+    path: &Path,
+    fill: impl FnOnce(&mut fs::File) -> io::Result<()>,
+    sync_now: bool,
+) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -852,8 +869,7 @@ fn write_file_inner(path: &Path, bytes: &[u8], sync_now: bool) -> io::Result<()>
             }
         }
     };
-    let done = file
-        .write_all(bytes)
+    let done = fill(&mut file)
         .and_then(|()| {
             if staged && !sync_now {
                 Ok(())

@@ -607,17 +607,9 @@ fn execute(
     let started = Instant::now();
     tracing::info!(scenario = %s.name, repetitions = s.repetitions, threads, "running");
     let mut stopped_by = None;
+    // The summary of a sim run is built below, once its CSVs are being written.
     let (runs, mode, summary) = match live {
-        None => {
-            let runs = crate::sim::run(s, threads);
-            let mut summary = Summary::build(s, "sim", &runs);
-            // The decision card's sensitivity pass (not for a sweep's variants: a sweep
-            // is itself the wider study, and its merged shards could not repeat it).
-            if sensitivity {
-                summary.sensitivity = Some(crate::sensitivity::pass(s, threads));
-            }
-            (runs, "sim", summary)
-        }
+        None => (crate::sim::run(s, threads), "sim", None),
         Some(target) => {
             let mode = mode_of(&target);
             let unsupported = crate::live::unsupported_faults(s, &target);
@@ -642,19 +634,40 @@ fn execute(
             summary.sensitivity = Some(crate::sensitivity::skipped_live());
             stopped_by = outcome.error;
             summary.engine.wall_s = Some((started.elapsed().as_secs_f64() * 1e3).round() / 1e3);
-            (outcome.runs, mode, summary)
+            (outcome.runs, mode, Some(summary))
         }
     };
-    let wall = started.elapsed().as_secs_f64();
-    let info = RunInfo {
-        pushpull_version: env!("CARGO_PKG_VERSION"),
-        command: command.to_string(),
-        scenario_file: file.to_string(),
-        mode: mode.into(),
-        wall_s: (wall * 1e3).round() / 1e3,
-        threads,
-    };
-    let written = report::write_run(dir, s, &summary, &runs, &info)?;
+    // The CSVs, the largest files (fleet-xl's samples.csv is 147 MB), are written on a
+    // thread of their own from here on, while the summary and the reports are built.
+    let (csvs, rest) = std::thread::scope(|scope| {
+        let csvs = scope.spawn(|| report::write_csvs(dir, &runs));
+        let summary = summary.unwrap_or_else(|| {
+            let mut summary = Summary::build(s, "sim", &runs);
+            // The decision card's sensitivity pass (not for a sweep's variants: a sweep
+            // is itself the wider study, and its merged shards could not repeat it).
+            if sensitivity {
+                summary.sensitivity = Some(crate::sensitivity::pass(s, threads));
+            }
+            summary
+        });
+        let wall = started.elapsed().as_secs_f64();
+        let info = RunInfo {
+            pushpull_version: env!("CARGO_PKG_VERSION"),
+            command: command.to_string(),
+            scenario_file: file.to_string(),
+            mode: mode.into(),
+            wall_s: (wall * 1e3).round() / 1e3,
+            threads,
+        };
+        let rest = report::write_rest(dir, s, &summary, &runs, &info);
+        let csvs = csvs
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (csvs, rest.map(|written| (written, summary, wall)))
+    });
+    let mut written = csvs?;
+    let (rest, summary, wall) = rest?;
+    written.extend(rest);
     Ok(Executed {
         summary,
         wall,

@@ -1041,15 +1041,35 @@ pub fn from_records(
     let mut per: BTreeMap<(String, Metric), Vec<Vec<u64>>> = BTreeMap::new();
     let mut open: BTreeMap<(String, Metric), Vec<Vec<u64>>> = BTreeMap::new();
     let mut events = Vec::new();
+    // A record's values are grouped by metric locally (a short list, the last metric
+    // tried first), then moved into the map once per metric: no key built per sample.
+    let mut local: Vec<(Metric, Vec<u64>)> = Vec::new();
     for (name, reps) in runs {
         for (rep, r) in reps.iter().enumerate() {
             for (into, list) in [(&mut per, &r.samples), (&mut open, &r.censored)] {
+                let mut last = 0;
                 for smp in list {
-                    let groups = into.entry((name.clone(), smp.metric)).or_default();
+                    if local.get(last).is_none_or(|(m, _)| *m != smp.metric) {
+                        last = match local.iter().position(|(m, _)| *m == smp.metric) {
+                            Some(i) => i,
+                            None => {
+                                local.push((smp.metric, Vec::new()));
+                                local.len() - 1
+                            }
+                        };
+                    }
+                    local[last].1.push(micros_of(smp.value()));
+                }
+                for (metric, values) in local.drain(..) {
+                    let groups = into.entry((name.clone(), metric)).or_default();
                     if groups.len() <= rep {
                         groups.resize_with(rep + 1, Vec::new);
                     }
-                    groups[rep].push(micros_of(smp.value()));
+                    if groups[rep].is_empty() {
+                        groups[rep] = values;
+                    } else {
+                        groups[rep].extend(values);
+                    }
                 }
             }
             if rep == 0 {

@@ -23,6 +23,7 @@ use crate::measure::summary::Summary;
 use crate::scenario::Nanos;
 use crate::scenario::Scenario;
 use crate::scenario::duration::secs;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -137,16 +138,22 @@ fn header(columns: &[&str]) -> Vec<u8> {
     buf
 }
 
-/// `samples.csv`: one row per sample. Every field is a number, a setup name (a DNS label)
-/// or a metric name, none of which a CSV quotes, so rows are formatted straight into the
-/// buffer (a test compares them with the csv crate's).
-pub fn samples_csv(runs: &[(String, Vec<RunRecord>)]) -> Vec<u8> {
-    let rows: usize = runs
-        .iter()
-        .flat_map(|(_, reps)| reps.iter().map(|r| r.samples.len() + r.censored.len()))
-        .sum();
+/// How many bytes of `samples.csv` are formatted before they are written out: enough that
+/// the writes cost little, few enough to stay in the cache and to spare the memory of the
+/// whole file (fleet-xl's is 147 MB, which the kernel's copy into fresh pages of the page
+/// cache makes costly enough already).
+const CHUNK: usize = 512 << 10;
+
+/// Writes `samples.csv` into `out`: one row per sample. Every field is a number, a setup
+/// name (a DNS label) or a metric name, none of which a CSV quotes, so rows are formatted
+/// straight into a buffer (a test compares them with the csv crate's), written out
+/// whenever it holds [`CHUNK`] bytes.
+pub fn write_samples_csv(
+    out: &mut impl Write,
+    runs: &[(String, Vec<RunRecord>)],
+) -> io::Result<()> {
     let mut buf = header(&load::SAMPLES_HEADER);
-    buf.reserve(rows * 74);
+    buf.reserve(CHUNK + 256);
     for (name, reps) in runs {
         for (rep, r) in reps.iter().enumerate() {
             // Completed observations, then those still open at the end (`censored` 1).
@@ -170,10 +177,14 @@ pub fn samples_csv(runs: &[(String, Vec<RunRecord>)]) -> Vec<u8> {
                 buf.push(b',');
                 buf.push(censored);
                 buf.push(b'\n');
+                if buf.len() >= CHUNK {
+                    out.write_all(&buf)?;
+                    buf.clear();
+                }
             }
         }
     }
-    buf
+    out.write_all(&buf)
 }
 
 /// `events.csv`: the timeline.
@@ -216,9 +227,9 @@ pub struct RunInfo {
 }
 
 /// Writes every output file of a run into `dir`, reports included; returns the paths
-/// written. The CSVs are formatted and written on one thread while the reports are built
-/// on another from the same records, exactly as [`write_reports`] builds them from the
-/// files (a test compares the two byte for byte).
+/// written. The CSVs are formatted and written on one thread ([`write_csvs`]) while the
+/// reports are built on another from the same records ([`write_rest`]), exactly as
+/// [`write_reports`] builds them from the files (a test compares the two byte for byte).
 pub fn write_run(
     dir: &Path,
     scenario: &Scenario,
@@ -226,52 +237,9 @@ pub fn write_run(
     runs: &[(String, Vec<RunRecord>)],
     info: &RunInfo,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    let put = |written: &mut Vec<PathBuf>, name: &str, bytes: &[u8]| {
-        let p = dir.join(name);
-        write_atomic(&p, bytes)?;
-        written.push(p);
-        Ok::<(), ReportError>(())
-    };
-    // The CSVs, the largest files, are flushed to disk on their own thread as soon as
-    // they are written, so that the commit of the run folder finds them clean.
-    let put_now = |written: &mut Vec<PathBuf>, name: &str, bytes: &[u8]| {
-        let p = dir.join(name);
-        crate::outdir::write_file_synced(&p, bytes).map_err(|source| ReportError::Write {
-            path: p.clone(),
-            source,
-        })?;
-        written.push(p);
-        Ok::<(), ReportError>(())
-    };
-    let write_csvs = || -> Result<Vec<PathBuf>, ReportError> {
-        let mut written = Vec::new();
-        let samples = samples_csv(runs);
-        put_now(&mut written, "samples.csv", &samples)?;
-        drop(samples);
-        let events = events_csv(runs);
-        put_now(&mut written, "events.csv", &events)?;
-        Ok(written)
-    };
-    let write_rest = || -> Result<Vec<PathBuf>, ReportError> {
-        let mut written = Vec::new();
-        let mut json = serde_json::to_vec_pretty(summary).expect("summary serializes");
-        json.push(b'\n');
-        put(&mut written, "summary.json", &json)?;
-        let mut json = serde_json::to_vec_pretty(info).expect("run info serializes");
-        json.push(b'\n');
-        put(&mut written, "run.json", &json)?;
-        // The expanded scenario, so `pushpull report` can show every parameter without
-        // the YAML file.
-        let mut json = serde_json::to_vec_pretty(scenario).expect("scenario serializes");
-        json.push(b'\n');
-        put(&mut written, "scenario.json", &json)?;
-        let run = load::from_records(dir, runs)?;
-        written.extend(reports_of(dir, &run)?);
-        Ok(written)
-    };
     let (csvs, rest) = std::thread::scope(|scope| {
-        let csvs = scope.spawn(write_csvs);
-        let rest = write_rest();
+        let csvs = scope.spawn(|| write_csvs(dir, runs));
+        let rest = write_rest(dir, scenario, summary, runs, info);
         let csvs = csvs
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -279,6 +247,67 @@ pub fn write_run(
     });
     let mut written = csvs?;
     written.extend(rest?);
+    Ok(written)
+}
+
+/// Writes `samples.csv` and `events.csv` of `runs` into `dir`, each flushed to disk as
+/// soon as it is written (so that the commit of the run folder finds them clean); returns
+/// their paths. The largest files of a run: a caller starts this on a thread of its own as
+/// soon as the records exist, and writes the rest with [`write_rest`].
+pub fn write_csvs(
+    dir: &Path,
+    runs: &[(String, Vec<RunRecord>)],
+) -> Result<Vec<PathBuf>, ReportError> {
+    let mut written = Vec::new();
+    let p = dir.join("samples.csv");
+    crate::outdir::write_file_synced_with(&p, |f| write_samples_csv(f, runs)).map_err(
+        |source| ReportError::Write {
+            path: p.clone(),
+            source,
+        },
+    )?;
+    written.push(p);
+    let p = dir.join("events.csv");
+    crate::outdir::write_file_synced(&p, &events_csv(runs)).map_err(|source| {
+        ReportError::Write {
+            path: p.clone(),
+            source,
+        }
+    })?;
+    written.push(p);
+    Ok(written)
+}
+
+/// Writes every output file of a run but the CSVs ([`write_csvs`]) into `dir`:
+/// `summary.json`, `run.json`, `scenario.json`, then the reports, built from `runs` as
+/// [`write_reports`] builds them from the files. Returns the paths written.
+pub fn write_rest(
+    dir: &Path,
+    scenario: &Scenario,
+    summary: &Summary,
+    runs: &[(String, Vec<RunRecord>)],
+    info: &RunInfo,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let mut written = Vec::new();
+    let mut put = |name: &str, bytes: &[u8]| {
+        let p = dir.join(name);
+        write_atomic(&p, bytes)?;
+        written.push(p);
+        Ok::<(), ReportError>(())
+    };
+    let mut json = serde_json::to_vec_pretty(summary).expect("summary serializes");
+    json.push(b'\n');
+    put("summary.json", &json)?;
+    let mut json = serde_json::to_vec_pretty(info).expect("run info serializes");
+    json.push(b'\n');
+    put("run.json", &json)?;
+    // The expanded scenario, so `pushpull report` can show every parameter without the
+    // YAML file.
+    let mut json = serde_json::to_vec_pretty(scenario).expect("scenario serializes");
+    json.push(b'\n');
+    put("scenario.json", &json)?;
+    let run = load::from_records(dir, runs)?;
+    written.extend(reports_of(dir, &run)?);
     Ok(written)
 }
 

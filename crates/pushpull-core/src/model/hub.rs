@@ -27,7 +27,9 @@
 //! the revision cache's expiry needs the refreshes' seconds: a one-second tick resolves
 //! the branch when a refresh of that second finds the cache stale, and the refreshes of
 //! that second wait for the answer. This keeps a 100,000-app day to a pass over the apps
-//! per resync and a few hundred thousand events (docs/PERFORMANCE.md). When a commit
+//! per resync and a few hundred thousand events (docs/PERFORMANCE.md); the resync keeps
+//! a list of the slots it left pending, so the next one applies those that fell without
+//! a branch per app, and decides each app's refresh by arithmetic. When a commit
 //! left the manifests stale, the re-render is done in passing if nothing limits the
 //! repo-server (its render time then holds no processor: an approximation, exact when
 //! the status processors do not bind); otherwise the refresh takes the full path.
@@ -128,6 +130,57 @@ struct Resolution {
     ok: bool,
 }
 
+/// What happened to the resync refreshes of the second starting at `bin`, from the
+/// hub's `waits`, `resolutions` and `revs` ([`Hub::outcome`]).
+fn outcome_of(
+    waits: &[(Nanos, usize)],
+    resolutions: &[Resolution],
+    revs: &[(Nanos, Rev)],
+    bin: Nanos,
+) -> Outcome {
+    let waited = waits
+        .binary_search_by_key(&bin, |w| w.0)
+        .ok()
+        .map(|i| waits[i].1);
+    match waited {
+        Some(i) => match resolutions.get(i) {
+            Some(r) if r.ok => Outcome::Applied {
+                not_before: r.at,
+                rev: r.rev,
+            },
+            Some(_) => Outcome::Dropped,
+            None => Outcome::Waiting,
+        },
+        None => {
+            let k = revs.partition_point(|r| r.0 <= bin);
+            Outcome::Applied {
+                not_before: 0,
+                rev: revs[k.saturating_sub(1)].1,
+            }
+        }
+    }
+}
+
+/// `rng.random_range(0..=high)` for `u64` as rand 0.9 computes it (the widening multiply
+/// of one draw by the range, and a second draw when the first lands in the biased
+/// zone), inlined for the resync pass: the same values and the same draws from the
+/// stream (a test compares the two).
+#[inline(always)]
+fn draw_inclusive(rng: &mut ChaCha8Rng, high: u64) -> u64 {
+    use rand::RngCore;
+    let range = high.wrapping_add(1);
+    if range == 0 {
+        return rng.next_u64();
+    }
+    let m = u128::from(rng.next_u64()) * u128::from(range);
+    let (mut result, lo_order) = ((m >> 64) as u64, m as u64);
+    if lo_order > range.wrapping_neg() {
+        let new_hi_order = ((u128::from(rng.next_u64()) * u128::from(range)) >> 64) as u64;
+        result += u64::from(lo_order.checked_add(new_hi_order).is_none());
+    }
+    result
+}
+
 /// One Argo CD application controller (shard).
 pub struct Hub {
     cfg: PullConfig,
@@ -173,6 +226,11 @@ pub struct Hub {
     /// thousandths (a sync's average count is not a whole number).
     requests_milli: u64,
     out: VecDeque<Action>,
+    /// The resync's jitter per slot (a buffer kept between resyncs).
+    jitters: Vec<Nanos>,
+    /// In slot order, the slots whose `pending` the resyncs set (some may have been
+    /// settled since): the next resync applies those that fell.
+    pending_slots: Vec<u32>,
 }
 
 impl Hub {
@@ -253,6 +311,8 @@ impl Hub {
             next_op: 0,
             requests_milli: 0,
             out: VecDeque::new(),
+            jitters: Vec::new(),
+            pending_slots: Vec::new(),
         };
         // The informer's resync runs from when the controller started: a uniform phase.
         let period = h.period();
@@ -348,49 +408,123 @@ impl Hub {
         let mut outcomes: Vec<Option<Outcome>> = vec![None; (first - lo) as usize + 1];
         let (period, unlimited) = (self.period(), self.repo.unlimited());
         let apps = self.apps.max(1) as usize;
-        let mut app_of = 0usize;
-        for slot in 0..self.slots.len() as u32 {
-            let extra = if jitter > 0 {
-                self.rng.random_range(0..=jitter)
-            } else {
-                0
-            };
-            let at = now.saturating_add(extra);
-            let p = self.hot[slot as usize].pending;
+        debug_assert_eq!(self.tree.len(), self.apps as usize);
+        // Every app's jitter first, in slot order: the same draws from the stream as one
+        // per app inside the pass (nothing in the pass draws), in a loop of their own.
+        let mut jitters = std::mem::take(&mut self.jitters);
+        jitters.clear();
+        if jitter > 0 {
+            let rng = &mut self.rng;
+            jitters.extend((0..self.hot.len()).map(|_| draw_inclusive(rng, jitter)));
+        } else {
+            jitters.resize(self.hot.len(), 0);
+        }
+        let Hub {
+            hot,
+            repo,
+            tree,
+            tree_rev,
+            out,
+            tick_waiters,
+            waits,
+            resolutions,
+            revs,
+            ..
+        } = self;
+        let (tree_rev, rendered) = (*tree_rev, repo.rendered_mut());
+        // First the pending refreshes that fell since the last resync are applied
+        // (`settle_as` on the fields at hand), in slot order: the slots the resyncs left
+        // pending are listed (an entry whose refresh was applied since is skipped), so
+        // the pass over every app below need not branch on them. Settling an app first
+        // changes nothing for the others: each app's check reads only its own state.
+        let mut pending = std::mem::take(&mut self.pending_slots);
+        let mut kept = 0;
+        for i in 0..pending.len() {
+            let slot = pending[i];
+            let h = &mut hot[slot as usize];
+            let p = h.pending;
+            if p == NONE {
+                continue;
+            }
             // A refresh of the last resync still ahead (jitter above the interval) stays:
             // the refresh queue holds an app once, at the earlier of the two times
             // (client-go's delaying queue keeps the earlier ready time).
-            if p != NONE && p <= now {
-                let bin = p / TICK * TICK;
-                let k = (p / TICK).saturating_sub(lo) as usize;
-                let outcome = match outcomes.get_mut(k) {
-                    Some(o) if p / TICK >= lo => *o.get_or_insert_with(|| self.outcome(bin)),
-                    _ => self.outcome(bin),
-                };
-                self.settle_as(slot, outcome);
-            }
-            let app = app_of;
-            app_of = if app_of + 1 == apps { 0 } else { app_of + 1 };
-            let h = &self.hot[slot as usize];
-            if h.reconciled != NEVER && h.reconciled.saturating_add(period) >= at {
+            if p > now {
+                pending[kept] = slot;
+                kept += 1;
                 continue;
             }
-            // `idle_refresh`, with the app's index counted rather than divided out.
-            let idle = !h.in_status
-                && h.op == Op::Idle
-                && h.target >= self.tree[app]
-                && h.synced >= h.target
-                && (unlimited || self.repo.cached(slot, self.tree_rev));
-            if idle {
-                let hot = &mut self.hot[slot as usize];
-                if at < hot.pending {
-                    hot.pending = at;
-                    seconds[(at / TICK - first) as usize] = true;
+            let bin = p / TICK * TICK;
+            let k = (p / TICK).saturating_sub(lo) as usize;
+            let outcome = match outcomes.get_mut(k) {
+                Some(o) if p / TICK >= lo => {
+                    *o.get_or_insert_with(|| outcome_of(waits, resolutions, revs, bin))
                 }
-            } else if !h.in_status {
-                self.timer(at, HubStep::Refresh, slot);
+                _ => outcome_of(waits, resolutions, revs, bin),
+            };
+            h.pending = NONE;
+            match outcome {
+                Outcome::Applied { not_before, rev } => {
+                    h.reconciled = p.max(not_before);
+                    rendered[slot as usize] = rev;
+                }
+                Outcome::Dropped => {}
+                Outcome::Waiting => tick_waiters.push((slot, p)),
             }
         }
+        // Then every app's check, without a branch on the coin flips of the jitter (an
+        // idle app's refresh is due about every other resync): whether it is due and
+        // idle is computed for each, its `pending` and second set or left, and its slot
+        // listed or not, by arithmetic. Only an app with work to do branches (a timer).
+        let base = kept;
+        pending.truncate(base);
+        pending.resize(base + hot.len(), 0);
+        let mut listed = base;
+        let mut slot = 0u32;
+        // Slots are `cluster × apps + app`: a cluster's apps, then the next cluster's.
+        for ((hots, rendered), jitters) in hot
+            .chunks_mut(apps)
+            .zip(rendered.chunks(apps))
+            .zip(jitters.chunks(apps))
+        {
+            for (((h, &rendered), &extra), &spec) in
+                hots.iter_mut().zip(rendered).zip(jitters).zip(tree.iter())
+            {
+                let at = now.saturating_add(extra);
+                let r = h.reconciled;
+                let due = (r == NEVER) | (r.saturating_add(period) < at);
+                // `idle_refresh`, with the app's manifest at hand.
+                let idle = !h.in_status
+                    & (h.op == Op::Idle)
+                    & (h.target >= spec)
+                    & (h.synced >= h.target)
+                    & (unlimited | (rendered == tree_rev));
+                if due & !idle & !h.in_status {
+                    out.push_back(Action::SetTimer {
+                        at,
+                        timer: Timer::Hub {
+                            step: HubStep::Refresh,
+                            slot,
+                        },
+                    });
+                }
+                let set = due & idle & (at < h.pending);
+                h.pending = if set { at } else { h.pending };
+                if let Some(second) = seconds.get_mut((at / TICK - first) as usize) {
+                    *second |= set;
+                }
+                pending[listed] = slot;
+                listed += usize::from(set);
+                slot += 1;
+            }
+        }
+        pending.truncate(listed);
+        if base > 0 {
+            pending.sort_unstable();
+            pending.dedup();
+        }
+        self.pending_slots = pending;
+        self.jitters = jitters;
         for (k, any) in seconds.into_iter().enumerate() {
             if any {
                 self.out.push_back(Action::SetTimer {
@@ -422,28 +556,7 @@ impl Hub {
 
     /// What happened to the resync refreshes of the second starting at `bin`.
     fn outcome(&self, bin: Nanos) -> Outcome {
-        let waited = self
-            .waits
-            .binary_search_by_key(&bin, |w| w.0)
-            .ok()
-            .map(|i| self.waits[i].1);
-        match waited {
-            Some(i) => match self.resolutions.get(i) {
-                Some(r) if r.ok => Outcome::Applied {
-                    not_before: r.at,
-                    rev: r.rev,
-                },
-                Some(_) => Outcome::Dropped,
-                None => Outcome::Waiting,
-            },
-            None => {
-                let k = self.revs.partition_point(|r| r.0 <= bin);
-                Outcome::Applied {
-                    not_before: 0,
-                    rev: self.revs[k.saturating_sub(1)].1,
-                }
-            }
-        }
+        outcome_of(&self.waits, &self.resolutions, &self.revs, bin)
     }
 
     /// Applies `slot`'s pending refresh, which fell at or before now on an app that
@@ -938,6 +1051,42 @@ mod tests {
     use rand::SeedableRng;
 
     const HOUR: Nanos = 3600 * SECOND;
+
+    /// The resync's inlined jitter draw gives what `random_range(0..=high)` gives and
+    /// takes as many values from the stream, the rare second draw of the biased zone
+    /// (likely only for ranges near 2^64) included.
+    #[test]
+    fn the_inlined_jitter_draw_takes_the_values_and_draws_of_random_range() {
+        use rand::RngCore;
+        let mut highs = vec![
+            0,
+            1,
+            2,
+            60 * SECOND,
+            u64::MAX,
+            u64::MAX - 1,
+            1 << 63,
+            (1 << 63) + 1,
+            3 << 62,
+        ];
+        let mut pick = ChaCha8Rng::seed_from_u64(1);
+        for _ in 0..200 {
+            let shift = pick.random_range(0..64);
+            highs.push(pick.next_u64() >> shift);
+        }
+        for (i, &high) in highs.iter().enumerate() {
+            let mut ours = ChaCha8Rng::seed_from_u64(i as u64);
+            let mut theirs = ours.clone();
+            for _ in 0..2_000 {
+                assert_eq!(
+                    draw_inclusive(&mut ours, high),
+                    theirs.random_range(0..=high),
+                    "high {high}"
+                );
+            }
+            assert_eq!(ours.next_u64(), theirs.next_u64(), "high {high}");
+        }
+    }
 
     fn config() -> (PullConfig, HubConfig) {
         let mut cfg = PullConfig::preset(PullPreset::Argocd);

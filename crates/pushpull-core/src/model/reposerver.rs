@@ -46,6 +46,12 @@ impl RepoServer {
         self.rendered[slot as usize] == rev
     }
 
+    /// Per app slot, the revision its cached manifests were rendered from: for the hub's
+    /// resync pass, which reads and settles them in slot order.
+    pub fn rendered_mut(&mut self) -> &mut [Rev] {
+        &mut self.rendered
+    }
+
     /// Asks for `slot`'s manifests: `true` when a generation starts now, `false` when it
     /// waits for one to end ([`RepoServer::done`] hands it out then).
     pub fn submit(&mut self, slot: u32) -> bool {
