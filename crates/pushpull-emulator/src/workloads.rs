@@ -82,9 +82,11 @@ struct SetRecord {
 /// maxSurge, its minReadySeconds), and those as `SetRecord::copies`.
 #[derive(Clone, PartialEq)]
 struct Fingerprint {
-    body: ((u64, u64, u64), u64, usize, i64, (u64, u64), Option<Value>),
+    body: Body,
     copies: u64,
 }
+
+type Body = ((u64, u64, u64), u64, usize, i64, (u64, u64), Option<Value>);
 
 /// A Deployment's annotations less `annotationsToSkip`.
 fn copied_annotations(object: &Value) -> Map<String, Value> {
