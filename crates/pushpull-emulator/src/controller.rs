@@ -583,6 +583,87 @@ mod tests {
         let _ = tx.send(true);
     }
 
+    /// The one ReplicaSet of `default/name` once `pred` holds for it (5 s at most).
+    async fn replica_set_once(store: &Store, pred: impl Fn(&Value) -> bool) -> Value {
+        let none = Default::default();
+        for _ in 0..500 {
+            let (sets, _) = store.list(
+                Resource::ReplicaSet,
+                Some("default"),
+                &none,
+                &Default::default(),
+            );
+            if let [set] = sets.as_slice() {
+                if pred(set) {
+                    return (**set).clone();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no ReplicaSet matched in time");
+    }
+
+    #[tokio::test]
+    async fn replica_set_follows_each_deployment_annotation_change_and_only_those() {
+        let (store, log, shutdown) = start(TestFaults::default());
+        create(&store, "web");
+        let done =
+            tokio::time::timeout(Duration::from_secs(10), log.wait_for(|r| r.name == "web")).await;
+        assert!(done.is_ok(), "rolled out");
+        let annotate = |value: Value| {
+            let body = json!({"metadata": {"annotations": {"kubernetes.io/change-cause": value}}});
+            let opts = WriteOptions {
+                manager: "t".into(),
+                ..Default::default()
+            };
+            store
+                .patch(
+                    Resource::Deployment,
+                    "default",
+                    "web",
+                    crate::store::Subresource::Main,
+                    crate::store::PatchKind::Merge,
+                    &body,
+                    &opts,
+                )
+                .expect("patched");
+        };
+        let cause =
+            |rs: &Value| rs["metadata"]["annotations"]["kubernetes.io/change-cause"].clone();
+        for text in ["first", "second"] {
+            annotate(json!(text));
+            let rs = replica_set_once(&store, |rs| cause(rs) == json!(text)).await;
+            assert_eq!(
+                rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+                "1"
+            );
+            assert_eq!(rs["spec"]["replicas"], 2, "the rest of the object is kept");
+        }
+        annotate(Value::Null);
+        let rs = replica_set_once(&store, |rs| cause(rs).is_null()).await;
+        let version = rs["metadata"]["resourceVersion"].clone();
+        // A Deployment write that changes nothing the ReplicaSet shows leaves it alone.
+        let opts = WriteOptions {
+            manager: "t".into(),
+            ..Default::default()
+        };
+        store
+            .patch(
+                Resource::Deployment,
+                "default",
+                "web",
+                crate::store::Subresource::Main,
+                crate::store::PatchKind::Merge,
+                &json!({"metadata": {"labels": {"team": "a"}}}),
+                &opts,
+            )
+            .expect("patched");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let rs = replica_set_once(&store, |_| true).await;
+        assert_eq!(rs["metadata"]["resourceVersion"], version, "not rewritten");
+        let _ = shutdown.send(true);
+    }
+
     fn view(reason: &'static str) -> ConditionView {
         ConditionView {
             status: true,

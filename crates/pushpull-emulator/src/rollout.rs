@@ -119,42 +119,90 @@ fn resolve_int_or_percent(value: Option<&Value>, total: u64, round_up: bool) -> 
     }
 }
 
-/// The template without what does not change its meaning: nulls, empty objects and lists
-/// (a typed client's round trip adds `creationTimestamp: null`, drops `{}`), and the
-/// `pod-template-hash` label (`kubectl rollout undo` copies a ReplicaSet's template back).
-fn canonical(value: &Value) -> Option<Value> {
-    match value {
-        Value::Null => None,
-        Value::Object(map) => {
-            let kept: serde_json::Map<String, Value> = map
-                .iter()
-                .filter(|(k, _)| k.as_str() != "pod-template-hash")
-                .filter_map(|(k, v)| canonical(v).map(|v| (k.clone(), v)))
-                .collect();
-            (!kept.is_empty()).then_some(Value::Object(kept))
+/// FNV-1a over everything written to it.
+struct Fnv(u64);
+
+impl std::io::Write for Fnv {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for byte in buf {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
         }
-        Value::Array(items) if items.is_empty() => None,
-        Value::Array(items) => Some(Value::Array(
-            items
-                .iter()
-                .map(|v| canonical(v).unwrap_or(Value::Null))
-                .collect(),
-        )),
-        other => Some(other.clone()),
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
-/// FNV-1a over the template's canonical JSON: equal templates, equal revisions.
-pub fn template_hash(template: &Value) -> u64 {
-    let text = canonical(template)
-        .map(|t| serde_json::to_string(&t).unwrap_or_default())
-        .unwrap_or_default();
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+/// Whether the canonical template keeps anything of `value`. The canonical form leaves
+/// out what does not change a template's meaning: nulls, empty objects and lists (a typed
+/// client's round trip adds `creationTimestamp: null`, drops `{}`), and the
+/// `pod-template-hash` label (`kubectl rollout undo` copies a ReplicaSet's template back).
+fn kept(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| k.as_str() != "pod-template-hash" && kept(v)),
+        Value::Array(items) => !items.is_empty(),
+        _ => true,
     }
-    hash
+}
+
+/// Writes the canonical form's JSON text (keys in order, as `serde_json` prints a map)
+/// straight into the hash, without building the canonical value. A list item that is
+/// not kept is written as `null`, so positions still count.
+fn write_canonical(value: &Value, out: &mut Fnv) {
+    use std::io::Write;
+    // Writing to `Fnv` cannot fail.
+    match value {
+        Value::Object(map) => {
+            let _ = out.write(b"{");
+            let mut first = true;
+            for (key, v) in map {
+                if key.as_str() == "pod-template-hash" || !kept(v) {
+                    continue;
+                }
+                if !first {
+                    let _ = out.write(b",");
+                }
+                first = false;
+                let _ = serde_json::to_writer(&mut *out, key);
+                let _ = out.write(b":");
+                write_canonical(v, out);
+            }
+            let _ = out.write(b"}");
+        }
+        Value::Array(items) => {
+            let _ = out.write(b"[");
+            for (n, item) in items.iter().enumerate() {
+                if n > 0 {
+                    let _ = out.write(b",");
+                }
+                if kept(item) {
+                    write_canonical(item, out);
+                } else {
+                    let _ = out.write(b"null");
+                }
+            }
+            let _ = out.write(b"]");
+        }
+        other => {
+            let _ = serde_json::to_writer(&mut *out, other);
+        }
+    }
+}
+
+/// FNV-1a over the template's canonical JSON: equal templates, equal revisions. Runs on
+/// every Deployment write, so the text is hashed as it is written, never held.
+pub fn template_hash(template: &Value) -> u64 {
+    let mut hash = Fnv(0xcbf2_9ce4_8422_2325);
+    if kept(template) {
+        write_canonical(template, &mut hash);
+    }
+    hash.0
 }
 
 /// The `pod-template-hash` suffix of a ReplicaSet name (10 characters of the safe alphabet).
@@ -578,6 +626,57 @@ impl Rollout {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The canonical template as a value (what `template_hash` streams).
+    fn canonical(value: &Value) -> Option<Value> {
+        match value {
+            Value::Null => None,
+            Value::Object(map) => {
+                let kept: serde_json::Map<String, Value> = map
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "pod-template-hash")
+                    .filter_map(|(k, v)| canonical(v).map(|v| (k.clone(), v)))
+                    .collect();
+                (!kept.is_empty()).then_some(Value::Object(kept))
+            }
+            Value::Array(items) if items.is_empty() => None,
+            Value::Array(items) => Some(Value::Array(
+                items
+                    .iter()
+                    .map(|v| canonical(v).unwrap_or(Value::Null))
+                    .collect(),
+            )),
+            other => Some(other.clone()),
+        }
+    }
+
+    #[test]
+    fn streamed_template_hash_is_fnv_of_the_canonical_json_text() {
+        let templates = [
+            json!(null),
+            json!({}),
+            json!({"metadata": {"creationTimestamp": null, "labels": {"pod-template-hash": "x"}}}),
+            json!({"metadata": {"labels": {"app": "web", "pod-template-hash": "abc"},
+                                "annotations": {"q": "\"quoted\" \u{e9}\u{1}\n"}},
+                   "spec": {"containers": [{"name": "app", "image": "nginx:1", "ports": [],
+                                            "env": [{"name": "A", "value": null}, {}, [], 1.5, -3]}],
+                            "volumes": [], "terminationGracePeriodSeconds": 30, "x": {"y": {}}}}),
+        ];
+        for template in templates {
+            let text = canonical(&template)
+                .map(|t| serde_json::to_string(&t).expect("serializes"))
+                .unwrap_or_default();
+            let mut expected: u64 = 0xcbf2_9ce4_8422_2325;
+            for byte in text.bytes() {
+                expected ^= u64::from(byte);
+                expected = expected.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+            assert_eq!(template_hash(&template), expected, "{template}");
+        }
+        let with_hash = json!({"metadata": {"labels": {"app": "a", "pod-template-hash": "z"}}});
+        let without = json!({"metadata": {"labels": {"app": "a"}, "annotations": {}}});
+        assert_eq!(template_hash(&with_hash), template_hash(&without));
+    }
 
     fn deployment(image: &str, replicas: u64, deadline: u64) -> Value {
         json!({"metadata": {"generation": 1}, "spec": {

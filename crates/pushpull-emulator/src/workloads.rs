@@ -72,16 +72,27 @@ struct SetRecord {
     /// The Deployment's annotations as of when this was its current ReplicaSet (only the
     /// new ReplicaSet gets them, `copyDeploymentAnnotationsToReplicaSet`).
     copied: Map<String, Value>,
+    /// Bumped whenever `copied` changes (the fingerprint's view of it).
+    copies: u64,
     fingerprint: Option<Fingerprint>,
 }
 
-/// What a ReplicaSet's rendering depends on.
-type Fingerprint = ((u64, u64, u64), u64, usize, i64, (u64, u64), Option<Value>);
+/// What a ReplicaSet's rendering depends on: everything but its copied annotations
+/// (`body`: counts, revision, history length, generation, the Deployment's replicas and
+/// maxSurge, its minReadySeconds), and those as `SetRecord::copies`.
+#[derive(Clone, PartialEq)]
+struct Fingerprint {
+    body: Body,
+    copies: u64,
+}
+
+type Body = ((u64, u64, u64), u64, usize, i64, (u64, u64), Option<Value>);
 
 /// A Deployment's annotations less `annotationsToSkip`.
 fn copied_annotations(object: &Value) -> Map<String, Value> {
     object
-        .pointer("/metadata/annotations")
+        .get("metadata")
+        .and_then(|m| m.get("annotations"))
         .and_then(Value::as_object)
         .map(|a| {
             a.iter()
@@ -283,6 +294,7 @@ impl Workloads {
                 uid: String::new(),
                 counts: (0, 0, 0),
                 copied: copied_annotations(rs),
+                copies: 0,
                 fingerprint: None,
             });
         }
@@ -320,7 +332,8 @@ impl Workloads {
         resync: bool,
     ) {
         self.uid = deployment
-            .pointer("/metadata/uid")
+            .get("metadata")
+            .and_then(|m| m.get("uid"))
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
@@ -363,6 +376,7 @@ impl Workloads {
                     uid: String::new(),
                     counts: (0, 0, 0),
                     copied: Map::new(),
+                    copies: 0,
                     fingerprint: None,
                 });
             }
@@ -375,7 +389,11 @@ impl Workloads {
             Some(_) => {}
         }
         if let Some(set) = self.sets.iter_mut().find(|s| s.hash == current) {
-            set.copied = copied_annotations(deployment);
+            let copied = copied_annotations(deployment);
+            if copied != set.copied {
+                set.copied = copied;
+                set.copies += 1;
+            }
         }
         // A new ReplicaSet is created at the size the controller can give it before any
         // old one scales down (sync.go `getNewReplicaSet` with `NewRSNewReplicas`): up to
@@ -435,7 +453,8 @@ impl Workloads {
             .to_string();
         // Most syncs find the annotation in place: look before copying the object.
         let shown = deployment
-            .pointer("/metadata/annotations")
+            .get("metadata")
+            .and_then(|m| m.get("annotations"))
             .and_then(|a| a.get(REVISION))
             .and_then(Value::as_str);
         if shown != Some(revision.as_str()) {
@@ -503,20 +522,49 @@ impl Workloads {
                 continue;
             }
             // Rendering is skipped while nothing it reads changed.
-            let fingerprint = (
-                self.sets[i].counts,
-                self.sets[i].revision,
-                self.sets[i].history.len(),
-                self.sets[i].generation,
-                (rollout.spec().replicas, rollout.spec().max_surge),
-                if self.sets[i].hash == current {
-                    deployment.pointer("/metadata/resourceVersion").cloned()
-                } else {
-                    None
-                },
-            );
-            let stale = self.sets[i].fingerprint.as_ref() != Some(&fingerprint);
-            if !stale && !resync && !self.sets[i].uid.is_empty() {
+            let fingerprint = Fingerprint {
+                body: (
+                    self.sets[i].counts,
+                    self.sets[i].revision,
+                    self.sets[i].history.len(),
+                    self.sets[i].generation,
+                    (rollout.spec().replicas, rollout.spec().max_surge),
+                    deployment
+                        .get("spec")
+                        .and_then(|m| m.get("minReadySeconds"))
+                        .cloned(),
+                ),
+                copies: self.sets[i].copies,
+            };
+            let last = self.sets[i].fingerprint.as_ref();
+            let same_body = last.is_some_and(|f| f.body == fingerprint.body);
+            let same_copies = last.is_some_and(|f| f.copies == fingerprint.copies);
+            let settled = !resync && !self.sets[i].uid.is_empty();
+            let patchable = settled && same_body && self.sets[i].written.is_some();
+            if patchable && !same_copies {
+                // Only the copied annotations moved (an annotation of the Deployment
+                // changed): put them into the last write rather than render it all again.
+                let annotations = self.annotations(i, rollout);
+                let set = &mut self.sets[i];
+                if let Some(meta) = set
+                    .written
+                    .as_mut()
+                    .and_then(|w| w.get_mut("metadata"))
+                    .and_then(Value::as_object_mut)
+                {
+                    meta.insert("annotations".into(), Value::Object(annotations));
+                }
+                if let Some(written) = &set.written {
+                    store.put_owned(
+                        Resource::ReplicaSet,
+                        &self.namespace,
+                        &set.name,
+                        written.clone(),
+                    );
+                }
+                set.fingerprint = Some(fingerprint.clone());
+            }
+            if patchable || (settled && same_body && same_copies) {
                 let mut change = change;
                 gone.push((i, std::mem::take(&mut change.deleted)));
                 self.write_pods(store, events, i, change, now, resync);
@@ -701,9 +749,15 @@ impl Workloads {
     ) {
         let namespace = self.namespace.clone();
         let set = &mut self.sets[i];
-        let broken = super::rollout::images(&set.template)
-            .iter()
-            .any(|i| i.contains("broken"));
+        // Read only when a pod is rendered (most syncs render none).
+        let broken = std::cell::OnceCell::new();
+        let broken = || {
+            *broken.get_or_init(|| {
+                super::rollout::images(&set.template)
+                    .iter()
+                    .any(|i| i.contains("broken"))
+            })
+        };
         let retimed: std::collections::HashSet<usize> = changes.retimed.into_iter().collect();
         for (index, pod) in set.pods.iter_mut().enumerate() {
             let ready = pod.ready_at.is_some_and(|r| r <= now);
@@ -717,7 +771,7 @@ impl Workloads {
                     &set.template,
                     &pod.name,
                     ready,
-                    broken,
+                    broken(),
                 );
                 store.put_owned(Resource::Pod, &namespace, &pod.name, object);
             }
@@ -766,7 +820,8 @@ impl Workloads {
         }
     }
 
-    fn render_set(&self, i: usize, deployment: &Value, rollout: &Rollout) -> Value {
+    /// Set `i`'s annotations: the copied ones plus the deployment controller's own.
+    fn annotations(&self, i: usize, rollout: &Rollout) -> Map<String, Value> {
         let set = &self.sets[i];
         let spec = rollout.spec();
         let mut annotations = set.copied.clone();
@@ -780,6 +835,14 @@ impl Workloads {
             MAX_REPLICAS.into(),
             json!((spec.replicas.saturating_add(spec.max_surge)).to_string()),
         );
+        annotations
+    }
+
+    /// Set `i` as the ReplicaSet object the controller writes. Parts taken from other
+    /// values are moved in after `json!`, which would copy them by serializing.
+    fn render_set(&self, i: usize, deployment: &Value, rollout: &Rollout) -> Value {
+        let set = &self.sets[i];
+        let annotations = self.annotations(i, rollout);
         let labels = set
             .template
             .pointer("/metadata/labels")
@@ -811,15 +874,15 @@ impl Workloads {
             .pointer("/spec/minReadySeconds")
             .cloned()
             .unwrap_or(json!(0));
-        json!({
+        let mut object = json!({
             "apiVersion": "apps/v1",
             "kind": "ReplicaSet",
             "metadata": {
                 "name": set.name,
                 "namespace": self.namespace,
                 "generation": set.generation,
-                "labels": labels,
-                "annotations": annotations,
+                "labels": null,
+                "annotations": null,
                 "ownerReferences": [{
                     "apiVersion": "apps/v1", "kind": "Deployment", "name": self.name,
                     "uid": self.uid, "controller": true, "blockOwnerDeletion": true,
@@ -827,12 +890,19 @@ impl Workloads {
             },
             "spec": {
                 "replicas": replicas,
-                "minReadySeconds": min_ready,
-                "selector": selector,
-                "template": set.template,
+                "minReadySeconds": null,
+                "selector": null,
+                "template": null,
             },
-            "status": status,
-        })
+            "status": null,
+        });
+        object["metadata"]["labels"] = labels;
+        object["metadata"]["annotations"] = Value::Object(annotations);
+        object["spec"]["minReadySeconds"] = min_ready;
+        object["spec"]["selector"] = selector;
+        object["spec"]["template"] = set.template.clone();
+        object["status"] = Value::Object(status);
+        object
     }
 
     /// Takes the Deployment's uid (to find its ReplicaSets when nothing was tracked yet).

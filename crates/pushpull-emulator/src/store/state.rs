@@ -117,7 +117,7 @@ impl Store {
             Some(old) => {
                 let meta = metadata_mut(&mut new);
                 for field in ["uid", "creationTimestamp", "resourceVersion"] {
-                    match old.pointer(&format!("/metadata/{field}")) {
+                    match old.get("metadata").and_then(|m| m.get(field)) {
                         Some(v) => meta.insert(field.into(), v.clone()),
                         None => meta.remove(field),
                     };
@@ -631,7 +631,12 @@ impl Store {
         let mut state = self.lock();
         let key = Key::new(Resource::Deployment, namespace, name);
         let old = state.objects.get(&key).cloned()?;
-        if old.pointer("/metadata/generation").and_then(Value::as_i64) != Some(generation) {
+        if old
+            .get("metadata")
+            .and_then(|m| m.get("generation"))
+            .and_then(Value::as_i64)
+            != Some(generation)
+        {
             return None;
         }
         if old.get("status") == Some(&status) {
