@@ -610,8 +610,7 @@ mod tests {
         let done =
             tokio::time::timeout(Duration::from_secs(10), log.wait_for(|r| r.name == "web")).await;
         assert!(done.is_ok(), "rolled out");
-        let annotate = |value: Value| {
-            let body = json!({"metadata": {"annotations": {"kubernetes.io/change-cause": value}}});
+        let merge = |body: Value| {
             let opts = WriteOptions {
                 manager: "t".into(),
                 ..Default::default()
@@ -628,6 +627,9 @@ mod tests {
                 )
                 .expect("patched");
         };
+        let annotate = |value: Value| {
+            merge(json!({"metadata": {"annotations": {"kubernetes.io/change-cause": value}}}))
+        };
         let cause =
             |rs: &Value| rs["metadata"]["annotations"]["kubernetes.io/change-cause"].clone();
         for text in ["first", "second"] {
@@ -643,21 +645,7 @@ mod tests {
         let rs = replica_set_once(&store, |rs| cause(rs).is_null()).await;
         let version = rs["metadata"]["resourceVersion"].clone();
         // A Deployment write that changes nothing the ReplicaSet shows leaves it alone.
-        let opts = WriteOptions {
-            manager: "t".into(),
-            ..Default::default()
-        };
-        store
-            .patch(
-                Resource::Deployment,
-                "default",
-                "web",
-                crate::store::Subresource::Main,
-                crate::store::PatchKind::Merge,
-                &json!({"metadata": {"labels": {"team": "a"}}}),
-                &opts,
-            )
-            .expect("patched");
+        merge(json!({"metadata": {"labels": {"team": "a"}}}));
         tokio::time::sleep(Duration::from_millis(200)).await;
         let rs = replica_set_once(&store, |_| true).await;
         assert_eq!(rs["metadata"]["resourceVersion"], version, "not rewritten");

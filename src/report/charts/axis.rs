@@ -126,6 +126,18 @@ pub(super) fn lin(r: std::ops::Range<f64>, ticks: Vec<f64>) -> Ticked<RangedCoor
     }
 }
 
+/// A linear axis of scenario time in hours, `0` to `horizon_h`, ticked at round durations
+/// (label it with [`hours_tick`]).
+pub(super) fn hours(horizon_h: f64) -> Ticked<RangedCoordf64> {
+    lin(
+        0.0..horizon_h.max(1e-9),
+        linear_duration_ticks(horizon_h * 3600.0)
+            .into_iter()
+            .map(|t| t / 3600.0)
+            .collect(),
+    )
+}
+
 pub(super) fn log(lo: f64, hi: f64) -> Ticked<LogCoord<f64>> {
     Ticked {
         inner: (lo..hi).log_scale().into(),

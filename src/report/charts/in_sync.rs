@@ -2,7 +2,7 @@
 //! cluster, the share of cluster × app pairs in sync with git over repetition 0, and the
 //! share of clusters with every app in sync, with faults and bad releases shaded.
 
-use super::axis::{hours_tick, lin, linear_duration_ticks};
+use super::axis::{hours, hours_tick, lin};
 use super::legend::{Swatch, legend};
 use super::palette::{BAD, FAULT, GRID, ROLLBACK, setup_color, style};
 use super::render::{Chart, Drawn, e, no_data};
@@ -282,13 +282,7 @@ impl Chart for InSync {
             .x_label_area_size(46)
             .y_label_area_size(60)
             .build_cartesian_2d(
-                lin(
-                    0.0..self.horizon_h.max(1e-9),
-                    linear_duration_ticks(self.horizon_h * 3600.0)
-                        .into_iter()
-                        .map(|t| t / 3600.0)
-                        .collect(),
-                ),
+                hours(self.horizon_h),
                 lin(0.0..102.0, vec![0.0, 25.0, 50.0, 75.0, 100.0]),
             )
             .map_err(e)?;

@@ -2,7 +2,7 @@
 //! git against the live revision, with drift, bad releases, failed rollouts, rollback
 //! decisions and fault windows, all rebuilt from events.csv.
 
-use super::axis::{hours_tick, lane_label, lanes, lin, linear_duration_ticks};
+use super::axis::{hours, hours_tick, lane_label, lanes, lin};
 use super::legend::{Swatch, legend};
 use super::palette::{BAD, DESIRED, DRIFT, FAULT, GRID, ROLLBACK, setup_color, style};
 use super::render::{Chart, Drawn, e};
@@ -223,16 +223,7 @@ impl Chart for Timeline {
             .margin(14)
             .x_label_area_size(46)
             .y_label_area_size(80)
-            .build_cartesian_2d(
-                lin(
-                    0.0..self.horizon_h.max(1e-9),
-                    linear_duration_ticks(self.horizon_h * 3600.0)
-                        .into_iter()
-                        .map(|t| t / 3600.0)
-                        .collect(),
-                ),
-                lin(-0.5..(n as f64 - 0.5), lanes(n)),
-            )
+            .build_cartesian_2d(hours(self.horizon_h), lin(-0.5..(n as f64 - 0.5), lanes(n)))
             .map_err(e)?;
         chart
             .configure_mesh()
