@@ -29,6 +29,11 @@ use serde_json::json;
 use tokio::runtime::Runtime;
 use tokio::sync::Notify;
 
+/// The allocator the `pushpull` binary runs the emulator with (src/main.rs).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const IN_FLIGHT: usize = 16;
 const DEPLOYMENTS: usize = 50;
 const WATCHERS: usize = 100;

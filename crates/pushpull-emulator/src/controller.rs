@@ -88,6 +88,9 @@ struct Tracked {
     /// A client deleted one of its ReplicaSets or Pods since the last publish: check that
     /// every object the controller owns is still there.
     resync: bool,
+    /// The status last written or found in place, with the view it was built from: while
+    /// both still hold, the status is not built again (most syncs change no status).
+    shown: Option<(StatusView, Value)>,
 }
 
 /// The longest the controller sleeps without looking again (bounds a far-future wake).
@@ -248,22 +251,10 @@ impl Controller {
         match catch_unwind(AssertUnwindSafe(|| step(self))) {
             Ok(value) => Some(value),
             Err(payload) => {
-                tracing::error!(
-                    namespace = %key.0,
-                    name = %key.1,
-                    message = %panic_message(&*payload),
-                    "the rollout controller failed on this Deployment; it is skipped until its next change"
-                );
+                report_failure(key, &*payload);
                 self.tracked.remove(key);
                 None
             }
-        }
-    }
-
-    #[cfg(test)]
-    fn test_fault(&self, key: &(String, String)) {
-        if self.test_faults.panic_on_deployment.as_deref() == Some(key.1.as_str()) {
-            panic!("test fault: reconcile of {} panics", key.1);
         }
     }
 
@@ -281,20 +272,33 @@ impl Controller {
                 t.resync = true;
             }
         }
-        let keys: Vec<(String, String)> = self.tracked.keys().cloned().collect();
-        for key in keys {
-            let changed = self.isolated(&key, |c| {
+        // Every tracked rollout moves on to `now`, in place (no copy of the keys: this
+        // runs on every wake). A panic drops that Deployment as `isolated` does.
+        let mut failed = Vec::new();
+        let sampler = &mut self.sampler;
+        #[cfg(test)]
+        let faults = &self.test_faults;
+        for (key, tracked) in self.tracked.iter_mut() {
+            let step = catch_unwind(AssertUnwindSafe(|| {
                 #[cfg(test)]
-                c.test_fault(&key);
-                let sampler = &mut c.sampler;
+                if faults.panic_on_deployment.as_deref() == Some(key.1.as_str()) {
+                    panic!("test fault: reconcile of {} panics", key.1);
+                }
                 let mut draw = || sampler.sample();
-                c.tracked
-                    .get_mut(&key)
-                    .is_some_and(|t| t.rollout.advance(now, &mut draw))
-            });
-            if changed == Some(true) && !touched.contains(&key) {
-                touched.push(key);
+                tracked.rollout.advance(now, &mut draw)
+            }));
+            match step {
+                Ok(true) if !touched.contains(key) => touched.push(key.clone()),
+                Ok(_) => {}
+                Err(payload) => {
+                    report_failure(key, &*payload);
+                    failed.push(key.clone());
+                }
             }
+        }
+        for key in failed {
+            self.tracked.remove(&key);
+            touched.retain(|k| k != &key);
         }
         for key in touched {
             self.isolated(&key, |c| c.publish(&key, now));
@@ -336,6 +340,7 @@ impl Controller {
                                 recorded_generation,
                                 workloads: Workloads::new(&key.0, &key.1),
                                 resync: true,
+                                shown: None,
                             },
                         );
                     }
@@ -359,12 +364,22 @@ impl Controller {
             return;
         };
         let view = tracked.rollout.view(&key.1, now);
-        let status = status_json(&view, current.get("status"));
         let generation = tracked.rollout.spec().generation;
-        let written =
-            self.store
-                .write_deployment_status(&key.0, &key.1, generation, status.clone());
-        let shows_complete = written.is_some() || current.get("status") == Some(&status);
+        let in_place = tracked
+            .shown
+            .as_ref()
+            .is_some_and(|(v, s)| *v == view && current.get("status") == Some(s));
+        // Built from an unchanged view over the status it built, the status would come
+        // out the same (its conditions keep their times): nothing to build or write.
+        let shows_complete = in_place || {
+            let status = status_json(&view, current.get("status"));
+            let written =
+                self.store
+                    .write_deployment_status(&key.0, &key.1, generation, status.clone());
+            let shows = written.is_some() || current.get("status") == Some(&status);
+            tracked.shown = shows.then(|| (view.clone(), status));
+            shows
+        };
         let resync = std::mem::take(&mut tracked.resync);
         tracked.workloads.sync(
             &self.store,
@@ -391,6 +406,17 @@ impl Controller {
             });
         }
     }
+}
+
+/// Logs a panic of one Deployment's reconcile step (the Deployment is then dropped from
+/// tracking until its next write).
+fn report_failure(key: &(String, String), payload: &(dyn std::any::Any + Send)) {
+    tracing::error!(
+        namespace = %key.0,
+        name = %key.1,
+        message = %panic_message(payload),
+        "the rollout controller failed on this Deployment; it is skipped until its next change"
+    );
 }
 
 async fn sleep_until(at: Option<Instant>) {
